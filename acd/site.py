@@ -1,0 +1,191 @@
+"""The site model: stations, users, groups, codes and short codes, as validated data.
+
+A `Site` is what a site file describes once `acd.config.parse_site` has checked it.
+Everything here is frozen: the ACD engine and the gateway share one `Site` and never
+change it; a reload builds a new one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class GroupMode(StrEnum):
+    """How a group picks the agent to offer a call to (IP Office hunt group modes)."""
+
+    LINEAR = "linear"
+    CIRCULAR = "circular"
+    MOST_IDLE = "most-idle"
+    COLLECTIVE = "collective"  # IP Office "group mode": rings all, cannot be reported on
+    SKILLS = "skills"
+
+
+class Feature(StrEnum):
+    """What a short code does (IP Office short code features)."""
+
+    LOGIN = "login"
+    LOGOUT = "logout"
+    READY = "ready"
+    NOT_READY = "not-ready"
+    WORK_READY = "work-ready"
+    WORK_NOT_READY = "work-not-ready"
+    GROUP_DISABLE = "group-disable"
+    GROUP_ENABLE = "group-enable"
+    RECORD_START = "record-start"
+    RECORD_STOP = "record-stop"
+    MONITOR = "monitor"
+    WHISPER = "whisper"
+    BARGE = "barge"
+    INTERCEPT = "intercept"
+
+
+@dataclass(frozen=True, slots=True)
+class Station:
+    """A phone line that registers: extension and SIP credentials (or an H.323 alias)."""
+
+    extension: str
+    sip_username: str
+    sip_password: str
+    h323_alias: str | None = None
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A person who logs on at a station as an agent (IP Office Force Login user).
+
+    `pin_hash` is `acd.pin.hash_pin(pin)`: the site file may give the PIN in clear,
+    the model never keeps it.
+    """
+
+    user_id: str
+    name: str
+    pin_hash: str
+    force_login: bool = True
+    skills: tuple[tuple[str, int], ...] = ()  # (skill, level 1-10)
+    supervisor: bool = False
+    supervised_groups: tuple[str, ...] = ()  # empty: every group (when supervisor)
+
+    def skill_level(self, skill: str) -> int:
+        """The user's level in `skill`, 0 when the user does not have it."""
+        for name, level in self.skills:
+            if name == skill:
+                return level
+        return 0
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A hunt group / contact service queue."""
+
+    number: str
+    name: str
+    mode: GroupMode
+    members: tuple[str, ...]  # user ids, in hunt order
+    skill: str | None = None  # required skill, for mode SKILLS
+    wrapup_seconds: int = 0  # WORK_READY ends after this; 0: no automatic wrap-up
+    no_answer_seconds: int = 15  # ring-no-answer after this
+    overflow_group: str | None = None
+    overflow_seconds: int | None = None
+    max_queue: int | None = None  # None: unbounded
+    monitored: bool = True  # reported on (never for COLLECTIVE)
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    """A numbered code with a label: a reason code or a wrap-up code."""
+
+    code: int
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShortCode:
+    """A dial pattern (`*35*N#`) mapped to a feature; `argument` may use N and X captures.
+
+    `argument` is IP Office's "telephone number" field: a template in which `N` and `X`
+    are replaced by what the pattern captured (`"N"` -> `"3000*1234"`), or a literal
+    (`#3000` -> `"3000"` or `"3000*1234"`).
+    """
+
+    pattern: str
+    feature: Feature
+    argument: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SipSettings:
+    """Where and how the gateway serves SIP."""
+
+    bind: str = "0.0.0.0"
+    port: int = 5060
+    tls_port: int | None = None
+    tls_certificate: str | None = None
+    tls_key: str | None = None
+    realm: str = "acdgate"
+    min_expires: int = 60
+    max_expires: int = 3600
+    default_expires: int = 3600
+    qualify_seconds: int = 30  # OPTIONS to registered contacts every so often; 0: never
+    nonce_seconds: int = 300  # a nonce older than this is stale
+    auth_failures_before_delay: int = 5  # per source address
+    auth_failures_before_block: int = 20
+    auth_block_seconds: int = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Site-wide agent rules."""
+
+    pin_attempts: int = 4  # wrong PINs before the user is locked (IP Office: 4)
+    pin_lockout_seconds: int = 90  # IP Office: 90 s
+    not_ready_reason_required: bool = False
+    logout_reason_required: bool = False
+    wrapup_code_required: bool = False
+    inter_digit_seconds: float = 5.0  # digit collection timeout for short codes
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """A validated site: the whole configuration the gateway runs."""
+
+    name: str
+    stations: tuple[Station, ...]
+    users: tuple[User, ...]
+    groups: tuple[Group, ...]
+    not_ready_reasons: tuple[Code, ...] = ()
+    logout_reasons: tuple[Code, ...] = ()
+    wrapup_codes: tuple[Code, ...] = ()
+    short_codes: tuple[ShortCode, ...] = ()
+    policy: Policy = field(default_factory=Policy)
+    sip: SipSettings = field(default_factory=SipSettings)
+    source: str = "<site>"  # file the site came from, for messages
+
+    def station(self, extension: str) -> Station | None:
+        """The station with this extension, if any."""
+        for s in self.stations:
+            if s.extension == extension:
+                return s
+        return None
+
+    def station_by_username(self, username: str) -> Station | None:
+        """The station whose SIP username this is, if any."""
+        for s in self.stations:
+            if s.sip_username == username:
+                return s
+        return None
+
+    def user(self, user_id: str) -> User | None:
+        """The user with this id, if any."""
+        for u in self.users:
+            if u.user_id == user_id:
+                return u
+        return None
+
+    def group(self, number: str) -> Group | None:
+        """The group with this number, if any."""
+        for g in self.groups:
+            if g.number == number:
+                return g
+        return None

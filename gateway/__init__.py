@@ -1,0 +1,1 @@
+"""Twisted edges: SIP stack, registrar, HTTP API, storage and the command line."""

@@ -1,0 +1,1 @@
+"""Lab harness: inventory, endpoint drivers, lab LAN, captures and reports."""

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Set up everything the tests need on a Debian 12 machine, then run lint, types and all tests.
+# This is the README's test command; .ci/run calls it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages: real SIP peers (SIPp, baresip), tshark for captures, espeak-ng for talk-off speech.
+DEB_PACKAGES="sip-tester baresip-core tshark espeak-ng iproute2 python3-venv"
+missing=""
+for p in $DEB_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install -q --upgrade pip
+.venv/bin/pip install -q -e '.[test]'
+
+echo "== ruff"
+.venv/bin/ruff check acd codecs gateway lab tests bench hil_tests
+echo "== mypy (strict, on the installed names)"
+# The folders install as acdgate.<name>; mypy reads them through a symlink tree.
+rm -rf build/typecheck && mkdir -p build/typecheck/acdgate
+for d in acd codecs gateway lab; do ln -s "../../../$d" "build/typecheck/acdgate/$d"; done
+MYPYPATH=build/typecheck .venv/bin/mypy --namespace-packages --explicit-package-bases \
+  -p acdgate.acd -p acdgate.codecs -p acdgate.gateway
+
+echo "== wheel: build, install in a scratch venv, import once"
+scripts/check-wheel.sh
+
+echo "== pytest"
+.venv/bin/python -m pytest "$@"
