@@ -1,0 +1,204 @@
+"""The state store: SQLite (WAL) under the state directory.
+
+It keeps the append-only event journal, the ACD's session snapshot (who is logged on
+where, in which state) and the registrar's bindings. Each `append` is one transaction that
+is committed before the caller acknowledges anything to a phone, so an acknowledged event
+survives `kill -9` (WAL with synchronous=NORMAL is durable against a process crash; pass
+`durability="full"` to survive power loss as well, at an fsync per commit).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+DB_NAME = "acdgate.sqlite3"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS journal (
+    seq   INTEGER PRIMARY KEY AUTOINCREMENT,
+    at    REAL NOT NULL,
+    kind  TEXT NOT NULL,
+    data  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS journal_at ON journal (at);
+CREATE TABLE IF NOT EXISTS snapshot (
+    name  TEXT PRIMARY KEY,
+    data  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS binding (
+    username   TEXT NOT NULL,
+    contact    TEXT NOT NULL,
+    expires_at REAL NOT NULL,
+    data       TEXT NOT NULL,
+    PRIMARY KEY (username, contact)
+);
+"""
+
+
+class StoreError(RuntimeError):
+    """The state directory or its database cannot be used."""
+
+
+class StateStore:
+    """The gateway's durable state, in one SQLite file."""
+
+    def __init__(self, state_dir: str | Path, *, durability: str = "normal") -> None:
+        if durability not in ("normal", "full"):
+            raise ValueError(f"durability must be 'normal' or 'full', not {durability!r}")
+        self.state_dir = Path(state_dir)
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.state_dir / DB_NAME, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={durability.upper()}")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"{self.state_dir / DB_NAME}: cannot open the state store: {exc}") from exc
+
+    @property
+    def path(self) -> Path:
+        """The database file."""
+        return self.state_dir / DB_NAME
+
+    def close(self) -> None:
+        """Checkpoint and close the database."""
+        self._db.close()
+
+    # -- journal -----------------------------------------------------------------------
+
+    def append(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        snapshot: Mapping[str, Any] | None = None,
+        snapshot_name: str = "acd",
+    ) -> list[int]:
+        """Append journal records (each with `at` and `kind`) and save a snapshot, atomically.
+
+        Returns the journal sequence numbers given to the records. When this returns, the
+        records are committed.
+        """
+        seqs: list[int] = []
+        with self._transaction():
+            for record in records:
+                cur = self._db.execute(
+                    "INSERT INTO journal (at, kind, data) VALUES (?, ?, ?)",
+                    (float(record["at"]), str(record["kind"]), json.dumps(record, sort_keys=True)),
+                )
+                seqs.append(int(cur.lastrowid or 0))
+            if snapshot is not None:
+                self._put_snapshot(snapshot_name, snapshot)
+        return seqs
+
+    def journal(
+        self,
+        start: float | None = None,
+        end: float | None = None,
+        *,
+        after_seq: int = 0,
+        kinds: Iterable[str] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Journal records in order, optionally within `[start, end)` and of some kinds.
+
+        Each record is the dict that was appended plus its `seq`.
+        """
+        sql = "SELECT seq, data FROM journal WHERE seq > ?"
+        args: list[Any] = [after_seq]
+        if start is not None:
+            sql += " AND at >= ?"
+            args.append(start)
+        if end is not None:
+            sql += " AND at < ?"
+            args.append(end)
+        kind_list = list(kinds) if kinds is not None else None
+        if kind_list is not None:
+            sql += f" AND kind IN ({','.join('?' * len(kind_list))})"
+            args.extend(kind_list)
+        sql += " ORDER BY seq"
+        for seq, data in self._db.execute(sql, args):
+            record: dict[str, Any] = json.loads(data)
+            record["seq"] = seq
+            yield record
+
+    def journal_count(self) -> int:
+        """How many records the journal holds."""
+        row = self._db.execute("SELECT COUNT(*) FROM journal").fetchone()
+        return int(row[0])
+
+    # -- snapshots ---------------------------------------------------------------------
+
+    def save_snapshot(self, name: str, data: Mapping[str, Any]) -> None:
+        """Replace the named snapshot."""
+        with self._transaction():
+            self._put_snapshot(name, data)
+
+    def load_snapshot(self, name: str = "acd") -> dict[str, Any] | None:
+        """The named snapshot, or None when there is none yet."""
+        row = self._db.execute("SELECT data FROM snapshot WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return None
+        result: dict[str, Any] = json.loads(row[0])
+        return result
+
+    def _put_snapshot(self, name: str, data: Mapping[str, Any]) -> None:
+        self._db.execute(
+            "INSERT INTO snapshot (name, data) VALUES (?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET data = excluded.data",
+            (name, json.dumps(data, sort_keys=True)),
+        )
+
+    # -- registrar bindings ------------------------------------------------------------
+
+    def save_bindings(
+        self,
+        changed: Iterable[Mapping[str, Any]],
+        removed: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        """Upsert changed bindings (dicts with username, contact, expires_at) and delete removed keys."""
+        with self._transaction():
+            for b in changed:
+                self._db.execute(
+                    "INSERT INTO binding (username, contact, expires_at, data) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT(username, contact) DO UPDATE SET "
+                    "expires_at = excluded.expires_at, data = excluded.data",
+                    (b["username"], b["contact"], float(b["expires_at"]), json.dumps(b, sort_keys=True)),
+                )
+            for username, contact in removed:
+                self._db.execute(
+                    "DELETE FROM binding WHERE username = ? AND contact = ?", (username, contact)
+                )
+
+    def load_bindings(self, now: float | None = None) -> list[dict[str, Any]]:
+        """Every stored binding (only those not yet expired at `now`, when given)."""
+        sql = "SELECT data FROM binding"
+        args: tuple[Any, ...] = ()
+        if now is not None:
+            sql += " WHERE expires_at > ?"
+            args = (now,)
+        return [json.loads(row[0]) for row in self._db.execute(sql + " ORDER BY username, contact", args)]
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self._db.execute("COMMIT")
+        else:
+            self._db.execute("ROLLBACK")
