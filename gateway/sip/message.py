@@ -1,0 +1,263 @@
+"""SIP requests and responses (RFC 3261 7), their serialisation, and response construction.
+
+Header values are kept as text (unfolded, trimmed); Via, From/To/Contact and CSeq are parsed
+on access and cached in `Headers`. The URI, address and Via value types live in their own
+modules and are re-exported here, so `acdgate.gateway.sip.message` is the one import needed.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from acdgate.gateway.sip.address import NameAddr, parse_name_addr
+from acdgate.gateway.sip.headers import Headers
+from acdgate.gateway.sip.uri import SipSyntaxError, SipURI, parse_uri
+from acdgate.gateway.sip.via import Via, parse_via
+
+__all__ = [
+    "REASON_PHRASES",
+    "Headers",
+    "Message",
+    "NameAddr",
+    "Request",
+    "Response",
+    "SipSyntaxError",
+    "SipURI",
+    "Via",
+    "make_response",
+    "new_branch",
+    "new_tag",
+    "parse_cseq",
+    "parse_name_addr",
+    "parse_uri",
+    "parse_via",
+    "reason_phrase",
+]
+
+# RFC 3261 21, plus later RFCs' codes seen from phones and proxies.
+REASON_PHRASES: dict[int, str] = {
+    100: "Trying",
+    180: "Ringing",
+    181: "Call Is Being Forwarded",
+    182: "Queued",
+    183: "Session Progress",
+    199: "Early Dialog Terminated",
+    200: "OK",
+    202: "Accepted",
+    204: "No Notification",
+    300: "Multiple Choices",
+    301: "Moved Permanently",
+    302: "Moved Temporarily",
+    305: "Use Proxy",
+    380: "Alternative Service",
+    400: "Bad Request",
+    401: "Unauthorized",
+    402: "Payment Required",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    407: "Proxy Authentication Required",
+    408: "Request Timeout",
+    410: "Gone",
+    412: "Conditional Request Failed",
+    413: "Request Entity Too Large",
+    414: "Request-URI Too Long",
+    415: "Unsupported Media Type",
+    416: "Unsupported URI Scheme",
+    417: "Unknown Resource-Priority",
+    420: "Bad Extension",
+    421: "Extension Required",
+    422: "Session Interval Too Small",
+    423: "Interval Too Brief",
+    428: "Use Identity Header",
+    429: "Provide Referrer Identity",
+    433: "Anonymity Disallowed",
+    436: "Bad Identity-Info",
+    437: "Unsupported Certificate",
+    438: "Invalid Identity Header",
+    439: "First Hop Lacks Outbound Support",
+    440: "Max-Breadth Exceeded",
+    469: "Bad Info Package",
+    470: "Consent Needed",
+    480: "Temporarily Unavailable",
+    481: "Call/Transaction Does Not Exist",
+    482: "Loop Detected",
+    483: "Too Many Hops",
+    484: "Address Incomplete",
+    485: "Ambiguous",
+    486: "Busy Here",
+    487: "Request Terminated",
+    488: "Not Acceptable Here",
+    489: "Bad Event",
+    491: "Request Pending",
+    493: "Undecipherable",
+    494: "Security Agreement Required",
+    500: "Server Internal Error",
+    501: "Not Implemented",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Server Time-out",
+    505: "Version Not Supported",
+    513: "Message Too Large",
+    555: "Push Notification Service Not Supported",
+    580: "Precondition Failure",
+    600: "Busy Everywhere",
+    603: "Decline",
+    604: "Does Not Exist Anywhere",
+    606: "Not Acceptable",
+    607: "Unwanted",
+    608: "Rejected",
+}
+
+_CLASS_PHRASES = {1: "Trying", 2: "OK", 3: "Redirection", 4: "Client Error",
+                  5: "Server Error", 6: "Global Failure"}  # fmt: skip
+
+
+def reason_phrase(status: int) -> str:
+    """Standard reason phrase for a status code (the class's generic phrase if unknown)."""
+    return REASON_PHRASES.get(status) or _CLASS_PHRASES.get(status // 100, "Unknown")
+
+
+def parse_cseq(text: str) -> tuple[int, str]:
+    """``CSeq: 1*DIGIT LWS Method`` (RFC 3261 20.16); the number must be below 2**31."""
+    parts = text.split()
+    if len(parts) != 2 or not parts[0].isdigit() or not parts[0].isascii():
+        raise SipSyntaxError("Invalid CSeq")
+    number = int(parts[0])
+    if number >= 2**31:
+        raise SipSyntaxError("Invalid CSeq")
+    return number, parts[1]
+
+
+def _parse_contact(text: str) -> NameAddr | None:
+    return None if text == "*" else parse_name_addr(text)
+
+
+class _MessageFields:
+    """Typed accessors shared by Request and Response; parsed values are cached in headers.
+
+    The accessors raise SipSyntaxError when a present value does not parse; messages from
+    `parse_message` have Via (top), From, To, CSeq and Contact already checked.
+    """
+
+    __slots__ = ()
+    headers: Headers
+    body: bytes
+
+    @property
+    def call_id(self) -> str | None:
+        return self.headers.get("Call-ID")
+
+    @property
+    def cseq(self) -> tuple[int, str] | None:
+        return self.headers.parsed("CSeq", parse_cseq)
+
+    @property
+    def vias(self) -> list[Via]:
+        return self.headers.parsed_all("Via", parse_via)
+
+    @property
+    def top_via(self) -> Via | None:
+        return self.headers.parsed("Via", parse_via)
+
+    @property
+    def from_addr(self) -> NameAddr | None:
+        return self.headers.parsed("From", parse_name_addr)
+
+    @property
+    def to_addr(self) -> NameAddr | None:
+        return self.headers.parsed("To", parse_name_addr)
+
+    @property
+    def contacts(self) -> list[NameAddr]:
+        """Contact addresses; empty for ``Contact: *`` (RFC 3261 10.2.2)."""
+        return [c for c in self.headers.parsed_all("Contact", _parse_contact) if c is not None]
+
+    def _serialise(self, start_line: str) -> bytes:
+        lines = [start_line]
+        length_written = False
+        for name, value in self.headers:
+            if name == "Content-Length":
+                if length_written:
+                    continue
+                value = str(len(self.body))
+                length_written = True
+            lines.append(f"{name}: {value}")
+        if not length_written:
+            lines.append(f"Content-Length: {len(self.body)}")
+        lines.append("\r\n")
+        return "\r\n".join(lines).encode("utf-8") + self.body
+
+
+@dataclass(slots=True)
+class Request(_MessageFields):
+    """A SIP request; `uri` is the Request-URI text."""
+
+    method: str
+    uri: str
+    headers: Headers
+    body: bytes = b""
+
+    @property
+    def request_uri(self) -> SipURI:
+        """The Request-URI parsed (raises SipSyntaxError)."""
+        return parse_uri(self.uri)
+
+    def to_bytes(self) -> bytes:
+        """Serialise; always writes a correct Content-Length."""
+        return self._serialise(f"{self.method} {self.uri} SIP/2.0")
+
+
+@dataclass(slots=True)
+class Response(_MessageFields):
+    """A SIP response."""
+
+    status: int
+    reason: str
+    headers: Headers
+    body: bytes = b""
+
+    def to_bytes(self) -> bytes:
+        """Serialise; always writes a correct Content-Length."""
+        return self._serialise(f"SIP/2.0 {self.status} {self.reason}")
+
+
+Message = Request | Response
+
+
+def make_response(
+    request: Request, status: int, reason: str | None = None, *, to_tag: str | None = None
+) -> Response:
+    """Build a response to `request` (RFC 3261 8.2.6.2).
+
+    Copies every Via in order, From, To, Call-ID and CSeq; adds `to_tag` to To unless it has
+    a tag already (a To that does not parse is copied unchanged).
+    """
+    rh = request.headers
+    fields: list[tuple[str, str]] = [("Via", v) for v in rh.get_all("Via")]
+    for name in ("From", "To", "Call-ID", "CSeq"):
+        value = rh.get(name)
+        if value is None:
+            continue
+        if name == "To" and to_tag is not None:
+            try:
+                to = rh.parsed("To", parse_name_addr)
+            except SipSyntaxError:
+                to = None
+            if to is not None and to.tag is None:
+                value = f"{value};tag={to_tag}"
+        fields.append((name, value))
+    return Response(status, reason if reason is not None else reason_phrase(status),
+                    Headers(fields))  # fmt: skip
+
+
+def new_branch() -> str:
+    """A fresh RFC 3261 branch (magic cookie + 64 random bits, 17.1.1.3)."""
+    return "z9hG4bK" + secrets.token_hex(8)
+
+
+def new_tag() -> str:
+    """A fresh From/To tag (RFC 3261 19.3: at least 32 random bits)."""
+    return secrets.token_hex(6)

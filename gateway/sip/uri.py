@@ -1,0 +1,180 @@
+"""SIP, SIPS and tel URIs (RFC 3261 19.1, RFC 3966), parsed from and serialised to text.
+
+Escapes (``%41``) are kept as sent so a parse/serialise round trip is exact; IPv6
+references keep their brackets (``[::1]``) because that is how they appear on the wire.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["SipSyntaxError", "SipURI", "parse_uri"]
+
+
+class SipSyntaxError(ValueError):
+    """A header value or URI does not follow the RFC 3261 grammar; the text names the defect."""
+
+
+# Characters allowed anywhere in a URI as we accept it: printable ASCII except SP, <, > and ".
+_URI_TEXT = re.compile(r"[!#-;=?-~]+")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*")
+# RFC 3261 25.1 hostname / IPv4address (lenient: '_' is seen in the wild).
+_HOSTNAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_.])?")
+_IPV6_REF = re.compile(r"\[[0-9A-Fa-f:.]+\]")
+_PORT = re.compile(r"[0-9]{1,5}")
+_PARAM_NAME = re.compile(r"[A-Za-z0-9\-_.!~*'()\[\]/:&+$%]+")
+_TEL_NUMBER = re.compile(r"[0-9A-Fa-f+\-.()*#pwPW]+")
+
+Params = tuple[tuple[str, str | None], ...]
+
+
+def _find_param(params: Params, name: str) -> str | None:
+    key = name.lower()
+    for pname, pvalue in params:
+        if pname.lower() == key:
+            return pvalue
+    return None
+
+
+def _format_params(params: Params) -> str:
+    return "".join(f";{n}" if v is None else f";{n}={v}" for n, v in params)
+
+
+@dataclass(frozen=True, slots=True)
+class SipURI:
+    """A ``sip:``/``sips:``/``tel:`` URI; other schemes keep their text in ``opaque``."""
+
+    scheme: str  # "sip" | "sips" | "tel" (lower case); any other scheme is opaque
+    user: str | None
+    host: str  # for tel: the number goes in `user`, host ""
+    port: int | None = None
+    password: str | None = None
+    params: Params = ()  # ;transport=tcp;lr
+    headers: tuple[tuple[str, str], ...] = ()
+    opaque: str | None = None  # everything after "scheme:" for schemes we do not interpret
+
+    def param(self, name: str) -> str | None:
+        """Value of a URI parameter (case-insensitive name); "" for a flag such as ``lr``."""
+        key = name.lower()
+        for pname, pvalue in self.params:
+            if pname.lower() == key:
+                return "" if pvalue is None else pvalue
+        return None
+
+    def has_param(self, name: str) -> bool:
+        key = name.lower()
+        return any(pname.lower() == key for pname, _ in self.params)
+
+    def __str__(self) -> str:
+        if self.opaque is not None:
+            return f"{self.scheme}:{self.opaque}"
+        if self.scheme == "tel":
+            return f"tel:{self.user or ''}{_format_params(self.params)}"
+        out = [self.scheme, ":"]
+        if self.user is not None:
+            out.append(self.user)
+            if self.password is not None:
+                out.append(":" + self.password)
+            out.append("@")
+        out.append(self.host)
+        if self.port is not None:
+            out.append(f":{self.port}")
+        out.append(_format_params(self.params))
+        if self.headers:
+            out.append("?" + "&".join(f"{n}={v}" for n, v in self.headers))
+        return "".join(out)
+
+
+def parse_hostport(text: str) -> tuple[str, int | None]:
+    """Split ``host[:port]`` (host may be an IPv6 reference); raises SipSyntaxError."""
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise SipSyntaxError("Invalid host")
+        host, rest = text[: end + 1], text[end + 1 :]
+        if not _IPV6_REF.fullmatch(host):
+            raise SipSyntaxError("Invalid host")
+        if not rest:
+            return host, None
+        if rest[0] != ":":
+            raise SipSyntaxError("Invalid host")
+        port_text = rest[1:]
+    else:
+        host, colon, port_text = text.partition(":")
+        if not _HOSTNAME.fullmatch(host):
+            raise SipSyntaxError("Invalid host")
+        if not colon:
+            return host, None
+    if not _PORT.fullmatch(port_text):
+        raise SipSyntaxError("Invalid port")
+    port = int(port_text)
+    if port > 65535:
+        raise SipSyntaxError("Invalid port")
+    return host, port
+
+
+def _uri_params(text: str) -> Params:
+    out: list[tuple[str, str | None]] = []
+    for item in text.split(";"):
+        name, eq, value = item.partition("=")
+        if not _PARAM_NAME.fullmatch(name) or (eq and not value):
+            raise SipSyntaxError("Invalid URI parameter")
+        out.append((name, value if eq else None))
+    return tuple(out)
+
+
+def _parse_sip(scheme: str, rest: str) -> SipURI:
+    user: str | None = None
+    password: str | None = None
+    # RFC 3261 25.1: '@' cannot appear unescaped in userinfo, so the first one ends it
+    # (the user part itself may hold ';', '?' and ',', e.g. RFC 4475 3.1.1.2 and 3.1.1.9).
+    at = rest.find("@")
+    if at >= 0:
+        userinfo, rest = rest[:at], rest[at + 1 :]
+        colon = userinfo.find(":")
+        if colon >= 0:
+            user, password = userinfo[:colon], userinfo[colon + 1 :]
+        else:
+            user = userinfo
+        if not user:
+            raise SipSyntaxError("Invalid URI user")
+    headers: tuple[tuple[str, str], ...] = ()
+    q = rest.find("?")
+    if q >= 0:
+        items = []
+        for item in rest[q + 1 :].split("&"):
+            name, eq, value = item.partition("=")
+            if not name or not eq:
+                raise SipSyntaxError("Invalid URI header")
+            items.append((name, value))
+        headers = tuple(items)
+        rest = rest[:q]
+    params: Params = ()
+    semi = rest.find(";")
+    if semi >= 0:
+        params = _uri_params(rest[semi + 1 :])
+        rest = rest[:semi]
+    host, port = parse_hostport(rest)
+    return SipURI(scheme, user, host, port, password, params, headers)
+
+
+def parse_uri(text: str) -> SipURI:
+    """Parse an absolute URI; ``sip``/``sips``/``tel`` are decomposed, others kept opaque."""
+    if not _URI_TEXT.fullmatch(text):
+        raise SipSyntaxError("Invalid URI")
+    colon = text.find(":")
+    if colon <= 0 or not _SCHEME.fullmatch(text, 0, colon):
+        raise SipSyntaxError("Invalid URI scheme")
+    scheme = text[:colon].lower()
+    rest = text[colon + 1 :]
+    if not rest:
+        raise SipSyntaxError("Invalid URI")
+    if scheme in ("sip", "sips"):
+        return _parse_sip(scheme, rest)
+    if scheme == "tel":
+        number, _, ptext = rest.partition(";")
+        if not _TEL_NUMBER.fullmatch(number):
+            raise SipSyntaxError("Invalid tel URI")
+        return SipURI("tel", number, "", params=_uri_params(ptext) if ptext else ())
+    return SipURI(scheme, None, "", opaque=rest)

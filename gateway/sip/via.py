@@ -1,0 +1,93 @@
+"""Via header values (RFC 3261 20.42, 18.2.1) with received/rport (RFC 3581)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from acdgate.gateway.sip.headers import is_token, parse_params
+from acdgate.gateway.sip.uri import SipSyntaxError, parse_hostport
+
+__all__ = ["Via", "parse_via"]
+
+Params = tuple[tuple[str, str | None], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Via:
+    """One Via value: ``SIP/2.0/<transport> <host>[:port];params``."""
+
+    transport: str  # "UDP", "TCP", "TLS" ... (upper case)
+    host: str  # IPv6 references keep their brackets
+    port: int | None = None
+    params: Params = ()
+
+    def param(self, name: str) -> str | None:
+        """Value of a Via parameter (case-insensitive); "" for a flag such as ``rport``."""
+        key = name.lower()
+        for pname, pvalue in self.params:
+            if pname.lower() == key:
+                return "" if pvalue is None else pvalue
+        return None
+
+    def has_param(self, name: str) -> bool:
+        key = name.lower()
+        return any(pname.lower() == key for pname, _ in self.params)
+
+    @property
+    def branch(self) -> str | None:
+        return self.param("branch")
+
+    @property
+    def received(self) -> str | None:
+        return self.param("received")
+
+    @property
+    def rport(self) -> int | None:
+        """The rport value, None if absent or empty (RFC 3581: empty in requests)."""
+        value = self.param("rport")
+        if value and value.isdigit():
+            return int(value)
+        return None
+
+    @property
+    def has_rport(self) -> bool:
+        return self.has_param("rport")
+
+    def with_param(self, name: str, value: str | None) -> Via:
+        """Copy with `name` set (replaced in place if present, appended otherwise)."""
+        key = name.lower()
+        params = list(self.params)
+        for i, (n, _) in enumerate(params):
+            if n.lower() == key:
+                params[i] = (n, value)
+                break
+        else:
+            params.append((name, value))
+        return Via(self.transport, self.host, self.port, tuple(params))
+
+    @property
+    def sent_by(self) -> str:
+        return self.host if self.port is None else f"{self.host}:{self.port}"
+
+    def __str__(self) -> str:
+        params = "".join(f";{n}" if v is None else f";{n}={v}" for n, v in self.params)
+        return f"SIP/2.0/{self.transport} {self.sent_by}{params}"
+
+
+def parse_via(text: str) -> Via:
+    """Parse one Via value; LWS is allowed around '/', ':', ';' and '=' (RFC 4475 3.1.1.1)."""
+    semi = text.find(";")
+    head = text if semi < 0 else text[:semi]
+    parts = head.split("/", 2)
+    if len(parts) != 3:
+        raise SipSyntaxError("Invalid Via")
+    name, version, rest = parts[0].strip(), parts[1].strip(), parts[2].split(None, 1)
+    if name.upper() != "SIP" or version != "2.0" or len(rest) != 2:
+        raise SipSyntaxError("Invalid Via")
+    transport = rest[0]
+    if not is_token(transport):
+        raise SipSyntaxError("Invalid Via transport")
+    sent_by = "".join(rest[1].split())  # sent-by = host [ SWS ":" SWS port ]
+    host, port = parse_hostport(sent_by)
+    params = parse_params(text[semi + 1 :]) if semi >= 0 else ()
+    return Via(transport.upper(), host, port, params)
