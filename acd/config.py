@@ -1,0 +1,805 @@
+"""Site files: TOML text -> a validated `Site`, with every problem named by file and key path.
+
+`parse_site` is pure (the caller reads the file). It reads the whole file, collects every
+problem it finds (unknown keys, wrong types, bad values, broken cross references, numbering
+collisions, shadowed short codes) and raises one `ConfigError` listing them all, so that a
+gateway refuses a bad site at start-up with a full list rather than one typo at a time.
+`format_site` writes a `Site` back as a site file (PINs as `pin_hash`); the layout is
+described in docs/site-file.md.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import json
+import re
+import tomllib
+from collections.abc import Sequence
+from typing import Any
+
+from .pin import hash_pin, verify_pin
+from .shortcodes import (
+    MatchKind,
+    ShortCodeTable,
+    argument_problem,
+    parse_login_argument,
+    pattern_problem,
+)
+from .site import (
+    Code,
+    Feature,
+    Group,
+    GroupMode,
+    Policy,
+    ShortCode,
+    SipSettings,
+    Site,
+    Station,
+    User,
+)
+
+Problem = tuple[str, str]  # (key path, reason)
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
+_TOML_POSITION = re.compile(r"\s*\((at line (\d+), column (\d+)|at end of document)\)\Z")
+_DAY = 86400
+_PIN_MIN_DIGITS = 4
+
+
+class ConfigError(ValueError):
+    """A site file that cannot be used; `problems` lists every (key path, reason) found.
+
+    `str()` gives one `<file>: <key path>: <reason>` line per problem;
+    `key` and `reason` are the first problem's.
+    """
+
+    def __init__(self, source: str, problems: Sequence[Problem]) -> None:
+        if not problems:
+            raise ValueError("a ConfigError needs at least one problem")
+        self.source = source
+        self.problems = list(problems)
+        self.key, self.reason = self.problems[0]
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return "\n".join(
+            f"{self.source}: {key}: {reason}" if key else f"{self.source}: {reason}"
+            for key, reason in self.problems
+        )
+
+
+def key_path(parent: str, name: str) -> str:
+    """`parent.name`, quoting `name` as TOML does when it is not a bare key."""
+    part = name if _BARE_KEY.match(name) else json.dumps(name, ensure_ascii=False)
+    return f"{parent}.{part}" if parent else part
+
+
+def _type_name(value: object) -> str:
+    """The TOML name of a parsed value's type, for messages."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a float"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return "a date/time"
+
+
+class _Table:
+    """One TOML table being read: typed getters record problems and return a usable fallback.
+
+    Every key read is remembered; `done` reports the rest as unknown (typos must not pass).
+    """
+
+    def __init__(self, problems: list[Problem], path: str, data: dict[str, Any]) -> None:
+        self.problems = problems
+        self.path = path
+        self.data = data
+        self.read: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return key_path(self.path, name)
+
+    def problem(self, name: str, reason: str) -> None:
+        self.problems.append((self.key(name), reason))
+
+    def _value(self, name: str, required: bool) -> object:
+        self.read.add(name)
+        if name not in self.data:
+            if required:
+                self.problem(name, "required")
+            return None
+        value: object = self.data[name]
+        return value
+
+    def text(self, name: str, *, required: bool = False, empty_ok: bool = False) -> str | None:
+        """A string (non-empty unless `empty_ok`), or None when absent or wrong."""
+        value = self._value(name, required)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            self.problem(name, f"must be a string, not {_type_name(value)}")
+            return None
+        if not value and not empty_ok:
+            self.problem(name, "must not be empty")
+            return None
+        return value
+
+    def number_text(self, name: str, *, required: bool = False) -> str | None:
+        """A dialled number: a string of digits (`"3000"`, quoted so leading zeros stay)."""
+        value = self._value(name, required)
+        if value is None:
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            self.problem(name, f'must be a string of digits (quote it: "{value}")')
+            return None
+        if not isinstance(value, str):
+            self.problem(name, f"must be a string of digits, not {_type_name(value)}")
+            return None
+        if not _is_digits(value):
+            self.problem(name, f"must be digits only, not {value!r}")
+            return None
+        return value
+
+    def integer(self, name: str, low: int, high: int, *, required: bool = False) -> int | None:
+        """An integer in low..high, or None when absent or wrong."""
+        value = self._value(name, required)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.problem(name, f"must be an integer, not {_type_name(value)}")
+            return None
+        if not low <= value <= high:
+            self.problem(name, f"must be {low}-{high}, not {value}")
+            return None
+        return value
+
+    def real(self, name: str, low: float, high: float) -> float | None:
+        """A number (integer or float) in low..high, or None when absent or wrong."""
+        value = self._value(name, False)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.problem(name, f"must be a number, not {_type_name(value)}")
+            return None
+        if not low <= value <= high:
+            self.problem(name, f"must be {low:g}-{high:g}, not {value:g}")
+            return None
+        return float(value)
+
+    def boolean(self, name: str) -> bool | None:
+        """true or false, or None when absent or wrong."""
+        value = self._value(name, False)
+        if value is None:
+            return None
+        if not isinstance(value, bool):
+            self.problem(name, f"must be true or false, not {_type_name(value)}")
+            return None
+        return value
+
+    def numbers(self, name: str) -> list[tuple[str, str]]:
+        """An array of dialled numbers: [(key path of the item, number)]; bad items reported."""
+        value = self._value(name, False)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.problem(name, f"must be an array of strings, not {_type_name(value)}")
+            return []
+        out = []
+        for i, item in enumerate(value):
+            item_key = f"{self.key(name)}[{i}]"
+            if isinstance(item, str) and _is_digits(item):
+                out.append((item_key, item))
+            elif isinstance(item, int) and not isinstance(item, bool):
+                self.problems.append((item_key, f'must be a string of digits (quote it: "{item}")'))
+            else:
+                self.problems.append((item_key, f"must be a string of digits, not {item!r}"))
+        return out
+
+    def table(self, name: str, *, required: bool = False) -> _Table | None:
+        """A sub-table, or None when absent or wrong."""
+        value = self._value(name, required)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            self.problem(name, f"must be a table, not {_type_name(value)}")
+            return None
+        return _Table(self.problems, self.key(name), value)
+
+    def tables(self, name: str) -> list[_Table]:
+        """An array of tables (`[[name]]`)."""
+        value = self._value(name, False)
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            self.problem(name, f"must be an array of tables ([[{name}]]), not {_type_name(value)}")
+            return []
+        return [_Table(self.problems, f"{self.key(name)}[{i}]", v) for i, v in enumerate(value)]
+
+    def done(self, hints: dict[str, str] | None = None) -> None:
+        """Report every key of the table that no getter read."""
+        for name in self.data:
+            if name in self.read:
+                continue
+            hint = (hints or {}).get(name)
+            if hint is None:
+                close = difflib.get_close_matches(name, sorted(self.read), n=1)
+                hint = f"did you mean {close[0]!r}?" if close else "expected one of " + ", ".join(sorted(self.read))
+            self.problem(name, f"unknown key ({hint})")
+
+
+def _is_digits(s: str) -> bool:
+    return s.isascii() and s.isdigit()
+
+
+def _pin_hash_ok(pin_hash: str) -> bool:
+    """True when `pin_hash` has the form `acd.pin.hash_pin` writes."""
+    parts = pin_hash.split("$")
+    if len(parts) != 4 or parts[0] != "pbkdf2-sha256" or not _is_digits(parts[1]):
+        return False
+    try:
+        return int(parts[1]) > 0 and len(bytes.fromhex(parts[3])) == 32 and bool(bytes.fromhex(parts[2]))
+    except ValueError:
+        return False
+
+
+def _syntax_problem(error: tomllib.TOMLDecodeError) -> Problem:
+    """(position, reason) from tomllib's message `Invalid value (at line 3, column 5)`."""
+    message = str(error)
+    m = _TOML_POSITION.search(message)
+    if m is None:
+        return ("", f"TOML syntax: {message}")
+    where = f"line {m.group(2)}, column {m.group(3)}" if m.group(2) else "end of file"
+    return (where, f"TOML syntax: {message[: m.start()]}")
+
+
+def parse_site(text: str, source: str = "<site>") -> Site:
+    """Parse and validate a site file's text; raises ConfigError listing every problem."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(source, [_syntax_problem(e)]) from None
+    return _SiteReader(source, data).site()
+
+
+class _SiteReader:
+    """Reads the top-level table section by section, then checks cross references."""
+
+    def __init__(self, source: str, data: dict[str, Any]) -> None:
+        self.source = source
+        self.problems: list[Problem] = []
+        self.top = _Table(self.problems, "", data)
+        # The numbering plan: every dialled number -> key path of its first use.
+        self.numbers: dict[str, str] = {}
+        self.user_keys: dict[str, str] = {}  # user id -> key path of the user
+        self.group_keys: dict[str, str] = {}
+
+    def site(self) -> Site:
+        top = self.top
+        name = top.text("name", required=True) or ""
+        stations = self.stations()
+        users = self.users()
+        groups = self.groups(users)
+        self.check_supervised_groups(users, groups)
+        not_ready, not_ready_required, logout, logout_required = self.reasons()
+        wrapup, wrapup_required = self.codes_section(top.table("wrapup"), "wrap-up")
+        policy = self.policy(not_ready_required, logout_required, wrapup_required)
+        sip = self.sip()
+        short_codes = self.short_codes(users, groups, not_ready, logout, wrapup)
+        top.done()
+        if self.problems:
+            raise ConfigError(self.source, self.problems)
+        return Site(
+            name=name,
+            stations=tuple(stations),
+            users=tuple(users),
+            groups=tuple(groups),
+            not_ready_reasons=tuple(not_ready),
+            logout_reasons=tuple(logout),
+            wrapup_codes=tuple(wrapup),
+            short_codes=tuple(short_codes),
+            policy=policy,
+            sip=sip,
+            source=self.source,
+        )
+
+    def dialled_number(self, t: _Table, name: str, number: str) -> None:
+        """Claim `number` in the numbering plan (extensions, user ids, group numbers)."""
+        first = self.numbers.get(number)
+        if first is not None:
+            t.problem(name, f"{number} is already used by {first}")
+        else:
+            self.numbers[number] = t.key(name)
+
+    def stations(self) -> list[Station]:
+        out = []
+        usernames: dict[str, str] = {}
+        aliases: dict[str, str] = {}
+        for t in self.top.tables("stations"):
+            extension = t.number_text("extension", required=True) or ""
+            if extension:
+                self.dialled_number(t, "extension", extension)
+            username = t.text("sip_username") or extension
+            if username and any(c in username for c in " \t@:;"):
+                t.problem("sip_username", "must not hold spaces, '@', ':' or ';'")
+            elif username in usernames:
+                t.problem("sip_username", f"{username} is already used by {usernames[username]}")
+            else:
+                usernames[username] = t.key("sip_username")
+            password = t.text("sip_password", required=True) or ""
+            alias = t.text("h323_alias")
+            if alias is not None:
+                if alias in aliases:
+                    t.problem("h323_alias", f"{alias} is already used by {aliases[alias]}")
+                aliases[alias] = t.key("h323_alias")
+            label = t.text("label", empty_ok=True) or ""
+            t.done()
+            out.append(Station(extension, username, password, alias, label))
+        return out
+
+    def users(self) -> list[User]:
+        out = []
+        for t in self.top.tables("users"):
+            user_id = t.number_text("id", required=True) or ""
+            if user_id:
+                self.dialled_number(t, "id", user_id)
+                self.user_keys.setdefault(user_id, t.path)
+            name = t.text("name", required=True) or ""
+            pin_hash = self.pin(t)
+            force_login = t.boolean("force_login")
+            skills = []
+            skills_table = t.table("skills")
+            if skills_table is not None:
+                for skill in skills_table.data:
+                    level = skills_table.integer(skill, 1, 10)
+                    if level is not None:
+                        skills.append((skill, level))
+            supervisor = t.boolean("supervisor") or False
+            supervised = t.numbers("supervised_groups")
+            if supervised and not supervisor:
+                t.problem("supervised_groups", "only for supervisors (supervisor = true)")
+            t.done()
+            out.append(
+                User(
+                    user_id,
+                    name,
+                    pin_hash,
+                    force_login=True if force_login is None else force_login,
+                    skills=tuple(skills),
+                    supervisor=supervisor,
+                    supervised_groups=tuple(g for _, g in supervised),
+                )
+            )
+        return out
+
+    def pin(self, t: _Table) -> str:
+        """The user's `pin_hash`, from `pin` (hashed here) or `pin_hash` (checked)."""
+        given_hash = t.text("pin_hash")
+        if "pin" not in t.data:
+            t.read.add("pin")
+            if given_hash is None:
+                if "pin_hash" not in t.data:
+                    t.problem("pin", "required (or pin_hash)")
+                return ""
+            if not _pin_hash_ok(given_hash):
+                t.problem("pin_hash", "must be a hash made by acdgate (pbkdf2-sha256$...)")
+            return given_hash
+        pin = t.number_text("pin")
+        if given_hash is not None:
+            t.problem("pin_hash", "give pin or pin_hash, not both")
+        if pin is None:
+            return ""
+        if len(pin) < _PIN_MIN_DIGITS:
+            t.problem("pin", f"must be at least {_PIN_MIN_DIGITS} digits")
+            return ""
+        return hash_pin(pin)
+
+    def groups(self, users: list[User]) -> list[Group]:
+        out = []
+        skill_holders = {u.user_id: {s for s, _ in u.skills} for u in users}
+        numbered = []
+        for t in self.top.tables("groups"):  # all numbers first: overflow may point forward
+            number = t.number_text("number", required=True) or ""
+            if number:
+                self.dialled_number(t, "number", number)
+                self.group_keys.setdefault(number, t.path)
+            numbered.append((t, number))
+        for t, number in numbered:
+            name = t.text("name", required=True) or ""
+            mode_text = t.text("mode", required=True)
+            mode = GroupMode.LINEAR
+            if mode_text is not None:
+                try:
+                    mode = GroupMode(mode_text)
+                except ValueError:
+                    modes = ", ".join(m.value for m in GroupMode)
+                    t.problem("mode", f"must be one of {modes}, not {mode_text!r}")
+            members: list[str] = []
+            for item_key, member in t.numbers("members"):
+                if member in members:
+                    self.problems.append((item_key, f"{member} is listed twice"))
+                elif member not in self.user_keys:
+                    self.problems.append((item_key, f"no user {member}"))
+                else:
+                    members.append(member)
+            skill = t.text("skill")
+            if mode is GroupMode.SKILLS and mode_text is not None and skill is None and "skill" not in t.data:
+                t.problem("skill", "required for mode skills")
+            if skill is not None and mode is not GroupMode.SKILLS:
+                t.problem("skill", "only for mode skills")
+            elif skill is not None and not any(skill in skill_holders.get(m, ()) for m in members):
+                t.problem("skill", f"no member has skill {skill!r}")
+            wrapup = t.integer("wrapup_seconds", 0, _DAY)
+            no_answer = t.integer("no_answer_seconds", 1, 3600)
+            overflow = t.number_text("overflow_group")
+            overflow_seconds = t.integer("overflow_seconds", 0, _DAY)
+            if overflow is not None and overflow not in self.group_keys:
+                t.problem("overflow_group", f"no group {overflow}")
+            if overflow is not None and overflow_seconds is None and "overflow_seconds" not in t.data:
+                t.problem("overflow_seconds", "required with overflow_group")
+            if overflow is None and overflow_seconds is not None and "overflow_group" not in t.data:
+                t.problem("overflow_seconds", "only with overflow_group")
+            max_queue = t.integer("max_queue", 0, 100_000)
+            monitored = t.boolean("monitored")
+            if monitored and mode is GroupMode.COLLECTIVE:
+                t.problem(
+                    "monitored",
+                    "a collective group (IP Office group mode) cannot be monitored for "
+                    "reporting; use linear, circular or most-idle",
+                )
+            t.done()
+            out.append(
+                Group(
+                    number,
+                    name,
+                    mode,
+                    tuple(members),
+                    skill=skill,
+                    wrapup_seconds=0 if wrapup is None else wrapup,
+                    no_answer_seconds=15 if no_answer is None else no_answer,
+                    overflow_group=overflow,
+                    overflow_seconds=overflow_seconds,
+                    max_queue=max_queue,
+                    monitored=mode is not GroupMode.COLLECTIVE if monitored is None else monitored,
+                )
+            )
+        self.check_overflow_loops(out)
+        return out
+
+    def check_overflow_loops(self, groups: list[Group]) -> None:
+        """Report each overflow cycle once, at the first of its groups in the file."""
+        overflow = {g.number: g.overflow_group for g in groups if g.overflow_group}
+        reported: set[str] = set()
+        for g in groups:
+            path = [g.number]
+            nxt = overflow.get(g.number)
+            while nxt is not None and nxt not in path:
+                path.append(nxt)
+                nxt = overflow.get(nxt)
+            if nxt == g.number and g.number not in reported:
+                reported.update(path)
+                self.problems.append(
+                    (
+                        key_path(self.group_keys[g.number], "overflow_group"),
+                        "overflow loop: " + " -> ".join([*path, g.number]),
+                    )
+                )
+
+    def check_supervised_groups(self, users: list[User], groups: list[Group]) -> None:
+        numbers = {g.number for g in groups}
+        for u in users:
+            for i, number in enumerate(u.supervised_groups):
+                if number not in numbers:
+                    key = key_path(self.user_keys.get(u.user_id, "users"), "supervised_groups")
+                    self.problems.append((f"{key}[{i}]", f"no group {number}"))
+
+    def codes_section(self, t: _Table | None, what: str) -> tuple[list[Code], bool]:
+        """A `{ required = bool, codes = { 1 = "label", ... } }` table: (codes, required)."""
+        if t is None:
+            return [], False
+        required = t.boolean("required") or False
+        codes: list[Code] = []
+        table = t.table("codes")
+        if table is not None:
+            seen: dict[int, str] = {}
+            for number in table.data:
+                label = table.text(number)
+                if not _is_digits(number) or len(number) > 6:
+                    table.problem(number, f"{what} code numbers must be 1-6 digits")
+                elif int(number) in seen:
+                    table.problem(number, f"same number as {seen[int(number)]}")
+                elif label is not None:
+                    seen[int(number)] = table.key(number)
+                    codes.append(Code(int(number), label))
+        if required and not codes:
+            t.problem("required", f"no {what} codes to choose from")
+        t.done()
+        return codes, required
+
+    def reasons(self) -> tuple[list[Code], bool, list[Code], bool]:
+        t = self.top.table("reasons")
+        if t is None:
+            return [], False, [], False
+        not_ready, not_ready_required = self.codes_section(t.table("not_ready"), "reason")
+        logout, logout_required = self.codes_section(t.table("logout"), "reason")
+        t.done()
+        return not_ready, not_ready_required, logout, logout_required
+
+    def policy(self, not_ready_required: bool, logout_required: bool, wrapup_required: bool) -> Policy:
+        default = Policy()
+        t = self.top.table("policy")
+        values: dict[str, Any] = {}
+        if t is not None:
+            values["pin_attempts"] = t.integer("pin_attempts", 1, 100)
+            values["pin_lockout_seconds"] = t.integer("pin_lockout_seconds", 0, _DAY)
+            values["inter_digit_seconds"] = t.real("inter_digit_seconds", 0.5, 60.0)
+            where = "set it as {}.required"
+            t.done(
+                {
+                    "not_ready_reason_required": where.format("reasons.not_ready"),
+                    "logout_reason_required": where.format("reasons.logout"),
+                    "wrapup_code_required": where.format("wrapup"),
+                }
+            )
+        return Policy(
+            pin_attempts=values.get("pin_attempts") or default.pin_attempts,
+            pin_lockout_seconds=_or(values.get("pin_lockout_seconds"), default.pin_lockout_seconds),
+            not_ready_reason_required=not_ready_required,
+            logout_reason_required=logout_required,
+            wrapup_code_required=wrapup_required,
+            inter_digit_seconds=values.get("inter_digit_seconds") or default.inter_digit_seconds,
+        )
+
+    def sip(self) -> SipSettings:
+        d = SipSettings()
+        t = self.top.table("sip")
+        if t is None:
+            return d
+        bind = t.text("bind")
+        if bind is not None:
+            try:
+                ipaddress.ip_address(bind)
+            except ValueError:
+                t.problem("bind", f"must be an IP address, not {bind!r}")
+                bind = None
+        port = _or(t.integer("port", 1, 65535), d.port)
+        tls_port = t.integer("tls_port", 1, 65535)
+        certificate = t.text("tls_certificate")
+        key = t.text("tls_key")
+        if tls_port is not None:
+            if tls_port == port:
+                t.problem("tls_port", f"must differ from port ({port})")
+            for name, value in (("tls_certificate", certificate), ("tls_key", key)):
+                if value is None and name not in t.data:
+                    t.problem(name, "required with tls_port")
+        elif "tls_port" not in t.data:
+            for name, value in (("tls_certificate", certificate), ("tls_key", key)):
+                if value is not None:
+                    t.problem(name, "only with tls_port")
+        realm = t.text("realm")
+        ints: dict[str, int] = {}
+        for name, low, high in (
+            ("min_expires", 1, _DAY),
+            ("max_expires", 1, _DAY),
+            ("default_expires", 1, _DAY),
+            ("qualify_seconds", 0, _DAY),
+            ("nonce_seconds", 1, _DAY),
+            ("auth_failures_before_delay", 1, 10_000),
+            ("auth_failures_before_block", 1, 10_000),
+            ("auth_block_seconds", 0, _DAY),
+        ):
+            ints[name] = _or(t.integer(name, low, high), getattr(d, name))
+        if not ints["min_expires"] <= ints["default_expires"] <= ints["max_expires"]:
+            t.problem("default_expires", "must be between min_expires and max_expires")
+        if ints["auth_failures_before_block"] < ints["auth_failures_before_delay"]:
+            t.problem("auth_failures_before_block", "must be at least auth_failures_before_delay")
+        t.done()
+        return SipSettings(
+            bind=bind or d.bind,
+            port=port,
+            tls_port=tls_port,
+            tls_certificate=certificate,
+            tls_key=key,
+            realm=realm or d.realm,
+            **ints,
+        )
+
+    def short_codes(
+        self,
+        users: list[User],
+        groups: list[Group],
+        not_ready: list[Code],
+        logout: list[Code],
+        wrapup: list[Code],
+    ) -> list[ShortCode]:
+        t = self.top.table("short_codes")
+        if t is None:
+            return []
+        codes: list[ShortCode] = []
+        keys: dict[ShortCode, str] = {}
+        for pattern in t.data:
+            entry = t.table(pattern)
+            problem = pattern_problem(pattern)
+            if problem is not None:
+                t.problem(pattern, f"pattern {problem}")
+            if entry is None:
+                continue
+            feature_text = entry.text("feature", required=True)
+            argument = entry.text("argument", empty_ok=True) or ""
+            entry.done()
+            if feature_text is None:
+                continue
+            try:
+                feature = Feature(feature_text)
+            except ValueError:
+                features = ", ".join(f.value for f in Feature)
+                entry.problem("feature", f"must be one of {features}, not {feature_text!r}")
+                continue
+            if problem is not None:
+                continue
+            arg_problem = argument_problem(pattern, argument) or self.argument_problem(
+                feature, argument, users, groups, not_ready, logout, wrapup
+            )
+            if arg_problem is not None:
+                entry.problem("argument", arg_problem)
+                continue
+            code = ShortCode(pattern, feature, argument)
+            keys.setdefault(code, entry.path)
+            codes.append(code)
+        table = ShortCodeTable(codes)
+        shadowing: dict[ShortCode, list[str]] = {}
+        for hidden, by in table.shadowed():
+            shadowing.setdefault(hidden, []).append(json.dumps(by.pattern))
+        for hidden, by_patterns in shadowing.items():
+            self.problems.append(
+                (
+                    keys[hidden],
+                    "never matches: every number it matches goes to "
+                    + ", ".join(by_patterns)
+                    + " (more specific, or listed first)",
+                )
+            )
+        for number, where in self.numbers.items():
+            m = table.match(number)
+            if m.kind is MatchKind.COMPLETE and m.code is not None:
+                self.problems.append(
+                    (keys[m.code], f"matches {number} ({where}): dialling it would run the short code")
+                )
+        return codes
+
+    @staticmethod
+    def argument_problem(
+        feature: Feature,
+        argument: str,
+        users: list[User],
+        groups: list[Group],
+        not_ready: list[Code],
+        logout: list[Code],
+        wrapup: list[Code],
+    ) -> str | None:
+        """Why a literal argument (no N or X) makes no sense for `feature`, or None."""
+        if "N" in argument or "X" in argument:
+            return None  # filled in when dialled; checked then
+        if feature in (Feature.READY, Feature.RECORD_START, Feature.RECORD_STOP):
+            return None if not argument else f"{feature.value} takes no argument"
+        if feature is Feature.LOGIN:
+            try:
+                user_id, pin = parse_login_argument(argument)
+            except ValueError:
+                return "must be N, a user id, or user id*PIN"
+            user = next((u for u in users if u.user_id == user_id), None)
+            if user is None:
+                return f"no user {user_id}"
+            if pin is not None and not verify_pin(pin, user.pin_hash):
+                return f"the PIN is not user {user_id}'s PIN"
+            return None
+        if not argument:
+            return None
+        if not _is_digits(argument):
+            return f"must be N, X or a number, not {argument!r}"
+        lists = {
+            Feature.LOGOUT: ("logout reason", logout),
+            Feature.NOT_READY: ("not-ready reason", not_ready),
+            Feature.WORK_READY: ("wrap-up code", wrapup),
+            Feature.WORK_NOT_READY: ("wrap-up code", wrapup),
+        }
+        if feature in lists:
+            what, codes = lists[feature]
+            return None if any(c.code == int(argument) for c in codes) else f"no {what} {argument}"
+        if feature in (Feature.GROUP_DISABLE, Feature.GROUP_ENABLE):
+            return None if any(g.number == argument for g in groups) else f"no group {argument}"
+        return None if any(u.user_id == argument for u in users) else f"no user {argument}"
+
+
+def _or(value: int | None, default: int) -> int:
+    return default if value is None else value
+
+
+def _toml_string(s: str) -> str:
+    """A TOML basic string (JSON's escapes are a subset of TOML's)."""
+    return json.dumps(s, ensure_ascii=False)
+
+
+def _toml_strings(items: Sequence[str]) -> str:
+    return "[" + ", ".join(_toml_string(s) for s in items) + "]"
+
+
+def format_site(site: Site) -> str:
+    """`site` as site file text; `parse_site(format_site(s))` equals `s` (PINs as pin_hash)."""
+    q = _toml_string
+    lines = [f"name = {q(site.name)}", ""]
+    p = site.policy
+    lines += [
+        "[policy]",
+        f"pin_attempts = {p.pin_attempts}",
+        f"pin_lockout_seconds = {p.pin_lockout_seconds}",
+        f"inter_digit_seconds = {p.inter_digit_seconds!r}",
+        "",
+    ]
+    s = site.sip
+    lines += ["[sip]", f"bind = {q(s.bind)}", f"port = {s.port}"]
+    if s.tls_port is not None:
+        lines.append(f"tls_port = {s.tls_port}")
+    if s.tls_certificate is not None:
+        lines.append(f"tls_certificate = {q(s.tls_certificate)}")
+    if s.tls_key is not None:
+        lines.append(f"tls_key = {q(s.tls_key)}")
+    lines.append(f"realm = {q(s.realm)}")
+    for name in (
+        "min_expires",
+        "max_expires",
+        "default_expires",
+        "qualify_seconds",
+        "nonce_seconds",
+        "auth_failures_before_delay",
+        "auth_failures_before_block",
+        "auth_block_seconds",
+    ):
+        lines.append(f"{name} = {getattr(s, name)}")
+    lines.append("")
+    for st in site.stations:
+        lines += ["[[stations]]", f"extension = {q(st.extension)}"]
+        lines += [f"sip_username = {q(st.sip_username)}", f"sip_password = {q(st.sip_password)}"]
+        if st.h323_alias is not None:
+            lines.append(f"h323_alias = {q(st.h323_alias)}")
+        lines += [f"label = {q(st.label)}", ""]
+    for u in site.users:
+        lines += ["[[users]]", f"id = {q(u.user_id)}", f"name = {q(u.name)}", f"pin_hash = {q(u.pin_hash)}"]
+        lines.append(f"force_login = {str(u.force_login).lower()}")
+        skills = ", ".join(f"{key_path('', k)} = {v}" for k, v in u.skills)
+        lines += [f"skills = {{ {skills} }}", f"supervisor = {str(u.supervisor).lower()}"]
+        if u.supervised_groups:
+            lines.append(f"supervised_groups = {_toml_strings(u.supervised_groups)}")
+        lines.append("")
+    for g in site.groups:
+        lines += ["[[groups]]", f"number = {q(g.number)}", f"name = {q(g.name)}", f"mode = {q(g.mode.value)}"]
+        lines.append(f"members = {_toml_strings(g.members)}")
+        if g.skill is not None:
+            lines.append(f"skill = {q(g.skill)}")
+        lines += [f"wrapup_seconds = {g.wrapup_seconds}", f"no_answer_seconds = {g.no_answer_seconds}"]
+        if g.overflow_group is not None:
+            lines.append(f"overflow_group = {q(g.overflow_group)}")
+        if g.overflow_seconds is not None:
+            lines.append(f"overflow_seconds = {g.overflow_seconds}")
+        if g.max_queue is not None:
+            lines.append(f"max_queue = {g.max_queue}")
+        lines += [f"monitored = {str(g.monitored).lower()}", ""]
+    for header, codes, required in (
+        ("reasons.not_ready", site.not_ready_reasons, p.not_ready_reason_required),
+        ("reasons.logout", site.logout_reasons, p.logout_reason_required),
+        ("wrapup", site.wrapup_codes, p.wrapup_code_required),
+    ):
+        lines += [f"[{header}]", f"required = {str(required).lower()}", f"[{header}.codes]"]
+        lines += [f'"{c.code}" = {q(c.label)}' for c in codes]
+        lines.append("")
+    lines.append("[short_codes]")
+    for c in site.short_codes:
+        lines.append(f"{q(c.pattern)} = {{ feature = {q(c.feature.value)}, argument = {q(c.argument)} }}")
+    return "\n".join(lines) + "\n"
