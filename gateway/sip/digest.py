@@ -1,0 +1,544 @@
+"""HTTP digest authentication for SIP (RFC 7616, RFC 8760, RFC 2617/2069 compatibility).
+
+Theory of operation: the server offers one challenge per algorithm (SHA-256 first, then MD5,
+RFC 8760 section 2.4) with one shared nonce. Nonces are stateless: a timestamp and random bytes
+signed with HMAC(secret), so any nonce we issued verifies without a table and expires after
+`nonce_seconds`. Only the highest nonce-count seen per nonce is kept, in a bounded LRU; a nonce
+pushed out of that LRU is answered as stale, which makes the client re-authenticate with a fresh
+nonce rather than open a replay window. Every allowance made for old clients is listed in
+`docs/interop.md`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import struct
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import Enum, StrEnum
+from urllib.parse import unquote
+
+
+class Algorithm(Enum):
+    """Digest algorithms (RFC 7616 section 3.3, RFC 8760); value is the token on the wire."""
+
+    MD5 = "MD5"
+    MD5_SESS = "MD5-sess"
+    SHA256 = "SHA-256"
+    SHA256_SESS = "SHA-256-sess"
+
+    @property
+    def session(self) -> bool:
+        """Whether A1 includes the nonce and cnonce (the `-sess` variants)."""
+        return self in (Algorithm.MD5_SESS, Algorithm.SHA256_SESS)
+
+    def hash(self, data: bytes) -> str:
+        """H(data) as lower-case hex."""
+        if self in (Algorithm.MD5, Algorithm.MD5_SESS):
+            return hashlib.md5(data, usedforsecurity=False).hexdigest()
+        return hashlib.sha256(data).hexdigest()
+
+    @classmethod
+    def from_token(cls, token: str | None) -> Algorithm | None:
+        """The algorithm named by `token` (case-insensitive); absent means MD5 (RFC 7616 3.3)."""
+        if token is None:
+            return cls.MD5
+        return _ALGORITHMS.get(token.lower())
+
+
+_ALGORITHMS = {a.value.lower(): a for a in Algorithm}
+
+
+class Qop(StrEnum):
+    """Quality of protection (RFC 7616 section 3.3)."""
+
+    AUTH = "auth"
+    AUTH_INT = "auth-int"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthParseError:
+    """An Authorization header that is not a well-formed digest credential; never raised."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DigestCredentials:
+    """The parameters of one `Authorization: Digest ...` header (RFC 7616 section 3.4)."""
+
+    username: str
+    realm: str
+    nonce: str
+    uri: str
+    response: str
+    algorithm: Algorithm
+    qop: Qop | None = None
+    nc: str | None = None  # as sent (8 hex digits): the hash uses the text
+    cnonce: str | None = None
+    opaque: str | None = None
+    userhash: bool = False
+
+    @property
+    def nonce_count(self) -> int | None:
+        """`nc` as a number, None without qop."""
+        return None if self.nc is None else int(self.nc, 16)
+
+
+# -- parsing -----------------------------------------------------------------------------
+
+_TOKEN_CHARS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~"
+)
+_HEX = frozenset("0123456789abcdefABCDEF")
+_MAX_HEADER = 4096
+
+
+def parse_auth_params(text: str) -> dict[str, str] | AuthParseError:
+    """`name=value, name="quoted \\"value\\""` -> {lower-case name: unquoted value}.
+
+    RFC 7235 section 2.1 auth-param list: LWS around `=` and `,` allowed, empty list elements
+    skipped, quoted-string with backslash escapes, a name twice is an error.
+    """
+    params: dict[str, str] = {}
+    i, n = 0, len(text)
+    while True:
+        while i < n and text[i] in " \t\r\n,":
+            i += 1
+        if i >= n:
+            return params
+        start = i
+        while i < n and text[i] in _TOKEN_CHARS:
+            i += 1
+        name = text[start:i].lower()
+        if not name:
+            return AuthParseError(f"Bad character {text[i]!r} in Authorization")
+        while i < n and text[i] in " \t":
+            i += 1
+        if i >= n or text[i] != "=":
+            return AuthParseError(f"Missing '=' after {name} in Authorization")
+        i += 1
+        while i < n and text[i] in " \t":
+            i += 1
+        if i < n and text[i] == '"':
+            i += 1
+            chars: list[str] = []
+            while True:
+                if i >= n:
+                    return AuthParseError(f"Unterminated quoted {name} in Authorization")
+                c = text[i]
+                if c == "\\":
+                    if i + 1 >= n:
+                        return AuthParseError(f"Unterminated quoted {name} in Authorization")
+                    chars.append(text[i + 1])
+                    i += 2
+                elif c == '"':
+                    i += 1
+                    break
+                else:
+                    chars.append(c)
+                    i += 1
+            value = "".join(chars)
+        else:
+            start = i
+            while i < n and text[i] in _TOKEN_CHARS:
+                i += 1
+            value = text[start:i]
+            if not value:
+                return AuthParseError(f"Empty {name} in Authorization")
+        if name in params:
+            return AuthParseError(f"Duplicate {name} in Authorization")
+        params[name] = value
+        while i < n and text[i] in " \t\r\n":
+            i += 1
+        if i < n and text[i] != ",":
+            return AuthParseError(f"Missing ',' after {name} in Authorization")
+
+
+def _ext_value(value: str) -> str | None:
+    """RFC 8187 ext-value `UTF-8''percent-encoded` (RFC 7616 username*), None if malformed."""
+    charset, sep, rest = value.partition("'")
+    _lang, sep2, encoded = rest.partition("'")
+    if not sep or not sep2 or charset.lower() != "utf-8":
+        return None
+    try:
+        return unquote(encoded, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        return None
+
+
+def parse_authorization(value: str) -> DigestCredentials | AuthParseError:
+    """Parse one Authorization (or Proxy-Authorization) header value; never raises."""
+    if len(value) > _MAX_HEADER:
+        return AuthParseError("Authorization too long")
+    text = value.strip()
+    scheme, _, rest = text.partition(" ")
+    if scheme.lower() != "digest":
+        return AuthParseError(f"Not a Digest credential ({scheme[:20]!r})")
+    params = parse_auth_params(rest)
+    if isinstance(params, AuthParseError):
+        return params
+    username = params.get("username")
+    if username is None and "username*" in params:
+        username = _ext_value(params["username*"])
+        if username is None:
+            return AuthParseError("Malformed username* in Authorization")
+    if username is None:
+        return AuthParseError("Missing username in Authorization")
+    missing = [k for k in ("realm", "nonce", "uri", "response") if k not in params]
+    if missing:
+        return AuthParseError(f"Missing {missing[0]} in Authorization")
+    algorithm = Algorithm.from_token(params.get("algorithm"))
+    if algorithm is None:
+        return AuthParseError("Unsupported algorithm in Authorization")
+    qop_text = params.get("qop")
+    qop: Qop | None = None
+    nc = cnonce = None
+    if qop_text is not None:
+        try:
+            qop = Qop(qop_text.lower())
+        except ValueError:
+            return AuthParseError("Unsupported qop in Authorization")
+        nc, cnonce = params.get("nc"), params.get("cnonce")
+        if nc is None or cnonce is None:
+            return AuthParseError("qop without nc or cnonce in Authorization")
+        if not 0 < len(nc) <= 16 or not set(nc) <= _HEX:
+            return AuthParseError("Malformed nc in Authorization")
+    elif algorithm.session:
+        cnonce = params.get("cnonce")
+        if cnonce is None:
+            return AuthParseError("Session algorithm without cnonce in Authorization")
+    return DigestCredentials(
+        username=username,
+        realm=params["realm"],
+        nonce=params["nonce"],
+        uri=params["uri"],
+        response=params["response"].lower(),
+        algorithm=algorithm,
+        qop=qop,
+        nc=nc,
+        cnonce=cnonce,
+        opaque=params.get("opaque"),
+        userhash=params.get("userhash", "false").lower() == "true",
+    )
+
+
+# -- the computation ---------------------------------------------------------------------
+
+
+def digest_response(
+    *,
+    algorithm: Algorithm,
+    username: str,
+    realm: str,
+    password: str,
+    method: str,
+    uri: str,
+    nonce: str,
+    qop: Qop | None = None,
+    nc: str = "",
+    cnonce: str = "",
+    body: bytes = b"",
+) -> str:
+    """The `response` value a client with this password sends (RFC 7616 3.4.1, RFC 2617 3.2.2)."""
+    h = algorithm.hash
+    ha1 = h(f"{username}:{realm}:{password}".encode())
+    if algorithm.session:
+        # RFC 7616 3.4.2: A1 = H(user:realm:passwd):nonce:cnonce for the -sess variants
+        ha1 = h(f"{ha1}:{nonce}:{cnonce}".encode())
+    a2 = f"{method}:{uri}"
+    if qop is Qop.AUTH_INT:
+        a2 += ":" + h(body)
+    ha2 = h(a2.encode())
+    if qop is None:
+        # RFC 2069 / RFC 2617 3.2.2.1 without qop: KD(H(A1), nonce:H(A2))
+        return h(f"{ha1}:{nonce}:{ha2}".encode())
+    return h(f"{ha1}:{nonce}:{nc}:{cnonce}:{qop.value}:{ha2}".encode())
+
+
+# -- nonces ------------------------------------------------------------------------------
+
+
+class NonceState(Enum):
+    """What a nonce is worth when it comes back."""
+
+    FRESH = "fresh"
+    STALE = "stale"  # ours, but too old (or pushed out of the nonce-count table)
+    FORGED = "forged"  # not ours
+
+
+_NONCE_BODY = struct.Struct(">Q8s")  # issue time in ms, 8 random bytes
+_TAG_BYTES = 16
+
+
+class NonceSigner:
+    """Stateless nonces: base64url(time_ms | random | HMAC-SHA256(secret, time_ms | random)[:16])."""
+
+    def __init__(self, secret: bytes, lifetime: float) -> None:
+        if len(secret) < 16:
+            raise ValueError("nonce secret must be at least 16 bytes")
+        self._key = hashlib.sha256(b"acdgate nonce\x00" + secret).digest()
+        self._lifetime = lifetime
+        self.opaque = base64.urlsafe_b64encode(
+            hmac.new(secret, b"acdgate opaque", hashlib.sha256).digest()[:12]
+        ).decode()
+
+    def make(self, now: float) -> str:
+        """A new nonce issued at `now`."""
+        body = _NONCE_BODY.pack(max(0, int(now * 1000)), secrets.token_bytes(8))
+        tag = hmac.new(self._key, body, hashlib.sha256).digest()[:_TAG_BYTES]
+        return base64.urlsafe_b64encode(body + tag).decode().rstrip("=")
+
+    def issued_at(self, nonce: str) -> float | None:
+        """When we issued `nonce`, None if it is not one of ours."""
+        if len(nonce) != 43:  # 32 bytes, unpadded base64
+            return None
+        try:
+            raw = base64.urlsafe_b64decode(nonce + "=")
+        except ValueError:
+            return None
+        body, tag = raw[: _NONCE_BODY.size], raw[_NONCE_BODY.size :]
+        good = hmac.new(self._key, body, hashlib.sha256).digest()[:_TAG_BYTES]
+        if not hmac.compare_digest(tag, good):
+            return None
+        millis, _ = _NONCE_BODY.unpack(body)
+        return float(millis) / 1000.0
+
+    def state(self, nonce: str, now: float) -> NonceState:
+        """FRESH, STALE (older than the lifetime, or from the future), or FORGED."""
+        issued = self.issued_at(nonce)
+        if issued is None:
+            return NonceState.FORGED
+        if issued > now + 1.0 or now - issued > self._lifetime:
+            return NonceState.STALE
+        return NonceState.FRESH
+
+
+class NonceCounts:
+    """Highest nonce-count seen per nonce, bounded LRU (RFC 7616 3.4: reject nc not increasing)."""
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self._capacity = capacity
+        self._seen: OrderedDict[str, int] = OrderedDict()
+        self.evicted_up_to = float("-inf")  # nonces issued at or before this may have been evicted
+
+    def advance(self, nonce: str, issued_at: float, nc: int) -> bool:
+        """Record `nc` for `nonce`; False for a replayed or decreasing count."""
+        last = self._seen.get(nonce)
+        if last is not None and nc <= last:
+            return False
+        self._seen[nonce] = nc
+        self._seen.move_to_end(nonce)
+        while len(self._seen) > self._capacity:
+            _evicted, _ = self._seen.popitem(last=False)
+            # the evicted nonce's history is lost: callers refuse nonces this old as stale
+            self.evicted_up_to = max(self.evicted_up_to, issued_at)
+        return True
+
+    def known(self, nonce: str) -> bool:
+        """Whether `nonce` is still in the table."""
+        return nonce in self._seen
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+
+# -- the server side ---------------------------------------------------------------------
+
+
+class AuthStatus(Enum):
+    """The outcome of checking a request's credentials."""
+
+    OK = "ok"
+    NO_CREDENTIALS = "no-credentials"  # nothing for our realm: challenge, not a failure
+    STALE = "stale"  # correct response, old nonce: challenge with stale=true
+    FAILED = "failed"
+
+
+class FailureReason(StrEnum):
+    """Why credentials were refused (for the log; the peer always gets the same answer)."""
+
+    MALFORMED = "malformed-authorization"
+    WRONG_REALM = "wrong-realm"
+    FORGED_NONCE = "forged-nonce"
+    BAD_OPAQUE = "bad-opaque"
+    URI_MISMATCH = "uri-mismatch"
+    UNKNOWN_USER = "unknown-user"
+    BAD_RESPONSE = "bad-response"
+    NONCE_REPLAY = "nonce-count-replay"
+    QOP_REQUIRED = "qop-required"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthOutcome:
+    """What `DigestAuthenticator.check` found."""
+
+    status: AuthStatus
+    username: str = ""
+    reason: FailureReason | None = None
+    detail: str = ""
+
+
+def _uri_host(uri: str) -> str | None:
+    """The host part of a sip:/sips: URI text, lower-case; None if there is none."""
+    scheme, colon, rest = uri.partition(":")
+    if not colon or scheme.lower() not in ("sip", "sips"):
+        return None
+    rest = rest.split(";", 1)[0].split("?", 1)[0]
+    hostport = rest.rsplit("@", 1)[-1]
+    if hostport.startswith("["):
+        end = hostport.find("]")
+        return hostport[: end + 1].lower() if end > 0 else None
+    return hostport.split(":", 1)[0].lower() or None
+
+
+class DigestAuthenticator:
+    """Issues challenges and checks credentials for one realm; sans-IO, time is `now`."""
+
+    def __init__(
+        self,
+        realm: str,
+        credentials: Mapping[str, str],
+        secret: bytes,
+        nonce_seconds: float,
+        *,
+        algorithms: Iterable[Algorithm] = (Algorithm.SHA256, Algorithm.MD5),
+        offer_auth_int: bool = False,
+        allow_no_qop: bool = True,
+        local_hosts: Iterable[str] = (),
+        nonce_table_size: int = 4096,
+    ) -> None:
+        self.realm = realm
+        self.credentials = credentials
+        self._nonces = NonceSigner(secret, nonce_seconds)
+        self._counts = NonceCounts(nonce_table_size)
+        self._algorithms = tuple(algorithms)
+        self._qop_offer = "auth,auth-int" if offer_auth_int else "auth"
+        self._allow_no_qop = allow_no_qop
+        self._local_hosts = frozenset(h.lower() for h in local_hosts)
+        # the password compared against for unknown users, so they cost the same work
+        self._decoy = secrets.token_hex(16)
+
+    @property
+    def opaque(self) -> str:
+        """The opaque value every challenge carries."""
+        return self._nonces.opaque
+
+    def challenges(self, now: float, *, stale: bool = False) -> list[str]:
+        """WWW-Authenticate values, strongest first (RFC 8760 2.4), sharing one fresh nonce."""
+        nonce = self._nonces.make(now)
+        tail = ", stale=true" if stale else ""
+        return [
+            f'Digest realm="{_quote(self.realm)}", nonce="{nonce}", opaque="{self.opaque}", '
+            f'algorithm={alg.value}, qop="{self._qop_offer}"{tail}'
+            for alg in self._algorithms
+        ]
+
+    def check(
+        self,
+        method: str,
+        request_uri: str,
+        authorizations: Iterable[str],
+        now: float,
+        *,
+        body: bytes = b"",
+        domain_hosts: Iterable[str] = (),
+    ) -> AuthOutcome:
+        """Check the request's Authorization header values against our realm.
+
+        `domain_hosts` names the hosts the request addressed (Request-URI, To); a digest `uri`
+        that differs from the Request-URI is accepted only if its host is one of these or ours.
+        """
+        chosen: DigestCredentials | None = None
+        first_error: AuthParseError | None = None
+        foreign: DigestCredentials | None = None
+        for value in authorizations:
+            creds = parse_authorization(value)
+            if isinstance(creds, AuthParseError):
+                first_error = first_error or creds
+            elif creds.realm == self.realm:
+                chosen = creds
+                break
+            else:
+                foreign = foreign or creds
+        if chosen is None:
+            if first_error is not None:
+                return AuthOutcome(AuthStatus.FAILED, "", FailureReason.MALFORMED, first_error.reason)
+            if foreign is not None:
+                return AuthOutcome(AuthStatus.FAILED, foreign.username, FailureReason.WRONG_REALM)
+            return AuthOutcome(AuthStatus.NO_CREDENTIALS)
+        return self._verify(chosen, method, request_uri, body, now, domain_hosts)
+
+    def _verify(
+        self,
+        creds: DigestCredentials,
+        method: str,
+        request_uri: str,
+        body: bytes,
+        now: float,
+        domain_hosts: Iterable[str],
+    ) -> AuthOutcome:
+        user = creds.username
+
+        def fail(reason: FailureReason, detail: str = "") -> AuthOutcome:
+            return AuthOutcome(AuthStatus.FAILED, user, reason, detail)
+
+        if creds.algorithm not in self._algorithms:
+            return fail(FailureReason.MALFORMED, f"algorithm {creds.algorithm.value} not offered")
+        issued = self._nonces.issued_at(creds.nonce)
+        if issued is None:
+            return fail(FailureReason.FORGED_NONCE)
+        # interop: opaque may be absent (pyVoIP 1.6 never echoes it); if present it must match
+        if creds.opaque is not None and not hmac.compare_digest(creds.opaque, self.opaque):
+            return fail(FailureReason.BAD_OPAQUE)
+        if creds.uri != request_uri and not self._uri_allowed(creds.uri, domain_hosts):
+            return fail(FailureReason.URI_MISMATCH, creds.uri)
+        if creds.qop is None and not self._allow_no_qop:
+            return fail(FailureReason.QOP_REQUIRED)
+        password = self.credentials.get(user) if not creds.userhash else None
+        expected = digest_response(
+            algorithm=creds.algorithm,
+            username=user,
+            realm=creds.realm,
+            password=self._decoy if password is None else password,
+            method=method,
+            uri=creds.uri,
+            nonce=creds.nonce,
+            qop=creds.qop,
+            nc=creds.nc or "",
+            cnonce=creds.cnonce or "",
+            body=body,
+        )
+        matches = hmac.compare_digest(expected, creds.response)
+        if password is None:
+            return fail(FailureReason.UNKNOWN_USER)
+        if not matches:
+            return fail(FailureReason.BAD_RESPONSE)
+        if self._nonces.state(creds.nonce, now) is not NonceState.FRESH:
+            return AuthOutcome(AuthStatus.STALE, user)
+        count = creds.nonce_count
+        if count is not None:
+            if issued <= self._counts.evicted_up_to and not self._counts.known(creds.nonce):
+                # its nonce-count history was evicted: make the client take a fresh nonce
+                return AuthOutcome(AuthStatus.STALE, user)
+            if not self._counts.advance(creds.nonce, issued, count):
+                return fail(FailureReason.NONCE_REPLAY, f"nc={creds.nc}")
+        return AuthOutcome(AuthStatus.OK, user)
+
+    def _uri_allowed(self, uri: str, domain_hosts: Iterable[str]) -> bool:
+        # interop (docs/interop.md): the digest uri may differ from the Request-URI if it still
+        # names us or the request's domain; the response was computed over the uri sent.
+        host = _uri_host(uri)
+        if host is None:
+            return False
+        return host in self._local_hosts or host in {h.lower() for h in domain_hosts}
+
+
+def _quote(text: str) -> str:
+    """Escape a value for a quoted-string."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
