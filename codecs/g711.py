@@ -39,7 +39,7 @@ class Law(Enum):
 
 def dbm0_to_amplitude(level_dbm0: float) -> float:
     """Peak amplitude (16-bit linear) of a sine at `level_dbm0`."""
-    return DBM0_PEAK_AMPLITUDE * 10.0 ** (level_dbm0 / 20.0)
+    return float(DBM0_PEAK_AMPLITUDE * 10.0 ** (level_dbm0 / 20.0))
 
 
 def power_to_dbm0(mean_power: float) -> float:
