@@ -1,0 +1,171 @@
+"""Agents: the mutable per-user session record the engine keeps, its frozen view, PIN guard.
+
+The engine owns one `Agent` per site user (LOGGED_OUT until a login). Outside the engine
+only `AgentView` snapshots are seen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from acdgate.acd.site import Policy, User
+from acdgate.acd.states import AgentState
+
+
+@dataclass(frozen=True, slots=True)
+class PendingState:
+    """A state chosen while TALKING, applied when the call ends."""
+
+    state: AgentState
+    reason_code: int | None = None
+    wrapup_code: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentView:
+    """A frozen snapshot of one agent, for phones, the HTTP API and tests."""
+
+    user_id: str
+    station: str | None
+    state: AgentState
+    reason_code: int | None
+    pending_state: AgentState | None
+    since: float
+    calls_handled: int
+    call_id: str | None
+    wrapup_code: int | None = None
+    disabled_groups: tuple[str, ...] = ()
+
+
+class Agent:
+    """One user's session state; mutated only by the engine."""
+
+    __slots__ = (
+        "call_id",
+        "calls_handled",
+        "disabled",
+        "groups",
+        "idle_since",
+        "last_group",
+        "pending",
+        "ready_epoch",
+        "reason_code",
+        "return_reason",
+        "return_state",
+        "since",
+        "state",
+        "station",
+        "time_in_state",
+        "user",
+        "user_id",
+        "wrapup_code",
+    )
+
+    def __init__(self, user: User, groups: tuple[str, ...]) -> None:
+        self.user = user
+        self.user_id = user.user_id
+        self.groups = groups  # every group the user is a member of, in site order
+        self.disabled: set[str] = set()  # memberships switched off (Hunt Group Disable)
+        self.station: str | None = None
+        self.state = AgentState.LOGGED_OUT
+        self.reason_code: int | None = None
+        self.wrapup_code: int | None = None
+        self.since = 0.0
+        self.pending: PendingState | None = None
+        self.call_id: str | None = None
+        self.calls_handled = 0
+        self.return_state = AgentState.NOT_READY  # where a cancelled/direct call returns to
+        self.return_reason: int | None = None
+        self.ready_epoch = 0  # bumped on every entry into READY (stale routing entries)
+        self.idle_since = 0.0  # when the agent last entered READY (most-idle key)
+        self.last_group: str | None = None  # group of the last routed call (wrap-up time)
+        # seconds spent per (state, reason code) over closed intervals of this session
+        self.time_in_state: dict[tuple[AgentState, int | None], float] = {}
+
+    def enabled_groups(self) -> list[str]:
+        """Groups whose membership is switched on."""
+        return [g for g in self.groups if g not in self.disabled]
+
+    def view(self) -> AgentView:
+        """A frozen snapshot."""
+        return AgentView(
+            user_id=self.user_id,
+            station=self.station,
+            state=self.state,
+            reason_code=self.reason_code,
+            pending_state=self.pending.state if self.pending else None,
+            since=self.since,
+            calls_handled=self.calls_handled,
+            call_id=self.call_id,
+            wrapup_code=self.wrapup_code,
+            disabled_groups=tuple(g for g in self.groups if g in self.disabled),
+        )
+
+
+class PinGuard:
+    """Counts wrong PINs per user and locks the user after `policy.pin_attempts` of them.
+
+    IP Office locks a user for 90 s after 4 wrong login codes; both numbers come from the
+    site policy. A successful login resets the count.
+    """
+
+    __slots__ = ("_attempts", "_failures", "_locked_until", "_lockout")
+
+    def __init__(self, policy: Policy) -> None:
+        self._attempts = policy.pin_attempts
+        self._lockout = float(policy.pin_lockout_seconds)
+        self._failures: dict[str, int] = {}
+        self._locked_until: dict[str, float] = {}
+
+    def locked_until(self, user_id: str, now: float) -> float | None:
+        """When the user's lockout ends, or None when the user is not locked at `now`."""
+        until = self._locked_until.get(user_id)
+        if until is None or until <= now:
+            return None
+        return until
+
+    def failure(self, user_id: str, now: float) -> float | None:
+        """Count a wrong PIN; the lockout end when this one locks the user, else None."""
+        count = self._failures.get(user_id, 0) + 1
+        if count >= self._attempts:
+            self._failures.pop(user_id, None)
+            until = now + self._lockout
+            self._locked_until[user_id] = until
+            return until
+        self._failures[user_id] = count
+        return None
+
+    def success(self, user_id: str) -> None:
+        """A correct PIN: forget earlier failures."""
+        self._failures.pop(user_id, None)
+
+    def expire(self, user_id: str, now: float) -> None:
+        """Drop a lockout that has ended."""
+        until = self._locked_until.get(user_id)
+        if until is not None and until <= now:
+            del self._locked_until[user_id]
+
+    def failures(self, user_id: str) -> int:
+        """Wrong PINs counted since the last success or lockout."""
+        return self._failures.get(user_id, 0)
+
+    def snapshot(self) -> dict[str, dict[str, float]]:
+        """JSON-able counters and lockouts."""
+        out: dict[str, dict[str, float]] = {}
+        for user_id, count in self._failures.items():
+            out.setdefault(user_id, {})["failures"] = count
+        for user_id, until in self._locked_until.items():
+            out.setdefault(user_id, {})["locked_until"] = until
+        return out
+
+    def restore(self, data: dict[str, dict[str, float]]) -> None:
+        """Load what `snapshot` returned."""
+        for user_id, entry in data.items():
+            if "failures" in entry:
+                self._failures[user_id] = int(entry["failures"])
+            if "locked_until" in entry:
+                self._locked_until[user_id] = float(entry["locked_until"])
+
+    def lockouts(self) -> dict[str, float]:
+        """Current lockout ends by user (some may have passed)."""
+        return dict(self._locked_until)
