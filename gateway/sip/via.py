@@ -82,7 +82,9 @@ def parse_via(text: str) -> Via:
     if len(parts) != 3:
         raise SipSyntaxError("Invalid Via")
     name, version, rest = parts[0].strip(), parts[1].strip(), parts[2].split(None, 1)
-    if name.upper() != "SIP" or version != "2.0" or len(rest) != 2:
+    # sent-protocol = protocol-name SLASH protocol-version SLASH transport, all tokens; the
+    # version is checked on the start line (a SIP/7.0 request gets a 505, RFC 4475 3.1.2.16)
+    if not is_token(name) or not is_token(version) or len(rest) != 2:
         raise SipSyntaxError("Invalid Via")
     transport = rest[0]
     if not is_token(transport):
