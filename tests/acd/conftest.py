@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import pytest
-
 from acdgate.acd.commands import Login, SetState
 from acdgate.acd.engine import Acd
 from acdgate.acd.pin import hash_pin
@@ -33,8 +32,10 @@ def acd_test_site(
     user_ids = [f"u{i}" for i in range(1, users + 1)]
     return Site(
         name="test",
-        stations=tuple(Station(acd_station_of(u), f"sip{u}", "pw") for u in user_ids)
-        + (Station("299", "spare", "pw"),),
+        stations=(
+            *tuple(Station(acd_station_of(u), f"sip{u}", "pw") for u in user_ids),
+            Station("299", "spare", "pw"),
+        ),
         users=tuple(User(u, u.upper(), _PIN_HASH, skills=skills.get(u, ())) for u in user_ids),
         groups=tuple(groups),
         not_ready_reasons=(Code(1, "Break"), Code(2, "Paperwork")),
@@ -44,7 +45,9 @@ def acd_test_site(
     )
 
 
-def acd_group(number: str, members: Sequence[str], mode: GroupMode = GroupMode.LINEAR, **kw: object) -> Group:
+def acd_group(
+    number: str, members: Sequence[str], mode: GroupMode = GroupMode.LINEAR, **kw: object
+) -> Group:
     """A group with the given members and mode; keyword arguments override Group fields."""
     return Group(number, f"G{number}", mode, tuple(members), **kw)  # type: ignore[arg-type]
 
@@ -59,6 +62,21 @@ def acd_login_ready(acd: Acd, user_ids: Sequence[str], now: float, ready: bool =
             acd.handle(SetState(user_id, AgentState.READY), now)
 
 
-@pytest.fixture
-def acd_site_factory() -> Callable[..., Site]:
-    return acd_test_site
+class AcdKit:
+    """The helpers above, handed to tests as the `acd_kit` fixture."""
+
+    pin = ACD_TEST_PIN
+    site = staticmethod(acd_test_site)
+    group = staticmethod(acd_group)
+    login_ready = staticmethod(acd_login_ready)
+    station_of = staticmethod(acd_station_of)
+
+    @staticmethod
+    def acd(groups: Sequence[Group], **kw: object) -> Acd:
+        """An engine for `acd_test_site(groups, **kw)`."""
+        return Acd(acd_test_site(groups, **kw))  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def acd_kit() -> AcdKit:
+    return AcdKit()
