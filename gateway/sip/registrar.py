@@ -1,0 +1,526 @@
+"""The registrar (RFC 3261 section 10.3): digest-authenticated REGISTER, bindings, expiry.
+
+Theory of operation: `handle_register` runs the RFC 3261 10.3 steps in order (Require,
+authentication with throttling, To user = authenticated user, Contact/Expires validation,
+per-contact Call-ID/CSeq checks, atomic commit, 200 listing every binding) and returns the
+response plus what changed, so the caller persists the change set and answers (after `delay`,
+or not at all when `drop`). Bindings expire by timer: the caller arms one for `next_expiry()`
+and calls `expire(now)`. Sans-IO: `now` is POSIX time in seconds (bindings outlive restarts
+and feed the Date header), randomness comes from `secrets`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from email.utils import formatdate
+from typing import Any
+from urllib.parse import unquote
+
+from acdgate.acd.site import SipSettings, Site
+from acdgate.gateway.sip.auth_throttle import AuthFailure, AuthThrottle, ThrottleAction
+from acdgate.gateway.sip.digest import Algorithm, AuthStatus, DigestAuthenticator, FailureReason
+from acdgate.gateway.sip.message import (
+    NameAddr,
+    Request,
+    Response,
+    SipSyntaxError,
+    SipURI,
+    make_response,
+    new_tag,
+    parse_name_addr,
+    parse_uri,
+)
+
+# Option tags we implement (RFC 3261 8.2.2.3); anything else in Require gets a 420.
+SUPPORTED_OPTIONS: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """One registered contact of a station (AOR = the station's SIP username at any domain)."""
+
+    username: str
+    contact: str  # the Contact URI text as the phone sent it
+    expires_at: float
+    call_id: str
+    cseq: int
+    source: tuple[str, int]  # where the REGISTER came from: send to this behind a NAT
+    transport: str  # "UDP" | "TCP" | "TLS"
+    user_agent: str = ""
+    q: float | None = None
+    instance_id: str | None = None  # RFC 5626 +sip.instance, without the outer quotes
+    reg_id: int | None = None  # RFC 5626 reg-id
+
+    def key(self) -> tuple[str, str]:
+        """(username, contact): the identity the state store keys bindings by."""
+        return (self.username, self.contact)
+
+    def remaining(self, now: float) -> int:
+        """Whole seconds left, for the `expires` parameter of a 200 Contact."""
+        return max(0, round(self.expires_at - now))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (the state store's row)."""
+        data = asdict(self)
+        data["source"] = list(self.source)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Binding:
+        """The inverse of `to_dict`."""
+        host, port = data["source"]
+        q = data.get("q")
+        reg_id = data.get("reg_id")
+        return cls(
+            username=str(data["username"]),
+            contact=str(data["contact"]),
+            expires_at=float(data["expires_at"]),
+            call_id=str(data["call_id"]),
+            cseq=int(data["cseq"]),
+            source=(str(host), int(port)),
+            transport=str(data["transport"]),
+            user_agent=str(data.get("user_agent", "")),
+            q=None if q is None else float(q),
+            instance_id=data.get("instance_id"),
+            reg_id=None if reg_id is None else int(reg_id),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterResult:
+    """The answer to a request, and what changed (for the state store)."""
+
+    response: Response
+    added_or_refreshed: tuple[Binding, ...] = ()
+    removed: tuple[Binding, ...] = ()
+    delay: float = 0.0  # send the response this many seconds later (throttled failure)
+    drop: bool = False  # send nothing (blocked source)
+    auth_failure: AuthFailure | None = None  # to log
+
+
+def credentials_from_site(site: Site) -> dict[str, str]:
+    """username -> password of every station of the site."""
+    return {s.sip_username: s.sip_password for s in site.stations}
+
+
+class _Reject(Exception):
+    """Internal: abort a REGISTER with this status (never escapes the registrar)."""
+
+    def __init__(
+        self, status: int, reason: str | None = None, headers: tuple[tuple[str, str], ...] = ()
+    ) -> None:
+        super().__init__(status, reason)
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+
+
+# RFC 3261 19.1.4: these URI parameters must match when either URI has them.
+_STRICT_PARAMS = ("user", "ttl", "method", "maddr", "transport")
+
+
+def uri_equivalent(a: SipURI, b: SipURI) -> bool:
+    """RFC 3261 19.1.4 comparison of two SIP/SIPS URIs (the registrar's contact matching)."""
+    if a.opaque is not None or b.opaque is not None or a.scheme == "tel" or b.scheme == "tel":
+        return str(a) == str(b)
+    if a.scheme != b.scheme or a.port != b.port or a.host.lower() != b.host.lower():
+        return False
+    if _unescape(a.user) != _unescape(b.user) or _unescape(a.password) != _unescape(b.password):
+        return False
+    pa = {n.lower(): (v or "").lower() for n, v in a.params}
+    pb = {n.lower(): (v or "").lower() for n, v in b.params}
+    for name in pa.keys() | pb.keys():
+        if name in _STRICT_PARAMS or (name in pa and name in pb):
+            if pa.get(name) != pb.get(name):
+                return False
+    ha = {(n.lower(), unquote(v)) for n, v in a.headers}
+    hb = {(n.lower(), unquote(v)) for n, v in b.headers}
+    return ha == hb
+
+
+def _unescape(text: str | None) -> str | None:
+    return None if text is None else unquote(text)
+
+
+def _unquote_param(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    return value
+
+
+def _parse_expires(text: str) -> int:
+    # RFC 3261 20.19: delta-seconds; a huge value is clamped later, garbage is a 400
+    text = text.strip()
+    if not text.isdigit() or not text.isascii():
+        raise _Reject(400, "Invalid Expires")
+    return int(text)
+
+
+class Registrar:
+    """Location service for the site's stations, with digest authentication and throttling."""
+
+    def __init__(
+        self,
+        settings: SipSettings,
+        credentials: Mapping[str, str],
+        secret: bytes,
+        *,
+        local_hosts: Iterable[str] = (),
+        max_contacts: int = 10,
+        algorithms: Iterable[Algorithm] = (Algorithm.SHA256, Algorithm.MD5),
+        offer_auth_int: bool = False,
+        allow_no_qop: bool = True,
+        throttle: AuthThrottle | None = None,
+    ) -> None:
+        self._settings = settings
+        self._max_contacts = max_contacts
+        self.auth = DigestAuthenticator(
+            settings.realm,
+            credentials,
+            secret,
+            settings.nonce_seconds,
+            algorithms=algorithms,
+            offer_auth_int=offer_auth_int,
+            allow_no_qop=allow_no_qop,
+            local_hosts=local_hosts,
+        )
+        self.throttle = throttle if throttle is not None else AuthThrottle.from_settings(settings)
+        self._bindings: dict[str, dict[str, Binding]] = {}
+        self._expiry: list[tuple[float, str, str]] = []  # heap; stale entries skipped lazily
+
+    # -- authentication --------------------------------------------------------------------
+
+    def authenticate(
+        self, request: Request, source: tuple[str, int], now: float
+    ) -> str | RegisterResult:
+        """The authenticated username, or the response to send instead (401, 400, or a drop).
+
+        Unknown users and wrong passwords get the same fresh 401 challenge (no extension
+        enumeration); failures are counted per source host and slowed, then blocked.
+        """
+        host = source[0]
+        if self.throttle.blocked(host, now):
+            return RegisterResult(self._reply(request, 403), drop=True)
+        outcome = self.auth.check(
+            request.method,
+            request.uri,
+            request.headers.get_all("Authorization"),
+            now,
+            body=request.body,
+            domain_hosts=self._domain_hosts(request),
+        )
+        if outcome.status is AuthStatus.OK:
+            self.throttle.success(host)
+            return outcome.username
+        if outcome.status is AuthStatus.NO_CREDENTIALS:
+            return RegisterResult(self._challenge(request, now, stale=False))
+        if outcome.status is AuthStatus.STALE:
+            return RegisterResult(self._challenge(request, now, stale=True))
+        reason = outcome.reason or FailureReason.BAD_RESPONSE
+        failure = AuthFailure(
+            source=source,
+            username=outcome.username,
+            reason=reason.value + (f" ({outcome.detail})" if outcome.detail else ""),
+            call_id=request.call_id or "",
+            method=request.method,
+            at=now,
+        )
+        if reason is FailureReason.MALFORMED:
+            response = self._reply(request, 400, "Malformed Authorization")
+        else:
+            response = self._challenge(request, now, stale=False)
+        verdict = self.throttle.failure(host, now)
+        return RegisterResult(
+            response,
+            delay=verdict.delay,
+            drop=verdict.action is ThrottleAction.BLOCK,
+            auth_failure=failure,
+        )
+
+    def _domain_hosts(self, request: Request) -> list[str]:
+        try:
+            return [request.request_uri.host]
+        except SipSyntaxError:
+            return []
+
+    def _challenge(self, request: Request, now: float, *, stale: bool) -> Response:
+        response = self._reply(request, 401)
+        for value in self.auth.challenges(now, stale=stale):
+            response.headers.add("WWW-Authenticate", value)
+        return response
+
+    def _reply(self, request: Request, status: int, reason: str | None = None) -> Response:
+        return make_response(request, status, reason, to_tag=new_tag())
+
+    # -- REGISTER --------------------------------------------------------------------------
+
+    def handle_register(
+        self, request: Request, source: tuple[str, int], transport: str, now: float
+    ) -> RegisterResult:
+        """Process one REGISTER (RFC 3261 10.3) arriving from `source` over `transport`."""
+        unsupported = self._unsupported(request)
+        if unsupported:
+            # RFC 3261 10.3 step 2 / 8.2.2.3
+            response = self._reply(request, 420)
+            response.headers.add("Unsupported", ", ".join(unsupported))
+            return RegisterResult(response)
+        auth = self.authenticate(request, source, now)
+        if isinstance(auth, RegisterResult):
+            return auth
+        try:
+            return self._register(request, auth, source, transport.upper(), now)
+        except _Reject as reject:
+            response = self._reply(request, reject.status, reject.reason)
+            for name, value in reject.headers:
+                response.headers.add(name, value)
+            return RegisterResult(response)
+
+    def _unsupported(self, request: Request) -> list[str]:
+        tags = [t.strip() for t in request.headers.get_all("Require")]
+        return [t for t in tags if t and t.lower() not in SUPPORTED_OPTIONS]
+
+    def _register(
+        self, request: Request, username: str, source: tuple[str, int], transport: str, now: float
+    ) -> RegisterResult:
+        try:
+            to = request.to_addr
+            cseq = request.cseq
+        except SipSyntaxError as exc:
+            raise _Reject(400, str(exc)) from exc
+        call_id = request.call_id
+        if to is None or cseq is None or not call_id:
+            raise _Reject(400, "Missing To, Call-ID or CSeq")
+        # RFC 3261 10.3 step 3: only the station itself may change its bindings
+        if to.uri.scheme not in ("sip", "sips") or _unescape(to.uri.user) != username:
+            raise _Reject(403)
+        header_expires = request.headers.get("Expires")
+        default = self._settings.default_expires
+        if header_expires is not None:
+            default = _parse_expires(header_expires)
+        raw_contacts = request.headers.get_all("Contact")
+        current = dict(self._bindings.get(username, {}))
+        for contact, b in list(current.items()):
+            if b.expires_at <= now:
+                del current[contact]
+        if any(c.strip() == "*" for c in raw_contacts):
+            return self._unregister_all(request, username, current, call_id, cseq[0], now)
+        if not raw_contacts:
+            # RFC 3261 10.3 step 8: a query; the bindings are listed unchanged
+            return RegisterResult(self._ok(request, current.values(), now))
+        contacts: list[NameAddr] = []
+        for text in raw_contacts:
+            try:
+                contacts.append(parse_name_addr(text))
+            except SipSyntaxError as exc:
+                raise _Reject(400, "Invalid Contact") from exc
+        user_agent = request.headers.get("User-Agent") or ""
+        wanted = [
+            self._proposed(c, username, default, call_id, cseq[0], source, transport, user_agent, now)
+            for c in contacts
+        ]
+        return self._apply(request, username, current, wanted, now)
+
+    def _proposed(
+        self,
+        contact: NameAddr,
+        username: str,
+        default: int,
+        call_id: str,
+        cseq: int,
+        source: tuple[str, int],
+        transport: str,
+        user_agent: str,
+        now: float,
+    ) -> Binding:
+        """The binding a Contact asks for (expires_at == now means remove it)."""
+        if contact.uri.scheme not in ("sip", "sips"):
+            raise _Reject(400, "Unsupported Contact URI scheme")
+        param = contact.param("expires")
+        expires = default if param is None else _parse_expires(param)
+        if 0 < expires < self._settings.min_expires:
+            # RFC 3261 10.3 step 7 / 20.23: 423 with Min-Expires
+            raise _Reject(423, None, (("Min-Expires", str(self._settings.min_expires)),))
+        expires = min(expires, self._settings.max_expires)
+        q: float | None = None
+        q_text = contact.param("q")
+        if q_text is not None:
+            try:
+                q = float(q_text)
+            except ValueError as exc:
+                raise _Reject(400, "Invalid q") from exc
+            if not 0.0 <= q <= 1.0 or math.isnan(q):
+                raise _Reject(400, "Invalid q")
+        instance = contact.param("+sip.instance")
+        reg_id_text = contact.param("reg-id")
+        reg_id: int | None = None
+        if reg_id_text is not None:
+            if not reg_id_text.isdigit() or not reg_id_text.isascii():
+                raise _Reject(400, "Invalid reg-id")
+            reg_id = int(reg_id_text)
+        return Binding(
+            username=username,
+            contact=str(contact.uri),
+            expires_at=now + expires,
+            call_id=call_id,
+            cseq=cseq,
+            source=source,
+            transport=transport,
+            user_agent=user_agent,
+            q=q,
+            instance_id=None if instance is None else _unquote_param(instance),
+            reg_id=reg_id,
+        )
+
+    def _matching(self, current: Mapping[str, Binding], wanted: Binding) -> Binding | None:
+        # RFC 5626 6: with +sip.instance and reg-id the pair identifies the binding;
+        # otherwise RFC 3261 10.3 step 7 URI comparison
+        if wanted.instance_id is not None and wanted.reg_id is not None:
+            for b in current.values():
+                if b.instance_id == wanted.instance_id and b.reg_id == wanted.reg_id:
+                    return b
+        if wanted.contact in current:
+            return current[wanted.contact]
+        uri = parse_uri(wanted.contact)
+        for b in current.values():
+            if uri_equivalent(uri, parse_uri(b.contact)):
+                return b
+        return None
+
+    def _apply(
+        self,
+        request: Request,
+        username: str,
+        current: dict[str, Binding],
+        wanted: list[Binding],
+        now: float,
+    ) -> RegisterResult:
+        stored = dict(current)
+        added: dict[str, Binding] = {}
+        removed: dict[str, Binding] = {}
+        for w in wanted:
+            old = self._matching(stored, w)
+            if old is not None:
+                # RFC 3261 10.3 step 7: same Call-ID needs a higher CSeq, else the update aborts;
+                # the RFC names no status, its commit-failure rule (end of step 7) says 500
+                if old.call_id == w.call_id and w.cseq <= old.cseq:
+                    raise _Reject(500, "Out of order REGISTER")
+                current.pop(old.contact, None)
+                if old.contact != w.contact or w.expires_at <= now:
+                    removed[old.contact] = old
+            if w.expires_at > now:
+                current[w.contact] = w
+                added[w.contact] = w
+                removed.pop(w.contact, None)
+            else:
+                added.pop(w.contact, None)
+        if len(current) > self._max_contacts:
+            # a phone that changed address without unregistering: drop the soonest to expire
+            for b in sorted(current.values(), key=lambda b: b.expires_at):
+                if len(current) <= self._max_contacts:
+                    break
+                if b.contact in added:
+                    continue
+                del current[b.contact]
+                removed[b.contact] = b
+            if len(current) > self._max_contacts:
+                raise _Reject(403, "Too many contacts")
+        self._commit(username, current, added.values())
+        removed_tuple = tuple(b for c, b in removed.items() if c not in current)
+        return RegisterResult(
+            self._ok(request, current.values(), now),
+            added_or_refreshed=tuple(added.values()),
+            removed=removed_tuple,
+        )
+
+    def _unregister_all(
+        self,
+        request: Request,
+        username: str,
+        current: dict[str, Binding],
+        call_id: str,
+        cseq: int,
+        now: float,
+    ) -> RegisterResult:
+        # RFC 3261 10.3 step 6: "*" only alone and with Expires: 0
+        expires = request.headers.get("Expires")
+        if len(request.headers.get_all("Contact")) != 1 or expires is None or expires.strip() != "0":
+            raise _Reject(400, "Invalid wildcard Contact")
+        for b in current.values():
+            if b.call_id == call_id and cseq <= b.cseq:
+                raise _Reject(500, "Out of order REGISTER")
+        removed = tuple(current.values())
+        self._commit(username, {}, ())
+        return RegisterResult(self._ok(request, (), now), removed=removed)
+
+    def _commit(self, username: str, bindings: dict[str, Binding], added: Iterable[Binding]) -> None:
+        if bindings:
+            self._bindings[username] = bindings
+        else:
+            self._bindings.pop(username, None)
+        for b in added:
+            heapq.heappush(self._expiry, (b.expires_at, b.username, b.contact))
+
+    def _ok(self, request: Request, bindings: Iterable[Binding], now: float) -> Response:
+        # RFC 3261 10.3 step 8: every current binding with its remaining time, and a Date
+        response = self._reply(request, 200)
+        for b in bindings:
+            value = f"<{b.contact}>;expires={b.remaining(now)}"
+            if b.q is not None:
+                value += f";q={b.q:g}"
+            if b.instance_id is not None:
+                value += f';+sip.instance="{b.instance_id}"'
+            if b.reg_id is not None:
+                value += f";reg-id={b.reg_id}"
+            response.headers.add("Contact", value)
+        response.headers.add("Date", formatdate(now, usegmt=True))
+        return response
+
+    # -- queries, restore and expiry -------------------------------------------------------
+
+    def bindings(self, username: str, now: float) -> list[Binding]:
+        """The station's unexpired bindings."""
+        return [b for b in self._bindings.get(username, {}).values() if b.expires_at > now]
+
+    def all_bindings(self, now: float) -> list[Binding]:
+        """Every unexpired binding."""
+        return [b for user in self._bindings.values() for b in user.values() if b.expires_at > now]
+
+    def restore(self, bindings: Iterable[Binding], now: float) -> None:
+        """Load bindings saved by the state store; expired ones are dropped."""
+        for b in bindings:
+            if b.expires_at <= now:
+                continue
+            self._bindings.setdefault(b.username, {})[b.contact] = b
+            heapq.heappush(self._expiry, (b.expires_at, b.username, b.contact))
+
+    def _live(self, entry: tuple[float, str, str]) -> bool:
+        at, username, contact = entry
+        b = self._bindings.get(username, {}).get(contact)
+        return b is not None and b.expires_at == at
+
+    def next_expiry(self) -> float | None:
+        """When the next binding expires (arm a timer for it), None without bindings."""
+        while self._expiry and not self._live(self._expiry[0]):
+            heapq.heappop(self._expiry)
+        return self._expiry[0][0] if self._expiry else None
+
+    def expire(self, now: float) -> list[Binding]:
+        """Remove and return the bindings whose time is up at `now`."""
+        gone: list[Binding] = []
+        while self._expiry and self._expiry[0][0] <= now:
+            entry = heapq.heappop(self._expiry)
+            if not self._live(entry):
+                continue
+            _, username, contact = entry
+            user = self._bindings[username]
+            gone.append(user.pop(contact))
+            if not user:
+                del self._bindings[username]
+        return gone
+
+    def set_credentials(self, credentials: Mapping[str, str]) -> None:
+        """Swap the credential table (a site reload); bindings and nonces stay valid."""
+        self.auth.credentials = credentials
