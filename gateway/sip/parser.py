@@ -133,7 +133,9 @@ def _read_fields(lines: list[str]) -> tuple[list[tuple[str, str, str]], str | No
                 error = error or "Invalid header folding"
                 continue
             last = logical[-1]
-            last[1] = f"{last[1]} {line.strip()}" if last[1] else line.strip()
+            more = line.strip()
+            if more:
+                last[1] = f"{last[1]} {more}" if last[1] else more
             if len(last[1]) > MAX_HEADER_LINE:
                 raise _Refused("Header too long")
             continue
@@ -187,7 +189,7 @@ def _validate(headers: Headers, method: str | None) -> str | None:
         if name not in headers:
             return f"Missing {name}"
     try:
-        headers.parsed("Via", parse_via)
+        headers.parsed_all("Via", parse_via)
     except SipSyntaxError:
         return "Invalid Via"
     for name in ("From", "To"):
