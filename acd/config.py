@@ -45,20 +45,23 @@ _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
 _TOML_POSITION = re.compile(r"\s*\((at line (\d+), column (\d+)|at end of document)\)\Z")
 _DAY = 86400
 _PIN_MIN_DIGITS = 4
+# RFC 7616 3.3 / RFC 8760 2: the tokens the gateway's digest authentication knows.
+_DIGEST_ALGORITHMS = ("MD5", "MD5-sess", "SHA-256", "SHA-256-sess")
 
 
 class ConfigError(ValueError):
-    """A site file that cannot be used; `problems` lists every (key path, reason) found.
+    """A site file that cannot be used: `ConfigError(source, key, reason)` for one problem,
+    `ConfigError(source, problems=[(key, reason), ...])` for several.
 
-    `str()` gives one `<file>: <key path>: <reason>` line per problem;
-    `key` and `reason` are the first problem's.
+    `str()` gives one `<file>: <key path>: <reason>` line per problem; `key` and `reason`
+    are the first problem's.
     """
 
-    def __init__(self, source: str, problems: Sequence[Problem]) -> None:
-        if not problems:
-            raise ValueError("a ConfigError needs at least one problem")
+    def __init__(
+        self, source: str, key: str = "", reason: str = "", *, problems: Sequence[Problem] = ()
+    ) -> None:
         self.source = source
-        self.problems = list(problems)
+        self.problems = list(problems) if problems else [(key, reason)]
         self.key, self.reason = self.problems[0]
         super().__init__(str(self))
 
@@ -110,7 +113,8 @@ class _Table:
     def problem(self, name: str, reason: str) -> None:
         self.problems.append((self.key(name), reason))
 
-    def _value(self, name: str, required: bool) -> object:
+    def value(self, name: str, required: bool) -> object:
+        """The raw value of `name` (None when absent), marking it read."""
         self.read.add(name)
         if name not in self.data:
             if required:
@@ -121,7 +125,7 @@ class _Table:
 
     def text(self, name: str, *, required: bool = False, empty_ok: bool = False) -> str | None:
         """A string (non-empty unless `empty_ok`), or None when absent or wrong."""
-        value = self._value(name, required)
+        value = self.value(name, required)
         if value is None:
             return None
         if not isinstance(value, str):
@@ -134,7 +138,7 @@ class _Table:
 
     def number_text(self, name: str, *, required: bool = False) -> str | None:
         """A dialled number: a string of digits (`"3000"`, quoted so leading zeros stay)."""
-        value = self._value(name, required)
+        value = self.value(name, required)
         if value is None:
             return None
         if isinstance(value, int) and not isinstance(value, bool):
@@ -150,7 +154,7 @@ class _Table:
 
     def integer(self, name: str, low: int, high: int, *, required: bool = False) -> int | None:
         """An integer in low..high, or None when absent or wrong."""
-        value = self._value(name, required)
+        value = self.value(name, required)
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int):
@@ -163,7 +167,7 @@ class _Table:
 
     def real(self, name: str, low: float, high: float) -> float | None:
         """A number (integer or float) in low..high, or None when absent or wrong."""
-        value = self._value(name, False)
+        value = self.value(name, False)
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -176,7 +180,7 @@ class _Table:
 
     def boolean(self, name: str) -> bool | None:
         """true or false, or None when absent or wrong."""
-        value = self._value(name, False)
+        value = self.value(name, False)
         if value is None:
             return None
         if not isinstance(value, bool):
@@ -186,7 +190,7 @@ class _Table:
 
     def numbers(self, name: str) -> list[tuple[str, str]]:
         """An array of dialled numbers: [(key path of the item, number)]; bad items reported."""
-        value = self._value(name, False)
+        value = self.value(name, False)
         if value is None:
             return []
         if not isinstance(value, list):
@@ -205,7 +209,7 @@ class _Table:
 
     def table(self, name: str, *, required: bool = False) -> _Table | None:
         """A sub-table, or None when absent or wrong."""
-        value = self._value(name, required)
+        value = self.value(name, required)
         if value is None:
             return None
         if not isinstance(value, dict):
@@ -215,7 +219,7 @@ class _Table:
 
     def tables(self, name: str) -> list[_Table]:
         """An array of tables (`[[name]]`)."""
-        value = self._value(name, False)
+        value = self.value(name, False)
         if value is None:
             return []
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
@@ -265,7 +269,7 @@ def parse_site(text: str, source: str = "<site>") -> Site:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(source, [_syntax_problem(e)]) from None
+        raise ConfigError(source, *_syntax_problem(e)) from None
     return _SiteReader(source, data).site()
 
 
@@ -295,7 +299,7 @@ class _SiteReader:
         short_codes = self.short_codes(users, groups, not_ready, logout, wrapup)
         top.done()
         if self.problems:
-            raise ConfigError(self.source, self.problems)
+            raise ConfigError(self.source, problems=self.problems)
         return Site(
             name=name,
             stations=tuple(stations),
@@ -584,6 +588,7 @@ class _SiteReader:
                 if value is not None:
                     t.problem(name, "only with tls_port")
         realm = t.text("realm")
+        algorithms = self.digest_algorithms(t)
         ints: dict[str, int] = {}
         for name, low, high in (
             ("min_expires", 1, _DAY),
@@ -608,8 +613,29 @@ class _SiteReader:
             tls_certificate=certificate,
             tls_key=key,
             realm=realm or d.realm,
+            digest_algorithms=d.digest_algorithms if algorithms is None else algorithms,
             **ints,
         )
+
+    @staticmethod
+    def digest_algorithms(t: _Table) -> tuple[str, ...] | None:
+        """`digest_algorithms`: RFC 7616 / RFC 8760 tokens, in challenge order."""
+        value = t.value("digest_algorithms", False)
+        if value is None:
+            return None
+        if not isinstance(value, list) or not value:
+            t.problem("digest_algorithms", "must be a non-empty array of algorithm names")
+            return None
+        ok = True
+        for i, item in enumerate(value):
+            if item not in _DIGEST_ALGORITHMS:
+                names = ", ".join(_DIGEST_ALGORITHMS)
+                t.problems.append((f"{t.key('digest_algorithms')}[{i}]", f"must be one of {names}, not {item!r}"))
+                ok = False
+            elif value.index(item) != i:
+                t.problems.append((f"{t.key('digest_algorithms')}[{i}]", f"{item} is listed twice"))
+                ok = False
+        return tuple(value) if ok else None
 
     def short_codes(
         self,
@@ -752,6 +778,7 @@ def format_site(site: Site) -> str:
     if s.tls_key is not None:
         lines.append(f"tls_key = {q(s.tls_key)}")
     lines.append(f"realm = {q(s.realm)}")
+    lines.append(f"digest_algorithms = {_toml_strings(s.digest_algorithms)}")
     for name in (
         "min_expires",
         "max_expires",

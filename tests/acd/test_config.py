@@ -182,6 +182,10 @@ CASES = [
     (BASE + '[sip]\nbind = "localhost"\n', "sip.bind", "must be an IP address, not 'localhost'"),
     (BASE + "[sip]\nmin_expires = 600\ndefault_expires = 300\n", "sip.default_expires",
      "must be between min_expires and max_expires"),
+    (BASE + '[sip]\ndigest_algorithms = ["SHA-256", "md5"]\n', "sip.digest_algorithms[1]",
+     "must be one of MD5, MD5-sess, SHA-256, SHA-256-sess, not 'md5'"),
+    (BASE + '[sip]\ndigest_algorithms = ["MD5", "MD5"]\n', "sip.digest_algorithms[1]", "MD5 is listed twice"),
+    (BASE + "[sip]\ndigest_algorithms = []\n", "sip.digest_algorithms", "must be a non-empty array of algorithm names"),
     # wrong types
     (edit('name = "test"', "name = 5"), "name", "must be a string, not an integer"),
     (edit('name = "test"', ""), "name", "required"),
@@ -389,11 +393,13 @@ def test_round_trip_every_optional_field() -> None:
         + 'mode = "skills"\nskill = "support"\nmembers = ["3000"]\nwrapup_seconds = 30\n'
         + '[policy]\npin_attempts = 3\npin_lockout_seconds = 0\ninter_digit_seconds = 2.5\n'
         + '[sip]\nbind = "::1"\nport = 5070\ntls_port = 5071\ntls_certificate = "c.pem"\ntls_key = "k.pem"\nrealm = "lab"\nqualify_seconds = 0\n'
+        + 'digest_algorithms = ["SHA-256-sess", "MD5"]\n'
         + '[reasons.not_ready]\nrequired = true\ncodes = { 7 = "Seven" }\n'
         + '[wrapup]\nrequired = true\ncodes = { 1 = "One", 22 = "Twenty-two" }\n'
     )
     site = parse_site(text, "s.toml")
     assert site.stations[0].h323_alias == "desk-1" and site.sip.tls_port == 5071
+    assert site.sip.digest_algorithms == ("SHA-256-sess", "MD5")
     assert site.policy.not_ready_reason_required and site.policy.wrapup_code_required
     assert site.users[0].supervised_groups == ("6001",) and site.groups[0].max_queue == 0
     assert parse_site(format_site(site), "s.toml") == site
