@@ -1,26 +1,198 @@
-"""The `acdgate` command line."""
+"""The `acdgate` command line: run the gateway, check and print site files, print reports."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+DEFAULT_STATE_DIR = "state"
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range 0-65535: {value}")
+    return value
+
+
+def _when(text: str) -> float:
+    """An ISO 8601 date or date-time (local time unless it says otherwise), or epoch seconds."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a time: {text!r} (use e.g. 2026-11-22, 2026-11-22T09:30 or epoch seconds)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.astimezone()
+    return moment.timestamp()
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
-    parser = argparse.ArgumentParser(prog="acdgate", description="Hardware-in-the-loop ACD gateway.")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser = argparse.ArgumentParser(
+        prog="acdgate",
+        description=(
+            "Hardware-in-the-loop ACD gateway: SIP phones register, agents log on with short "
+            "codes or feature keys, calls are queued and routed to agents."
+        ),
+        epilog="Run 'acdgate COMMAND --help' for the options of a command.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser(
+        "run",
+        help="run the gateway (on the embedded demo site when no --config is given)",
+        description=(
+            "Serve SIP (UDP and TCP, and TLS when the site configures a certificate) and the "
+            "HTTP API. Without --config the embedded demo site is used (see 'acdgate demo-config')."
+        ),
+    )
+    run.add_argument("--config", "-c", metavar="FILE", help="site file (TOML); default: the demo site")
+    run.add_argument(
+        "--state-dir", metavar="DIR", default=DEFAULT_STATE_DIR,
+        help=f"where the journal, sessions and registrations are kept (default: ./{DEFAULT_STATE_DIR})",
+    )
+    run.add_argument("--bind", metavar="ADDR", help="address to listen on (default: the site's, else 0.0.0.0)")
+    run.add_argument("--sip-port", type=_port, metavar="PORT", help="SIP UDP/TCP port (default: the site's, else 5060; 0: any free port)")
+    run.add_argument("--http-port", type=_port, default=8080, metavar="PORT", help="HTTP API port (default: 8080; 0: any free port)")
+    run.add_argument("--no-http", action="store_true", help="do not serve the HTTP API")
+    run.add_argument("--sip-trace", metavar="FILE", help="write every SIP message sent and received to this pcap file")
+    run.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warn", "error"],
+        help="how much to log on standard error (default: info)",
+    )
+
+    check = sub.add_parser(
+        "check-config", help="validate a site file and print a summary",
+        description="Validate a site file; print a summary, or every problem with file, key and reason (exit 2).",
+    )
+    check.add_argument("file", metavar="FILE", help="site file (TOML)")
+
+    sub.add_parser(
+        "demo-config", help="print the embedded demo site as a file to copy and edit",
+        description="Print the embedded demo site (TOML) on standard output.",
+    )
+
+    report = sub.add_parser(
+        "report", help="print agent and group reports from the journal",
+        description=(
+            "Agent time in each state by reason code, and per group offered / answered / "
+            "abandoned / average speed of answer, over an interval of the journal."
+        ),
+    )
+    report.add_argument("--state-dir", metavar="DIR", default=DEFAULT_STATE_DIR, help="state directory (default: ./state)")
+    report.add_argument("--config", "-c", metavar="FILE", help="site file (default: the demo site)")
+    report.add_argument("--from", dest="start", type=_when, metavar="WHEN", help="start (default: today 00:00)")
+    report.add_argument("--to", dest="end", type=_when, metavar="WHEN", help="end (default: now)")
+    report.add_argument("--csv", action="store_true", help="write CSV instead of a table")
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def _check_config(path: str) -> int:
+    from acdgate.acd.config import ConfigError
+    from acdgate.gateway.site_loader import load_site
+
+    try:
+        site = load_site(path)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(site_summary(site))
+    return 0
+
+
+def site_summary(site: object) -> str:
+    """A few lines describing a site: counts and the groups."""
+    from acdgate.acd.site import Site
+
+    assert isinstance(site, Site)
+    lines = [
+        f"site {site.name!r} from {site.source}: OK",
+        f"  {len(site.stations)} stations, {len(site.users)} users "
+        f"({sum(u.supervisor for u in site.users)} supervisors), {len(site.groups)} groups, "
+        f"{len(site.short_codes)} short codes",
+    ]
+    for g in site.groups:
+        extra = f", skill {g.skill}" if g.skill else ""
+        lines.append(
+            f"  group {g.number} {g.name!r}: {g.mode.value}{extra}, {len(g.members)} members"
+            f"{'' if g.monitored else ', not monitored'}"
+        )
+    lines.append(f"  SIP: {site.sip.bind}:{site.sip.port} realm {site.sip.realm!r}")
+    return "\n".join(lines)
+
+
+def _demo_config() -> int:
+    from acdgate.gateway.site_loader import demo_site_text
+
+    sys.stdout.write(demo_site_text())
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    import time
+
+    from acdgate.acd.config import ConfigError
+    from acdgate.acd.reports import build_report, render_csv, render_table
+    from acdgate.gateway.site_loader import load_site
+    from acdgate.gateway.store import StateStore, StoreError
+
+    try:
+        site = load_site(args.config)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    end = args.end if args.end is not None else time.time()
+    if args.start is not None:
+        start = args.start
+    else:
+        start = dt.datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    if not Path(args.state_dir).is_dir():
+        print(f"{args.state_dir}: no such state directory", file=sys.stderr)
+        return 2
+    try:
+        store = StateStore(args.state_dir)
+    except StoreError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    try:
+        report = build_report(store.journal(end=end), start, end, site)
+    finally:
+        store.close()
+    sys.stdout.write(render_csv(report) if args.csv else render_table(report))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `acdgate` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0
-    return 0
+    if args.command == "check-config":
+        return _check_config(args.file)
+    if args.command == "demo-config":
+        return _demo_config()
+    if args.command == "report":
+        return _report(args)
+    if args.command == "run":
+        from acdgate.gateway.app import run_from_args
+
+        return run_from_args(args)
+    parser.error(f"unknown command {args.command!r}")
+    return 2
 
 
 if __name__ == "__main__":

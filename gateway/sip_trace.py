@@ -23,7 +23,7 @@ def _checksum(data: bytes) -> int:
     """The Internet checksum (RFC 1071)."""
     if len(data) % 2:
         data += b"\x00"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
     return ~total & 0xFFFF
@@ -34,7 +34,7 @@ class SipTrace:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._file: BinaryIO = open(self.path, "wb")  # noqa: SIM115 - kept open for the run
+        self._file: BinaryIO = open(self.path, "wb")
         self._file.write(_PCAP_HEADER)
         self._file.flush()
         self._tcp_seq: dict[tuple[str, int, str, int], int] = {}

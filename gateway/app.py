@@ -1,0 +1,205 @@
+"""The running gateway: site, state store, ACD, registrar, SIP stack and HTTP API, wired together.
+
+`Gateway` assembles the parts and serves the API views; `run_from_args` is `acdgate run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+from acdgate.acd.engine import Acd
+from acdgate.acd.site import Site
+from acdgate.gateway.http_api import make_site
+from acdgate.gateway.sip.digest import Algorithm
+from acdgate.gateway.sip.registrar import Binding, Registrar, credentials_from_site
+from acdgate.gateway.sip.stack import SipStack
+from acdgate.gateway.sip_service import SipService
+from acdgate.gateway.sip_trace import SipTrace
+from acdgate.gateway.store import StateStore
+from twisted.internet.interfaces import IListeningPort
+from twisted.logger import Logger
+
+log = Logger(namespace="acdgate")
+
+READY_PREFIX = "acdgate ready "
+
+
+class Gateway:
+    """Everything `acdgate run` serves, for one site and one state directory."""
+
+    def __init__(self, reactor: Any, site: Site, store: StateStore, *, trace: SipTrace | None = None) -> None:
+        self.reactor = reactor
+        self.site = site
+        self.store = store
+        self.trace = trace
+        now = reactor.seconds()
+        snapshot = store.load_snapshot("acd")
+        self.acd = Acd.restore(site, snapshot, now) if snapshot else Acd(site)
+        self.registrar = Registrar(
+            site.sip,
+            credentials_from_site(site),
+            secrets.token_bytes(32),
+            algorithms=[Algorithm(name) for name in site.sip.digest_algorithms],
+        )
+        self.registrar.restore([Binding.from_dict(b) for b in store.load_bindings(now)], now)
+        self.sip_service = SipService(reactor, self.registrar, store, qualify_seconds=site.sip.qualify_seconds)
+        self.stack = SipStack(reactor, self.sip_service, trace=trace)
+        self.sip_service.attach(self.stack)
+        self.sip_port = 0
+        self.http_port: IListeningPort | None = None
+
+    def listen(self, bind: str, sip_port: int, http_port: int | None) -> None:
+        """Open the SIP listeners and the HTTP API."""
+        self.sip_port = self.stack.listen(bind, sip_port)
+        if http_port is not None:
+            self.http_port = self.reactor.listenTCP(http_port, make_site(self), interface=bind)
+
+    def ready_info(self, bind: str) -> dict[str, Any]:
+        """What the ready line tells tests and tools: where each service listens."""
+        host = "127.0.0.1" if bind in ("0.0.0.0", "") else ("::1" if bind == "::" else bind)
+        info: dict[str, Any] = {
+            "site": self.site.name,
+            "sip": {"host": host, "port": self.sip_port, "transports": ["udp", "tcp"]},
+            "state_dir": str(self.store.state_dir),
+            "pid": os.getpid(),
+        }
+        if self.http_port is not None:
+            address: Any = self.http_port.getHost()
+            info["http"] = {"host": host, "port": int(address.port)}
+        return info
+
+    def stop(self) -> Any:
+        """Stop timers and listeners; close the trace and the store."""
+        self.sip_service.stop()
+        d = self.stack.stop()
+        if self.http_port is not None:
+            d.addCallback(lambda _: self.http_port.stopListening() if self.http_port else None)
+
+        def close(_: object) -> None:
+            if self.trace is not None:
+                self.trace.close()
+            self.store.close()
+
+        d.addBoth(close)
+        return d
+
+    # -- API views -----------------------------------------------------------------------
+
+    def stations_view(self) -> list[dict[str, Any]]:
+        """Each station: registered contacts, reachability, and who is logged on there."""
+        now = self.reactor.seconds()
+        rows = []
+        for station in self.site.stations:
+            agent = self.acd.agent_at_station(station.extension)
+            contacts = []
+            for b in self.registrar.bindings(station.sip_username, now):
+                contacts.append({
+                    "contact": b.contact,
+                    "transport": b.transport,
+                    "source": f"{b.source[0]}:{b.source[1]}",
+                    "user_agent": b.user_agent,
+                    "expires": b.remaining(now),
+                    "reachable": b.key() not in self.sip_service.unreachable,
+                })
+            rows.append({
+                "extension": station.extension,
+                "label": station.label,
+                "sip_username": station.sip_username,
+                "registered": bool(contacts),
+                "reachable": any(c["reachable"] for c in contacts),
+                "contacts": contacts,
+                "user": agent.user_id if agent is not None else None,
+                "display": _display_for(self.site, agent.user_id) if agent is not None else "No User",
+            })
+        return rows
+
+    def agents_view(self) -> list[dict[str, Any]]:
+        """Each logged-on agent: station, state, reason code and since when."""
+        rows = []
+        for a in self.acd.agents():
+            rows.append({
+                "user": a.user_id,
+                "name": _display_for(self.site, a.user_id),
+                "station": a.station,
+                "state": a.state.name,
+                "reason_code": a.reason_code,
+                "pending_state": a.pending_state.name if a.pending_state is not None else None,
+                "since": a.since,
+                "calls_handled": a.calls_handled,
+            })
+        return rows
+
+    def groups_view(self) -> list[dict[str, Any]]:
+        """Each group: mode, members, CIQ and LQT."""
+        now = self.reactor.seconds()
+        rows = []
+        for g in self.site.groups:
+            stats = self.acd.group_stats(g.number, now)
+            rows.append({
+                "number": g.number,
+                "name": g.name,
+                "mode": g.mode.value,
+                "members": list(g.members),
+                "monitored": g.monitored,
+                "ciq": stats.ciq,
+                "lqt": stats.lqt_seconds,
+                "agents": {k.name: v for k, v in stats.agents.items()},
+            })
+        return rows
+
+
+def _display_for(site: Site, user_id: str) -> str:
+    user = site.user(user_id)
+    return user.name if user is not None else user_id
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """`acdgate run`: load the site, open the store, listen, and serve until SIGTERM/SIGINT."""
+    from acdgate.acd.config import ConfigError
+    from acdgate.gateway.cli import site_summary
+    from acdgate.gateway.site_loader import load_site
+    from acdgate.gateway.store import StoreError
+    from twisted.internet import reactor as _reactor
+    from twisted.logger import globalLogBeginner, textFileLogObserver
+
+    reactor: Any = _reactor
+    try:
+        site = load_site(args.config)
+    except ConfigError as exc:
+        print(f"acdgate: refusing the site file:\n{exc}", file=sys.stderr)
+        return 2
+    _start_logging(args.log_level, globalLogBeginner, textFileLogObserver)
+    print(site_summary(site), flush=True)
+    try:
+        store = StateStore(Path(args.state_dir))
+    except StoreError as exc:
+        print(f"acdgate: {exc}", file=sys.stderr)
+        return 2
+    trace = SipTrace(args.sip_trace) if args.sip_trace else None
+    gateway = Gateway(reactor, site, store, trace=trace)
+    bind = args.bind or site.sip.bind
+    sip_port = args.sip_port if args.sip_port is not None else site.sip.port
+    try:
+        gateway.listen(bind, sip_port, None if args.no_http else args.http_port)
+    except Exception as exc:  # CannotListenError and friends: say which and stop
+        print(f"acdgate: cannot listen on {bind}:{sip_port}: {exc}", file=sys.stderr)
+        store.close()
+        return 2
+    print(READY_PREFIX + json.dumps(gateway.ready_info(bind), sort_keys=True), flush=True)
+    reactor.addSystemEventTrigger("before", "shutdown", gateway.stop)
+    reactor.run()
+    return 0
+
+
+def _start_logging(level: str, beginner: Any, observer_factory: Any) -> None:
+    from twisted.logger import FilteringLogObserver, LogLevel, LogLevelFilterPredicate
+
+    predicate = LogLevelFilterPredicate(defaultLogLevel=LogLevel.levelWithName(level))
+    observer = FilteringLogObserver(observer_factory(sys.stderr), [predicate])
+    beginner.beginLoggingTo([observer], redirectStandardIO=False)

@@ -1,0 +1,422 @@
+"""The SIP stack's I/O edge: sockets, timers and the trace, around the sans-IO engines.
+
+`SipStack` owns the UDP, TCP and TLS listeners, feeds every datagram or framed stream
+message to the parser and the transaction layer, carries out the actions they return
+(send these bytes, start this timer, deliver this request), and hands requests to a
+`SipHandler` (the transaction user). It is the only SIP code that touches the reactor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from acdgate.gateway.sip.message import Headers, Request, Response, make_response, parse_via
+from acdgate.gateway.sip.parser import ParseError, StreamFramer, parse_message
+from acdgate.gateway.sip.transaction_actions import (
+    Action,
+    Address,
+    CancelTimer,
+    DeliverRequest,
+    DeliverResponse,
+    Dropped,
+    SendMessage,
+    StartTimer,
+    TimerName,
+    TransactionTerminated,
+    TransactionTimeout,
+    TransportFailed,
+)
+from acdgate.gateway.sip.transaction_layer import TransactionLayer
+from acdgate.gateway.sip_trace import SipTrace
+from twisted.internet import defer, protocol
+from twisted.internet.interfaces import IDelayedCall, IListeningPort, IReactorTime
+from twisted.logger import Logger
+
+log = Logger(namespace="acdgate.sip")
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """Where a request came from: the peer's address and the transport it used."""
+
+    source: Address
+    transport: str  # "UDP" | "TCP" | "TLS"
+    transaction_key: str | None
+
+
+class SipHandler(Protocol):
+    """The transaction user: gets each new request and answers it through `SipStack.respond`."""
+
+    def request_received(self, request: Request, incoming: Incoming) -> None: ...
+
+
+class TransactionFailed(Exception):
+    """A client transaction got no final response (Timer B/F) or could not be sent."""
+
+
+class SipStack:
+    """Listeners, parser, transaction layer and timers, wired to a reactor."""
+
+    def __init__(
+        self,
+        reactor: Any,
+        handler: SipHandler,
+        *,
+        trace: SipTrace | None = None,
+        layer: TransactionLayer | None = None,
+    ) -> None:
+        self.reactor = reactor
+        self.handler = handler
+        self.trace = trace
+        self.layer = layer if layer is not None else TransactionLayer()
+        self._timers: dict[tuple[str, TimerName], IDelayedCall] = {}
+        self._pending: dict[str, defer.Deferred[Response]] = {}
+        self._streams: dict[Address, _StreamProtocol] = {}
+        self._udp: _UdpProtocol | None = None
+        self._ports: list[IListeningPort] = []
+        self.local_address: Address = ("127.0.0.1", 5060)
+        self.stats: dict[str, int] = {"received": 0, "sent": 0, "parse_errors": 0, "dropped": 0}
+
+    # -- listening ---------------------------------------------------------------------
+
+    def listen(self, bind: str, port: int, *, tls_port: int | None = None, tls_context: object = None) -> int:
+        """Listen for SIP on UDP and TCP at `bind:port` (and TLS); returns the port (for port 0)."""
+        self._udp = _UdpProtocol(self)
+        udp_port = self.reactor.listenUDP(port, self._udp, interface=bind)
+        self._ports.append(udp_port)
+        actual = int(udp_port.getHost().port)
+        self._ports.append(self.reactor.listenTCP(actual, _StreamFactory(self, "TCP"), interface=bind))
+        if tls_port is not None and tls_context is not None:
+            self._ports.append(
+                self.reactor.listenSSL(tls_port, _StreamFactory(self, "TLS"), tls_context, interface=bind)
+            )
+        self.local_address = (bind if bind not in ("0.0.0.0", "::") else "127.0.0.1", actual)
+        return actual
+
+    def stop(self) -> defer.Deferred[None]:
+        """Stop listening, drop connections, cancel timers and pending requests."""
+        for call in self._timers.values():
+            if call.active():
+                call.cancel()
+        self._timers.clear()
+        for d in list(self._pending.values()):
+            d.errback(TransactionFailed("stack stopped"))
+        self._pending.clear()
+        for stream in list(self._streams.values()):
+            if stream.transport is not None:
+                stream.transport.loseConnection()
+        stops = [defer.maybeDeferred(p.stopListening) for p in self._ports]
+        self._ports.clear()
+        done: defer.Deferred[Any] = defer.gatherResults(stops, consumeErrors=True)
+        return done.addCallback(lambda _: None)
+
+    # -- the TU's calls ----------------------------------------------------------------
+
+    def respond(self, request: Request, status: int, reason: str | None = None, *,
+                headers: list[tuple[str, str]] | None = None, body: bytes = b"",
+                to_tag: str | None = None) -> Response:
+        """Answer `request` through its server transaction; returns the response sent."""
+        response = make_response(request, status, reason, to_tag=to_tag)
+        for name, value in headers or ():
+            response.headers.add(name, value)
+        if body:
+            response.body = body
+        self.send_response(response)
+        return response
+
+    def send_response(self, response: Response) -> None:
+        """Send a response built by the TU through the transaction layer."""
+        self._run(self.layer.send_response(response, self.reactor.seconds()))
+
+    def send_request(self, request: Request, destination: Address, transport: str = "UDP") -> defer.Deferred[Response]:
+        """Send a request in a client transaction; fires with the final response.
+
+        Fails with TransactionFailed on Timer B/F or a transport error.
+        """
+        reliable = transport != "UDP"
+        key, actions = self.layer.send_request(request, destination, reliable, self.reactor.seconds())
+        d: defer.Deferred[Response] = defer.Deferred()
+        self._pending[key] = d
+        self._run(actions, transport_hint=transport)
+        return d
+
+    def via_for(self, transport: str = "UDP") -> str:
+        """A Via value naming this stack (sent-by) for requests we originate."""
+        host, port = self.local_address
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"SIP/2.0/{transport} {host}:{port};rport"
+
+    # -- input -------------------------------------------------------------------------
+
+    def datagram_received(self, data: bytes, source: Address, transport: str,
+                          stream: _StreamProtocol | None = None) -> None:
+        """One UDP datagram (or one framed stream message's bytes): parse and dispatch."""
+        self._trace(data, source, self._local_for(stream), transport)
+        self.message_received(parse_message(data), source, transport)
+
+    def message_received(self, message: Request | Response | ParseError, source: Address, transport: str) -> None:
+        """A parsed message (or a parse error) from `source`."""
+        self.stats["received"] += 1
+        if isinstance(message, ParseError):
+            self.stats["parse_errors"] += 1
+            if message.answerable and message.request is not None:
+                log.warn("400 to {peer}: {reason} (Call-ID {call_id})", peer=_fmt(source),
+                         reason=message.reason, call_id=message.request.call_id)
+                request = _with_received(message.request, source)
+                if request.method != "ACK":
+                    response = make_response(request, 400, _phrase(message.reason))
+                    self._send(response, self._response_destination(response, source) or source, transport)
+            else:
+                log.warn("dropped message from {peer}: {reason}", peer=_fmt(source), reason=message.reason)
+            return
+        if isinstance(message, Request):
+            message = _with_received(message, source)
+        self._run(self.layer.receive(message, source, transport != "UDP", self.reactor.seconds()),
+                  transport_hint=transport, source=source)
+
+    # -- actions -----------------------------------------------------------------------
+
+    def _run(self, actions: list[Action], *, transport_hint: str = "UDP", source: Address | None = None) -> None:
+        for action in actions:
+            if isinstance(action, SendMessage):
+                msg = action.message
+                if isinstance(msg, Response):
+                    via = msg.top_via
+                    transport = via.transport if via is not None else transport_hint
+                    dest = self._response_destination(msg, source)
+                else:
+                    transport = transport_hint
+                    dest = action.destination
+                if dest is None:
+                    log.warn("no destination for {what}", what=_describe(msg))
+                    continue
+                if not self._send(msg, dest, transport) and action.transaction_key is not None:
+                    self._run(self.layer.transport_error(action.transaction_key, self.reactor.seconds()))
+            elif isinstance(action, StartTimer):
+                self._start_timer(action)
+            elif isinstance(action, CancelTimer):
+                call = self._timers.pop((action.transaction_key, action.name), None)
+                if call is not None and call.active():
+                    call.cancel()
+            elif isinstance(action, DeliverRequest):
+                incoming = Incoming(action.source, transport_hint, action.transaction_key)
+                if action.request.method == "CANCEL" and action.transaction_key is not None:
+                    self._handle_cancel(action)
+                    continue
+                try:
+                    self.handler.request_received(action.request, incoming)
+                except Exception:  # the TU's bug must not take the stack down
+                    log.failure("handler failed on {what} from {peer}", what=_describe(action.request),
+                                peer=_fmt(action.source))
+                    if action.transaction_key is not None and action.request.method != "ACK":
+                        self.respond(action.request, 500, "Server Internal Error")
+            elif isinstance(action, DeliverResponse):
+                if action.response.status >= 200:
+                    d = self._pending.pop(action.transaction_key, None)
+                    if d is not None:
+                        d.callback(action.response)
+            elif isinstance(action, TransactionTimeout | TransportFailed):
+                d = self._pending.pop(action.transaction_key, None)
+                if d is not None:
+                    d.errback(TransactionFailed(type(action).__name__))
+            elif isinstance(action, TransactionTerminated):
+                for name in TimerName:
+                    call = self._timers.pop((action.transaction_key, name), None)
+                    if call is not None and call.active():
+                        call.cancel()
+            elif isinstance(action, Dropped):
+                self.stats["dropped"] += 1
+                log.debug("dropped: {reason}", reason=action.reason)
+
+    def _handle_cancel(self, action: DeliverRequest) -> None:
+        """RFC 3261 9.2: 200 to the CANCEL; the INVITE's 487 is the TU's (no calls yet: 481)."""
+        request = action.request
+        if action.cancels is None:
+            self.respond(request, 481, "Call/Transaction Does Not Exist")
+            return
+        self.respond(request, 200)
+        cancel_handler: Callable[[str], None] | None = getattr(self.handler, "invite_cancelled", None)
+        if cancel_handler is not None:
+            cancel_handler(action.cancels)
+
+    def _start_timer(self, action: StartTimer) -> None:
+        key = (action.transaction_key, action.name)
+        old = self._timers.pop(key, None)
+        if old is not None and old.active():
+            old.cancel()
+        delay = max(0.0, action.at - self.reactor.seconds())
+        self._timers[key] = self.reactor.callLater(delay, self._fire, action.transaction_key, action.name)
+
+    def _fire(self, key: str, name: TimerName) -> None:
+        self._timers.pop((key, name), None)
+        self._run(self.layer.timer_fired(key, name, self.reactor.seconds()))
+
+    # -- output ------------------------------------------------------------------------
+
+    def _response_destination(self, response: Response, source: Address | None) -> Address | None:
+        """RFC 3261 18.2.2 with RFC 3581: reply to received/rport, else sent-by."""
+        via = response.top_via
+        if via is None:
+            return source
+        host = via.received or via.host
+        port = via.rport if via.rport is not None else (via.port or 5060)
+        return (host.strip("[]"), port)
+
+    def _send(self, message: Request | Response, dest: Address, transport: str) -> bool:
+        data = message.to_bytes()
+        if transport == "UDP":
+            if self._udp is None or self._udp.transport is None:
+                return False
+            try:
+                self._udp.transport.write(data, dest)
+            except OSError as exc:
+                log.warn("send to {peer} failed: {error}", peer=_fmt(dest), error=exc)
+                return False
+            self._trace(data, self._local_for(None), dest, "UDP")
+        else:
+            stream = self._streams.get(dest)
+            if stream is None or stream.transport is None:
+                log.warn("no {transport} connection to {peer} for {what}", transport=transport,
+                         peer=_fmt(dest), what=_describe(message))
+                return False
+            stream.transport.write(data)
+            self._trace(data, self._local_for(stream), dest, stream.kind)
+        self.stats["sent"] += 1
+        return True
+
+    def _local_for(self, stream: _StreamProtocol | None) -> Address:
+        if stream is not None and stream.transport is not None:
+            host: Any = stream.transport.getHost()
+            return (str(host.host), int(host.port))
+        return self.local_address
+
+    def _trace(self, data: bytes, src: Address, dst: Address, transport: str) -> None:
+        if self.trace is not None:
+            self.trace.record(data, src, dst, transport, self.reactor.seconds())
+
+    # -- stream bookkeeping ------------------------------------------------------------
+
+    def stream_opened(self, stream: _StreamProtocol, peer: Address) -> None:
+        self._streams[peer] = stream
+
+    def stream_closed(self, peer: Address, stream: _StreamProtocol) -> None:
+        if self._streams.get(peer) is stream:
+            del self._streams[peer]
+
+
+def _with_received(request: Request, source: Address) -> Request:
+    """RFC 3261 18.2.1 and RFC 3581 4: record where the request really came from in the top Via."""
+    values = request.headers.get_all("Via")
+    if not values:
+        return request
+    try:
+        via = parse_via(values[0])
+    except ValueError:
+        return request
+    host, port = source
+    changed = via
+    if via.host.strip("[]") != host:
+        changed = changed.with_param("received", host)
+    if via.has_rport and via.rport is None:
+        changed = changed.with_param("rport", str(port))
+        if changed.received is None:
+            changed = changed.with_param("received", host)
+    if changed is via:
+        return request
+    headers = Headers()
+    replaced = False
+    for name, value in request.headers:
+        if name == "Via" and not replaced:
+            headers.add(name, str(changed))
+            replaced = True
+        else:
+            headers.add(name, value)
+    request.headers = headers
+    return request
+
+
+def _phrase(reason: str) -> str:
+    """A reason phrase: printable ASCII on one line."""
+    text = "".join(ch if " " <= ch <= "~" else "?" for ch in reason)
+    return text[:120] or "Bad Request"
+
+
+def _fmt(addr: Address | None) -> str:
+    if addr is None:
+        return "?"
+    host, port = addr
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _describe(message: Request | Response) -> str:
+    if isinstance(message, Request):
+        return f"{message.method} (Call-ID {message.call_id})"
+    return f"{message.status} response (Call-ID {message.call_id})"
+
+
+class _UdpProtocol(protocol.DatagramProtocol):
+    noisy = False
+
+    def __init__(self, stack: SipStack) -> None:
+        self.stack = stack
+
+    def datagramReceived(self, datagram: bytes, addr: Any) -> None:
+        if datagram.strip(b"\r\n") == b"":  # RFC 5626 4.4.1 keep-alive
+            return
+        self.stack.datagram_received(datagram, (addr[0], addr[1]), "UDP")
+
+
+class _StreamProtocol(protocol.Protocol):
+    """One TCP or TLS connection: Content-Length framing, then the same path as UDP."""
+
+    def __init__(self, stack: SipStack, kind: str) -> None:
+        self.stack = stack
+        self.kind = kind
+        self.framer = StreamFramer()
+        self.peer: Address = ("", 0)
+
+    def connectionMade(self) -> None:
+        assert self.transport is not None
+        peer: Any = self.transport.getPeer()
+        self.peer = (str(peer.host), int(peer.port))
+        self.stack.stream_opened(self, self.peer)
+
+    def dataReceived(self, data: bytes) -> None:
+        if data.strip(b"\r\n") == b"" and not self.framer_has_partial():
+            # RFC 5626 4.4.1: CRLFCRLF ping gets a CRLF pong
+            if data == b"\r\n\r\n" and self.transport is not None:
+                self.transport.write(b"\r\n")
+            return
+        for message in self.framer.feed(data):
+            if isinstance(message, ParseError):
+                self.stack.message_received(message, self.peer, self.kind)
+            else:
+                self.stack._trace(message.to_bytes(), self.peer, self.stack._local_for(self), self.kind)
+                self.stack.message_received(message, self.peer, self.kind)
+        if self.framer.broken and self.transport is not None:
+            log.warn("closing {transport} connection from {peer}: framing lost", transport=self.kind,
+                     peer=_fmt(self.peer))
+            self.transport.loseConnection()
+
+    def framer_has_partial(self) -> bool:
+        return bool(getattr(self.framer, "buffered", 0))
+
+    def connectionLost(self, reason: Any = None) -> None:
+        self.stack.stream_closed(self.peer, self)
+
+
+class _StreamFactory(protocol.ServerFactory):
+    noisy = False
+
+    def __init__(self, stack: SipStack, kind: str) -> None:
+        self.stack = stack
+        self.kind = kind
+
+    def buildProtocol(self, addr: Any) -> _StreamProtocol:
+        return _StreamProtocol(self.stack, self.kind)
+
+
+__all__ = ["IReactorTime", "Incoming", "SipHandler", "SipStack", "TransactionFailed"]

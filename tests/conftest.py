@@ -1,0 +1,69 @@
+"""Suite-wide fixtures: reactor hygiene, and the helpers every layer's tests share."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Test support modules (gateway processes, SIP clients) live beside this file.
+sys.path.insert(0, str(Path(__file__).parent / "support"))
+
+
+def _children() -> set[int]:
+    """Live child processes of this process (zombies excluded), from /proc."""
+    me = os.getpid()
+    found: set[int] = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == me and fields[0] != b"Z":
+            found.add(int(entry))
+    return found
+
+
+@pytest.fixture(autouse=True)
+def reactor_hygiene(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test that leaves delayed calls, listening ports or child processes behind.
+
+    pytest-twisted runs one reactor for the whole session and never checks it is clean
+    (DESIGN.md): this does, for every test.
+    """
+    children_before = _children()
+    reactor = sys.modules.get("twisted.internet.reactor")
+    readers_before = set(reactor.getReaders()) if reactor is not None else set()  # type: ignore[attr-defined]
+    yield
+    problems = []
+    reactor = sys.modules.get("twisted.internet.reactor")
+    if reactor is not None:
+        calls = [c for c in reactor.getDelayedCalls() if c.active()]  # type: ignore[attr-defined]
+        if calls:
+            for c in calls:
+                c.cancel()
+            problems.append(f"left {len(calls)} delayed call(s): {calls[:3]}")
+        readers = set(reactor.getReaders()) - readers_before  # type: ignore[attr-defined]
+        if readers:
+            for r in readers:
+                reactor.removeReader(r)  # type: ignore[attr-defined]
+                if hasattr(r, "loseConnection"):
+                    r.loseConnection()
+            problems.append(f"left {len(readers)} listening port(s) or connection(s): {list(readers)[:3]}")
+    children = _children() - children_before
+    if children:
+        for pid in children:
+            try:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+            except (OSError, ChildProcessError):
+                pass
+        problems.append(f"left child process(es) running: {sorted(children)}")
+    if problems:
+        pytest.fail("reactor hygiene: " + "; ".join(problems), pytrace=False)

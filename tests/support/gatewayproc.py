@@ -1,0 +1,120 @@
+"""A real `acdgate run` process for tests: started on free loopback ports, waited for by its
+"ready" line (an event, not a sleep), stopped with SIGTERM or killed with SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ACDGATE = [sys.executable, "-m", "acdgate.gateway.cli"]
+READY_PREFIX = "acdgate ready "
+
+
+class GatewayProcess:
+    """`acdgate run` in a child process, with its output kept for the test's report."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        config: Path | None = None,
+        bind: str = "127.0.0.1",
+        sip_port: int = 0,
+        extra: list[str] | None = None,
+        command_prefix: list[str] | None = None,
+    ) -> None:
+        self.state_dir = state_dir
+        self.config = config
+        self.bind = bind
+        self.sip_port = sip_port
+        self.extra = extra or []
+        self.command_prefix = command_prefix or []
+        self.proc: subprocess.Popen[str] | None = None
+        self.lines: list[str] = []
+        self.info: dict[str, Any] = {}
+        self._reader: threading.Thread | None = None
+
+    def start(self, timeout: float = 30.0) -> GatewayProcess:
+        """Start the process and wait for its ready line (fails the test on timeout or exit)."""
+        args = [*self.command_prefix, *ACDGATE, "run", "--state-dir", str(self.state_dir),
+                "--bind", self.bind, "--sip-port", str(self.sip_port), "--http-port", "0", *self.extra]
+        if self.config is not None:
+            args += ["--config", str(self.config)]
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.proc.stdout, selectors.EVENT_READ)
+            while not self.info:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not sel.select(remaining):
+                    self.kill()
+                    raise AssertionError("gateway not ready in time:\n" + "".join(self.lines))
+                line = self.proc.stdout.readline()
+                if not line:
+                    self.proc.wait()
+                    raise AssertionError(f"gateway exited {self.proc.returncode}:\n" + "".join(self.lines))
+                self.lines.append(line)
+                if line.startswith(READY_PREFIX):
+                    self.info = json.loads(line[len(READY_PREFIX):])
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+        return self
+
+    def _drain(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    @property
+    def sip(self) -> tuple[str, int]:
+        return (self.info["sip"]["host"], int(self.info["sip"]["port"]))
+
+    @property
+    def http(self) -> str:
+        return f"http://{self.info['http']['host']}:{self.info['http']['port']}"
+
+    def get(self, path: str) -> Any:
+        """GET a JSON resource of the HTTP API."""
+        with urllib.request.urlopen(self.http + path, timeout=10) as response:
+            return json.loads(response.read())
+
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def stop(self, timeout: float = 15.0) -> int:
+        """SIGTERM and wait; returns the exit status."""
+        if self.proc is None or self.proc.returncode is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError("gateway did not stop on SIGTERM:\n" + self.output()) from None
+        self._join()
+        return code
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would."""
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._join()
+
+    def _join(self) -> None:
+        if self._reader is not None:
+            self._reader.join(5)
+            self._reader = None
+        if self.proc is not None and self.proc.stdout is not None:
+            self.proc.stdout.close()
