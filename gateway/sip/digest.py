@@ -175,8 +175,8 @@ def parse_authorization(value: str) -> DigestCredentials | AuthParseError:
     """Parse one Authorization (or Proxy-Authorization) header value; never raises."""
     if len(value) > _MAX_HEADER:
         return AuthParseError("Authorization too long")
-    text = value.strip()
-    scheme, _, rest = text.partition(" ")
+    parts = value.strip().split(None, 1)
+    scheme, rest = (parts[0], parts[1]) if len(parts) == 2 else ((parts or [""])[0], "")
     if scheme.lower() != "digest":
         return AuthParseError(f"Not a Digest credential ({scheme[:20]!r})")
     params = parse_auth_params(rest)

@@ -261,6 +261,8 @@ class Registrar:
         self, request: Request, source: tuple[str, int], transport: str, now: float
     ) -> RegisterResult:
         """Process one REGISTER (RFC 3261 10.3) arriving from `source` over `transport`."""
+        if self.throttle.blocked(source[0], now):
+            return RegisterResult(self._reply(request, 403), drop=True)
         unsupported = self._unsupported(request)
         if unsupported:
             # RFC 3261 10.3 step 2 / 8.2.2.3

@@ -20,6 +20,8 @@ from acdgate.gateway.sip.digest import (
     parse_auth_params,
     parse_authorization,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 SECRET = b"0123456789abcdef-test-secret"
 NOW = 1_700_000_000.0
@@ -127,6 +129,11 @@ def test_quoted_and_unquoted_variants_are_equal() -> None:
     )
     assert isinstance(a, DigestCredentials)
     assert a == b
+
+
+def test_tab_after_scheme() -> None:
+    creds = parse_authorization("Digest\tusername=u, realm=r, nonce=n, uri=u, response=x")
+    assert isinstance(creds, DigestCredentials) and creds.username == "u"
 
 
 def test_algorithm_absent_means_md5() -> None:
@@ -375,3 +382,21 @@ def test_credentials_for_another_realm_and_no_credentials() -> None:
 def test_short_secret_refused() -> None:
     with pytest.raises(ValueError):
         NonceSigner(b"short", 300)
+
+
+_PIECES = st.sampled_from(
+    ['Digest ', "digest", "username", "=", '"', "\\", ",", " ", "\t", "realm", "nonce", "uri",
+     "response", "qop", "auth", "nc", "cnonce", "algorithm", "MD5", "*", "'", "x", "0001"]
+)  # fmt: skip
+
+
+@given(st.one_of(st.text(max_size=300), st.lists(_PIECES, max_size=60).map("".join)))
+def test_parser_never_raises(text: str) -> None:
+    out = parse_authorization(text)
+    assert isinstance(out, DigestCredentials | AuthParseError)
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40))
+def test_quoted_values_round_trip(value: str) -> None:
+    quoted = value.replace("\\", "\\\\").replace('"', '\\"')
+    assert parse_auth_params(f'a="{quoted}", b=x') == {"a": value, "b": "x"}
