@@ -68,6 +68,8 @@ class TimerSettings:
 
 
 class State(Enum):
+    __hash__ = object.__hash__  # members are singletons: identity hash, for table lookups
+
     INIT = "init"  # constructed, not started
     CALLING = "calling"
     TRYING = "trying"
@@ -84,6 +86,8 @@ class Fault(Enum):
 
 
 class Input(Enum):
+    __hash__ = object.__hash__  # members are singletons: identity hash, for table lookups
+
     START = "start"
     # from the peer
     REQUEST = "request"  # server: retransmission of the request
@@ -129,6 +133,8 @@ class TransactionError(Exception):
 
 
 class Op(Enum):
+    __hash__ = object.__hash__
+
     SEND_REQUEST = "send request"
     SEND_RESPONSE = "send TU response"
     RESEND_RESPONSE = "resend last response"  # if any
@@ -474,10 +480,11 @@ class Transaction:
         actions.append(StartTimer(self.key, name, at))
 
     def _enter(self, state: State, actions: list[Action]) -> None:
-        live = self.LIVE_TIMERS[state]
-        for name in [name for name in self.timers if name not in live]:
-            del self.timers[name]
-            actions.append(CancelTimer(self.key, name))
+        if self.timers:
+            live = self.LIVE_TIMERS[state]
+            for name in [name for name in self.timers if name not in live]:
+                del self.timers[name]
+                actions.append(CancelTimer(self.key, name))
         self.state = state
         if state is State.TERMINATED:
             actions.append(TransactionTerminated(self.key))

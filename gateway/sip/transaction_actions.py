@@ -12,6 +12,8 @@ from acdgate.gateway.sip.message import Request, Response
 class TimerName(Enum):
     """RFC timers keep their RFC names (RFC 3261 17, table 4; RFC 6026 for L and M)."""
 
+    __hash__ = object.__hash__  # members are singletons: identity hash, cheaper than Enum's
+
     A = "A"  # INVITE client: request retransmit (unreliable only), doubles from T1
     B = "B"  # INVITE client: transaction timeout in Calling, 64*T1
     D = "D"  # INVITE client: wait for response retransmits in Completed, 32 s (0 reliable)
