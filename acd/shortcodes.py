@@ -220,6 +220,8 @@ def _may_intersect(a: str, b: str) -> bool:
 
 
 DialState = frozenset[tuple[int, int]]  # a DFA state: the (code index, NFA state) pairs alive
+_DEAD: DialState = frozenset()
+_DIAL_KEYS = frozenset(DIAL_ALPHABET)
 
 
 class ShortCodeTable:
@@ -243,6 +245,8 @@ class ShortCodeTable:
 
     def step(self, state: DialState, char: str) -> DialState:
         """The DFA state after `char` (cached: the DFA is built lazily)."""
+        if char not in _DIAL_KEYS:
+            return _DEAD  # not cached: a URI may carry any character, the cache stays bounded
         key = (state, char)
         nxt = self._transitions.get(key)
         if nxt is None:
@@ -293,18 +297,30 @@ class ShortCodeTable:
         it; when several codes share its strings, it is listed once with each of them.
         """
         out: list[tuple[ShortCode, ShortCode]] = []
-        pats = self._patterns
+        pats, rank = self._patterns, self._rank
+        # Most codes are plain strings (#3000 ... #3999): index them, so a site with
+        # thousands of codes costs (plain codes x wildcard codes), not (codes squared).
+        plain: dict[str, list[int]] = {}
+        wild: list[int] = []
+        for i, p in enumerate(pats):
+            if "N" in p.tokens or "X" in p.tokens:
+                wild.append(i)
+            else:
+                plain.setdefault(p.tokens, []).append(i)
         for a, pa in enumerate(pats):
-            above = [
-                b
-                for b, pb in enumerate(pats)
-                if self._rank[b] < self._rank[a] and _may_intersect(pa.tokens, pb.tokens)
-            ]
-            if not above:
-                continue
-            takers = self._covering(a, above)
+            takers: set[int] | None
+            if "N" not in pa.tokens and "X" not in pa.tokens:  # one string: whoever ranks above and matches it takes it
+                same = plain[pa.tokens] + [b for b in wild if pats[b].regex.fullmatch(pa.tokens)]
+                takers = {b for b in same if rank[b] < rank[a]} or None
+            else:
+                above = [
+                    b
+                    for b, pb in enumerate(pats)
+                    if rank[b] < rank[a] and _may_intersect(pa.tokens, pb.tokens)
+                ]
+                takers = self._covering(a, above) if above else None
             if takers is not None:
-                out.extend((pa.code, pats[b].code) for b in sorted(takers, key=self._rank.__getitem__))
+                out.extend((pa.code, pats[b].code) for b in sorted(takers, key=rank.__getitem__))
         return out
 
     def _covering(self, a: int, above: list[int]) -> set[int] | None:
