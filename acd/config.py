@@ -4,8 +4,8 @@
 problem it finds (unknown keys, wrong types, bad values, broken cross references, numbering
 collisions, shadowed short codes) and raises one `ConfigError` listing them all, so that a
 gateway refuses a bad site at start-up with a full list rather than one typo at a time.
-`format_site` writes a `Site` back as a site file (PINs as `pin_hash`); the layout is
-described in docs/site-file.md.
+`acd.site_format.format_site` writes a `Site` back; the layout is described in
+docs/site-file.md.
 """
 
 from __future__ import annotations
@@ -746,87 +746,3 @@ class _SiteReader:
 
 def _or(value: int | None, default: int) -> int:
     return default if value is None else value
-
-
-def _toml_string(s: str) -> str:
-    """A TOML basic string (JSON's escapes are a subset of TOML's)."""
-    return json.dumps(s, ensure_ascii=False)
-
-
-def _toml_strings(items: Sequence[str]) -> str:
-    return "[" + ", ".join(_toml_string(s) for s in items) + "]"
-
-
-def format_site(site: Site) -> str:
-    """`site` as site file text; `parse_site(format_site(s))` equals `s` (PINs as pin_hash)."""
-    q = _toml_string
-    lines = [f"name = {q(site.name)}", ""]
-    p = site.policy
-    lines += [
-        "[policy]",
-        f"pin_attempts = {p.pin_attempts}",
-        f"pin_lockout_seconds = {p.pin_lockout_seconds}",
-        f"inter_digit_seconds = {p.inter_digit_seconds!r}",
-        "",
-    ]
-    s = site.sip
-    lines += ["[sip]", f"bind = {q(s.bind)}", f"port = {s.port}"]
-    if s.tls_port is not None:
-        lines.append(f"tls_port = {s.tls_port}")
-    if s.tls_certificate is not None:
-        lines.append(f"tls_certificate = {q(s.tls_certificate)}")
-    if s.tls_key is not None:
-        lines.append(f"tls_key = {q(s.tls_key)}")
-    lines.append(f"realm = {q(s.realm)}")
-    lines.append(f"digest_algorithms = {_toml_strings(s.digest_algorithms)}")
-    for name in (
-        "min_expires",
-        "max_expires",
-        "default_expires",
-        "qualify_seconds",
-        "nonce_seconds",
-        "auth_failures_before_delay",
-        "auth_failures_before_block",
-        "auth_block_seconds",
-    ):
-        lines.append(f"{name} = {getattr(s, name)}")
-    lines.append("")
-    for st in site.stations:
-        lines += ["[[stations]]", f"extension = {q(st.extension)}"]
-        lines += [f"sip_username = {q(st.sip_username)}", f"sip_password = {q(st.sip_password)}"]
-        if st.h323_alias is not None:
-            lines.append(f"h323_alias = {q(st.h323_alias)}")
-        lines += [f"label = {q(st.label)}", ""]
-    for u in site.users:
-        lines += ["[[users]]", f"id = {q(u.user_id)}", f"name = {q(u.name)}", f"pin_hash = {q(u.pin_hash)}"]
-        lines.append(f"force_login = {str(u.force_login).lower()}")
-        skills = ", ".join(f"{key_path('', k)} = {v}" for k, v in u.skills)
-        lines += [f"skills = {{ {skills} }}", f"supervisor = {str(u.supervisor).lower()}"]
-        if u.supervised_groups:
-            lines.append(f"supervised_groups = {_toml_strings(u.supervised_groups)}")
-        lines.append("")
-    for g in site.groups:
-        lines += ["[[groups]]", f"number = {q(g.number)}", f"name = {q(g.name)}", f"mode = {q(g.mode.value)}"]
-        lines.append(f"members = {_toml_strings(g.members)}")
-        if g.skill is not None:
-            lines.append(f"skill = {q(g.skill)}")
-        lines += [f"wrapup_seconds = {g.wrapup_seconds}", f"no_answer_seconds = {g.no_answer_seconds}"]
-        if g.overflow_group is not None:
-            lines.append(f"overflow_group = {q(g.overflow_group)}")
-        if g.overflow_seconds is not None:
-            lines.append(f"overflow_seconds = {g.overflow_seconds}")
-        if g.max_queue is not None:
-            lines.append(f"max_queue = {g.max_queue}")
-        lines += [f"monitored = {str(g.monitored).lower()}", ""]
-    for header, codes, required in (
-        ("reasons.not_ready", site.not_ready_reasons, p.not_ready_reason_required),
-        ("reasons.logout", site.logout_reasons, p.logout_reason_required),
-        ("wrapup", site.wrapup_codes, p.wrapup_code_required),
-    ):
-        lines += [f"[{header}]", f"required = {str(required).lower()}", f"[{header}.codes]"]
-        lines += [f'"{c.code}" = {q(c.label)}' for c in codes]
-        lines.append("")
-    lines.append("[short_codes]")
-    for c in site.short_codes:
-        lines.append(f"{q(c.pattern)} = {{ feature = {q(c.feature.value)}, argument = {q(c.argument)} }}")
-    return "\n".join(lines) + "\n"

@@ -6,7 +6,7 @@ import dataclasses
 from importlib.resources import files
 
 import pytest
-from acdgate.acd.config import ConfigError, format_site, parse_site
+from acdgate.acd.config import ConfigError, parse_site
 from acdgate.acd.pin import hash_pin, verify_pin
 from acdgate.acd.shortcodes import MatchKind, ShortCodeTable
 from acdgate.acd.site import (
@@ -19,6 +19,7 @@ from acdgate.acd.site import (
     SipSettings,
     Station,
 )
+from acdgate.acd.site_format import format_site
 
 BASE = """\
 name = "test"
