@@ -15,6 +15,7 @@ from acdgate.gateway.sip.uri import SipSyntaxError
 
 __all__ = [
     "COMPACT_FORMS",
+    "HEADER_NAMES",
     "LIST_HEADERS",
     "SINGLE_HEADERS",
     "Headers",
@@ -50,7 +51,7 @@ COMPACT_FORMS: dict[str, str] = {
     "n": "Identity-Info",
 }
 
-_KNOWN_NAMES = (
+HEADER_NAMES = (
     "Accept", "Accept-Contact", "Accept-Encoding", "Accept-Language", "Alert-Info", "Allow",
     "Allow-Events", "Authentication-Info", "Authorization", "Call-ID", "Call-Info", "Contact",
     "Content-Disposition", "Content-Encoding", "Content-Language", "Content-Length",
@@ -66,7 +67,7 @@ _KNOWN_NAMES = (
 )  # fmt: skip
 
 # lower-case name (or compact letter) -> canonical name
-_CANONICAL: dict[str, str] = {n.lower(): n for n in _KNOWN_NAMES}
+_CANONICAL: dict[str, str] = {n.lower(): n for n in HEADER_NAMES}
 _CANONICAL.update(COMPACT_FORMS)
 
 # Headers whose grammar is a comma-separated list (RFC 3261 7.3.1, 20); others are never split
@@ -107,6 +108,8 @@ def split_comma_list(value: str) -> list[str]:
     """Split a list-valued header at commas outside quoted strings and <...>; items stripped."""
     if "," not in value:
         return [value.strip()]
+    if '"' not in value and "<" not in value:
+        return [item.strip() for item in value.split(",")]
     items: list[str] = []
     start = 0
     quoted = angle = escaped = False
@@ -137,28 +140,33 @@ _GEN_VALUE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~:\[\]]+|\"(?:[^\"\\\r\n]|\\[^\r\n
 
 
 def _split_semis(text: str) -> list[str]:
+    """Split at ';' outside quoted strings (scans with str.find, not per character)."""
     if '"' not in text:
         return text.split(";")
     parts: list[str] = []
-    start = 0
-    quoted = escaped = False
-    for i, ch in enumerate(text):
-        if escaped:
-            escaped = False
-        elif quoted:
-            if ch == "\\":
-                escaped = True
-            elif ch == '"':
-                quoted = False
-        elif ch == '"':
-            quoted = True
-        elif ch == ";":
-            parts.append(text[start:i])
-            start = i + 1
-    if quoted:
-        raise SipSyntaxError("Unterminated quoted string")
-    parts.append(text[start:])
-    return parts
+    start = pos = 0
+    while True:
+        semi = text.find(";", pos)
+        quote = text.find('"', pos)
+        if quote < 0 or 0 <= semi < quote:
+            if semi < 0:
+                parts.append(text[start:])
+                return parts
+            parts.append(text[start:semi])
+            start = pos = semi + 1
+            continue
+        end = quote + 1  # skip the quoted string, honouring backslash escapes
+        while True:
+            close = text.find('"', end)
+            if close < 0:
+                raise SipSyntaxError("Unterminated quoted string")
+            slashes = 0
+            while text[close - 1 - slashes] == "\\":
+                slashes += 1
+            if slashes % 2 == 0:
+                break
+            end = close + 1
+        pos = close + 1
 
 
 def parse_params(text: str) -> tuple[tuple[str, str | None], ...]:

@@ -28,6 +28,7 @@ __all__ = [
     "make_response",
     "new_branch",
     "new_tag",
+    "parse_contact",
     "parse_cseq",
     "parse_name_addr",
     "parse_uri",
@@ -131,7 +132,8 @@ def parse_cseq(text: str) -> tuple[int, str]:
     return number, parts[1]
 
 
-def _parse_contact(text: str) -> NameAddr | None:
+def parse_contact(text: str) -> NameAddr | None:
+    """A Contact value; None for the wildcard ``*`` (RFC 3261 10.2.2)."""
     return None if text == "*" else parse_name_addr(text)
 
 
@@ -173,7 +175,7 @@ class _MessageFields:
     @property
     def contacts(self) -> list[NameAddr]:
         """Contact addresses; empty for ``Contact: *`` (RFC 3261 10.2.2)."""
-        return [c for c in self.headers.parsed_all("Contact", _parse_contact) if c is not None]
+        return [c for c in self.headers.parsed_all("Contact", parse_contact) if c is not None]
 
     def _serialise(self, start_line: str) -> bytes:
         lines = [start_line]

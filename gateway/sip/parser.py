@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from acdgate.gateway.sip.address import parse_name_addr
 from acdgate.gateway.sip.headers import (
     COMPACT_FORMS,
+    HEADER_NAMES,
     LIST_HEADERS,
     SINGLE_HEADERS,
     Headers,
@@ -24,7 +25,7 @@ from acdgate.gateway.sip.headers import (
     is_token,
     split_comma_list,
 )
-from acdgate.gateway.sip.message import Request, Response, parse_cseq
+from acdgate.gateway.sip.message import Request, Response, parse_contact, parse_cseq
 from acdgate.gateway.sip.uri import SipSyntaxError, parse_uri
 from acdgate.gateway.sip.via import parse_via
 
@@ -44,8 +45,8 @@ MAX_HEADER_LINE = 8192  # one header field, unfolded
 # Control characters other than HT (and CR LF as line ends) are invalid in a header block
 # except inside a quoted-pair (RFC 3261 25.1; RFC 4475 3.1.1.2 escapes BEL, NUL and DEL).
 _CTL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-# The same over a whole CRLF-separated block: a CR or LF that is not part of a CRLF counts.
-_CTL_CRLF = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n")
+# The same for a whole CRLF-separated block (CR and LF are checked by counting).
+_CTL_NO_CRLF = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _VERSION = re.compile(r"SIP/[0-9]+\.[0-9]+")
 # RFC 3261 25.1 word (Call-ID = word [ "@" word ]).
 _CALL_ID = re.compile(
@@ -53,6 +54,7 @@ _CALL_ID = re.compile(
 )
 
 _MANDATORY = ("Via", "From", "To", "Call-ID", "CSeq")
+_MANDATORY_KEYS = tuple((name, name.lower()) for name in _MANDATORY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,17 @@ def _names(name: str) -> tuple[str, str]:
     return key, canonical_name(name)
 
 
+# Precomputed (lookup key, canonical name) for the usual spellings of known header names.
+_NAME_TABLE: dict[str, tuple[str, str]] = {}
+for _canon in (*HEADER_NAMES, *COMPACT_FORMS.values()):
+    for _spelling in (_canon, _canon.lower()):
+        _NAME_TABLE[_spelling] = (_canon.lower(), _canon)
+for _letter, _canon in COMPACT_FORMS.items():
+    _NAME_TABLE[_letter] = _NAME_TABLE[_letter.upper()] = (_canon.lower(), _canon)
+del _canon, _spelling, _letter
+_ADDRESS_LISTS = frozenset(("via", "contact", "route", "record-route", "path"))
+
+
 def _decode_head(head: bytes) -> str:
     try:
         return head.decode("utf-8")
@@ -119,50 +132,60 @@ def _check_controls(lines: list[str]) -> None:
                 raise _Refused(_with_name("Invalid character in header", name))
 
 
-def _read_fields(lines: list[str]) -> tuple[list[tuple[str, str, str]], str | None]:
-    """Header lines to (key, name, value) entries; returns them and the first defect."""
-    fields: list[tuple[str, str, str]] = []
+def _unfold(lines: list[str]) -> tuple[list[str], str | None]:
+    """Join continuation lines (RFC 3261 7.3.1: LWS at line start continues the field)."""
+    logical: list[str] = []
     error: str | None = None
-    logical: list[list[str]] = []  # [name, value] before list splitting
     for line in lines:
-        if not line:
-            continue
-        if line[0] == " " or line[0] == "\t":
-            # RFC 3261 7.3.1: a line starting with LWS continues the previous header field
+        if line[:1] in (" ", "\t"):
             if not logical:
                 error = error or "Invalid header folding"
                 continue
-            last = logical[-1]
             more = line.strip()
             if more:
-                last[1] = f"{last[1]} {more}" if last[1] else more
-            if len(last[1]) > MAX_HEADER_LINE:
-                raise _Refused("Header too long")
-            continue
+                last = logical[-1]
+                logical[-1] = f"{last} {more}" if last[-1:] != ":" else f"{last}{more}"
+                if len(logical[-1]) > MAX_HEADER_LINE:
+                    raise _Refused("Header too long")
+        else:
+            logical.append(line)
+    return logical, error
+
+
+def _read_fields(lines: list[str], folded: bool) -> tuple[list[tuple[str, str, str]], str | None]:
+    """Header lines to (key, name, value) entries; returns them and the first defect."""
+    error: str | None = None
+    if folded:
+        lines, error = _unfold(lines)
+    if len(lines) > MAX_HEADERS + 1:
+        raise _Refused("Too many headers")
+    fields: list[tuple[str, str, str]] = []
+    append = fields.append
+    for line in lines:
         if len(line) > MAX_HEADER_LINE:
             raise _Refused("Header too long")
         colon = line.find(":")
         if colon <= 0:
-            error = error or "Invalid header line"
+            if line:
+                error = error or "Invalid header line"
             continue
-        name = line[:colon].rstrip(" \t")  # HCOLON = *( SP / HTAB ) ":" SWS
-        if not is_token(name):
-            error = error or "Invalid header name"
-            continue
-        logical.append([name, line[colon + 1 :].strip()])
-        if len(logical) > MAX_HEADERS:
-            raise _Refused("Too many headers")
-    for name, value in logical:
-        key, canon = _names(name)
+        names = _NAME_TABLE.get(line[:colon])
+        if names is None:
+            name = line[:colon].rstrip(" \t")  # HCOLON = *( SP / HTAB ) ":" SWS
+            if not is_token(name):
+                error = error or "Invalid header name"
+                continue
+            names = _names(name)
+        key, canon = names
+        value = line[colon + 1 :].strip()
         if key in LIST_HEADERS and "," in value:
-            items = split_comma_list(value)
-            for item in items:
+            for item in split_comma_list(value):
                 if item:
-                    fields.append((key, canon, item))
-                elif key in ("via", "contact", "route", "record-route", "path"):
+                    append((key, canon, item))
+                elif key in _ADDRESS_LISTS:
                     error = error or f"Invalid {canon}"
         else:
-            fields.append((key, canon, value))
+            append((key, canon, value))
     if len(fields) > MAX_HEADERS:
         raise _Refused("Too many headers")
     return fields, error
@@ -179,14 +202,18 @@ def _check_request_uri(uri: str) -> bool:
 
 def _validate(headers: Headers, method: str | None) -> str | None:
     """First defect among the fields every message needs, or None."""
-    counts: dict[str, int] = {}
-    for key, name, _ in headers._fields:
-        if key in SINGLE_HEADERS:
-            counts[key] = counts.get(key, 0) + 1
-            if counts[key] == 2:
+    seen: dict[str, str] = {}  # key -> first value
+    contacts: list[str] = []
+    for key, name, value in headers._fields:
+        if key in seen:
+            if key in SINGLE_HEADERS:
                 return f"Duplicate {name} header"
-    for name in _MANDATORY:
-        if name not in headers:
+        else:
+            seen[key] = value
+        if key == "contact" and value != "*":
+            contacts.append(value)
+    for name, key in _MANDATORY_KEYS:
+        if key not in seen:
             return f"Missing {name}"
     try:
         headers.parsed_all("Via", parse_via)
@@ -197,8 +224,8 @@ def _validate(headers: Headers, method: str | None) -> str | None:
             headers.parsed(name, parse_name_addr)
         except SipSyntaxError:
             return f"Invalid {name}"
-    call_id = headers.get("Call-ID")
-    if not call_id or not _CALL_ID.fullmatch(call_id):
+    call_id = seen["call-id"]
+    if not _CALL_ID.fullmatch(call_id):
         return "Invalid Call-ID"
     try:
         cseq = headers.parsed("CSeq", parse_cseq)
@@ -206,17 +233,16 @@ def _validate(headers: Headers, method: str | None) -> str | None:
         return "Invalid CSeq"
     if method is not None and cseq is not None and cseq[1] != method:
         return "CSeq method mismatch"
-    max_forwards = headers.get("Max-Forwards")
+    max_forwards = seen.get("max-forwards")
     if max_forwards is not None and not (
         max_forwards.isdigit() and max_forwards.isascii() and int(max_forwards) <= 255
     ):
         return "Invalid Max-Forwards"
-    for key, _, value in headers._fields:
-        if key == "contact" and value != "*":
-            try:
-                parse_name_addr(value)
-            except SipSyntaxError:
-                return "Invalid Contact"
+    if contacts:
+        try:
+            headers.parsed_all("Contact", parse_contact)
+        except SipSyntaxError:
+            return "Invalid Contact"
     return None
 
 
@@ -264,13 +290,15 @@ def _parse(data: bytes, stream: bool) -> Request | Response | ParseError:
         text = _decode_head(head)
         if sep == b"\r\n":
             lines = text.split("\r\n")
-            if _CTL_CRLF.search(text):
+            crlfs = text.count("\r\n")
+            if _CTL_NO_CRLF.search(text) or text.count("\r") != crlfs or text.count("\n") != crlfs:
                 _check_controls(lines)
         else:
             lines = text.split("\n")
             if any(_CTL.search(line) for line in lines):
                 _check_controls(lines)
-        fields, defect = _read_fields(lines[1:])
+        folded = "\n " in text or "\n\t" in text
+        fields, defect = _read_fields(lines[1:], folded)
     except _Refused as refused:
         return ParseError(refused.reason, False, status=refused.status)
     headers = Headers._from_fields(fields)
