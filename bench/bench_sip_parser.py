@@ -2,7 +2,7 @@
 
 Baseline measured in the same run: the standard library's `email.parser.BytesParser`
 (headersonly) over the same header block, i.e. a generic RFC 822 header parser that does
-no SIP validation. Ratio > 1 means our parser is faster. Bounded to a few seconds.
+no SIP validation. Ratio > 1 means ours is faster. Each figure is the best of 5 short rounds. About 20 s.
 Run: .venv/bin/python bench/bench_sip_parser.py [seconds-per-case]
 """
 
@@ -57,17 +57,21 @@ INVITE = (
 
 
 def rate(fn: Callable[[], object], seconds: float) -> float:
-    """Calls per second of `fn`, measured over about `seconds`."""
-    n, batch = 0, 200
-    start = time.perf_counter()
-    deadline = start + seconds
-    while True:
-        for _ in range(batch):
-            fn()
-        n += batch
-        now = time.perf_counter()
-        if now >= deadline:
-            return n / (now - start)
+    """Calls per second of `fn`: best of 5 rounds of about `seconds`/5 (the machine is shared)."""
+    best = 0.0
+    for _ in range(5):
+        n, batch = 0, 100
+        start = time.perf_counter()
+        deadline = start + seconds / 5
+        while True:
+            for _ in range(batch):
+                fn()
+            n += batch
+            now = time.perf_counter()
+            if now >= deadline:
+                break
+        best = max(best, n / (now - start))
+    return best
 
 
 def main() -> None:
