@@ -38,7 +38,7 @@ class GatewayProcess:
         self.sip_port = sip_port
         self.extra = extra or []
         self.command_prefix = command_prefix or []
-        self.proc: subprocess.Popen[str] | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
         self.lines: list[str] = []
         self.info: dict[str, Any] = {}
         self._reader: threading.Thread | None = None
@@ -50,31 +50,39 @@ class GatewayProcess:
         if self.config is not None:
             args += ["--config", str(self.config)]
         env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, bufsize=0)
         assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        pending = b""
         deadline = time.monotonic() + timeout
         with selectors.DefaultSelector() as sel:
-            sel.register(self.proc.stdout, selectors.EVENT_READ)
+            sel.register(fd, selectors.EVENT_READ)
             while not self.info:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not sel.select(remaining):
                     self.kill()
-                    raise AssertionError("gateway not ready in time:\n" + "".join(self.lines))
-                line = self.proc.stdout.readline()
-                if not line:
+                    raise AssertionError("gateway not ready in time:\n" + self.output())
+                chunk = os.read(fd, 65536)
+                if not chunk:
                     self.proc.wait()
-                    raise AssertionError(f"gateway exited {self.proc.returncode}:\n" + "".join(self.lines))
-                self.lines.append(line)
-                if line.startswith(READY_PREFIX):
-                    self.info = json.loads(line[len(READY_PREFIX):])
+                    raise AssertionError(f"gateway exited {self.proc.returncode}:\n" + self.output())
+                pending += chunk
+                *complete, pending = pending.split(b"\n")
+                for raw in complete:
+                    line = raw.decode("utf-8", "replace") + "\n"
+                    self.lines.append(line)
+                    if line.startswith(READY_PREFIX):
+                        self.info = json.loads(line[len(READY_PREFIX):])
+        if pending:
+            self.lines.append(pending.decode("utf-8", "replace"))
         self._reader = threading.Thread(target=self._drain, daemon=True)
         self._reader.start()
         return self
 
     def _drain(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line)
+        for raw in self.proc.stdout:
+            self.lines.append(raw.decode("utf-8", "replace"))
 
     @property
     def sip(self) -> tuple[str, int]:
