@@ -15,6 +15,7 @@ from typing import Any
 
 from acdgate.acd.engine import Acd
 from acdgate.acd.site import Site
+from acdgate.gateway.acd_service import AcdService
 from acdgate.gateway.http_api import make_site
 from acdgate.gateway.sip.digest import Algorithm
 from acdgate.gateway.sip.registrar import Binding, Registrar, credentials_from_site
@@ -39,8 +40,7 @@ class Gateway:
         self.store = store
         self.trace = trace
         now = reactor.seconds()
-        snapshot = store.load_snapshot("acd")
-        self.acd = Acd.restore(site, snapshot, now) if snapshot else Acd(site)
+        self.acd_service = AcdService(reactor, site, store)
         self.registrar = Registrar(
             site.sip,
             credentials_from_site(site),
@@ -74,8 +74,14 @@ class Gateway:
             info["http"] = {"host": host, "port": int(address.port)}
         return info
 
+    @property
+    def acd(self) -> Acd:
+        """The ACD engine (read-only use: commands go through `acd_service.execute`)."""
+        return self.acd_service.acd
+
     def stop(self) -> Any:
         """Stop timers and listeners; close the trace and the store."""
+        self.acd_service.stop()
         self.sip_service.stop()
         d = self.stack.stop()
         if self.http_port is not None:

@@ -78,7 +78,7 @@ class StateStore:
         snapshot: Mapping[str, Any] | None = None,
         snapshot_name: str = "acd",
     ) -> list[int]:
-        """Append journal records (each with `at` and `kind`) and save a snapshot, atomically.
+        """Append journal records (each with `at` and `type`) and save a snapshot, atomically.
 
         Returns the journal sequence numbers given to the records. When this returns, the
         records are committed.
@@ -88,7 +88,7 @@ class StateStore:
             for record in records:
                 cur = self._db.execute(
                     "INSERT INTO journal (at, kind, data) VALUES (?, ?, ?)",
-                    (float(record["at"]), str(record["kind"]), json.dumps(record, sort_keys=True)),
+                    (float(record["at"]), str(record["type"]), json.dumps(record, sort_keys=True)),
                 )
                 seqs.append(int(cur.lastrowid or 0))
             if snapshot is not None:

@@ -1,0 +1,80 @@
+"""The ACD engine with its journal and timers, on the reactor.
+
+Every command goes through `execute`: the engine's events and its session snapshot are
+committed to the state store in one transaction before `execute` returns, so whatever the
+caller then tells a phone (a confirmation tone, a 200) is already durable. The engine's
+timers (wrap-up end, no-answer, overflow, lockout end) run as one `callLater` at
+`next_deadline()`, re-armed after every change: no polling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from acdgate.acd.commands import Command
+from acdgate.acd.engine import Acd
+from acdgate.acd.events import Event, event_to_record
+from acdgate.acd.site import Site
+from acdgate.gateway.store import StateStore
+from twisted.internet.interfaces import IDelayedCall
+from twisted.logger import Logger
+
+log = Logger(namespace="acdgate.acd")
+
+EventListener = Callable[[list[Event]], None]
+
+
+class AcdService:
+    """Runs commands through the engine, journals the outcome, and fires the engine's timers."""
+
+    def __init__(self, reactor: Any, site: Site, store: StateStore) -> None:
+        self.reactor = reactor
+        self.store = store
+        now = reactor.seconds()
+        snapshot = store.load_snapshot("acd")
+        self.acd = Acd.restore(site, snapshot, now) if snapshot else Acd(site)
+        self.listeners: list[EventListener] = []
+        self._timer: IDelayedCall | None = None
+        self._arm()
+
+    def execute(self, command: Command) -> list[Event]:
+        """Run one command; its events are committed when this returns."""
+        events = self.acd.handle(command, self.reactor.seconds())
+        self._commit(events)
+        return events
+
+    def stop(self) -> None:
+        """Cancel the engine timer (the state is already on disk)."""
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+
+    def _commit(self, events: list[Event]) -> None:
+        self.store.append([event_to_record(e) for e in events], snapshot=self.acd.snapshot())
+        self._arm()
+        for event in events:
+            log.info("{event}", event=event)
+        for listener in list(self.listeners):
+            try:
+                listener(events)
+            except Exception:  # a listener's bug must not undo a committed command
+                log.failure("event listener {listener} failed", listener=listener)
+
+    def _arm(self) -> None:
+        deadline = self.acd.next_deadline()
+        if self._timer is not None and self._timer.active():
+            if deadline is not None and abs(self._timer.getTime() - deadline) < 1e-6:
+                return
+            self._timer.cancel()
+        self._timer = None
+        if deadline is not None:
+            self._timer = self.reactor.callLater(max(0.0, deadline - self.reactor.seconds()), self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        events = self.acd.advance(self.reactor.seconds())
+        if events:
+            self._commit(events)
+        else:
+            self._arm()
