@@ -18,6 +18,7 @@ from acdgate.acd.site import Site
 from acdgate.gateway.acd_service import AcdService
 from acdgate.gateway.http_api import make_site
 from acdgate.gateway.sip.digest import Algorithm
+from acdgate.gateway.sip.qualify import ProbeState
 from acdgate.gateway.sip.registrar import Binding, Registrar, credentials_from_site
 from acdgate.gateway.sip.stack import SipStack
 from acdgate.gateway.sip_service import SipService
@@ -29,6 +30,7 @@ from twisted.logger import Logger
 log = Logger(namespace="acdgate")
 
 READY_PREFIX = "acdgate ready "
+_REACHABLE = (ProbeState.IDLE_UP, ProbeState.PROBING_UP)
 
 
 class Gateway:
@@ -111,7 +113,7 @@ class Gateway:
                     "source": f"{b.source[0]}:{b.source[1]}",
                     "user_agent": b.user_agent,
                     "expires": b.remaining(now),
-                    "reachable": b.key() not in self.sip_service.unreachable,
+                    "reachable": self.sip_service.qualifier.state(b.key()) in _REACHABLE,
                 })
             rows.append({
                 "extension": station.extension,

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 from acdgate.gateway.sip.message import Headers, Request, Response, new_branch, new_tag
-from acdgate.gateway.sip.registrar import Binding, Registrar
+from acdgate.gateway.sip.qualify import Qualifier, QualifyEvent, StationReachable
+from acdgate.gateway.sip.registrar import Binding, RegisterResult, Registrar
 from acdgate.gateway.sip.stack import Incoming, SipStack, TransactionFailed
 from acdgate.gateway.store import StateStore
 from twisted.internet.interfaces import IDelayedCall
@@ -19,10 +20,12 @@ from twisted.logger import Logger
 
 log = Logger(namespace="acdgate.sip")
 
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER"
+BASE_METHODS = ("OPTIONS", "REGISTER")
 ACCEPT = "application/sdp"
 SUPPORTED = "path, outbound"
 USER_AGENT = "acdgate/0.1"
+
+MethodHandler = Callable[[Request, Incoming], None]
 
 # Methods RFC 3261 and its extensions define that we recognise but do not serve yet.
 _KNOWN_METHODS = frozenset(
@@ -47,12 +50,47 @@ class SipService:
         self.store = store
         self.qualify_seconds = qualify_seconds
         self.stack: SipStack | None = None
-        self.unreachable: set[tuple[str, str]] = set()
+        self.qualifier = Qualifier(qualify_seconds)
+        self.qualifier.track_all(registrar.all_bindings(reactor.seconds()), reactor.seconds())
+        self.handlers: dict[str, MethodHandler] = {}
+        self.cancel_listeners: list[Callable[[str], None]] = []
         self._expiry_call: IDelayedCall | None = None
         self._qualify_call: IDelayedCall | None = None
         self._delayed: set[IDelayedCall] = set()
-        self._qualifying: set[tuple[str, str]] = set()
         self.on_bindings_changed: Callable[[str], None] | None = None
+
+    def add_method(self, method: str, handler: MethodHandler) -> None:
+        """Serve `method` (INVITE, SUBSCRIBE, ACK, ...) with `handler`; it answers via the stack."""
+        self.handlers[method] = handler
+
+    @property
+    def allow(self) -> str:
+        """The Allow header value: what we serve."""
+        methods = [*BASE_METHODS, *(m for m in self.handlers if m not in BASE_METHODS)]
+        if "INVITE" in self.handlers:
+            methods += [m for m in ("ACK", "CANCEL", "BYE") if m not in methods]
+        return ", ".join(methods)
+
+    def authenticate(self, request: Request, incoming: Incoming) -> str | None:
+        """The station username that signed `request`; None when a challenge or refusal was sent.
+
+        Requests other than REGISTER are challenged the same way (401, RFC 3261 22.2).
+        """
+        assert self.stack is not None
+        outcome = self.registrar.authenticate(request, incoming.source, self.reactor.seconds())
+        if isinstance(outcome, str):
+            return outcome
+        self._deliver(request, incoming, outcome)
+        return None
+
+    def reachable(self, username: str) -> bool:
+        """Whether a station's registered contacts answer (qualify)."""
+        return self.qualifier.reachable(username)
+
+    def invite_cancelled(self, transaction_key: str) -> None:
+        """The stack matched a CANCEL to this INVITE server transaction (it answered the CANCEL)."""
+        for listener in list(self.cancel_listeners):
+            listener(transaction_key)
 
     def attach(self, stack: SipStack) -> None:
         """Use `stack` to answer and to send requests; start the timers."""
@@ -74,45 +112,56 @@ class SipService:
         """Answer one request from the stack."""
         assert self.stack is not None
         method = request.method
-        if method == "ACK":
-            return  # an ACK for a 2xx we never sent: nothing to do (no calls yet)
-        if method == "REGISTER":
+        handler = self.handlers.get(method)
+        if handler is not None:
+            handler(request, incoming)
+        elif method == "ACK":
+            return  # an ACK for a 2xx no dialog knows: nothing to do
+        elif method == "REGISTER":
             self._register(request, incoming)
         elif method == "OPTIONS":
             self.stack.respond(request, 200, headers=self._capabilities())
+        elif method in ("BYE", "CANCEL", "INFO", "UPDATE", "NOTIFY"):
+            self.stack.respond(request, 481, headers=[("Allow", self.allow)])
         elif method in _KNOWN_METHODS:
-            status, reason = (481, None) if method in ("BYE", "CANCEL") else (501, f"{method} Not Served Yet")
-            self.stack.respond(request, status, reason, headers=[("Allow", ALLOW)])
+            self.stack.respond(request, 501, f"{method} Not Served", headers=[("Allow", self.allow)])
         else:
-            self.stack.respond(request, 501, "Unknown Method", headers=[("Allow", ALLOW)])
+            self.stack.respond(request, 501, "Unknown Method", headers=[("Allow", self.allow)])
 
     def _capabilities(self) -> list[tuple[str, str]]:
-        return [("Allow", ALLOW), ("Accept", ACCEPT), ("Supported", SUPPORTED),
+        return [("Allow", self.allow), ("Accept", ACCEPT), ("Supported", SUPPORTED),
                 ("Accept-Language", "en"), ("Server", USER_AGENT)]
 
     def _register(self, request: Request, incoming: Incoming) -> None:
         assert self.stack is not None
         now = self.reactor.seconds()
         result = self.registrar.handle_register(request, incoming.source, incoming.transport, now)
-        if result.auth_failure is not None:
-            f = result.auth_failure
-            log.warn("REGISTER auth failure from {peer}: user {user!r}: {reason} (Call-ID {call_id})",
-                     peer=f"{incoming.source[0]}:{incoming.source[1]}", user=getattr(f, "username", "?"),
-                     reason=getattr(f, "reason", "?"), call_id=request.call_id)
         if result.added_or_refreshed or result.removed:
             self.store.save_bindings(
                 [b.to_dict() for b in result.added_or_refreshed], [b.key() for b in result.removed]
             )
+            for b in result.added_or_refreshed:
+                self._log_reachability(self.qualifier.track(b, now))
             for b in result.removed:
-                self.unreachable.discard(b.key())
+                self._log_reachability(self.qualifier.forget(b.key(), now))
             self._schedule_expiry()
             self._schedule_qualify()
             if self.on_bindings_changed is not None:
                 username = (result.added_or_refreshed or result.removed)[0].username
                 self.on_bindings_changed(username)
+        self._deliver(request, incoming, result)
+
+    def _deliver(self, request: Request, incoming: Incoming, result: RegisterResult) -> None:
+        """Send a registrar answer: at once, later (throttled), or not at all (blocked)."""
+        assert self.stack is not None
+        peer = f"{incoming.source[0]}:{incoming.source[1]}"
+        if result.auth_failure is not None:
+            f = result.auth_failure
+            log.warn("{method} auth failure from {peer}: user {user!r}: {reason} (Call-ID {call_id})",
+                     method=request.method, peer=peer, user=f.username, reason=f.reason, call_id=request.call_id)
         if result.drop:
-            log.warn("REGISTER from blocked source {peer} dropped (Call-ID {call_id})",
-                     peer=f"{incoming.source[0]}:{incoming.source[1]}", call_id=request.call_id)
+            log.warn("{method} from blocked source {peer} dropped (Call-ID {call_id})",
+                     method=request.method, peer=peer, call_id=request.call_id)
             return
         result.response.headers.add("Server", USER_AGENT)
         if result.delay > 0:
@@ -143,26 +192,33 @@ class SipService:
         if removed:
             self.store.save_bindings([], [b.key() for b in removed])
             for b in removed:
-                self.unreachable.discard(b.key())
+                self._log_reachability(self.qualifier.forget(b.key(), self.reactor.seconds()))
                 log.info("registration of {user} at {contact} expired", user=b.username, contact=b.contact)
         self._schedule_expiry()
 
     # -- qualify (OPTIONS to registered contacts) ----------------------------------------
 
     def _schedule_qualify(self) -> None:
-        if self.qualify_seconds <= 0 or self._qualify_call is not None:
-            return
-        if self.registrar.all_bindings(self.reactor.seconds()):
-            self._qualify_call = self.reactor.callLater(self.qualify_seconds, self._qualify)
+        if self._qualify_call is not None and self._qualify_call.active():
+            self._qualify_call.cancel()
+        self._qualify_call = None
+        when = self.qualifier.next_due()
+        if when is not None:
+            self._qualify_call = self.reactor.callLater(max(0.0, when - self.reactor.seconds()), self._qualify)
 
     def _qualify(self) -> None:
         self._qualify_call = None
-        if self.stack is None:
-            return
-        for binding in self.registrar.all_bindings(self.reactor.seconds()):
-            if binding.key() not in self._qualifying:
+        if self.stack is not None:
+            for binding in self.qualifier.due(self.reactor.seconds()):
                 self._options(binding)
         self._schedule_qualify()
+
+    def _log_reachability(self, events: list[QualifyEvent]) -> None:
+        for event in events:
+            if isinstance(event, StationReachable):
+                log.info("station {user} is reachable again", user=event.username)
+            else:
+                log.warn("station {user} is unreachable: no contact answers OPTIONS", user=event.username)
 
     def _options(self, binding: Binding) -> None:
         assert self.stack is not None
@@ -180,22 +236,15 @@ class SipService:
             ]),
         )
         key = binding.key()
-        self._qualifying.add(key)
         d = self.stack.send_request(request, binding.source, binding.transport)
 
         def answered(response: Response) -> None:
-            self._qualifying.discard(key)
-            if key in self.unreachable:
-                self.unreachable.discard(key)
-                log.info("station {user} at {contact} is reachable again ({status})",
-                         user=binding.username, contact=binding.contact, status=response.status)
+            self._log_reachability(self.qualifier.answered(key, self.reactor.seconds()))
+            self._schedule_qualify()
 
         def failed(failure: Any) -> None:
-            self._qualifying.discard(key)
             failure.trap(TransactionFailed)
-            if key not in self.unreachable:
-                self.unreachable.add(key)
-                log.warn("station {user} at {contact} is unreachable (no answer to OPTIONS)",
-                         user=binding.username, contact=binding.contact)
+            self._log_reachability(self.qualifier.timed_out(key, self.reactor.seconds()))
+            self._schedule_qualify()
 
         d.addCallbacks(answered, failed)
