@@ -117,6 +117,21 @@ _ULAW_DEC = _build_ulaw_decode_table()
 _ALAW_DEC = _build_alaw_decode_table()
 _ULAW_DEC.flags.writeable = False
 _ALAW_DEC.flags.writeable = False
+
+
+def _pair_table(table: Samples) -> Samples:
+    # Decodes two codes per lookup: row i holds the samples of bytes (i & 0xFF, i >> 8),
+    # so a payload viewed as little-endian uint16 indexes it directly (about 2x faster).
+    i = np.arange(65536)
+    pairs = np.empty((65536, 2), dtype=np.int16)
+    pairs[:, 0] = table[i & 0xFF]
+    pairs[:, 1] = table[i >> 8]
+    pairs.flags.writeable = False
+    return pairs
+
+
+_ULAW_DEC2 = _pair_table(_ULAW_DEC)
+_ALAW_DEC2 = _pair_table(_ALAW_DEC)
 # Transcoding through the linear value (decode, then re-encode with the other law).
 _ULAW_TO_ALAW: bytes = _ALAW_ENC_NP[_ULAW_DEC.view(np.uint16)].tobytes()
 _ALAW_TO_ULAW: bytes = _ULAW_ENC_NP[_ALAW_DEC.view(np.uint16)].tobytes()
@@ -142,14 +157,21 @@ def alaw_encode(samples: npt.ArrayLike) -> bytes:
     return _ALAW_ENC_NP[_as_index(samples)].tobytes()
 
 
+def _decode(payload: bytes, table: Samples, pairs: Samples) -> Samples:
+    n = len(payload)
+    if n % 2 == 0:
+        return pairs.take(np.frombuffer(payload, dtype="<u2"), axis=0).reshape(n)
+    return table.take(np.frombuffer(payload, dtype=np.uint8))
+
+
 def ulaw_decode(payload: bytes) -> Samples:
     """Decode mu-law bytes to a new int16 array."""
-    return _ULAW_DEC[np.frombuffer(payload, dtype=np.uint8)]
+    return _decode(payload, _ULAW_DEC, _ULAW_DEC2)
 
 
 def alaw_decode(payload: bytes) -> Samples:
     """Decode A-law bytes to a new int16 array."""
-    return _ALAW_DEC[np.frombuffer(payload, dtype=np.uint8)]
+    return _decode(payload, _ALAW_DEC, _ALAW_DEC2)
 
 
 def ulaw_to_alaw(payload: bytes) -> bytes:
