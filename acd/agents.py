@@ -48,7 +48,6 @@ class Agent:
         "idle_since",
         "last_group",
         "pending",
-        "ready_epoch",
         "reason_code",
         "return_reason",
         "return_state",
@@ -76,7 +75,6 @@ class Agent:
         self.calls_handled = 0
         self.return_state = AgentState.NOT_READY  # where a cancelled/direct call returns to
         self.return_reason: int | None = None
-        self.ready_epoch = 0  # bumped on every entry into READY (stale routing entries)
         self.idle_since = 0.0  # when the agent last entered READY (most-idle key)
         self.last_group: str | None = None  # group of the last routed call (wrap-up time)
         # seconds spent per (state, reason code) over closed intervals of this session

@@ -228,6 +228,8 @@ class Acd:
                     counts = self._counts[g]
                     counts[old] -= 1
                     counts[new] += 1
+                    if old is S.READY:
+                        self._ready[g].discard(agent)
         if old is S.WORK_READY:
             self._timers.cancel(TimerKind.WRAPUP_END, agent.user_id)
             self._wrapup_until.pop(agent.user_id, None)
@@ -249,7 +251,6 @@ class Acd:
             )
         )
         if new is S.READY:
-            agent.ready_epoch += 1
             agent.idle_since = now
             for g in agent.groups:
                 if g not in agent.disabled:
@@ -445,6 +446,7 @@ class Acd:
         elif not c.enabled and was_enabled:
             agent.disabled.add(c.group)
             self._counts[c.group][agent.state] -= 1
+            self._ready[c.group].discard(agent)
         return None
 
     def _wrapup_end(self, user_id: str, now: float, out: list[Event]) -> None:
@@ -465,10 +467,10 @@ class Acd:
             if not queue.count:
                 continue
             head = queue.head()
-            if head is not None and (best is None or head.key() < best.key()):
+            if head is not None and (best is None or head.qkey < best.qkey):
                 best = head
         if best is not None:
-            self._queues[best.group].leave()
+            self._queues[best.group].leave(best)
             self._offer(best, [agent], now, out)
 
     def _offer(self, call: Call, agents: list[Agent], now: float, out: list[Event]) -> None:
@@ -550,7 +552,7 @@ class Acd:
         if call.status is CallStatus.WAITING:
             if self._full(target):
                 return  # stays where it is: the overflow group cannot take it
-            self._queues[call.group].leave()
+            self._queues[call.group].leave(call)
         elif self._full(target):
             return self._route(call, now, out)
         out.append(
@@ -647,9 +649,9 @@ class Acd:
         self._timers.cancel(TimerKind.NO_ANSWER, call.call_id)
         self._timers.cancel(TimerKind.OVERFLOW, call.call_id)
         status = call.status
-        call.status = CallStatus.CONNECTED  # no longer waiting: its heap entries go stale
+        call.status = CallStatus.ENDED  # its heap entries, if any, are stale from now on
         if status is CallStatus.WAITING:
-            self._queues[call.group].leave()
+            self._queues[call.group].leave(call)
             out.append(
                 CallAbandoned(
                     at=now, call_id=call.call_id, group=call.group, waited=now - call.arrived

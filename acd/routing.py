@@ -5,30 +5,30 @@ a scan of all members or of all waiting calls, and nothing is polled: the engine
 here when a call arrives, when an agent becomes READY and when a timer fires (compare
 Asterisk's app_queue, which re-checks every member for every waiting caller each second).
 
-Deletion is lazy. An entry stays in its heap when its call stops waiting or its agent stops
-being READY; it is recognised as stale (the call's `token`, the agent's `ready_epoch`,
-state and membership no longer match) and dropped when it reaches the top. Heaps are
-rebuilt when stale entries outnumber live ones, so memory stays proportional to the live set.
+READY members are kept eagerly in sorted key lists (an agent leaving READY is removed from
+each of its groups by bisect). Waiting calls are in heaps with lazy deletion: a call taken
+from the head is popped at once; one that leaves from the middle (abandoned, overflowed)
+stays until it surfaces and is recognised as stale by its `token`, status and group. Heaps
+are rebuilt when stale entries outnumber live ones, so memory follows the live set.
 """
 
 from __future__ import annotations
 
 import heapq
-from bisect import bisect_right, insort
+from bisect import bisect_left, bisect_right, insort
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from acdgate.acd.agents import Agent
 from acdgate.acd.site import Group, GroupMode
-from acdgate.acd.states import AgentState
-
-_READY = AgentState.READY
 
 
 class CallStatus(Enum):
     WAITING = "waiting"
     OFFERED = "offered"
     CONNECTED = "connected"
+    ENDED = "ended"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +59,7 @@ class Call:
         "offered_to",
         "overflow_at",
         "priority",
+        "qkey",
         "seq",
         "status",
         "token",
@@ -84,6 +85,8 @@ class Call:
         self.data = data
         self.arrived = arrived  # kept across ring-no-answer and overflow: queue order
         self.seq = seq  # arrival order, breaks ties of equal arrival times
+        # queue order: higher priority first, then earlier arrival (fixed for the call's life)
+        self.qkey = (-priority, arrived, seq)
         self.status = CallStatus.WAITING
         self.token = 0  # bumped on every push into a wait queue (stale heap entries)
         self.offered_to: list[str] = []  # ringing agents (several in a collective group)
@@ -103,10 +106,6 @@ class Call:
             offered_to=tuple(self.offered_to),
             user_id=self.user_id,
         )
-
-    def key(self) -> tuple[int, float, int]:
-        """Queue order: higher priority first, then earlier arrival."""
-        return (-self.priority, self.arrived, self.seq)
 
 
 _QueueEntry = tuple[int, float, int, int, Call]
@@ -133,16 +132,20 @@ class WaitQueue:
         call.token += 1
         call.status = CallStatus.WAITING
         call.group = self.number
-        prio, arrived, seq = call.key()
+        prio, arrived, seq = call.qkey
         heapq.heappush(self._heap, (prio, arrived, seq, call.token, call))
         heapq.heappush(self._by_arrival, (arrived, seq, call.token, call))
         self.count += 1
         if len(self._heap) > 2 * self.count + 64:
             self._compact()
 
-    def leave(self) -> None:
-        """A call of this queue stopped waiting (offered, abandoned, overflowed)."""
+    def leave(self, call: Call) -> None:
+        """`call` stopped waiting here (offered, abandoned, overflowed); call before its status changes."""
         self.count -= 1
+        if self._heap and self._heap[0][4] is call:
+            heapq.heappop(self._heap)
+        if self._by_arrival and self._by_arrival[0][3] is call:
+            heapq.heappop(self._by_arrival)
 
     def head(self) -> Call | None:
         """The call to serve next, or None."""
@@ -176,176 +179,103 @@ class WaitQueue:
 
 
 class ReadyMembers:
-    """The READY, enabled members of one group, ordered by the group's mode."""
+    """The READY, enabled members of one group, as a sorted list of keys (bisect).
 
-    __slots__ = ("index", "number")
+    The engine adds a member when it enters READY (or its membership is enabled while
+    READY) and discards it when it leaves READY (or is disabled): O(log n) search plus a
+    short memmove, and the pick is the first key, or a bisect for circular mode.
+    """
+
+    __slots__ = ("_agents", "_keys", "_sorted", "index", "number")
 
     def __init__(self, group: Group) -> None:
         self.number = group.number
         self.index = {user_id: i for i, user_id in enumerate(group.members)}
+        self._sorted: list[Any] = []  # keys, ascending; every key ends with the member index
+        self._keys: dict[str, Any] = {}  # user id -> its key in _sorted
+        self._agents: dict[int, Agent] = {}  # member index -> agent
 
-    def eligible(self, agent: Agent) -> bool:
-        """READY and with membership of this group enabled."""
-        return agent.state is _READY and self.number not in agent.disabled
+    def key(self, agent: Agent) -> Any:
+        """The sort key of a READY agent; None: never offered calls of this group."""
+        return self.index[agent.user_id]
 
     def add(self, agent: Agent) -> None:
-        """The agent became READY (or had its membership enabled while READY)."""
-        raise NotImplementedError
+        """The agent entered READY (or had its membership enabled while READY)."""
+        if agent.user_id in self._keys:
+            return
+        key = self.key(agent)
+        if key is None:
+            return
+        self._keys[agent.user_id] = key
+        self._agents[self.index[agent.user_id]] = agent
+        if not self._sorted or self._sorted[-1] < key:
+            self._sorted.append(key)  # most idle: keys grow with time, always appended
+        else:
+            insort(self._sorted, key)
+
+    def discard(self, agent: Agent) -> None:
+        """The agent left READY (or had its membership disabled)."""
+        key = self._keys.pop(agent.user_id, None)
+        if key is not None:
+            del self._sorted[bisect_left(self._sorted, key)]
+
+    def _agent(self, key: Any) -> Agent:
+        return self._agents[key if isinstance(key, int) else key[-1]]
 
     def pick(self) -> Agent | None:
         """The member to offer the next call to, or None."""
-        raise NotImplementedError
+        return self._agent(self._sorted[0]) if self._sorted else None
 
     def offered(self, agent: Agent) -> None:
         """A call of this group was offered to `agent` (circular mode remembers it)."""
 
     def all_ready(self) -> list[Agent]:
-        """Every eligible member, in member order (collective mode rings them all)."""
-        raise NotImplementedError
+        """Every READY member, in this group's order (collective mode rings them all)."""
+        return [self._agent(k) for k in self._sorted]
 
-
-class LinearReady(ReadyMembers):
-    """Linear (and collective): the first READY member in member order.
-
-    Keys never change, so one entry per member suffices: a member that leaves READY and
-    comes back makes its old entry live again (`_present` avoids duplicates).
-    """
-
-    __slots__ = ("_heap", "_present")
-
-    def __init__(self, group: Group) -> None:
-        super().__init__(group)
-        self._heap: list[tuple[int, Agent]] = []
-        self._present: set[int] = set()
-
-    def add(self, agent: Agent) -> None:
-        i = self.index[agent.user_id]
-        if i not in self._present:
-            self._present.add(i)
-            heapq.heappush(self._heap, (i, agent))
-
-    def pick(self) -> Agent | None:
-        heap = self._heap
-        while heap:
-            i, agent = heap[0]
-            if agent.state is _READY and self.number not in agent.disabled:
-                return agent
-            heapq.heappop(heap)
-            self._present.discard(i)
-        return None
-
-    def all_ready(self) -> list[Agent]:
-        live = sorted(e for e in self._heap if self.eligible(e[1]))
-        self._heap = live  # a sorted list is a heap
-        self._present = {i for i, _ in live}
-        return [agent for _, agent in live]
+    def __len__(self) -> int:
+        return len(self._sorted)
 
 
 class CircularReady(ReadyMembers):
-    """Circular: the next READY member after the one last offered, wrapping around.
+    """Circular: the next READY member after the one last offered, wrapping around."""
 
-    A sorted list of member indexes; `bisect_right(last)` finds the next one.
-    """
-
-    __slots__ = ("_agents", "_indexes", "last")
+    __slots__ = ("last",)
 
     def __init__(self, group: Group) -> None:
         super().__init__(group)
-        self._indexes: list[int] = []
-        self._agents: dict[int, Agent] = {}
         self.last = -1  # member index last offered a call
 
-    def add(self, agent: Agent) -> None:
-        i = self.index[agent.user_id]
-        if i not in self._agents:
-            self._agents[i] = agent
-            insort(self._indexes, i)
-
     def pick(self) -> Agent | None:
-        indexes = self._indexes
-        while indexes:
-            pos = bisect_right(indexes, self.last)
-            if pos == len(indexes):
-                pos = 0
-            i = indexes[pos]
-            agent = self._agents[i]
-            if agent.state is _READY and self.number not in agent.disabled:
-                return agent
-            del indexes[pos]
-            del self._agents[i]
-        return None
+        keys = self._sorted
+        if not keys:
+            return None
+        pos = bisect_right(keys, self.last)
+        return self._agent(keys[pos if pos < len(keys) else 0])
 
     def offered(self, agent: Agent) -> None:
         self.last = self.index[agent.user_id]
 
-    def all_ready(self) -> list[Agent]:
-        return [a for i in self._indexes if self.eligible(a := self._agents[i])]
-
-
-_IdleEntry = tuple[int, float, int, int, int, Agent]
-
 
 class IdleReady(ReadyMembers):
-    """Most idle: the READY member that entered READY longest ago.
+    """Most idle: the member that entered READY longest ago, key (idle since, index).
 
-    Skills mode uses the same heap keyed by (-level in the required skill, idle since);
-    members without the skill never enter it. The key changes on every entry into READY,
-    so each entry carries the agent's `ready_epoch` and is stale once the agent moves on.
+    Skills mode: key (-level in the group's skill, idle since, index); members without
+    the skill are never added.
     """
 
-    __slots__ = ("_heap", "_levels", "_seq")
+    __slots__ = ("_levels",)
 
     def __init__(self, group: Group, levels: dict[str, int] | None = None) -> None:
         super().__init__(group)
-        self._heap: list[_IdleEntry] = []
         self._levels = levels  # None: most idle; else the members' skill levels
-        self._seq = 0  # tie-breaker: entries never compare agents
 
-    def add(self, agent: Agent) -> None:
-        level = 0
-        if self._levels is not None:
-            level = self._levels.get(agent.user_id, 0)
-            if level <= 0:
-                return
-        self._seq += 1
-        entry = (
-            -level,
-            agent.idle_since,
-            self.index[agent.user_id],
-            self._seq,
-            agent.ready_epoch,
-            agent,
-        )
-        heapq.heappush(self._heap, entry)
-        if len(self._heap) > 2 * len(self.index) + 64:
-            self._compact()
-
-    def _live(self, entry: _IdleEntry) -> bool:
-        agent = entry[5]
-        return (
-            agent.ready_epoch == entry[4]
-            and agent.state is _READY
-            and self.number not in agent.disabled
-        )
-
-    def pick(self) -> Agent | None:
-        heap = self._heap
-        while heap:
-            if self._live(heap[0]):
-                return heap[0][5]
-            heapq.heappop(heap)
-        return None
-
-    def all_ready(self) -> list[Agent]:
-        seen: dict[str, Agent] = {}
-        for entry in sorted(self._heap):
-            if self._live(entry):
-                seen.setdefault(entry[5].user_id, entry[5])
-        return list(seen.values())
-
-    def _compact(self) -> None:
-        self._heap = [e for e in self._heap if self._live(e)]
-        heapq.heapify(self._heap)
+    def key(self, agent: Agent) -> Any:
+        i = self.index[agent.user_id]
+        if self._levels is None:
+            return (agent.idle_since, i)
+        level = self._levels.get(agent.user_id, 0)
+        return (-level, agent.idle_since, i) if level > 0 else None
 
 
 def ready_members_for(group: Group, levels: dict[str, int]) -> ReadyMembers:
@@ -356,4 +286,4 @@ def ready_members_for(group: Group, levels: dict[str, int]) -> ReadyMembers:
         return IdleReady(group)
     if group.mode is GroupMode.SKILLS:
         return IdleReady(group, levels)
-    return LinearReady(group)  # LINEAR, COLLECTIVE
+    return ReadyMembers(group)  # LINEAR, COLLECTIVE: member order
