@@ -459,19 +459,19 @@ class Acd:
 
     def _take_call(self, agent: Agent, now: float, out: list[Event]) -> None:
         """A READY agent takes the best waiting call among the groups it serves."""
-        best: Call | None = None
+        best = None
+        queues = self._queues
         for g in agent.groups:
             if g in agent.disabled:
                 continue
-            queue = self._queues[g]
-            if not queue.count:
-                continue
-            head = queue.head()
-            if head is not None and (best is None or head.qkey < best.qkey):
-                best = head
+            entry = queues[g].top()
+            # entries compare by (-priority, arrival, seq): seq is unique, so calls never compare
+            if entry is not None and (best is None or entry < best):
+                best = entry
         if best is not None:
-            self._queues[best.group].leave(best)
-            self._offer(best, [agent], now, out)
+            call = best[4]
+            queues[call.group].leave(call)
+            self._offer(call, [agent], now, out)
 
     def _offer(self, call: Call, agents: list[Agent], now: float, out: list[Event]) -> None:
         group = self._groups[call.group]

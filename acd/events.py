@@ -278,5 +278,7 @@ def record_to_event(record: typing.Mapping[str, object]) -> Event:
     name = str(record["type"])
     cls = EVENT_TYPES[name]
     decoders = _DECODERS[name]
-    kwargs: dict[str, typing.Any] = {f: decode(record[f]) for f, decode in decoders.items() if f in record}
+    kwargs: dict[str, typing.Any] = {
+        f: decode(record[f]) for f, decode in decoders.items() if f in record
+    }
     return cls(**kwargs)

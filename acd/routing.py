@@ -136,16 +136,27 @@ class WaitQueue:
         heapq.heappush(self._heap, (prio, arrived, seq, call.token, call))
         heapq.heappush(self._by_arrival, (arrived, seq, call.token, call))
         self.count += 1
-        if len(self._heap) > 2 * self.count + 64:
+        if len(self._heap) + len(self._by_arrival) > 4 * self.count + 128:
             self._compact()
 
     def leave(self, call: Call) -> None:
-        """`call` stopped waiting here (offered, abandoned, overflowed); call before its status changes."""
+        """`call` stopped waiting here (offered, abandoned, overflowed).
+
+        The heap top is kept live: a call taken from the head is popped now, and stale
+        entries of calls that left from the middle are dropped as they surface.
+        """
         self.count -= 1
-        if self._heap and self._heap[0][4] is call:
-            heapq.heappop(self._heap)
+        heap = self._heap
+        if heap and heap[0][4] is call:
+            heapq.heappop(heap)
+        while heap and not self._live(heap[0][4], heap[0][3]):
+            heapq.heappop(heap)
         if self._by_arrival and self._by_arrival[0][3] is call:
             heapq.heappop(self._by_arrival)
+
+    def top(self) -> _QueueEntry | None:
+        """The head entry `(-priority, arrival, seq, token, call)`, or None (always live)."""
+        return self._heap[0] if self._heap else None
 
     def head(self) -> Call | None:
         """The call to serve next, or None."""
