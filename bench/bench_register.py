@@ -1,0 +1,679 @@
+"""Registration benchmark (issue 3): SIPp REGISTER with digest at doubling rates against a running
+`acdgate run` and, in the same run, against Kamailio as a baseline registrar.
+
+Per server: the RFC 7501 registration rate (the highest offered rate whose step completed with zero
+failures), response-time percentiles of whole registrations (REGISTER, 401, REGISTER, 200; SIPp's
+RTD, 1 ms resolution) and the server's CPU time per registration from /proc/<pid>/stat (utime +
+stime of the gateway process, of every Kamailio process summed). On 2 cores SIPp saturates first
+(near 10,000/s), so CPU per registration is the fair comparison. Prints the ratios acdgate/kamailio
+and the targets (same zero-failure rate, at most 2x the CPU per registration); a missed target is
+printed, not an error. Exit status 1 only when the benchmark itself could not run.
+
+Run: .venv/bin/python bench/bench_register.py [--quick] [--rates 200,400] [--step-seconds 4]
+(needs `sipp` and Debian's `kamailio`; loopback only; about 1-2 minutes, --quick under 30 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import hashlib
+import os
+import re
+import resource
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIO = ROOT / "tests" / "support" / "sipp" / "register_auth.xml"
+KAMAILIO_CFG = Path(__file__).resolve().parent / "kamailio" / "kamailio.cfg"
+KAMAILIO_DBTEXT_VERSION = Path("/usr/share/kamailio/dbtext/kamailio/version")
+STATIONS = [(str(n), f"pw{n}") for n in range(2101, 2111)]  # the embedded demo site's stations
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+DEFAULT_RATES = [200, 400, 800, 1600, 3200, 6400, 12800, 25600]
+KEEP_UP = 0.9  # a step "keeps the rate" when SIPp created calls at >= 90% of the offered rate
+SIPP_SATURATED = 0.8  # SIPp is single-threaded: >= 80% of one core means it is the limit
+TARGET_CPU_RATIO = 2.0
+
+
+class BenchError(Exception):
+    """The benchmark could not run (a server did not start, did not challenge, SIPp missing)."""
+
+
+# -- processes and CPU -------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A UDP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _stat_fields(pid: int) -> list[bytes]:
+    """Fields of /proc/<pid>/stat from field 3 (state) on; the name may hold spaces and ')'."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        return f.read().rsplit(b")", 1)[1].split()
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime (fields 14 and 15 of proc(5)) summed over `pids`, in seconds."""
+    ticks = 0
+    for pid in pids:
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            fields = _stat_fields(pid)
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / CLK_TCK
+
+
+def children_of(parent: int) -> list[int]:
+    """Live direct children of `parent`, from /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                fields = _stat_fields(int(entry))
+                if int(fields[1]) == parent and fields[0] != b"Z":
+                    found.append(int(entry))
+    return found
+
+
+def children_cpu_seconds() -> float:
+    """CPU time of this process's terminated, reaped children (here: each SIPp run)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass(slots=True)
+class Server:
+    """A registrar under test: where it listens and which processes do its work."""
+
+    name: str
+    target: tuple[str, int]
+    pids: Callable[[], list[int]]
+
+
+@contextlib.contextmanager
+def acdgate_server(tmp: Path) -> Iterator[Server]:
+    """`acdgate run` on the demo site, 127.0.0.1, free ports, logging warnings only."""
+    sys.path.insert(0, str(ROOT / "tests" / "support"))
+    from gatewayproc import GatewayProcess  # the tests' launcher: waits for the ready line
+
+    gw = GatewayProcess(tmp / "acdgate-state", extra=["--log-level", "warn"])
+    try:
+        gw.start()
+    except AssertionError as e:
+        raise BenchError(f"acdgate did not start: {e}") from None
+    try:
+        assert gw.proc is not None
+        pid = gw.proc.pid
+        yield Server("acdgate", gw.sip, lambda: [pid])
+    finally:
+        try:
+            gw.stop()
+        except AssertionError:
+            gw.kill()
+
+
+def kamailio_db(directory: Path) -> Path:
+    """A db_text directory: the schema `version` table and a plain-text `subscriber` table."""
+    directory.mkdir(parents=True)
+    if KAMAILIO_DBTEXT_VERSION.exists():
+        shutil.copy(KAMAILIO_DBTEXT_VERSION, directory / "version")
+    else:
+        (directory / "version").write_text(
+            "id(int,auto) table_name(string) table_version(int) \n0:subscriber:7\n"
+        )
+    rows = [
+        "id(int,auto) username(string) domain(string) password(string) ha1(string,null) ha1b(string,null)"
+    ]
+    rows += [f"{i}:{user}:127.0.0.1:{password}::" for i, (user, password) in enumerate(STATIONS, 1)]
+    (directory / "subscriber").write_text("\n".join(rows) + "\n")
+    return directory
+
+
+@contextlib.contextmanager
+def kamailio_server(tmp: Path) -> Iterator[Server]:
+    """Kamailio with bench/kamailio/kamailio.cfg on 127.0.0.1 and a free port, in its own session."""
+    exe = shutil.which("kamailio") or (
+        "/usr/sbin/kamailio" if Path("/usr/sbin/kamailio").exists() else None
+    )
+    if exe is None:
+        raise BenchError("kamailio not found: apt-get install kamailio (see bench/README.md)")
+    db = kamailio_db(tmp / "kamailio-db")
+    run = tmp / "kamailio-run"
+    run.mkdir()
+    port = free_port()
+    log = (tmp / "kamailio.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            exe,
+            "-f",
+            str(KAMAILIO_CFG),
+            "-DD",
+            "-E",
+            "-Y",
+            str(run),
+            "-w",
+            str(run),
+            "-A",
+            f"LISTEN=udp:127.0.0.1:{port}",
+            "-A",
+            f'DBURL="text://{db}"',
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        if not _answers_options(("127.0.0.1", port), proc, timeout=15.0):
+            raise BenchError(
+                "kamailio did not answer on its port:\n"
+                + (tmp / "kamailio.log").read_text()[-2000:]
+            )
+        yield Server("kamailio", ("127.0.0.1", port), lambda: [proc.pid, *children_of(proc.pid)])
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)  # its own session: only the processes it forked
+                proc.wait()
+        log.close()
+
+
+def _answers_options(
+    target: tuple[str, int], proc: subprocess.Popen[bytes], timeout: float
+) -> bool:
+    """Whether the server answers an OPTIONS (any status) before `timeout`; probes every 0.2 s."""
+    deadline = time.monotonic() + timeout
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        s.settimeout(0.2)
+        local = s.getsockname()
+        while time.monotonic() < deadline and proc.poll() is None:
+            s.sendto(
+                _request("OPTIONS", target, local, "2101", f"ready-{secrets.token_hex(4)}", 1),
+                target,
+            )
+            with contextlib.suppress(TimeoutError):
+                if s.recv(65535).startswith(b"SIP/2.0 "):
+                    return True
+    return False
+
+
+# -- the challenge check: one REGISTER without credentials, one with a wrong password ----------
+
+
+def _request(
+    method: str,
+    target: tuple[str, int],
+    local: tuple[str, int],
+    user: str,
+    call_id: str,
+    cseq: int,
+    authorization: str | None = None,
+) -> bytes:
+    host, port = target
+    lines = [
+        f"{method} sip:{host}:{port} SIP/2.0",
+        f"Via: SIP/2.0/UDP {local[0]}:{local[1]};branch=z9hG4bK{secrets.token_hex(8)};rport",
+        f"From: <sip:{user}@{host}>;tag={secrets.token_hex(4)}",
+        f"To: <sip:{user}@{host}>",
+        f"Call-ID: {call_id}",
+        f"CSeq: {cseq} {method}",
+        f"Contact: <sip:{user}@{local[0]}:{local[1]}>",
+        "Max-Forwards: 70",
+        "Expires: 60",
+    ]
+    if authorization:
+        lines.append(f"Authorization: {authorization}")
+    lines += ["Content-Length: 0", "", ""]
+    return "\r\n".join(lines).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    headers: list[tuple[str, str]]
+
+    def values(self, name: str) -> list[str]:
+        return [v for n, v in self.headers if n.lower() == name.lower()]
+
+
+def _exchange(sock: socket.socket, target: tuple[str, int], data: bytes, call_id: str) -> Answer:
+    """Send `data`, return the first final answer with this Call-ID (2 s)."""
+    sock.sendto(data, target)
+    deadline = time.monotonic() + 2.0
+    while (left := deadline - time.monotonic()) > 0:
+        sock.settimeout(left)
+        try:
+            raw = sock.recv(65535)
+        except TimeoutError:
+            break
+        head = raw.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace").split("\r\n")
+        if not head[0].startswith("SIP/2.0 "):
+            continue
+        headers = [(n.strip(), v.strip()) for n, _, v in (line.partition(":") for line in head[1:])]
+        status = int(head[0].split()[1])
+        if status >= 200 and any(
+            n.lower() in ("call-id", "i") and v == call_id for n, v in headers
+        ):
+            return Answer(status, headers)
+    raise BenchError(f"no answer from {target} to a REGISTER (Call-ID {call_id})")
+
+
+def _digest(challenge: str, user: str, password: str, uri: str) -> str:
+    """An RFC 2617 / RFC 8760 MD5 Authorization value for `challenge` (qop=auth when offered)."""
+    params = {
+        k.lower(): (q if q else t)
+        for k, q, t in re.findall(r'(\w+)\s*=\s*(?:"([^"]*)"|([^\s,]+))', challenge)
+    }
+    realm, nonce = params["realm"], params["nonce"]
+    md5 = lambda s: hashlib.md5(s.encode()).hexdigest()  # noqa: E731
+    ha1, ha2 = md5(f"{user}:{realm}:{password}"), md5(f"REGISTER:{uri}")
+    value = (
+        f'Digest username="{user}", realm="{realm}", nonce="{nonce}", uri="{uri}", algorithm=MD5'
+    )
+    if "auth" in params.get("qop", "").split(","):
+        cnonce, nc = secrets.token_hex(4), "00000001"
+        value += f', qop=auth, nc={nc}, cnonce="{cnonce}"'
+        response = md5(f"{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}")
+    else:
+        response = md5(f"{ha1}:{nonce}:{ha2}")
+    value += f', response="{response}"'
+    if "opaque" in params:
+        value += f', opaque="{params["opaque"]}"'
+    return value
+
+
+def check_challenges(target: tuple[str, int]) -> str:
+    """Prove the server really authenticates: no credentials -> 401 with WWW-Authenticate, a wrong
+    password -> refused, the right one -> 200. Returns a one-line account; raises BenchError."""
+    user, password = STATIONS[0]
+    uri = f"sip:{target[0]}:{target[1]}"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        local = sock.getsockname()
+
+        def challenged(call_id: str) -> str:
+            answer = _exchange(
+                sock, target, _request("REGISTER", target, local, user, call_id, 1), call_id
+            )
+            challenges = answer.values("WWW-Authenticate")
+            if answer.status != 401 or not challenges:
+                raise BenchError(
+                    f"{target}: REGISTER without credentials got {answer.status}, "
+                    f"WWW-Authenticate {challenges!r}: not a challenging registrar"
+                )
+            return challenges[0]  # SIPp reads only the first challenge
+
+        first = challenged(call_id := f"chk-wrong-{secrets.token_hex(4)}")
+        wrong = _exchange(
+            sock,
+            target,
+            _request(
+                "REGISTER",
+                target,
+                local,
+                user,
+                call_id,
+                2,
+                _digest(first, user, "not-" + password, uri),
+            ),
+            call_id,
+        )
+        if wrong.status < 400:
+            raise BenchError(
+                f"{target}: a wrong password got {wrong.status}: authentication is not checked"
+            )
+        challenge = challenged(call_id := f"chk-right-{secrets.token_hex(4)}")
+        right = _exchange(
+            sock,
+            target,
+            _request(
+                "REGISTER", target, local, user, call_id, 2, _digest(challenge, user, password, uri)
+            ),
+            call_id,
+        )
+        if right.status != 200:
+            raise BenchError(f"{target}: the right password got {right.status}")
+    shown = re.sub(r'nonce="[^"]*"', "nonce=...", first)
+    return f"401 {shown} | wrong password -> {wrong.status} | right password -> {right.status}"
+
+
+# -- SIPp steps --------------------------------------------------------------------------------
+
+
+def sipp_files(tmp: Path) -> tuple[Path, Path]:
+    """The tests' scenario with an RTD around the whole registration, and the injection file."""
+    xml = SCENARIO.read_text()
+    timed = xml.replace('<send retrans="500">', '<send retrans="500" start_rtd="1">', 1)
+    timed = timed.replace('<recv response="200"/>', '<recv response="200" rtd="1"/>', 1)
+    if timed.count("rtd=") != 2:
+        raise BenchError(f"{SCENARIO} changed shape: cannot add the response-time measure")
+    scenario = tmp / "register_auth_rtd.xml"
+    scenario.write_text(timed)
+    users = tmp / "users.csv"
+    users.write_text(
+        "\n".join(
+            [
+                "SEQUENTIAL",
+                *(f"{u};[authentication username={u} password={p}]" for u, p in STATIONS),
+            ]
+        )
+        + "\n"
+    )
+    return scenario, users
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    rate: int
+    calls: int
+    ok: int
+    failed: int
+    retrans: int
+    achieved: float  # calls/s SIPp created
+    rtt_ms: tuple[float, float, float]  # p50, p95, p99 of whole registrations
+    server_cpu: float  # seconds
+    sipp_cpu: float  # seconds
+    wall: float  # seconds SIPp ran
+    verdict: str  # ok | FAIL | SIPP-LIMIT | SLOW
+    note: str
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "ok"
+
+    @property
+    def cpu_us_per_reg(self) -> float:
+        return self.server_cpu * 1e6 / self.ok if self.ok else float("nan")
+
+
+def _percentiles(values: list[float]) -> tuple[float, float, float]:
+    """Nearest-rank p50, p95, p99."""
+    if not values:
+        return (float("nan"),) * 3  # type: ignore[return-value]
+    ordered = sorted(values)
+    rank = lambda p: ordered[min(len(ordered) - 1, max(0, -(-len(ordered) * p // 100) - 1))]  # noqa: E731
+    return rank(50), rank(95), rank(99)
+
+
+def run_step(
+    server: Server, rate: int, calls: int, scenario: Path, users: Path, workdir: Path
+) -> Step:
+    """One SIPp run of `calls` registrations offered at `rate`/s; CPU of server and SIPp around it."""
+    workdir.mkdir()
+    stat = workdir / "stat.csv"
+    args = [
+        "sipp",
+        "-sf",
+        str(scenario),
+        "-inf",
+        str(users),
+        "-i",
+        "127.0.0.1",
+        "-p",
+        str(free_port()),
+        "-t",
+        "u1",
+        "-m",
+        str(calls),
+        "-r",
+        str(rate),
+        "-l",
+        str(max(100, rate * 2)),
+        "-recv_timeout",
+        "5000",
+        "-timeout",
+        f"{calls / rate + 20:.0f}s",
+        "-timeout_error",
+        "-nostdin",
+        "-trace_stat",
+        "-stf",
+        str(stat),
+        "-fd",
+        "1",
+        "-trace_rtt",  # SIPp writes RTDs in batches of -rtt_freq and drops a last partial one
+        "-rtt_freq",
+        "1",
+        "-trace_err",
+        "-error_file",
+        str(workdir / "errors.log"),
+        f"{server.target[0]}:{server.target[1]}",
+    ]
+    pids = server.pids()
+    cpu0, sipp0, t0 = cpu_seconds(pids), children_cpu_seconds(), time.monotonic()
+    proc = subprocess.run(
+        args, capture_output=True, text=True, cwd=workdir, timeout=calls / rate + 60
+    )
+    wall = time.monotonic() - t0
+    server_cpu, sipp_cpu = cpu_seconds(pids) - cpu0, children_cpu_seconds() - sipp0
+    rows = list(csv.DictReader(stat.open(), delimiter=";")) if stat.exists() else []
+    if not rows:
+        raise BenchError(
+            f"SIPp wrote no statistics (exit {proc.returncode}):\n{(proc.stdout + proc.stderr)[-2000:]}"
+        )
+    last = rows[-1]
+    ok, failed = int(last["SuccessfulCall(C)"]), int(last["FailedCall(C)"])
+    failed = max(failed, calls - ok)  # calls cut off by the global timeout count as failed
+    achieved = float(last["CallRate(C)"])
+    rtts = [
+        float(r["response_time_ms"])
+        for f in workdir.glob("*_rtt.csv")
+        for r in csv.DictReader(f.open(), delimiter=";")
+        if r.get("rtd_no") == "1"
+    ]
+    note = "" if proc.returncode in (0, 1) else f"sipp exit {proc.returncode}"
+    if failed:
+        verdict = "FAIL"
+    elif achieved < KEEP_UP * rate:
+        verdict = "SIPP-LIMIT" if sipp_cpu >= SIPP_SATURATED * wall else "SLOW"
+    else:
+        verdict = "ok"
+    return Step(
+        rate,
+        calls,
+        ok,
+        failed,
+        int(last["Retransmissions(C)"]),
+        achieved,
+        _percentiles(rtts),
+        server_cpu,
+        sipp_cpu,
+        wall,
+        verdict,
+        note,
+    )
+
+
+def _ms(v: float) -> str:
+    return "n/a" if v != v else ("<1" if v < 1 else f"{v:.0f}")
+
+
+def print_step(name: str, s: Step) -> None:
+    p50, p95, p99 = s.rtt_ms
+    print(
+        f"  {name:9} {s.rate:>6}/s {s.ok:>6}/{s.calls:<6} fail {s.failed:<5} retr {s.retrans:<5} "
+        f"got {s.achieved:>7.0f}/s  p50/95/99 {_ms(p50):>3}/{_ms(p95):>4}/{_ms(p99):>4} ms  "
+        f"CPU {s.cpu_us_per_reg:>6.0f} us/reg ({100 * s.server_cpu / s.wall:>3.0f}% of a core, "
+        f"SIPp {100 * s.sipp_cpu / s.wall:>3.0f}%)  {s.verdict} {s.note}",
+        flush=True,
+    )
+
+
+def sweep(
+    server: Server, rates: list[int], step_seconds: float, max_calls: int, tmp: Path
+) -> list[Step]:
+    """Run the steps in order; stop at the first that fails, falls behind, or saturates SIPp."""
+    scenario, users = sipp_files(tmp)
+    steps = []
+    for rate in rates:
+        calls = max(10, min(max_calls, int(rate * step_seconds)))
+        step = run_step(server, rate, calls, scenario, users, tmp / f"{server.name}-{rate}")
+        print_step(server.name, step)
+        steps.append(step)
+        if not step.passed:
+            break
+    return steps
+
+
+# -- report ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    name: str
+    rate: int  # RFC 7501 registration rate: highest offered rate passed with zero failures
+    stopped: str  # why the sweep ended
+    at_rate: Step | None
+
+
+def summarise(name: str, steps: list[Step]) -> Summary:
+    passed = [s for s in steps if s.passed]
+    last = steps[-1] if steps else None
+    if last is None:
+        stopped = "no step ran"
+    elif last.passed:
+        stopped = "highest step offered"
+    else:
+        stopped = {
+            "FAIL": f"failures at {last.rate}/s",
+            "SLOW": f"server fell behind at {last.rate}/s",
+            "SIPP-LIMIT": f"SIPp saturated at {last.rate}/s (server not the limit)",
+        }[last.verdict]
+    return Summary(name, passed[-1].rate if passed else 0, stopped, passed[-1] if passed else None)
+
+
+def cpu_per_reg(steps: list[Step], rates: set[int]) -> float:
+    """CPU microseconds per registration over the passed steps at `rates` (ticks add up)."""
+    chosen = [s for s in steps if s.passed and s.rate in rates]
+    regs = sum(s.ok for s in chosen)
+    return sum(s.server_cpu for s in chosen) * 1e6 / regs if regs else float("nan")
+
+
+def report(results: dict[str, list[Step]]) -> None:
+    print("\n== Summary: SIPp REGISTER + MD5 digest (401, then 200), UDP on 127.0.0.1")
+    summaries = {name: summarise(name, steps) for name, steps in results.items()}
+    for s in summaries.values():
+        p = s.at_rate.rtt_ms if s.at_rate else (float("nan"),) * 3
+        cpu = s.at_rate.cpu_us_per_reg if s.at_rate else float("nan")
+        print(
+            f"  {s.name:9} registration rate (RFC 7501, zero failures): {s.rate:>6}/s  "
+            f"[{s.stopped}]  at that rate: p50/p95/p99 {_ms(p[0])}/{_ms(p[1])}/{_ms(p[2])} ms, "
+            f"CPU {cpu:.0f} us/reg"
+        )
+    if set(results) != {"acdgate", "kamailio"}:
+        return
+    gw, ka = summaries["acdgate"], summaries["kamailio"]
+    common = {s.rate for s in results["acdgate"] if s.passed} & {
+        s.rate for s in results["kamailio"] if s.passed
+    }
+    gw_cpu, ka_cpu = (
+        cpu_per_reg(results["acdgate"], common),
+        cpu_per_reg(results["kamailio"], common),
+    )
+    rate_ratio = gw.rate / ka.rate if ka.rate else float("nan")
+    cpu_ratio = gw_cpu / ka_cpu if ka_cpu else float("nan")
+    print(
+        f"  CPU per registration over the steps both passed ({', '.join(map(str, sorted(common))) or 'none'}/s): "
+        f"acdgate {gw_cpu:.0f} us, kamailio {ka_cpu:.0f} us"
+    )
+    verdict = lambda met: "met" if met else "MISSED"  # noqa: E731
+    print(
+        f"  ratio acdgate/kamailio: registration rate {rate_ratio:.2f}  "
+        f"(target >= 1.00: {verdict(rate_ratio >= 1.0)})"
+    )
+    print(
+        f"  ratio acdgate/kamailio: CPU per registration {cpu_ratio:.2f}x  "
+        f"(target <= {TARGET_CPU_RATIO:.1f}x: {verdict(cpu_ratio <= TARGET_CPU_RATIO)})"
+    )
+    if gw.at_rate and ka.at_rate:
+        print(
+            f"  ratio acdgate/kamailio: p99 at own max rate {gw.at_rate.rtt_ms[2]:.0f} ms / "
+            f"{ka.at_rate.rtt_ms[2]:.0f} ms (SIPp RTD resolution is 1 ms)"
+        )
+
+
+# -- main --------------------------------------------------------------------------------------
+
+
+def _rates(text: str) -> list[int]:
+    return [int(r) for r in text.split(",") if r.strip()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="1 s steps up to 800/s (under 30 s)")
+    parser.add_argument(
+        "--rates", type=_rates, help="offered rates, comma-separated (default: doubling from 200)"
+    )
+    parser.add_argument("--max-rate", type=int, help="drop default rates above this")
+    parser.add_argument(
+        "--step-seconds",
+        type=float,
+        help="registrations per step = rate x this (default 4, quick 1)",
+    )
+    parser.add_argument(
+        "--max-calls", type=int, default=50_000, help="cap on registrations per step"
+    )
+    parser.add_argument(
+        "--servers", default="acdgate,kamailio", help="which servers, comma-separated"
+    )
+    parser.add_argument(
+        "--keep", type=Path, help="keep SIPp's files and the servers' logs in this new directory"
+    )
+    args = parser.parse_args(argv)
+    rates = args.rates or [
+        r for r in DEFAULT_RATES if r <= (args.max_rate or (800 if args.quick else 25600))
+    ]
+    step_seconds = args.step_seconds or (1.0 if args.quick else 4.0)
+    servers = [s.strip() for s in args.servers.split(",") if s.strip()]
+    if shutil.which("sipp") is None:
+        print("bench_register: sipp not found (apt-get install sip-tester)", file=sys.stderr)
+        return 1
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks: stop servers
+    print(
+        f"bench_register: rates {rates}/s, {step_seconds:g} s per step (cap {args.max_calls}), "
+        f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f} (shared machine: figures vary)"
+    )
+    starts = {"acdgate": acdgate_server, "kamailio": kamailio_server}
+    results: dict[str, list[Step]] = {}
+    try:
+        with contextlib.ExitStack() as stack:
+            if args.keep is not None:
+                args.keep.mkdir(parents=True)
+                tmp = str(args.keep)
+            else:
+                tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-register-"))
+            for name in servers:
+                work = Path(tmp) / name
+                work.mkdir()
+                with starts[name](work) as server:
+                    print(f"{name} on {server.target[0]}:{server.target[1]} (pids {server.pids()})")
+                    print(f"  challenge check: {check_challenges(server.target)}", flush=True)
+                    results[name] = sweep(server, rates, step_seconds, args.max_calls, work)
+    except BenchError as e:
+        print(f"bench_register: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("bench_register: interrupted; servers stopped", file=sys.stderr)
+        return 130
+    report(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
