@@ -54,11 +54,15 @@ class Gateway:
         self.stack = SipStack(reactor, self.sip_service, trace=trace)
         self.sip_service.attach(self.stack)
         self.sip_port = 0
+        self.tls_port: int | None = None
         self.http_port: IListeningPort | None = None
 
-    def listen(self, bind: str, sip_port: int, http_port: int | None) -> None:
-        """Open the SIP listeners and the HTTP API."""
-        self.sip_port = self.stack.listen(bind, sip_port)
+    def listen(self, bind: str, sip_port: int, http_port: int | None, *,
+               tls_port: int | None = None, tls_context: Any = None) -> None:
+        """Open the SIP listeners (TLS too with a port and a context) and the HTTP API."""
+        if tls_context is not None and tls_port is not None:
+            self.tls_port = tls_port or _free_tcp_port(bind)
+        self.sip_port = self.stack.listen(bind, sip_port, tls_port=self.tls_port, tls_context=tls_context)
         if http_port is not None:
             self.http_port = self.reactor.listenTCP(http_port, make_site(self), interface=bind)
 
@@ -74,6 +78,8 @@ class Gateway:
         if self.http_port is not None:
             address: Any = self.http_port.getHost()
             info["http"] = {"host": host, "port": int(address.port)}
+        if self.tls_port is not None:
+            info["tls"] = {"host": host, "port": self.tls_port}
         return info
 
     @property
@@ -167,6 +173,65 @@ def _display_for(site: Site, user_id: str) -> str:
     return user.name if user is not None else user_id
 
 
+# -- SIP over TLS (RFC 3261 26.2.1) --------------------------------------------------------
+
+def tls_context_for(site: Site) -> Any:
+    """A server TLS context from the site's `tls_certificate` (PEM, leaf first, then any
+    chain) and `tls_key` (PEM, unencrypted); relative paths are from the site file's folder.
+
+    Raises ConfigError naming the site file, the key and the PEM file at fault.
+    """
+    from acdgate.acd.config import ConfigError
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+    from OpenSSL import SSL, crypto
+    from twisted.internet import ssl
+
+    base = Path(site.source).parent if Path(site.source).is_file() else Path.cwd()
+
+    def read(key: str, name: str | None) -> tuple[Path, bytes]:
+        if not name:
+            raise ConfigError(site.source, f"sip.{key}", "required for SIP over TLS")
+        path = base / name
+        try:
+            return path, path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(site.source, f"sip.{key}", f"cannot read {path}: {exc.strerror}") from None
+
+    cert_path, cert_pem = read("tls_certificate", site.sip.tls_certificate)
+    key_path, key_pem = read("tls_key", site.sip.tls_key)
+    try:
+        chain = x509.load_pem_x509_certificates(cert_pem)
+    except ValueError:
+        raise ConfigError(site.source, "sip.tls_certificate", f"{cert_path}: no PEM certificate in it") from None
+    try:
+        private_key = load_pem_private_key(key_pem, password=None)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(site.source, "sip.tls_key",
+                          f"{key_path}: not an unencrypted PEM private key ({exc})") from None
+    options = ssl.CertificateOptions(
+        privateKey=crypto.PKey.from_cryptography_key(private_key),  # type: ignore[arg-type]
+        certificate=crypto.X509.from_cryptography(chain[0]),
+        extraCertChain=[crypto.X509.from_cryptography(c) for c in chain[1:]],
+    )
+    try:
+        options.getContext()  # OpenSSL checks here that the key belongs to the certificate
+    except SSL.Error as exc:
+        raise ConfigError(site.source, "sip.tls_key",
+                          f"{key_path} does not match the certificate {cert_path} ({exc})") from None
+    return options
+
+
+def _free_tcp_port(bind: str) -> int:
+    """A TCP port free on `bind` now (for `--sip-tls-port 0`: the stack reports no TLS port)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in bind else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((bind, 0))
+        return int(s.getsockname()[1])
+
+
 def run_from_args(args: argparse.Namespace) -> int:
     """`acdgate run`: load the site, open the store, listen, and serve until SIGTERM/SIGINT."""
     from acdgate.acd.config import ConfigError
@@ -189,12 +254,23 @@ def run_from_args(args: argparse.Namespace) -> int:
     except StoreError as exc:
         print(f"acdgate: {exc}", file=sys.stderr)
         return 2
+    tls_port = getattr(args, "sip_tls_port", None)
+    tls_port = tls_port if tls_port is not None else site.sip.tls_port
+    tls_context = None
+    if tls_port is not None:
+        try:
+            tls_context = tls_context_for(site)
+        except ConfigError as exc:
+            print(f"acdgate: cannot serve SIP over TLS:\n{exc}", file=sys.stderr)
+            store.close()
+            return 2
     trace = SipTrace(args.sip_trace) if args.sip_trace else None
     gateway = Gateway(reactor, site, store, trace=trace)
     bind = args.bind or site.sip.bind
     sip_port = args.sip_port if args.sip_port is not None else site.sip.port
     try:
-        gateway.listen(bind, sip_port, None if args.no_http else args.http_port)
+        gateway.listen(bind, sip_port, None if args.no_http else args.http_port,
+                       tls_port=tls_port, tls_context=tls_context)
     except Exception as exc:  # CannotListenError and friends: say which and stop
         print(f"acdgate: cannot listen on {bind}:{sip_port}: {exc}", file=sys.stderr)
         store.close()

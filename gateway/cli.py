@@ -65,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--bind", metavar="ADDR", help="address to listen on (default: the site's, else 0.0.0.0)")
     run.add_argument("--sip-port", type=_port, metavar="PORT", help="SIP UDP/TCP port (default: the site's, else 5060; 0: any free port)")
+    run.add_argument(
+        "--sip-tls-port", type=_port, metavar="PORT",
+        help="SIP over TLS port (default: the site's tls_port, else no TLS; 0: any free port); "
+        "needs tls_certificate and tls_key in the site file",
+    )
     run.add_argument("--http-port", type=_port, default=8080, metavar="PORT", help="HTTP API port (default: 8080; 0: any free port)")
     run.add_argument("--no-http", action="store_true", help="do not serve the HTTP API")
     run.add_argument("--sip-trace", metavar="FILE", help="write every SIP message sent and received to this pcap file")
