@@ -51,6 +51,7 @@ class Agent:
         "reason_code",
         "return_reason",
         "return_state",
+        "serves",
         "since",
         "state",
         "station",
@@ -64,6 +65,7 @@ class Agent:
         self.user = user
         self.user_id = user.user_id
         self.groups = groups  # every group the user is a member of, in site order
+        self.serves = groups  # those whose calls it may take (skills groups need the skill)
         self.disabled: set[str] = set()  # memberships switched off (Hunt Group Disable)
         self.station: str | None = None
         self.state = AgentState.LOGGED_OUT

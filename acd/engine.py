@@ -92,6 +92,10 @@ class Acd:
                     if m in self._agents
                 }
             self._ready[g.number] = ready_members_for(g, levels)
+            for m, level in levels.items():
+                if level <= 0 and g.mode is GroupMode.SKILLS:
+                    agent = self._agents[m]
+                    agent.serves = tuple(n for n in agent.serves if n != g.number)
             counts = empty_state_counts()
             counts[S.LOGGED_OUT] = sum(1 for m in set(g.members) if m in self._agents)
             self._counts[g.number] = counts
@@ -461,7 +465,7 @@ class Acd:
         """A READY agent takes the best waiting call among the groups it serves."""
         best = None
         queues = self._queues
-        for g in agent.groups:
+        for g in agent.serves:
             if g in agent.disabled:
                 continue
             entry = queues[g].top()

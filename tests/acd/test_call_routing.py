@@ -96,6 +96,21 @@ def test_skills_offers_highest_level_then_most_idle(acd_kit: Any) -> None:
     assert acd.waiting("500") == ["c3"]
 
 
+def test_member_without_the_skill_never_takes_a_skills_call(acd_kit: Any) -> None:
+    skills = {"u1": (("fr", 0),), "u2": (("fr", 4),)}
+    groups = [
+        acd_kit.group("500", ["u1", "u2"], GroupMode.SKILLS, skill="fr"),
+        acd_kit.group("501", ["u1"]),
+    ]
+    acd = acd_kit.acd(groups, skills=skills)
+    acd_kit.login_ready(acd, ["u1", "u2"], 0, ready=False)
+    acd.handle(CallArrived("c1", "500"), 1)
+    assert offers(acd.handle(SetState("u1", S.READY), 2)) == []
+    acd.handle(CallArrived("c2", "501"), 3)  # u1 still takes calls of its other group
+    assert acd.call("c2").offered_to == ("u1",)
+    assert offers(acd.handle(SetState("u2", S.READY), 4)) == [("c1", "u2")]
+
+
 def test_collective_rings_all_and_the_first_answer_wins(acd_kit: Any) -> None:
     acd = acd_kit.acd(
         [acd_kit.group("500", ["u1", "u2", "u3"], GroupMode.COLLECTIVE, monitored=False)]

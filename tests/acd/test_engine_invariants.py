@@ -130,6 +130,13 @@ class Driver:
             if v.status is CallStatus.OFFERED:
                 assert v.offered_to
                 ringing.update(v.offered_to)
+                group = acd.site.group(v.group)
+                assert group is not None
+                for u in v.offered_to:  # only members, with the group's skill
+                    assert u in group.members
+                    user = acd.site.user(u)
+                    assert user is not None
+                    assert group.skill is None or user.skill_level(group.skill) > 0
                 for u in v.offered_to:
                     view = acd.agent(u)
                     assert view is not None
