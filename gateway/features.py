@@ -1,0 +1,312 @@
+"""Short code features on legs: a dialled code becomes ACD commands, tones and a hang-up.
+
+A complete code (`*35*3000*1234#`, `*36`, `*38*2#`) is answered, its feature runs, the
+confirmation or error tone plays and the gateway hangs up. A code that needs more
+(`#3000` then the PIN; `*35` then user and PIN) is answered with a prompt tone and the rest
+is collected from the leg's digits (RFC 4733, SIP INFO or in-band), `#` ending it, with an
+inter-digit timeout. A login refused because the user or station is in use offers the
+Forced Login menu: `1` forces, `2` cancels. Every outcome is journaled as a
+`FeatureUsed` record (PINs masked).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from acdgate.acd import commands as cmd
+from acdgate.acd.events import CommandRejected, Event, LoginRejected, LoginRejectReason
+from acdgate.acd.shortcodes import (
+    DigitCollector,
+    MatchKind,
+    ShortCodeMatch,
+    ShortCodeTable,
+    parse_code_argument,
+    parse_login_argument,
+)
+from acdgate.acd.site import Feature, ShortCode, Site
+from acdgate.acd.states import AgentState
+from acdgate.codecs.tones import CONFIRMATION_TONE, DIAL_TONE, ERROR_TONE, Cadence, ToneSegment
+from acdgate.gateway.acd_service import AcdService
+from acdgate.gateway.leg import EndReason, Leg, Refusal
+from twisted.internet import defer
+from twisted.internet.interfaces import IDelayedCall
+from twisted.logger import Logger
+
+log = Logger(namespace="acdgate.features")
+
+# The Forced Login prompt: three short high beeps, unlike any other tone we play.
+FORCED_LOGIN_PROMPT = Cadence((ToneSegment((1400.0,), 100, 100),) * 3 + (ToneSegment((1400.0,), 100, 700),))
+CONFIRMATION_MS = 1000
+ERROR_MS = 1500
+PROMPT_MS = 30_000  # the prompt plays until the first key (or the timeout)
+
+_STATE_FEATURES = {
+    Feature.READY: AgentState.READY,
+    Feature.NOT_READY: AgentState.NOT_READY,
+    Feature.WORK_READY: AgentState.WORK_READY,
+    Feature.WORK_NOT_READY: AgentState.WORK_NOT_READY,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a feature ended: ok, or refused with a status and reason for a SIP refusal."""
+
+    ok: bool
+    reason: str
+    status: int = 200
+    events: tuple[Event, ...] = ()
+    in_use: bool = False  # a login refused because user or station is in use (Forced Login)
+
+
+class _Aborted(Exception):
+    """The leg ended (the caller hung up) while we waited for it."""
+
+
+class FeatureHandler:
+    """Runs the short code features of one site on legs."""
+
+    def __init__(self, reactor: Any, site: Site, acd: AcdService) -> None:
+        self.reactor = reactor
+        self.site = site
+        self.acd = acd
+        self.table = ShortCodeTable(site.short_codes)
+        self.inter_digit = site.policy.inter_digit_seconds
+        self.active: set[Leg] = set()
+
+    def match(self, dialled: str) -> ShortCodeMatch:
+        """What `dialled` is as a whole string."""
+        return self.table.match(dialled)
+
+    def run(self, leg: Leg, match: ShortCodeMatch) -> defer.Deferred[Outcome | None]:
+        """Serve `leg`, which dialled a code that matched (COMPLETE or NEED_MORE)."""
+        self.active.add(leg)
+        d = defer.ensureDeferred(self._run(leg, match))
+
+        def done(result: Outcome | None) -> Outcome | None:
+            self.active.discard(leg)
+            return result
+
+        def failed(failure: Any) -> None:
+            self.active.discard(leg)
+            if not failure.check(_Aborted):
+                log.failure("feature for {dialled} failed", failure, dialled=leg.dialled)
+            leg.hangup()
+            return None
+
+        return d.addCallbacks(done, failed)
+
+    # -- the flows -------------------------------------------------------------------------
+
+    async def _run(self, leg: Leg, match: ShortCodeMatch) -> Outcome | None:
+        station = leg.station
+        code = match.code
+        assert code is not None
+        if station is None:
+            outcome = Outcome(False, "Calling station unknown", 403)
+            return self._finish_refused(leg, code, outcome)
+        if match.kind is MatchKind.COMPLETE and not self._needs_pin(code, match.argument):
+            outcome = self._perform(station, code, match.argument)
+            if not leg.has_media:
+                return self._finish_refused(leg, code, outcome)
+            await self._answer(leg)
+            if outcome.in_use:
+                outcome = await self._forced_login(leg, station, code, match.argument)
+            return await self._finish(leg, code, outcome)
+        # more digits needed: the rest of the code, or the PIN of `#3000`
+        if not leg.has_media:
+            outcome = Outcome(False, f"Cannot collect digits: {leg.media_problem}", 488)
+            return self._finish_refused(leg, code, outcome)
+        await self._answer(leg)
+        if match.kind is MatchKind.COMPLETE:  # a login code without the PIN
+            pin = await self._collect(leg, DIAL_TONE)
+            argument = f"{match.argument}*{pin}" if pin else match.argument
+            outcome = self._perform(station, code, argument) if pin else Outcome(False, "No PIN entered", 403)
+            shown = argument
+        else:
+            final = await self._collect_code(leg, match)
+            if final.kind is not MatchKind.COMPLETE or final.code is None:
+                return await self._finish(leg, code, Outcome(False, "Incomplete or unknown code", 404))
+            code, shown = final.code, final.argument
+            if self._needs_pin(code, final.argument):
+                pin = await self._collect(leg, DIAL_TONE)
+                shown = f"{final.argument}*{pin}"
+            outcome = self._perform(station, code, shown)
+        if outcome.in_use:
+            outcome = await self._forced_login(leg, station, code, shown)
+        return await self._finish(leg, code, outcome)
+
+    async def _forced_login(self, leg: Leg, station: str, code: ShortCode, argument: str) -> Outcome:
+        """The guide's Forced Login menu: 1 logs the other session out, 2 cancels."""
+        while True:
+            key = await self._one_key(leg, FORCED_LOGIN_PROMPT)
+            if key == "1":
+                return self._perform(station, code, argument, force=True)
+            if key == "2" or key == "":
+                return Outcome(False, "Forced login cancelled", 486)
+
+    # -- commands --------------------------------------------------------------------------
+
+    def _needs_pin(self, code: ShortCode, argument: str) -> bool:
+        return code.feature is Feature.LOGIN and parse_login_argument(argument)[1] is None
+
+    def _perform(self, station: str, code: ShortCode, argument: str, *, force: bool = False) -> Outcome:
+        """Run the feature's ACD command for `station`; the outcome says whether it took."""
+        feature = code.feature
+        agent = self.acd.acd.agent_at_station(station)
+        command: cmd.Command
+        if feature is Feature.LOGIN:
+            user_id, pin = parse_login_argument(argument)
+            command = cmd.Login(user_id, pin or "", station, force=force)
+        elif agent is None:
+            return Outcome(False, "No user logged on at this station", 403)
+        elif feature is Feature.LOGOUT:
+            command = cmd.Logout(agent.user_id, self._number(argument))
+        elif feature in _STATE_FEATURES:
+            number = self._number(argument)
+            if argument and number is None:
+                return Outcome(False, f"Bad code {argument!r}", 404)
+            if feature is Feature.NOT_READY:
+                command = cmd.SetState(agent.user_id, AgentState.NOT_READY, reason_code=number)
+            else:
+                command = cmd.SetState(agent.user_id, _STATE_FEATURES[feature], wrapup_code=number)
+        elif feature in (Feature.GROUP_DISABLE, Feature.GROUP_ENABLE):
+            if not argument:
+                return Outcome(False, "No group given", 404)
+            command = cmd.SetMembership(agent.user_id, argument, feature is Feature.GROUP_ENABLE)
+        else:
+            # recording and supervisor intervention need calls through the B2BUA (routing issue)
+            return Outcome(False, f"{feature.value} is not available on this gateway yet", 501)
+        events = tuple(self.acd.execute(command))
+        return self._judge(events)
+
+    @staticmethod
+    def _number(argument: str) -> int | None:
+        return parse_code_argument(argument) if argument else None
+
+    @staticmethod
+    def _judge(events: tuple[Event, ...]) -> Outcome:
+        for event in events:
+            if isinstance(event, LoginRejected):
+                status = {
+                    LoginRejectReason.WRONG_PIN: 403,
+                    LoginRejectReason.LOCKED: 403,
+                    LoginRejectReason.UNKNOWN_USER: 404,
+                    LoginRejectReason.UNKNOWN_STATION: 404,
+                    LoginRejectReason.IN_USE: 486,
+                    LoginRejectReason.FORCE_REFUSED_BUSY: 486,
+                }[event.reason]
+                text = event.reason.value.replace("-", " ").capitalize()
+                return Outcome(False, text, status, events, in_use=event.reason is LoginRejectReason.IN_USE)
+            if isinstance(event, CommandRejected):
+                status = 404 if event.reason.startswith("unknown") else 403
+                return Outcome(False, event.reason[:1].upper() + event.reason[1:], status, events)
+        return Outcome(True, "Done", 200, events)
+
+    # -- leg plumbing ----------------------------------------------------------------------
+
+    async def _answer(self, leg: Leg) -> None:
+        try:
+            await leg.answer()
+        except Exception as exc:
+            raise _Aborted() from exc
+
+    async def _finish(self, leg: Leg, code: ShortCode, outcome: Outcome) -> Outcome:
+        self._journal(leg, code, outcome)
+        tone, ms = (CONFIRMATION_TONE, CONFIRMATION_MS) if outcome.ok else (ERROR_TONE, ERROR_MS)
+        await leg.play_tone(tone, ms)
+        leg.hangup()
+        return outcome
+
+    def _finish_refused(self, leg: Leg, code: ShortCode, outcome: Outcome) -> Outcome:
+        """No usable media: say it in the final response instead of with a tone."""
+        if outcome.ok:
+            outcome = Outcome(True, f"{outcome.reason}, but no usable media: {leg.media_problem}", 488,
+                              outcome.events)
+        self._journal(leg, code, outcome)
+        leg.refuse(Refusal(outcome.status, outcome.reason[:100]))
+        return outcome
+
+    def _journal(self, leg: Leg, code: ShortCode, outcome: Outcome) -> None:
+        record = {
+            "type": "FeatureUsed",
+            "at": self.reactor.seconds(),
+            "station": leg.station,
+            "dialled": _mask_pin(leg.dialled, code),
+            "feature": code.feature.value,
+            "ok": outcome.ok,
+            "reason": outcome.reason,
+            "status": outcome.status,
+        }
+        self.acd.store.append([record])
+        log.info("{station} dialled {dialled}: {feature} {result} ({reason})", station=leg.station,
+                 dialled=record["dialled"], feature=code.feature.value,
+                 result="done" if outcome.ok else "refused", reason=outcome.reason)
+
+    async def _collect(self, leg: Leg, prompt: Cadence) -> str:
+        """Digits until `#` or the inter-digit timeout (the prompt stops at the first key)."""
+        keys: list[str] = []
+        while True:
+            key = await self._one_key(leg, prompt if not keys else None)
+            if key in ("", "#"):
+                return "".join(keys)
+            keys.append(key)
+
+    async def _collect_code(self, leg: Leg, match: ShortCodeMatch) -> ShortCodeMatch:
+        """The rest of a code dialled in part (`*35` ...), key by key."""
+        collector = DigitCollector(self.table, prefix=leg.dialled)
+        result = match
+        first = True
+        while True:
+            key = await self._one_key(leg, DIAL_TONE if first else None)
+            first = False
+            if key == "":
+                return collector.end()
+            result = collector.press(key)
+            if result.kind is MatchKind.NO_MATCH:
+                return result
+            if result.kind is MatchKind.COMPLETE and not result.more_possible:
+                return result
+
+    def _one_key(self, leg: Leg, prompt: Cadence | None) -> defer.Deferred[str]:
+        """The next key press, or "" after the inter-digit timeout; fails if the leg ends."""
+        d: defer.Deferred[str] = defer.Deferred()
+        timer: list[IDelayedCall] = []
+
+        def settle(value: str | None, error: Exception | None = None) -> None:
+            leg.on_digit = None
+            leg.on_ended = None
+            if timer and timer[0].active():
+                timer[0].cancel()
+            if d.called:
+                return
+            if error is not None:
+                d.errback(error)
+            else:
+                d.callback(value or "")
+
+        def digit(key: str, method: str) -> None:
+            leg.stop_playing()
+            settle(key)
+
+        def ended(reason: EndReason) -> None:
+            settle(None, _Aborted(reason.value))
+
+        leg.on_digit = digit
+        leg.on_ended = ended
+        if prompt is not None:
+            leg.play_tone(prompt, PROMPT_MS)
+        timer.append(self.reactor.callLater(self.inter_digit, settle, ""))
+        return d
+
+
+def _mask_pin(dialled: str, code: ShortCode) -> str:
+    """`*35*3000*1234#` -> `*35*3000*xxxx#` for the journal: PINs never go to disk in clear."""
+    if code.feature is not Feature.LOGIN:
+        return dialled
+    head, star, tail = dialled.rpartition("*")
+    if not star or head.count("*") == 0 or head.endswith("*35"):
+        return dialled
+    pin = tail.rstrip("#")
+    return f"{head}*{'x' * len(pin)}{tail[len(pin):]}"

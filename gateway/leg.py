@@ -1,0 +1,73 @@
+"""Legs: one party's side of a call, as the feature handler and the B2BUA see it.
+
+A leg is offered, answered, plays tones, reports key presses and ends. A SIP dialog is one
+kind of leg (`sip_leg.SipLeg`); an H.323 call from the bridge will be another, and the
+code above legs never looks at SIP messages (DESIGN.md, "Calls are legs, not SIP").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Protocol
+
+from acdgate.codecs.tones import Cadence
+from twisted.internet import defer
+
+
+class EndReason(Enum):
+    """Why a leg ended."""
+
+    LOCAL_HANGUP = "local-hangup"  # we hung up
+    REMOTE_HANGUP = "remote-hangup"  # the party hung up (BYE, CANCEL)
+    REFUSED = "refused"  # we refused it before answering
+    TIMEOUT = "timeout"  # no ACK, no media, transaction timeout
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A status and reason phrase to refuse a leg with (the SIP leg maps it 1:1)."""
+
+    status: int
+    reason: str
+
+
+class Leg(Protocol):
+    """One party of a call."""
+
+    station: str | None  # the station it comes from, when it is one of ours
+    dialled: str  # what the party dialled (decoded: '#' not '%23')
+    on_digit: Callable[[str, str], None] | None  # (digit, method: rfc4733 | info | inband)
+    on_ended: Callable[[EndReason], None] | None
+
+    @property
+    def has_media(self) -> bool:
+        """Whether answering would give a usable audio path (a common codec was offered)."""
+        ...
+
+    @property
+    def media_problem(self) -> str:
+        """Why there is no usable media (empty when there is)."""
+        ...
+
+    def answer(self) -> defer.Deferred[None]:
+        """Answer; fires when the far end confirmed (SIP: the ACK)."""
+        ...
+
+    def refuse(self, refusal: Refusal) -> None:
+        """Refuse before answering."""
+        ...
+
+    def play_tone(self, cadence: Cadence, duration_ms: int) -> defer.Deferred[None]:
+        """Play a tone; fires when it has been sent."""
+        ...
+
+    def stop_playing(self) -> None:
+        """Stop the tone now playing, if any."""
+        ...
+
+    def hangup(self) -> None:
+        """End the leg from our side."""
+        ...

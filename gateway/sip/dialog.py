@@ -1,0 +1,145 @@
+"""INVITE dialogs (RFC 3261 12): identity, route set, remote target and in-dialog requests.
+
+Sans-IO: a `Dialog` is made from the INVITE a UAS answers (`Dialog.from_invite`), tells
+whether a later request belongs to it (`matches`), and builds the requests we send inside
+it (`request`: BYE, INFO, re-INVITE ...) with the right Request-URI, Route, tags and CSeq.
+
+Theory of operation: EARLY (we answered with a To tag, no 2xx yet) -> CONFIRMED (2xx sent
+and ACKed) -> TERMINATED (BYE either way, or a final non-2xx). The table below is the
+whole machine; an input it has no entry for is a `DialogError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from acdgate.gateway.sip.message import Headers, NameAddr, Request, SipSyntaxError, new_branch
+
+
+class DialogState(Enum):
+    """Where a dialog is in its life (RFC 3261 12)."""
+
+    EARLY = "early"
+    CONFIRMED = "confirmed"
+    TERMINATED = "terminated"
+
+
+class DialogInput(Enum):
+    """What happens to a dialog."""
+
+    ANSWERED = "answered"  # we sent a 2xx to the INVITE
+    ACKED = "acked"  # the ACK for our 2xx arrived
+    REJECTED = "rejected"  # we sent a final non-2xx, or the INVITE was cancelled
+    BYE = "bye"  # a BYE was sent or received
+
+
+_TABLE: dict[tuple[DialogState, DialogInput], DialogState] = {
+    (DialogState.EARLY, DialogInput.ANSWERED): DialogState.EARLY,  # until the ACK
+    (DialogState.EARLY, DialogInput.ACKED): DialogState.CONFIRMED,
+    (DialogState.EARLY, DialogInput.REJECTED): DialogState.TERMINATED,
+    (DialogState.EARLY, DialogInput.BYE): DialogState.TERMINATED,  # RFC 3261 15: BYE on an early dialog (UAC only); tolerated
+    (DialogState.CONFIRMED, DialogInput.ACKED): DialogState.CONFIRMED,  # ACK retransmissions
+    (DialogState.CONFIRMED, DialogInput.BYE): DialogState.TERMINATED,
+    (DialogState.TERMINATED, DialogInput.ACKED): DialogState.TERMINATED,  # late ACK
+    (DialogState.TERMINATED, DialogInput.BYE): DialogState.TERMINATED,  # BYEs crossing
+}
+
+
+class DialogError(RuntimeError):
+    """Local fault: an input the dialog's state has no entry for."""
+
+
+@dataclass(slots=True)
+class Dialog:
+    """One dialog we are the UAS of."""
+
+    call_id: str
+    local_tag: str
+    remote_tag: str | None
+    local: NameAddr  # our From in requests we send (the INVITE's To, with our tag)
+    remote: NameAddr  # their address (the INVITE's From)
+    remote_target: str  # the Contact of the INVITE: where in-dialog requests go (RFC 3261 12.1.1)
+    route_set: tuple[str, ...]  # Record-Route of the INVITE, in order (UAS: 12.1.1)
+    local_contact: str
+    remote_cseq: int
+    invite_cseq: int
+    local_cseq: int = field(default=1)
+    state: DialogState = DialogState.EARLY
+
+    @classmethod
+    def from_invite(cls, invite: Request, local_tag: str, local_contact: str) -> Dialog:
+        """The dialog a 2xx (or 1xx with a tag) to `invite` creates; SipSyntaxError when it lacks parts."""
+        from_addr = invite.from_addr
+        to_addr = invite.to_addr
+        cseq = invite.cseq
+        if from_addr is None or to_addr is None or cseq is None or invite.call_id is None:
+            raise SipSyntaxError("INVITE lacks From, To, CSeq or Call-ID")
+        contacts = invite.contacts
+        if not contacts:
+            raise SipSyntaxError("Missing Contact in INVITE")
+        return cls(
+            call_id=invite.call_id,
+            local_tag=local_tag,
+            remote_tag=from_addr.tag,
+            local=to_addr.with_param("tag", local_tag),
+            remote=from_addr,
+            remote_target=str(contacts[0].uri),
+            route_set=tuple(invite.headers.get_all("Record-Route")),
+            local_contact=local_contact,
+            remote_cseq=cseq[0],
+            invite_cseq=cseq[0],
+        )
+
+    def advance(self, event: DialogInput) -> DialogState:
+        """Apply `event`; returns the new state."""
+        nxt = _TABLE.get((self.state, event))
+        if nxt is None:
+            raise DialogError(f"{event.value} in dialog state {self.state.value} (Call-ID {self.call_id})")
+        self.state = nxt
+        return nxt
+
+    def matches(self, request: Request, *, lenient_to_tag: bool = False) -> bool:
+        """Whether `request` is inside this dialog (RFC 3261 12.2.2: Call-ID and both tags).
+
+        `lenient_to_tag` accepts an ACK whose To tag is not ours: pyVoIP 1.6 ACKs a 2xx with a
+        fresh To tag (docs/interop.md); the Call-ID and From tag still have to match.
+        """
+        if request.call_id != self.call_id:
+            return False
+        from_addr = request.from_addr
+        to_addr = request.to_addr
+        if from_addr is None or from_addr.tag != self.remote_tag:
+            return False
+        if to_addr is not None and to_addr.tag == self.local_tag:
+            return True
+        return lenient_to_tag
+
+    def request(self, method: str, via: str, *, body: bytes = b"", content_type: str | None = None,
+                extra: list[tuple[str, str]] | None = None) -> Request:
+        """A request inside the dialog (RFC 3261 12.2.1.1); `via` is our sent-by without branch."""
+        self.local_cseq += 1
+        if self.local_cseq <= self.invite_cseq and method != "ACK":
+            self.local_cseq = self.invite_cseq + 1
+        routes = list(self.route_set)
+        uri = self.remote_target
+        # RFC 3261 12.2.1.1: loose routing (lr) keeps the remote target as Request-URI
+        if routes and ";lr" not in routes[0]:
+            uri = routes[0].strip("<>")
+            routes = [*routes[1:], f"<{self.remote_target}>"]
+        headers = Headers([
+            ("Via", f"{via};branch={new_branch()}"),
+            ("Max-Forwards", "70"),
+            ("From", str(self.local)),
+            ("To", str(self.remote)),
+            ("Call-ID", self.call_id),
+            ("CSeq", f"{self.local_cseq} {method}"),
+        ])
+        for route in routes:
+            headers.add("Route", route)
+        headers.add("Contact", f"<{self.local_contact}>")
+        for name, value in extra or ():
+            headers.add(name, value)
+        if content_type is not None:
+            headers.add("Content-Type", content_type)
+        return Request(method, uri, headers, body)
