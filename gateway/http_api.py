@@ -7,6 +7,7 @@ the tests and (later) the phone XML services.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from twisted.web import resource, server
@@ -71,12 +72,16 @@ class _Api(resource.Resource):
 
 
 class Root(resource.Resource):
-    """`/api/...`; other top-level paths answer 404 in JSON."""
+    """`/api/...` and any `extra_children` (`/xml/...`); other top-level paths answer 404 in JSON."""
 
-    def __init__(self, view: GatewayView) -> None:
+    def __init__(
+        self, view: GatewayView, extra_children: Mapping[bytes, resource.Resource] | None = None
+    ) -> None:
         super().__init__()
         self.api = _Api(view)
         self.putChild(b"api", self.api)
+        for name, child in (extra_children or {}).items():
+            self.putChild(name, child)
 
     def getChild(self, path: bytes, request: server.Request) -> resource.Resource:
         return _NotFound()
@@ -85,9 +90,12 @@ class Root(resource.Resource):
         return _json(request, 200, {"service": "acdgate", "api": "/api"})
 
 
-def make_site(view: GatewayView) -> server.Site:
-    """The twisted.web site serving the API for `view`."""
-    site = server.Site(Root(view))
+def make_site(
+    view: GatewayView, extra_children: Mapping[bytes, resource.Resource] | None = None
+) -> server.Site:
+    """The twisted.web site serving the API for `view`, plus `extra_children` at the top
+    level (the gateway mounts the phone XML services as `b"xml"`)."""
+    site = server.Site(Root(view, extra_children))
     site.displayTracebacks = False
     site.noisy = False
     return site

@@ -1,0 +1,515 @@
+"""The IP Phone Agent service over HTTP: the screen flow, served as Cisco and Yealink XML.
+
+Phones fetch pages with GET (`/xml/<page>` for Cisco, `/xml/yealink/<page>` for Yealink);
+choosing a menu item is a GET of the item's URL, which runs the ACD command through
+`AcdService.execute` (journaled before the answer) and answers with the next screen, or a
+text screen saying why the ACD refused. Which station a request is for: the `ext` query
+parameter (every link we hand out carries it), else the station whose SIP registration
+comes from the request's source address (when exactly one does), else the phone must enter
+its extension on the login screen. See docs/phone-services.md.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping, Set
+from dataclasses import dataclass
+from typing import Any
+
+from acdgate.acd.agents import AgentView
+from acdgate.acd.commands import Command, Login, Logout, SetState
+from acdgate.acd.events import (
+    CommandRejected,
+    Event,
+    LoggedIn,
+    LoggedOut,
+    LoginRejected,
+    LoginRejectReason,
+    OfferCall,
+    StateChanged,
+    UserLocked,
+)
+from acdgate.acd.site import Site
+from acdgate.acd.states import ON_CALL, AgentState, MenuChoice
+from acdgate.gateway import cisco_xml, yealink_xml
+from acdgate.gateway.acd_service import AcdService
+from acdgate.gateway.phone_screens import (
+    CHOICE_LABELS,
+    AgentScreenState,
+    CallerData,
+    Links,
+    Notice,
+    Page,
+    Screen,
+    TextScreen,
+    caller_data,
+    change_state_menu,
+    code_menu,
+    forced_login_menu,
+    login_screen,
+    message_screen,
+    options_menu,
+    skill_stats,
+    status_line,
+)
+from acdgate.gateway.sip.registrar import Registrar
+from twisted.logger import Logger
+from twisted.web import resource, server
+
+log = Logger(namespace="acdgate.phone")
+
+RecordingFlags = Callable[[str], Set[str]]  # user id -> {"Rec", "Mon"} (phone_screens.Notice)
+RecordingControl = Callable[[str, bool], "str | None"]  # (user id, start?) -> None or why not
+StationLookup = Callable[[str], "str | None"]  # client IP address -> station extension
+
+UNREACHABLE = "Unable to communicate with the IP Phone Agent service."
+FORCED_LOGIN_SECONDS = 60.0  # how long choice 1 of a Forced Login menu stays valid
+SERVICE_TITLE = "IP Phone Agent"
+
+
+def no_recording(user_id: str) -> Set[str]:
+    """The default recording provider: nothing is recorded or monitored."""
+    return frozenset()
+
+
+class CallerBook:
+    """ANI, DNIS and enterprise data of each agent's current routed call, from ACD events.
+
+    The engine's views do not carry caller data, so the phone service keeps what `OfferCall`
+    said until the agent leaves the call (guide: caller data stays throughout the call).
+    """
+
+    def __init__(self) -> None:
+        self._by_user: dict[str, CallerData] = {}
+
+    def on_events(self, events: list[Event]) -> None:
+        """An `AcdService` listener."""
+        for e in events:
+            if isinstance(e, OfferCall):
+                self._by_user[e.user_id] = CallerData(e.call_id, e.ani, e.dnis, e.data)
+            elif isinstance(e, StateChanged) and e.new not in ON_CALL:
+                self._by_user.pop(e.user_id, None)
+
+    def for_agent(self, view: AgentView) -> CallerData | None:
+        """The agent's current call; a non-routed call has no ANI/DNIS here."""
+        if view.call_id is None:
+            return None
+        data = self._by_user.get(view.user_id)
+        if data is not None and data.call_id == view.call_id:
+            return data
+        return CallerData(view.call_id, "", "", routed=False)
+
+
+@dataclass(frozen=True, slots=True)
+class _PendingForce:
+    user_id: str
+    pin: str
+    station: str
+    expires: float
+
+
+class ForcedLogins:
+    """Logins refused as "in use", kept briefly so choice 1 can force them.
+
+    The menu item's URL carries a random token, never the PIN; one pending login per
+    station, dropped once used or expired.
+    """
+
+    def __init__(self, ttl: float = FORCED_LOGIN_SECONDS) -> None:
+        self._ttl = ttl
+        self._pending: dict[str, _PendingForce] = {}
+
+    def add(self, user_id: str, pin: str, station: str, now: float) -> str:
+        """Remember the login; the token for the Forced Login menu."""
+        self._pending = {
+            t: p for t, p in self._pending.items() if p.expires > now and p.station != station
+        }
+        token = secrets.token_urlsafe(12)
+        self._pending[token] = _PendingForce(user_id, pin, station, now + self._ttl)
+        return token
+
+    def take(self, token: str, station: str, now: float) -> _PendingForce | None:
+        """The login for `token` at `station`, once; None when unknown or expired."""
+        pending = self._pending.pop(token, None)
+        if pending is None or pending.expires <= now or pending.station != station:
+            return None
+        return pending
+
+
+class _Unavailable(Exception):
+    """The ACD service failed to run a command (logged where it happened)."""
+
+
+class PhoneAgentService:
+    """The screen flow: (page, query, station) -> next screen, running commands on the way."""
+
+    def __init__(
+        self,
+        acd_service: AcdService,
+        *,
+        recording_flags: RecordingFlags = no_recording,
+        recording_control: RecordingControl | None = None,
+    ) -> None:
+        self._service = acd_service
+        self.site = acd_service.acd.site
+        self._flags = recording_flags
+        self._recording = recording_control
+        self.callers = CallerBook()
+        self.forced = ForcedLogins()
+        acd_service.listeners.append(self.callers.on_events)
+        self._pages: dict[Page, Callable[[Links, Mapping[str, str]], Screen]] = {
+            Page.HOME: self._home,
+            Page.LOGIN: self._login_page,
+            Page.FORCED: self._forced,
+            Page.STATS: self._agent_page(self._stats),
+            Page.CDATA: self._agent_page(self._cdata),
+            Page.STATE: self._agent_page(self._state_menu),
+            Page.REASON: self._agent_page(self._reason_menu),
+            Page.WRAPUP: self._agent_page(self._wrapup_menu),
+            Page.OPTIONS: self._agent_page(self._options),
+            Page.SET: self._agent_page(self._set),
+            Page.RECORD: self._agent_page(self._record),
+        }
+
+    def is_station(self, extension: str) -> bool:
+        return self.site.station(extension) is not None
+
+    def screen(self, page: Page, links: Links, args: Mapping[str, str]) -> Screen:
+        """The screen answering `page` for the station `links.ext` ("" when not known)."""
+        try:
+            return self._pages[page](links, args)
+        except _Unavailable:
+            return message_screen(SERVICE_TITLE, [UNREACHABLE], "", links.url(Page.HOME))
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _now(self) -> float:
+        return float(self._service.reactor.seconds())
+
+    def _execute(self, command: Command) -> list[Event]:
+        try:
+            return self._service.execute(command)
+        except Exception as exc:  # the store or engine failed: tell the phone, keep serving
+            log.failure("phone command {command} failed", command=command)
+            raise _Unavailable from exc
+
+    def _screen_state(self, view: AgentView) -> AgentScreenState:
+        notices = self._flags(view.user_id)
+        return AgentScreenState(
+            view=view,
+            status=status_line(view.state, notices),
+            recording=self._recording is not None,
+        )
+
+    def _agent_page(
+        self, page: Callable[[Links, AgentScreenState, Mapping[str, str]], Screen]
+    ) -> Callable[[Links, Mapping[str, str]], Screen]:
+        """Run `page` for the agent at the station; the Login screen when there is none."""
+
+        def run(links: Links, args: Mapping[str, str]) -> Screen:
+            view = self._service.acd.agent_at_station(links.ext) if links.ext else None
+            if view is None:
+                return login_screen(links)
+            return page(links, self._screen_state(view), args)
+
+        return run
+
+    def _refused(self, links: Links, s: AgentScreenState, lines: list[str]) -> TextScreen:
+        return message_screen(s.title("Change State"), lines, s.status, links.url(Page.STATE))
+
+    # -- logging in ----------------------------------------------------------------------
+
+    def _home(self, links: Links, args: Mapping[str, str]) -> Screen:
+        view = self._service.acd.agent_at_station(links.ext) if links.ext else None
+        if view is None:
+            return login_screen(links)
+        s = self._screen_state(view)
+        call = self.callers.for_agent(view)
+        if call is not None and call.routed:  # guide: caller data shows throughout the call
+            return caller_data(links, s, call)
+        return self._stats(links, s, args)
+
+    def _login_page(self, links: Links, args: Mapping[str, str]) -> Screen:
+        if "id" not in args:
+            return login_screen(links)
+        user_id = args["id"].strip()
+        if not links.ext:
+            return message_screen(
+                "Agent Login", ["Enter your extension."], "", links.url(Page.LOGIN)
+            )
+        return self._login(links, user_id, args.get("pin", ""), force=False)
+
+    def _forced(self, links: Links, args: Mapping[str, str]) -> Screen:
+        pending = self.forced.take(args.get("token", ""), links.ext, self._now())
+        if pending is None:
+            return message_screen(
+                "Forced Login",
+                ["The forced login request has expired. Log in again."],
+                "",
+                links.url(Page.LOGIN),
+            )
+        return self._login(links, pending.user_id, pending.pin, force=True)
+
+    def _login(self, links: Links, user_id: str, pin: str, *, force: bool) -> Screen:
+        events = self._execute(Login(user_id, pin, links.ext, force=force))
+        rejected: LoginRejected | None = None
+        locked: UserLocked | None = None
+        for e in events:
+            if isinstance(e, LoggedIn):
+                return self._agent_page(self._stats)(links, {})
+            if isinstance(e, LoginRejected):
+                rejected = e
+            elif isinstance(e, UserLocked):
+                locked = e
+        if rejected is None:  # the engine always answers a login; be explicit if not
+            return message_screen("Agent Login", [UNREACHABLE], "", links.url(Page.LOGIN))
+        reason = rejected.reason
+        if reason is LoginRejectReason.IN_USE:
+            token = self.forced.add(user_id, pin, links.ext, self._now())
+            return forced_login_menu(links, user_id, token)
+        if reason in (LoginRejectReason.WRONG_PIN, LoginRejectReason.UNKNOWN_USER):
+            lines = ["Login failed: invalid agent ID or password."]
+            if locked is not None:
+                seconds = round(locked.until - locked.at)
+                lines.append(f"Too many failed logins: ID {user_id} is locked for {seconds} s.")
+        elif reason is LoginRejectReason.LOCKED:
+            lines = [f"ID {user_id} is locked after too many failed logins. Try again later."]
+        elif reason is LoginRejectReason.UNKNOWN_STATION:
+            lines = [f"Extension {links.ext} is not a station of this ACD."]
+        else:
+            lines = [
+                "The agent ID or extension is on a call.",
+                "A forced login is possible when the call ends.",
+            ]
+        return message_screen("Agent Login", lines, "", links.url(Page.LOGIN))
+
+    # -- agent screens -------------------------------------------------------------------
+
+    def _stats(self, links: Links, s: AgentScreenState, args: Mapping[str, str]) -> Screen:
+        now = self._now()
+        user_id = s.view.user_id
+        rows = [
+            (f"{g.number} {g.name}", self._service.acd.group_stats(g.number, now))
+            for g in self.site.groups
+            if user_id in g.members and g.number not in s.view.disabled_groups
+        ]
+        return skill_stats(links, s, rows)
+
+    def _cdata(self, links: Links, s: AgentScreenState, args: Mapping[str, str]) -> Screen:
+        return caller_data(links, s, self.callers.for_agent(s.view))
+
+    def _state_menu(self, links: Links, s: AgentScreenState, args: Mapping[str, str]) -> Screen:
+        return change_state_menu(
+            links,
+            s,
+            self._service.acd.allowed_transitions(s.view.user_id),
+            reason_codes=bool(self.site.not_ready_reasons),
+            logout_codes=bool(self.site.logout_reasons),
+            wrapup_codes=bool(self.site.wrapup_codes),
+        )
+
+    def _choice(self, args: Mapping[str, str], allowed: tuple[MenuChoice, ...]) -> MenuChoice:
+        choice = MenuChoice(args.get("to", ""))  # ValueError: caught by the caller
+        if choice not in allowed:
+            raise ValueError(choice)
+        return choice
+
+    def _reason_menu(self, links: Links, s: AgentScreenState, args: Mapping[str, str]) -> Screen:
+        try:
+            choice = self._choice(args, (MenuChoice.NOT_READY, MenuChoice.LOGOUT))
+        except ValueError:
+            return self._refused(links, s, ["No reason codes for that choice."])
+        codes = (
+            self.site.not_ready_reasons
+            if choice is MenuChoice.NOT_READY
+            else self.site.logout_reasons
+        )
+        if not codes:
+            return self._set(links, s, {"to": choice.value})
+        return code_menu(links, s, choice, codes)
+
+    def _wrapup_menu(self, links: Links, s: AgentScreenState, args: Mapping[str, str]) -> Screen:
+        try:
+            choice = self._choice(args, (MenuChoice.WORK_READY, MenuChoice.WORK_NOT_READY))
+        except ValueError:
+            return self._refused(links, s, ["No wrap-up data for that choice."])
+        if not self.site.wrapup_codes:
+            return self._set(links, s, {"to": choice.value})
+        return code_menu(links, s, choice, self.site.wrapup_codes)
+
+    def _set(self, links: Links, s: AgentScreenState, args: Mapping[str, str]) -> Screen:
+        try:
+            choice = self._choice(args, tuple(MenuChoice))
+            reason = int(args["reason"]) if args.get("reason") else None
+            wrapup = int(args["wrapup"]) if args.get("wrapup") else None
+        except ValueError:
+            return self._refused(links, s, ["That choice is not on the menu."])
+        user_id = s.view.user_id
+        command: Command = (
+            Logout(user_id, reason)
+            if choice is MenuChoice.LOGOUT
+            else SetState(user_id, AgentState(choice.value), reason, wrapup)
+        )
+        for e in self._execute(command):
+            if isinstance(e, CommandRejected):
+                lines = [f"{CHOICE_LABELS[choice]} refused: {e.reason}."]
+                if choice is MenuChoice.LOGOUT:
+                    lines.append("You can log out only when your agent state is Not Ready.")
+                return self._refused(links, s, lines)
+            if isinstance(e, LoggedOut):
+                return login_screen(links, user_id=user_id)  # guide: back to the Login screen
+        return self._agent_page(self._stats)(links, {})
+
+    def _options(self, links: Links, s: AgentScreenState, args: Mapping[str, str]) -> Screen:
+        if self._recording is None:
+            lines = ["Agent-initiated recording is not enabled."]
+        elif not s.talking:
+            lines = ["Recording needs an active call."]
+        else:
+            return options_menu(links, s, Notice.REC in self._flags(s.view.user_id))
+        return message_screen(s.title("Options"), lines, s.status, links.url(Page.STATS))
+
+    def _record(self, links: Links, s: AgentScreenState, args: Mapping[str, str]) -> Screen:
+        if self._recording is None or not s.talking or args.get("on") not in ("0", "1"):
+            return self._options(links, s, args)
+        why_not = self._recording(s.view.user_id, args["on"] == "1")
+        if why_not is not None:
+            return message_screen(s.title("Options"), [why_not], s.status, links.url(Page.STATS))
+        # guide "Agent-Initiated Recording": the Skill Stats screen appears
+        return self._agent_page(self._stats)(links, {})
+
+
+# -- HTTP ---------------------------------------------------------------------------------
+
+
+def station_by_registration(site: Site, registrar: Registrar, clock: Any) -> StationLookup:
+    """A `StationLookup`: the one station whose SIP binding comes from that address
+    (None when none does, or several do, as softphones on one lab host)."""
+
+    def lookup(host: str) -> str | None:
+        found = set()
+        for b in registrar.all_bindings(clock.seconds()):
+            station = site.station_by_username(b.username) if b.source[0] == host else None
+            if station is not None:
+                found.add(station.extension)
+        return found.pop() if len(found) == 1 else None
+
+    return lookup
+
+
+class _PageResource(resource.Resource):
+    """One page of one dialect: GET answers the XML screen."""
+
+    isLeaf = True
+
+    def __init__(self, pages: PhonePages, page: Page) -> None:
+        super().__init__()
+        self._pages = pages
+        self._page = page
+
+    def render_GET(self, request: server.Request) -> bytes:
+        return self._pages.answer(self._page, request)
+
+
+class _NoPage(resource.Resource):
+    isLeaf = True
+
+    def __init__(self, pages: PhonePages) -> None:
+        super().__init__()
+        self._pages = pages
+
+    def render_GET(self, request: server.Request) -> bytes:
+        request.setResponseCode(404)
+        links = Links(self._pages.base_url(request), "")
+        screen = message_screen(SERVICE_TITLE, ["No such page."], "", links.url(Page.HOME))
+        return self._pages.send(request, screen)
+
+
+class PhonePages(resource.Resource):
+    """`/xml/` (Cisco) or `/xml/yealink/` (Yealink): one child per `Page`."""
+
+    def __init__(
+        self,
+        service: PhoneAgentService,
+        render: Callable[[Screen], bytes],
+        content_type: bytes,
+        prefix: str,
+        station_lookup: StationLookup | None,
+    ) -> None:
+        super().__init__()
+        self.service = service
+        self._render = render
+        self._content_type = content_type
+        self._prefix = prefix
+        self._lookup = station_lookup
+
+    def getChild(self, path: bytes, request: server.Request) -> resource.Resource:
+        try:
+            return _PageResource(self, Page(path.decode("ascii")))
+        except (UnicodeDecodeError, ValueError):
+            return _NoPage(self)
+
+    def render_GET(self, request: server.Request) -> bytes:
+        return self.answer(Page.HOME, request)
+
+    def base_url(self, request: server.Request) -> str:
+        header = request.getHeader(b"host")
+        if header is None:
+            address: Any = request.getHost()
+            host = f"{address.host}:{address.port}"
+        else:
+            host = header.decode("ascii", "replace")
+        scheme = "https" if request.isSecure() else "http"
+        return f"{scheme}://{host}{self._prefix}"
+
+    def answer(self, page: Page, request: server.Request) -> bytes:
+        args = {
+            k.decode("utf-8", "replace"): v[0].decode("utf-8", "replace")
+            for k, v in (request.args or {}).items()
+            if v
+        }
+        base = self.base_url(request)
+        ext = args.get("ext", "").strip()
+        if not ext and self._lookup is not None:
+            client: Any = request.getClientAddress()
+            ext = self._lookup(str(getattr(client, "host", ""))) or ""
+        links = Links(base, ext)
+        if ext and not self.service.is_station(ext):
+            screen: Screen = message_screen(
+                SERVICE_TITLE,
+                [f"Extension {ext} is not a station of this ACD."],
+                "",
+                f"{base}/{Page.LOGIN.value}",
+            )
+        elif not ext and page not in (Page.HOME, Page.LOGIN):
+            screen = message_screen(
+                SERVICE_TITLE,
+                ["This phone is not identified.", "Add ?ext=<extension> to the service URL."],
+                "",
+                f"{base}/{Page.LOGIN.value}",
+            )
+        else:
+            screen = self.service.screen(page, links, args)
+        return self.send(request, screen)
+
+    def send(self, request: server.Request, screen: Screen) -> bytes:
+        request.setHeader(b"content-type", self._content_type)
+        request.setHeader(b"cache-control", b"no-store")
+        request.setHeader(b"expires", b"-1")
+        if isinstance(screen, TextScreen) and screen.refresh_seconds and screen.refresh_url:
+            # Cisco phones refresh from this header (there is no refresh element in the XML)
+            value = f"{screen.refresh_seconds}; url={screen.refresh_url}"
+            request.setHeader(b"refresh", value.encode("utf-8"))
+        return self._render(screen)
+
+
+def make_phone_resource(
+    service: PhoneAgentService, *, station_lookup: StationLookup | None = None
+) -> resource.Resource:
+    """The `/xml` tree: Cisco pages at `/xml/<page>`, Yealink pages at `/xml/yealink/<page>`."""
+    cisco = PhonePages(service, cisco_xml.render, cisco_xml.CONTENT_TYPE, "/xml", station_lookup)
+    yealink = PhonePages(
+        service, yealink_xml.render, yealink_xml.CONTENT_TYPE, "/xml/yealink", station_lookup
+    )
+    cisco.putChild(b"yealink", yealink)
+    return cisco
