@@ -17,6 +17,11 @@ from acdgate.acd.engine import Acd
 from acdgate.acd.site import Site
 from acdgate.gateway.acd_service import AcdService
 from acdgate.gateway.http_api import make_site
+from acdgate.gateway.phone_xml import (
+    PhoneAgentService,
+    make_phone_resource,
+    station_by_registration,
+)
 from acdgate.gateway.sip.digest import Algorithm
 from acdgate.gateway.sip.qualify import ProbeState
 from acdgate.gateway.sip.registrar import Binding, Registrar, credentials_from_site
@@ -53,6 +58,9 @@ class Gateway:
         self.sip_service = SipService(reactor, self.registrar, store, qualify_seconds=site.sip.qualify_seconds)
         self.stack = SipStack(reactor, self.sip_service, trace=trace)
         self.sip_service.attach(self.stack)
+        # -- phone XML services (IP Phone Agent screens on /xml/), issue 5 --
+        self.phone_agent = PhoneAgentService(self.acd_service)  # no recording provider yet
+        # -- end of phone XML services --
         self.sip_port = 0
         self.tls_port: int | None = None
         self.http_port: IListeningPort | None = None
@@ -64,7 +72,12 @@ class Gateway:
             self.tls_port = tls_port or _free_tcp_port(bind)
         self.sip_port = self.stack.listen(bind, sip_port, tls_port=self.tls_port, tls_context=tls_context)
         if http_port is not None:
-            self.http_port = self.reactor.listenTCP(http_port, make_site(self), interface=bind)
+            phones = make_phone_resource(
+                self.phone_agent, station_lookup=station_by_registration(self.site, self.registrar, self.reactor)
+            )
+            self.http_port = self.reactor.listenTCP(
+                http_port, make_site(self, extra_children={b"xml": phones}), interface=bind
+            )
 
     def ready_info(self, bind: str) -> dict[str, Any]:
         """What the ready line tells tests and tools: where each service listens."""
