@@ -27,6 +27,11 @@ from acdgate.gateway.store import StateStore
 from twisted.internet import reactor
 from twisted.web.client import Agent, readBody
 
+# twisted.web.client's own Response transport lacks abortConnection; not our code.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Using readBody with a transport that does not have an abortConnection"
+)
+
 CISCO_SOFT_KEY_URIS = {"SoftKey:Submit", "SoftKey:<<", "SoftKey:Exit", "SoftKey:Select"}
 YEALINK_SOFT_KEY_URIS = {"SoftKey:Submit", "SoftKey:BackSpace", "SoftKey:Exit", "SoftKey:Select"}
 
@@ -513,3 +518,32 @@ def test_menu_matches_engine(state: AgentState, tmp_path: Path) -> None:
     assert [i.label for i in screen.items] == [CHOICE_LABELS[c] for c in allowed]
     service.stop()
     store.close()
+
+
+@pytest.mark.slow
+def test_running_gateway_serves_phone_xml(tmp_path: Path) -> None:
+    """`acdgate run` mounts the service: login over /xml/ changes the agent in /api/agents."""
+    import urllib.request
+
+    from gatewayproc import GatewayProcess
+
+    gateway = GatewayProcess(tmp_path).start()
+    try:
+        def fetch(url: str) -> Doc:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                headers = {k.lower(): v for k, v in response.headers.items()}
+                doc = Doc(response.status, headers, ET.fromstring(response.read()))
+            return CHECKERS[doc.tag](doc)
+
+        form = fetch(gateway.http + "/xml/?ext=2106")
+        assert form.tag == "CiscoIPPhoneInput" and form.url == gateway.http + "/xml/login"
+        stats = fetch(f"{form.url}?id=3006&pin=1234&ext=2106")
+        assert (stats.title, stats.prompt) == ("Skill Stats - ID:3006", "Not Ready")
+        yealink = fetch(gateway.http + "/xml/yealink/state?ext=2106")
+        assert [n for n, _ in yealink.items] == ["Ready", "Not Ready", "Logout"]
+        agents = gateway.get("/api/agents")
+        assert [(a["user"], a["station"], a["state"]) for a in agents] == [
+            ("3006", "2106", "NOT_READY")
+        ]
+    finally:
+        assert gateway.stop() == 0
