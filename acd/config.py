@@ -595,6 +595,8 @@ class _SiteReader:
             ("max_expires", 1, _DAY),
             ("default_expires", 1, _DAY),
             ("qualify_seconds", 0, _DAY),
+            ("rtp_port_min", 1024, 65534),
+            ("rtp_port_max", 1025, 65535),
             ("nonce_seconds", 1, _DAY),
             ("auth_failures_before_delay", 1, 10_000),
             ("auth_failures_before_block", 1, 10_000),
@@ -603,6 +605,8 @@ class _SiteReader:
             ints[name] = _or(t.integer(name, low, high), getattr(d, name))
         if not ints["min_expires"] <= ints["default_expires"] <= ints["max_expires"]:
             t.problem("default_expires", "must be between min_expires and max_expires")
+        if ints["rtp_port_max"] - ints["rtp_port_min"] < 1:
+            t.problem("rtp_port_max", "must leave room for at least one RTP/RTCP port pair above rtp_port_min")
         if ints["auth_failures_before_block"] < ints["auth_failures_before_delay"]:
             t.problem("auth_failures_before_block", "must be at least auth_failures_before_delay")
         t.done()

@@ -127,6 +127,8 @@ class SipSettings:
     min_expires: int = 60
     max_expires: int = 3600
     default_expires: int = 3600
+    rtp_port_min: int = 20000  # RTP (even) ports for the gateway's media, inclusive
+    rtp_port_max: int = 29999
     qualify_seconds: int = 30  # OPTIONS to registered contacts every so often; 0: never
     nonce_seconds: int = 300  # a nonce older than this is stale
     # Digest challenges in this order. MD5 only by default: baresip 1.0 refuses a 401 that also

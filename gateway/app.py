@@ -16,7 +16,12 @@ from typing import Any
 from acdgate.acd.engine import Acd
 from acdgate.acd.site import Site
 from acdgate.gateway.acd_service import AcdService
+from acdgate.gateway.call_dispatcher import CallDispatcher
+from acdgate.gateway.dialog_info import DialogStates
+from acdgate.gateway.feature_sync import FeatureSync
+from acdgate.gateway.features import FeatureHandler
 from acdgate.gateway.http_api import make_site
+from acdgate.gateway.media import RtpPortPool
 from acdgate.gateway.phone_xml import (
     PhoneAgentService,
     make_phone_resource,
@@ -61,7 +66,13 @@ class Gateway:
         # -- phone XML services (IP Phone Agent screens on /xml/), issue 5 --
         self.phone_agent = PhoneAgentService(self.acd_service)  # no recording provider yet
         # -- end of phone XML services --
+        # -- feature keys (as-feature-event) and busy lamp fields (dialog), issue 5 --
+        self.dialog_states = DialogStates()  # the call layer feeds the stations' call states here
+        self.feature_sync = FeatureSync(reactor, self.sip_service, self.acd_service, site, store,
+                                        self.dialog_states)
+        # -- end of feature keys --
         self.sip_port = 0
+        self.calls: CallDispatcher | None = None
         self.tls_port: int | None = None
         self.http_port: IListeningPort | None = None
 
@@ -71,6 +82,11 @@ class Gateway:
         if tls_context is not None and tls_port is not None:
             self.tls_port = tls_port or _free_tcp_port(bind)
         self.sip_port = self.stack.listen(bind, sip_port, tls_port=self.tls_port, tls_context=tls_context)
+        # -- calls: short-code features on SIP legs with RTP media, issue 5 --
+        self.features = FeatureHandler(self.reactor, self.site, self.acd_service)
+        self.calls = CallDispatcher(self.reactor, self.site, self.sip_service, self.stack, self.features,
+                                    RtpPortPool(self.site.sip.rtp_port_min, self.site.sip.rtp_port_max), bind)
+        # -- end of calls --
         if http_port is not None:
             phones = make_phone_resource(
                 self.phone_agent, station_lookup=station_by_registration(self.site, self.registrar, self.reactor)
@@ -102,7 +118,10 @@ class Gateway:
 
     def stop(self) -> Any:
         """Stop timers and listeners; close the trace and the store."""
+        if self.calls is not None:
+            self.calls.stop()
         self.acd_service.stop()
+        self.feature_sync.stop()
         self.sip_service.stop()
         d = self.stack.stop()
         if self.http_port is not None:
