@@ -23,7 +23,6 @@ from acdgate.gateway.sip.stack import Incoming, SipStack, TransactionFailed
 from twisted.internet import defer
 from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
-from twisted.python.failure import Failure
 
 log = Logger(namespace="acdgate.call")
 
@@ -65,7 +64,7 @@ def parse_info_digit(content_type: str, body: bytes) -> str | None:
     return None
 
 
-def _ignore_failed_bye(failure: Failure) -> None:
+def _ignore_failed_bye(failure: Any) -> None:
     """A BYE nobody answers ends the dialog all the same (RFC 3261 15.1.1)."""
     failure.trap(TransactionFailed)
 
