@@ -21,7 +21,12 @@ from acdgate.acd.commands import CallAnswered, CallArrived, CallEnded
 from acdgate.acd.states import AgentState
 from acdgate.gateway.acd_service import AcdService
 from acdgate.gateway.http_api import make_site
-from acdgate.gateway.phone_xml import PhoneAgentService, make_phone_resource
+from acdgate.gateway.phone_xml import (
+    PhoneAgentService,
+    make_phone_resource,
+    station_by_registration,
+)
+from acdgate.gateway.sip.registrar import Binding, Registrar, credentials_from_site
 from acdgate.gateway.site_loader import load_site
 from acdgate.gateway.store import StateStore
 from twisted.internet import reactor
@@ -225,6 +230,7 @@ class Served:
     store: StateStore
     recorder: Recorder
     agent: Agent
+    registrar: Registrar
 
     @property
     def acd(self) -> Any:
@@ -249,16 +255,20 @@ class Served:
 @pytest_twisted.async_yield_fixture
 async def served(tmp_path: Path) -> AsyncIterator[Served]:
     store = StateStore(tmp_path)
-    service = AcdService(reactor, load_site(None), store)
+    acd_site = load_site(None)
+    service = AcdService(reactor, acd_site, store)
     recorder = Recorder()
     phones = PhoneAgentService(
         service, recording_flags=recorder.notices, recording_control=recorder.control
     )
-    site = make_site(_EmptyView(), extra_children={b"xml": make_phone_resource(phones)})
+    registrar = Registrar(acd_site.sip, credentials_from_site(acd_site), b"k" * 32)
+    lookup = station_by_registration(acd_site, registrar, reactor)
+    xml = make_phone_resource(phones, station_lookup=lookup)
+    site = make_site(_EmptyView(), extra_children={b"xml": xml})
     port = reactor.listenTCP(0, site, interface="127.0.0.1")  # type: ignore[attr-defined]
     base = f"http://127.0.0.1:{port.getHost().port}"
     try:
-        yield Served(base, service, store, recorder, Agent(reactor))
+        yield Served(base, service, store, recorder, Agent(reactor), registrar)
     finally:
         service.stop()
         await port.stopListening()
@@ -486,6 +496,24 @@ async def test_unknown_station_unidentified_phone_and_store_failure(served: Serv
     served.store.close()  # the journal cannot be written: the guide's failure message
     failed = await served.login("3002", "2104")
     assert failed.text == "Unable to communicate with the IP Phone Agent service."
+
+
+@pytest_twisted.ensureDeferred
+async def test_station_from_the_registration_source_address(served: Served) -> None:
+    def bind(username: str, port: int) -> Binding:
+        now = float(reactor.seconds())  # type: ignore[attr-defined]
+        return Binding(username, f"sip:{username}@127.0.0.1:{port}", now + 300, f"c{port}", 1,
+                       ("127.0.0.1", port), "UDP")
+
+    served.registrar.restore([bind("2107", 5070)], float(reactor.seconds()))  # type: ignore[attr-defined]
+    form = await served.get("/xml/")  # no ext: the phone registered from 127.0.0.1 is 2107
+    assert form.fields[2]["DefaultValue"] == "2107"
+    stats = await served.get(f"{form.url}?id=3007&pin=1234&ext=2107")
+    assert stats.title == "Skill Stats - ID:3007"
+    assert (await served.get("/xml/state")).title == "Change State - ID:3007"
+    served.registrar.restore([bind("2108", 5071)], float(reactor.seconds()))  # type: ignore[attr-defined]
+    ambiguous = await served.get("/xml/state")  # two stations on one host: no guess
+    assert "not identified" in ambiguous.text
 
 
 @pytest.mark.parametrize("state", [AgentState.NOT_READY, AgentState.READY])
