@@ -4,7 +4,10 @@ incoming messages to them (17.1.3, 17.2.3), dispatch, and reaping. Sans-IO: ever
 
 # Matching is one dict lookup per message:
 #   * client transactions by "c <branch> <CSeq method>" of the response's top Via (17.1.3);
-#   * server transactions by "s <branch> <sent-by> <method>", ACK looking up INVITE (17.2.3);
+#   * server transactions by "s <branch> <sent-by> <CSeq number> <method>", ACK looking up
+#     INVITE (17.2.3). The CSeq number is our addition (docs/interop.md): pyVoIP 1.6.8 reuses the
+#     branch of a challenged INVITE for the authenticated one (CSeq 2); retransmissions, the
+#     ACK of a non-2xx and CANCEL all carry the INVITE's number, so RFC matching is unchanged;
 #     a CANCEL gets its own transaction, and the INVITE it cancels is the same key with INVITE;
 #   * requests whose branch lacks the magic cookie (RFC 2543 peers) by a secondary dict keyed on
 #     (Request-URI, From tag, Call-ID, CSeq number, method, top Via), the To tag checked after.
@@ -175,7 +178,7 @@ class TransactionLayer:
         branch = via.branch
         if branch is None or not branch.startswith(MAGIC_COOKIE):
             return self._receive_2543(request, via, cseq, source, reliable, now)
-        prefix = f"s {branch} {_sent_by(via)} "  # RFC 3261 17.2.3
+        prefix = f"s {branch} {_sent_by(via)} {cseq[0]} "  # RFC 3261 17.2.3 (+ CSeq number)
         key = prefix + ("INVITE" if method == "ACK" else method)
         transaction = self._transactions.get(key)
         if transaction is not None:
@@ -264,7 +267,7 @@ class TransactionLayer:
             return None
         branch = via.branch
         if branch is not None and branch.startswith(MAGIC_COOKIE):
-            return f"s {branch} {_sent_by(via)} {cseq[1]}"
+            return f"s {branch} {_sent_by(via)} {cseq[0]} {cseq[1]}"
         from_addr = response.from_addr
         from_tag = from_addr.tag if from_addr is not None else None
         via_id = (via.transport, _sent_by(via), branch)

@@ -523,3 +523,36 @@ def test_transport_error_fails_and_reaps_the_transaction() -> None:
     key2, _ = layer.send_request(make_request("INVITE", "z9hG4bKte2"), UAS_ADDR, True, 0)
     layer.receive(make_response(make_request("INVITE", "z9hG4bKte2"), 100), UAS_ADDR, True, 0.1)
     assert isinstance(layer.transport_error(key2, 0.2)[0], Dropped)
+
+
+def test_a_new_cseq_on_a_reused_branch_is_a_new_transaction() -> None:
+    """pyVoIP 1.6.8 resends a challenged INVITE with the same branch and CSeq 2 (docs/interop.md)."""
+    from acdgate.gateway.sip.parser import parse_message
+    from acdgate.gateway.sip.transaction_actions import DeliverRequest
+    from acdgate.gateway.sip.transaction_layer import TransactionLayer
+
+    def invite(cseq: int) -> bytes:
+        return (
+            "INVITE sip:*37@127.0.0.1 SIP/2.0\r\n"
+            "Via: SIP/2.0/UDP 127.0.0.1:17000;branch=z9hG4bKsame\r\n"
+            "Max-Forwards: 70\r\nFrom: <sip:2101@127.0.0.1>;tag=a\r\nTo: <sip:*37@127.0.0.1>\r\n"
+            f"Call-ID: reuse@x\r\nCSeq: {cseq} INVITE\r\nContact: <sip:2101@127.0.0.1:17000>\r\n"
+            "Content-Length: 0\r\n\r\n"
+        ).encode()
+
+    layer = TransactionLayer()
+    first = parse_message(invite(1))
+    actions = layer.receive(first, ("127.0.0.1", 17000), False, 0.0)  # type: ignore[arg-type]
+    delivered = [a for a in actions if isinstance(a, DeliverRequest)]
+    assert len(delivered) == 1
+    layer.send_response(make_401(delivered[0].request), 0.01)
+    again = layer.receive(parse_message(invite(1)), ("127.0.0.1", 17000), False, 0.02)  # type: ignore[arg-type]
+    assert not [a for a in again if isinstance(a, DeliverRequest)]  # a retransmission: absorbed
+    second = layer.receive(parse_message(invite(2)), ("127.0.0.1", 17000), False, 0.03)  # type: ignore[arg-type]
+    assert [a.request.cseq for a in second if isinstance(a, DeliverRequest)] == [(2, "INVITE")]
+
+
+def make_401(request):  # type: ignore[no-untyped-def]
+    from acdgate.gateway.sip.message import make_response
+
+    return make_response(request, 401, to_tag="t1")
