@@ -78,9 +78,9 @@ class RtpPortPool:
 
     def __init__(self, low: int = 20000, high: int = 29999) -> None:
         first = low + (low & 1)
-        if not 0 < first <= high < 65535:
-            raise ValueError(f"no even RTP port in {low}-{high}")
-        self._ports = range(first, high + 1, 2)
+        if not 0 < first < high <= 65535:
+            raise ValueError(f"no even RTP port (with its RTCP port) in {low}-{high}")
+        self._ports = range(first, high, 2)  # port + 1 (RTCP) stays inside the range
         self._next = 0
         self._in_use: set[int] = set()
 
