@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 import pytest_twisted
 from acdgate.acd.commands import Login, SetState
 from acdgate.acd.site import Site
@@ -309,9 +308,9 @@ async def test_busy_lamp_field(rig: Rig) -> None:
 # -- SIPp against a running gateway --------------------------------------------------------
 
 
-def _sipp(tmp: Path, scenario: str, target: tuple[str, int], station: str) -> str:
+def _sipp(tmp: Path, scenario: str, target: tuple[str, int], station: str, user: str) -> str:
     users = tmp / f"users_{station}.csv"
-    users.write_text(f"SEQUENTIAL\n{station};[authentication username={station} password=pw{station}]\n")
+    users.write_text(f"SEQUENTIAL\n{station};[authentication username={station} password=pw{station}];{user};1234\n")
     errors = tmp / f"errors_{station}.log"
     args = ["sipp", "-sf", str(SUPPORT / "sipp" / scenario), "-inf", str(users),
             "-i", "127.0.0.1", "-p", str(free_port()), "-m", "1", "-timeout", "30s", "-nostdin",
@@ -320,7 +319,11 @@ def _sipp(tmp: Path, scenario: str, target: tuple[str, int], station: str) -> st
 
 
 def _check(proc: subprocess.Popen[str], tmp: Path, station: str) -> None:
-    out, _ = proc.communicate(timeout=60)
+    try:
+        out, _ = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
     errors = (tmp / f"errors_{station}.log")
     text = errors.read_text() if errors.exists() else ""
     assert proc.returncode == 0, f"SIPp {station} failed ({proc.returncode}):\n{out[-3000:]}\n{text[-3000:]}"
@@ -333,12 +336,18 @@ def test_sipp_phones_drive_their_agents_and_see_only_their_own_state(tmp_path: P
         # 2101 walks its agent through every state; 2102 does the same for its own agent at
         # the same time, and each checks every NOTIFY it gets (so a stray one fails it)
         procs = {}
-        for station in ("2101", "2102"):
+        for station, user in (("2101", "3000"), ("2102", "3001")):
             procs[station] = subprocess.Popen(
-                _sipp(tmp_path, "feature_event_agent.xml", gw.sip, station).split(),
+                _sipp(tmp_path, "feature_event_agent.xml", gw.sip, station, user).split(),
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
-        for station, proc in procs.items():
-            _check(proc, tmp_path, station)
+        try:
+            for station, proc in procs.items():
+                _check(proc, tmp_path, station)
+        finally:
+            for proc in procs.values():
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
         agents = {a["user"]: a for a in gw.get("/api/agents")}
         assert agents["3000"]["station"] == "2101" and agents["3000"]["state"] == "READY"
         assert agents["3001"]["station"] == "2102" and agents["3001"]["state"] == "READY"
