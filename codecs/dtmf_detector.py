@@ -1,15 +1,15 @@
 """In-band DTMF detector for 8 kHz linear audio, with the ITU-T Q.24 acceptance rules.
 
-Theory of operation. The signal is cut into 5 ms hops (40 samples); one matrix product
-gives each hop's DFT at the 8 DTMF frequencies, their 8 second harmonics, and each of those
-+-50 Hz, all phase-referenced to the absolute sample index. Summing 4 hops gives the 20 ms
-(160-sample) rectangular DFT for every 5 ms step, and the +-50 Hz neighbours turn it into
-the Hann-windowed DFT (0.5 X(f) - 0.25 X(f-50) - 0.25 X(f+50), phase-aligned), whose low
-sidelobes keep the strong tone of one group from leaking into the other. For each window:
+Theory of operation. A 20 ms (160-sample) Hann window steps by 5 ms hops (40 samples). One
+float32 matrix product gives, for every window, its Hann-windowed DFT at the 8 DTMF
+frequencies and their 8 second harmonics, plus the DFT of the *next* window (one hop later)
+at the 8 DTMF frequencies with the same phase reference, so that the phase advance of a tone
+over one hop (its true frequency, unambiguous to +-100 Hz) is one complex product away. The
+Hann window's low sidelobes keep the strong tone of one group from leaking into the other.
+For each window:
 
-- strongest row and column tone; the phase advance of each between consecutive windows
-  measures its true frequency (unambiguous to +-100 Hz), and the magnitude is corrected for
-  the window's roll-off at that offset;
+- strongest row and column tone; the phase advance of each measures its true frequency, and
+  the magnitude is corrected for the window's roll-off at that offset;
 - accept when: both tones within `max_freq_deviation` (Q.24: 1.5 % accepted, 3.5 % rejected),
   composite level above the floor, twist within normal (high weaker) 8 dB / reverse 4 dB,
   the two tones carry at least `min_tone_ratio` of the window's (Hann-weighted) energy
@@ -19,10 +19,16 @@ sidelobes keep the strong tone of one group from leaking into the other. For eac
 A digit is reported when `confirm_windows` consecutive windows agree (about 30 ms of tone:
 tones of 40 ms always pass, 23 ms never do), and ends after `end_windows` windows without
 it, so a 40 ms pause separates two presses of the same key.
+
+Speed (the gateway feeds every 20 ms RTP frame): samples go into one preallocated float32
+buffer holding the last windows' history, so a frame costs one small matrix product and a
+fixed number of array operations over its 4 windows; a block whose energy is too low for
+any window to reach the level floor (silence, quiet noise) skips the analysis altogether.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,15 +40,21 @@ SAMPLE_RATE = 8000
 HOP = 40
 HOPS_PER_WINDOW = 4
 WINDOW = HOP * HOPS_PER_WINDOW
-_FREQS = np.array(LOW_GROUP + HIGH_GROUP + tuple(2 * f for f in LOW_GROUP + HIGH_GROUP))
-_NF = len(_FREQS)
-_BIN = SAMPLE_RATE / WINDOW  # 50 Hz: the Hann window's cosine term
-# Analysis frequencies: each f, then each f - 50 Hz, then each f + 50 Hz.
-_ALL_FREQS = np.concatenate([_FREQS, _FREQS - _BIN, _FREQS + _BIN])
-_NA = len(_ALL_FREQS)
+_SPAN = WINDOW + HOP  # a window and its successor: what one window's classification reads
+# Windows per analysis block (200 ms): the matrix products stay below OpenBLAS's threading
+# threshold (threads would cost more CPU than they save at these sizes).
+_BLOCK_HOPS = 40
+_CAPACITY = 8192 + _SPAN  # sample buffer; history is moved to its front when it is full
+_FILTER_MIN = 8  # from this many windows, a vectorised test drops hopeless ones first
+_FUND = np.array(LOW_GROUP + HIGH_GROUP)
+_FREQS = np.concatenate([_FUND, 2 * _FUND])  # columns 0..15; 16..23: _FUND, next window
+_NC = len(_FREQS) + len(_FUND)  # complex columns of the analysis
+_BIN = SAMPLE_RATE / WINDOW  # 50 Hz
 _HANN = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(WINDOW) / WINDOW)
 _HANN_SUM = float(_HANN.sum())
 _DIGIT_OF_CODE = tuple(KEYPAD[r][c] for r in range(4) for c in range(4))
+# Phase advance over one hop (radians) per Hz of frequency offset.
+_RAD_PER_HZ = 2 * math.pi * HOP / SAMPLE_RATE
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,21 +81,42 @@ class DetectedDigit:
     sample: int
 
 
-def _hop_matrix() -> npt.NDArray[np.float64]:
-    i = np.arange(HOP)[:, None]
-    ang = 2 * np.pi * _ALL_FREQS[None, :] * i / SAMPLE_RATE
-    return np.concatenate([np.cos(ang), -np.sin(ang)], axis=1)
+def _analysis_matrix() -> npt.NDArray[np.float32]:
+    """(_SPAN, 2 * _NC): interleaved real/imaginary parts of the Hann-windowed DFT, scaled so
+    that |X|^2 is the power of a sine at the analysis frequency (2 |X|^2 / (sum of window)^2).
+
+    Columns 0..15 read samples 0..159 (tones, harmonics); 16..23 read samples 40..199 (the
+    next window) at the tones, phase-referenced to sample 0 like the first 8, so that
+    X_next * conj(X) has the phase advance of the tone over one hop.
+    """
+    n = np.arange(_SPAN)
+    m = np.zeros((_SPAN, 2 * _NC))
+    scale = np.sqrt(2.0) / _HANN_SUM
+    for c, f in enumerate(np.concatenate([_FREQS, _FUND])):
+        start = 0 if c < len(_FREQS) else HOP
+        w = np.zeros(_SPAN)
+        w[start : start + WINDOW] = _HANN * scale
+        ang = 2 * np.pi * f * n / SAMPLE_RATE
+        m[:, 2 * c] = w * np.cos(ang)
+        m[:, 2 * c + 1] = -w * np.sin(ang)
+    return m.astype(np.float32)
 
 
-def _hop_phasors() -> npt.NDArray[np.complex128]:
-    # All analysis frequencies are whole Hz, so e^{-j w n} repeats every 8000 samples = 200 hops.
-    starts = np.arange(SAMPLE_RATE // HOP)[:, None] * HOP
-    return np.exp(-2j * np.pi * _ALL_FREQS[None, :] * starts / SAMPLE_RATE)
+def _power_correction(advance: float) -> float:
+    """Factor restoring a tone's power from the Hann-windowed DFT when the tone's phase advance
+    over one hop is `advance` radians off the analysis frequency's: 1 / |response|^2, capped
+    at 10 (the response falls to 0 two bins, 100 Hz, away)."""
+    d = advance / (_RAD_PER_HZ * _BIN)  # offset in bins (50 Hz)
+    if abs(abs(d) - 1.0) < 1e-6:
+        response = 0.5  # the limit of the expression below at one bin
+    elif d == 0.0:
+        response = 1.0
+    else:
+        response = abs(math.sin(math.pi * d) / (math.pi * d * (1.0 - d * d)))
+    return 1.0 / max(response * response, 0.1)
 
 
-def _energy_weights() -> npt.NDArray[np.float64]:
-    # Column q weights a hop's squared samples as if it were the q-th hop of a window.
-    return _HANN.reshape(HOPS_PER_WINDOW, HOP).T.copy()
+_MATRIX = _analysis_matrix()
 
 
 class DtmfDetector:
@@ -92,147 +125,196 @@ class DtmfDetector:
     def __init__(self, config: DtmfDetectorConfig | None = None) -> None:
         self.config = config or DtmfDetectorConfig()
         cfg = self.config
-        self._matrix = _hop_matrix()
-        self._phasors = _hop_phasors()
-        self._eweights = _energy_weights()
-        self._leftover = np.zeros(0, dtype=np.float64)
-        self._hop_index = 0  # absolute index of the next hop to compute
-        self._tail_a = np.zeros((0, _NA), dtype=np.complex128)
-        self._tail_e = np.zeros((0, HOPS_PER_WINDOW), dtype=np.float64)
-        self._tail_first = 0  # absolute hop index of _tail_a[0]
+        # _buf[_start:_fill] holds the samples from window _hop (absolute hop index) on: the
+        # windows not yet classified (whole ones need 5 hops) and a partial hop.
+        self._buf = np.zeros(_CAPACITY, dtype=np.float32)
+        self._start = 0
+        self._fill = 0
+        self._hop = 0
+        self._windows = np.lib.stride_tricks.sliding_window_view(self._buf, _SPAN)[::HOP]
+        self._squares = np.zeros(_CAPACITY, dtype=np.float32)
+        self._square_windows = np.lib.stride_tricks.sliding_window_view(
+            self._squares, WINDOW)[::HOP]
         self._run_code = -1
         self._run_len = 0
         self._run_start = 0
         self._active = -1
         self._miss = 0
         self._floor = DBM0_POWER * 10.0 ** (cfg.min_level_dbm0 / 10.0)
+        # Hann weights giving min_tone_ratio times the window's mean power.
+        self._energy_weights = (_HANN * (cfg.min_tone_ratio / _HANN_SUM)).astype(np.float32)
         self._group_margin = 10.0 ** (-cfg.min_group_margin_db / 10.0)
         self._harmonic = 10.0 ** (cfg.max_harmonic_db / 10.0)
         self._twist_hi = 10.0 ** (cfg.max_normal_twist_db / 10.0)
         self._twist_lo = 10.0 ** (-cfg.max_reverse_twist_db / 10.0)
-        low = np.array(LOW_GROUP)
-        high = np.array(HIGH_GROUP)
+        # Largest accepted |phase advance| of each tone over a hop, off its nominal one.
+        self._max_advance = [min(cfg.max_freq_deviation * f * _RAD_PER_HZ, math.pi)
+                             for f in LOW_GROUP + HIGH_GROUP]
+        # Largest correction an accepted tone can get (the correction grows with the offset
+        # over the main lobe), with a margin for rounding: bounds the corrected powers.
+        self._max_gain = 1.001 * _power_correction(max(self._max_advance))
+        # Silence bound: a tone's power estimate is at most 2x the window's mean power (Cauchy-
+        # Schwarz), which is at most (sum of x^2 over the window) / _HANN_SUM (Hann <= 1); so
+        # no window of a block can reach the floor when its sum of squares is below this
+        # (halved: margin for float32 rounding).
+        self._silence = 0.5 * self._floor * _HANN_SUM / (4.0 * self._max_gain)
         # Skip the low tone's harmonic test where 2*f_low lies near the high tone (leakage).
-        self._check_low_harmonic = np.abs(2 * low[:, None] - high[None, :]) > 150.0
+        self._skip_low_harmonic = [abs(2 * low - high) <= 150.0
+                                   for low in LOW_GROUP for high in HIGH_GROUP]
 
     @property
     def samples_consumed(self) -> int:
         """Samples fed so far."""
-        return self._hop_index * HOP + len(self._leftover)
+        return self._hop * HOP + self._fill - self._start
 
     def feed(self, samples: npt.ArrayLike) -> list[DetectedDigit]:
         """Process more samples (int16 8 kHz); returns digits whose detection completed."""
-        x = np.asarray(samples, dtype=np.float64)
-        if self._leftover.size:
-            x = np.concatenate([self._leftover, x])
-        nh = len(x) // HOP
-        self._leftover = x[nh * HOP :].copy()
-        if nh == 0:
-            return []
-        hops = x[: nh * HOP].reshape(nh, HOP)
-        s = hops @ self._matrix
-        idx = (self._hop_index + np.arange(nh)) % (SAMPLE_RATE // HOP)
-        a = (s[:, :_NA] + 1j * s[:, _NA:]) * self._phasors[idx]
-        e = (hops * hops) @ self._eweights
-        self._hop_index += nh
-        a = np.concatenate([self._tail_a, a]) if self._tail_a.size else a
-        e = np.concatenate([self._tail_e, e]) if self._tail_e.size else e
-        first = self._tail_first
-        keep = min(len(a), HOPS_PER_WINDOW)
-        self._tail_a, self._tail_e = a[-keep:], e[-keep:]
-        self._tail_first = first + len(a) - keep
-        if len(a) < HOPS_PER_WINDOW + 1:
-            return []
-        rect = a[:-3] + a[1:-2] + a[2:-1] + a[3:]
-        we = e[:-3, 0] + e[1:-2, 1] + e[2:-1, 2] + e[3:, 3]
-        # Hann window from the rectangular sums: the cosine term's phase at the window start
-        # n0 = 40 m is e^{-j 2 pi n0 / 160} = (-j)^m.
-        rot = ((-1j) ** ((first + np.arange(len(rect))) % 4))[:, None]
-        w = (0.5 * rect[:, :_NF] - 0.25 * rot * rect[:, _NF : 2 * _NF]
-             - 0.25 * np.conj(rot) * rect[:, 2 * _NF :])
-        codes = self._classify(w, we)
-        return self._track(codes, first)
-
-    def _classify(self, w: npt.NDArray[np.complex128],
-                  we: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
-        """Digit code (row*4+col) of each window that passes every check, else -1."""
-        cur, nxt = w[:-1], w[1:]
-        energy = we[:-1] / _HANN_SUM  # Hann-weighted mean power of the window
-        m = len(cur)
-        # Sine power estimate: 2 |X|^2 / (sum of window)^2 for a tone at the analysis frequency.
-        p = (cur.real**2 + cur.imag**2) * (2.0 / _HANN_SUM**2)
-        li = np.argmax(p[:, 0:4], axis=1)
-        hi = np.argmax(p[:, 4:8], axis=1) + 4
-        rows = np.arange(m)
-        pl, ph = p[rows, li], p[rows, hi]
-        # Frequency offset from the phase advance over one hop.
-        zl = nxt[rows, li] * np.conj(cur[rows, li])
-        zh = nxt[rows, hi] * np.conj(cur[rows, hi])
-        dfl = np.angle(zl) * (SAMPLE_RATE / (2 * np.pi * HOP))
-        dfh = np.angle(zh) * (SAMPLE_RATE / (2 * np.pi * HOP))
-        fl, fh = _FREQS[li], _FREQS[hi]
-        dev = self.config.max_freq_deviation
-        ok = (np.abs(dfl) <= dev * fl) & (np.abs(dfh) <= dev * fh)
-        # Correct the powers for the rectangular window's response at the measured offset.
-        pl_c = pl / np.maximum(_hann_response(dfl) ** 2, 0.1)
-        ph_c = ph / np.maximum(_hann_response(dfh) ** 2, 0.1)
-        tones = pl_c + ph_c
-        ok &= tones >= self._floor
-        ok &= tones >= self.config.min_tone_ratio * energy
-        ok &= (pl_c <= ph_c * self._twist_hi) & (pl_c >= ph_c * self._twist_lo)
-        # Other tones of each group well below the strongest.
-        low_sorted = np.sort(p[:, 0:4], axis=1)
-        high_sorted = np.sort(p[:, 4:8], axis=1)
-        ok &= low_sorted[:, 2] <= low_sorted[:, 3] * self._group_margin
-        ok &= high_sorted[:, 2] <= high_sorted[:, 3] * self._group_margin
-        # Second harmonics (columns 8..15 mirror 0..7).
-        ok &= p[rows, hi + 8] <= ph * self._harmonic
-        check_low = self._check_low_harmonic[li, hi - 4]
-        ok &= ~check_low | (p[rows, li + 8] <= pl * self._harmonic)
-        return np.where(ok, li * 4 + (hi - 4), -1)
-
-    def _track(self, codes: npt.NDArray[np.int64], first_hop: int) -> list[DetectedDigit]:
-        """Run-length rules over the per-window codes (state kept across calls)."""
-        if self._active < 0 and self._run_len == 0:
-            hits = np.flatnonzero(codes >= 0)
-            if hits.size == 0:
-                return []
-            start = int(hits[0])
-        else:
-            start = 0
-        cfg = self.config
+        x = np.asarray(samples)
+        n = len(x)
         out: list[DetectedDigit] = []
-        for i in range(start, len(codes)):
-            c = int(codes[i])
-            if c >= 0:
-                if c == self._run_code:
-                    self._run_len += 1
-                else:
-                    self._run_code, self._run_len = c, 1
-                    self._run_start = (first_hop + i) * HOP
-            else:
-                self._run_code, self._run_len = -1, 0
-            if self._active >= 0:
-                if c == self._active:
-                    self._miss = 0
-                else:
-                    self._miss += 1
-                    if self._miss >= cfg.end_windows:
-                        self._active = -1
-            if self._active < 0 and self._run_len >= cfg.confirm_windows:
-                self._active, self._miss = self._run_code, 0
-                # The first accepted Hann window starts about one hop before the tone.
-                out.append(DetectedDigit(_DIGIT_OF_CODE[self._run_code], self._run_start + HOP))
+        pos = 0
+        while pos < n:
+            if self._fill == _CAPACITY:
+                # Move the unclassified history (under _SPAN samples) to the front.
+                rest = self._fill - self._start
+                self._buf[:rest] = self._buf[self._start : self._fill]
+                self._start, self._fill = 0, rest
+            take = min(n - pos, _CAPACITY - self._fill)
+            self._buf[self._fill : self._fill + take] = x[pos : pos + take]
+            self._fill += take
+            pos += take
+            while (k := (self._fill - self._start) // HOP - HOPS_PER_WINDOW) > 0:
+                out += self._analyse(min(k, _BLOCK_HOPS))
         return out
 
+    def _analyse(self, k: int) -> list[DetectedDigit]:
+        """Classify the next k windows (their successors are in the buffer)."""
+        start = self._start
+        span = (k - 1) * HOP + WINDOW  # samples the k windows cover
+        head = self._buf[start : start + span]
+        first = self._hop
+        self._start = start + k * HOP
+        self._hop = first + k
+        if float(np.dot(head, head)) < self._silence:
+            return self._track_silence(k)
+        h = start // HOP
+        spectra = self._windows[h : h + k] @ _MATRIX
+        np.multiply(head, head, out=self._squares[start : start + span])
+        energy = self._square_windows[h : h + k] @ self._energy_weights
+        codes = self._classify(spectra, energy)
+        return self._track(codes, first) if codes else self._track_silence(k)
 
-def _hann_response(df: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """|response| of the Hann-windowed DFT to a tone `df` Hz off its frequency (1 at 0)."""
-    d = df / _BIN  # offset in bins
-    near_one = np.abs(np.abs(d) - 1.0) < 1e-6
-    safe = np.where(near_one, 0.0, d)
-    r = np.abs(np.sinc(safe) / (1.0 - safe * safe))
-    return np.where(near_one, 0.5, r)
+    def _classify(self, spectra: npt.NDArray[np.float32],
+                  energy: npt.NDArray[np.float32]) -> list[int]:
+        """Digit code (row*4+col) of each window that passes every check, else -1; [] when
+        no window can (a quick vectorised bound, for blocks of many windows).
+
+        `spectra` are the analysis matrix products; `energy` is min_tone_ratio times each
+        window's Hann-weighted mean power.
+        """
+        k = len(spectra)
+        squares = spectra[:, :32] * spectra[:, :32]
+        p = squares[:, 0::2] + squares[:, 1::2]  # sine power estimate: 8 tones, 8 harmonics
+        need = np.maximum(energy, self._floor)  # what the two (corrected) tones must reach
+        gain = self._max_gain
+        rows: range | list[int] = range(k)
+        if k >= _FILTER_MIN:
+            # Even with the largest correction, the strongest tones must reach `need`.
+            strongest = p[:, :8].reshape(k, 2, 4).max(axis=2)
+            hopeful = np.flatnonzero((strongest[:, 0] + strongest[:, 1]) * gain >= need)
+            if hopeful.size == 0:
+                return []
+            if hopeful.size < k:
+                rows = hopeful.tolist()
+                p, spectra, need = p[hopeful], spectra[hopeful], need[hopeful]
+        margin, harmonic = self._group_margin, self._harmonic
+        twist_hi, twist_lo = self._twist_hi, self._twist_lo
+        max_advance, skip_low_harmonic = self._max_advance, self._skip_low_harmonic
+        codes = [-1] * k
+        for i, pw, s, nd in zip(rows, p.tolist(), spectra.tolist(), need.tolist(),
+                                    strict=True):
+            # Strongest (first of equals, like argmax) and runner-up of each group.
+            a0, a1, a2, a3, b0, b1, b2, b3 = pw[:8]
+            lt, ls, li = (a0, a1, 0) if a0 >= a1 else (a1, a0, 1)
+            if a2 > lt:
+                lt, ls, li = a2, lt, 2
+            elif a2 > ls:
+                ls = a2
+            if a3 > lt:
+                lt, ls, li = a3, lt, 3
+            elif a3 > ls:
+                ls = a3
+            ht, hs, hi = (b0, b1, 4) if b0 >= b1 else (b1, b0, 5)
+            if b2 > ht:
+                ht, hs, hi = b2, ht, 6
+            elif b2 > hs:
+                hs = b2
+            if b3 > ht:
+                ht, hs, hi = b3, ht, 7
+            elif b3 > hs:
+                hs = b3
+            # Other tones of each group well below the strongest; level and energy share
+            # reachable at all (the corrected test follows).
+            if ls > lt * margin or hs > ht * margin or (lt + ht) * gain < nd:
+                continue
+            code = li * 4 + hi - 4
+            # Second harmonics (columns 8..15 mirror 0..7) weak.
+            if pw[hi + 8] > ht * harmonic or (pw[li + 8] > lt * harmonic
+                                               and not skip_low_harmonic[code]):
+                continue
+            # Frequency offsets from the phase advance over one hop: next * conj(this); the
+            # next window's tones are floats 32..47.
+            cr, ci, nr, ni = s[2 * li], s[2 * li + 1], s[32 + 2 * li], s[33 + 2 * li]
+            adv_low = abs(math.atan2(ni * cr - nr * ci, nr * cr + ni * ci))
+            cr, ci, nr, ni = s[2 * hi], s[2 * hi + 1], s[32 + 2 * hi], s[33 + 2 * hi]
+            adv_high = abs(math.atan2(ni * cr - nr * ci, nr * cr + ni * ci))
+            if adv_low > max_advance[li] or adv_high > max_advance[hi]:
+                continue
+            # Powers corrected for the window's roll-off at the measured offsets.
+            low = lt * _power_correction(adv_low)
+            high = ht * _power_correction(adv_high)
+            if low + high >= nd and high * twist_lo <= low <= high * twist_hi:
+                codes[i] = code
+        return codes
+
+    def _track_silence(self, k: int) -> list[DetectedDigit]:
+        """`_track` for k windows that all fail (no digit can start)."""
+        self._run_code, self._run_len = -1, 0
+        if self._active >= 0:
+            self._miss += k
+            if self._miss >= self.config.end_windows:
+                self._active = -1
+        return []
+
+    def _track(self, codes: list[int], first_hop: int) -> list[DetectedDigit]:
+        """Run-length rules over the per-window codes (state kept across calls)."""
+        cfg = self.config
+        out: list[DetectedDigit] = []
+        run_code, run_len, run_start = self._run_code, self._run_len, self._run_start
+        active, miss = self._active, self._miss
+        for i, c in enumerate(codes):
+            if c >= 0:
+                if c == run_code:
+                    run_len += 1
+                else:
+                    run_code, run_len = c, 1
+                    run_start = (first_hop + i) * HOP
+            else:
+                run_code, run_len = -1, 0
+            if active >= 0:
+                if c == active:
+                    miss = 0
+                else:
+                    miss += 1
+                    if miss >= cfg.end_windows:
+                        active = -1
+            if active < 0 and run_len >= cfg.confirm_windows:
+                active, miss = run_code, 0
+                # The first accepted Hann window starts about one hop before the tone.
+                out.append(DetectedDigit(_DIGIT_OF_CODE[run_code], run_start + HOP))
+        self._run_code, self._run_len, self._run_start = run_code, run_len, run_start
+        self._active, self._miss = active, miss
+        return out
 
 
 def detect_digits(samples: npt.ArrayLike, config: DtmfDetectorConfig | None = None) -> str:
