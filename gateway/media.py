@@ -26,6 +26,7 @@ nor read (RTCP that arrives multiplexed on the RTP port is ignored).
 from __future__ import annotations
 
 import errno
+import ipaddress
 import secrets
 from collections import deque
 from collections.abc import Callable
@@ -253,6 +254,11 @@ class MediaSession:
         """Use the negotiated codec, telephone-event and peer (again after a re-INVITE)."""
         if self.local_port is None or self._closed:
             raise MediaError("open() the session before start()")
+        try:
+            ipaddress.ip_address(negotiated.remote[0])
+        except ValueError:
+            raise MediaError(f"remote media address {negotiated.remote[0]!r} is not an IP "
+                             "address") from None
         law = _CODEC_LAWS.get(negotiated.codec.encoding.upper())
         if law is None:
             raise MediaError(f"codec {negotiated.codec.encoding} is not G.711")

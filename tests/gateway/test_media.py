@@ -214,6 +214,10 @@ def test_dtmf_and_hold_rules() -> None:
         session.send_dtmf("1")
     with pytest.raises(ValueError, match="DTMF method"):
         session.send_dtmf("1", "sip-info")
+    fqdn = Negotiated(no_events.codec, None, ("phone.example", 4000), no_events.direction,
+                      no_events.local)
+    with pytest.raises(MediaError, match="not an IP address"):
+        session.start(fqdn)
     # The phone holds (offers sendonly): we answer recvonly and send nothing, on time.
     session.start(answered(port_no, direction="sendonly"))
     run_until(clock, session.play(np.zeros(1600, dtype=np.int16)), 0.01)
@@ -349,7 +353,9 @@ async def wait_for(condition: Callable[[], bool], timeout: float = 3.0) -> None:
 
 @pytest.fixture
 def pool() -> RtpPortPool:
-    return RtpPortPool(41000, 41998)
+    # Below Linux's ephemeral range (32768+), so no other process's client socket (or stray
+    # traffic to one) sits on these ports; away from the gateway's default 20000-29999.
+    return RtpPortPool(31000, 31998)
 
 
 async def talking_pair(pool: RtpPortPool) -> tuple[MediaSession, MediaSession]:
@@ -446,10 +452,10 @@ async def test_loopback_symmetric_rtp_latches_to_the_real_source(pool: RtpPortPo
 async def test_loopback_busy_port_is_skipped() -> None:
     from twisted.internet import reactor
 
-    blocker = reactor.listenUDP(41500, Collector(), interface="127.0.0.1")  # type: ignore[attr-defined]
-    session = MediaSession(reactor, "127.0.0.1", RtpPortPool(41500, 41503))
+    blocker = reactor.listenUDP(31500, Collector(), interface="127.0.0.1")  # type: ignore[attr-defined]
+    session = MediaSession(reactor, "127.0.0.1", RtpPortPool(31500, 31503))
     try:
-        assert session.open() == 41502
+        assert session.open() == 31502
     finally:
         await session.close()
         await defer.maybeDeferred(blocker.stopListening)

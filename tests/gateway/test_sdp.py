@@ -18,6 +18,8 @@ from acdgate.gateway.sdp import (
     negotiate_answer,
     parse_answer,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 def crlf(text: str) -> bytes:
@@ -386,3 +388,42 @@ def test_parse_answer_checks_against_our_offer() -> None:
     sendonly = build_offer("127.0.0.1", 20000, 99, direction=Direction.SENDONLY)
     with pytest.raises(SdpError, match="does not fit"):
         parse_answer(answer_to(sendonly, "m=audio 7000 RTP/AVP 0", "sendrecv"), sendonly)
+
+
+REAL_OFFERS = [BARESIP, SIPP, POLYCOM, YEALINK, PCMA_ONLY, NO_COMMON, HOLD_SENDONLY,
+               HOLD_OLD_STYLE, INACTIVE, VIDEO_AND_AUDIO, DYNAMIC_PCMU]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(REAL_OFFERS), st.data())
+def test_mangled_offers_fail_only_with_sdp_error(offer: bytes, data: st.DataObject) -> None:
+    """Dropped, duplicated and corrupted lines: an answer or an SdpError, nothing else."""
+    lines = offer.split(b"\r\n")
+    i = data.draw(st.integers(0, len(lines) - 1))
+    action = data.draw(st.sampled_from(["drop", "dup", "garble", "truncate"]))
+    if action == "drop":
+        del lines[i]
+    elif action == "dup":
+        lines.insert(i, lines[i])
+    elif action == "garble":
+        lines[i] = data.draw(st.binary(max_size=40))
+    else:
+        lines[i] = lines[i][: data.draw(st.integers(0, max(len(lines[i]) - 1, 0)))]
+    body = b"\r\n".join(lines)
+    try:
+        neg = negotiate_answer(body, "192.0.2.1", 20000, 1)
+    except SdpError as exc:
+        assert str(exc)
+        return
+    assert neg.codec.encoding.upper() in ("PCMU", "PCMA")
+    assert SessionDescription.parse(neg.local.to_bytes()) is not None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=400))
+def test_random_bytes_fail_only_with_sdp_error(body: bytes) -> None:
+    try:
+        sdp = SessionDescription.parse(b"v=0\r\n" + body)
+    except SdpError:
+        return
+    assert SessionDescription.parse(sdp.to_bytes()) == sdp
