@@ -136,6 +136,7 @@ class FeatureSync:
         self._busy: set[DialogKey] = set()
         self._subs_by_key: dict[DialogKey, Subscription] = {}
         self._expiry_call: IDelayedCall | None = None
+        self._stopped = False
         # told of each subscription the subscriber ended by rejecting a NOTIFY (481, timeout)
         self.gave_up_listeners: list[Callable[[Subscription], None]] = []
         sip_service.add_method("SUBSCRIBE", self.subscribe_received)
@@ -161,6 +162,7 @@ class FeatureSync:
 
     def stop(self) -> None:
         """Cancel the expiry timer (subscriptions are not kept across restarts: phones resubscribe)."""
+        self._stopped = True
         if self._expiry_call is not None and self._expiry_call.active():
             self._expiry_call.cancel()
         self._expiry_call = None
@@ -448,6 +450,8 @@ class FeatureSync:
     # -- expiry --------------------------------------------------------------------------
 
     def _schedule_expiry(self) -> None:
+        if self._stopped:
+            return  # NOTIFYs failing as the stack stops must not arm a timer again
         when = self.table.next_expiry()
         if self._expiry_call is not None and self._expiry_call.active():
             if when is not None and abs(self._expiry_call.getTime() - when) < 1e-6:

@@ -309,6 +309,7 @@ async def test_busy_lamp_field(rig: Rig) -> None:
 
 
 def _sipp(tmp: Path, scenario: str, target: tuple[str, int], station: str, user: str) -> str:
+    """The SIPp command line; field0 station, field1 its digest, field2 a user (or watched station), field3 PIN."""
     users = tmp / f"users_{station}.csv"
     users.write_text(f"SEQUENTIAL\n{station};[authentication username={station} password=pw{station}];{user};1234\n")
     errors = tmp / f"errors_{station}.log"
@@ -348,6 +349,10 @@ def test_sipp_phones_drive_their_agents_and_see_only_their_own_state(tmp_path: P
                 if proc.poll() is None:
                     proc.kill()
                     proc.wait()
+        # a supervisor's BLF key on station 2101 (idle: no calls yet)
+        blf = subprocess.Popen(_sipp(tmp_path, "feature_event_blf.xml", gw.sip, "2110", "2101").split(),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
+        _check(blf, tmp_path, "2110")
         agents = {a["user"]: a for a in gw.get("/api/agents")}
         assert agents["3000"]["station"] == "2101" and agents["3000"]["state"] == "READY"
         assert agents["3001"]["station"] == "2102" and agents["3001"]["state"] == "READY"
