@@ -1,0 +1,1 @@
+"""Endpoint drivers: softphones run here, and phones driven through their HTTP APIs."""

@@ -1,0 +1,69 @@
+"""What an endpoint heard in a call: the gateway's tones found in its received audio.
+
+Every softphone driver records the audio it received (pyVoIP: 8-bit unsigned samples from
+`read_audio`; baresip: the `sndfile` module's WAV of the decoded stream) and names the tones
+in it with the codecs' tone detector, so scenarios assert "heard the confirmation tone".
+"""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from acdgate.codecs.tone_detector import tone_segments
+from acdgate.codecs.tones import CONFIRMATION_TONE, DIAL_TONE, ERROR_TONE
+
+FORCED_LOGIN_FREQS = (1400.0,)
+
+
+def _bursts(samples: npt.NDArray[np.int16], freqs: tuple[float, ...]) -> list[float]:
+    """On-times (ms) of the stretches where all of `freqs` sound together."""
+    return [s.duration * 1000.0 for s in tone_segments(samples, freqs, min_level_dbm0=-45.0)]
+
+
+def tones_in(samples: npt.NDArray[np.int16]) -> list[str]:
+    """Names of the gateway tones present: confirmation (3 x 100 ms of 350+440 Hz), dial
+    (350+440 Hz for 500 ms or more), error (480+620 Hz bursts of ~250 ms), forced-login
+    (1400 Hz beeps). Loss on the lab LAN cuts bursts, so counts are lenient."""
+    found: list[str] = []
+    dial_pair = CONFIRMATION_TONE.segments[0].freqs
+    assert dial_pair == DIAL_TONE.segments[0].freqs
+    pair = _bursts(samples, dial_pair)
+    if any(d >= 500 for d in pair):
+        found.append("dial")
+    if sum(1 for d in pair if 50 <= d <= 170) >= 2:
+        found.append("confirmation")
+    err = _bursts(samples, ERROR_TONE.segments[0].freqs)
+    if sum(1 for d in err if 150 <= d <= 330) >= 2:
+        found.append("error")
+    if sum(1 for d in _bursts(samples, FORCED_LOGIN_FREQS) if 50 <= d <= 170) >= 2:
+        found.append("forced-login")
+    return found
+
+
+def read_u8(path: Path) -> npt.NDArray[np.int16]:
+    """pyVoIP's 8-bit unsigned linear audio as int16."""
+    raw = np.frombuffer(path.read_bytes(), dtype=np.uint8)
+    return ((raw.astype(np.int16) - 128) << 8).astype(np.int16)
+
+
+def read_wav(path: Path) -> npt.NDArray[np.int16]:
+    """A mono 16-bit WAV (baresip's sndfile) as int16; resampled to 8 kHz by decimation."""
+    with wave.open(str(path), "rb") as w:
+        rate, width, channels = w.getframerate(), w.getsampwidth(), w.getnchannels()
+        data = w.readframes(w.getnframes())
+    if width != 2:
+        raise ValueError(f"{path}: {8 * width}-bit WAV, expected 16-bit")
+    samples = np.frombuffer(data, dtype="<i2")
+    if channels > 1:
+        samples = samples[::channels]
+    if rate != 8000 and rate % 8000 == 0:
+        samples = samples[:: rate // 8000]
+    return samples.astype(np.int16)
+
+
+def to_u8(samples: npt.NDArray[np.int16]) -> bytes:
+    """int16 samples as pyVoIP's 8-bit unsigned audio (for in-band DTMF by `write_audio`)."""
+    return ((samples.astype(np.int32) >> 8) + 128).astype(np.uint8).tobytes()
