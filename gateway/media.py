@@ -73,6 +73,11 @@ class MediaError(RuntimeError):
     """Local misuse or resource trouble (no free port, not started, DTMF not negotiated)."""
 
 
+class NoRtpPort(MediaError, OSError):
+    """No UDP port could be bound for RTP (pool exhausted or bind failed); an OSError so
+    callers that catch socket trouble catch it too."""
+
+
 class RtpPortPool:
     """Even UDP ports for RTP between `low` and `high` (the odd port above each stays free for
     RTCP, RFC 3550 11); hands them out round-robin so a just-closed port rests a while."""
@@ -101,7 +106,7 @@ class RtpPortPool:
                 self._next = (self._next + i + 1) % n
                 self._in_use.add(port)
                 return port
-        raise MediaError(f"all {n} RTP ports in use")
+        raise NoRtpPort(f"all {n} RTP ports in use")
 
     def release(self, port: int) -> None:
         self._in_use.discard(port)
@@ -227,11 +232,18 @@ class MediaSession:
         self._foreign = 0
         self._latches = 0
         self._digits = {"rfc4733": 0, "inband": 0}
+        # Relaying (gateway.relay): every accepted packet is offered to `on_rtp` with the law of
+        # its payload (None for telephone-event); `decode_received` False skips local decoding.
+        self.on_rtp: Callable[[RtpPacket, Law | None], None] | None = None
+        self.decode_received = True
+        self._fwd_ssrc: int | None = None
+        self._fwd_ts_offset = 0
 
     # --- lifecycle ---------------------------------------------------------------------
 
     def open(self) -> int:
-        """Bind the UDP socket on an even pool port (busy ports are skipped); the port."""
+        """Bind the UDP socket on an even pool port (busy ports are skipped); the port.
+        Raises `NoRtpPort` (an OSError) when none can be bound."""
         if self._closed:
             raise MediaError("session closed")
         if self.local_port is not None:
@@ -244,11 +256,12 @@ class MediaSession:
             except CannotListenError as exc:
                 self._ports.release(port)
                 if getattr(exc.socketError, "errno", None) != errno.EADDRINUSE:
-                    raise
+                    raise NoRtpPort(f"cannot bind RTP on {self.bind_ip}:{port}: "
+                                    f"{exc.socketError}") from exc
                 continue
             self.local_port = port
             return port
-        raise MediaError(f"no free RTP port on {self.bind_ip}")
+        raise NoRtpPort(f"no free RTP port on {self.bind_ip}")
 
     def start(self, negotiated: Negotiated) -> None:
         """Use the negotiated codec, telephone-event and peer (again after a re-INVITE)."""
@@ -396,6 +409,39 @@ class MediaSession:
         self._packets_sent += 1
         self._octets_sent += len(packet.payload)
 
+    def forward(self, packet: RtpPacket, law: Law | None) -> None:
+        """Send a packet received on another session (a relayed call) as part of our stream.
+
+        Our SSRC and sequence numbers; the timestamp keeps the source's spacing from an
+        offset fixed when the source (SSRC) changes; G.711 is transcoded when the laws
+        differ (byte table); telephone-events go out with our negotiated payload type, or
+        are dropped when this peer did not negotiate them. Comfort noise is dropped.
+        """
+        if self._closed or not self._sending or self._remote is None or self._listening is None:
+            return
+        if law is None:
+            if self._event_pt is None or packet.payload_type == COMFORT_NOISE_PT:
+                return
+            pt, payload = self._event_pt, packet.payload
+        else:
+            pt = self._codec_pt
+            payload = packet.payload
+            if law is not self._law:
+                payload = g711.ulaw_to_alaw(payload) if law is Law.ULAW else g711.alaw_to_ulaw(payload)
+        if packet.ssrc != self._fwd_ssrc:
+            self._fwd_ssrc = packet.ssrc
+            now_ts = self._timestamp_at(self._reactor.seconds())
+            self._fwd_ts_offset = (now_ts - packet.timestamp) & 0xFFFFFFFF
+        out = RtpPacket(pt, self._seq, (packet.timestamp + self._fwd_ts_offset) & 0xFFFFFFFF, self.ssrc,
+                        payload, marker=packet.marker)
+        self._seq = seq_add(self._seq, 1)
+        try:
+            self._listening.write(out.build(), self._remote)
+        except OSError:
+            return
+        self._packets_sent += 1
+        self._octets_sent += len(payload)
+
     # --- receiving ---------------------------------------------------------------------
 
     def receive_datagram(self, data: bytes, addr: tuple[str, int]) -> None:
@@ -425,6 +471,10 @@ class MediaSession:
             self._new_source(packet.ssrc)
         assert self._rx_stats is not None
         self._rx_stats.update(packet.sequence, packet.timestamp, self._reactor.seconds())
+        if self.on_rtp is not None:
+            self.on_rtp(packet, None if pt == self._event_pt else (self._law if pt == self._codec_pt else None))
+            if not self.decode_received:
+                return
         if pt == self._event_pt:
             self._event_packet(packet)
         elif pt == self._codec_pt:
@@ -532,4 +582,4 @@ class MediaSession:
             self._digits["rfc4733"], self._digits["inband"])
 
 
-__all__ = ["MediaError", "MediaSession", "MediaStats", "RtpPortPool"]
+__all__ = ["MediaError", "MediaSession", "MediaStats", "NoRtpPort", "RtpPortPool"]

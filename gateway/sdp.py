@@ -13,6 +13,7 @@ offer's payload type), reject every other m-line with port 0 (same count and ord
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
@@ -463,6 +464,17 @@ def _parse_m_line(value: str) -> _MediaBuilder:
 # --- offer / answer ----------------------------------------------------------------------
 
 
+def _media_address(host: str | None, side: str) -> str:
+    if host is None:
+        raise SdpError(f"No c= line for m=audio in the {side} (nor at session level)")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        # RFC 4566 allows a domain name here; no phone sends one, and RTP needs an address.
+        raise SdpError(f"c= address {host!r} in the {side} is not an IP address") from None
+    return host
+
+
 def _telephone_event_of(m: MediaDescription) -> MediaFormat | None:
     for f in m.formats:
         if f.encoding.lower() == TELEPHONE_EVENT and f.clock_rate == 8000:
@@ -517,9 +529,7 @@ def negotiate_answer(offer: bytes, local_ip: str, local_port: int, session_id: i
     codec = _choose_codec(audio, codecs)
     if codec is None:
         raise _no_common_codec(audio, codecs)
-    host = sdp.connection_of(audio)
-    if host is None:
-        raise SdpError("No c= line for m=audio (nor at session level)")
+    host = _media_address(sdp.connection_of(audio), "offer")
     event = _telephone_event_of(audio)
     formats: tuple[MediaFormat, ...] = (codec,)
     if event is not None:
@@ -589,9 +599,7 @@ def parse_answer(answer: bytes, offer: SessionDescription) -> Negotiated:
     if codec is None:
         raise _no_common_codec(theirs, tuple(f.encoding for f in ours.formats
                                              if f.encoding.upper() in SUPPORTED_CODECS))
-    host = sdp.connection_of(theirs)
-    if host is None:
-        raise SdpError("No c= line for m=audio in the answer")
+    host = _media_address(sdp.connection_of(theirs), "answer")
     # RFC 3264 6.1: the answer may only narrow the offered direction.
     allowed = ours.direction.mirror()
     if (theirs.direction.sends and not allowed.sends) or (

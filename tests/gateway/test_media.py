@@ -17,7 +17,7 @@ from acdgate.codecs.rtp import RtpPacket, seq_add, ts_diff
 from acdgate.codecs.telephone_event import TelephoneEventReceiver, TelephoneEventSender
 from acdgate.codecs.tone_detector import detect_tone, matches_cadence
 from acdgate.codecs.tones import CONFIRMATION_TONE, ERROR_TONE
-from acdgate.gateway.media import MediaError, MediaSession, RtpPortPool
+from acdgate.gateway.media import MediaError, MediaSession, NoRtpPort, RtpPortPool
 from acdgate.gateway.sdp import Negotiated, build_offer, negotiate_answer, parse_answer
 from twisted.internet import defer, task
 from twisted.internet.error import CannotListenError
@@ -327,7 +327,7 @@ def test_port_pool_even_ports_round_robin_and_busy_ports() -> None:
     assert len(pool) == 3
     got = [pool.acquire() for _ in range(3)]
     assert got == [30002, 30004, 30006]
-    with pytest.raises(MediaError, match="all 3 RTP ports in use"):
+    with pytest.raises(NoRtpPort, match="all 3 RTP ports in use"):
         pool.acquire()
     pool.release(30004)
     assert pool.acquire() == 30004 and pool.in_use == {30002, 30004, 30006}
@@ -335,6 +335,9 @@ def test_port_pool_even_ports_round_robin_and_busy_ports() -> None:
         RtpPortPool(30001, 30001)
     _clock, session, _ = fake_session(busy={30000, 30002})
     assert session.local_port == 30004
+    # Every port busy: an OSError the caller can answer with (no RTP port).
+    with pytest.raises(OSError, match="no free RTP port"):
+        fake_session(busy=set(range(30000, 30012)))
 
 
 # --- two sessions on loopback (real reactor) ---------------------------------------------
@@ -391,7 +394,8 @@ async def test_loopback_inband_dtmf_and_confirmation_tone(pool: RtpPortPool) -> 
     try:
         got = digits_of(b)
         await a.send_dtmf("159", "inband", duration_ms=70, pause_ms=60)
-        await wait_for(lambda: len(got) == 3)
+        await wait_for(lambda: len(got) == 3 and
+                       b.stats.packets_received == a.stats.packets_sent)
         assert got == [(d, "inband") for d in "159"]
         b.clear_received_audio()
         sent_before = a.stats.packets_sent

@@ -339,6 +339,8 @@ def test_malformed_sdp_names_the_defect(body: bytes, defect: str) -> None:
 
 @pytest.mark.parametrize(("body", "defect"), [
     (crlf("v=0\no=- 1 1 IN IP4 1.2.3.4\ns=-\nt=0 0\nm=audio 4000 RTP/AVP 0"), "No c= line"),
+    (crlf("v=0\no=- 1 1 IN IP4 1.2.3.4\ns=-\nc=IN IP4 pbx.example\nt=0 0\nm=audio 4000 RTP/AVP 0"),
+     "c= address 'pbx.example' in the offer is not an IP address"),
     (crlf("v=0\no=- 1 1 IN IP4 1.2.3.4\ns=-\nc=IN IP4 1.2.3.4\nt=0 0\nm=audio 0 RTP/AVP 0"),
      "No audio stream"),
     (crlf("v=0\no=- 1 1 IN IP4 1.2.3.4\ns=-\nc=IN IP4 1.2.3.4\nt=0 0\n"
