@@ -286,6 +286,10 @@ def _exchange(sock: socket.socket, target: tuple[str, int], data: bytes, call_id
     raise BenchError(f"no answer from {target} to a REGISTER (Call-ID {call_id})")
 
 
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
+
+
 def _digest(challenge: str, user: str, password: str, uri: str) -> str:
     """An RFC 2617 / RFC 8760 MD5 Authorization value for `challenge` (qop=auth when offered)."""
     params = {
@@ -293,17 +297,16 @@ def _digest(challenge: str, user: str, password: str, uri: str) -> str:
         for k, q, t in re.findall(r'(\w+)\s*=\s*(?:"([^"]*)"|([^\s,]+))', challenge)
     }
     realm, nonce = params["realm"], params["nonce"]
-    md5 = lambda s: hashlib.md5(s.encode()).hexdigest()  # noqa: E731
-    ha1, ha2 = md5(f"{user}:{realm}:{password}"), md5(f"REGISTER:{uri}")
+    ha1, ha2 = _md5(f"{user}:{realm}:{password}"), _md5(f"REGISTER:{uri}")
     value = (
         f'Digest username="{user}", realm="{realm}", nonce="{nonce}", uri="{uri}", algorithm=MD5'
     )
     if "auth" in params.get("qop", "").split(","):
         cnonce, nc = secrets.token_hex(4), "00000001"
         value += f', qop=auth, nc={nc}, cnonce="{cnonce}"'
-        response = md5(f"{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}")
+        response = _md5(f"{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}")
     else:
-        response = md5(f"{ha1}:{nonce}:{ha2}")
+        response = _md5(f"{ha1}:{nonce}:{ha2}")
     value += f', response="{response}"'
     if "opaque" in params:
         value += f', opaque="{params["opaque"]}"'
@@ -419,9 +422,12 @@ class Step:
 def _percentiles(values: list[float]) -> tuple[float, float, float]:
     """Nearest-rank p50, p95, p99."""
     if not values:
-        return (float("nan"),) * 3  # type: ignore[return-value]
+        return (float("nan"),) * 3
     ordered = sorted(values)
-    rank = lambda p: ordered[min(len(ordered) - 1, max(0, -(-len(ordered) * p // 100) - 1))]  # noqa: E731
+
+    def rank(p: int) -> float:
+        return ordered[min(len(ordered) - 1, max(0, -(-len(ordered) * p // 100) - 1))]
+
     return rank(50), rank(95), rank(99)
 
 
@@ -632,7 +638,10 @@ def report(results: dict[str, list[Step]]) -> None:
     )
     cpu_ratio = gw_cpu / ka_cpu if ka_cpu else float("nan")
     print(f"  CPU per registration over {basis}: acdgate {gw_cpu:.0f} us, kamailio {ka_cpu:.0f} us")
-    verdict = lambda met: "met" if met else "MISSED"  # noqa: E731
+
+    def verdict(met: bool) -> str:
+        return "met" if met else "MISSED"
+
     print(
         f"  ratio acdgate/kamailio, registration rate:   {rate_ratio:5.2f}   "
         f"target >= 1.00 (Kamailio's rate): {verdict(rate_ratio >= 1.0)}"
