@@ -213,26 +213,28 @@ class DtmfDetector:
         window's Hann-weighted mean power.
         """
         k = len(spectra)
-        squares = spectra[:, :32] * spectra[:, :32]
-        p = squares[:, 0::2] + squares[:, 1::2]  # sine power estimate: 8 tones, 8 harmonics
-        need = np.maximum(energy, self._floor)  # what the two (corrected) tones must reach
-        gain = self._max_gain
+        squares = spectra * spectra
+        p = squares[:, 0::2] + squares[:, 1::2]  # sine power estimate per column
+        floor, gain = self._floor, self._max_gain
         rows: range | list[int] = range(k)
         if k >= _FILTER_MIN:
-            # Even with the largest correction, the strongest tones must reach `need`.
+            # Even with the largest correction, the strongest tones must reach the level
+            # floor and the energy share.
             strongest = p[:, :8].reshape(k, 2, 4).max(axis=2)
-            hopeful = np.flatnonzero((strongest[:, 0] + strongest[:, 1]) * gain >= need)
+            reach = (strongest[:, 0] + strongest[:, 1]) * gain
+            hopeful = np.flatnonzero((reach >= energy) & (reach >= floor))
             if hopeful.size == 0:
                 return []
             if hopeful.size < k:
                 rows = hopeful.tolist()
-                p, spectra, need = p[hopeful], spectra[hopeful], need[hopeful]
+                p, spectra, energy = p[hopeful], spectra[hopeful], energy[hopeful]
         margin, harmonic = self._group_margin, self._harmonic
         twist_hi, twist_lo = self._twist_hi, self._twist_lo
         max_advance, skip_low_harmonic = self._max_advance, self._skip_low_harmonic
         codes = [-1] * k
-        for i, pw, s, nd in zip(rows, p.tolist(), spectra.tolist(), need.tolist(),
+        for i, pw, s, nd in zip(rows, p.tolist(), spectra.tolist(), energy.tolist(),
                                     strict=True):
+            nd = max(nd, floor)  # what the two corrected tones must reach
             # Strongest (first of equals, like argmax) and runner-up of each group.
             a0, a1, a2, a3, b0, b1, b2, b3 = pw[:8]
             lt, ls, li = (a0, a1, 0) if a0 >= a1 else (a1, a0, 1)
@@ -270,7 +272,12 @@ class DtmfDetector:
             adv_high = abs(math.atan2(ni * cr - nr * ci, nr * cr + ni * ci))
             if adv_low > max_advance[li] or adv_high > max_advance[hi]:
                 continue
-            # Powers corrected for the window's roll-off at the measured offsets.
+            # Level, energy share and twist of the powers corrected for the window's roll-off
+            # at the measured offsets. The corrections lie in [1, gain]: when the bounds
+            # already decide, they need not be computed (the usual case for a clean tone).
+            if lt + ht >= nd and lt * gain <= ht * twist_hi and lt >= ht * gain * twist_lo:
+                codes[i] = code
+                continue
             low = lt * _power_correction(adv_low)
             high = ht * _power_correction(adv_high)
             if low + high >= nd and high * twist_lo <= low <= high * twist_hi:
@@ -288,6 +295,8 @@ class DtmfDetector:
 
     def _track(self, codes: list[int], first_hop: int) -> list[DetectedDigit]:
         """Run-length rules over the per-window codes (state kept across calls)."""
+        if self._active < 0 and self._run_len == 0 and max(codes) < 0:
+            return []  # idle, and stays so
         cfg = self.config
         out: list[DetectedDigit] = []
         run_code, run_len, run_start = self._run_code, self._run_len, self._run_start
