@@ -17,6 +17,7 @@ from acdgate.acd.engine import Acd
 from acdgate.acd.site import Site
 from acdgate.gateway.acd_service import AcdService
 from acdgate.gateway.call_dispatcher import CallDispatcher
+from acdgate.gateway.calls import CallController
 from acdgate.gateway.dialog_info import DialogStates
 from acdgate.gateway.feature_sync import FeatureSync
 from acdgate.gateway.features import FeatureHandler
@@ -84,8 +85,11 @@ class Gateway:
         self.sip_port = self.stack.listen(bind, sip_port, tls_port=self.tls_port, tls_context=tls_context)
         # -- calls: short-code features on SIP legs with RTP media, issue 5 --
         self.features = FeatureHandler(self.reactor, self.site, self.acd_service)
+        ports = RtpPortPool(self.site.sip.rtp_port_min, self.site.sip.rtp_port_max)
+        self.direct_calls = CallController(self.reactor, self.site, self.acd_service, self.registrar,
+                                           self.stack, ports, bind, dialog_states=self.dialog_states)
         self.calls = CallDispatcher(self.reactor, self.site, self.sip_service, self.stack, self.features,
-                                    RtpPortPool(self.site.sip.rtp_port_min, self.site.sip.rtp_port_max), bind)
+                                    ports, bind, calls=self.direct_calls)
         # -- end of calls --
         if http_port is not None:
             phones = make_phone_resource(

@@ -12,6 +12,7 @@ from urllib.parse import unquote
 
 from acdgate.acd.shortcodes import MatchKind
 from acdgate.acd.site import Site
+from acdgate.gateway.calls import CallController
 from acdgate.gateway.features import FeatureHandler
 from acdgate.gateway.leg import EndReason
 from acdgate.gateway.media import RtpPortPool
@@ -19,6 +20,7 @@ from acdgate.gateway.sip.message import Request, SipSyntaxError
 from acdgate.gateway.sip.stack import Incoming, SipStack
 from acdgate.gateway.sip_leg import SipLeg
 from acdgate.gateway.sip_service import SipService
+from acdgate.gateway.sip_uac_leg import OutgoingSipLeg
 from twisted.logger import Logger
 
 log = Logger(namespace="acdgate.call")
@@ -28,7 +30,8 @@ class CallDispatcher:
     """Owns the live legs; serves INVITE, ACK, BYE, INFO and CANCEL."""
 
     def __init__(self, reactor: Any, site: Site, sip: SipService, stack: SipStack,
-                 features: FeatureHandler, ports: RtpPortPool, bind_ip: str) -> None:
+                 features: FeatureHandler, ports: RtpPortPool, bind_ip: str,
+                 calls: CallController | None = None) -> None:
         self.reactor = reactor
         self.site = site
         self.sip = sip
@@ -36,6 +39,7 @@ class CallDispatcher:
         self.features = features
         self.ports = ports
         self.bind_ip = bind_ip
+        self.calls = calls
         self.legs: dict[str, SipLeg] = {}  # Call-ID -> leg
         self._by_transaction: dict[str, SipLeg] = {}
         for method, handler in (("INVITE", self.invite), ("ACK", self.ack), ("BYE", self.bye),
@@ -45,6 +49,8 @@ class CallDispatcher:
 
     def stop(self) -> None:
         """Hang up every leg (orderly shutdown)."""
+        if self.calls is not None:
+            self.calls.stop()
         for leg in list(self.legs.values()):
             leg.hangup()
 
@@ -70,7 +76,8 @@ class CallDispatcher:
             return
         dialled = unquote(user_part)
         match = self.features.match(dialled)
-        if match.kind is MatchKind.NO_MATCH:
+        direct = match.kind is MatchKind.NO_MATCH and self.calls is not None and self.calls.knows(dialled)
+        if match.kind is MatchKind.NO_MATCH and not direct:
             self.stack.respond(request, 404, f"No Short Code Or Number {dialled[:40]}")
             return
         leg = SipLeg(self.reactor, self.stack, request, incoming,
@@ -88,12 +95,31 @@ class CallDispatcher:
             if key is not None:
                 self._by_transaction.pop(key, None)
 
+        if direct:
+            assert self.calls is not None
+            leg.on_ended = lambda reason: forget(reason)
+            self.calls.place(leg, dialled)
+            if leg.ended:
+                forget(None)
+            else:
+                previous = leg.on_ended
+
+                def ended(reason: EndReason) -> None:
+                    if previous is not None:
+                        previous(reason)
+                    forget(reason)
+
+                leg.on_ended = ended
+            return
         self.features.run(leg, match).addBoth(forget)
 
     # -- in-dialog ------------------------------------------------------------------------
 
-    def _leg_for(self, request: Request, *, lenient: bool = False) -> SipLeg | None:
-        leg = self.legs.get(request.call_id or "")
+    def _leg_for(self, request: Request, *, lenient: bool = False) -> SipLeg | OutgoingSipLeg | None:
+        call_id = request.call_id or ""
+        leg: SipLeg | OutgoingSipLeg | None = self.legs.get(call_id)
+        if leg is None and self.calls is not None:
+            leg = self.calls.outgoing.get(call_id)
         if leg is None or leg.dialog is None or not leg.dialog.matches(request, lenient_to_tag=lenient):
             return None
         return leg

@@ -14,7 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from acdgate.gateway.sip.message import Headers, NameAddr, Request, SipSyntaxError, new_branch
+from acdgate.gateway.sip.message import (
+    Headers,
+    NameAddr,
+    Request,
+    Response,
+    SipSyntaxError,
+    new_branch,
+)
 
 
 class DialogState(Enum):
@@ -91,6 +98,32 @@ class Dialog:
             invite_cseq=cseq[0],
         )
 
+    @classmethod
+    def from_response(cls, invite: Request, response: Response, local_contact: str) -> Dialog:
+        """The dialog a 2xx to an INVITE we sent creates (RFC 3261 12.1.2, UAC side)."""
+        from_addr = invite.from_addr
+        to_addr = response.to_addr
+        cseq = invite.cseq
+        if from_addr is None or to_addr is None or cseq is None or invite.call_id is None:
+            raise SipSyntaxError("INVITE or response lacks From, To, CSeq or Call-ID")
+        if from_addr.tag is None:
+            raise SipSyntaxError("our INVITE has no From tag")
+        contacts = response.contacts
+        target = str(contacts[0].uri) if contacts else invite.uri
+        return cls(
+            call_id=invite.call_id,
+            local_tag=from_addr.tag,
+            remote_tag=to_addr.tag,
+            local=from_addr,
+            remote=to_addr,
+            remote_target=target,
+            route_set=tuple(reversed(response.headers.get_all("Record-Route"))),
+            local_contact=local_contact,
+            remote_cseq=0,
+            invite_cseq=cseq[0],
+            local_cseq=cseq[0],
+        )
+
     def advance(self, event: DialogInput) -> DialogState:
         """Apply `event`; returns the new state."""
         nxt = _TABLE.get((self.state, event))
@@ -117,10 +150,16 @@ class Dialog:
 
     def request(self, method: str, via: str, *, body: bytes = b"", content_type: str | None = None,
                 extra: list[tuple[str, str]] | None = None) -> Request:
-        """A request inside the dialog (RFC 3261 12.2.1.1); `via` is our sent-by without branch."""
-        self.local_cseq += 1
-        if self.local_cseq <= self.invite_cseq and method != "ACK":
-            self.local_cseq = self.invite_cseq + 1
+        """A request inside the dialog (RFC 3261 12.2.1.1); `via` is our sent-by without branch.
+
+        An ACK (for a 2xx, RFC 3261 13.2.2.4) carries the INVITE's CSeq number; any other
+        request takes the next local number.
+        """
+        if method == "ACK":
+            number = self.invite_cseq
+        else:
+            self.local_cseq = max(self.local_cseq, self.invite_cseq) + 1
+            number = self.local_cseq
         routes = list(self.route_set)
         uri = self.remote_target
         # RFC 3261 12.2.1.1: loose routing (lr) keeps the remote target as Request-URI
@@ -133,7 +172,7 @@ class Dialog:
             ("From", str(self.local)),
             ("To", str(self.remote)),
             ("Call-ID", self.call_id),
-            ("CSeq", f"{self.local_cseq} {method}"),
+            ("CSeq", f"{number} {method}"),
         ])
         for route in routes:
             headers.add("Route", route)

@@ -73,6 +73,7 @@ class SipStack:
         self.layer = layer if layer is not None else TransactionLayer()
         self._timers: dict[tuple[str, TimerName], IDelayedCall] = {}
         self._pending: dict[str, defer.Deferred[Response]] = {}
+        self._listeners: dict[str, Callable[[Response], None]] = {}
         self._streams: dict[Address, _StreamProtocol] = {}
         self._udp: _UdpProtocol | None = None
         self._ports: list[IListeningPort] = []
@@ -104,6 +105,7 @@ class SipStack:
         for d in list(self._pending.values()):
             d.errback(TransactionFailed("stack stopped"))
         self._pending.clear()
+        self._listeners.clear()
         for stream in list(self._streams.values()):
             if stream.transport is not None:
                 stream.transport.loseConnection()
@@ -130,17 +132,26 @@ class SipStack:
         """Send a response built by the TU through the transaction layer."""
         self._run(self.layer.send_response(response, self.reactor.seconds()))
 
-    def send_request(self, request: Request, destination: Address, transport: str = "UDP") -> defer.Deferred[Response]:
+    def send_request(self, request: Request, destination: Address, transport: str = "UDP", *,
+                     on_response: Callable[[Response], None] | None = None) -> defer.Deferred[Response]:
         """Send a request in a client transaction; fires with the final response.
 
+        `on_response` also sees the provisional responses and, for an INVITE, the 2xx
+        retransmissions and forked 2xx that RFC 6026 passes up (the TU re-ACKs those).
         Fails with TransactionFailed on Timer B/F or a transport error.
         """
         reliable = transport != "UDP"
         key, actions = self.layer.send_request(request, destination, reliable, self.reactor.seconds())
         d: defer.Deferred[Response] = defer.Deferred()
         self._pending[key] = d
+        if on_response is not None:
+            self._listeners[key] = on_response
         self._run(actions, transport_hint=transport)
         return d
+
+    def send_stateless(self, request: Request, destination: Address, transport: str = "UDP") -> bool:
+        """Send a request outside any transaction: the ACK for a 2xx (RFC 3261 13.2.2.4)."""
+        return self._send(request, destination, transport)
 
     def via_for(self, transport: str = "UDP") -> str:
         """A Via value naming this stack (sent-by) for requests we originate."""
@@ -214,6 +225,12 @@ class SipStack:
                     if action.transaction_key is not None and action.request.method != "ACK":
                         self.respond(action.request, 500, "Server Internal Error")
             elif isinstance(action, DeliverResponse):
+                listener = self._listeners.get(action.transaction_key)
+                if listener is not None:
+                    try:
+                        listener(action.response)
+                    except Exception:  # the TU's bug must not take the stack down
+                        log.failure("response listener failed on {what}", what=_describe(action.response))
                 if action.response.status >= 200:
                     d = self._pending.pop(action.transaction_key, None)
                     if d is not None:
@@ -223,6 +240,7 @@ class SipStack:
                 if d is not None:
                     d.errback(TransactionFailed(type(action).__name__))
             elif isinstance(action, TransactionTerminated):
+                self._listeners.pop(action.transaction_key, None)
                 for name in TimerName:
                     call = self._timers.pop((action.transaction_key, name), None)
                     if call is not None and call.active():

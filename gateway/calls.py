@@ -1,0 +1,221 @@
+"""Direct calls through the gateway: station to station and to a user's number (non-routed).
+
+The gateway is a back-to-back user agent: the caller's leg (UAS) rings while an outgoing leg
+(UAC) rings the target station at the address it registered from; when it answers, the
+caller's leg is answered and the two RTP sessions are bridged. Either side hanging up ends
+the other. The ACD follows along as the guide's Table 2 says for non-routed calls: the agent
+at the ringing station goes RESERVED, then TALKING, then back to READY or NOT_READY.
+
+A user number whose user is logged off, or a station with no user when a user number was
+dialled, is refused as the IP Office tip describes ("No User"); a station's own outgoing
+calls still work when it has no user, and its calls then show "No User" as the caller name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from acdgate.acd import commands as cmd
+from acdgate.acd.site import Site
+from acdgate.gateway.acd_service import AcdService
+from acdgate.gateway.dialog_info import DialogState, DialogStates, Direction
+from acdgate.gateway.leg import EndReason, Refusal
+from acdgate.gateway.media import RtpPortPool
+from acdgate.gateway.relay import Bridge
+from acdgate.gateway.sip.registrar import Registrar
+from acdgate.gateway.sip.stack import SipStack
+from acdgate.gateway.sip_leg import SipLeg
+from acdgate.gateway.sip_uac_leg import OutgoingSipLeg
+from twisted.logger import Logger
+
+log = Logger(namespace="acdgate.call")
+
+NO_USER = "No User"
+RING_SECONDS = 60.0  # a direct call rings this long before the caller hears 480
+
+
+@dataclass(slots=True)
+class DirectCall:
+    """One bridged call in progress."""
+
+    call_id: str
+    caller: SipLeg
+    targets: list[OutgoingSipLeg] = field(default_factory=list)
+    answered_by: OutgoingSipLeg | None = None
+    bridge: Bridge | None = None
+    acd_tracked: bool = False
+    ended: bool = False
+    target_station: str | None = None
+    timer: Any = None
+
+
+class CallController:
+    """Places and bridges direct calls; refuses numbers that cannot be reached."""
+
+    def __init__(self, reactor: Any, site: Site, acd: AcdService, registrar: Registrar,
+                 stack: SipStack, ports: RtpPortPool, bind_ip: str, *,
+                 dialog_states: DialogStates | None = None) -> None:
+        self.reactor = reactor
+        self.site = site
+        self.acd = acd
+        self.registrar = registrar
+        self.stack = stack
+        self.ports = ports
+        self.bind_ip = bind_ip
+        self.dialog_states = dialog_states
+        self.calls: dict[str, DirectCall] = {}
+        self.outgoing: dict[str, OutgoingSipLeg] = {}  # Call-ID of our INVITE -> leg
+        self._stations = {s.extension: s for s in site.stations}
+        self._users = {u.user_id: u for u in site.users}
+
+    def knows(self, dialled: str) -> bool:
+        """Whether `dialled` is a station extension or a user number of this site."""
+        return dialled in self._stations or dialled in self._users
+
+    def place(self, caller: SipLeg, dialled: str) -> None:
+        """Ring what `dialled` names for `caller` (a leg not answered yet)."""
+        target = self._target_station(dialled)
+        if isinstance(target, Refusal):
+            self._refuse(caller, dialled, target)
+            return
+        if target == caller.station:
+            self._refuse(caller, dialled, Refusal(486, "Busy Here (calling yourself)"))
+            return
+        if not caller.has_media:
+            self._refuse(caller, dialled, Refusal(488, caller.media_problem[:100] or "No usable media"))
+            return
+        station = self._stations[target]
+        bindings = self.registrar.bindings(station.sip_username, self.reactor.seconds())
+        if not bindings:
+            self._refuse(caller, dialled, Refusal(480, f"Station {target} Not Registered"))
+            return
+        call = DirectCall(call_id=caller.invite.call_id or "", caller=caller, target_station=target)
+        self.calls[call.call_id] = call
+        self._blf(call, DialogState.EARLY)
+        caller_number, caller_name = self._caller_identity(caller.station)
+        headers = [("P-Asserted-Identity", f'"{caller_name}" <sip:{caller_number}@{self.stack.local_address[0]}>')]
+        for binding in bindings:
+            leg = OutgoingSipLeg(self.reactor, self.stack, binding, station=target,
+                                 caller_number=caller_number, caller_name=caller_name,
+                                 headers=headers, ports=self.ports, bind_ip=self.bind_ip)
+            leg.on_ringing = lambda: self._ringing(call)
+            leg.on_answered = lambda leg=leg: self._answered(call, leg)  # type: ignore[misc]
+            leg.on_ended = lambda reason, leg=leg: self._target_ended(call, leg, reason)  # type: ignore[misc]
+            call.targets.append(leg)
+            self.outgoing[leg.call_id] = leg
+            leg.start()
+        caller.on_ended = lambda reason: self._caller_ended(call, reason)
+        agent = self.acd.acd.agent_at_station(target)
+        if agent is not None:
+            events = self.acd.execute(cmd.DirectCallStarted(call.call_id, target, ani=caller_number, dnis=dialled))
+            call.acd_tracked = not any(type(e).__name__ == "CommandRejected" for e in events)
+        call.timer = self.reactor.callLater(RING_SECONDS, self._ring_timeout, call)
+
+    # -- targets ----------------------------------------------------------------------------
+
+    def _target_station(self, dialled: str) -> str | Refusal:
+        if dialled in self._stations:
+            return dialled
+        user = self._users.get(dialled)
+        if user is None:
+            return Refusal(404, f"No Such Number {dialled}")
+        agent = self.acd.acd.agent(user.user_id)
+        if agent is None or agent.station is None:
+            # IP Office: a force-login user who logged off cannot be reached at any station
+            return Refusal(480, f"{NO_USER}: user {dialled} is not logged on")
+        return agent.station
+
+    def _caller_identity(self, station: str | None) -> tuple[str, str]:
+        """(number, display name) of calls from `station`: its user, or "No User"."""
+        if station is None:
+            return ("anonymous", "Anonymous")
+        agent = self.acd.acd.agent_at_station(station)
+        if agent is None:
+            return (station, NO_USER)
+        user = self._users.get(agent.user_id)
+        return (agent.user_id, user.name if user is not None else agent.user_id)
+
+    # -- progress ---------------------------------------------------------------------------
+
+    def _ringing(self, call: DirectCall) -> None:
+        if not call.ended and call.answered_by is None:
+            call.caller.ringing()
+
+    def _answered(self, call: DirectCall, leg: OutgoingSipLeg) -> None:
+        if call.ended or call.answered_by is not None:
+            leg.hangup()  # a second contact answered too late
+            return
+        call.answered_by = leg
+        for other in call.targets:
+            if other is not leg:
+                other.cancel()
+        if call.acd_tracked:
+            self.acd.execute(cmd.DirectCallAnswered(call.call_id))
+        self._blf(call, DialogState.CONFIRMED)
+        d = call.caller.answer()
+        call.bridge = Bridge(self.reactor, call.caller.media, leg.media)
+
+        def confirmed_failed(failure: Any) -> None:
+            self._finish(call, hang_up=True)
+
+        d.addErrback(confirmed_failed)
+
+    def _target_ended(self, call: DirectCall, leg: OutgoingSipLeg, reason: EndReason) -> None:
+        self.outgoing.pop(leg.call_id, None)
+        if call.ended:
+            return
+        if call.answered_by is leg:
+            self._finish(call, hang_up=True)
+            return
+        if call.answered_by is None and all(t.ended for t in call.targets):
+            status = leg.final_status or 480
+            refusal = Refusal(status if 400 <= status < 700 and status != 487 else 480,
+                              "Busy Here" if status == 486 else "Temporarily Unavailable")
+            call.caller.refuse(refusal)
+            self._finish(call, hang_up=False)
+
+    def _caller_ended(self, call: DirectCall, reason: EndReason) -> None:
+        self._finish(call, hang_up=True)
+
+    def _ring_timeout(self, call: DirectCall) -> None:
+        if not call.ended and call.answered_by is None:
+            call.caller.refuse(Refusal(480, "No Answer"))
+            self._finish(call, hang_up=True)
+
+    def _finish(self, call: DirectCall, *, hang_up: bool) -> None:
+        if call.ended:
+            return
+        call.ended = True
+        if call.timer is not None and call.timer.active():
+            call.timer.cancel()
+        self._blf(call, DialogState.TERMINATED)
+        if call.bridge is not None:
+            call.bridge.close()
+        if hang_up:
+            call.caller.hangup()
+            for leg in call.targets:
+                leg.hangup()
+        if call.acd_tracked:
+            self.acd.execute(cmd.DirectCallEnded(call.call_id))
+        self.calls.pop(call.call_id, None)
+
+    def _blf(self, call: DirectCall, state: DialogState) -> None:
+        """Busy lamp fields: both stations' dialog state (RFC 4235), for supervisors' keys."""
+        if self.dialog_states is None:
+            return
+        if call.caller.station is not None:
+            self.dialog_states.set(call.caller.station, state, call.call_id, Direction.INITIATOR,
+                                   call.target_station)
+        if call.target_station is not None:
+            self.dialog_states.set(call.target_station, state, call.call_id, Direction.RECIPIENT,
+                                   call.caller.station)
+
+    def _refuse(self, caller: SipLeg, dialled: str, refusal: Refusal) -> None:
+        log.info("call from {station} to {dialled} refused: {status} {reason}", station=caller.station,
+                 dialled=dialled, status=refusal.status, reason=refusal.reason)
+        caller.refuse(refusal)
+
+    def stop(self) -> None:
+        for call in list(self.calls.values()):
+            self._finish(call, hang_up=True)
