@@ -1,13 +1,24 @@
 """A real baresip process for tests, driven through its ctrl_tcp JSON interface.
 
-`Baresip` writes a config folder (no audio device: ausine/aufile; only g711, account,
+`Baresip` writes a config folder (no audio device; only g711, aufile, sndfile, account,
 menu and ctrl_tcp), starts baresip (inside a `NetworkNamespace` when given one: baresip
 wants a non-loopback address for its Contact and SDP), waits for "baresip is ready.",
 connects to ctrl_tcp and reads its netstring-framed JSON events. Accounts are added after
 the connection is up (`uanew`), so no REGISTER_OK can slip by before the test listens.
 
+Calls: `dial()` (ctrl_tcp `dial`), `send_dtmf()` (`sndcode`: RFC 4733 events, baresip 1.0
+has no SIP INFO DTMF), `hangup()`, `wait_event()` for CALL_ESTABLISHED / CALL_CLOSED. The
+microphone is a WAV of silence (baresip 1.0's `ausine` only runs at 48 kHz and would need a
+resampler; silence also keeps in-band audio out of DTMF tests). What baresip *received* is
+recorded by the `sndfile` audio filter, which writes each call's decoded stream to
+`dump-<time>-dec.wav` (baresip 1.0's `aufile` is a source only, it cannot be the player);
+`received_audio()` hands that file over once the call is gone.
+
     phone = Baresip(tmp / "baresip", netns=ns, net_interface="veth1").start()
     event = phone.register("<sip:2101@198.18.0.1:5060;transport=udp>;auth_pass=pw2101")
+    phone.dial("sip:*36@198.18.0.1:5060")
+    phone.wait_event({"CALL_CLOSED"})
+    samples = read_wav_samples(phone.received_audio())
     phone.stop()
 """
 
@@ -21,15 +32,19 @@ import socket
 import subprocess
 import threading
 import time
+import wave
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from netns import NetworkNamespace
 
 MODULE_PATH = "/usr/lib/baresip/modules"
 READY_LINE = b"baresip is ready."
+SILENCE_SECONDS = 120  # longer than any test call: aufile ends the call at the end of its file
 
 
 class BaresipError(AssertionError):
@@ -108,6 +123,7 @@ class Baresip:
         self._reader = NetstringReader()
         self._drain: threading.Thread | None = None
         self._tokens = 0
+        self._calls_recorded = 0
 
     # -- configuration -------------------------------------------------------------------
 
@@ -116,10 +132,16 @@ class Baresip:
         lines = {
             "poll_method": "epoll",
             "module_path": MODULE_PATH,
+            # no player module is loaded (aufile has none in 1.0): the received stream is
+            # decoded, passed through sndfile and then dropped
             "audio_player": "aufile,/dev/null",
-            "audio_source": "ausine,440",
+            "audio_source": f"aufile,{self.silence_path}",
             "audio_alert": "aufile,/dev/null",
             "ctrl_tcp_listen": f"127.0.0.1:{self.ctrl_port}",
+            "snd_path": str(self.snd_path),
+            # no jitter buffer: it holds back the last frames of a call, which never get
+            # decoded (and so never reach sndfile) when the far end hangs up
+            "jitter_buffer_delay": "0-0",
         }
         if self.net_interface is not None:
             lines["net_interface"] = self.net_interface
@@ -127,9 +149,26 @@ class Baresip:
             lines["sip_cafile"] = str(self.sip_cafile)
         lines.update(self.extra_config)
         text = "".join(f"{k}\t\t{v}\n" for k, v in lines.items())
-        modules = [("module", "g711.so"), ("module", "ausine.so"), ("module", "aufile.so"),
+        modules = [("module", "g711.so"), ("module", "aufile.so"), ("module", "sndfile.so"),
                    ("module_tmp", "account.so"), ("module_app", "menu.so"), ("module_app", "ctrl_tcp.so")]
         return text + "".join(f"{kind}\t\t{name}\n" for kind, name in modules)
+
+    @property
+    def snd_path(self) -> Path:
+        """Where sndfile writes each call's audio (`dump-<time>-enc.wav` / `-dec.wav`)."""
+        return self.home / "calls"
+
+    @property
+    def silence_path(self) -> Path:
+        return self.home / "silence.wav"
+
+    def _write_silence(self) -> None:
+        # aufile wants the codec's own rate: 8 kHz mono 16-bit for G.711
+        with wave.open(str(self.silence_path), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(8000)
+            w.writeframes(bytes(2 * 8000 * SILENCE_SECONDS))
 
     def _free_ctrl_port(self) -> int:
         def pick() -> int:
@@ -146,6 +185,8 @@ class Baresip:
         self.home.mkdir(parents=True, exist_ok=True)
         if self.ctrl_port is None:
             self.ctrl_port = self._free_ctrl_port()
+        self.snd_path.mkdir(exist_ok=True)
+        self._write_silence()
         (self.home / "config").write_text(self.config_text())
         (self.home / "accounts").write_text("")  # accounts come later, through `uanew`
         args = ["baresip", "-f", str(self.home)]
@@ -289,3 +330,54 @@ class Baresip:
         if event.type != "REGISTER_OK":
             raise BaresipError(f"{event.type} for {event.account}: {event.param}\n{self.output()}")
         return event
+
+    # -- calls ---------------------------------------------------------------------------
+
+    def dial(self, uri: str, timeout: float = 10.0) -> None:
+        """Start a call (`dial`); a `#` in the user part must be sent as `%23`.
+
+        Progress comes as events: CALL_ESTABLISHED when answered, CALL_CLOSED at the end.
+        """
+        self.command("dial", uri, timeout)
+
+    def send_dtmf(self, digits: str, timeout: float = 10.0) -> None:
+        """Key presses in the current call (`sndcode`): RFC 4733 telephone-events, queued and
+        sent one after the other (each for at least 9 packets, then its end packets)."""
+        self.command("sndcode", digits, timeout)
+
+    def hangup(self, timeout: float = 10.0) -> None:
+        """Hang up the current call (`hangup`: CANCEL or BYE)."""
+        self.command("hangup", "", timeout)
+
+    def wait_call_closed(self, timeout: float = 15.0) -> BaresipEvent:
+        """The next CALL_CLOSED; its `param` says why ("Connection reset by peer" for a BYE)."""
+        return self.wait_event({"CALL_CLOSED"}, timeout)
+
+    def received_audio(self, timeout: float = 10.0) -> Path:
+        """The decoded audio of the call that just closed, as a WAV of its own.
+
+        sndfile names its files by the second the call started, so a later call in the same
+        second would reuse the name: the file is renamed `received-<n>.wav`. A command round
+        trip first makes sure baresip has finished closing the call (the call, and with it
+        sndfile's file, is freed right after the CALL_CLOSED event is sent).
+        """
+        self.command("listcalls", "", timeout)
+        dumps = sorted(self.snd_path.glob("dump-*-dec.wav"))
+        if len(dumps) != 1:
+            raise BaresipError(f"expected one sndfile dump in {self.snd_path}, found {dumps}\n{self.output()}")
+        self._calls_recorded += 1
+        target = self.snd_path / f"received-{self._calls_recorded}.wav"
+        dumps[0].rename(target)
+        for sent in self.snd_path.glob("dump-*-enc.wav"):
+            sent.rename(self.snd_path / f"sent-{self._calls_recorded}.wav")
+        return target
+
+
+def read_wav_samples(path: Path) -> npt.NDArray[np.int16]:
+    """A mono 16-bit 8 kHz WAV (sndfile's dump of a G.711 call) as int16 samples."""
+    with wave.open(str(path), "rb") as w:
+        if (w.getnchannels(), w.getsampwidth(), w.getframerate()) != (1, 2, 8000):
+            raise ValueError(f"{path}: {w.getnchannels()} ch, {8 * w.getsampwidth()} bit, "
+                             f"{w.getframerate()} Hz; expected 8 kHz mono 16-bit")
+        data = w.readframes(w.getnframes())
+    return np.frombuffer(data, dtype="<i2").astype(np.int16)
