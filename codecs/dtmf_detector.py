@@ -47,8 +47,7 @@ _BLOCK_HOPS = 40
 _CAPACITY = 8192 + _SPAN  # sample buffer; history is moved to its front when it is full
 _FILTER_MIN = 8  # from this many windows, a vectorised test drops hopeless ones first
 _FUND = np.array(LOW_GROUP + HIGH_GROUP)
-_FREQS = np.concatenate([_FUND, 2 * _FUND])  # columns 0..15; 16..23: _FUND, next window
-_NC = len(_FREQS) + len(_FUND)  # complex columns of the analysis
+_NC = 3 * len(_FUND)  # complex analysis columns: tones, tones of the next window, harmonics
 _BIN = SAMPLE_RATE / WINDOW  # 50 Hz
 _HANN = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(WINDOW) / WINDOW)
 _HANN_SUM = float(_HANN.sum())
@@ -85,15 +84,16 @@ def _analysis_matrix() -> npt.NDArray[np.float32]:
     """(_SPAN, 2 * _NC): interleaved real/imaginary parts of the Hann-windowed DFT, scaled so
     that |X|^2 is the power of a sine at the analysis frequency (2 |X|^2 / (sum of window)^2).
 
-    Columns 0..15 read samples 0..159 (tones, harmonics); 16..23 read samples 40..199 (the
-    next window) at the tones, phase-referenced to sample 0 like the first 8, so that
-    X_next * conj(X) has the phase advance of the tone over one hop.
+    Columns 0..7 are the tones over samples 0..159; 8..15 the tones over samples 40..199
+    (the next window), phase-referenced to sample 0 like the first 8, so that
+    X_next * conj(X) has the phase advance of the tone over one hop; 16..23 the tones'
+    second harmonics over samples 0..159.
     """
     n = np.arange(_SPAN)
     m = np.zeros((_SPAN, 2 * _NC))
     scale = np.sqrt(2.0) / _HANN_SUM
-    for c, f in enumerate(np.concatenate([_FREQS, _FUND])):
-        start = 0 if c < len(_FREQS) else HOP
+    for c, f in enumerate(np.concatenate([_FUND, _FUND, 2 * _FUND])):
+        start = HOP if 8 <= c < 16 else 0
         w = np.zeros(_SPAN)
         w[start : start + WINDOW] = _HANN * scale
         ang = 2 * np.pi * f * n / SAMPLE_RATE
@@ -171,9 +171,21 @@ class DtmfDetector:
         """Process more samples (int16 8 kHz); returns digits whose detection completed."""
         x = np.asarray(samples)
         n = len(x)
+        fill = self._fill
+        if n <= _CAPACITY - fill:  # the usual case (a frame): one copy, at most one block
+            self._buf[fill : fill + n] = x
+            self._fill = fill = fill + n
+            k = (fill - self._start) // HOP - HOPS_PER_WINDOW
+            if k <= _BLOCK_HOPS:
+                return self._analyse(k) if k > 0 else []
+            n = 0
         out: list[DetectedDigit] = []
         pos = 0
-        while pos < n:
+        while True:
+            while (k := (self._fill - self._start) // HOP - HOPS_PER_WINDOW) > 0:
+                out += self._analyse(min(k, _BLOCK_HOPS))
+            if pos == n:
+                return out
             if self._fill == _CAPACITY:
                 # Move the unclassified history (under _SPAN samples) to the front.
                 rest = self._fill - self._start
@@ -183,9 +195,6 @@ class DtmfDetector:
             self._buf[self._fill : self._fill + take] = x[pos : pos + take]
             self._fill += take
             pos += take
-            while (k := (self._fill - self._start) // HOP - HOPS_PER_WINDOW) > 0:
-                out += self._analyse(min(k, _BLOCK_HOPS))
-        return out
 
     def _analyse(self, k: int) -> list[DetectedDigit]:
         """Classify the next k windows (their successors are in the buffer)."""
@@ -210,33 +219,38 @@ class DtmfDetector:
         no window can (a quick vectorised bound, for blocks of many windows).
 
         `spectra` are the analysis matrix products; `energy` is min_tone_ratio times each
-        window's Hann-weighted mean power.
+        window's Hann-weighted mean power. The checks run in plain float code: for the few
+        windows of a 20 ms frame, array operations would cost more than the arithmetic.
         """
         k = len(spectra)
-        squares = spectra * spectra
-        p = squares[:, 0::2] + squares[:, 1::2]  # sine power estimate per column
         floor, gain = self._floor, self._max_gain
         rows: range | list[int] = range(k)
         if k >= _FILTER_MIN:
             # Even with the largest correction, the strongest tones must reach the level
             # floor and the energy share.
-            strongest = p[:, :8].reshape(k, 2, 4).max(axis=2)
-            reach = (strongest[:, 0] + strongest[:, 1]) * gain
+            squares = spectra[:, :16] * spectra[:, :16]
+            tones = (squares[:, 0::2] + squares[:, 1::2]).reshape(k, 2, 4).max(axis=2)
+            reach = (tones[:, 0] + tones[:, 1]) * gain
             hopeful = np.flatnonzero((reach >= energy) & (reach >= floor))
             if hopeful.size == 0:
                 return []
             if hopeful.size < k:
                 rows = hopeful.tolist()
-                p, spectra, energy = p[hopeful], spectra[hopeful], energy[hopeful]
+                spectra, energy = spectra[hopeful], energy[hopeful]
         margin, harmonic = self._group_margin, self._harmonic
         twist_hi, twist_lo = self._twist_hi, self._twist_lo
         max_advance, skip_low_harmonic = self._max_advance, self._skip_low_harmonic
         codes = [-1] * k
-        for i, pw, s, nd in zip(rows, p.tolist(), spectra.tolist(), energy.tolist(),
-                                    strict=True):
-            nd = max(nd, floor)  # what the two corrected tones must reach
+        for i, s, nd in zip(rows, spectra.tolist(), energy.tolist(), strict=True):
+            if nd < floor:  # nd: what the two corrected tones must reach
+                nd = floor
+            # Sine power estimates |X|^2 of the 8 tones.
+            r0, q0, r1, q1, r2, q2, r3, q3, r4, q4, r5, q5, r6, q6, r7, q7 = s[:16]
+            a0, a1 = r0 * r0 + q0 * q0, r1 * r1 + q1 * q1
+            a2, a3 = r2 * r2 + q2 * q2, r3 * r3 + q3 * q3
+            b0, b1 = r4 * r4 + q4 * q4, r5 * r5 + q5 * q5
+            b2, b3 = r6 * r6 + q6 * q6, r7 * r7 + q7 * q7
             # Strongest (first of equals, like argmax) and runner-up of each group.
-            a0, a1, a2, a3, b0, b1, b2, b3 = pw[:8]
             lt, ls, li = (a0, a1, 0) if a0 >= a1 else (a1, a0, 1)
             if a2 > lt:
                 lt, ls, li = a2, lt, 2
@@ -260,15 +274,18 @@ class DtmfDetector:
             if ls > lt * margin or hs > ht * margin or (lt + ht) * gain < nd:
                 continue
             code = li * 4 + hi - 4
-            # Second harmonics (columns 8..15 mirror 0..7) weak.
-            if pw[hi + 8] > ht * harmonic or (pw[li + 8] > lt * harmonic
-                                               and not skip_low_harmonic[code]):
+            # Second harmonics (floats 32..47, in the tones' order) weak.
+            hr, hq = s[32 + 2 * hi], s[33 + 2 * hi]
+            if hr * hr + hq * hq > ht * harmonic:
+                continue
+            hr, hq = s[32 + 2 * li], s[33 + 2 * li]
+            if hr * hr + hq * hq > lt * harmonic and not skip_low_harmonic[code]:
                 continue
             # Frequency offsets from the phase advance over one hop: next * conj(this); the
-            # next window's tones are floats 32..47.
-            cr, ci, nr, ni = s[2 * li], s[2 * li + 1], s[32 + 2 * li], s[33 + 2 * li]
+            # next window's tones are floats 16..31.
+            cr, ci, nr, ni = s[2 * li], s[2 * li + 1], s[16 + 2 * li], s[17 + 2 * li]
             adv_low = abs(math.atan2(ni * cr - nr * ci, nr * cr + ni * ci))
-            cr, ci, nr, ni = s[2 * hi], s[2 * hi + 1], s[32 + 2 * hi], s[33 + 2 * hi]
+            cr, ci, nr, ni = s[2 * hi], s[2 * hi + 1], s[16 + 2 * hi], s[17 + 2 * hi]
             adv_high = abs(math.atan2(ni * cr - nr * ci, nr * cr + ni * ci))
             if adv_low > max_advance[li] or adv_high > max_advance[hi]:
                 continue
