@@ -180,3 +180,48 @@ def test_talk_off_noise(level: float) -> None:
     brown *= dbm0_to_amplitude(level) / np.sqrt(2.0) / brown.std()
     for x in (white, brown):
         assert detect_digits(np.clip(x, -32768, 32767).astype(np.int16)) == ""
+
+
+def test_long_stream_in_frames_and_chunks_matches_one_buffer() -> None:
+    # Longer than the detector's internal buffer and block: 20 ms frames (as the gateway feeds
+    # RTP), random chunks up to 3000 samples, and one call must agree, with background
+    # noise and quiet stretches between the digits.
+    rng = np.random.default_rng(11)
+    parts = []
+    for digit in "0123456789*#ABCD" * 2:
+        parts += [np.zeros(int(rng.integers(0, 4000)), np.int16),
+                  generate_dtmf(digit, float(rng.uniform(45, 150)), float(rng.uniform(-25, -5)),
+                                float(rng.uniform(-3, 7)), start_phase=float(rng.uniform(0, 6)))]
+    x = np.concatenate(parts).astype(np.float64)
+    x += _noise(rng, len(x), -50.0)
+    x = np.clip(np.round(x), -32768, 32767).astype(np.int16)
+    assert len(x) > 60000
+    reference = DtmfDetector().feed(x)
+    assert "".join(d.digit for d in reference) == "0123456789*#ABCD" * 2
+    framed = DtmfDetector()
+    got = []
+    for i in range(0, len(x), 160):
+        got += framed.feed(x[i : i + 160])
+        assert framed.samples_consumed == min(i + 160, len(x))
+    assert got == reference
+    chunked = DtmfDetector()
+    got = []
+    pos = 0
+    while pos < len(x):
+        n = int(rng.integers(1, 3000))
+        got += chunked.feed(x[pos : pos + n])
+        pos += n
+    assert got == reference
+    assert chunked.samples_consumed == len(x)
+
+
+def test_off_frequency_and_twisted_tones_need_the_roll_off_correction() -> None:
+    # Near the deviation limit the Hann window loses up to 4 dB of a tone: the detector
+    # must restore it (or the level/twist checks would reject these valid digits) and still
+    # reject the same tones past the twist limits.
+    for digit, twist in (("1", -4.0), ("D", 7.0), ("D", -3.0)):
+        for off in (-0.02, 0.02):
+            ok = generate_dtmf(digit, 100, -25.0, twist, freq_offset=off)
+            assert detect_digits(np.concatenate([LEAD, ok, TRAIL])) == digit
+            bad = generate_dtmf(digit, 100, -10.0, -8.0, freq_offset=off)
+            assert detect_digits(np.concatenate([LEAD, bad, TRAIL])) == ""
