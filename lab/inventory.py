@@ -392,14 +392,15 @@ def load_inventory(path: str | Path) -> Inventory:
     return parse_inventory(doc, str(p), p.parent)
 
 
-def default_inventory(kinds: Sequence[EndpointKind] = (EndpointKind.PYVOIP, EndpointKind.BARESIP),
+def default_inventory(kinds: Sequence[EndpointKind] = (EndpointKind.PYVOIP, EndpointKind.BARESIP,
+                                                       EndpointKind.SIPP),
                       per_kind: int = 2) -> Inventory:
-    """The default lab: a gateway started here on the demo site, softphones on stations 2101...,
-    clean and lossy (5 % loss, 50 ms jitter) network conditions."""
+    """The default lab: a gateway started here on the demo site, softphones on stations 2101...
+    (two each of pyVoIP and baresip, one SIPp), clean and lossy (5 % loss, 50 ms jitter)."""
     endpoints = []
     station = 2101
     for kind in kinds:
-        for i in range(per_kind):
+        for i in range(1 if kind is EndpointKind.SIPP else per_kind):
             endpoints.append(EndpointSpec(f"{kind.value}{i + 1}", kind, str(station), str(station), f"pw{station}"))
             station += 1
     return Inventory("<default lab>", GatewaySpec(start=True), tuple(endpoints), NetworkMode.AUTO, (CLEAN, LOSSY))

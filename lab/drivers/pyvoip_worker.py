@@ -69,15 +69,15 @@ def main() -> int:
     def watch(call: Any) -> None:
         """Follow a call: report answer and end, record what it received."""
         def body() -> None:
-            audio = bytearray()
-            answered = False
+            clients: list[Any] = []
             while call.state is not CallState.ENDED and call.call_id not in refused:
-                if call.state is CallState.ANSWERED:
-                    if not answered:
-                        answered = True
-                        say(event="answered", call_id=str(call.call_id))
-                    audio += call.read_audio(160, False)  # 20 ms a read; pyVoIP pads with silence
+                if call.state is CallState.ANSWERED and not clients:
+                    clients = list(call.RTPClients)
+                    say(event="answered", call_id=str(call.call_id))
                 time.sleep(0.02)  # pyVoIP offers no call-state callback: poll at the packet rate
+            # What was received, in RTP timestamp order: pyVoIP's own receive buffer (reading it
+            # with read_audio at our pace would lag and lose the end of the call).
+            audio = b"".join(c.pmin.buffer.getvalue() for c in clients[:1])
             if call.call_id in refused:
                 return
             path = audio_dir / f"{args.user}-{len(calls)}-{int(time.time() * 1000)}.u8"

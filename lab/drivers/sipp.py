@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 from acdgate.codecs.g711 import ulaw_decode
+from acdgate.lab.drivers.baresip import NetHost
 from acdgate.lab.drivers.base import (
     DtmfMethod,
     Endpoint,
@@ -192,7 +193,7 @@ class SippEndpoint(Endpoint):
 
     def __init__(self, spec: EndpointSpec, gateway: tuple[str, int], *, workdir: Path,
                  local_ip: str = "127.0.0.1", command_prefix: list[str] | None = None,
-                 bind_media: object | None = None) -> None:
+                 netns: NetHost | None = None) -> None:
         super().__init__(spec)
         self.gateway = gateway
         self.workdir = workdir
@@ -202,7 +203,7 @@ class SippEndpoint(Endpoint):
         self._runs = 0
         self._threads: list[threading.Thread] = []
         self._log: list[str] = []
-        self.media_socket_factory = bind_media
+        self.netns = netns
 
     def start(self) -> SippEndpoint:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -286,12 +287,12 @@ class SippEndpoint(Endpoint):
         t.start()
 
     def _call(self, dialled: str, digits: str) -> None:
-        media = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            media.bind((self.local_ip, 0))
-        except OSError:
-            media.close()
-            raise
+        def open_media() -> socket.socket:
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind((self.local_ip, 0))
+            return s
+
+        media = self.netns.call_inside(open_media) if self.netns is not None else open_media()
         audio = bytearray()
         done = threading.Event()
 

@@ -145,8 +145,9 @@ control = { url = "http://x" }
 
 def test_default_lab_has_softphones_of_each_kind() -> None:
     inv = default_inventory()
-    assert [e.kind for e in inv.endpoints] == [EndpointKind.PYVOIP] * 2 + [EndpointKind.BARESIP] * 2
-    assert [e.station for e in inv.endpoints] == ["2101", "2102", "2103", "2104"]
+    assert [e.kind for e in inv.endpoints] == [EndpointKind.PYVOIP] * 2 + [EndpointKind.BARESIP] * 2 + [
+        EndpointKind.SIPP]
+    assert [e.station for e in inv.endpoints] == ["2101", "2102", "2103", "2104", "2105"]
     assert [i.name for i in inv.impairments] == ["clean", "lossy"]
 
 
