@@ -17,6 +17,7 @@ bursts of 350+440 Hz, the error tone (reorder) ~250 ms bursts of 480+620 Hz.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -212,3 +213,25 @@ def test_unknown_reason_is_an_error_then_logoff_shows_no_user(lab: Lab) -> None:
     station = lab.station()
     assert station["user"] is None and station["display"] == "No User", f"station {STATION}: {station}" + lab.explain()
     assert [reason for _, reason in lab.journal()] == ["Done", "Unknown reason code 9", "Done", "Done"], lab.journal()
+
+
+def test_hanging_up_during_pin_collection_frees_the_call(lab: Lab) -> None:
+    phone = lab.phone
+    phone.dial(lab.uri("#3004"))
+    event = phone.wait_event({"CALL_ESTABLISHED", "CALL_CLOSED"}, 10)
+    assert event.type == "CALL_ESTABLISHED", event.param + lab.explain()
+    wait_for_dial_tone(lab, "#3004")
+    phone.send_dtmf("12")
+    phone.hangup()
+    assert phone.wait_call_closed().param == "Connection reset by user", lab.explain()
+    phone.received_audio()
+    # baresip logs where the gateway's RTP came from; the gateway must release that port on
+    # the BYE, well before its inter-digit timeout (5 s) would end the collection anyway
+    [media] = re.findall(r"receiving from [\d.]+:(\d+)", phone.output())
+    closed = f"(UDP Port {media} Closed)"
+    deadline = time.monotonic() + 3.0
+    while closed not in lab.gw.output() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert closed in lab.gw.output(), f"the gateway kept RTP port {media} after the BYE" + lab.explain()
+    assert "3004" not in lab.agents(), lab.explain()
+    assert_confirmation(feature_call(lab, "*35*3004*1234#"), lab)  # the station can dial again
