@@ -44,7 +44,8 @@ _SPAN = WINDOW + HOP  # a window and its successor: what one window's classifica
 # Windows per analysis block (200 ms): the matrix products stay below OpenBLAS's threading
 # threshold (threads would cost more CPU than they save at these sizes).
 _BLOCK_HOPS = 40
-_CAPACITY = 8192 + _SPAN  # sample buffer; history is moved to its front when it is full
+# Samples: whole blocks of windows, then history (under _SPAN) moves to the front.
+_CAPACITY = 2 * _BLOCK_HOPS * HOP + _SPAN - 1
 _FILTER_MIN = 8  # from this many windows, a vectorised test drops hopeless ones first
 _FUND = np.array(LOW_GROUP + HIGH_GROUP)
 _NC = 3 * len(_FUND)  # complex analysis columns: tones, tones of the next window, harmonics
@@ -171,6 +172,8 @@ class DtmfDetector:
         """Process more samples (int16 8 kHz); returns digits whose detection completed."""
         x = np.asarray(samples)
         n = len(x)
+        if n > _CAPACITY - self._fill:
+            self._compact()
         fill = self._fill
         if n <= _CAPACITY - fill:  # the usual case (a frame): one copy, at most one block
             self._buf[fill : fill + n] = x
@@ -186,15 +189,17 @@ class DtmfDetector:
                 out += self._analyse(min(k, _BLOCK_HOPS))
             if pos == n:
                 return out
-            if self._fill == _CAPACITY:
-                # Move the unclassified history (under _SPAN samples) to the front.
-                rest = self._fill - self._start
-                self._buf[:rest] = self._buf[self._start : self._fill]
-                self._start, self._fill = 0, rest
+            self._compact()
             take = min(n - pos, _CAPACITY - self._fill)
             self._buf[self._fill : self._fill + take] = x[pos : pos + take]
             self._fill += take
             pos += take
+
+    def _compact(self) -> None:
+        """Move the unclassified history (under _SPAN samples) to the front of the buffer."""
+        rest = self._fill - self._start
+        self._buf[:rest] = self._buf[self._start : self._fill]
+        self._start, self._fill = 0, rest
 
     def _analyse(self, k: int) -> list[DetectedDigit]:
         """Classify the next k windows (their successors are in the buffer)."""
