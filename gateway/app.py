@@ -28,6 +28,7 @@ from acdgate.gateway.phone_xml import (
     make_phone_resource,
     station_by_registration,
 )
+from acdgate.gateway.routed_calls import RoutedCalls
 from acdgate.gateway.sip.digest import Algorithm
 from acdgate.gateway.sip.qualify import ProbeState
 from acdgate.gateway.sip.registrar import Binding, Registrar, credentials_from_site
@@ -88,8 +89,10 @@ class Gateway:
         ports = RtpPortPool(self.site.sip.rtp_port_min, self.site.sip.rtp_port_max)
         self.direct_calls = CallController(self.reactor, self.site, self.acd_service, self.registrar,
                                            self.stack, ports, bind, dialog_states=self.dialog_states)
+        self.routed_calls = RoutedCalls(self.reactor, self.site, self.acd_service, self.registrar,
+                                        self.stack, ports, bind, dialog_states=self.dialog_states)
         self.calls = CallDispatcher(self.reactor, self.site, self.sip_service, self.stack, self.features,
-                                    ports, bind, calls=self.direct_calls)
+                                    ports, bind, calls=self.direct_calls, routed=self.routed_calls)
         # -- end of calls --
         if http_port is not None:
             phones = make_phone_resource(

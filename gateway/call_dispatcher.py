@@ -16,6 +16,7 @@ from acdgate.gateway.calls import CallController
 from acdgate.gateway.features import FeatureHandler
 from acdgate.gateway.leg import EndReason
 from acdgate.gateway.media import RtpPortPool
+from acdgate.gateway.routed_calls import RoutedCalls
 from acdgate.gateway.sip.message import Request, SipSyntaxError
 from acdgate.gateway.sip.stack import Incoming, SipStack
 from acdgate.gateway.sip_leg import SipLeg
@@ -31,7 +32,7 @@ class CallDispatcher:
 
     def __init__(self, reactor: Any, site: Site, sip: SipService, stack: SipStack,
                  features: FeatureHandler, ports: RtpPortPool, bind_ip: str,
-                 calls: CallController | None = None) -> None:
+                 calls: CallController | None = None, routed: RoutedCalls | None = None) -> None:
         self.reactor = reactor
         self.site = site
         self.sip = sip
@@ -40,6 +41,7 @@ class CallDispatcher:
         self.ports = ports
         self.bind_ip = bind_ip
         self.calls = calls
+        self.routed = routed
         self.legs: dict[str, SipLeg] = {}  # Call-ID -> leg
         self._by_transaction: dict[str, SipLeg] = {}
         for method, handler in (("INVITE", self.invite), ("ACK", self.ack), ("BYE", self.bye),
@@ -51,6 +53,8 @@ class CallDispatcher:
         """Hang up every leg (orderly shutdown)."""
         if self.calls is not None:
             self.calls.stop()
+        if self.routed is not None:
+            self.routed.stop()
         for leg in list(self.legs.values()):
             leg.hangup()
 
@@ -59,11 +63,10 @@ class CallDispatcher:
     def invite(self, request: Request, incoming: Incoming) -> None:
         to_addr = request.to_addr
         if to_addr is not None and to_addr.tag is not None:
-            leg = self.legs.get(request.call_id or "")
-            if leg is None:
+            if self._leg_for(request) is None:
                 self.stack.respond(request, 481)
-            else:  # a re-INVITE (hold, session refresh): not served on short-code calls
-                self.stack.respond(request, 488, "Re-INVITE Not Supported On Feature Calls")
+            else:  # a re-INVITE (hold, session refresh): the session stays as it is
+                self.stack.respond(request, 488, "Re-INVITE Not Supported Yet")
             return
         username = self.sip.authenticate(request, incoming)
         if username is None:
@@ -76,8 +79,10 @@ class CallDispatcher:
             return
         dialled = unquote(user_part)
         match = self.features.match(dialled)
-        direct = match.kind is MatchKind.NO_MATCH and self.calls is not None and self.calls.knows(dialled)
-        if match.kind is MatchKind.NO_MATCH and not direct:
+        routed = match.kind is MatchKind.NO_MATCH and self.routed is not None and self.routed.knows(dialled)
+        direct = (match.kind is MatchKind.NO_MATCH and not routed and self.calls is not None
+                  and self.calls.knows(dialled))
+        if match.kind is MatchKind.NO_MATCH and not direct and not routed:
             self.stack.respond(request, 404, f"No Short Code Or Number {dialled[:40]}")
             return
         leg = SipLeg(self.reactor, self.stack, request, incoming,
@@ -95,10 +100,14 @@ class CallDispatcher:
             if key is not None:
                 self._by_transaction.pop(key, None)
 
-        if direct:
-            assert self.calls is not None
+        if direct or routed:
             leg.on_ended = lambda reason: forget(reason)
-            self.calls.place(leg, dialled)
+            if routed:
+                assert self.routed is not None
+                self.routed.enter(leg, dialled)
+            else:
+                assert self.calls is not None
+                self.calls.place(leg, dialled)
             if leg.ended:
                 forget(None)
             else:
@@ -120,6 +129,8 @@ class CallDispatcher:
         leg: SipLeg | OutgoingSipLeg | None = self.legs.get(call_id)
         if leg is None and self.calls is not None:
             leg = self.calls.outgoing.get(call_id)
+        if leg is None and self.routed is not None:
+            leg = self.routed.outgoing.get(call_id)
         if leg is None or leg.dialog is None or not leg.dialog.matches(request, lenient_to_tag=lenient):
             return None
         return leg

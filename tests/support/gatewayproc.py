@@ -97,6 +97,11 @@ class GatewayProcess:
         with urllib.request.urlopen(self.http + path, timeout=10) as response:
             return json.loads(response.read())
 
+    def get_text(self, path: str) -> str:
+        """GET any resource (the phone XML services) as text."""
+        with urllib.request.urlopen(self.http + path, timeout=10) as response:
+            return str(response.read().decode("utf-8"))
+
     def output(self) -> str:
         return "".join(self.lines)
 

@@ -26,6 +26,8 @@ def main() -> int:
     parser.add_argument("--tone", type=float, default=1000.0, help="Hz of the tone it plays")
     parser.add_argument("--talk-seconds", type=float, default=2.5)
     parser.add_argument("--timeout", type=float, default=30.0)
+    parser.add_argument("--dial-first", action="append", default=[],
+                        help="short codes to dial (and wait out) before waiting for the call")
     args = parser.parse_args()
 
     import numpy as np
@@ -68,6 +70,11 @@ def main() -> int:
     except Exception as exc:
         say(event="error", error=f"{type(exc).__name__}: {exc}")
         os._exit(1)
+    for code in args.dial_first:
+        call = phone.call(code)
+        deadline = time.monotonic() + 15
+        while call.state != CallState.ENDED and time.monotonic() < deadline:
+            time.sleep(0.02)
     say(event="registered", ok=phone.get_status() == PhoneStatus.REGISTERED)
     if not done.wait(args.timeout):
         say(event="error", error="no call came")

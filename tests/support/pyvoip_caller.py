@@ -25,6 +25,7 @@ def main() -> int:
     parser.add_argument("--sip-port", type=int, required=True)
     parser.add_argument("--dial", required=True)
     parser.add_argument("--inband", default="", help="keys to send as in-band DTMF after the answer")
+    parser.add_argument("--inband-delay", type=float, default=0.5, help="seconds after the answer")
     parser.add_argument("--timeout", type=float, default=20.0)
     args = parser.parse_args()
 
@@ -45,7 +46,7 @@ def main() -> int:
         result["answered"] = call.state == CallState.ANSWERED
         audio = bytearray()
         if call.state == CallState.ANSWERED and args.inband:
-            time.sleep(0.5)  # the prompt tone has started: key in as a person would
+            time.sleep(args.inband_delay)  # the prompt tone has started: key in as a person would
             for key in args.inband:
                 tone = generate_dtmf(key, 120, level_dbm0=-8.0)
                 gap = np.zeros(800, dtype=np.int16)

@@ -1,0 +1,207 @@
+"""Routed calls: a call to a group number enters the ACD and reaches an agent through the B2BUA.
+
+The caller's leg is answered at once and hears ringback while it waits (CIQ and LQT are the
+engine's). The engine decides whom to offer the call to; each `OfferCall` rings that agent's
+station with caller data (ANI in From and P-Asserted-Identity, DNIS and the group in
+Call-Info/Alert-Info), each `OfferCancelled` (ring-no-answer, collective losers) cancels it.
+The first agent to answer is bridged to the caller; either hanging up ends the call.
+A caller who hangs up while waiting is an abandon. Everything the engine says arrives through
+`AcdService.listeners`, so offers made later (an agent becoming READY, overflow) work the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from acdgate.acd import commands as cmd
+from acdgate.acd import events as ev
+from acdgate.acd.site import Site
+from acdgate.codecs.tones import RINGBACK
+from acdgate.gateway.acd_service import AcdService
+from acdgate.gateway.dialog_info import DialogState, DialogStates, Direction
+from acdgate.gateway.leg import EndReason, Refusal
+from acdgate.gateway.media import RtpPortPool
+from acdgate.gateway.relay import Bridge
+from acdgate.gateway.sip.registrar import Registrar
+from acdgate.gateway.sip.stack import SipStack
+from acdgate.gateway.sip_leg import SipLeg
+from acdgate.gateway.sip_uac_leg import OutgoingSipLeg
+from twisted.logger import Logger
+
+log = Logger(namespace="acdgate.acd-calls")
+
+HOLD_CYCLE_MS = 6_000  # one ringback cadence cycle; replayed while the caller waits
+
+
+@dataclass(slots=True)
+class RoutedCall:
+    """One caller in the ACD and the agent legs ringing for it."""
+
+    call_id: str
+    caller: SipLeg
+    group: str
+    offers: dict[str, OutgoingSipLeg] = field(default_factory=dict)  # user id -> leg
+    agent: str | None = None
+    agent_leg: OutgoingSipLeg | None = None
+    bridge: Bridge | None = None
+    ended: bool = False
+
+
+class RoutedCalls:
+    """Glue between the ACD's routing decisions and SIP legs."""
+
+    def __init__(self, reactor: Any, site: Site, acd: AcdService, registrar: Registrar,
+                 stack: SipStack, ports: RtpPortPool, bind_ip: str, *,
+                 dialog_states: DialogStates | None = None) -> None:
+        self.reactor = reactor
+        self.site = site
+        self.acd = acd
+        self.registrar = registrar
+        self.stack = stack
+        self.ports = ports
+        self.bind_ip = bind_ip
+        self.dialog_states = dialog_states
+        self.calls: dict[str, RoutedCall] = {}
+        self.outgoing: dict[str, OutgoingSipLeg] = {}  # Call-ID of our INVITE -> leg
+        self._groups = {g.number: g for g in site.groups}
+        acd.listeners.append(self._events)
+
+    def knows(self, dialled: str) -> bool:
+        """Whether `dialled` is a group number."""
+        return dialled in self._groups
+
+    def enter(self, caller: SipLeg, group: str) -> None:
+        """A caller dialled a group: answer, play ringback, and hand the call to the ACD."""
+        if not caller.has_media:
+            caller.refuse(Refusal(488, caller.media_problem[:100] or "No usable media"))
+            return
+        call_id = caller.invite.call_id or ""
+        call = RoutedCall(call_id, caller, group)
+        self.calls[call_id] = call
+        caller.on_ended = lambda reason: self._caller_ended(call, reason)
+        ani = caller.station or "anonymous"
+        events = self.acd.execute(cmd.CallArrived(call_id, group, ani=ani, dnis=group))
+        refused = next((e for e in events if isinstance(e, ev.CallRefused)), None)
+        if refused is not None:
+            # a full queue refuses before answering: the caller's phone shows why
+            call.ended = True
+            self.calls.pop(call_id, None)
+            for leg in list(call.offers.values()):
+                leg.cancel()
+            caller.refuse(Refusal(486 if refused.reason == "queue full" else 404,
+                                  f"Group {group}: {refused.reason}"))
+            return
+        if call.ended:
+            return
+        answered = caller.answer()
+        answered.addCallbacks(lambda _: self._hold(call), lambda _: None)
+
+    def stop(self) -> None:
+        for call in list(self.calls.values()):
+            self._finish(call)
+
+    def _hold(self, call: RoutedCall) -> None:
+        """Ringback, one cadence cycle at a time, for as long as the caller waits."""
+        if call.ended or call.agent is not None or call.caller.ended:
+            return
+        d = call.caller.play_tone(RINGBACK, HOLD_CYCLE_MS)
+        d.addCallback(lambda _: self._hold(call) if call.bridge is None else None)
+
+    # -- the engine's decisions ---------------------------------------------------------
+
+    def _events(self, events: list[ev.Event]) -> None:
+        for event in events:
+            call_id = getattr(event, "call_id", None)
+            call = self.calls.get(call_id) if call_id is not None else None
+            if call is None or call.ended:
+                continue
+            if isinstance(event, ev.OfferCall):
+                self._offer(call, event)
+            elif isinstance(event, ev.OfferCancelled):
+                leg = call.offers.pop(event.user_id, None)
+                if leg is not None:
+                    leg.cancel()
+            elif isinstance(event, ev.CallOverflowed):
+                call.group = event.to_group
+
+    def _offer(self, call: RoutedCall, offer: ev.OfferCall) -> None:
+        station = next((s for s in self.site.stations if s.extension == offer.station), None)
+        bindings = self.registrar.bindings(station.sip_username, self.reactor.seconds()) if station else []
+        if not bindings:
+            self.acd.execute(cmd.OfferFailed(call.call_id, offer.user_id))
+            return
+        binding = max(bindings, key=lambda b: b.expires_at)  # the phone's latest registration
+        host = self.stack.local_address[0]
+        headers = [
+            ("P-Asserted-Identity", f"<sip:{offer.ani}@{host}>"),
+            ("Call-Info", f"<sip:{offer.group}@{host}>;purpose=info;group={offer.group};dnis={offer.dnis}"),
+            ("Alert-Info", f"<http://{host}/alert/acd>;info=group-{offer.group}"),
+        ]
+        group = self._groups.get(offer.group)
+        leg = OutgoingSipLeg(self.reactor, self.stack, binding, station=offer.station,
+                             caller_number=offer.ani, caller_name=f"{offer.ani} via {group.name if group else offer.group}",
+                             headers=headers, ports=self.ports, bind_ip=self.bind_ip)
+        user = offer.user_id
+        leg.on_answered = lambda: self._agent_answered(call, user, leg)
+        leg.on_ended = lambda reason: self._agent_leg_ended(call, user, leg, reason)
+        call.offers[user] = leg
+        self.outgoing[leg.call_id] = leg
+        self._blf(offer.station, DialogState.EARLY, call)
+        leg.start()
+
+    def _agent_answered(self, call: RoutedCall, user: str, leg: OutgoingSipLeg) -> None:
+        if call.ended or call.agent is not None:
+            leg.hangup()
+            return
+        events = self.acd.execute(cmd.CallAnswered(call.call_id, user))
+        if not any(isinstance(e, ev.CallConnected) for e in events):
+            leg.hangup()  # the engine took the offer back (ring-no-answer raced the answer)
+            return
+        call.agent = user
+        call.agent_leg = leg
+        call.offers.pop(user, None)
+        for other in list(call.offers.values()):
+            other.cancel()
+        call.offers.clear()
+        call.caller.stop_playing()
+        call.bridge = Bridge(self.reactor, call.caller.media, leg.media)
+        if leg.station is not None:
+            self._blf(leg.station, DialogState.CONFIRMED, call)
+
+    def _agent_leg_ended(self, call: RoutedCall, user: str, leg: OutgoingSipLeg, reason: EndReason) -> None:
+        self.outgoing.pop(leg.call_id, None)
+        if leg.station is not None:
+            self._blf(leg.station, DialogState.TERMINATED, call)
+        if call.ended:
+            return
+        if call.agent_leg is leg:
+            self._finish(call)  # the agent hung up
+            return
+        if call.offers.get(user) is leg:
+            del call.offers[user]
+            if reason is not EndReason.LOCAL_HANGUP:  # busy, unreachable, refused: not our cancel
+                self.acd.execute(cmd.OfferFailed(call.call_id, user))
+
+    def _caller_ended(self, call: RoutedCall, reason: EndReason) -> None:
+        self._finish(call)
+
+    def _finish(self, call: RoutedCall) -> None:
+        if call.ended:
+            return
+        call.ended = True
+        if call.bridge is not None:
+            call.bridge.close()
+        for leg in list(call.offers.values()):
+            leg.cancel()
+        call.offers.clear()
+        if call.agent_leg is not None:
+            call.agent_leg.hangup()
+        call.caller.hangup()
+        self.calls.pop(call.call_id, None)
+        self.acd.execute(cmd.CallEnded(call.call_id))
+
+    def _blf(self, station: str, state: DialogState, call: RoutedCall) -> None:
+        if self.dialog_states is not None:
+            self.dialog_states.set(station, state, f"{call.call_id}-{station}", Direction.RECIPIENT,
+                                   call.caller.station)

@@ -1,0 +1,84 @@
+"""Calls to a group number routed through the ACD to pyVoIP agents, bridged both ways."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from acdgate.codecs.tone_detector import detect_tone
+from gatewayproc import GatewayProcess
+from sipwire import free_port
+
+SUPPORT = Path(__file__).parent.parent / "support"
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[GatewayProcess]:
+    gw = GatewayProcess(tmp_path / "state").start()
+    try:
+        yield gw
+    finally:
+        gw.stop()
+
+
+def _pcm(text: str) -> np.ndarray:
+    raw = np.frombuffer(base64.b64decode(text), dtype=np.uint8)
+    return ((raw.astype(np.int16) - 128) << 8).astype(np.int16)
+
+
+def agent_phone(gw: GatewayProcess, station: str, user: str, tone: float) -> subprocess.Popen[str]:
+    """A pyVoIP phone at `station`, with `user` logged on and Ready there through the phone's
+    XML service (the IP Phone Agent screens), that answers one call."""
+    gw.get_text(f"/xml/login?ext={station}&id={user}&pin=1234")
+    gw.get_text(f"/xml/set?ext={station}&to=ready")
+    proc = subprocess.Popen(
+        [sys.executable, str(SUPPORT / "pyvoip_answerer.py"), "--server", gw.sip[0], "--port", str(gw.sip[1]),
+         "--user", station, "--password", f"pw{station}", "--sip-port", str(free_port()), "--tone", str(tone),
+         "--timeout", "40"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None
+    first = json.loads(proc.stdout.readline() or '{"event": "died"}')
+    assert first.get("ok") is True, first
+    return proc
+
+
+def caller(gw: GatewayProcess, station: str, dial: str) -> tuple[dict[str, object], np.ndarray]:
+    proc = subprocess.run(
+        [sys.executable, str(SUPPORT / "pyvoip_caller.py"), "--server", gw.sip[0], "--port", str(gw.sip[1]),
+         "--user", station, "--password", f"pw{station}", "--sip-port", str(free_port()), "--dial", dial,
+         "--inband", "7", "--inband-delay", "2.0", "--timeout", "30"],
+        capture_output=True, text=True, timeout=60,
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert lines, proc.stderr[-2000:]
+    result = json.loads(lines[-1])
+    assert "error" not in result, (result, gw.output()[-3000:])
+    return result, _pcm(str(result.pop("audio_u8")))
+
+
+def test_call_to_linear_group_reaches_the_ready_agent_and_is_bridged(gateway: GatewayProcess) -> None:
+    agent = agent_phone(gateway, "2101", "3000", tone=1000.0)
+    try:
+        assert {a["user"]: a for a in gateway.get("/api/agents")}["3000"]["state"] == "READY"
+        result, heard = caller(gateway, "2105", "6000")
+    finally:
+        out, _ = agent.communicate(timeout=40)
+    events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    call = next(e for e in events if e["event"] == "call")
+    assert call["number"] == "2105"  # ANI in From
+    ended = next(e for e in events if e["event"] == "ended")
+    assert result["answered"] and result["ended_by_far_end"], result
+    assert detect_tone(heard, (1000.0,)), "the caller did not hear the agent"
+    assert detect_tone(_pcm(str(ended["audio_u8"])), (852.0, 1209.0)), "the agent did not hear the caller's 7"
+    view = {a["user"]: a for a in gateway.get("/api/agents")}["3000"]
+    assert view["calls_handled"] == 1
+    assert view["state"] in ("WORK_READY", "READY")  # group 6000 has 10 s of wrap-up
+    groups = {g["number"]: g for g in gateway.get("/api/groups")}
+    assert groups["6000"]["ciq"] == 0
