@@ -90,6 +90,10 @@ class FeatureHandler:
 
         def failed(failure: Any) -> None:
             self.active.discard(leg)
+            if match.code is not None:
+                aborted = failure.check(_Aborted) is not None
+                reason = "Caller hung up" if aborted else f"Internal error: {failure.getErrorMessage()}"
+                self._journal(leg, match.code, Outcome(False, reason, 487 if aborted else 500))
             if not failure.check(_Aborted):
                 log.failure("feature for {dialled} failed", failure, dialled=leg.dialled)
             leg.hangup()

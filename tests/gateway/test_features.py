@@ -169,6 +169,8 @@ def test_caller_hanging_up_while_we_wait_ends_the_flow_quietly(world) -> None:  
     d.addBoth(results.append)
     assert results == [None]
     assert leg.hung_up
+    last = list(service.store.journal(kinds=["FeatureUsed"]))[-1]
+    assert (last["ok"], last["reason"], last["status"]) == (False, "Caller hung up", 487)
     assert [c for c in clock.getDelayedCalls() if c.func.__name__ == "settle"] == []
 
 
