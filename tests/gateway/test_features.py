@@ -161,7 +161,7 @@ def test_inter_digit_timeout_ends_collection(world) -> None:  # type: ignore[no-
 
 
 def test_caller_hanging_up_while_we_wait_ends_the_flow_quietly(world) -> None:  # type: ignore[no-untyped-def]
-    clock, _service, handler = world
+    clock, service, handler = world
     leg = MemoryLeg("2104", "#3003")
     d = dial(handler, leg)
     leg.caller_hangs_up()
