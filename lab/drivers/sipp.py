@@ -124,7 +124,7 @@ _SUBSCRIBE = """  <send retrans="500">
       CSeq: {cseq} SUBSCRIBE
       Contact: <sip:[field0]@[local_ip]:[local_port];transport=[transport]>
       Event: as-feature-event
-      Expires: 0
+      Expires: 60
       Max-Forwards: 70
       User-Agent: SIPp
       {auth}
