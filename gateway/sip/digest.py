@@ -3,9 +3,10 @@
 Theory of operation: the server offers one challenge per algorithm (SHA-256 first, then MD5,
 RFC 8760 section 2.4) with one shared nonce. Nonces are stateless: a timestamp and random bytes
 signed with HMAC(secret), so any nonce we issued verifies without a table and expires after
-`nonce_seconds`. Only the highest nonce-count seen per nonce is kept, in a bounded LRU; a nonce
-pushed out of that LRU is answered as stale, which makes the client re-authenticate with a fresh
-nonce rather than open a replay window. Every allowance made for old clients is listed in
+`nonce_seconds`. Only the highest nonce-count seen per nonce is kept, in a bounded table that
+evicts the nonce issued first; a nonce issued no later than an evicted one and not in the table
+is answered as stale, which makes the client re-authenticate with a fresh nonce rather than
+open a replay window. Every allowance made for old clients is listed in
 `docs/interop.md`.
 """
 
@@ -13,10 +14,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import heapq
 import hmac
 import secrets
 import struct
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum, StrEnum
@@ -319,24 +320,38 @@ class NonceSigner:
 
 
 class NonceCounts:
-    """Highest nonce-count seen per nonce, bounded LRU (RFC 7616 3.4: reject nc not increasing)."""
+    """Highest nonce-count seen per nonce, bounded (RFC 7616 3.4: reject nc not increasing).
+
+    Each entry keeps its nonce's issue time; when the table is full the nonce issued first is
+    evicted and `evicted_up_to` rises to *its* issue time. Nonces issued later than every
+    evicted one are still judged by the table, so answers arriving out of issue order (many
+    clients in flight) are not refused; an unknown nonce issued at or before `evicted_up_to`
+    may have lost its history and must be refreshed (stale) rather than trusted.
+    """
 
     def __init__(self, capacity: int = 4096) -> None:
         self._capacity = capacity
-        self._seen: OrderedDict[str, int] = OrderedDict()
+        self._seen: dict[str, int] = {}
+        self._by_issue: list[tuple[float, str]] = []  # heap: the first issued is evicted first
         self.evicted_up_to = float("-inf")  # nonces issued at or before this may have been evicted
 
     def advance(self, nonce: str, issued_at: float, nc: int) -> bool:
-        """Record `nc` for `nonce`; False for a replayed or decreasing count."""
-        last = self._seen.get(nonce)
-        if last is not None and nc <= last:
-            return False
-        self._seen[nonce] = nc
-        self._seen.move_to_end(nonce)
-        while len(self._seen) > self._capacity:
-            _evicted, _ = self._seen.popitem(last=False)
+        """Record `nc` for `nonce` (issued at `issued_at`); False for a replayed or decreasing count."""
+        seen = self._seen
+        last = seen.get(nonce)
+        if last is not None:
+            if nc <= last:
+                return False
+            seen[nonce] = nc
+            return True
+        seen[nonce] = nc
+        heapq.heappush(self._by_issue, (issued_at, nonce))
+        while len(seen) > self._capacity:
+            evicted_at, evicted = heapq.heappop(self._by_issue)
+            del seen[evicted]
             # the evicted nonce's history is lost: callers refuse nonces this old as stale
-            self.evicted_up_to = max(self.evicted_up_to, issued_at)
+            if evicted_at > self.evicted_up_to:
+                self.evicted_up_to = evicted_at
         return True
 
     def known(self, nonce: str) -> bool:

@@ -202,7 +202,37 @@ def test_nonce_counts_reject_replay_and_decrease_and_stay_bounded() -> None:
     counts.advance("c", 3.0, 1)
     assert len(counts) == 2
     assert not counts.known("a")
-    assert counts.evicted_up_to == 3.0
+    # the evicted nonce's own issue time, not that of the nonce whose insertion evicted it
+    assert counts.evicted_up_to == 1.0
+
+
+def test_nonce_counts_evict_the_oldest_issued_nonce() -> None:
+    counts = NonceCounts(capacity=2)
+    counts.advance("late", 5.0, 1)
+    counts.advance("early", 2.0, 1)
+    counts.advance("later", 6.0, 1)  # evicts "early" (issued first), though used after "late"
+    assert (counts.known("early"), counts.known("late"), counts.known("later")) == (False, True, True)
+    assert counts.evicted_up_to == 2.0
+
+
+def test_more_nonces_in_flight_than_the_table_holds_all_verify() -> None:
+    # Regression (issue 3): past 4096 nonces, answers arriving out of issue order were refused
+    # as stale, because eviction recorded the issue time of the newest nonce, not the evicted.
+    auth = make_auth()  # default table: 4096 nonces
+    n = 5000
+    challenges = [auth.challenges(NOW + i * 0.01)[1] for i in range(n)]
+    order = [i ^ 1 for i in range(n)]  # interleaved: 1, 0, 3, 2, ... (each pair swapped)
+    at = NOW + n * 0.01
+    stale = [
+        i
+        for i in order
+        if auth.check("REGISTER", "sip:gw.example", [answer(challenges[i])], at).status
+        is not AuthStatus.OK
+    ]
+    assert stale == []
+    # an evicted nonce still cannot be replayed: it comes back as stale (fresh nonce needed)
+    again = auth.check("REGISTER", "sip:gw.example", [answer(challenges[0], nc=2)], at)
+    assert again.status is AuthStatus.STALE
 
 
 # -- the authenticator --------------------------------------------------------------------
