@@ -27,7 +27,7 @@ def _checksum(data: bytes) -> int:
     """The Internet checksum (RFC 1071)."""
     if len(data) % 2:
         data += b"\x00"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
     return ~total & 0xFFFF
@@ -80,11 +80,10 @@ def serve(ports: Sequence[str], delay_ms: float, jitter_ms: float, loss_percent:
     while True:
         timeout = max(pending[0][0] - time.monotonic(), 0.0) if pending else None
         for key, _ in sel.select(timeout):
-            s = key.fileobj
-            assert isinstance(s, socket.socket)
+            sock = socks[key.data]
             while True:
                 try:
-                    frame, addr = s.recvfrom(65535)
+                    frame, addr = sock.recvfrom(65535)
                 except BlockingIOError:
                     break
                 if addr[2] == PACKET_OUTGOING:  # our own transmission, seen on its way out

@@ -106,7 +106,7 @@ def main() -> int:
                 return
         original_parse(message)
 
-    phone.sip.parse_message = parse_message
+    phone.sip.parse_message = parse_message  # type: ignore[method-assign]
     original_gen_invite = phone.sip.gen_invite
 
     def gen_invite(number: str, sess_id: str, ms: Any, sendtype: Any, branch: str, call_id: str) -> Any:
@@ -116,7 +116,7 @@ def main() -> int:
         fresh = "z9hG4bK" + phone.sip.gen_call_id()[0:25]
         return original_gen_invite(number, sess_id, ms, sendtype, fresh, call_id)
 
-    phone.sip.gen_invite = gen_invite
+    phone.sip.gen_invite = gen_invite  # type: ignore[method-assign]
     try:
         phone.start()
     except Exception as exc:  # report, never hang the parent
