@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: real SIP peers (SIPp, baresip), tshark for captures, espeak-ng for talk-off speech.
-DEB_PACKAGES="sip-tester baresip-core tshark espeak-ng iproute2 python3-venv"
+# Debian packages: real SIP peers (SIPp, baresip), tshark for captures, espeak-ng for talk-off
+# speech, kamailio as the benchmarks' baseline (the smoke test runs it).
+DEB_PACKAGES="sip-tester baresip-core tshark espeak-ng iproute2 kamailio python3-venv"
 missing=""
 for p in $DEB_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
