@@ -44,6 +44,7 @@ Problem = tuple[str, str]  # (key path, reason)
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
 _TOML_POSITION = re.compile(r"\s*\((at line (\d+), column (\d+)|at end of document)\)\Z")
 _DAY = 86400
+AGENT_NOTICES = ("none", "recording", "monitoring", "both")  # Policy.agent_notice
 _PIN_MIN_DIGITS = 4
 # RFC 7616 3.3 / RFC 8760 2: the tokens the gateway's digest authentication knows.
 _DIGEST_ALGORITHMS = ("MD5", "MD5-sess", "SHA-256", "SHA-256-sess")
@@ -544,6 +545,12 @@ class _SiteReader:
             values["pin_attempts"] = t.integer("pin_attempts", 1, 100)
             values["pin_lockout_seconds"] = t.integer("pin_lockout_seconds", 0, _DAY)
             values["inter_digit_seconds"] = t.real("inter_digit_seconds", 0.5, 60.0)
+            notice = t.text("agent_notice")
+            if notice is not None and notice not in AGENT_NOTICES:
+                t.problem("agent_notice", f"must be one of {', '.join(AGENT_NOTICES)}, not {notice!r}")
+                notice = None
+            values["agent_notice"] = notice
+            values["notice_beep"] = t.boolean("notice_beep")
             where = "set it as {}.required"
             t.done(
                 {
@@ -559,6 +566,8 @@ class _SiteReader:
             logout_reason_required=logout_required,
             wrapup_code_required=wrapup_required,
             inter_digit_seconds=values.get("inter_digit_seconds") or default.inter_digit_seconds,
+            agent_notice=values.get("agent_notice") or default.agent_notice,
+            notice_beep=bool(_or(values.get("notice_beep"), default.notice_beep)),
         )
 
     def sip(self) -> SipSettings:

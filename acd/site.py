@@ -150,6 +150,10 @@ class Policy:
     logout_reason_required: bool = False
     wrapup_code_required: bool = False
     inter_digit_seconds: float = 5.0  # digit collection timeout for short codes
+    # Guide "Monitoring/Recording Notification": which supervisor actions the agent's phone
+    # shows (none | recording | monitoring | both), and whether the agent hears a beep then.
+    agent_notice: str = "both"
+    notice_beep: bool = False
 
 
 @dataclass(frozen=True, slots=True)

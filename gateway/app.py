@@ -28,6 +28,7 @@ from acdgate.gateway.phone_xml import (
     make_phone_resource,
     station_by_registration,
 )
+from acdgate.gateway.recordings import RecordingArchive
 from acdgate.gateway.routed_calls import RoutedCalls
 from acdgate.gateway.sip.digest import Algorithm
 from acdgate.gateway.sip.qualify import ProbeState
@@ -36,6 +37,7 @@ from acdgate.gateway.sip.stack import SipStack
 from acdgate.gateway.sip_service import SipService
 from acdgate.gateway.sip_trace import SipTrace
 from acdgate.gateway.store import StateStore
+from acdgate.gateway.supervision import Supervision
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 
@@ -65,8 +67,13 @@ class Gateway:
         self.sip_service = SipService(reactor, self.registrar, store, qualify_seconds=site.sip.qualify_seconds)
         self.stack = SipStack(reactor, self.sip_service, trace=trace)
         self.sip_service.attach(self.stack)
+        # -- recording and supervisor intervention (issue 6) --
+        self.recordings = RecordingArchive(store.state_dir / "recordings")
+        self.supervision = Supervision(reactor, site, self.acd_service, recordings=self.recordings)
+        # -- end of recording and supervisor intervention --
         # -- phone XML services (IP Phone Agent screens on /xml/), issue 5 --
-        self.phone_agent = PhoneAgentService(self.acd_service)  # no recording provider yet
+        self.phone_agent = PhoneAgentService(self.acd_service, recording_flags=self.supervision.notices,
+                                             recording_control=self.supervision.agent_recording)
         # -- end of phone XML services --
         # -- feature keys (as-feature-event) and busy lamp fields (dialog), issue 5 --
         self.dialog_states = DialogStates()  # the call layer feeds the stations' call states here
@@ -94,12 +101,16 @@ class Gateway:
         self.calls = CallDispatcher(self.reactor, self.site, self.sip_service, self.stack, self.features,
                                     ports, bind, calls=self.direct_calls, routed=self.routed_calls)
         # -- end of calls --
+        # -- recording and supervisor intervention (issue 6) --
+        self.supervision.attach(self.routed_calls)
+        self.features.call_features = self.supervision
+        # -- end of recording and supervisor intervention --
         if http_port is not None:
             phones = make_phone_resource(
                 self.phone_agent, station_lookup=station_by_registration(self.site, self.registrar, self.reactor)
             )
             self.http_port = self.reactor.listenTCP(
-                http_port, make_site(self, extra_children={b"xml": phones}), interface=bind
+                http_port, make_site(self, extra_children={b"xml": phones}, calls=self.supervision), interface=bind
             )
 
     def ready_info(self, bind: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ Forced Login menu: `1` forces, `2` cancels. Every outcome is journaled as a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from acdgate.acd import commands as cmd
 from acdgate.acd.events import CommandRejected, Event, LoginRejected, LoginRejectReason
@@ -41,6 +41,27 @@ CONFIRMATION_MS = 1000
 ERROR_MS = 1500
 PROMPT_MS = 30_000  # the prompt plays until the first key (or the timeout)
 
+# Features on a routed call (issue 6): the agent's recording, a supervisor's intervention.
+_RECORDING = {Feature.RECORD_START: True, Feature.RECORD_STOP: False}
+_INTERVENTIONS = frozenset({Feature.MONITOR, Feature.WHISPER, Feature.BARGE, Feature.INTERCEPT})
+
+
+class CallFeatures(Protocol):
+    """What the call layer offers the short codes (gateway.supervision.Supervision)."""
+
+    def agent_recording(self, user_id: str, start: bool) -> str | None:
+        """Start or stop recording the agent's call: None, or why not."""
+        ...
+
+    def check(self, supervisor: str, target: str) -> Refusal | None:
+        """Whether the supervisor may intervene in `target`'s call now."""
+        ...
+
+    def join(self, leg: Leg, supervisor: str, target: str, feature: Feature) -> Refusal | None:
+        """The supervisor's answered leg joins `target`'s call (the leg is theirs from now)."""
+        ...
+
+
 _STATE_FEATURES = {
     Feature.READY: AgentState.READY,
     Feature.NOT_READY: AgentState.NOT_READY,
@@ -58,6 +79,7 @@ class Outcome:
     status: int = 200
     events: tuple[Event, ...] = ()
     in_use: bool = False  # a login refused because user or station is in use (Forced Login)
+    target: str = ""  # the agent a permitted supervisor intervention is for
 
 
 class _Aborted(Exception):
@@ -67,8 +89,10 @@ class _Aborted(Exception):
 class FeatureHandler:
     """Runs the short code features of one site on legs."""
 
-    def __init__(self, reactor: Any, site: Site, acd: AcdService) -> None:
+    def __init__(self, reactor: Any, site: Site, acd: AcdService, *,
+                 call_features: CallFeatures | None = None) -> None:
         self.reactor = reactor
+        self.call_features = call_features
         self.site = site
         self.acd = acd
         self.table = ShortCodeTable(site.short_codes)
@@ -180,10 +204,27 @@ class FeatureHandler:
                 return Outcome(False, "No group given", 404)
             command = cmd.SetMembership(agent.user_id, argument, feature is Feature.GROUP_ENABLE)
         else:
-            # recording and supervisor intervention need calls through the B2BUA (routing issue)
-            return Outcome(False, f"{feature.value} is not available on this gateway yet", 501)
+            return self._call_feature(agent.user_id, feature, argument)
         events = tuple(self.acd.execute(command))
         return self._judge(events)
+
+    def _call_feature(self, user_id: str, feature: Feature, argument: str) -> Outcome:
+        """Recording (`*43`/`*44`) and supervisor intervention (`*45*N#` ...) on routed calls."""
+        if self.call_features is None:
+            return Outcome(False, f"{feature.value} is not available on this gateway", 501)
+        if feature in _RECORDING:
+            why_not = self.call_features.agent_recording(user_id, _RECORDING[feature])
+            if why_not is not None:
+                return Outcome(False, why_not, 409)
+            return Outcome(True, "Recording started" if _RECORDING[feature] else "Recording stopped")
+        if feature not in _INTERVENTIONS:
+            return Outcome(False, f"{feature.value} is not available on this gateway", 501)
+        if not argument:
+            return Outcome(False, "No agent given", 404)
+        refused = self.call_features.check(user_id, argument)
+        if refused is not None:
+            return Outcome(False, refused.reason, refused.status)
+        return Outcome(True, f"{feature.value} agent {argument}", target=argument)
 
     @staticmethod
     def _number(argument: str) -> int | None:
@@ -217,6 +258,15 @@ class FeatureHandler:
             raise _Aborted() from exc
 
     async def _finish(self, leg: Leg, code: ShortCode, outcome: Outcome) -> Outcome:
+        if outcome.ok and outcome.target and self.call_features is not None:
+            # a supervisor intervention: the answered leg stays up, joined to the agent's call
+            agent = self.acd.acd.agent_at_station(leg.station) if leg.station else None
+            refused = (self.call_features.join(leg, agent.user_id, outcome.target, code.feature)
+                       if agent is not None else Refusal(403, "No user logged on at this station"))
+            if refused is None:
+                self._journal(leg, code, outcome)
+                return outcome
+            outcome = Outcome(False, refused.reason, refused.status)
         self._journal(leg, code, outcome)
         tone, ms = (CONFIRMATION_TONE, CONFIRMATION_MS) if outcome.ok else (ERROR_TONE, ERROR_MS)
         await leg.play_tone(tone, ms)

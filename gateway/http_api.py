@@ -1,4 +1,5 @@
-"""The read-only JSON API on `--http-port` (twisted.web): stations, agents, groups.
+"""The JSON API on `--http-port` (twisted.web): stations, agents, groups (read-only), and,
+with a `CallControl`, recordings and supervisor actions on agents' calls.
 
 The resources only format what a `GatewayView` returns, so the same view serves the HTTP API,
 the tests and (later) the phone XML services.
@@ -23,6 +24,16 @@ class GatewayView(Protocol):
     def groups_view(self) -> list[dict[str, Any]]: ...
 
 
+class CallControl(Protocol):
+    """Recordings and supervisor actions (gateway.supervision.Supervision)."""
+
+    def recordings_view(self) -> list[dict[str, Any]]: ...
+
+    def agent_action(self, target: str, action: str, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
+        """`POST /api/agents/<target>/<action>` with a JSON object body: (status, JSON body)."""
+        ...
+
+
 def _json(request: server.Request, status: int, body: object) -> bytes:
     request.setResponseCode(status)
     request.setHeader(b"content-type", b"application/json; charset=utf-8")
@@ -35,7 +46,7 @@ class _Collection(resource.Resource):
 
     isLeaf = True
 
-    def __init__(self, view: GatewayView, name: str) -> None:
+    def __init__(self, view: GatewayView | CallControl, name: str) -> None:
         super().__init__()
         self._view = view
         self._name = name
@@ -51,6 +62,27 @@ class _Collection(resource.Resource):
         return _json(request, 405, {"error": f"{request.method.decode(errors='replace')} not allowed; GET only"})
 
 
+class _Agents(_Collection):
+    """`/api/agents` rows; `POST /api/agents/<user>/<action>` runs a supervisor action."""
+
+    def __init__(self, view: GatewayView, calls: CallControl | None) -> None:
+        super().__init__(view, "agents")
+        self._calls = calls
+
+    def render(self, request: server.Request) -> bytes:
+        path = [p.decode(errors="replace") for p in request.postpath or [] if p]
+        if request.method != b"POST" or self._calls is None or len(path) != 2:
+            return super().render(request)
+        try:
+            body = json.loads(request.content.read() or b"{}") if request.content is not None else {}
+        except ValueError:
+            return _json(request, 400, {"error": "the body is not JSON"})
+        if not isinstance(body, dict):
+            return _json(request, 400, {"error": "the body must be a JSON object"})
+        status, answer = self._calls.agent_action(path[0], path[1], body)
+        return _json(request, status, answer)
+
+
 class _NotFound(resource.Resource):
     isLeaf = True
 
@@ -59,26 +91,32 @@ class _NotFound(resource.Resource):
 
 
 class _Api(resource.Resource):
-    def __init__(self, view: GatewayView) -> None:
+    def __init__(self, view: GatewayView, calls: CallControl | None = None) -> None:
         super().__init__()
-        for name in ("stations", "agents", "groups"):
+        self.names = ["stations", "agents", "groups"]
+        for name in ("stations", "groups"):
             self.putChild(name.encode(), _Collection(view, name))
+        self.putChild(b"agents", _Agents(view, calls))
+        if calls is not None:
+            self.putChild(b"recordings", _Collection(calls, "recordings"))
+            self.names.append("recordings")
 
     def getChild(self, path: bytes, request: server.Request) -> resource.Resource:
         return _NotFound()
 
     def render_GET(self, request: server.Request) -> bytes:
-        return _json(request, 200, {"resources": ["/api/stations", "/api/agents", "/api/groups"]})
+        return _json(request, 200, {"resources": [f"/api/{name}" for name in self.names]})
 
 
 class Root(resource.Resource):
     """`/api/...` and any `extra_children` (`/xml/...`); other top-level paths answer 404 in JSON."""
 
     def __init__(
-        self, view: GatewayView, extra_children: Mapping[bytes, resource.Resource] | None = None
+        self, view: GatewayView, extra_children: Mapping[bytes, resource.Resource] | None = None,
+        calls: CallControl | None = None,
     ) -> None:
         super().__init__()
-        self.api = _Api(view)
+        self.api = _Api(view, calls)
         self.putChild(b"api", self.api)
         for name, child in (extra_children or {}).items():
             self.putChild(name, child)
@@ -91,11 +129,13 @@ class Root(resource.Resource):
 
 
 def make_site(
-    view: GatewayView, extra_children: Mapping[bytes, resource.Resource] | None = None
+    view: GatewayView, extra_children: Mapping[bytes, resource.Resource] | None = None, *,
+    calls: CallControl | None = None,
 ) -> server.Site:
     """The twisted.web site serving the API for `view`, plus `extra_children` at the top
-    level (the gateway mounts the phone XML services as `b"xml"`)."""
-    site = server.Site(Root(view, extra_children))
+    level (the gateway mounts the phone XML services as `b"xml"`) and, with `calls`,
+    `/api/recordings` and the agents' supervisor actions."""
+    site = server.Site(Root(view, extra_children, calls))
     site.displayTracebacks = False
     site.noisy = False
     return site

@@ -12,7 +12,8 @@ A caller who hangs up while waiting is an abandon. Everything the engine says ar
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from acdgate.acd import commands as cmd
 from acdgate.acd import events as ev
@@ -22,12 +23,16 @@ from acdgate.gateway.acd_service import AcdService
 from acdgate.gateway.dialog_info import DialogState, DialogStates, Direction
 from acdgate.gateway.leg import EndReason, Refusal
 from acdgate.gateway.media import RtpPortPool
+from acdgate.gateway.recordings import ActiveRecording, RecordingArchive
 from acdgate.gateway.relay import Bridge
 from acdgate.gateway.sip.registrar import Registrar
 from acdgate.gateway.sip.stack import SipStack
 from acdgate.gateway.sip_leg import SipLeg
 from acdgate.gateway.sip_uac_leg import OutgoingSipLeg
 from twisted.logger import Logger
+
+if TYPE_CHECKING:
+    from acdgate.gateway.supervision import Intervention
 
 log = Logger(namespace="acdgate.acd-calls")
 
@@ -43,9 +48,13 @@ class RoutedCall:
     group: str
     offers: dict[str, OutgoingSipLeg] = field(default_factory=dict)  # user id -> leg
     agent: str | None = None
-    agent_leg: OutgoingSipLeg | None = None
+    agent_leg: OutgoingSipLeg | SipLeg | None = None  # a SipLeg: a supervisor who intercepted
     bridge: Bridge | None = None
     ended: bool = False
+    # -- recording and supervision (issue 6) --
+    recording: ActiveRecording | None = None
+    intervention: Intervention | None = None  # while set, its Conference joins the legs, not `bridge`
+    in_acd: bool = True  # False once intercepted: the ACD saw CallEnded for the agent
 
 
 class RoutedCalls:
@@ -65,6 +74,7 @@ class RoutedCalls:
         self.calls: dict[str, RoutedCall] = {}
         self.outgoing: dict[str, OutgoingSipLeg] = {}  # Call-ID of our INVITE -> leg
         self._groups = {g.number: g for g in site.groups}
+        self.recordings: RecordingArchive | None = None  # set to record calls (issue 6)
         acd.listeners.append(self._events)
 
     def knows(self, dialled: str) -> bool:
@@ -165,7 +175,7 @@ class RoutedCalls:
             other.cancel()
         call.offers.clear()
         call.caller.stop_playing()
-        call.bridge = Bridge(self.reactor, call.caller.media, leg.media)
+        self.rejoin(call)
         if leg.station is not None:
             self._blf(leg.station, DialogState.CONFIRMED, call)
 
@@ -190,6 +200,10 @@ class RoutedCalls:
         if call.ended:
             return
         call.ended = True
+        if call.intervention is not None:
+            call.intervention.close()
+            call.intervention = None
+        self.stop_recording(call)
         if call.bridge is not None:
             call.bridge.close()
         for leg in list(call.offers.values()):
@@ -199,9 +213,87 @@ class RoutedCalls:
             call.agent_leg.hangup()
         call.caller.hangup()
         self.calls.pop(call.call_id, None)
-        self.acd.execute(cmd.CallEnded(call.call_id))
+        if call.in_acd:
+            self.acd.execute(cmd.CallEnded(call.call_id))
 
     def _blf(self, station: str, state: DialogState, call: RoutedCall) -> None:
         if self.dialog_states is not None:
             self.dialog_states.set(station, state, f"{call.call_id}-{station}", Direction.RECIPIENT,
                                    call.caller.station)
+
+    # -- recording and supervision hooks (issue 6) ----------------------------------------
+
+    def connected_call(self, user_id: str) -> RoutedCall | None:
+        """The call `user_id` is talking on (bridged, not ended), if any."""
+        for call in self.calls.values():
+            if call.agent == user_id and call.agent_leg is not None and not call.ended:
+                return call
+        return None
+
+    def rejoin(self, call: RoutedCall) -> None:
+        """Join caller and agent (again) with a two-party Bridge; the recording goes on in it."""
+        if call.agent_leg is None or call.ended:
+            return
+        if call.bridge is not None:
+            call.bridge.recorder = None  # the recording is ours, not the old bridge's to close
+            call.bridge.close()
+        call.bridge = Bridge(self.reactor, call.caller.media, call.agent_leg.media)
+        if call.recording is not None:
+            call.bridge.recorder = call.recording.recorder
+            call.bridge.recording_path = Path(call.recording.info.path)
+
+    def detach_bridge(self, call: RoutedCall) -> None:
+        """Unjoin the Bridge (a Conference takes over) without closing the recording."""
+        if call.bridge is not None:
+            call.bridge.recorder = None
+            call.bridge.close()
+            call.bridge = None
+
+    def start_recording(self, call: RoutedCall, by: str, *, supervisor: bool) -> str | None:
+        """Record the call from now on; None, or why not."""
+        if self.recordings is None:
+            return "Recording is not enabled on this gateway."
+        if call.recording is not None:
+            return "The call is already being recorded."
+        call.recording = self.recordings.start(call.call_id, call.agent or "", call.group, by,
+                                               supervisor, self.reactor.seconds())
+        if call.bridge is not None:
+            call.bridge.recorder = call.recording.recorder
+            call.bridge.recording_path = Path(call.recording.info.path)
+        elif call.intervention is not None:
+            call.intervention.recorder = call.recording.recorder
+        return None
+
+    def stop_recording(self, call: RoutedCall, *, supervisor: bool = True) -> str | None:
+        """Finish the call's recording; None, or why not (guide: an agent cannot stop a
+        supervisor-initiated recording)."""
+        recording = call.recording
+        if recording is None:
+            return "The call is not being recorded."
+        if recording.info.supervisor and not supervisor:
+            return "You cannot stop a supervisor-initiated recording."
+        call.recording = None
+        if call.bridge is not None:
+            call.bridge.recorder = None
+        if call.intervention is not None:
+            call.intervention.recorder = None
+        if self.recordings is not None:
+            self.recordings.finish(recording, self.reactor.seconds())
+        return None
+
+    def end(self, call: RoutedCall) -> None:
+        """End the call: every leg hung up, the ACD told (unless it was intercepted)."""
+        self._finish(call)
+
+    def ring_station(self, station: str, *, caller_number: str, caller_name: str) -> OutgoingSipLeg | None:
+        """A leg (not started) that will ring `station`'s latest registration; None when the
+        station is not registered. In-dialog requests find it through `outgoing`."""
+        found = self.site.station(station)
+        bindings = self.registrar.bindings(found.sip_username, self.reactor.seconds()) if found else []
+        if not bindings:
+            return None
+        binding = max(bindings, key=lambda b: b.expires_at)
+        leg = OutgoingSipLeg(self.reactor, self.stack, binding, station=station, caller_number=caller_number,
+                             caller_name=caller_name, ports=self.ports, bind_ip=self.bind_ip)
+        self.outgoing[leg.call_id] = leg
+        return leg

@@ -1,0 +1,394 @@
+"""Supervisor intervention on routed calls and the recording controls, as the guide describes
+them ("Supervisor Intervention", "Agent-Initiated Recording", "Monitoring/Recording
+Notification").
+
+A supervisor (a `User` with `supervisor = true`, for the agent's group when
+`supervised_groups` is set) joins an agent's call from a station: by short code (`*45*N#`
+monitor, `*46*N#` whisper, `*47*N#` barge-in, `*48*N#` intercept, the leg that dialled is
+the supervisor's) or by HTTP (`POST /api/agents/N/monitor`, the gateway rings the
+supervisor's station). Monitor, whisper and barge-in switch the call from its two-party
+Bridge to a `conference.Conference` until the supervisor hangs up (or changes mode over
+HTTP); intercept moves the caller to the supervisor's leg, hangs up the agent's leg and
+ends the call in the ACD for the agent (CallEnded, wrap-up as usual).
+
+Notification (site `policy.agent_notice`, `policy.notice_beep`): the agent's phone status
+line shows `Rec`, `Mon` or `Rec/Mon` (agent-initiated recording always shows `Rec`), and a
+beep (codecs.tones.RECORDING_BEEP) tells the agent when a supervisor starts listening or
+recording.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Set
+from enum import StrEnum
+from typing import Any
+
+from acdgate.acd import commands as cmd
+from acdgate.acd.site import Feature, Site
+from acdgate.codecs.mixer import MixMode, Party
+from acdgate.codecs.recorder import CallRecorder
+from acdgate.codecs.tones import RECORDING_BEEP, render
+from acdgate.gateway.acd_service import AcdService
+from acdgate.gateway.conference import Conference
+from acdgate.gateway.leg import EndReason, Leg, Refusal
+from acdgate.gateway.media import MediaSession
+from acdgate.gateway.recordings import RecordingArchive
+from acdgate.gateway.routed_calls import RoutedCall, RoutedCalls
+from acdgate.gateway.sip_leg import SipLeg
+from acdgate.gateway.sip_uac_leg import OutgoingSipLeg
+from twisted.logger import Logger
+
+log = Logger(namespace="acdgate.supervision")
+
+BEEP_MS = 500  # one beep of RECORDING_BEEP's cadence
+
+
+class SupervisorMode(StrEnum):
+    """What a supervisor does to an agent's call (guide "Supervisor Intervention")."""
+
+    MONITOR = "monitor"
+    WHISPER = "whisper"
+    BARGE = "barge"
+    INTERCEPT = "intercept"
+
+
+MODE_OF_FEATURE = {
+    Feature.MONITOR: SupervisorMode.MONITOR,
+    Feature.WHISPER: SupervisorMode.WHISPER,
+    Feature.BARGE: SupervisorMode.BARGE,
+    Feature.INTERCEPT: SupervisorMode.INTERCEPT,
+}
+_MIX = {SupervisorMode.MONITOR: MixMode.MONITOR, SupervisorMode.WHISPER: MixMode.WHISPER,
+        SupervisorMode.BARGE: MixMode.BARGE}
+
+
+class Intervention:
+    """One supervisor on one call: the supervisor's leg and, once it is up, the Conference."""
+
+    def __init__(self, supervisor: str, station: str | None, mode: SupervisorMode,
+                 leg: SipLeg | OutgoingSipLeg) -> None:
+        self.supervisor = supervisor
+        self.station = station
+        self.mode = mode
+        self.leg = leg
+        self.conference: Conference | None = None
+        self._recorder: CallRecorder | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self.conference is not None
+
+    @property
+    def recorder(self) -> CallRecorder | None:
+        return self._recorder
+
+    @recorder.setter
+    def recorder(self, recorder: CallRecorder | None) -> None:
+        self._recorder = recorder
+        if self.conference is not None:
+            self.conference.recorder = recorder
+
+    def close(self) -> None:
+        """Stop mixing and hang up the supervisor's leg (the call goes on, or has ended)."""
+        if self.conference is not None:
+            self.conference.close()
+        self.leg.on_ended = None
+        self.leg.hangup()
+
+
+class Supervision:
+    """Recording controls and supervisor interventions over the gateway's routed calls."""
+
+    def __init__(self, reactor: Any, site: Site, acd: AcdService, *,
+                 recordings: RecordingArchive | None = None) -> None:
+        self.reactor = reactor
+        self.site = site
+        self.acd = acd
+        self.recordings = recordings
+        self.routed: RoutedCalls | None = None  # set by `attach` once the call layer exists
+        self.notice = site.policy.agent_notice  # none | recording | monitoring | both
+        self.beep = site.policy.notice_beep
+        self._beeping: dict[str, Conference] = {}  # call id -> short caller+agent mix for a beep
+
+    def attach(self, routed: RoutedCalls) -> None:
+        """Work on these routed calls (and record them into our archive)."""
+        self.routed = routed
+        routed.recordings = self.recordings
+
+    # -- HTTP (gateway.http_api CallControl) -------------------------------------------------
+
+    def recordings_view(self) -> list[dict[str, Any]]:
+        """`GET /api/recordings`: finished recordings, then those running."""
+        return self.recordings.rows() if self.recordings is not None else []
+
+    def agent_action(self, target: str, action: str, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
+        """`POST /api/agents/<target>/<action>`: monitor | whisper | barge | intercept
+        (body: the supervisor's `user` and `station`), leave (`user`), record (`user`, `on`)."""
+        supervisor = body.get("user")
+        if not isinstance(supervisor, str) or not supervisor:
+            return 400, {"error": "the body needs the supervisor's \"user\""}
+        at = self.acd.acd.agent(supervisor)
+        if at is None or at.station is None:
+            return 403, {"error": f"User {supervisor} is not logged on"}
+        if action == "record":
+            on = body.get("on", True)
+            if not isinstance(on, bool):
+                return 400, {"error": "\"on\" must be true or false"}
+            refused = self.supervisor_recording(supervisor, target, on)
+        elif action == "leave":
+            refused = self.leave(supervisor, target)
+        elif action in SupervisorMode.__members__.values():
+            station = body.get("station", at.station)
+            if not isinstance(station, str):
+                return 400, {"error": "\"station\" must be a string"}
+            status, text = self.request(supervisor, station, target, SupervisorMode(action))
+            return status, ({"result": text} if status < 300 else {"error": text})
+        else:
+            return 404, {"error": f"no action {action!r}; use monitor, whisper, barge, intercept, leave or record"}
+        if refused is not None:
+            return refused.status, {"error": refused.reason}
+        return 200, {"result": f"{action} done"}
+
+    # -- recording ----------------------------------------------------------------------
+
+    def agent_recording(self, user_id: str, start: bool) -> str | None:
+        """The agent's own recording control (`*43`/`*44`, phone Options menu): None or why not."""
+        call = self.routed.connected_call(user_id) if self.routed is not None else None
+        if self.routed is None or call is None or not call.in_acd:
+            return "Recording needs an active call."
+        if start:
+            return self.routed.start_recording(call, user_id, supervisor=False)
+        return self.routed.stop_recording(call, supervisor=False)
+
+    def supervisor_recording(self, supervisor: str, target: str, start: bool) -> Refusal | None:
+        """A supervisor starts or stops recording an agent's call."""
+        found = self._supervised_call(supervisor, target)
+        if isinstance(found, Refusal):
+            return found
+        assert self.routed is not None
+        if start:
+            why_not = self.routed.start_recording(found, supervisor, supervisor=True)
+            if why_not is None and self._notifies(recording=True):
+                self._beep(found)
+        else:
+            why_not = self.routed.stop_recording(found, supervisor=True)
+        return Refusal(409, why_not) if why_not is not None else None
+
+    def notices(self, user_id: str) -> Set[str]:
+        """The agent's status line notices: {"Rec", "Mon"} (phone_xml `recording_flags`)."""
+        call = self.routed.connected_call(user_id) if self.routed is not None else None
+        if call is None or not call.in_acd:
+            return frozenset()
+        found = set()
+        recording = call.recording
+        if recording is not None and (not recording.info.supervisor or self._notifies(recording=True)):
+            found.add("Rec")
+        if call.intervention is not None and call.intervention.connected and self._notifies(recording=False):
+            found.add("Mon")
+        return found
+
+    # -- intervention -------------------------------------------------------------------
+
+    def check(self, supervisor: str, target: str) -> Refusal | None:
+        """Whether `supervisor` may intervene in `target`'s call now."""
+        found = self._supervised_call(supervisor, target)
+        if isinstance(found, Refusal):
+            return found
+        if found.intervention is not None:
+            return Refusal(486, f"Agent {target}'s call is already supervised by {found.intervention.supervisor}")
+        return None
+
+    def join(self, leg: Leg, supervisor: str, target: str, feature: Feature) -> Refusal | None:
+        """The supervisor's answered leg (a short code call) joins `target`'s call as the
+        feature says (`monitor`, `whisper`, `barge`, `intercept`)."""
+        mode = MODE_OF_FEATURE.get(feature)
+        if mode is None:
+            return Refusal(404, f"{feature.value} is not a supervisor feature")
+        refused = self.check(supervisor, target)
+        if refused is not None:
+            return refused
+        if not isinstance(leg, SipLeg) or leg.ended:
+            return Refusal(488, "The supervisor's call has no media")
+        call = self.routed.connected_call(target) if self.routed is not None else None
+        assert call is not None
+        self._connect(call, Intervention(supervisor, leg.station, mode, leg))
+        return None
+
+    def request(self, supervisor: str, station: str, target: str, mode: SupervisorMode) -> tuple[int, str]:
+        """HTTP: ring the supervisor's `station` and join `target`'s call in `mode` on answer;
+        or change the mode of the supervisor's intervention already on that call."""
+        found = self._supervised_call(supervisor, target)
+        if isinstance(found, Refusal):
+            return found.status, found.reason
+        at_station = self.acd.acd.agent_at_station(station)
+        if at_station is None or at_station.user_id != supervisor:
+            return 403, f"User {supervisor} is not logged on at station {station}"
+        current = found.intervention
+        if current is not None:
+            if current.supervisor != supervisor:
+                return 486, f"Agent {target}'s call is already supervised by {current.supervisor}"
+            if not current.connected:
+                return 409, "The supervisor's station is still ringing"
+            self._change(found, current, mode)
+            return 200, f"{mode.value} on agent {target}'s call"
+        assert self.routed is not None
+        leg = self.routed.ring_station(station, caller_number=target,
+                                       caller_name=f"{mode.value.capitalize()} {target}")
+        if leg is None:
+            return 480, f"Station {station} is not registered"
+        intervention = Intervention(supervisor, station, mode, leg)
+        found.intervention = intervention
+
+        def answered() -> None:
+            if found.ended or found.intervention is not intervention:
+                leg.hangup()
+                return
+            self._connect(found, intervention)
+
+        def ended(reason: EndReason) -> None:
+            self._forget(leg)
+            if found.intervention is intervention and not intervention.connected:
+                found.intervention = None  # the supervisor did not answer
+
+        leg.on_answered = answered
+        leg.on_ended = ended
+        leg.start()
+        return 202, f"ringing station {station} to {mode.value} agent {target}'s call"
+
+    def leave(self, supervisor: str, target: str) -> Refusal | None:
+        """HTTP: the supervisor's intervention on `target`'s call ends (the call goes on)."""
+        found = self._supervised_call(supervisor, target)
+        if isinstance(found, Refusal):
+            return found
+        current = found.intervention
+        if current is None or current.supervisor != supervisor:
+            return Refusal(404, f"User {supervisor} is not on agent {target}'s call")
+        self._left(found, current)
+        return None
+
+    # -- the media switches ---------------------------------------------------------------
+
+    def _connect(self, call: RoutedCall, intervention: Intervention) -> None:
+        assert self.routed is not None
+        call.intervention = intervention
+        intervention.leg.on_ended = lambda reason: self._left(call, intervention)
+        if intervention.mode is SupervisorMode.INTERCEPT:
+            self._intercept(call, intervention)
+            return
+        self._mix(call, intervention)
+        log.info("{supervisor} {mode} on {agent}'s call {call_id}", supervisor=intervention.supervisor,
+                 mode=intervention.mode.value, agent=call.agent, call_id=call.call_id)
+        if self._notifies(recording=False):
+            self._beep(call)
+
+    def _mix(self, call: RoutedCall, intervention: Intervention) -> None:
+        assert self.routed is not None and call.agent_leg is not None
+        self._end_beep(call)
+        self.routed.detach_bridge(call)
+        members: dict[Party, MediaSession] = {
+            Party.CALLER: call.caller.media,
+            Party.AGENT: call.agent_leg.media,
+            Party.SUPERVISOR: intervention.leg.media,
+        }
+        recorder = call.recording.recorder if call.recording is not None else None
+        intervention.conference = Conference(self.reactor, members, _MIX[intervention.mode], recorder=recorder)
+        intervention.recorder = recorder
+
+    def _change(self, call: RoutedCall, intervention: Intervention, mode: SupervisorMode) -> None:
+        intervention.mode = mode
+        if mode is SupervisorMode.INTERCEPT:
+            self._intercept(call, intervention)
+        elif intervention.conference is not None:
+            intervention.conference.mode = _MIX[mode]
+
+    def _intercept(self, call: RoutedCall, intervention: Intervention) -> None:
+        """Guide: 'force a transfer of a customer call to him- or herself'."""
+        assert self.routed is not None
+        if intervention.conference is not None:
+            intervention.conference.close()
+            intervention.conference = None
+        agent, agent_leg = call.agent, call.agent_leg
+        self._end_beep(call)
+        self.routed.detach_bridge(call)
+        call.intervention = None
+        call.agent, call.agent_leg = intervention.supervisor, intervention.leg
+        if call.in_acd:
+            call.in_acd = False
+            self.acd.execute(cmd.CallEnded(call.call_id))  # the agent is released: wrap-up as usual
+        if agent_leg is not None:
+            agent_leg.hangup()
+        def ended(reason: EndReason) -> None:
+            self._forget(intervention.leg)
+            if self.routed is not None:
+                self.routed.end(call)
+
+        intervention.leg.on_ended = ended
+        self.routed.rejoin(call)
+        log.info("{supervisor} intercepted {agent}'s call {call_id}", supervisor=intervention.supervisor,
+                 agent=agent, call_id=call.call_id)
+
+    def _left(self, call: RoutedCall, intervention: Intervention) -> None:
+        """The supervisor hung up (or left): back to the two-party Bridge."""
+        if call.intervention is not intervention:
+            return
+        call.intervention = None
+        intervention.close()
+        self._forget(intervention.leg)
+        if self.routed is not None and not call.ended:
+            self.routed.rejoin(call)
+
+    def _beep(self, call: RoutedCall) -> None:
+        """RECORDING_BEEP to the agent: through the Conference when one runs; otherwise a
+        short Conference of caller and agent only, for the length of the beep."""
+        if not self.beep or self.routed is None or call.agent_leg is None or call.ended:
+            return
+        beep = render(RECORDING_BEEP, BEEP_MS)
+        running = (call.intervention.conference if call.intervention is not None
+                   else self._beeping.get(call.call_id))
+        if running is not None:
+            running.inject(Party.AGENT, beep)
+            return
+        self.routed.detach_bridge(call)
+        recorder = call.recording.recorder if call.recording is not None else None
+        conference = Conference(self.reactor, {Party.CALLER: call.caller.media, Party.AGENT: call.agent_leg.media},
+                                MixMode.MONITOR, recorder=recorder)
+        conference.inject(Party.AGENT, beep)
+        self._beeping[call.call_id] = conference
+
+        def back() -> None:
+            if self._beeping.get(call.call_id) is conference:
+                self._end_beep(call)
+                if call.intervention is None and call.bridge is None and self.routed is not None:
+                    self.routed.rejoin(call)
+
+        self.reactor.callLater(BEEP_MS / 1000 + 0.1, back)
+
+    def _end_beep(self, call: RoutedCall) -> None:
+        conference = self._beeping.pop(call.call_id, None)
+        if conference is not None:
+            conference.close()
+
+    def _forget(self, leg: SipLeg | OutgoingSipLeg) -> None:
+        if isinstance(leg, OutgoingSipLeg) and self.routed is not None:
+            self.routed.outgoing.pop(leg.call_id, None)
+
+    # -- rules ----------------------------------------------------------------------------
+
+    def _supervised_call(self, supervisor: str, target: str) -> RoutedCall | Refusal:
+        user = self.site.user(supervisor)
+        if user is None or not user.supervisor:
+            return Refusal(403, f"User {supervisor} has no supervisor rights")
+        if target == supervisor:
+            return Refusal(403, "A supervisor cannot intervene in his or her own call")
+        if self.site.user(target) is None:
+            return Refusal(404, f"No user {target}")
+        call = self.routed.connected_call(target) if self.routed is not None else None
+        if call is None or not call.in_acd:
+            return Refusal(404, f"Agent {target} is not on a routed call")
+        if user.supervised_groups and call.group not in user.supervised_groups:
+            return Refusal(403, f"User {supervisor} does not supervise group {call.group}")
+        return call
+
+    def _notifies(self, *, recording: bool) -> bool:
+        wanted = "recording" if recording else "monitoring"
+        return self.notice in (wanted, "both")
