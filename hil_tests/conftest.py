@@ -149,7 +149,7 @@ class Lab:
         self.endpoints.append(ep)
         ep.start()
         if register:
-            obs = ep.register(timeout=20)
+            obs = ep.register(timeout=30)
             assert obs.data.get("reason") is None, f"{spec.name} did not register: {obs}"
         return ep
 

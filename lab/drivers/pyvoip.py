@@ -51,35 +51,54 @@ class PyVoipEndpoint(Endpoint):
         self.workdir.mkdir(parents=True, exist_ok=True)
         return self
 
-    def register(self, timeout: float = 15.0) -> Observation:
-        if self.proc is None:
-            args = [*self.command_prefix, sys.executable, "-m", WORKER, "--server", self.gateway[0],
-                    "--port", str(self.gateway[1]), "--user", self.spec.username, "--password",
-                    self.spec.password, "--my-ip", self.my_ip, "--sip-port", str(self.sip_port),
-                    "--audio-dir", str(self.workdir)]
-            self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                         stderr=subprocess.PIPE, text=True, bufsize=1)
-            self._reader = threading.Thread(target=self._read, daemon=True, name=f"pyvoip-{self.spec.name}")
-            self._reader.start()
-            self._err_reader = threading.Thread(target=self._read_err, daemon=True)
-            self._err_reader.start()
-        return self.wait_for({ObservationKind.REGISTERED, ObservationKind.REGISTER_FAILED}, timeout)
+    def register(self, timeout: float = 15.0, attempts: int = 3) -> Observation:
+        """Start the worker (pyVoIP registers as it starts) and wait for the outcome.
 
-    def _read(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        for line in self.proc.stdout:
+        pyVoIP never retransmits a REGISTER (no RFC 3261 Timer E): when one is lost on a lossy
+        LAN it waits forever, so the worker is restarted, up to `attempts` times.
+        """
+        per_attempt = timeout / attempts
+        for attempt in range(attempts):
+            self._spawn()
+            try:
+                return self.wait_for({ObservationKind.REGISTERED, ObservationKind.REGISTER_FAILED}, per_attempt)
+            except EndpointError:
+                if attempt == attempts - 1:
+                    raise
+                stale, self.proc = self.proc, None  # its reader then reports nothing
+                if stale is not None:
+                    stale.kill()
+                    stale.wait(10)
+        raise AssertionError("unreachable")
+
+    def _spawn(self) -> None:
+        args = [*self.command_prefix, sys.executable, "-m", WORKER, "--server", self.gateway[0],
+                "--port", str(self.gateway[1]), "--user", self.spec.username, "--password",
+                self.spec.password, "--my-ip", self.my_ip, "--sip-port", str(self.sip_port),
+                "--audio-dir", str(self.workdir)]
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, bufsize=1)
+        self._reader = threading.Thread(target=self._read, args=(self.proc,), daemon=True,
+                                        name=f"pyvoip-{self.spec.name}")
+        self._reader.start()
+        self._err_reader = threading.Thread(target=self._read_err, args=(self.proc,), daemon=True)
+        self._err_reader.start()
+
+    def _read(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
             self.stdout_lines.append(line)
             try:
                 message: dict[str, Any] = json.loads(line)
             except ValueError:
                 continue
             self._on_event(message)
-        if not any(o.kind is ObservationKind.REGISTERED for o in self.observed):
+        if proc is self.proc and not any(o.kind is ObservationKind.REGISTERED for o in self.observed):
             self.observe(ObservationKind.REGISTER_FAILED, reason="pyVoIP worker exited")
 
-    def _read_err(self) -> None:
-        assert self.proc is not None and self.proc.stderr is not None
-        for line in self.proc.stderr:
+    def _read_err(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
             self.stderr_lines.append(line)
 
     def _on_event(self, m: dict[str, Any]) -> None:
