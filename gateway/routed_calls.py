@@ -128,7 +128,9 @@ class RoutedCalls:
                 continue
             if isinstance(event, ev.OfferCall):
                 self._offer(call, event)
-            elif isinstance(event, ev.OfferCancelled):
+            elif isinstance(event, (ev.OfferCancelled, ev.RingNoAnswer)):
+                # the engine says RingNoAnswer (not OfferCancelled) when the no-answer time
+                # passes: that phone must stop ringing now, not when another agent answers
                 leg = call.offers.pop(event.user_id, None)
                 if leg is not None:
                     leg.cancel()
