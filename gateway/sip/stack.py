@@ -8,6 +8,7 @@ message to the parser and the transaction layer, carries out the actions they re
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -87,6 +88,7 @@ class SipStack:
         self._udp = _UdpProtocol(self)
         udp_port = self.reactor.listenUDP(port, self._udp, interface=bind)
         self._ports.append(udp_port)
+        _enlarge_receive_buffer(udp_port)
         actual = int(udp_port.getHost().port)
         self._ports.append(self.reactor.listenTCP(actual, _StreamFactory(self, "TCP"), interface=bind))
         if tls_port is not None and tls_context is not None:
@@ -323,6 +325,30 @@ class SipStack:
     def stream_closed(self, peer: Address, stream: _StreamProtocol) -> None:
         if self._streams.get(peer) is stream:
             del self._streams[peer]
+
+
+# Bursts of REGISTERs (a site's phones after a power cut) overflow the default ~208 KB buffer,
+# the kernel drops datagrams and the phones retransmit only after T1; ask for 4 MB.
+UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
+
+
+def _enlarge_receive_buffer(port: Any) -> None:
+    """Best effort: a larger SO_RCVBUF on the SIP UDP socket; logs what the kernel granted."""
+    sock = getattr(port, "socket", None)
+    if sock is None:
+        return
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
+        granted = int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+    except OSError as exc:
+        log.warn("cannot enlarge the SIP UDP receive buffer: {error}", error=exc)
+        return
+    # Linux reports twice the size asked for (bookkeeping overhead), capped by net.core.rmem_max
+    if granted < UDP_RECEIVE_BUFFER:
+        log.warn("SIP UDP receive buffer is {granted} bytes (asked {wanted}; raise net.core.rmem_max)",
+                 granted=granted, wanted=UDP_RECEIVE_BUFFER)
+    else:
+        log.info("SIP UDP receive buffer is {granted} bytes", granted=granted)
 
 
 def _with_received(request: Request, source: Address) -> Request:
