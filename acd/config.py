@@ -551,6 +551,10 @@ class _SiteReader:
                 notice = None
             values["agent_notice"] = notice
             values["notice_beep"] = t.boolean("notice_beep")
+            music = t.text("music_on_hold")
+            if music is not None and not music.lower().endswith(".wav"):
+                t.problem("music_on_hold", f"{music!r} is not a .wav file (8 kHz mono 16-bit PCM)")
+            values["music_on_hold"] = music
             where = "set it as {}.required"
             t.done(
                 {
@@ -568,6 +572,7 @@ class _SiteReader:
             inter_digit_seconds=values.get("inter_digit_seconds") or default.inter_digit_seconds,
             agent_notice=values.get("agent_notice") or default.agent_notice,
             notice_beep=bool(_or(values.get("notice_beep"), default.notice_beep)),
+            music_on_hold=values.get("music_on_hold"),
         )
 
     def sip(self) -> SipSettings:
@@ -604,6 +609,9 @@ class _SiteReader:
             ("max_expires", 1, _DAY),
             ("default_expires", 1, _DAY),
             ("qualify_seconds", 0, _DAY),
+            ("timer_t1_ms", 10, 10_000),
+            ("timer_t2_ms", 100, 60_000),
+            ("timer_t4_ms", 100, 60_000),
             ("rtp_port_min", 1024, 65534),
             ("rtp_port_max", 1025, 65535),
             ("nonce_seconds", 1, _DAY),
@@ -614,6 +622,8 @@ class _SiteReader:
             ints[name] = _or(t.integer(name, low, high), getattr(d, name))
         if not ints["min_expires"] <= ints["default_expires"] <= ints["max_expires"]:
             t.problem("default_expires", "must be between min_expires and max_expires")
+        if ints["timer_t2_ms"] < ints["timer_t1_ms"]:
+            t.problem("timer_t2_ms", "must be at least timer_t1_ms (RFC 3261 17.1.2.2)")
         if ints["rtp_port_max"] - ints["rtp_port_min"] < 1:
             t.problem("rtp_port_max", "must leave room for at least one RTP/RTCP port pair above rtp_port_min")
         if ints["auth_failures_before_block"] < ints["auth_failures_before_delay"]:

@@ -127,6 +127,10 @@ class SipSettings:
     min_expires: int = 60
     max_expires: int = 3600
     default_expires: int = 3600
+    # RFC 3261 17.1.1.1 timer bases; a lab on a slow or lossy link may raise T1, a test lowers it.
+    timer_t1_ms: int = 500
+    timer_t2_ms: int = 4000
+    timer_t4_ms: int = 5000
     rtp_port_min: int = 20000  # RTP (even) ports for the gateway's media, inclusive
     rtp_port_max: int = 29999
     qualify_seconds: int = 30  # OPTIONS to registered contacts every so often; 0: never
@@ -154,6 +158,7 @@ class Policy:
     # shows (none | recording | monitoring | both), and whether the agent hears a beep then.
     agent_notice: str = "both"
     notice_beep: bool = False
+    music_on_hold: str | None = None  # WAV (8 kHz mono 16-bit) relative to the site file's folder
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,8 @@ from acdgate.gateway.sip.digest import Algorithm
 from acdgate.gateway.sip.qualify import ProbeState
 from acdgate.gateway.sip.registrar import Binding, Registrar, credentials_from_site
 from acdgate.gateway.sip.stack import SipStack
+from acdgate.gateway.sip.transaction import TimerSettings
+from acdgate.gateway.sip.transaction_layer import TransactionLayer
 from acdgate.gateway.sip_service import SipService
 from acdgate.gateway.sip_trace import SipTrace
 from acdgate.gateway.store import StateStore
@@ -65,7 +67,9 @@ class Gateway:
         )
         self.registrar.restore([Binding.from_dict(b) for b in store.load_bindings(now)], now)
         self.sip_service = SipService(reactor, self.registrar, store, qualify_seconds=site.sip.qualify_seconds)
-        self.stack = SipStack(reactor, self.sip_service, trace=trace)
+        timers = TimerSettings(t1=site.sip.timer_t1_ms / 1000, t2=site.sip.timer_t2_ms / 1000,
+                               t4=site.sip.timer_t4_ms / 1000)
+        self.stack = SipStack(reactor, self.sip_service, trace=trace, layer=TransactionLayer(timers))
         self.sip_service.attach(self.stack)
         # -- recording and supervisor intervention (issue 6) --
         self.recordings = RecordingArchive(store.state_dir / "recordings")

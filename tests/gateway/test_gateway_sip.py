@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from gatewayproc import GatewayProcess
+from sipp_scenarios import users_csv
 from sipwire import UdpProbe, free_port, header, options, status_line, tshark_fields
 
 SUPPORT = Path(__file__).parent.parent / "support"
@@ -18,17 +19,9 @@ HOSTILE = Path(__file__).parent / "data" / "hostile"
 STATIONS = [str(n) for n in range(2101, 2111)]
 
 
-def _users_csv(path: Path, stations: list[str]) -> Path:
-    """A SIPp injection file: username; auth keyword (SIPp expands it per call)."""
-    lines = ["SEQUENTIAL"]
-    lines += [f"{s};[authentication username={s} password=pw{s}]" for s in stations]
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
 def _sipp_register(tmp: Path, target: tuple[str, int], calls: int, rate: int, transport: str = "u1") -> str:
     """Run the REGISTER-with-digest scenario; returns SIPp's output (fails on any failed call)."""
-    users = _users_csv(tmp / "users.csv", STATIONS)
+    users = users_csv(tmp / "users.csv", STATIONS)
     stat = tmp / "sipp_stat.csv"
     args = [
         "sipp", "-sf", str(SUPPORT / "sipp" / "register_auth.xml"), "-inf", str(users),

@@ -92,6 +92,13 @@ class FeatureCallResult:
     output: str
 
 
+def users_csv(path: Path, stations: list[str]) -> Path:
+    """A SIPp injection file: username; auth keyword (SIPp expands it per call)."""
+    lines = ["SEQUENTIAL", *(f"{s};[authentication username={s} password=pw{s}]" for s in stations)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def feature_call_scenario(*, answered: bool, info_digits: str = "", formats: str = "0 8 101",
                           rtp_port: int = 4000, info_delay_ms: int = 600) -> str:
     """A scenario: INVITE (401, then with credentials), then either 200/ACK, the digits as
