@@ -3,25 +3,34 @@
 An INVITE from a station is authenticated (digest, as REGISTER), its Request-URI user part
 decoded (`%23` is `#`) and matched against the site's short codes; a match becomes a
 `SipLeg` served by the `FeatureHandler`. ACK, BYE, INFO and CANCEL find their leg by dialog.
+Re-INVITE and UPDATE go to the leg's `DialogSession` (hold, resume, session refresh); REFER
+from an agent's leg starts a blind transfer (`transfer.Transfers`). When a call's caller leg
+ends, every leg's RTP statistics go into the journal as `CallMediaStats` records.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
+from acdgate.acd import commands as cmd
 from acdgate.acd.shortcodes import MatchKind
 from acdgate.acd.site import Site
 from acdgate.gateway.calls import CallController
 from acdgate.gateway.features import FeatureHandler
+from acdgate.gateway.hold_music import load_hold_music
 from acdgate.gateway.leg import EndReason
 from acdgate.gateway.media import RtpPortPool
-from acdgate.gateway.routed_calls import RoutedCalls
+from acdgate.gateway.relay import Bridge
+from acdgate.gateway.routed_calls import RoutedCall, RoutedCalls
+from acdgate.gateway.session_timer import MIN_SE, TimerSyntaxError, TooSmall, negotiate
 from acdgate.gateway.sip.message import Request, SipSyntaxError
 from acdgate.gateway.sip.stack import Incoming, SipStack
 from acdgate.gateway.sip_leg import SipLeg
 from acdgate.gateway.sip_service import SipService
 from acdgate.gateway.sip_uac_leg import OutgoingSipLeg
+from acdgate.gateway.transfer import Transfers
 from twisted.logger import Logger
 
 log = Logger(namespace="acdgate.call")
@@ -44,13 +53,20 @@ class CallDispatcher:
         self.routed = routed
         self.legs: dict[str, SipLeg] = {}  # Call-ID -> leg
         self._by_transaction: dict[str, SipLeg] = {}
+        self.hold_music = load_hold_music(site)  # ConfigError: the gateway does not start
+        self.transfers: Transfers | None = None
+        if calls is not None:
+            self.transfers = Transfers(reactor, stack, calls.registrar, ports, bind_ip,
+                                       calls.target_station, calls.sip_username)
         for method, handler in (("INVITE", self.invite), ("ACK", self.ack), ("BYE", self.bye),
-                                ("INFO", self.info)):
+                                ("INFO", self.info), ("UPDATE", self.update), ("REFER", self.refer)):
             sip.add_method(method, handler)
         sip.cancel_listeners.append(self.cancel)
 
     def stop(self) -> None:
         """Hang up every leg (orderly shutdown)."""
+        if self.transfers is not None:
+            self.transfers.stop()
         if self.calls is not None:
             self.calls.stop()
         if self.routed is not None:
@@ -63,14 +79,24 @@ class CallDispatcher:
     def invite(self, request: Request, incoming: Incoming) -> None:
         to_addr = request.to_addr
         if to_addr is not None and to_addr.tag is not None:
-            if self._leg_for(request) is None:
+            leg_in = self._leg_for(request)
+            if leg_in is None:
                 self.stack.respond(request, 481)
-            else:  # a re-INVITE (hold, session refresh): the session stays as it is
-                self.stack.respond(request, 488, "Re-INVITE Not Supported Yet")
+            else:  # a re-INVITE: hold, resume, media change, session refresh
+                leg_in.reoffer_received(request)
             return
         username = self.sip.authenticate(request, incoming)
         if username is None:
             return  # challenged or refused
+        try:  # RFC 4028: session timers when the INVITE offers them
+            timer = negotiate(request.headers.get("Supported"), request.headers.get("Session-Expires"),
+                              request.headers.get("Min-SE"), our_min_se=MIN_SE)
+        except TimerSyntaxError as exc:
+            self.stack.respond(request, 400, str(exc)[:80])
+            return
+        if isinstance(timer, TooSmall):  # RFC 4028 8.1.1
+            self.stack.respond(request, 422, headers=[("Min-SE", str(timer.min_se))])
+            return
         station = self.site.station_by_username(username)
         try:
             user_part = request.request_uri.user or ""
@@ -87,7 +113,8 @@ class CallDispatcher:
             return
         leg = SipLeg(self.reactor, self.stack, request, incoming,
                      station=station.extension if station is not None else None,
-                     dialled=dialled, ports=self.ports, bind_ip=self.bind_ip)
+                     dialled=dialled, ports=self.ports, bind_ip=self.bind_ip, session_timer=timer)
+        leg.media.hold_music = self.hold_music
         call_id = request.call_id or ""
         self.legs[call_id] = leg
         if incoming.transaction_key is not None:
@@ -114,9 +141,11 @@ class CallDispatcher:
                 previous = leg.on_ended
 
                 def ended(reason: EndReason) -> None:
+                    partners = self._partners(call_id)
                     if previous is not None:
                         previous(reason)
                     forget(reason)
+                    self._journal_stats(call_id, [("caller", leg), *partners])
 
                 leg.on_ended = ended
             return
@@ -131,6 +160,8 @@ class CallDispatcher:
             leg = self.calls.outgoing.get(call_id)
         if leg is None and self.routed is not None:
             leg = self.routed.outgoing.get(call_id)
+        if leg is None and self.transfers is not None:
+            leg = self.transfers.outgoing.get(call_id)
         if leg is None or leg.dialog is None or not leg.dialog.matches(request, lenient_to_tag=lenient):
             return None
         return leg
@@ -153,6 +184,89 @@ class CallDispatcher:
             self.stack.respond(request, 481)
             return
         leg.info_received(request)
+
+    def update(self, request: Request, incoming: Incoming) -> None:
+        """RFC 3311 UPDATE: a session change or refresh inside a dialog."""
+        leg = self._leg_for(request)
+        if leg is None:
+            self.stack.respond(request, 481)
+            return
+        leg.reoffer_received(request)
+
+    def refer(self, request: Request, incoming: Incoming) -> None:
+        """RFC 3515 REFER from an agent's leg: a blind transfer of the party it talks to."""
+        leg = self._leg_for(request)
+        if leg is None:
+            self.stack.respond(request, 481)
+            return
+        if self.transfers is None:
+            self.stack.respond(request, 501, "Transfer Not Available")
+            return
+        found = self._talking_to(leg)
+        if found is None:
+            self.stack.respond(request, 403, "Only An Answered Agent Or Callee Can Transfer")
+            return
+        caller, release = found
+        self.transfers.refer(request, leg, caller, release)
+
+    def _talking_to(self, leg: SipLeg | OutgoingSipLeg) -> tuple[SipLeg, Callable[[], Bridge | None]] | None:
+        """The caller a connected agent/callee leg is bridged to, and how to release that call."""
+        if self.routed is not None and isinstance(leg, OutgoingSipLeg):
+            routed = next((c for c in self.routed.calls.values()
+                           if c.agent_leg is leg and not c.ended and c.bridge is not None), None)
+            if routed is not None:
+                return routed.caller, lambda: self._release_routed(routed)
+        if self.calls is not None and isinstance(leg, OutgoingSipLeg):
+            direct = next((c for c in self.calls.calls.values()
+                           if c.answered_by is leg and not c.ended and c.bridge is not None), None)
+            if direct is not None:
+                calls, call_id = self.calls, direct.call_id
+                return direct.caller, lambda: calls.release(call_id)
+        return None
+
+    def _release_routed(self, call: RoutedCall) -> Bridge | None:
+        """The ACD sees the agent's call end (wrap-up); the caller stays, with the transfer."""
+        assert self.routed is not None
+        bridge, call.bridge = call.bridge, None
+        call.ended = True
+        self.routed.calls.pop(call.call_id, None)
+        self.routed.acd.execute(cmd.CallEnded(call.call_id))
+        return bridge
+
+    def _partners(self, call_id: str) -> list[tuple[str, SipLeg | OutgoingSipLeg]]:
+        """The other legs of the call whose caller leg has Call-ID `call_id`."""
+        if self.transfers is not None and call_id in self.transfers.calls:
+            return list(self.transfers.calls[call_id].legs)
+        if self.routed is not None and call_id in self.routed.calls:
+            agent = self.routed.calls[call_id].agent_leg
+            return [("agent", agent)] if agent is not None and isinstance(agent, OutgoingSipLeg) else []
+        if self.calls is not None and call_id in self.calls.calls:
+            callee = self.calls.calls[call_id].answered_by
+            return [("callee", callee)] if callee is not None else []
+        return []
+
+    def _journal_stats(self, call_id: str, legs: list[tuple[str, SipLeg | OutgoingSipLeg]]) -> None:
+        """One `CallMediaStats` journal record per leg that carried media (issue 6)."""
+        service = self.calls.acd if self.calls is not None else (self.routed.acd if self.routed else None)
+        if service is None:
+            return
+        now = self.reactor.seconds()
+        records = []
+        for role, leg in legs:
+            if leg.negotiated is None:
+                continue
+            stats = leg.media.stats
+            records.append({
+                "type": "CallMediaStats", "at": now, "call_id": call_id, "leg": role,
+                "leg_call_id": leg.invite.call_id if isinstance(leg, SipLeg) else leg.call_id,
+                "station": leg.station, "codec": leg.negotiated.codec.encoding,
+                "packets_sent": stats.packets_sent, "packets_received": stats.packets_received,
+                "packets_lost": stats.packets_lost, "jitter_ms": round(stats.jitter_ms, 3),
+                "octets_sent": stats.octets_sent, "invalid_packets": stats.invalid_packets,
+                "remote": f"{stats.remote[0]}:{stats.remote[1]}" if stats.remote else None,
+            })
+        if records:
+            service.store.append(records)
 
     def cancel(self, invite_transaction_key: str) -> None:
         leg = self._by_transaction.get(invite_transaction_key)

@@ -112,7 +112,32 @@ class CallController:
             call.acd_tracked = not any(type(e).__name__ == "CommandRejected" for e in events)
         call.timer = self.reactor.callLater(RING_SECONDS, self._ring_timeout, call)
 
+    def release(self, call_id: str) -> Bridge | None:
+        """Hand a connected call over (a blind transfer takes it): it ends for the ACD and the
+        busy lamps, its legs stay up; returns its bridge, still joining them."""
+        call = self.calls.get(call_id)
+        if call is None or call.ended:
+            return None
+        bridge, call.bridge = call.bridge, None
+        call.ended = True
+        if call.timer is not None and call.timer.active():
+            call.timer.cancel()
+        self._blf(call, DialogState.TERMINATED)
+        if call.acd_tracked:
+            self.acd.execute(cmd.DirectCallEnded(call.call_id))
+        self.calls.pop(call.call_id, None)
+        return bridge
+
     # -- targets ----------------------------------------------------------------------------
+
+    def target_station(self, dialled: str) -> str | Refusal:
+        """The station `dialled` (an extension or a logged-on user's number) rings, or why not."""
+        return self._target_station(dialled)
+
+    def sip_username(self, extension: str) -> str | None:
+        """The SIP username a station registers with."""
+        station = self._stations.get(extension)
+        return station.sip_username if station is not None else None
 
     def _target_station(self, dialled: str) -> str | Refusal:
         if dialled in self._stations:

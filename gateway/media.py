@@ -238,6 +238,10 @@ class MediaSession:
         self.decode_received = True
         self._fwd_ssrc: int | None = None
         self._fwd_ts_offset = 0
+        # Hold (gateway.relay): `on_started` sees every (re-)negotiation; `hold_music` is what the
+        # site plays to this party while the other one holds (None: silence).
+        self.on_started: Callable[[Negotiated], None] | None = None
+        self.hold_music: Samples | None = None
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -286,6 +290,8 @@ class MediaSession:
         self._remote = negotiated.remote
         self._latched = False
         self._sending = negotiated.direction.sends and negotiated.remote[0] not in _HOLD_HOSTS
+        if self.on_started is not None:
+            self.on_started(negotiated)
 
     def close(self) -> defer.Deferred[None]:
         """Stop playing and timers, close the socket, give the port back to the pool."""
@@ -441,6 +447,10 @@ class MediaSession:
             return
         self._packets_sent += 1
         self._octets_sent += len(payload)
+
+    def restart_forwarding(self) -> None:
+        """Take the next forwarded packet's timestamp offset afresh (after our own playback)."""
+        self._fwd_ssrc = None
 
     # --- receiving ---------------------------------------------------------------------
 

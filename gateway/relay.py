@@ -4,6 +4,10 @@ Each packet one session accepts is forwarded by the other as part of its own str
 (`MediaSession.forward`): symmetric RTP latching stays per leg, mu-law and A-law legs are
 transcoded, RFC 4733 events pass through. A recorder, when attached, sees both directions
 (caller left, agent right) as the packets pass.
+
+Hold (B2BUA choice): when one party holds (its re-INVITE or UPDATE says sendonly/inactive,
+so we may not send to it), the other leg stays up untouched; it stops hearing the held
+party and hears the site's music on hold, looped (silence without one), until resume.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from acdgate.codecs import g711
 from acdgate.codecs.g711 import Law
 from acdgate.codecs.recorder import CallRecorder, Side
 from acdgate.codecs.rtp import RtpPacket
-from acdgate.gateway.media import MediaSession
+from acdgate.gateway.media import MediaError, MediaSession, Samples
+from acdgate.gateway.sdp import Negotiated
 
 
 class Bridge:
@@ -35,13 +40,61 @@ class Bridge:
         caller.decode_received = False
         agent.decode_received = False
         self.closed = False
+        self.held: set[str] = set()  # "caller" / "agent": parties holding
+        self._music_runs = {"caller": 0, "agent": 0}  # playback generation per listening side
+        caller.on_started = lambda n: self._negotiated("caller", n)
+        agent.on_started = lambda n: self._negotiated("agent", n)
+        for side, session in (("caller", caller), ("agent", agent)):
+            if session.negotiated is not None and session.negotiated.on_hold:
+                self._negotiated(side, session.negotiated)
+
+    @property
+    def music(self) -> Samples | None:
+        """The site's music on hold (either session carries it)."""
+        return self.caller.hold_music if self.caller.hold_music is not None else self.agent.hold_music
+
+    def _negotiated(self, side: str, negotiated: Negotiated) -> None:
+        """A (re-)negotiation on `side`: hold when we may no longer send to it, else resume."""
+        if self.closed:
+            return
+        other = self.agent if side == "caller" else self.caller
+        other_side = "agent" if side == "caller" else "caller"
+        if negotiated.on_hold and side not in self.held:
+            self.held.add(side)
+            self._play_music(other_side, other)
+        elif not negotiated.on_hold and side in self.held:
+            self.held.discard(side)
+            self._music_runs[other_side] += 1
+            other.stop_playing()
+            other.restart_forwarding()
+
+    def _play_music(self, side: str, session: MediaSession) -> None:
+        self._music_runs[side] += 1
+        music = self.music
+        if music is None or len(music) == 0:
+            return  # silence: nothing is forwarded while the other party holds
+        run = self._music_runs[side]
+
+        def again(_: object) -> None:
+            if self.closed or self._music_runs[side] != run:
+                return
+            try:
+                session.play(music).addCallback(again)
+            except MediaError:
+                return  # the leg closed under us: its call is ending
+
+        again(None)
 
     def _from_caller(self, packet: RtpPacket, law: Law | None) -> None:
+        if "caller" in self.held:
+            return
         self.agent.forward(packet, law)
         if self.recorder is not None and law is not None:
             self.recorder.add(Side.CALLER, _as_law(packet, law, self.recorder_law), self.reactor.seconds())
 
     def _from_agent(self, packet: RtpPacket, law: Law | None) -> None:
+        if "agent" in self.held:
+            return
         self.caller.forward(packet, law)
         if self.recorder is not None and law is not None:
             self.recorder.add(Side.AGENT, _as_law(packet, law, self.recorder_law), self.reactor.seconds())
@@ -68,9 +121,13 @@ class Bridge:
             return
         self.closed = True
         self.stop_recording()
-        for session in (self.caller, self.agent):
+        for side, session in (("caller", self.caller), ("agent", self.agent)):
             session.on_rtp = None
+            session.on_started = None
             session.decode_received = True
+            if self.held:
+                self._music_runs[side] += 1
+                session.stop_playing()
 
 
 def _as_law(packet: RtpPacket, law: Law, want: Law) -> RtpPacket:

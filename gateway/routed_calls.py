@@ -112,10 +112,11 @@ class RoutedCalls:
             self._finish(call)
 
     def _hold(self, call: RoutedCall) -> None:
-        """Ringback, one cadence cycle at a time, for as long as the caller waits."""
+        """Ringback (or the site's music on hold), one cycle at a time, while the caller waits."""
         if call.ended or call.agent is not None or call.caller.ended:
             return
-        d = call.caller.play_tone(RINGBACK, HOLD_CYCLE_MS)
+        music = call.caller.media.hold_music  # policy.music_on_hold, set by the call dispatcher
+        d = call.caller.media.play(music) if music is not None else call.caller.play_tone(RINGBACK, HOLD_CYCLE_MS)
         d.addCallback(lambda _: self._hold(call) if call.bridge is None else None)
 
     # -- the engine's decisions ---------------------------------------------------------

@@ -14,9 +14,18 @@ from collections.abc import Callable
 from typing import Any
 
 from acdgate.codecs.tones import Cadence
+from acdgate.gateway.dialog_session import (
+    ALLOW,
+    SUPPORTED,
+    DialogSession,
+    allows,
+    supports_timer,
+    timer_headers,
+)
 from acdgate.gateway.leg import EndReason, Refusal
 from acdgate.gateway.media import MediaSession, RtpPortPool
 from acdgate.gateway.sdp import Negotiated, SdpError, negotiate_answer
+from acdgate.gateway.session_timer import SessionExpires
 from acdgate.gateway.sip.dialog import Dialog, DialogInput, DialogState
 from acdgate.gateway.sip.message import Request, SipSyntaxError, new_tag
 from acdgate.gateway.sip.stack import Incoming, SipStack, TransactionFailed
@@ -83,10 +92,13 @@ class SipLeg:
         dialled: str,
         ports: RtpPortPool,
         bind_ip: str,
+        session_timer: SessionExpires | None = None,
     ) -> None:
         self.reactor = reactor
         self.stack = stack
         self.invite = invite
+        self.session_timer = session_timer  # RFC 4028, negotiated by the dispatcher
+        self.session: DialogSession | None = None  # once answered: re-INVITE, UPDATE, refreshes
         self.incoming = incoming
         self.station = station
         self.dialled = dialled
@@ -159,10 +171,18 @@ class SipLeg:
         self._response = self.stack.respond(
             self.invite, 200, to_tag=self.local_tag,
             headers=[("Contact", f"<{self.contact}>"), ("Content-Type", "application/sdp"),
-                     ("Allow", "INVITE, ACK, CANCEL, BYE, INFO, OPTIONS"), ("Supported", "replaces, timer")],
+                     ("Allow", ALLOW), ("Supported", SUPPORTED),
+                     *timer_headers(self.session_timer, supports_timer(self.invite))],
             body=self.negotiated.local.to_bytes(),
         )
         self.media.start(self.negotiated)
+        self.session = DialogSession(self.reactor, self.stack, self.dialog, self.media,
+                                     negotiated=self.negotiated, media_ip=self.media_ip,
+                                     destination=self.incoming.source, transport=self.incoming.transport,
+                                     we_placed_call=False, peer_allows_update=allows(self.invite, "UPDATE"))
+        self.session.on_changed = self._renegotiated
+        self.session.on_expired = lambda why: self.hangup()
+        self.session.start_timer(self.session_timer, we_are_uas=True)
         # RFC 3261 13.3.1.4: the UAS core retransmits the 2xx until the ACK, T1 doubling to T2,
         # for 64*T1; on UDP only (a reliable transport carries it once)
         if self.incoming.transport == "UDP":
@@ -208,8 +228,10 @@ class SipLeg:
     # -- in-dialog requests from the dispatcher ----------------------------------------
 
     def ack_received(self, request: Request) -> None:
-        """The ACK for our 2xx."""
+        """The ACK for our 2xx (to the INVITE, or to a re-INVITE)."""
         if self.dialog is None or self.dialog.state is DialogState.TERMINATED:
+            return
+        if self.session is not None and self.session.ack_received(request):
             return
         self.dialog.advance(DialogInput.ACKED)
         self._cancel_retransmit()
@@ -232,6 +254,25 @@ class SipLeg:
         self.stack.respond(request, 200)
         if self.on_digit is not None:
             self.on_digit(digit, "info")
+
+    def reoffer_received(self, request: Request) -> None:
+        """A re-INVITE or UPDATE in our dialog (hold, resume, codec change, session refresh)."""
+        if self.session is None or self.ended:
+            # RFC 3261 14.2 / RFC 3311 5.2: our INVITE transaction is still open
+            self.stack.respond(request, 500, "Initial INVITE Pending", headers=[("Retry-After", "1")])
+            return
+        self.session.offer_received(request)
+
+    def send_in_dialog(self, method: str, *, body: bytes = b"", content_type: str | None = None,
+                       extra: list[tuple[str, str]] | None = None) -> defer.Deferred[Any]:
+        """Send a request inside our dialog (NOTIFY for a REFER); fires with the final response."""
+        assert self.dialog is not None
+        request = self.dialog.request(method, self.stack.via_for(self.incoming.transport), body=body,
+                                      content_type=content_type, extra=extra)
+        return self.stack.send_request(request, self.incoming.source, self.incoming.transport)
+
+    def _renegotiated(self, negotiated: Negotiated) -> None:
+        self.negotiated = negotiated
 
     def cancelled(self) -> None:
         """A CANCEL matched our INVITE (the stack answered it 200)."""
@@ -282,6 +323,8 @@ class SipLeg:
             return
         self.ended = True
         self._cancel_retransmit()
+        if self.session is not None:
+            self.session.close()
         self.media.on_digit = None
         self.media.close()
         d, self._confirmed = self._confirmed, None

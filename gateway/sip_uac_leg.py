@@ -13,9 +13,11 @@ from collections.abc import Callable
 from typing import Any
 
 from acdgate.codecs.tones import Cadence
+from acdgate.gateway.dialog_session import ALLOW, SUPPORTED, DialogSession, allows
 from acdgate.gateway.leg import EndReason
 from acdgate.gateway.media import MediaSession, RtpPortPool
 from acdgate.gateway.sdp import Negotiated, SdpError, SessionDescription, build_offer, parse_answer
+from acdgate.gateway.session_timer import TimerSyntaxError, parse_session_expires
 from acdgate.gateway.sip.dialog import Dialog, DialogInput, DialogState
 from acdgate.gateway.sip.message import (
     Headers,
@@ -83,6 +85,7 @@ class OutgoingSipLeg:
         if binding.transport != "UDP":
             self.contact += f";transport={binding.transport.lower()}"
         self._acked: set[str] = set()
+        self.session: DialogSession | None = None  # once answered: re-INVITE, UPDATE, refreshes
 
     @property
     def has_media(self) -> bool:
@@ -108,7 +111,8 @@ class OutgoingSipLeg:
             ("Call-ID", self.call_id),
             ("CSeq", "1 INVITE"),
             ("Contact", f"<{self.contact}>"),
-            ("Allow", "INVITE, ACK, CANCEL, BYE, INFO, OPTIONS"),
+            ("Allow", ALLOW),
+            ("Supported", SUPPORTED),
             ("User-Agent", "acdgate/0.1"),
         ])
         for name_, value in self.extra_headers:
@@ -207,6 +211,18 @@ class OutgoingSipLeg:
             return response
         self.media.start(self.negotiated)
         self.answered = True
+        self.session = DialogSession(self.reactor, self.stack, self.dialog, self.media,
+                                     negotiated=self.negotiated, media_ip=self.media_ip,
+                                     destination=self.binding.source, transport=self.binding.transport,
+                                     we_placed_call=True, peer_allows_update=allows(response, "UPDATE"))
+        self.session.on_changed = self._renegotiated
+        self.session.on_expired = lambda why: self.hangup()
+        value = response.headers.get("Session-Expires")
+        if value is not None:  # RFC 4028 7.2: the phone chose session timers for us
+            try:
+                self.session.start_timer(parse_session_expires(value), we_are_uas=False)
+            except TimerSyntaxError as exc:
+                log.warn("station {station}: {error}", station=self.station, error=exc)
         if self.on_answered is not None:
             self.on_answered()
         return response
@@ -235,7 +251,27 @@ class OutgoingSipLeg:
             self.on_digit(digit, "info")
 
     def ack_received(self, request: Request) -> None:
-        """We are the UAC: no ACK comes to us."""
+        """The ACK for our 2xx to the phone's re-INVITE."""
+        if self.session is not None:
+            self.session.ack_received(request)
+
+    def reoffer_received(self, request: Request) -> None:
+        """A re-INVITE or UPDATE from the phone (hold, resume, session refresh)."""
+        if self.session is None or self.ended:
+            self.stack.respond(request, 500, "Initial INVITE Pending", headers=[("Retry-After", "1")])
+            return
+        self.session.offer_received(request)
+
+    def send_in_dialog(self, method: str, *, body: bytes = b"", content_type: str | None = None,
+                       extra: list[tuple[str, str]] | None = None) -> defer.Deferred[Any]:
+        """Send a request inside our dialog (NOTIFY for a REFER); fires with the final response."""
+        assert self.dialog is not None
+        request = self.dialog.request(method, self.stack.via_for(self.binding.transport), body=body,
+                                      content_type=content_type, extra=extra)
+        return self.stack.send_request(request, self.binding.source, self.binding.transport)
+
+    def _renegotiated(self, negotiated: Negotiated) -> None:
+        self.negotiated = negotiated
 
     def _media_digit(self, digit: str, method: str) -> None:
         if self.on_digit is not None and not self.ended:
@@ -245,6 +281,8 @@ class OutgoingSipLeg:
         if self.ended:
             return
         self.ended = True
+        if self.session is not None:
+            self.session.close()
         self.media.on_digit = None
         self.media.close()
         if self.on_ended is not None:

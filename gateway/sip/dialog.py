@@ -148,15 +148,34 @@ class Dialog:
             return True
         return lenient_to_tag
 
+    def accept_remote_cseq(self, request: Request) -> bool:
+        """RFC 3261 12.2.2: a request's CSeq must exceed the last one from the peer (ACK and
+        CANCEL excepted); remembers it. False: answer 500."""
+        cseq = request.cseq
+        if cseq is None:
+            return False
+        if request.method in ("ACK", "CANCEL"):
+            return True
+        if cseq[0] <= self.remote_cseq and self.remote_cseq != 0:
+            return False
+        self.remote_cseq = cseq[0]
+        return True
+
+    def update_target(self, message: Request | Response) -> None:
+        """RFC 3261 12.2.1.2 / 12.2.2: a re-INVITE or UPDATE (or its 2xx) may move the remote target."""
+        contacts = message.contacts
+        if contacts:
+            self.remote_target = str(contacts[0].uri)
+
     def request(self, method: str, via: str, *, body: bytes = b"", content_type: str | None = None,
-                extra: list[tuple[str, str]] | None = None) -> Request:
+                extra: list[tuple[str, str]] | None = None, ack_cseq: int | None = None) -> Request:
         """A request inside the dialog (RFC 3261 12.2.1.1); `via` is our sent-by without branch.
 
-        An ACK (for a 2xx, RFC 3261 13.2.2.4) carries the INVITE's CSeq number; any other
-        request takes the next local number.
+        An ACK (for a 2xx, RFC 3261 13.2.2.4) carries the INVITE's CSeq number (`ack_cseq`
+        for a re-INVITE's); any other request takes the next local number.
         """
         if method == "ACK":
-            number = self.invite_cseq
+            number = self.invite_cseq if ack_cseq is None else ack_cseq
         else:
             self.local_cseq = max(self.local_cseq, self.invite_cseq) + 1
             number = self.local_cseq

@@ -1,0 +1,247 @@
+"""Blind transfer by REFER (RFC 3515): an agent hands the party it talks to over to a number.
+
+The agent's phone sends REFER with `Refer-To: <sip:2105@gw>` inside its dialog. We check the
+target (a station or a logged-on user's number, as direct calls do), answer 202 and NOTIFY
+`SIP/2.0 100 Trying` (message/sipfrag, RFC 3515 2.4.4), then ring the target from the gateway.
+From the 202 on the call belongs to the transfer: the ACD is told the agent's call ended (its
+owner releases it), the agent may hang up at once (blind) and the other party then hears
+ringback. When the target answers: NOTIFY `SIP/2.0 200 OK`, the other party is bridged to the
+target, and the agent's leg gets BYE once the NOTIFY is answered. When the target fails:
+NOTIFY with its status; the agent, if still there, keeps the call, else the other party is
+released.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from acdgate.codecs.tones import RINGBACK
+from acdgate.gateway.leg import EndReason, Refusal
+from acdgate.gateway.media import RtpPortPool
+from acdgate.gateway.relay import Bridge
+from acdgate.gateway.sip.message import Request
+from acdgate.gateway.sip.registrar import Registrar
+from acdgate.gateway.sip.stack import SipStack, TransactionFailed
+from acdgate.gateway.sip_leg import SipLeg
+from acdgate.gateway.sip_uac_leg import OutgoingSipLeg
+from twisted.logger import Logger
+
+log = Logger(namespace="acdgate.call")
+
+RING_SECONDS = 60.0
+_REFER_TO_USER = re.compile(r"<?\s*sips?:([^@;>?\s]+)@", re.IGNORECASE)
+
+TargetLookup = Callable[[str], "str | Refusal"]  # dialled number -> station, or why not
+
+
+@dataclass(slots=True)
+class TransferredCall:
+    """A party handed over by REFER: the referrer until the target answers, then the target."""
+
+    call_id: str  # the other party's (caller's) Call-ID
+    caller: SipLeg | OutgoingSipLeg
+    referrer: SipLeg | OutgoingSipLeg
+    refer_cseq: int
+    target_station: str
+    bridge: Bridge | None = None
+    target: OutgoingSipLeg | None = None
+    connected: bool = False
+    ended: bool = False
+    timer: Any = None
+    legs: list[tuple[str, SipLeg | OutgoingSipLeg]] = field(default_factory=list)  # for statistics
+
+
+def refer_to_user(value: str | None) -> str | None:
+    """The (decoded) user part of a Refer-To header's SIP URI."""
+    if not value:
+        return None
+    match = _REFER_TO_USER.search(value)
+    return unquote(match.group(1)) if match else None
+
+
+def _ignore_transaction_failure(failure: Any) -> None:
+    failure.trap(TransactionFailed)  # a NOTIFY nobody answers changes nothing here
+
+
+def sipfrag(status: int, reason: str) -> bytes:
+    return f"SIP/2.0 {status} {reason}\r\n".encode()
+
+
+class Transfers:
+    """Serves REFER for blind transfer and runs the transferred calls."""
+
+    def __init__(self, reactor: Any, stack: SipStack, registrar: Registrar, ports: RtpPortPool, bind_ip: str,
+                 target_lookup: TargetLookup, sip_username: Callable[[str], str | None]) -> None:
+        self.reactor = reactor
+        self.stack = stack
+        self.registrar = registrar
+        self.ports = ports
+        self.bind_ip = bind_ip
+        self.target_lookup = target_lookup
+        self.sip_username = sip_username
+        self.calls: dict[str, TransferredCall] = {}  # the caller's Call-ID -> call
+        self.outgoing: dict[str, OutgoingSipLeg] = {}  # Call-ID of our INVITE to a target -> leg
+        self.on_ended: Callable[[TransferredCall], None] | None = None
+
+    def refer(self, request: Request, referrer: SipLeg | OutgoingSipLeg, caller: SipLeg | OutgoingSipLeg,
+              release: Callable[[], Bridge | None]) -> None:
+        """A REFER from `referrer` (talking to `caller`); `release` takes the call from its owner."""
+        dialled = refer_to_user(request.headers.get("Refer-To"))
+        if dialled is None:
+            self.stack.respond(request, 400, "Missing Or Unusable Refer-To")
+            return
+        if request.headers.get("Replaces") or "replaces=" in (request.headers.get("Refer-To") or "").lower():
+            self.stack.respond(request, 501, "Attended Transfer Not Supported")
+            return
+        target = self.target_lookup(dialled)
+        if isinstance(target, Refusal):
+            self.stack.respond(request, 403 if target.status == 480 else target.status, target.reason[:80])
+            return
+        if target == referrer.station:
+            self.stack.respond(request, 403, "Cannot Transfer To Yourself")
+            return
+        username = self.sip_username(target)
+        bindings = self.registrar.bindings(username, self.reactor.seconds()) if username else []
+        if not bindings:
+            self.stack.respond(request, 480, f"Station {target} Not Registered")
+            return
+        cseq = request.cseq
+        self.stack.respond(request, 202)
+        call = TransferredCall(caller.invite.call_id or "" if isinstance(caller, SipLeg) else caller.call_id,
+                               caller, referrer, cseq[0] if cseq is not None else 0, target)
+        call.legs = [("agent", referrer)]
+        self.calls[call.call_id] = call
+        call.bridge = release()
+        self._notify(call, 100, "Trying", final=False)
+        log.info("blind transfer of {call_id} by {station} to {target}", call_id=call.call_id,
+                 station=referrer.station, target=target)
+        binding = max(bindings, key=lambda b: b.expires_at)
+        number = caller.station or "anonymous"
+        leg = OutgoingSipLeg(self.reactor, self.stack, binding, station=target, caller_number=number,
+                             caller_name=f"{number} transferred by {referrer.station or 'agent'}",
+                             headers=[("Referred-By", f"<sip:{referrer.station}@{self.stack.local_address[0]}>")],
+                             ports=self.ports, bind_ip=self.bind_ip)
+        call.target = leg
+        call.legs.append(("transfer-target", leg))
+        self.outgoing[leg.call_id] = leg
+        leg.on_answered = lambda: self._target_answered(call)
+        leg.on_ended = lambda reason: self._target_ended(call, reason)
+        referrer_previous = referrer.on_ended  # its old owner's bookkeeping (BLF), call already released
+
+        def referrer_ended(reason: EndReason) -> None:
+            if referrer_previous is not None:
+                referrer_previous(reason)
+            self._referrer_ended(call)
+
+        referrer.on_ended = referrer_ended
+        caller_previous = caller.on_ended
+
+        def caller_ended(reason: EndReason) -> None:
+            if caller_previous is not None:
+                caller_previous(reason)
+            self._caller_ended(call)
+
+        caller.on_ended = caller_ended
+        call.timer = self.reactor.callLater(RING_SECONDS, self._ring_timeout, call)
+        leg.start()
+
+    # -- progress --------------------------------------------------------------------------
+
+    def _notify(self, call: TransferredCall, status: int, reason: str, *, final: bool) -> Any:
+        """NOTIFY the referrer of the transfer's progress (RFC 3515 2.4.5); None when it is gone."""
+        referrer = call.referrer
+        if referrer.ended:
+            return None
+        state = "terminated;reason=noresource" if final else "active;expires=60"
+        d = referrer.send_in_dialog("NOTIFY", body=sipfrag(status, reason),
+                                    content_type="message/sipfrag;version=2.0",
+                                    extra=[("Event", f"refer;id={call.refer_cseq}"),
+                                           ("Subscription-State", state)])
+        d.addErrback(_ignore_transaction_failure)
+        return d
+
+    def _target_answered(self, call: TransferredCall) -> None:
+        target = call.target
+        assert target is not None
+        if call.ended:
+            target.hangup()
+            return
+        call.connected = True
+        self._cancel_timer(call)
+        if call.bridge is not None:
+            call.bridge.close()
+        call.caller.stop_playing()
+        call.bridge = Bridge(self.reactor, call.caller.media, target.media)
+        d = self._notify(call, 200, "OK", final=True)
+        if d is None:
+            return
+        d.addBoth(lambda _: call.referrer.hangup())  # RFC 3515 2.4.7 / 5389-style: BYE after the NOTIFY
+
+    def _target_ended(self, call: TransferredCall, reason: EndReason) -> None:
+        target = call.target
+        if target is not None:
+            self.outgoing.pop(target.call_id, None)
+        if call.ended:
+            return
+        if call.connected:
+            self._finish(call)  # the target hung up the transferred call
+            return
+        status = (target.final_status if target is not None else None) or 480
+        self._notify(call, status if status >= 300 else 480,
+                     "Busy Here" if status == 486 else "Temporarily Unavailable", final=True)
+        call.target = None
+        if call.referrer.ended:
+            self._finish(call)  # nobody left to take the call back
+        # else: the agent keeps the party (the bridge still joins them)
+
+    def _referrer_ended(self, call: TransferredCall) -> None:
+        if call.ended or call.connected:
+            return
+        if call.target is None:
+            self._finish(call)  # the transfer failed and the agent left: release the party
+            return
+        if call.bridge is not None:
+            call.bridge.close()
+            call.bridge = None
+        call.caller.play_tone(RINGBACK, int(RING_SECONDS * 1000))  # blind: the party waits for the target
+
+    def _caller_ended(self, call: TransferredCall) -> None:
+        if not call.ended:
+            if not call.connected and call.target is not None:
+                self._notify(call, 487, "Request Terminated", final=True)
+            self._finish(call)
+
+    def _ring_timeout(self, call: TransferredCall) -> None:
+        call.timer = None
+        if not call.ended and not call.connected and call.target is not None:
+            call.target.cancel()  # ends with LOCAL_HANGUP: _target_ended NOTIFYs 480
+
+    def _cancel_timer(self, call: TransferredCall) -> None:
+        if call.timer is not None and call.timer.active():
+            call.timer.cancel()
+        call.timer = None
+
+    def _finish(self, call: TransferredCall) -> None:
+        if call.ended:
+            return
+        call.ended = True
+        self._cancel_timer(call)
+        if call.bridge is not None:
+            call.bridge.close()
+        for leg in (call.caller, call.referrer, call.target):
+            if leg is not None:
+                leg.hangup()
+        self.calls.pop(call.call_id, None)
+        if self.on_ended is not None:
+            self.on_ended(call)
+
+    def stop(self) -> None:
+        for call in list(self.calls.values()):
+            self._finish(call)
+
+
+__all__ = ["TransferredCall", "Transfers", "refer_to_user", "sipfrag"]
