@@ -142,3 +142,22 @@ def test_no_usable_media_refuses_with_a_reason(gateway: GatewayProcess, tmp_path
                               rtp_port=sink.port, local_port=free_port())
     assert result.status == 488 and "no usable media" in result.output
     assert agents(gateway)["3004"]["station"] == "2105"  # the login itself was done
+
+
+def test_forced_login_menu_by_sip_info(gateway: GatewayProcess, tmp_path: Path, sink: RtpSink) -> None:
+    assert dial(gateway, tmp_path, sink, "2106", "*35*3005*1234#") == 200
+    sink.audio()
+    # 3005 is in use at 2106: the Forced Login prompt, then "2" cancels
+    assert dial(gateway, tmp_path, sink, "2107", "*35*3005*1234#", info="2") == 200
+    audio = sink.audio()
+    assert detect_tone(audio, (1400.0,)), "no Forced Login prompt"
+    assert detect_tone(audio, ERROR) and not detect_tone(audio, CONFIRM)
+    assert agents(gateway)["3005"]["station"] == "2106"
+    # again, and "1" logs the other session out and this one in
+    assert dial(gateway, tmp_path, sink, "2107", "*35*3005*1234#", info="1") == 200
+    assert detect_tone(sink.audio(), CONFIRM)
+    assert agents(gateway)["3005"]["station"] == "2107"
+    station = next(s for s in gateway.get("/api/stations") if s["extension"] == "2106")
+    assert station["display"] == "No User"
+    reasons = [reason for _, reason, _ in feature_journal(gateway)]
+    assert reasons[-2:] == ["Forced login cancelled", "Done"]
