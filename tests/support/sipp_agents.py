@@ -1,0 +1,340 @@
+"""SIPp agents and callers for routing tests: cheap stand-ins for agents' phones and customers.
+
+An agent station is two SIPp runs on one UDP port: `register_auth.xml` REGISTERs the station
+(digest auth from an injection file) and exits, then a UAS scenario on the same port answers
+every INVITE the gateway sends (the gateway sends to where the REGISTER came from). The UAS
+rings (180), then answers after `answer_ms` with 200 + SDP, or never (ring-no-answer); a
+CANCEL while ringing gets 200 and 487. It logs one line per event (`INVITE`, `CANCEL`,
+`ANSWERED`, `BYE`) with the Call-ID, so a test can see what the phone itself went through.
+
+A caller dials a group from a station (401, then the INVITE with credentials), is answered
+by the gateway at once (ringback while it waits), and stays until the far end hangs up or
+`hold_ms` has passed, then sends BYE itself. Its Call-ID is `<name>-1-<pid>@<ip>` (SIPp
+`-cid_str`), which is the ACD's call id in the gateway's journal.
+
+Everything runs under `prefix` (e.g. `NetworkNamespace.command([])`), bound to `ip`.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SIPP_DIR = Path(__file__).parent / "sipp"
+
+_HEAD = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="{name}">
+"""
+
+_RESPONSE = """  <send{retrans}>
+    <![CDATA[
+      SIP/2.0 {status}
+      [last_Via:]
+      [last_From:]
+      [last_To:]{to_tag}
+      [last_Call-ID:]
+      {cseq}
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+{extra}      Content-Length: [len]
+{body}
+    ]]>
+  </send>
+"""
+
+_SDP = """
+      v=0
+      o=agent 1 1 IN IP4 [local_ip]
+      s=-
+      c=IN IP4 [local_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 8 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:8 PCMA/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-16
+      a=sendrecv"""
+
+_TAG = ";tag=[pid]SIPpTag01[call_number]"
+
+
+def _log(what: str) -> str:
+    return f'    <action><log message="{what} [call_id]"/></action>\n'
+
+
+def _response(status: str, *, to_tag: bool = True, cseq: str = "[last_CSeq:]", sdp: bool = False,
+              retrans: bool = False) -> str:
+    return _RESPONSE.format(
+        status=status, to_tag=_TAG if to_tag else "", cseq=cseq, retrans=' retrans="500"' if retrans else "",
+        extra="      Content-Type: application/sdp\n" if sdp else "", body=_SDP if sdp else "",
+    )
+
+
+def agent_scenario(answer_ms: int | None) -> str:
+    """The agent phone's UAS scenario: ring, then answer after `answer_ms` (None: never);
+    a CANCEL while ringing is answered 200 + 487. After the answer it waits for the BYE."""
+    ring_wait = f' timeout="{answer_ms}" ontimeout="answer"' if answer_ms is not None else ""
+    ringing = [] if answer_ms == 0 else [
+        f'  <recv request="CANCEL"{ring_wait}>\n', _log("CANCEL"), "  </recv>\n",
+        _response("200 OK", cseq="[last_CSeq:]"),
+        # RFC 3261 9.2: the INVITE is then answered 487; its CSeq has the CANCEL's number
+        _response("487 Request Terminated", cseq="CSeq: [last_cseq_number] INVITE"),
+        '  <recv request="ACK" next="end"/>\n',
+    ]
+    return "".join([
+        _HEAD.format(name="acd agent phone"),
+        '  <recv request="INVITE" rrs="true">\n', _log("INVITE"), "  </recv>\n",
+        _response("180 Ringing"),
+        *ringing,
+        '  <label id="answer"/>\n',
+        '  <nop>\n', _log("ANSWERED"), "  </nop>\n",
+        _response("200 OK", sdp=True, retrans=True),
+        '  <recv request="ACK"/>\n',
+        '  <recv request="BYE">\n', _log("BYE"), "  </recv>\n",
+        _response("200 OK"),
+        '  <label id="end"/>\n',
+        "</scenario>\n",
+    ])
+
+
+_INVITE = """  <send retrans="500">
+    <![CDATA[
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      From: "Caller" <sip:[field0]@[remote_ip]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: {cseq} INVITE
+      Contact: <sip:[field0]@[local_ip]:[local_port];transport=[transport]>
+      Max-Forwards: 70
+      User-Agent: SIPp caller
+      {auth}
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=caller 1 1 IN IP4 [local_ip]
+      s=-
+      c=IN IP4 [local_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 8 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:8 PCMA/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-16
+      a=sendrecv
+    ]]>
+  </send>
+"""
+
+_IN_DIALOG = """  <send{retrans}>
+    <![CDATA[
+      {method} [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      From: "Caller" <sip:[field0]@[remote_ip]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: {cseq} {method}
+      [routes]
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+"""
+
+
+def caller_scenario(hold_ms: int) -> str:
+    """A customer: INVITE with digest auth, answered by the gateway, then waits up to
+    `hold_ms` for the far end's BYE before hanging up itself (an abandon if nobody answered)."""
+    return "".join([
+        _HEAD.format(name="acd caller"),
+        _INVITE.format(cseq=1, auth=""),
+        '  <recv response="100" optional="true"/>\n  <recv response="401" auth="true"/>\n',
+        """  <send>
+    <![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+""",
+        _INVITE.format(cseq=2, auth="[field1]"),
+        '  <recv response="100" optional="true"/>\n  <recv response="180" optional="true"/>\n',
+        '  <recv response="200" rrs="true"/>\n',
+        _IN_DIALOG.format(method="ACK", cseq=2, retrans=""),
+        f'  <recv request="BYE" timeout="{hold_ms}" ontimeout="hangup">\n', _log("FAR-END-BYE"), "  </recv>\n",
+        _response("200 OK", to_tag=False),
+        '  <nop next="end"/>\n',
+        '  <label id="hangup"/>\n',
+        '  <nop>\n', _log("CALLER-BYE"), "  </nop>\n",
+        _IN_DIALOG.format(method="BYE", cseq=3, retrans=' retrans="500"'),
+        '  <recv response="200"/>\n',
+        '  <label id="end"/>\n',
+        "</scenario>\n",
+    ])
+
+
+def udp_port_bound(ip: str, port: int) -> bool:
+    """Whether something already listens on UDP ip:port (our bind attempt fails)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind((ip, port))
+        except OSError:
+            return True
+        return False
+
+
+@dataclass(slots=True)
+class SippRunner:
+    """Where SIPp runs: the command prefix (a network namespace), the address it binds to,
+    the gateway's SIP address, a scratch folder, and a way to test a port from inside."""
+
+    prefix: list[str]
+    ip: str
+    gateway: tuple[str, int]
+    folder: Path
+    port_in_use: object = None  # Callable[[str, int], bool] run inside the namespace; None: here
+    _ports: int = 0
+
+    def next_port(self) -> int:
+        """A fresh UDP port for one SIPp process (5104, 5108, ...: below the ephemeral range;
+        its media ports, 20000 above, take two of the four)."""
+        self._ports += 1
+        return 5100 + 4 * self._ports
+
+    def in_use(self, port: int) -> bool:
+        if self.port_in_use is None:
+            return udp_port_bound(self.ip, port)
+        return bool(self.port_in_use(self.ip, port))  # type: ignore[operator]
+
+    def sipp(self, *args: str) -> list[str]:
+        return [*self.prefix, "sipp", *args]
+
+    def injection(self, station: str) -> Path:
+        path = self.folder / f"station_{station}.csv"
+        path.write_text(f"SEQUENTIAL\n{station};[authentication username={station} password=pw{station}]\n")
+        return path
+
+
+@dataclass(slots=True)
+class SippAgent:
+    """One agent phone: station `station` registered from a SIPp UAS that answers calls."""
+
+    runner: SippRunner
+    station: str
+    answer_ms: int | None = 0
+    port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path = field(default_factory=Path)
+
+    def start(self, timeout: float = 10.0) -> SippAgent:
+        """REGISTER the station from our port, then start the UAS on that port (bound on return)."""
+        r = self.runner
+        self.port = r.next_port()
+        scenario = r.folder / f"agent_{self.station}.xml"
+        scenario.write_text(agent_scenario(self.answer_ms))
+        self.log_path = r.folder / f"agent_{self.station}.log"
+        reg = subprocess.run(
+            r.sipp("-sf", str(SIPP_DIR / "register_auth.xml"), "-inf", str(r.injection(self.station)),
+                   "-i", r.ip, "-p", str(self.port), "-m", "1", "-nostdin", "-timeout", f"{int(timeout)}s",
+                   f"{r.gateway[0]}:{r.gateway[1]}"),
+            capture_output=True, text=True, timeout=timeout + 10, cwd=r.folder)
+        if reg.returncode != 0:
+            raise AssertionError(f"station {self.station} did not register:\n{reg.stdout[-1500:]}{reg.stderr[-1500:]}")
+        self.proc = subprocess.Popen(
+            r.sipp("-sf", str(scenario), "-i", r.ip, "-p", str(self.port), "-nostdin", "-mp", str(self.port + 20000),
+                   "-trace_logs", "-log_file", str(self.log_path),
+                   "-trace_err", "-error_file", str(r.folder / f"agent_{self.station}_errors.log")),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=r.folder)
+        deadline = time.monotonic() + timeout
+        while not r.in_use(self.port):  # SIPp binds its port during start-up
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"SIPp agent {self.station} did not start ({self.proc.poll()})")
+            time.sleep(0.01)
+        return self
+
+    def events(self) -> list[tuple[str, str]]:
+        """(event, Call-ID) for what this phone went through, in order."""
+        if not self.log_path.exists():
+            return []
+        out = []
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and parts[-2] in ("INVITE", "CANCEL", "ANSWERED", "BYE"):
+                out.append((parts[-2], parts[-1]))
+        return out
+
+    def count(self, event: str) -> int:
+        return sum(1 for e, _ in self.events() if e == event)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@dataclass(slots=True)
+class SippCaller:
+    """One customer call into `group` from `station`; `call_id` is the ACD's call id."""
+
+    runner: SippRunner
+    name: str
+    station: str
+    group: str
+    hold_ms: int
+    proc: subprocess.Popen[bytes] | None = None
+    call_id_prefix: str = ""
+
+    def start(self) -> SippCaller:
+        r = self.runner
+        port = r.next_port()
+        scenario = r.folder / f"caller_{self.hold_ms}.xml"
+        if not scenario.exists():
+            scenario.write_text(caller_scenario(self.hold_ms))
+        self.call_id_prefix = f"{self.name}-"
+        self.proc = subprocess.Popen(
+            r.sipp("-sf", str(scenario), "-inf", str(r.injection(self.station)), "-i", r.ip, "-p", str(port),
+                   "-mp", str(port + 20000), "-s", self.group, "-m", "1", "-nostdin",
+                   "-cid_str", f"{self.name}-%u-%p@%s", "-timeout", f"{self.hold_ms // 1000 + 20}s",
+                   "-trace_logs", "-log_file", str(r.folder / f"caller_{self.name}.log"),
+                   "-trace_err", "-error_file", str(r.folder / f"caller_{self.name}_errors.log"),
+                   f"{r.gateway[0]}:{r.gateway[1]}"),
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=r.folder)
+        return self
+
+    def wait(self, timeout: float = 30.0) -> str:
+        """Wait for the call to end; returns how it ended (`FAR-END-BYE` or `CALLER-BYE`)."""
+        assert self.proc is not None
+        try:
+            out, _ = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, _ = self.proc.communicate()
+            raise AssertionError(f"caller {self.name} still in its call after {timeout} s") from None
+        log = self.runner.folder / f"caller_{self.name}.log"
+        text = log.read_text(errors="replace") if log.exists() else ""
+        errors = self.runner.folder / f"caller_{self.name}_errors.log"
+        if self.proc.returncode != 0:
+            err = errors.read_text(errors="replace") if errors.exists() else ""
+            raise AssertionError(f"caller {self.name} failed ({self.proc.returncode}):\n"
+                                 f"{out.decode(errors='replace')[-1500:]}\n{err[-3000:]}")
+        return "FAR-END-BYE" if "FAR-END-BYE" in text else "CALLER-BYE"
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
