@@ -133,15 +133,14 @@ class Conference:
         if self.closed:
             return
         now: float = self.reactor.seconds()
-        mixed = 0
-        while self._next_due <= now + 1e-6:
-            if mixed < MAX_CATCH_UP:
-                self._mix_once()
-                mixed += 1
-            else:  # the reactor stalled: skip the ticks, keep the timestamps in step
-                self._ts = ts_add(self._ts, FRAME_SAMPLES)
-                self.skipped += 1
-            self._next_due += FRAME_SECONDS
+        due = int((now + 1e-6 - self._next_due) // FRAME_SECONDS) + 1 if self._next_due <= now + 1e-6 else 0
+        skip = max(0, due - MAX_CATCH_UP)
+        if skip:  # the reactor stalled: drop the oldest ticks, keep the timestamps in step
+            self._ts = ts_add(self._ts, skip * FRAME_SAMPLES)
+            self.skipped += skip
+        for _ in range(due - skip):
+            self._mix_once()
+        self._next_due += due * FRAME_SECONDS
         self._timer = self.reactor.callLater(max(0.0, self._next_due - now), self._tick)
 
     def _mix_once(self) -> None:

@@ -28,6 +28,9 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=30.0)
     parser.add_argument("--dial-first", action="append", default=[],
                         help="short codes to dial (and wait out) before waiting for the call")
+    parser.add_argument("--dial-during", action="append", default=[],
+                        help="DELAY:CODE: seconds after the answer, dial CODE on a second call (as a "
+                             "desk phone's second line) and wait it out; reported as dialled events")
     args = parser.parse_args()
 
     import numpy as np
@@ -49,9 +52,14 @@ def main() -> int:
             tone = (0.3 * 32767 * np.sin(2 * np.pi * args.tone * t)).astype(np.int16)
             call.write_audio(((tone.astype(np.int32) >> 8) + 128).astype(np.uint8).tobytes())  # type: ignore[attr-defined]
             audio = bytearray()
-            end = time.monotonic() + args.talk_seconds
+            start = time.monotonic()
+            end = start + args.talk_seconds
+            pending = sorted((float(d), c) for d, c in (item.split(":", 1) for item in args.dial_during))
             while call.state == CallState.ANSWERED and time.monotonic() < end:  # type: ignore[attr-defined]
                 audio += call.read_audio(160, blocking=False)  # type: ignore[attr-defined]
+                if pending and time.monotonic() >= start + pending[0][0]:
+                    _, code = pending.pop(0)
+                    threading.Thread(target=dial, args=(code,), daemon=True).start()
                 time.sleep(0.02)
             hung_up = call.state == CallState.ANSWERED  # type: ignore[attr-defined]
             if hung_up:
@@ -61,6 +69,13 @@ def main() -> int:
             say(event="error", error=f"{type(exc).__name__}: {exc}")
         finally:
             done.set()
+
+    def dial(code: str) -> None:
+        second = phone.call(code)
+        deadline = time.monotonic() + 10
+        while second.state != CallState.ENDED and time.monotonic() < deadline:
+            time.sleep(0.02)
+        say(event="dialled", code=code, ended=second.state == CallState.ENDED)
 
     phone = VoIPPhone(args.server, args.port, args.user, args.password, myIP="127.0.0.1",
                       callCallback=answer, sipPort=args.sip_port,

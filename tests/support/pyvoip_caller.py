@@ -27,6 +27,8 @@ def main() -> int:
     parser.add_argument("--inband", default="", help="keys to send as in-band DTMF after the answer")
     parser.add_argument("--inband-delay", type=float, default=0.5, help="seconds after the answer")
     parser.add_argument("--timeout", type=float, default=20.0)
+    parser.add_argument("--tone", type=float, default=0.0, help="Hz of a tone it plays for the whole call")
+    parser.add_argument("--hangup-after", type=float, default=0.0, help="seconds after the answer to hang up")
     args = parser.parse_args()
 
     import numpy as np
@@ -45,6 +47,11 @@ def main() -> int:
             time.sleep(0.02)
         result["answered"] = call.state == CallState.ANSWERED
         audio = bytearray()
+        answered_at = time.monotonic()
+        if call.state == CallState.ANSWERED and args.tone:
+            t = np.arange(int(8000 * args.timeout)) / 8000.0
+            tone = (0.3 * 32767 * np.sin(2 * np.pi * args.tone * t)).astype(np.int16)
+            call.write_audio(((tone.astype(np.int32) >> 8) + 128).astype(np.uint8).tobytes())
         if call.state == CallState.ANSWERED and args.inband:
             time.sleep(args.inband_delay)  # the prompt tone has started: key in as a person would
             for key in args.inband:
@@ -52,10 +59,13 @@ def main() -> int:
                 gap = np.zeros(800, dtype=np.int16)
                 samples = np.concatenate([tone, gap])
                 call.write_audio(((samples.astype(np.int32) >> 8) + 128).astype(np.uint8).tobytes())
-        while call.state == CallState.ANSWERED and time.monotonic() < deadline:
+        hangup_at = answered_at + args.hangup_after if args.hangup_after else deadline
+        while call.state == CallState.ANSWERED and time.monotonic() < min(deadline, hangup_at):
             audio += call.read_audio(160, blocking=False)
             time.sleep(0.02)
         result["ended_by_far_end"] = call.state == CallState.ENDED
+        if call.state == CallState.ANSWERED and args.hangup_after:
+            call.hangup()
         result["audio_u8"] = base64.b64encode(bytes(audio)).decode()
     except Exception as exc:  # report, never hang the parent
         result["error"] = f"{type(exc).__name__}: {exc}"

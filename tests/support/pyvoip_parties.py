@@ -1,0 +1,110 @@
+"""The parties of a routed call for gateway tests, each a pyVoIP worker process: an agent phone
+logged on and Ready (answers one call), a caller, a supervisor; tone checks on what they heard."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from acdgate.codecs.tone_detector import tone_present
+from gatewayproc import GatewayProcess
+from sipwire import free_port
+
+SUPPORT = Path(__file__).parent
+
+
+def pcm(text: str) -> np.ndarray:
+    """pyVoIP's unsigned 8-bit audio (base64) as int16."""
+    raw = np.frombuffer(base64.b64decode(text), dtype=np.uint8)
+    return ((raw.astype(np.int16) - 128) << 8).astype(np.int16)
+
+
+def tone_windows(samples: np.ndarray, freq: float) -> int:
+    """In how many 20 ms windows (every 10 ms) `freq` is present, alone or mixed with others."""
+    return int(tone_present(samples, (freq,), min_ratio=0.0).sum())
+
+
+def post(gw: GatewayProcess, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+    """POST JSON to the gateway's HTTP API: (status, JSON answer)."""
+    request = urllib.request.Request(gw.http + path, data=json.dumps(body).encode(), method="POST",
+                                     headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def logon(gw: GatewayProcess, station: str, user: str, pin: str = "1234", ready: bool = True) -> None:
+    """Log `user` on at `station` through the phone XML service (and make the agent Ready)."""
+    gw.get_text(f"/xml/login?ext={station}&id={user}&pin={pin}")
+    if ready:
+        gw.get_text(f"/xml/set?ext={station}&to=ready")
+
+
+def answerer(gw: GatewayProcess, station: str, tone: float, talk_seconds: float,
+             dial_during: list[str] | None = None) -> subprocess.Popen[str]:
+    """A registered pyVoIP phone at `station` that answers one call and plays `tone`."""
+    args = [sys.executable, str(SUPPORT / "pyvoip_answerer.py"), "--server", gw.sip[0], "--port", str(gw.sip[1]),
+            "--user", station, "--password", f"pw{station}", "--sip-port", str(free_port()),
+            "--tone", str(tone), "--talk-seconds", str(talk_seconds), "--timeout", "40"]
+    for item in dial_during or []:
+        args += ["--dial-during", item]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    first = json.loads(proc.stdout.readline() or '{"event": "died"}')
+    assert first.get("ok") is True, first
+    return proc
+
+
+def answerer_result(proc: subprocess.Popen[str]) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """The phone's events and what it heard."""
+    out, err = proc.communicate(timeout=45)
+    events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    ended = next((e for e in events if e["event"] == "ended"), None)
+    assert ended is not None, (events, err[-2000:])
+    return events, pcm(str(ended["audio_u8"]))
+
+
+def caller(gw: GatewayProcess, station: str, dial: str, *, tone: float = 0.0, hangup_after: float = 0.0,
+           timeout: float = 20.0) -> subprocess.Popen[str]:
+    """A pyVoIP phone at `station` dialling `dial`, playing `tone` for the whole call."""
+    return subprocess.Popen(
+        [sys.executable, str(SUPPORT / "pyvoip_caller.py"), "--server", gw.sip[0], "--port", str(gw.sip[1]),
+         "--user", station, "--password", f"pw{station}", "--sip-port", str(free_port()), "--dial", dial,
+         "--tone", str(tone), "--hangup-after", str(hangup_after), "--timeout", str(timeout)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def caller_result(proc: subprocess.Popen[str]) -> tuple[dict[str, Any], np.ndarray]:
+    out, err = proc.communicate(timeout=45)
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    assert lines, err[-2000:]
+    result: dict[str, Any] = json.loads(lines[-1])
+    assert "error" not in result, result
+    return result, pcm(str(result.pop("audio_u8")))
+
+
+def wait_for(check: Any, what: str, timeout: float = 15.0) -> Any:
+    """Poll `check()` (an HTTP view) until it returns something true; fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def agent_state(gw: GatewayProcess, user: str) -> str | None:
+    row = {a["user"]: a for a in gw.get("/api/agents")}.get(user)
+    return str(row["state"]) if row is not None else None
