@@ -200,6 +200,8 @@ class FeatureSync:
             return
         sub = outcome.subscription
         self._subs_by_key[sub.key] = sub
+        log.info("{who} subscribed to {event} of {what} for {expires} s", who=username, event=event,
+                 what=resource, expires=outcome.expires)
         self.stack.respond(request, 200, headers=[
             ("Expires", str(outcome.expires)),
             ("Contact", self._contact(sub.transport)),
