@@ -82,3 +82,35 @@ def test_call_to_linear_group_reaches_the_ready_agent_and_is_bridged(gateway: Ga
     assert view["state"] in ("WORK_READY", "READY")  # group 6000 has 10 s of wrap-up
     groups = {g["number"]: g for g in gateway.get("/api/groups")}
     assert groups["6000"]["ciq"] == 0
+
+
+def test_a_state_code_dialled_while_talking_takes_effect_when_the_call_ends(
+        gateway: GatewayProcess, tmp_path: Path) -> None:
+    import time
+
+    from sipp_scenarios import run_feature_call
+
+    agent = agent_phone(gateway, "2102", "3001", tone=1000.0)  # 3001 is in 6000 too
+    # 3000 is not logged on: 6000 hunts to 3001
+    call = subprocess.Popen(
+        [sys.executable, str(SUPPORT / "pyvoip_caller.py"), "--server", gateway.sip[0], "--port",
+         str(gateway.sip[1]), "--user", "2106", "--password", "pw2106", "--sip-port", str(free_port()),
+         "--dial", "6000", "--timeout", "30"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while {a["user"]: a for a in gateway.get("/api/agents")}["3001"]["state"] != "TALKING":
+            assert time.monotonic() < deadline, gateway.output()[-2000:]
+            time.sleep(0.05)  # polling the API for the answer, with a deadline
+        # the agent's desk phone dials *38*2# on its second line while talking
+        result = run_feature_call(tmp_path, gateway.sip, "2102", "*38*2#", answered=True,
+                                  rtp_port=free_port(), local_port=free_port())
+        assert result.status == 200
+        view = {a["user"]: a for a in gateway.get("/api/agents")}["3001"]
+        assert view["state"] == "TALKING" and view["pending_state"] == "NOT_READY"
+    finally:
+        agent.communicate(timeout=40)
+        call.communicate(timeout=40)
+    view = {a["user"]: a for a in gateway.get("/api/agents")}["3001"]
+    assert view["state"] == "NOT_READY" and view["reason_code"] == 2
