@@ -71,6 +71,8 @@ def serve(ports: Sequence[str], delay_ms: float, jitter_ms: float, loss_percent:
     for name in ports:
         s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
         s.bind((name, 0))
+        # a burst must not overflow the default ~200 kB receive buffer while we forward
+        s.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_RCVBUFFORCE", socket.SO_RCVBUF), 8 << 20)
         s.setblocking(False)
         socks[name] = s
         sel.register(s, selectors.EVENT_READ, name)
