@@ -239,3 +239,64 @@ def test_hold_and_resume_from_both_parties_with_music_on_hold_update_and_session
     assert legs["caller"]["packets_sent"] >= 50 and legs["callee"]["packets_sent"] >= 50  # music on hold
     assert all(r["call_id"] == stats[0]["call_id"] for r in stats)
     assert {"packets_received", "packets_lost", "jitter_ms"} <= set(legs["caller"])
+
+
+def test_session_interval_below_min_se_is_refused_with_422(gateway: GatewayProcess, tmp_path: Path) -> None:
+    log = _caller(gateway, tmp_path, "2102", "b2bua_422.xml", {"rtp": "4000", "se": "60"})
+    refusal = _responses(log, "INVITE", 2, 422)[0]
+    assert re.search(r"^Min-SE:\s*90\s*$", refusal, re.M | re.I), refusal
+
+
+def test_caller_cancel_while_ringing_reaches_the_callee(gateway: GatewayProcess, tmp_path: Path) -> None:
+    callee = Uas(gateway, tmp_path, "2102", "b2bua_ringing.xml", {"rtp": "4002"})
+    try:
+        log = _caller(gateway, tmp_path, "2102", "b2bua_cancel_caller.xml", {"rtp": "4000", "se": "1800"})
+        callee_log = callee.finish()  # its scenario only ends after the gateway's CANCEL
+    finally:
+        callee.kill()
+    assert _responses(log, "INVITE", 2, 487)
+    assert re.search(r"^CANCEL sip:", callee_log, re.M)
+
+
+def test_refer_blind_transfer_notifies_bridges_the_caller_to_the_target_and_releases_the_agent(
+        gateway: GatewayProcess, tmp_path: Path) -> None:
+    target = Uas(gateway, tmp_path, "2103", "b2bua_target.xml", {"rtp": "4004"})
+    agent = Uas(gateway, tmp_path, "2102", "b2bua_referrer.xml",
+                {"rtp": "4002", "refer_at": "500", "refer_to": "2103"})
+    try:
+        _caller(gateway, tmp_path, "2102", "b2bua_plain_caller.xml", {"rtp": "4000", "se": "1800", "wait": "3000"})
+        agent_log = agent.finish()
+        target_log = target.finish()  # answered the transfer and got the BYE when the caller hung up
+    finally:
+        agent.kill()
+        target.kill()
+        gateway.stop()
+    notifies = [c for c in re.split(r"\n(?=-{10,}|\S.*message (?:sent|received))", agent_log)
+                if re.search(r"^NOTIFY ", c, re.M)]
+    assert len(notifies) == 2, agent_log[-3000:]
+    assert "SIP/2.0 100 Trying" in notifies[0] and re.search(r"Subscription-State:\s*active", notifies[0])
+    assert "SIP/2.0 200 OK" in notifies[1] and re.search(r"Subscription-State:\s*terminated", notifies[1])
+    assert all("message/sipfrag" in n and re.search(r"^Event:\s*refer", n, re.M) for n in notifies)
+    assert re.search(r"^Referred-By: <sip:2102@", target_log, re.M)
+    store = StateStore(tmp_path / "state")
+    try:
+        stats = list(store.journal(kinds=["CallMediaStats"]))
+    finally:
+        store.close()
+    assert sorted(r["leg"] for r in stats) == ["agent", "caller", "transfer-target"], stats
+    assert {r["station"] for r in stats} == {"2101", "2102", "2103"}
+
+
+def test_a_hold_music_file_in_the_wrong_format_stops_start_up_naming_file_key_and_reason(tmp_path: Path) -> None:
+    with wave.open(str(tmp_path / "stereo.wav"), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(44100)
+        w.writeframes(b"\0\0\0\0" * 4410)
+    site = tmp_path / "site.toml"
+    site.write_text(demo_site_text().replace("[policy]\n", '[policy]\nmusic_on_hold = "stereo.wav"\n', 1))
+    gw = GatewayProcess(tmp_path / "state", config=site)
+    with pytest.raises(AssertionError, match="gateway exited") as failed:
+        gw.start()
+    message = str(failed.value)
+    assert str(site) in message and "policy.music_on_hold" in message and "need 8000 Hz mono 16-bit" in message
