@@ -4,6 +4,7 @@ who hears whom per mode (tones), one packet per tick, catch-up after a late time
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 from io import BytesIO
 
 import numpy as np
@@ -143,8 +144,8 @@ def test_one_packet_per_tick_with_steady_sequence_and_timestamps() -> None:
     for phone in phones.values():
         packets = phone.heard()
         assert len(packets) == conference.ticks == 40
-        assert all(seq_add(a.sequence, 1) == b.sequence for a, b in zip(packets, packets[1:], strict=False))
-        assert all(ts_diff(b.timestamp, a.timestamp) == 160 for a, b in zip(packets, packets[1:], strict=False))
+        assert all(seq_add(a.sequence, 1) == b.sequence for a, b in pairwise(packets))
+        assert all(ts_diff(b.timestamp, a.timestamp) == 160 for a, b in pairwise(packets))
         assert packets[0].marker and not any(p.marker for p in packets[1:])
     assert all(m.underruns == 0 for m in conference.members.values())
 

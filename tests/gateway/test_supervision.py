@@ -1,0 +1,107 @@
+"""Supervisor intervention on routed calls with pyVoIP phones, checked by tones: the caller plays
+600 Hz, the agent 1000 Hz, the supervisor 1800 Hz. Monitor and whisper by short code (the
+supervisor's phone dials `*45*3000#` / `*46*3000#`), barge-in and intercept over HTTP (the
+gateway rings the supervisor's station)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from gatewayproc import GatewayProcess
+from pyvoip_parties import (
+    agent_state,
+    answerer,
+    answerer_result,
+    caller,
+    caller_result,
+    logon,
+    post,
+    tone_windows,
+    wait_for,
+)
+
+CALLER, AGENT, SUPERVISOR = 600.0, 1000.0, 1800.0
+HEARD = 30  # windows of 10 ms: at least 0.3 s of the tone
+SILENT = 10  # at most this many stray windows (clicks when the media path switches)
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[GatewayProcess]:
+    gw = GatewayProcess(tmp_path / "state").start()
+    try:
+        logon(gw, "2110", "3900", pin="9999", ready=False)
+        logon(gw, "2101", "3000")
+        yield gw
+    finally:
+        gw.stop()
+
+
+def _talking(gw: GatewayProcess) -> None:
+    wait_for(lambda: agent_state(gw, "3000") == "TALKING", "the agent talking")
+
+
+@pytest.mark.parametrize("code", ["*45*3000#", "*46*3000#"])
+def test_monitor_and_whisper_by_short_code(gateway: GatewayProcess, code: str) -> None:
+    whisper = code.startswith("*46")
+    agent = answerer(gateway, "2101", AGENT, talk_seconds=7.0)
+    call = caller(gateway, "2105", "6000", tone=CALLER)
+    _talking(gateway)
+    supervisor = caller(gateway, "2110", code, tone=SUPERVISOR, hangup_after=3.0)
+    # guide "Monitoring/Recording Notification": Mon on the agent's status line meanwhile
+    wait_for(lambda: "Talking : Mon" in gateway.get_text("/xml/stats?ext=2101"), "Mon on the status line")
+    sup_result, sup_heard = caller_result(supervisor)
+    _, agent_heard = answerer_result(agent)
+    _, caller_heard = caller_result(call)
+    assert sup_result["answered"] and not sup_result["ended_by_far_end"], sup_result
+    assert tone_windows(sup_heard, CALLER) >= HEARD, "the supervisor did not hear the caller"
+    assert tone_windows(sup_heard, AGENT) >= HEARD, "the supervisor did not hear the agent"
+    assert tone_windows(caller_heard, SUPERVISOR) <= SILENT, "the caller heard the supervisor"
+    if whisper:
+        assert tone_windows(agent_heard, SUPERVISOR) >= HEARD, "the agent did not hear the whisper"
+    else:
+        assert tone_windows(agent_heard, SUPERVISOR) <= SILENT, "the agent heard the monitoring supervisor"
+    # caller and agent heard each other all along, before, during and after the intervention
+    assert tone_windows(caller_heard, AGENT) >= 500 and tone_windows(agent_heard, CALLER) >= 500
+    assert "Mon" not in gateway.get_text("/xml/stats?ext=2101")
+
+
+def test_refused_without_supervisor_rights_or_without_a_call(gateway: GatewayProcess) -> None:
+    status, answer = post(gateway, "/api/agents/3000/monitor", {"user": "3000", "station": "2101"})
+    assert status == 403 and "supervisor rights" in answer["error"]
+    status, answer = post(gateway, "/api/agents/3000/monitor", {"user": "3900", "station": "2110"})
+    assert status == 404 and "not on a routed call" in answer["error"]
+    status, answer = post(gateway, "/api/agents/3000/listen", {"user": "3900"})
+    assert status == 404
+
+
+def test_barge_in_then_intercept_over_http(gateway: GatewayProcess) -> None:
+    agent = answerer(gateway, "2101", AGENT, talk_seconds=15.0)
+    call = caller(gateway, "2105", "6000", tone=CALLER, hangup_after=9.0)
+    _talking(gateway)
+    supervisor = answerer(gateway, "2110", SUPERVISOR, talk_seconds=12.0)
+    status, answer = post(gateway, "/api/agents/3000/barge", {"user": "3900", "station": "2110"})
+    assert status == 202, answer
+    wait_for(lambda: "Talking : Mon" in gateway.get_text("/xml/stats?ext=2101"), "the supervisor joined")
+    status, answer = post(gateway, "/api/agents/3000/monitor", {"user": "3900", "station": "2110"})
+    assert status == 200, answer  # the same supervisor changes mode on the call
+    status, answer = post(gateway, "/api/agents/3000/barge", {"user": "3900", "station": "2110"})
+    assert status == 200, answer
+    time.sleep(2.0)  # the scenario: three-way talk for 2 s (audio flowing, nothing to wait for)
+    # then the agent loses the call to the supervisor
+    status, answer = post(gateway, "/api/agents/3000/intercept", {"user": "3900", "station": "2110"})
+    assert status == 200, answer
+    agent_events, agent_heard = answerer_result(agent)
+    ended = next(e for e in agent_events if e["event"] == "ended")
+    assert ended["hung_up_by_us"] is False, "the agent's leg was not released"
+    assert wait_for(lambda: agent_state(gateway, "3000") in ("WORK_READY", "READY"), "wrap-up")
+    assert {a["user"]: a for a in gateway.get("/api/agents")}["3000"]["calls_handled"] == 1
+    _, caller_heard = caller_result(call)
+    _, sup_heard = answerer_result(supervisor)
+    assert tone_windows(agent_heard, SUPERVISOR) >= HEARD, "the agent did not hear the barging supervisor"
+    assert tone_windows(caller_heard, SUPERVISOR) >= 200, "the caller did not hear the supervisor"
+    assert tone_windows(sup_heard, CALLER) >= 200, "the supervisor did not hear the caller"
+    assert tone_windows(sup_heard, AGENT) >= HEARD, "the supervisor did not hear the agent while barging"
+    assert not [r for r in gateway.get("/api/recordings")]
