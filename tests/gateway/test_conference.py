@@ -4,8 +4,8 @@ who hears whom per mode (tones), one packet per tick, catch-up after a late time
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import pairwise
 from io import BytesIO
+from itertools import pairwise
 
 import numpy as np
 import pytest
