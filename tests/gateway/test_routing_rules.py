@@ -39,6 +39,7 @@ PHONES_IP = VETH.right_address.split("/")[0]
 RING_NO_ANSWER = 32767  # acd.states.SystemReason.RING_NO_ANSWER
 NO_ANSWER_S = 2
 OVERFLOW_S = 4
+COLLECTIVE_NO_ANSWER_S = 3
 SHORT_CALL_MS = 700  # a caller's stay when the agent answers at once
 
 # user -> (name, support level, billing level)
@@ -67,7 +68,7 @@ def site_text() -> str:
          f'no_answer_seconds = {NO_ANSWER_S}\noverflow_group = "6003"\noverflow_seconds = {OVERFLOW_S}'),
         ("6001", "Billing", "circular", first, f"no_answer_seconds = {NO_ANSWER_S}"),
         ("6002", "Service", "most-idle", first, f"no_answer_seconds = {NO_ANSWER_S}"),
-        ("6003", "Everyone", "collective", second, "no_answer_seconds = 4\nmonitored = false"),
+        ("6003", "Everyone", "collective", second, f"no_answer_seconds = {COLLECTIVE_NO_ANSWER_S}\nmonitored = false"),
         ("6500", "Support", "skills", second, f'skill = "support"\nno_answer_seconds = {NO_ANSWER_S}'),
     ]
     for number, name, mode, members, extra in groups:
@@ -246,6 +247,9 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
             for phone in reversed(lab.phones):
                 phone.stop()
             gw.stop()
+            (tmp_path / "gateway.log").write_text(gw.output())
+        problems = [line for line in gw.output().splitlines() if "Traceback" in line or "Unhandled" in line]
+        assert not problems, "the gateway logged errors (see gateway.log):\n" + "\n".join(problems[:10])
 
 
 def test_linear_first_free_member_in_list_order_each_time(lab: Lab) -> None:
@@ -319,6 +323,18 @@ def test_collective_rings_every_ready_member_first_answer_wins(lab: Lab) -> None
     assert [p.count("ANSWERED") for p in (slow, deaf, slower)] == [0, 0, 0]
     assert fast.count("ANSWERED") == 1 and fast.count("CANCEL") == 0, fast.events()
     wait_for(lambda: all(lab.state(u) == "READY" for u in ("3005", "3006", "3007", "3009")), "all READY again")
+
+
+def test_collective_nobody_answers_every_phone_stops_ringing_and_the_call_waits(lab: Lab) -> None:
+    phones = [lab.sipp_agent(u, answer_ms=None) for u in ("3005", "3006")]
+    caller = lab.call("6003", hold_ms=(COLLECTIVE_NO_ANSWER_S + 2) * 1000)
+    wait_for(lambda: len(lab.records(caller, "RingNoAnswer")) == 2, "ring-no-answer", COLLECTIVE_NO_ANSWER_S + 3)
+    wait_for(lambda: [p.count("CANCEL") for p in phones] == [1, 1], "CANCEL at both phones", 1.0)
+    views = lab.agents()
+    assert {(views[u]["state"], views[u]["reason_code"]) for u in ("3005", "3006")} == {("NOT_READY", RING_NO_ANSWER)}
+    assert lab.groups()["6003"]["ciq"] == 1  # back in the queue, at its old place
+    assert caller.wait() == "CALLER-BYE"
+    wait_for(lambda: lab.records(caller, "CallAbandoned"), "CallAbandoned")
 
 
 def test_ring_no_answer_makes_the_agent_not_ready_and_the_next_gets_the_call(lab: Lab) -> None:
