@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from acdgate.codecs.tones import RECORDING_BEEP
+from acdgate.gateway.site_loader import demo_site_text
 from gatewayproc import GatewayProcess
 from pyvoip_parties import (
     agent_state,
@@ -105,3 +107,25 @@ def test_barge_in_then_intercept_over_http(gateway: GatewayProcess) -> None:
     assert tone_windows(sup_heard, CALLER) >= 200, "the supervisor did not hear the caller"
     assert tone_windows(sup_heard, AGENT) >= HEARD, "the supervisor did not hear the agent while barging"
     assert not [r for r in gateway.get("/api/recordings")]
+
+
+def test_notice_beep_to_the_agent_when_a_supervisor_records(tmp_path: Path) -> None:
+    site = tmp_path / "site.toml"
+    site.write_text(demo_site_text().replace("[policy]\n", "[policy]\nnotice_beep = true\n", 1))
+    gw = GatewayProcess(tmp_path / "state", config=site).start()
+    try:
+        logon(gw, "2110", "3900", pin="9999", ready=False)
+        logon(gw, "2101", "3000")
+        agent = answerer(gw, "2101", AGENT, talk_seconds=4.0)
+        call = caller(gw, "2105", "6000", tone=CALLER)
+        _talking(gw)
+        status, answer = post(gw, "/api/agents/3000/record", {"user": "3900"})
+        assert status == 200, answer
+        _, agent_heard = answerer_result(agent)
+        _, caller_heard = caller_result(call)
+    finally:
+        gw.stop()
+    beep = RECORDING_BEEP.segments[0].freqs[0]
+    assert 20 <= tone_windows(agent_heard, beep) <= 60, "the agent did not hear one 500 ms beep"
+    assert tone_windows(caller_heard, beep) <= SILENT, "the caller heard the agent's beep"
+    assert tone_windows(agent_heard, CALLER) >= 200, "the call was not joined again after the beep"
