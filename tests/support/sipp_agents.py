@@ -20,6 +20,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -203,7 +204,7 @@ class SippRunner:
     ip: str
     gateway: tuple[str, int]
     folder: Path
-    port_in_use: object = None  # Callable[[str, int], bool] run inside the namespace; None: here
+    port_in_use: Callable[[str, int], bool] | None = None  # checks inside the namespace; None: here
     _ports: int = 0
 
     def next_port(self) -> int:
@@ -215,7 +216,7 @@ class SippRunner:
     def in_use(self, port: int) -> bool:
         if self.port_in_use is None:
             return udp_port_bound(self.ip, port)
-        return bool(self.port_in_use(self.ip, port))  # type: ignore[operator]
+        return self.port_in_use(self.ip, port)
 
     def sipp(self, *args: str) -> list[str]:
         return [*self.prefix, "sipp", *args]
