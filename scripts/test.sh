@@ -26,10 +26,13 @@ echo "== mypy (strict, on the installed names)"
 rm -rf build/typecheck && mkdir -p build/typecheck/acdgate
 for d in acd codecs gateway lab; do ln -s "../../../$d" "build/typecheck/acdgate/$d"; done
 MYPYPATH=build/typecheck .venv/bin/mypy --namespace-packages --explicit-package-bases \
-  -p acdgate.acd -p acdgate.codecs -p acdgate.gateway
+  -p acdgate.acd -p acdgate.codecs -p acdgate.gateway -p acdgate.lab
 
 echo "== wheel: build, install in a scratch venv, import once"
 scripts/check-wheel.sh
 
 echo "== pytest"
 .venv/bin/python -m pytest "$@"
+
+echo "== hil_tests: the default lab (softphones on a namespace lab LAN, clean then lossy)"
+.venv/bin/acdgate lab run --out build/lab-report
