@@ -84,7 +84,7 @@ class Group:
     mode: GroupMode
     members: tuple[str, ...]  # user ids, in hunt order
     skill: str | None = None  # required skill, for mode SKILLS
-    wrapup_seconds: int = 0  # WORK_READY ends after this; 0: no automatic wrap-up
+    wrapup_seconds: int = 0  # after a routed call WORK_READY this long, then READY; 0: READY at once
     no_answer_seconds: int = 15  # ring-no-answer after this
     overflow_group: str | None = None
     overflow_seconds: int | None = None

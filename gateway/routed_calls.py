@@ -3,7 +3,7 @@
 The caller's leg is answered at once and hears ringback while it waits (CIQ and LQT are the
 engine's). The engine decides whom to offer the call to; each `OfferCall` rings that agent's
 station with caller data (ANI in From and P-Asserted-Identity, DNIS and the group in
-Call-Info/Alert-Info), each `OfferCancelled` (ring-no-answer, collective losers) cancels it.
+Call-Info/Alert-Info), each `OfferCancelled` (collective losers) or `RingNoAnswer` cancels it.
 The first agent to answer is bridged to the caller; either hanging up ends the call.
 A caller who hangs up while waiting is an abandon. Everything the engine says arrives through
 `AcdService.listeners`, so offers made later (an agent becoming READY, overflow) work the same.
