@@ -32,8 +32,12 @@ def format_site(site: Site) -> str:
         f"pin_attempts = {p.pin_attempts}",
         f"pin_lockout_seconds = {p.pin_lockout_seconds}",
         f"inter_digit_seconds = {p.inter_digit_seconds!r}",
-        "",
+        f"agent_notice = {q(p.agent_notice)}",
+        f"notice_beep = {'true' if p.notice_beep else 'false'}",
     ]
+    if p.music_on_hold is not None:
+        lines.append(f"music_on_hold = {q(p.music_on_hold)}")
+    lines.append("")
     s = site.sip
     lines += ["[sip]", f"bind = {q(s.bind)}", f"port = {s.port}"]
     if s.tls_port is not None:
@@ -49,6 +53,11 @@ def format_site(site: Site) -> str:
         "max_expires",
         "default_expires",
         "qualify_seconds",
+        "timer_t1_ms",
+        "timer_t2_ms",
+        "timer_t4_ms",
+        "rtp_port_min",
+        "rtp_port_max",
         "nonce_seconds",
         "auth_failures_before_delay",
         "auth_failures_before_block",

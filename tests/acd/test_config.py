@@ -393,7 +393,9 @@ def test_round_trip_every_optional_field() -> None:
         + APPEND_GROUP
         + 'mode = "skills"\nskill = "support"\nmembers = ["3000"]\nwrapup_seconds = 30\n'
         + '[policy]\npin_attempts = 3\npin_lockout_seconds = 0\ninter_digit_seconds = 2.5\n'
+        + 'agent_notice = "recording"\nnotice_beep = true\nmusic_on_hold = "moh.wav"\n'
         + '[sip]\nbind = "::1"\nport = 5070\ntls_port = 5071\ntls_certificate = "c.pem"\ntls_key = "k.pem"\nrealm = "lab"\nqualify_seconds = 0\n'
+        + 'timer_t1_ms = 250\ntimer_t2_ms = 2000\ntimer_t4_ms = 2500\nrtp_port_min = 30000\nrtp_port_max = 30100\n'
         + 'digest_algorithms = ["SHA-256-sess", "MD5"]\n'
         + '[reasons.not_ready]\nrequired = true\ncodes = { 7 = "Seven" }\n'
         + '[wrapup]\nrequired = true\ncodes = { 1 = "One", 22 = "Twenty-two" }\n'
@@ -401,6 +403,8 @@ def test_round_trip_every_optional_field() -> None:
     site = parse_site(text, "s.toml")
     assert site.stations[0].h323_alias == "desk-1" and site.sip.tls_port == 5071
     assert site.sip.digest_algorithms == ("SHA-256-sess", "MD5")
+    assert (site.sip.timer_t1_ms, site.sip.rtp_port_max) == (250, 30100)
+    assert (site.policy.agent_notice, site.policy.notice_beep, site.policy.music_on_hold) == ("recording", True, "moh.wav")
     assert site.policy.not_ready_reason_required and site.policy.wrapup_code_required
     assert site.users[0].supervised_groups == ("6001",) and site.groups[0].max_queue == 0
     assert parse_site(format_site(site), "s.toml") == site
