@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
-from acdgate.acd import commands as cmd
 from acdgate.acd.shortcodes import MatchKind
 from acdgate.acd.site import Site
 from acdgate.gateway.calls import CallController
@@ -23,7 +22,7 @@ from acdgate.gateway.hold_music import load_hold_music
 from acdgate.gateway.leg import EndReason
 from acdgate.gateway.media import RtpPortPool
 from acdgate.gateway.relay import Bridge
-from acdgate.gateway.routed_calls import RoutedCall, RoutedCalls
+from acdgate.gateway.routed_calls import RoutedCalls
 from acdgate.gateway.session_timer import MIN_SE, TimerSyntaxError, TooSmall, negotiate
 from acdgate.gateway.sip.message import Request, SipSyntaxError
 from acdgate.gateway.sip.stack import Incoming, SipStack
@@ -215,7 +214,8 @@ class CallDispatcher:
             routed = next((c for c in self.routed.calls.values()
                            if c.agent_leg is leg and not c.ended and c.bridge is not None), None)
             if routed is not None:
-                return routed.caller, lambda: self._release_routed(routed)
+                routed_calls, routed_id = self.routed, routed.call_id
+                return routed.caller, lambda: routed_calls.release(routed_id)
         if self.calls is not None and isinstance(leg, OutgoingSipLeg):
             direct = next((c for c in self.calls.calls.values()
                            if c.answered_by is leg and not c.ended and c.bridge is not None), None)
@@ -223,15 +223,6 @@ class CallDispatcher:
                 calls, call_id = self.calls, direct.call_id
                 return direct.caller, lambda: calls.release(call_id)
         return None
-
-    def _release_routed(self, call: RoutedCall) -> Bridge | None:
-        """The ACD sees the agent's call end (wrap-up); the caller stays, with the transfer."""
-        assert self.routed is not None
-        bridge, call.bridge = call.bridge, None
-        call.ended = True
-        self.routed.calls.pop(call.call_id, None)
-        self.routed.acd.execute(cmd.CallEnded(call.call_id))
-        return bridge
 
     def _partners(self, call_id: str) -> list[tuple[str, SipLeg | OutgoingSipLeg]]:
         """The other legs of the call whose caller leg has Call-ID `call_id`."""

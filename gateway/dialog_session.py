@@ -46,8 +46,6 @@ from twisted.logger import Logger
 
 log = Logger(namespace="acdgate.call")
 
-T1 = 0.5
-T2 = 4.0
 ALLOW = "INVITE, ACK, CANCEL, BYE, INFO, OPTIONS, UPDATE, REFER, NOTIFY"
 SUPPORTED = "timer, replaces"
 _MAX_GLARE_RETRIES = 3
@@ -103,7 +101,8 @@ class DialogSession:
         self._their_invite: Request | None = None  # their re-INVITE, 2xx not ACKed yet
         self._their_response: Response | None = None
         self._retransmit: IDelayedCall | None = None
-        self._retransmit_interval = T1
+        self._t1, self._t2 = stack.layer.settings.t1, stack.layer.settings.t2  # the site's timer bases
+        self._retransmit_interval = self._t1
         self._retransmit_deadline = 0.0
         self._glare_call: IDelayedCall | None = None
         self._glare_retries = 0
@@ -203,9 +202,9 @@ class DialogSession:
             self._their_invite = request
             self._their_response = response
             if self.transport == "UDP":
-                self._retransmit_interval = T1
-                self._retransmit_deadline = self.reactor.seconds() + 64 * T1
-                self._retransmit = self.reactor.callLater(T1, self._retransmit_2xx)
+                self._retransmit_interval = self._t1
+                self._retransmit_deadline = self.reactor.seconds() + 64 * self._t1
+                self._retransmit = self.reactor.callLater(self._t1, self._retransmit_2xx)
         if request.body and self.on_changed is not None:
             self.on_changed(self.negotiated)
 
@@ -244,7 +243,7 @@ class DialogSession:
             self._expire("no ACK for the 2xx to a re-INVITE (RFC 3261 14.2)")
             return
         self.stack.send_response(self._their_response)
-        self._retransmit_interval = min(self._retransmit_interval * 2, T2)
+        self._retransmit_interval = min(self._retransmit_interval * 2, self._t2)
         self._retransmit = self.reactor.callLater(self._retransmit_interval, self._retransmit_2xx)
 
     def _cancel_retransmit(self) -> None:

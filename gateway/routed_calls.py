@@ -284,6 +284,20 @@ class RoutedCalls:
             self.recordings.finish(recording, self.reactor.seconds())
         return None
 
+    def release(self, call_id: str) -> Bridge | None:
+        """The agent transferred the call away (REFER): the ACD sees the agent's call end
+        (wrap-up as usual), a recording in progress is finished, and the caller's leg stays
+        up with its bridge, which the transfer now owns."""
+        call = self.calls.pop(call_id, None)
+        if call is None:
+            return None
+        if call.recording is not None:
+            self.stop_recording(call, supervisor=True)
+        bridge, call.bridge = call.bridge, None
+        call.ended = True
+        self.acd.execute(cmd.CallEnded(call.call_id))
+        return bridge
+
     def end(self, call: RoutedCall) -> None:
         """End the call: every leg hung up, the ACD told (unless it was intercepted)."""
         self._finish(call)

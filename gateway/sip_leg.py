@@ -35,8 +35,6 @@ from twisted.logger import Logger
 
 log = Logger(namespace="acdgate.call")
 
-T1 = 0.5
-T2 = 4.0
 
 
 def local_ip_towards(peer: str, fallback: str) -> str:
@@ -110,7 +108,9 @@ class SipLeg:
         self._final_sent = False
         self._confirmed: defer.Deferred[None] | None = None
         self._retransmit: IDelayedCall | None = None
-        self._retransmit_interval = T1
+        timers = stack.layer.settings  # the site's RFC 3261 timer bases
+        self._t1, self._t2 = timers.t1, timers.t2
+        self._retransmit_interval = self._t1
         self._retransmit_deadline = 0.0
         self._response: Any = None
         self.media_ip = local_ip_towards(incoming.source[0], bind_ip)
@@ -186,10 +186,10 @@ class SipLeg:
         # RFC 3261 13.3.1.4: the UAS core retransmits the 2xx until the ACK, T1 doubling to T2,
         # for 64*T1; on UDP only (a reliable transport carries it once)
         if self.incoming.transport == "UDP":
-            self._retransmit_deadline = self.reactor.seconds() + 64 * T1
-            self._retransmit = self.reactor.callLater(T1, self._retransmit_2xx)
+            self._retransmit_deadline = self.reactor.seconds() + 64 * self._t1
+            self._retransmit = self.reactor.callLater(self._t1, self._retransmit_2xx)
         else:
-            self._retransmit = self.reactor.callLater(64 * T1, self._no_ack)
+            self._retransmit = self.reactor.callLater(64 * self._t1, self._no_ack)
         return d
 
     def refuse(self, refusal: Refusal) -> None:
@@ -298,7 +298,7 @@ class SipLeg:
             self._no_ack()
             return
         self.stack.send_response(self._response)
-        self._retransmit_interval = min(self._retransmit_interval * 2, T2)
+        self._retransmit_interval = min(self._retransmit_interval * 2, self._t2)
         self._retransmit = self.reactor.callLater(self._retransmit_interval, self._retransmit_2xx)
 
     def _no_ack(self) -> None:
