@@ -14,7 +14,14 @@ from typing import Any
 
 from acdgate.acd.commands import Command
 from acdgate.acd.engine import Acd
-from acdgate.acd.events import Event, event_to_record
+from acdgate.acd.events import (
+    Event,
+    LoggedIn,
+    LoginRejected,
+    MembershipChanged,
+    UserLocked,
+    event_to_record,
+)
 from acdgate.acd.site import Site
 from acdgate.gateway.store import StateStore
 from twisted.internet.interfaces import IDelayedCall
@@ -24,6 +31,10 @@ log = Logger(namespace="acdgate.acd")
 
 EventListener = Callable[[list[Event]], None]
 
+_PINS = "acd.pins"
+_MEMBERSHIPS = "acd.memberships"
+_PIN_EVENTS = (LoggedIn, LoginRejected, UserLocked)
+
 
 class AcdService:
     """Runs commands through the engine, journals the outcome, and fires the engine's timers."""
@@ -32,7 +43,7 @@ class AcdService:
         self.reactor = reactor
         self.store = store
         now = reactor.seconds()
-        snapshot = store.load_snapshot("acd")
+        snapshot = self._stored_snapshot(store)
         self.acd = Acd.restore(site, snapshot, now) if snapshot else Acd(site)
         self.listeners: list[EventListener] = []
         self._timer: IDelayedCall | None = None
@@ -50,8 +61,27 @@ class AcdService:
             self._timer.cancel()
         self._timer = None
 
+    @staticmethod
+    def _stored_snapshot(store: StateStore) -> dict[str, object] | None:
+        """The engine's state as `Acd.restore` takes it, from the per-agent session rows."""
+        sessions = store.load_sessions()
+        pins = store.load_snapshot(_PINS)
+        memberships = store.load_snapshot(_MEMBERSHIPS)
+        if not sessions and pins is None and memberships is None:
+            return store.load_snapshot("acd")  # a state directory from before per-agent rows
+        return {"version": 1, "sessions": sessions, "disabled": memberships or {}, "pins": pins or {}}
+
     def _commit(self, events: list[Event]) -> None:
-        self.store.append([event_to_record(e) for e in events], snapshot=self.acd.snapshot())
+        # Only what the events touched is rewritten: the agents they name, and the PIN and
+        # membership tables when a login or a membership change was among them.
+        touched = {uid for e in events if isinstance(uid := getattr(e, "user_id", None), str)}
+        sessions = {uid: self.acd.session_record(uid) for uid in touched}
+        snapshots: dict[str, dict[str, object]] = {}
+        if any(isinstance(e, _PIN_EVENTS) for e in events):
+            snapshots[_PINS] = dict(self.acd.pins_record())
+        if any(isinstance(e, MembershipChanged) for e in events):
+            snapshots[_MEMBERSHIPS] = dict(self.acd.memberships_record())
+        self.store.append([event_to_record(e) for e in events], sessions=sessions, snapshots=snapshots)
         self._arm()
         for event in events:
             log.info("{event}", event=event)

@@ -29,6 +29,10 @@ CREATE TABLE IF NOT EXISTS snapshot (
     name  TEXT PRIMARY KEY,
     data  TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS session (
+    user_id TEXT PRIMARY KEY,
+    data    TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS binding (
     username   TEXT NOT NULL,
     contact    TEXT NOT NULL,
@@ -77,11 +81,14 @@ class StateStore:
         *,
         snapshot: Mapping[str, Any] | None = None,
         snapshot_name: str = "acd",
+        sessions: Mapping[str, Mapping[str, Any] | None] | None = None,
+        snapshots: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> list[int]:
-        """Append journal records (each with `at` and `type`) and save a snapshot, atomically.
+        """Append journal records (each with `at` and `type`) and save state, atomically.
 
-        Returns the journal sequence numbers given to the records. When this returns, the
-        records are committed.
+        `sessions` upserts (or, for None, deletes) agents' session records; `snapshots` (and
+        the older single `snapshot`) replace named snapshots. Returns the journal sequence
+        numbers given to the records. When this returns, everything is committed.
         """
         seqs: list[int] = []
         with self._transaction():
@@ -93,7 +100,22 @@ class StateStore:
                 seqs.append(int(cur.lastrowid or 0))
             if snapshot is not None:
                 self._put_snapshot(snapshot_name, snapshot)
+            for name, data in (snapshots or {}).items():
+                self._put_snapshot(name, data)
+            for user_id, session in (sessions or {}).items():
+                if session is None:
+                    self._db.execute("DELETE FROM session WHERE user_id = ?", (user_id,))
+                else:
+                    self._db.execute(
+                        "INSERT INTO session (user_id, data) VALUES (?, ?) "
+                        "ON CONFLICT(user_id) DO UPDATE SET data = excluded.data",
+                        (user_id, json.dumps(session, sort_keys=True)),
+                    )
         return seqs
+
+    def load_sessions(self) -> list[dict[str, Any]]:
+        """Every stored agent session record, by user id."""
+        return [json.loads(row[0]) for row in self._db.execute("SELECT data FROM session ORDER BY user_id")]
 
     def journal(
         self,

@@ -1,0 +1,42 @@
+"""AcdService keeps the engine's state in per-agent rows: a restart restores exactly it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from acdgate.acd.commands import Login, Logout, SetMembership, SetState
+from acdgate.acd.states import AgentState
+from acdgate.gateway.acd_service import AcdService
+from acdgate.gateway.site_loader import load_site
+from acdgate.gateway.store import StateStore
+from twisted.internet import task
+
+
+def test_restart_restores_sessions_pins_and_memberships(tmp_path: Path) -> None:
+    site = load_site(None)
+    clock = task.Clock()
+    clock.advance(1_800_000_000)
+    store = StateStore(tmp_path / "state")
+    service = AcdService(clock, site, store)
+    service.execute(Login("3000", "1234", "2101"))
+    service.execute(SetState("3000", AgentState.READY))
+    service.execute(SetMembership("3000", "6001", False))
+    service.execute(Login("3001", "1234", "2102"))
+    service.execute(Login("3002", "0000", "2103"))  # a wrong PIN: counted
+    service.execute(Login("3003", "1234", "2104"))
+    clock.advance(30)
+    service.execute(SetState("3003", AgentState.NOT_READY, reason_code=2))
+    service.execute(Logout("3001"))  # gone from the rows
+    before = service.acd.snapshot()
+    service.stop()
+    assert {r["user_id"] for r in store.load_sessions()} == {"3000", "3003"}
+    store.close()
+
+    store = StateStore(tmp_path / "state")
+    restored = AcdService(clock, site, store)
+    assert restored.acd.snapshot() == before
+    assert restored.acd.pin_failures("3002") == 1
+    assert restored.acd.agent("3000").disabled_groups == ("6001",)  # type: ignore[union-attr]
+    assert restored.acd.agent("3003").reason_code == 2  # type: ignore[union-attr]
+    restored.stop()
+    store.close()
