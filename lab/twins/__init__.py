@@ -1,0 +1,1 @@
+"""Phone twins: the vendors' remote-control HTTP APIs served here, acting through softphones."""
