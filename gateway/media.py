@@ -220,7 +220,7 @@ class MediaSession:
         self._jitter = JitterBuffer(self._law)
         self._last_audio_seq: int | None = None
         self._events = TelephoneEventReceiver()
-        self._detector = DtmfDetector()
+        self._detector: DtmfDetector | None = None  # made on first use: relayed legs never need it
         self._rfc4733_seen = False
         self._pending_inband: list[str] = []
         self._inband_timer: IDelayedCall | None = None
@@ -541,6 +541,8 @@ class MediaSession:
             self._audio_samples -= len(self._audio.popleft())
         if not self.inband_dtmf or self._rfc4733_seen:
             return
+        if self._detector is None:
+            self._detector = DtmfDetector()
         for found in self._detector.feed(samples):
             if len(self._pending_inband) < _MAX_PENDING_DIGITS:
                 self._pending_inband.append(found.digit)
