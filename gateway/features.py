@@ -11,6 +11,7 @@ Forced Login menu: `1` forces, `2` cancels. Every outcome is journaled as a
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -30,7 +31,6 @@ from acdgate.codecs.tones import CONFIRMATION_TONE, DIAL_TONE, ERROR_TONE, Caden
 from acdgate.gateway.acd_service import AcdService
 from acdgate.gateway.leg import EndReason, Leg, Refusal
 from twisted.internet import defer
-from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 
 log = Logger(namespace="acdgate.features")
@@ -86,6 +86,63 @@ class _Aborted(Exception):
     """The leg ended (the caller hung up) while we waited for it."""
 
 
+class _Keys:
+    """The keys a leg presses while its feature runs, queued from the start.
+
+    The 200 OK starts the media, but `answer()` fires only on the ACK: a phone that got the
+    200 keys its digits at once, and when the ACK is lost (RFC 3261 13.3.1.4: the 2xx is
+    retransmitted until it comes) they arrive before we ask for a key. They are kept, not
+    dropped; a key waited for is handed over as it comes.
+    """
+
+    __slots__ = ("_waiter", "ended", "leg", "queued")
+
+    def __init__(self, leg: Leg) -> None:
+        self.leg = leg
+        self.queued: deque[str] = deque()
+        self.ended: EndReason | None = None
+        self._waiter: defer.Deferred[str] | None = None
+        leg.on_digit = self._digit
+        leg.on_ended = self._ended
+
+    def _digit(self, key: str, method: str) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is None:
+            self.queued.append(key)
+            return
+        self.leg.stop_playing()
+        waiter.callback(key)
+
+    def _ended(self, reason: EndReason) -> None:
+        self.ended = reason
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            waiter.errback(_Aborted(reason.value))
+
+    def wait(self) -> defer.Deferred[str]:
+        """The next key (queued or to come); fails with `_Aborted` once the leg has ended."""
+        if self.queued:
+            return defer.succeed(self.queued.popleft())
+        if self.ended is not None:
+            return defer.fail(_Aborted(self.ended.value))
+        self._waiter = defer.Deferred()
+        return self._waiter
+
+    def give_up(self) -> None:
+        """The inter-digit timeout: the key waited for is "" (none)."""
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            waiter.callback("")
+
+    def release(self) -> None:
+        """Stop listening: the leg's keys and end belong to whoever has it next."""
+        self._waiter = None
+        if self.leg.on_digit == self._digit:
+            self.leg.on_digit = None
+        if self.leg.on_ended == self._ended:
+            self.leg.on_ended = None
+
+
 class FeatureHandler:
     """Runs the short code features of one site on legs."""
 
@@ -98,6 +155,7 @@ class FeatureHandler:
         self.table = ShortCodeTable(site.short_codes)
         self.inter_digit = site.policy.inter_digit_seconds
         self.active: set[Leg] = set()
+        self._keys: dict[Leg, _Keys] = {}
 
     def match(self, dialled: str) -> ShortCodeMatch:
         """What `dialled` is as a whole string."""
@@ -106,14 +164,17 @@ class FeatureHandler:
     def run(self, leg: Leg, match: ShortCodeMatch) -> defer.Deferred[Outcome | None]:
         """Serve `leg`, which dialled a code that matched (COMPLETE or NEED_MORE)."""
         self.active.add(leg)
+        self._keys[leg] = _Keys(leg)
         d = defer.ensureDeferred(self._run(leg, match))
 
         def done(result: Outcome | None) -> Outcome | None:
             self.active.discard(leg)
+            self._release(leg)
             return result
 
         def failed(failure: Any) -> None:
             self.active.discard(leg)
+            self._release(leg)
             if match.code is not None:
                 aborted = failure.check(_Aborted) is not None
                 reason = "Caller hung up" if aborted else f"Internal error: {failure.getErrorMessage()}"
@@ -257,7 +318,13 @@ class FeatureHandler:
         except Exception as exc:
             raise _Aborted() from exc
 
+    def _release(self, leg: Leg) -> None:
+        keys = self._keys.pop(leg, None)
+        if keys is not None:
+            keys.release()
+
     async def _finish(self, leg: Leg, code: ShortCode, outcome: Outcome) -> Outcome:
+        self._release(leg)  # keys pressed from now on are not ours (a joined call's, or none)
         if outcome.ok and outcome.target and self.call_features is not None:
             # a supervisor intervention: the answered leg stays up, joined to the agent's call
             agent = self.acd.acd.agent_at_station(leg.station) if leg.station else None
@@ -275,6 +342,7 @@ class FeatureHandler:
 
     def _finish_refused(self, leg: Leg, code: ShortCode, outcome: Outcome) -> Outcome:
         """No usable media: say it in the final response instead of with a tone."""
+        self._release(leg)
         if outcome.ok:
             outcome = Outcome(True, f"{outcome.reason}, but no usable media: {leg.media_problem}", 488,
                               outcome.events)
@@ -324,35 +392,25 @@ class FeatureHandler:
                 return result
 
     def _one_key(self, leg: Leg, prompt: Cadence | None) -> defer.Deferred[str]:
-        """The next key press, or "" after the inter-digit timeout; fails if the leg ends."""
-        d: defer.Deferred[str] = defer.Deferred()
-        timer: list[IDelayedCall] = []
+        """The next key press, or "" after the inter-digit timeout; fails if the leg ends.
 
-        def settle(value: str | None, error: Exception | None = None) -> None:
-            leg.on_digit = None
-            leg.on_ended = None
-            if timer and timer[0].active():
-                timer[0].cancel()
-            if d.called:
-                return
-            if error is not None:
-                d.errback(error)
-            else:
-                d.callback(value or "")
-
-        def digit(key: str, method: str) -> None:
-            leg.stop_playing()
-            settle(key)
-
-        def ended(reason: EndReason) -> None:
-            settle(None, _Aborted(reason.value))
-
-        leg.on_digit = digit
-        leg.on_ended = ended
+        A key pressed already (before the ACK, or while the last one was handled) is taken
+        at once, without the prompt: the prompt stops at the first key anyway.
+        """
+        keys = self._keys[leg]
+        if keys.queued or keys.ended is not None:
+            return keys.wait()
+        d = keys.wait()
         if prompt is not None:
             leg.play_tone(prompt, PROMPT_MS)
-        timer.append(self.reactor.callLater(self.inter_digit, settle, ""))
-        return d
+        timer = self.reactor.callLater(self.inter_digit, keys.give_up)
+
+        def settled(result: object) -> object:
+            if timer.active():
+                timer.cancel()
+            return result
+
+        return d.addBoth(settled)
 
 
 def _mask_pin(dialled: str, code: ShortCode) -> str:
