@@ -161,3 +161,15 @@ def test_forced_login_menu_by_sip_info(gateway: GatewayProcess, tmp_path: Path, 
     assert station["display"] == "No User"
     reasons = [reason for _, reason, _ in feature_journal(gateway)]
     assert reasons[-2:] == ["Forced login cancelled", "Done"]
+
+
+def test_four_wrong_pins_lock_the_user(gateway: GatewayProcess, tmp_path: Path, sink: RtpSink) -> None:
+    for _ in range(4):
+        assert dial(gateway, tmp_path, sink, "2108", "*35*3007*1111#") == 200
+        assert detect_tone(sink.audio(), ERROR)
+    # the right PIN is refused while the user is locked (IP Office: 90 s)
+    assert dial(gateway, tmp_path, sink, "2108", "*35*3007*1234#") == 200
+    assert detect_tone(sink.audio(), ERROR)
+    assert "3007" not in agents(gateway)
+    reasons = [reason for _, reason, _ in feature_journal(gateway)]
+    assert reasons == ["Wrong pin"] * 4 + ["Locked"]
