@@ -5,6 +5,13 @@ Run inside the lab switch namespace: `python -m acdgate.lab.hub --loss-percent 5
 probability, or delayed by `delay ± jitter` (uniform, so frames may reorder, as netem's
 jitter does) and then sent out of every other port. Only the veth ports of the lab LAN
 are touched (AF_PACKET sockets bound to them); nothing leaves the namespaces.
+
+Semantics: the loss rate is the end-to-end rate of each direction between two hosts. A
+frame is decided once, as it enters the hub (never again on its way out), which is what
+netem on each host's egress does too; a request and its answer thus both get through with
+probability (1 - loss)². The delay applies once per frame as well. (A unit test that read
+a 400-datagram burst only afterwards once saw ~268 of an expected 320 and suspected double
+dropping: its receive buffer overflowed, RcvbufErrors, and the hub was right.)
 """
 
 from __future__ import annotations
