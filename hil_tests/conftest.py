@@ -180,7 +180,28 @@ def _make_endpoint(lab: Lab, spec: EndpointSpec, index: int) -> Endpoint:
     if spec.kind is EndpointKind.SIPP:
         return SippEndpoint(spec, lab.gateway.sip, workdir=work, local_ip=host.ip if host else "127.0.0.1",
                             command_prefix=host.command([]) if host else None, netns=host)
-    pytest.fail(f"{spec.kind.value} endpoints are driven through phone twins (lab.drivers.twins): not wired yet")
+    return _phone(lab, spec, index)
+
+
+def _phone(lab: Lab, spec: EndpointSpec, index: int) -> Endpoint:
+    """A desk phone's driver; with `twin = true` the twin's softphone runs on the phone's lab host
+    and its XML browser fetches the gateway's pages from there."""
+    from dataclasses import replace
+
+    from acdgate.lab.twins.phones import phone_endpoint
+
+    if spec.control is None or not spec.control.twin:
+        return phone_endpoint(spec, gateway_http=lab.gateway.http, sip_host=lab.gateway.sip[0])
+    host = lab.network.phone_host(index)
+    soft = _make_endpoint(lab, replace(spec, name=f"{spec.name}-soft", kind=spec.control.twin_softphone,
+                                       control=None), index)
+
+    def connect(address: tuple[str, int]) -> socket.socket:
+        return (host.call_inside(lambda: socket.create_connection(address, 10)) if host
+                else socket.create_connection(address, 10))
+
+    return phone_endpoint(spec, gateway_http=lab.gateway.http, sip_host=lab.gateway.sip[0], softphone=soft,
+                          connect=connect)
 
 
 @pytest.fixture
