@@ -33,6 +33,7 @@ from acdgate.lab.inventory import (
     default_inventory,
     load_inventory,
 )
+from acdgate.lab.lab_site import lab_site_text
 from acdgate.lab.ladder import ladder_svg
 from acdgate.lab.netlab import Host, LabNet, available
 from acdgate.lab.report import Record
@@ -50,8 +51,10 @@ def _inventory() -> Inventory:
 
 
 INVENTORY = _inventory()
+_ONLY = os.environ.get("ACDGATE_LAB_CONDITIONS")  # a shard of `lab run`: these conditions only
 _CONDITIONS = [i for i in INVENTORY.impairments
-               if os.environ.get("ACDGATE_LAB_QUICK") != "1" or i.is_clean]
+               if (os.environ.get("ACDGATE_LAB_QUICK") != "1" or i.is_clean)
+               and (not _ONLY or i.name in _ONLY.split(","))]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -97,7 +100,7 @@ def conditions(request: pytest.FixtureRequest) -> Iterator[LabNetwork]:
         return
     if not ok:
         raise pytest.UsageError(f"inventory asks for network namespaces: {why}")
-    net = LabNet(f"hil{os.getpid() % 1000}{imp.name[:3]}", phones=max(len(INVENTORY.endpoints), 2),
+    net = LabNet(f"h{os.getpid() % 100000}{imp.name[:3]}", phones=max(len(INVENTORY.endpoints), 2),
                  impairment=imp).up()
     try:
         yield LabNetwork(imp, net, net.conditions)
@@ -209,8 +212,10 @@ def lab(conditions: LabNetwork, tmp_path: Path, request: pytest.FixtureRequest) 
     trace = tmp_path / "trace.pcap"
     gw_host = conditions.gateway_host()
     if INVENTORY.gateway.start:
-        site = INVENTORY.gateway.site or write_site(tmp_path / "site.toml",
-                                                    digest_algorithms=list(INVENTORY.gateway.digest_algorithms))
+        site = INVENTORY.gateway.site
+        if site is None:  # the default lab: the demo site with short group timers
+            site = write_site(tmp_path / "site.toml", digest_algorithms=list(INVENTORY.gateway.digest_algorithms))
+            site.write_text(lab_site_text(site.read_text()))
         gw = GatewayProcess(tmp_path / "state", config=site, bind=gw_host.ip if gw_host else "127.0.0.1",
                             command_prefix=gw_host.command([]) if gw_host else None,
                             extra=["--sip-trace", str(trace)]).start()
@@ -224,6 +229,7 @@ def lab(conditions: LabNetwork, tmp_path: Path, request: pytest.FixtureRequest) 
         for ep in the_lab.endpoints:
             ep.stop()
         gw.stop()
+        (tmp_path / "gateway.log").write_text(gw.output())
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -7,8 +7,10 @@ wants a non-loopback address for its Contact and SDP), waits for "baresip is rea
 connects to ctrl_tcp and reads its netstring-framed JSON events on a thread. Accounts are
 added after the connection is up (`uanew`), so no REGISTER_OK can slip by unobserved.
 
-`BaresipEndpoint` is the lab `Endpoint` on top: DTMF by RFC 4733 (`sndcode`) or in-band
-(the audio source switched to a WAV of DTMF tones); baresip 1.0 cannot send SIP INFO.
+`BaresipEndpoint` is the lab `Endpoint` on top: DTMF by RFC 4733 (`sndcode`: libre's telev
+sends at least 9 packets of a key, then its end packet three times, RFC 4733 2.5.1.4) or
+in-band, and tones (the audio source switched to a WAV of the tones); baresip 1.0 cannot
+send SIP INFO.
 """
 
 from __future__ import annotations
@@ -391,13 +393,13 @@ class BaresipEndpoint(Endpoint):
             # peer's status line ("403 Wrong pin") for refusals, else the BYE's reason.
             param = event.param
             status = param.split(" ", 1)[0]
-            heard = self._heard()
+            audio, heard = self._heard()
             if status.isdigit() and int(status) >= 300 and not self._was_answered():
                 self.observe(ObservationKind.CALL_REFUSED, status=status, reason=param)
             for name in heard:
                 self.observe(ObservationKind.TONE, name=name)
             self.observe(ObservationKind.CALL_ENDED, by="local" if "user" in param.lower() else "remote",
-                         reason=param)
+                         reason=param, audio=audio)
 
     def _was_answered(self) -> bool:
         for obs in reversed(self.observed):
@@ -407,18 +409,17 @@ class BaresipEndpoint(Endpoint):
                 return False
         return False
 
-    def _heard(self) -> list[str]:
-        """Tones in the newest decoded-audio dump of sndfile (written as the call closed)."""
+    def _heard(self) -> tuple[str, list[str]]:
+        """The newest decoded-audio dump of sndfile (written as the call closed), renamed so
+        the next call's is told apart, and the tones in it."""
         dumps = sorted(self.process.snd_path.glob("dump-*-dec.wav"), key=lambda p: p.stat().st_mtime)
         if not dumps:
-            return []
+            return "", []
+        kept = [p.rename(p.with_name(p.stem + ".heard.wav")) for p in dumps]
         try:
-            return tones_in(read_wav(dumps[-1]))
+            return str(kept[-1]), tones_in(read_wav(kept[-1]))
         except (OSError, ValueError, EOFError, wave.Error):
-            return []
-        finally:
-            for p in dumps:
-                p.rename(p.with_suffix(".heard"))
+            return str(kept[-1]), []
 
     def dial(self, digits: str) -> None:
         host, port = self.gateway
@@ -439,6 +440,15 @@ class BaresipEndpoint(Endpoint):
 
     def answer(self) -> None:
         self.process.command("accept")
+
+    def play_tone(self, freq: float, seconds: float) -> None:
+        """The audio source switched to a WAV of the tone (then a minute of silence)."""
+        from acdgate.lab.drivers.heard import sine
+
+        self._dtmf_files += 1
+        path = self.workdir / f"tone{self._dtmf_files}.wav"
+        _write_wav(path, sine(freq, seconds).astype("<i2").tobytes() + bytes(2 * 8000 * 60))
+        self.process.command("ausrc", f"aufile,{path}")
 
     def hangup(self) -> None:
         self.process.command("hangup")

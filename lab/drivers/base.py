@@ -1,9 +1,9 @@
 """The one small interface every endpoint driver implements, and what an endpoint observed.
 
 Scenarios talk to `Endpoint` only: register, dial, send DTMF by a chosen method, answer,
-hang up, press a feature key, and wait (with a timeout) for an `Observation`: registered,
-a call answered / refused / ended, an incoming call with its caller data, a tone heard, an
-agent state NOTIFYed. Drivers append observations from their own reader threads; `wait_for`
+hang up, play a tone into the call, press a feature key, and wait (with a timeout) for an
+`Observation`: registered, a call answered / refused / ended (with a WAV of the audio it
+received), an incoming call with its caller data, a tone heard, an agent state NOTIFYed. Drivers append observations from their own reader threads; `wait_for`
 blocks on a condition variable (an event, never a sleep).
 """
 
@@ -44,7 +44,7 @@ class ObservationKind(enum.Enum):
     REGISTER_FAILED = "register-failed"
     CALL_ANSWERED = "call-answered"  # our outgoing call was answered
     CALL_REFUSED = "call-refused"  # our outgoing call got a final error status
-    CALL_ENDED = "call-ended"  # a call ended (data: who hung up)
+    CALL_ENDED = "call-ended"  # a call ended (data: by = who hung up; audio = WAV path, 8 kHz mono)
     CALL_INCOMING = "call-incoming"  # data: caller, display, headers of interest
     TONE = "tone"  # data: name (confirmation, error, dial, forced-login)
     AGENT_STATE = "agent-state"  # a NOTIFYed agent state (as-feature-event / dialog-info)
@@ -161,6 +161,11 @@ class Endpoint(ABC):
     @abstractmethod
     def hangup(self) -> None:
         """Hang up the current call."""
+
+    def play_tone(self, freq: float, seconds: float) -> None:
+        """Send a steady `freq` Hz tone into the current (answered) call for `seconds`, then
+        silence: scenarios tell who hears whom by frequency."""
+        raise Unsupported(f"{self.spec.kind.value} cannot play audio")
 
     def press_key(self, key: FeatureKey) -> None:
         """Press a feature key; a programmed key dials its short code."""

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from acdgate.codecs.tone_detector import tone_segments
+from acdgate.codecs.g711 import dbm0_to_amplitude
+from acdgate.codecs.tone_detector import tone_present, tone_segments
 from acdgate.codecs.tones import CONFIRMATION_TONE, DIAL_TONE, ERROR_TONE
 
 FORCED_LOGIN_FREQS = (1400.0,)
@@ -43,6 +44,12 @@ def tones_in(samples: npt.NDArray[np.int16]) -> list[str]:
     return found
 
 
+def tone_seconds(samples: npt.NDArray[np.int16], freq: float) -> float:
+    """For how long `freq` sounds in `samples` (alone or mixed with other tones), in seconds:
+    the count of 20 ms windows, 10 ms apart, where it is present."""
+    return float(tone_present(samples, (freq,), min_ratio=0.0).sum()) * 0.01
+
+
 def read_u8(path: Path) -> npt.NDArray[np.int16]:
     """pyVoIP's 8-bit unsigned linear audio as int16."""
     raw = np.frombuffer(path.read_bytes(), dtype=np.uint8)
@@ -62,6 +69,23 @@ def read_wav(path: Path) -> npt.NDArray[np.int16]:
     if rate != 8000 and rate % 8000 == 0:
         samples = samples[:: rate // 8000]
     return samples.astype(np.int16)
+
+
+def write_wav(path: Path, samples: npt.NDArray[np.int16]) -> Path:
+    """Mono 8 kHz 16-bit samples as a WAV file (what every driver reports a call received)."""
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(samples.astype("<i2").tobytes())
+    return path
+
+
+def sine(freq: float, seconds: float, level_dbm0: float = -10.0) -> npt.NDArray[np.int16]:
+    """A steady tone to play into a call (scenarios tell parties apart by frequency)."""
+    amplitude = dbm0_to_amplitude(level_dbm0)
+    t = np.arange(round(seconds * 8000)) / 8000.0
+    return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.int16)
 
 
 def to_u8(samples: npt.NDArray[np.int16]) -> bytes:

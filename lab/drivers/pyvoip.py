@@ -2,7 +2,8 @@
 
 pyVoIP is GPLv3 and must never load into the harness process; the worker is killed when
 done (its `stop()` can hang). It registers when it starts (pyVoIP has no separate REGISTER
-call), sends DTMF in-band only, and has no feature-event or menu keys.
+call), sends DTMF in-band only, plays tones by `write_audio`, and has no feature-event or
+menu keys. The worker adds the SIP retransmissions pyVoIP lacks (lossy lab LAN).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from acdgate.lab.drivers.base import (
     Observation,
     ObservationKind,
 )
-from acdgate.lab.drivers.heard import read_u8, tones_in
+from acdgate.lab.drivers.heard import read_u8, tones_in, write_wav
 from acdgate.lab.inventory import EndpointSpec
 
 WORKER = "acdgate.lab.drivers.pyvoip_worker"
@@ -51,11 +52,12 @@ class PyVoipEndpoint(Endpoint):
         self.workdir.mkdir(parents=True, exist_ok=True)
         return self
 
-    def register(self, timeout: float = 15.0, attempts: int = 3) -> Observation:
+    def register(self, timeout: float = 15.0, attempts: int = 2) -> Observation:
         """Start the worker (pyVoIP registers as it starts) and wait for the outcome.
 
-        pyVoIP never retransmits a REGISTER (no RFC 3261 Timer E): when one is lost on a lossy
-        LAN it waits forever, so the worker is restarted, up to `attempts` times.
+        pyVoIP never retransmits a REGISTER (no RFC 3261 Timer E); the worker makes it start
+        afresh after 1 s without an answer, for up to 12 s. Should that still fail, the worker
+        is restarted, up to `attempts` times in all.
         """
         per_attempt = timeout / attempts
         for attempt in range(attempts):
@@ -120,10 +122,14 @@ class PyVoipEndpoint(Endpoint):
                          display=str(m.get("display")), call_id=str(m.get("call_id")))
         elif event == "ended":
             audio = Path(str(m.get("audio")))
+            wav = ""
             if audio.is_file():
-                for name in tones_in(read_u8(audio)):
+                samples = read_u8(audio)
+                wav = str(write_wav(audio.with_suffix(".wav"), samples))
+                for name in tones_in(samples):
                     self.observe(ObservationKind.TONE, name=name)
-            self.observe(ObservationKind.CALL_ENDED, by=str(m.get("by")), call_id=str(m.get("call_id")))
+            self.observe(ObservationKind.CALL_ENDED, by=str(m.get("by")), call_id=str(m.get("call_id")),
+                         audio=wav)
         elif event == "error":
             self.observe(ObservationKind.CALL_REFUSED, status="0", reason=f"driver error: {m.get('error')}")
 
@@ -141,6 +147,9 @@ class PyVoipEndpoint(Endpoint):
 
     def answer(self) -> None:
         self._send(cmd="answer")
+
+    def play_tone(self, freq: float, seconds: float) -> None:
+        self._send(cmd="tone", freq=freq, seconds=seconds)
 
     def hangup(self) -> None:
         self._send(cmd="hangup")

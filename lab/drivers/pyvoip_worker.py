@@ -6,24 +6,133 @@ and its `stop()` can hang, so the parent kills this process when done.
 
 Commands (one JSON object a line): {"cmd": "status"}, {"cmd": "dial", "number": "*37"},
 {"cmd": "dtmf", "digits": "1234#"} (in-band: generated tones written with `write_audio`,
-since pyVoIP sends neither RFC 4733 nor SIP INFO), {"cmd": "hangup"}, {"cmd": "answer"},
+since pyVoIP sends neither RFC 4733 nor SIP INFO), {"cmd": "tone", "freq": 600, "seconds":
+5} (a sine in the current call's audio), {"cmd": "hangup"}, {"cmd": "answer"},
 {"cmd": "stop"}. Events, one JSON object a line on stdout: started, answered, refused
 (status, reason), ended (by, audio: a file of the received 8-bit audio), incoming (caller),
 error.
 
 Workarounds for pyVoIP's quirks (docs/lab.md lists them all): final error responses to an
-INVITE are reported and ACKed here (pyVoIP ignores any but 404/503 and never ACKs them).
+INVITE are reported and ACKed here (pyVoIP ignores any but 404/503 and never ACKs them);
+pyVoIP retransmits nothing, so `ReliableSocket` does (requests until a response, the 2xx
+of an answer until the ACK) and REGISTER is retried after 1 s instead of 30.
 """
 
 from __future__ import annotations
 
 import argparse
+import heapq
 import json
 import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
+
+T1 = 0.5  # RFC 3261 17.1.1.1: the RTT estimate; retransmissions start here and double
+T2 = 4.0  # ... up to T2 (17.1.2.2)
+GIVE_UP = 64 * T1  # Timer B / F / H
+RELIABLE_REQUESTS = (b"INVITE", b"BYE", b"CANCEL")
+
+
+def _header(message: bytes, *names: bytes) -> bytes:
+    """The first value of a header (any of its names, compact forms too), b"" when absent."""
+    for line in message.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]:
+        name, colon, value = line.partition(b":")
+        if colon and name.strip().lower() in names:
+            return value.strip()
+    return b""
+
+
+def _transaction(message: bytes) -> tuple[bytes, bytes, bytes]:
+    """(Call-ID, CSeq, top Via branch) of a SIP message."""
+    via = _header(message, b"via", b"v")
+    branch = b""
+    for param in via.split(b";")[1:]:
+        key, _, value = param.partition(b"=")
+        if key.strip().lower() == b"branch":
+            branch = value.strip()
+    return _header(message, b"call-id", b"i"), b" ".join(_header(message, b"cseq").split()), branch
+
+
+class ReliableSocket:
+    """pyVoIP's SIP socket plus the retransmissions pyVoIP never makes.
+
+    RFC 3261 17.1.1.2 (Timer A) / 17.1.2.2 (Timer E): an INVITE, BYE or CANCEL we send is
+    sent again after T1, doubling to T2, until a response to it comes (matched by Call-ID and
+    CSeq, and for INVITE by Via branch: pyVoIP re-sends the authenticated INVITE with the
+    challenged one's CSeq), or 64*T1. 13.3.1.4: the 200 OK of an answered INVITE is sent
+    again until the ACK (same Call-ID) comes. Everything else is passed to the real socket.
+    """
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._cond = threading.Condition()
+        self._pending: dict[tuple[bytes, ...], tuple[bytes, Any, float, float]] = {}
+        self._due: list[tuple[float, tuple[bytes, ...]]] = []
+        threading.Thread(target=self._run, daemon=True, name="sip-retransmit").start()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+    def sendto(self, data: bytes, address: Any) -> int:
+        sent = int(self._sock.sendto(data, address))
+        first = data.split(b" ", 1)[0]
+        call_id, cseq, branch = _transaction(data)
+        now = time.monotonic()
+        if first in RELIABLE_REQUESTS:
+            key = (b"req", call_id, cseq, branch if first == b"INVITE" else b"")
+            with self._cond:
+                if first == b"INVITE":  # pyVoIP moved on (authenticated INVITE): the old one is done
+                    for old in [k for k in self._pending if k[:2] == (b"req", call_id) and k[2].endswith(b"INVITE")]:
+                        del self._pending[old]
+                self._arm(key, data, address, now, T1)
+        elif first == b"SIP/2.0" and data[8:9] == b"2" and cseq.endswith(b"INVITE"):
+            with self._cond:
+                self._arm((b"2xx", call_id), data, address, now, T1)
+        return sent
+
+    def _arm(self, key: tuple[bytes, ...], data: bytes, address: Any, started: float, interval: float) -> None:
+        self._pending[key] = (data, address, started, interval)
+        heapq.heappush(self._due, (time.monotonic() + interval, key))
+        self._cond.notify()
+
+    def recv(self, size: int) -> bytes:
+        data = bytes(self._sock.recv(size))
+        call_id, cseq, branch = _transaction(data)
+        with self._cond:
+            if data.startswith(b"SIP/2.0 "):
+                self._pending.pop((b"req", call_id, cseq, b""), None)
+                self._pending.pop((b"req", call_id, cseq, branch), None)
+            elif data.split(b" ", 1)[0] in (b"ACK", b"BYE", b"CANCEL"):
+                self._pending.pop((b"2xx", call_id), None)
+        return data
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                if not self._due:
+                    self._cond.wait()
+                    continue
+                due, key = self._due[0]
+                now = time.monotonic()
+                if due > now:
+                    self._cond.wait(due - now)
+                    continue
+                heapq.heappop(self._due)
+                entry = self._pending.get(key)
+                if entry is None:
+                    continue
+                data, address, started, interval = entry
+                if now - started >= GIVE_UP:
+                    del self._pending[key]
+                    continue
+                try:
+                    self._sock.sendto(data, address)
+                except OSError:
+                    del self._pending[key]
+                    continue
+                self._arm(key, data, address, started, min(2 * interval, T2))
 
 
 def main() -> int:
@@ -38,6 +147,7 @@ def main() -> int:
     args = parser.parse_args()
 
     # pyVoIP.VoIP first: importing pyVoIP.SIP first trips pyVoIP's circular import
+    import pyVoIP  # type: ignore[import-untyped]
     from pyVoIP.VoIP import CallState, PhoneStatus, VoIPPhone  # type: ignore[import-untyped]
 
     # isort: split
@@ -117,11 +227,19 @@ def main() -> int:
         return original_gen_invite(number, sess_id, ms, sendtype, fresh, call_id)
 
     phone.sip.gen_invite = gen_invite  # type: ignore[method-assign]
+    # pyVoIP sends one REGISTER and waits register_timeout (30 s) for its answer; on a timeout
+    # it registers afresh at once, so 1 s makes that its retransmission (T1 is 0.5 s).
+    phone.sip.register_timeout = 1
+    pyVoIP.REGISTER_FAILURE_THRESHOLD = 12
     try:
         phone.start()
     except Exception as exc:  # report, never hang the parent
         say(event="failed", error=f"{type(exc).__name__}: {exc}")
         return 1
+    phone.sip.s = phone.sip.out = ReliableSocket(phone.sip.s)  # type: ignore[assignment]
+    deadline = time.monotonic() + 12.0
+    while phone.get_status() not in (PhoneStatus.REGISTERED, PhoneStatus.FAILED) and time.monotonic() < deadline:
+        time.sleep(0.02)  # pyVoIP's own retry thread registers; it offers no callback
     say(event="started", status=phone.get_status().name, registered=phone.get_status() == PhoneStatus.REGISTERED)
     for line in sys.stdin:
         command = json.loads(line)
@@ -143,6 +261,12 @@ def main() -> int:
                 for i in range(0, len(audio), 160):  # pyVoIP paces what it is given
                     call.write_audio(audio[i:i + 160])
                 say(event="dtmf-sent", digits=command["digits"])
+            elif cmd == "tone":
+                from acdgate.lab.drivers.heard import sine, to_u8
+
+                audio = to_u8(sine(float(command["freq"]), float(command["seconds"])))
+                current[0].write_audio(audio)  # buffered: pyVoIP sends it at 20 ms a packet
+                say(event="tone-sent", freq=command["freq"])
             elif cmd == "answer":
                 current[0].answer()
             elif cmd == "hangup":

@@ -28,7 +28,7 @@ from acdgate.lab.drivers.base import (
     Observation,
     ObservationKind,
 )
-from acdgate.lab.drivers.heard import tones_in
+from acdgate.lab.drivers.heard import tones_in, write_wav
 from acdgate.lab.inventory import EndpointSpec
 
 _HEAD = '<?xml version="1.0" encoding="ISO-8859-1" ?>\n<!DOCTYPE scenario SYSTEM "sipp.dtd">\n<scenario name="{name}">\n'
@@ -327,10 +327,12 @@ class SippEndpoint(Endpoint):
             return
         if 200 in finals:
             self.observe(ObservationKind.CALL_ANSWERED, dialled=dialled)
-        samples = ulaw_decode(bytes(audio)) if audio else np.zeros(0, dtype=np.int16)
-        for name in tones_in(np.asarray(samples, dtype=np.int16)):
+        samples = np.asarray(ulaw_decode(bytes(audio)) if audio else np.zeros(0, dtype=np.int16), dtype=np.int16)
+        for name in tones_in(samples):
             self.observe(ObservationKind.TONE, name=name)
-        self.observe(ObservationKind.CALL_ENDED, by="remote" if code == 0 else f"sipp exit {code}")
+        wav = write_wav(self.workdir / f"run{self._runs}-heard.wav", samples)
+        self.observe(ObservationKind.CALL_ENDED, by="remote" if code == 0 else f"sipp exit {code}",
+                     audio=str(wav))
 
     def _subscribe(self, body: str) -> None:
         code, messages = self._sipp(subscribe_scenario(body), self.spec.username, 30)
