@@ -1,14 +1,26 @@
 """`acdgate lab run`: run hil_tests/ against an inventory with a progress bar, then write
-JUnit XML and the HTML report (with a SIP ladder per test) under the output folder."""
+JUnit XML and the HTML report (with a SIP ladder per test) under the output folder.
+
+The default lab (softphones started here, one lab LAN of namespaces per pytest process) runs
+in shards at once: one pytest process per network condition and endpoint kind (selected by
+the test ids' `-k`, kinds made disjoint, plus one for tests of no listed kind), each with its
+own LAN, gateways and report records (`<out>/shards/<shard>/`), merged at the end. An
+inventory with phones (real ones, or twins that stand for them) runs in one process: two
+shards must never drive the same phone.
+"""
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from acdgate.lab.report import read_records, write_html, write_junit
+from acdgate.lab.report import Record, read_records, write_html, write_junit
+
+DEFAULT_JOBS = 4  # shards at once: the lab mostly waits (tones, timers), about 0.2 core each
 
 
 class ProgressBar:
@@ -36,10 +48,46 @@ class ProgressBar:
             sys.stderr.flush()
 
 
-def run_suite(*, inventory: str | None, keyword: str | None, out: str, tests: str | None, quick: bool) -> int:
-    """Run the suite; returns pytest's exit status."""
-    import pytest
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """One pytest process of a sharded run: the tests `select`ed under one network condition."""
 
+    name: str
+    conditions: str
+    select: str  # a pytest -k expression
+
+    def command(self, folder: Path, out: Path, keyword: str | None) -> list[str]:
+        expr = f"({keyword}) and ({self.select})" if keyword else self.select
+        return [sys.executable, "-m", "pytest", str(folder), "-q", "-p", "no:cacheprovider",
+                "--basetemp", str(out / "work" / self.name), "-k", expr]
+
+
+def shards(conditions: list[str], kinds: list[str]) -> list[Shard]:
+    """Per condition: a shard per endpoint kind (a test whose id names two kinds goes to the
+    first), then one for tests with none of them; together they run every test once."""
+    out: list[Shard] = []
+    for i, kind in enumerate(kinds):  # the first kinds (most tests) first, every condition at once
+        out += [Shard(f"{c}-{kind}", c, " and ".join([kind, *(f"not {k}" for k in kinds[:i])]))
+                for c in conditions]
+    out += [Shard(f"{c}-other", c, " and ".join(f"not {k}" for k in kinds) or "true") for c in conditions]
+    return out
+
+
+def _shardable(inventory: str | None, quick: bool) -> tuple[list[str], list[str]] | None:
+    """The condition names and endpoint kinds to shard by, or None when the inventory must
+    run in one process."""
+    from acdgate.lab.inventory import default_inventory, load_inventory
+
+    inv = load_inventory(inventory) if inventory else default_inventory()
+    if any(e.kind.is_phone for e in inv.endpoints) or not inv.gateway.start:
+        return None
+    kinds = list(dict.fromkeys(e.kind.value for e in inv.endpoints))
+    return [i.name for i in inv.impairments if i.is_clean or not quick], kinds
+
+
+def run_suite(*, inventory: str | None, keyword: str | None, out: str, tests: str | None, quick: bool,
+              jobs: int | None = None) -> int:
+    """Run the suite; returns pytest's exit status (the worst of the shards')."""
     out_dir = Path(out).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "records.jsonl").unlink(missing_ok=True)
@@ -48,15 +96,88 @@ def run_suite(*, inventory: str | None, keyword: str | None, out: str, tests: st
         os.environ["ACDGATE_LAB_INVENTORY"] = str(Path(inventory).resolve())
     if quick:
         os.environ["ACDGATE_LAB_QUICK"] = "1"
-    folder = tests or str(Path.cwd() / "hil_tests")
-    args = [folder, "-q", "-p", "no:cacheprovider", "--basetemp", str(out_dir / "work")]
+    folder = Path(tests or Path.cwd() / "hil_tests")
+    jobs = jobs or int(os.environ.get("ACDGATE_LAB_JOBS", DEFAULT_JOBS))
+    split = _shardable(inventory, quick)
+    started = time.monotonic()
+    if split is None or jobs <= 1:
+        code = _in_process(folder, keyword, out_dir)
+        records = read_records(out_dir / "records.jsonl")
+    else:
+        conditions, kinds = split
+        code, records = _sharded(shards(conditions, kinds), folder, keyword, out_dir, jobs)
+        with open(out_dir / "records.jsonl", "w", encoding="utf-8") as f:
+            f.writelines(r.to_json() + "\n" for r in records)
+    elapsed = time.monotonic() - started
+    write_junit(records, out_dir / "junit.xml")
+    write_html(records, out_dir / "index.html",
+               notes=[f"inventory: {inventory or 'default lab (softphones started here)'}",
+                      f"run time: {elapsed:.0f} s"])
+    print(f"report: {out_dir / 'index.html'}  junit: {out_dir / 'junit.xml'}  ({elapsed:.0f} s)")
+    return code
+
+
+def _in_process(folder: Path, keyword: str | None, out_dir: Path) -> int:
+    import pytest
+
+    args = [str(folder), "-q", "-p", "no:cacheprovider", "--basetemp", str(out_dir / "work")]
     if keyword:
         args += ["-k", keyword]
     code = int(pytest.main(args, plugins=[ProgressBar()]))
     sys.stderr.write("\n")
-    records = read_records(out_dir / "records.jsonl")
-    write_junit(records, out_dir / "junit.xml")
-    write_html(records, out_dir / "index.html",
-               notes=[f"inventory: {inventory or 'default lab (softphones started here)'}"])
-    print(f"report: {out_dir / 'index.html'}  junit: {out_dir / 'junit.xml'}")
     return code
+
+
+def _progress(paths: list[Path]) -> tuple[int, int]:
+    """Tests recorded so far and how many failed (a line being written is not counted yet)."""
+    done = failed = 0
+    for path in paths:
+        try:
+            text = path.read_text()
+        except OSError:
+            continue
+        for line in text.splitlines(keepends=True):
+            if line.endswith("\n"):
+                done += 1
+                failed += '"outcome": "failed"' in line or '"outcome": "error"' in line
+    return done, failed
+
+
+def _sharded(todo: list[Shard], folder: Path, keyword: str | None, out_dir: Path,
+             jobs: int) -> tuple[int, list[Record]]:
+    """Run the shards, `jobs` at a time; their exit statuses' worst and their records."""
+    waiting = list(todo)
+    running: dict[Shard, subprocess.Popen[bytes]] = {}
+    codes: dict[Shard, int] = {}
+    started = time.monotonic()
+    while waiting or running:
+        while waiting and len(running) < jobs:
+            shard = waiting.pop(0)
+            folder = out_dir / "shards" / shard.name
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "records.jsonl").unlink(missing_ok=True)
+            env = dict(os.environ, ACDGATE_LAB_OUT=str(folder), ACDGATE_LAB_CONDITIONS=shard.conditions)
+            with open(folder / "pytest.log", "wb") as log:
+                running[shard] = subprocess.Popen(shard.command(folder, out_dir, keyword), stdout=log,
+                                                  stderr=subprocess.STDOUT, env=env)
+        for shard, proc in list(running.items()):
+            if proc.poll() is not None:
+                codes[shard] = proc.returncode
+                del running[shard]
+        done, failed = _progress([out_dir / "shards" / s.name / "records.jsonl" for s in todo])
+        sys.stderr.write(f"\r{done} done, {failed} failed, shards {len(codes)}/{len(todo)} finished "
+                         f"{time.monotonic() - started:5.0f}s")
+        sys.stderr.flush()
+        if running:
+            time.sleep(0.5)  # progress polling of child processes (they report through files)
+    sys.stderr.write("\n")
+    for shard in todo:
+        if codes[shard] not in (0, 5):
+            text = (out_dir / "shards" / shard.name / "pytest.log").read_text(errors="replace")
+            summary = text[text.rfind("short test summary info"):] if "short test summary info" in text else text[-3000:]
+            sys.stderr.write(f"--- {shard.name} (exit {codes[shard]}, log {out_dir / 'shards' / shard.name}):\n"
+                             f"{summary}\n")
+    records = [r for s in todo for r in read_records(out_dir / "shards" / s.name / "records.jsonl")]
+    # pytest's 5 is "no tests collected": fine for a shard that -k filtered out, not for all
+    real = [c for c in codes.values() if c != 5]
+    return (max(real) if real else 5), records
