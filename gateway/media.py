@@ -446,8 +446,12 @@ class MediaSession:
         header = _RTP_HEADER.pack(0x80, (0x80 if packet.marker else 0) | pt, self._seq,
                                   (packet.timestamp + self._fwd_ts_offset) & 0xFFFFFFFF, self.ssrc)
         self._seq = (self._seq + 1) & 0xFFFF
+        sock = getattr(self._listening, "socket", None)  # in-memory test ports have none
         try:
-            self._listening.socket.sendto(header + payload, self._remote)
+            if sock is not None:
+                sock.sendto(header + payload, self._remote)
+            else:
+                self._listening.write(header + payload, self._remote)
         except OSError:  # EAGAIN on a full buffer, ICMP errors: RTP is best effort
             return
         self._packets_sent += 1
