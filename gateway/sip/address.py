@@ -9,16 +9,36 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from acdgate.gateway.sip.headers import parse_params
-from acdgate.gateway.sip.uri import SipSyntaxError, SipURI, parse_uri
+from acdgate.gateway.sip.headers import PLAIN_PARAMS, parse_params
+from acdgate.gateway.sip.uri import PLAIN_HOSTPORT, PLAIN_SIP_URI, SipSyntaxError, SipURI, parse_uri
 
-__all__ = ["NameAddr", "parse_name_addr"]
+__all__ = ["NameAddr", "is_plain_name_addr", "parse_name_addr"]
 
 Params = tuple[tuple[str, str | None], ...]
 
 # display-name as *(token LWS) (RFC 3261 25.1); quoted forms are handled separately.
 _TOKEN_DISPLAY = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+(?:[ \t]+[A-Za-z0-9\-.!%*_+`'~]+)*")
 _QUOTE_ESCAPES = re.compile(r'(["\\])')
+# The shapes phones send (`"Name" <sip:u@h:p;transport=udp>;tag=x`, `sip:u@h;tag=x`); see
+# `is_plain_name_addr`.
+_PLAIN_NAME_ADDR = re.compile(
+    r'(?:"[^"\\\r\n]*"[ \t]*|[A-Za-z0-9\-.!%*_+`\'~]+(?:[ \t]+[A-Za-z0-9\-.!%*_+`\'~]+)*[ \t]*)?'
+    r"<" + PLAIN_SIP_URI + r">" + PLAIN_PARAMS
+)
+# addr-spec: the URI ends at the first ';' (no URI parameters), and a '<' anywhere would make
+# parse_name_addr read the text before it as a display name
+_PLAIN_ADDR_SPEC = re.compile(
+    r"sips?:(?:[A-Za-z0-9\-_.!~*'()&=+$%]+@)?" + PLAIN_HOSTPORT
+    + r"(?:;[A-Za-z0-9\-.!%*_+`'~]+(?:=(?:[A-Za-z0-9\-.!%*_+`'~:\[\]]+|\"[^\";\\\r\n<]*\"))?)*"
+)
+
+
+def is_plain_name_addr(text: str) -> bool:
+    """A quick check: True only for text `parse_name_addr` accepts (the common shapes, one
+    regex match, no objects built); False means "parse it to know", not "invalid"."""
+    if "<" in text:
+        return _PLAIN_NAME_ADDR.fullmatch(text) is not None
+    return _PLAIN_ADDR_SPEC.fullmatch(text) is not None
 
 
 def _replace_param(params: Params, name: str, value: str | None) -> Params:

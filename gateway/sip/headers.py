@@ -17,6 +17,7 @@ __all__ = [
     "COMPACT_FORMS",
     "HEADER_NAMES",
     "LIST_HEADERS",
+    "PLAIN_PARAMS",
     "SINGLE_HEADERS",
     "Headers",
     "canonical_name",
@@ -89,13 +90,34 @@ SINGLE_HEADERS = frozenset(
 )
 
 
+# Exact spellings seen on the hot path (canonical, lower case, compact letters) -> canonical
+# name and lookup key, so the common case is one dict lookup without lower().
+_CANONICAL_OF: dict[str, str] = {}
+_KEY_OF: dict[str, str] = {}
+for _name in HEADER_NAMES:
+    for _spelling in (_name, _name.lower()):
+        _CANONICAL_OF[_spelling] = _name
+        _KEY_OF[_spelling] = _name.lower()
+for _letter, _name in COMPACT_FORMS.items():
+    for _spelling in (_letter, _letter.upper()):
+        _CANONICAL_OF[_spelling] = _name
+        _KEY_OF[_spelling] = _name.lower()
+del _name, _spelling, _letter
+
+
 def canonical_name(name: str) -> str:
     """Canonical spelling of a header name; compact forms expanded, unknown names as sent."""
+    known = _CANONICAL_OF.get(name)
+    if known is not None:
+        return known
     return _CANONICAL.get(name.lower(), name)
 
 
 def header_key(name: str) -> str:
     """Case-insensitive lookup key of a header name (compact forms map to the long name)."""
+    known = _KEY_OF.get(name)
+    if known is not None:
+        return known
     key = name.lower()
     if len(key) == 1:
         full = COMPACT_FORMS.get(key)
@@ -187,6 +209,11 @@ def parse_params(text: str) -> tuple[tuple[str, str | None], ...]:
     return tuple(out)
 
 
+# Header parameters as the quick checks accept them: token names, token/host or quoted values
+# without ';', '"' or backslash inside (parse_params accepts every such list).
+PLAIN_PARAMS = r"(?:;[A-Za-z0-9\-.!%*_+`'~]+(?:=(?:[A-Za-z0-9\-.!%*_+`'~:\[\]]+|\"[^\";\\\r\n]*\"))?)*"
+
+
 def is_token(text: str) -> bool:
     """True for an RFC 3261 token (method names, transports, parameter names)."""
     return _TOKEN.fullmatch(text) is not None
@@ -227,8 +254,8 @@ class Headers:
         return sum(1 for k, _, _ in self._fields if k == key)
 
     def add(self, name: str, value: str) -> None:
+        # appending moves no existing entry, so the parsed values cached by index stay valid
         self._fields.append((header_key(name), canonical_name(name), value))
-        self._cache.clear()
 
     def insert_first(self, name: str, value: str) -> None:
         key = header_key(name)

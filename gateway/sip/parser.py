@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from acdgate.gateway.sip.address import parse_name_addr
+from acdgate.gateway.sip.address import is_plain_name_addr, parse_name_addr
 from acdgate.gateway.sip.headers import (
     COMPACT_FORMS,
     HEADER_NAMES,
@@ -27,7 +27,7 @@ from acdgate.gateway.sip.headers import (
 )
 from acdgate.gateway.sip.message import Request, Response, parse_contact, parse_cseq
 from acdgate.gateway.sip.uri import SipSyntaxError, parse_uri
-from acdgate.gateway.sip.via import parse_via
+from acdgate.gateway.sip.via import is_plain_via, parse_via
 
 __all__ = [
     "MAX_HEADERS",
@@ -201,8 +201,14 @@ def _check_request_uri(uri: str) -> bool:
 
 
 def _validate(headers: Headers, method: str | None) -> str | None:
-    """First defect among the fields every message needs, or None."""
+    """First defect among the fields every message needs, or None.
+
+    Via, From, To and Contact values of the usual shapes pass a quick check (one regex each,
+    see `is_plain_via`, `is_plain_name_addr`); only the others are parsed here. Parsing is
+    left to whoever asks for the value, so the objects are built at most once.
+    """
     seen: dict[str, str] = {}  # key -> first value
+    vias: list[str] = []
     contacts: list[str] = []
     for key, name, value in headers._fields:
         if key in seen:
@@ -210,20 +216,26 @@ def _validate(headers: Headers, method: str | None) -> str | None:
                 return f"Duplicate {name} header"
         else:
             seen[key] = value
-        if key == "contact" and value != "*":
+        if key == "via":
+            vias.append(value)
+        elif key == "contact" and value != "*":
             contacts.append(value)
     for name, key in _MANDATORY_KEYS:
         if key not in seen:
             return f"Missing {name}"
     try:
-        headers.parsed_all("Via", parse_via)
+        for value in vias:
+            if not is_plain_via(value):
+                parse_via(value)
     except SipSyntaxError:
         return "Invalid Via"
-    for name in ("From", "To"):
-        try:
-            headers.parsed(name, parse_name_addr)
-        except SipSyntaxError:
-            return f"Invalid {name}"
+    for name, key in (("From", "from"), ("To", "to")):
+        value = seen[key]
+        if not is_plain_name_addr(value):
+            try:
+                parse_name_addr(value)
+            except SipSyntaxError:
+                return f"Invalid {name}"
     call_id = seen["call-id"]
     if not _CALL_ID.fullmatch(call_id):
         return "Invalid Call-ID"
@@ -238,11 +250,12 @@ def _validate(headers: Headers, method: str | None) -> str | None:
         max_forwards.isdigit() and max_forwards.isascii() and int(max_forwards) <= 255
     ):
         return "Invalid Max-Forwards"
-    if contacts:
-        try:
-            headers.parsed_all("Contact", parse_contact)
-        except SipSyntaxError:
-            return "Invalid Contact"
+    try:
+        for value in contacts:
+            if not is_plain_name_addr(value):
+                parse_contact(value)
+    except SipSyntaxError:
+        return "Invalid Contact"
     return None
 
 

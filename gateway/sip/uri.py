@@ -22,6 +22,18 @@ _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*")
 # RFC 3261 25.1 hostname / IPv4address (lenient: '_' is seen in the wild).
 _HOSTNAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_.])?")
 _IPV6_REF = re.compile(r"\[[0-9A-Fa-f:.]+\]")
+
+# Building blocks of the quick checks (`address.is_plain_name_addr`, `via.is_plain_via`): each
+# matches only text `parse_hostport` / `parse_uri` accept, so a full match needs no parse.
+PLAIN_HOSTPORT = (
+    r"(?:[A-Za-z0-9_](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_.])?|\[[0-9A-Fa-f:.]+\])"
+    r"(?::(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
+)
+# sip:/sips: with an optional plain user, no password, no URI headers, simple parameters
+PLAIN_SIP_URI = (
+    r"sips?:(?:[A-Za-z0-9\-_.!~*'()&=+$%]+@)?" + PLAIN_HOSTPORT
+    + r"(?:;[A-Za-z0-9\-_.!~*'()/:&+$%]+(?:=[A-Za-z0-9\-_.!~*'()/:&+$%]+)?)*"
+)
 _PORT = re.compile(r"[0-9]{1,5}")
 _PARAM_NAME = re.compile(r"[A-Za-z0-9\-_.!~*'()\[\]/:&+$%]+")
 _TEL_NUMBER = re.compile(r"[0-9A-Fa-f+\-.()*#pwPW]+")

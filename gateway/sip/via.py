@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from acdgate.gateway.sip.headers import is_token, parse_params
-from acdgate.gateway.sip.uri import SipSyntaxError, parse_hostport
+from acdgate.gateway.sip.headers import PLAIN_PARAMS, is_token, parse_params
+from acdgate.gateway.sip.uri import PLAIN_HOSTPORT, SipSyntaxError, parse_hostport
 
-__all__ = ["Via", "parse_via"]
+__all__ = ["Via", "is_plain_via", "parse_via"]
 
 Params = tuple[tuple[str, str | None], ...]
+
+# `SIP/2.0/UDP host:port;branch=...;rport` without LWS or quoted parameters; see `is_plain_via`.
+_PLAIN_VIA = re.compile(r"SIP/2\.0/[A-Za-z]+ " + PLAIN_HOSTPORT + PLAIN_PARAMS)
+
+
+def is_plain_via(text: str) -> bool:
+    """A quick check: True only for a Via value `parse_via` accepts (the usual shape, one regex
+    match); False means "parse it to know", not "invalid"."""
+    return _PLAIN_VIA.fullmatch(text) is not None
 
 
 @dataclass(frozen=True, slots=True)

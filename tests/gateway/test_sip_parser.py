@@ -5,6 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from acdgate.gateway.sip.address import (
+    _PLAIN_ADDR_SPEC,
+    _PLAIN_NAME_ADDR,
+    is_plain_name_addr,
+    parse_name_addr,
+)
 from acdgate.gateway.sip.message import Request, Response
 from acdgate.gateway.sip.parser import (
     MAX_MESSAGE_BYTES,
@@ -12,6 +18,7 @@ from acdgate.gateway.sip.parser import (
     StreamFramer,
     parse_message,
 )
+from acdgate.gateway.sip.via import _PLAIN_VIA, is_plain_via, parse_via
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -362,3 +369,31 @@ def test_stream_framer_never_raises_and_stays_bounded(
             for result in framer.feed(part):
                 assert isinstance(result, Request | Response | ParseError)
             assert framer.buffered <= 4096
+
+
+# -- quick checks: what they accept, the full parsers accept ------------------------------
+
+@settings(max_examples=300, suppress_health_check=list(HealthCheck))
+@given(st.one_of(st.from_regex(_PLAIN_NAME_ADDR, fullmatch=True),
+                 st.from_regex(_PLAIN_ADDR_SPEC, fullmatch=True)))  # fmt: skip
+def test_a_plain_address_always_parses(text: str) -> None:
+    if is_plain_name_addr(text):
+        parse_name_addr(text)  # raises if the quick check accepted something invalid
+
+
+@settings(max_examples=300, suppress_health_check=list(HealthCheck))
+@given(st.from_regex(_PLAIN_VIA, fullmatch=True))
+def test_a_plain_via_always_parses(text: str) -> None:
+    assert is_plain_via(text)
+    parse_via(text)
+
+
+def test_quick_checks_accept_what_phones_send_and_leave_the_rest_to_the_parsers() -> None:
+    for text in ('<sip:2101@127.0.0.1>;tag=1SIPpTag001', '"Bob" <sip:b@h:5062;transport=udp>;tag=1',
+                 'Alice <sip:a@example.com>;tag=f1', 'sip:201@h;tag=x',
+                 '<sip:201@[::1]:5060>;+sip.instance="<urn:uuid:1>";reg-id=1'):  # fmt: skip
+        assert is_plain_name_addr(text), text
+    for text in ('<sip:b@h:99999>', 'sip:a@h;x="<u>"', '<sip:a@h >', 'Bob<sip:b@h>,x', '<tel:123>'):
+        assert not is_plain_name_addr(text), text
+    assert is_plain_via("SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-1-2;rport")
+    assert not is_plain_via("SIP / 2.0 / UDP h;branch=z9hG4bK1")  # LWS: parsed the long way
