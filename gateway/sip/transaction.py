@@ -379,10 +379,10 @@ class Transaction:
 
     __slots__ = (
         "_intervals",
+        "_request",
         "key",
         "last_response",
         "reliable",
-        "request",
         "settings",
         "state",
         "timers",
@@ -390,13 +390,21 @@ class Transaction:
 
     def __init__(self, key: str, request: Request, reliable: bool, settings: TimerSettings) -> None:
         self.key = key
-        self.request = request
+        self._request: Request | None = request
         self.reliable = reliable
         self.settings = settings
         self.state = State.INIT
         self.last_response: Response | None = None
         self.timers: dict[TimerName, float] = {}  # pending timer -> when it is due
         self._intervals: dict[TimerName, float] = {}  # retransmit timer -> last interval
+
+    @property
+    def request(self) -> Request:
+        """The request this transaction is for (a completed non-INVITE server transaction
+        lets it go: see `NonInviteServerTransaction`)."""
+        if self._request is None:
+            raise TransactionError(f"{self.key}: request released in {self.state.name}", Fault.LOCAL)
+        return self._request
 
     def start(self, now: float) -> list[Action]:
         """Begin: send the request (client) or deliver it to the TU (server)."""
@@ -627,3 +635,11 @@ class NonInviteServerTransaction(ServerTransaction):
     TABLE = NON_INVITE_SERVER_TABLE
     LIVE_TIMERS = NON_INVITE_SERVER_TIMERS
     __slots__ = ()
+
+    def _enter(self, state: State, actions: list[Action]) -> None:
+        super()._enter(state, actions)
+        if state is State.COMPLETED and self.fallback_keys is None:
+            # RFC 3261 17.2.2: Completed only resends the final response, for Timer J (32 s on
+            # UDP); dropping the request then halves what thousands of such transactions keep
+            # alive for the garbage collector. RFC 2543 matching still needs it (To tag).
+            self._request = None

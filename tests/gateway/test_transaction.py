@@ -377,21 +377,24 @@ def test_invite_server_ack_in_proceeding_is_a_remote_error() -> None:
 @pytest.mark.parametrize(("reliable", "j"), [(False, 64 * SETTINGS.t1), (True, 0.0)])
 def test_non_invite_server_absorbs_and_resends(reliable: bool, j: float) -> None:
     t = non_invite_server(reliable)
-    assert t.start(0.0) == [DeliverRequest(t.request, "s2", UAC)]
-    assert t.handle(Input.REQUEST, 0.5, t.request) == []  # Trying: absorbed, nothing to resend
-    trying = make_response(t.request, 100)
+    request = t.request
+    assert t.start(0.0) == [DeliverRequest(request, "s2", UAC)]
+    assert t.handle(Input.REQUEST, 0.5, request) == []  # Trying: absorbed, nothing to resend
+    trying = make_response(request, 100)
     t.handle(Input.TU_PROVISIONAL, 0.6, trying)
-    assert [s.message for s in sends(t.handle(Input.REQUEST, 1.0, t.request))] == [trying]
-    ok = make_response(t.request, 200, to_tag="t")
+    assert [s.message for s in sends(t.handle(Input.REQUEST, 1.0, request))] == [trying]
+    ok = make_response(request, 200, to_tag="t")
     actions = t.handle(Input.TU_SUCCESS, 1.1, ok)
     assert [s.message for s in sends(actions)] == [ok]
     if j == 0:
         assert actions[-1] == TransactionTerminated("s2")
         return
     assert starts(actions) == {TimerName.J: 1.1 + j}
-    assert [s.message for s in sends(t.handle(Input.REQUEST, 2.0, t.request))] == [ok]
+    with pytest.raises(TransactionError):  # Completed only resends: the request is let go
+        _ = t.request
+    assert [s.message for s in sends(t.handle(Input.REQUEST, 2.0, request))] == [ok]
     with pytest.raises(TransactionError):
-        t.handle(Input.TU_FAILURE, 2.0, make_response(t.request, 500))  # a second final
+        t.handle(Input.TU_FAILURE, 2.0, make_response(request, 500))  # a second final
     assert t.fire(TimerName.J, 1.1 + j) == [TransactionTerminated("s2")]
 
 
@@ -416,15 +419,24 @@ CLIENT_STATUS = {Input.PROVISIONAL: 180, Input.SUCCESS: 200, Input.FAILURE: 486}
 SERVER_STATUS = {Input.TU_PROVISIONAL: 180, Input.TU_SUCCESS: 200, Input.TU_FAILURE: 486}
 
 
+def request_of(t: Transaction) -> Request:
+    """The transaction's request, or an equal one once a completed non-INVITE server
+    transaction has let it go."""
+    try:
+        return t.request
+    except TransactionError:
+        return make_request("REGISTER")
+
+
 def message_for(t: Transaction, event: Input) -> Request | Response | None:
     if event in CLIENT_STATUS:
-        return make_response(t.request, CLIENT_STATUS[event], to_tag="to")
+        return make_response(request_of(t), CLIENT_STATUS[event], to_tag="to")
     if event in SERVER_STATUS:
-        return make_response(t.request, SERVER_STATUS[event], to_tag="to")
+        return make_response(request_of(t), SERVER_STATUS[event], to_tag="to")
     if event is Input.ACK:
-        return make_ack_for_2xx(t.request)
+        return make_ack_for_2xx(request_of(t))
     if event is Input.REQUEST:
-        return t.request
+        return request_of(t)
     return None
 
 
