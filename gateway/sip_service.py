@@ -144,12 +144,27 @@ class SipService:
                 self._log_reachability(self.qualifier.track(b, now))
             for b in result.removed:
                 self._log_reachability(self.qualifier.forget(b.key(), now))
-            self._schedule_expiry()
-            self._schedule_qualify()
+            self._rearm_sooner_timers()
             if self.on_bindings_changed is not None:
                 username = (result.added_or_refreshed or result.removed)[0].username
                 self.on_bindings_changed(username)
         self._deliver(request, incoming, result)
+
+    def _rearm_sooner_timers(self) -> None:
+        """After a REGISTER: re-arm the expiry and qualify timers only if a deadline came sooner.
+
+        A refresh usually moves nothing earlier; re-arming anyway cost a DelayedCall per
+        REGISTER (the reactor keeps cancelled calls until it compacts its heap). A timer left
+        early fires, finds nothing due and re-arms itself.
+        """
+        when = self.registrar.next_expiry()
+        call = self._expiry_call
+        if when is not None and (call is None or not call.active() or when < call.getTime() - 0.001):
+            self._schedule_expiry()
+        when = self.qualifier.next_due()
+        call = self._qualify_call
+        if when is not None and (call is None or not call.active() or when < call.getTime() - 0.001):
+            self._schedule_qualify()
 
     def _deliver(self, request: Request, incoming: Incoming, result: RegisterResult) -> None:
         """Send a registrar answer: at once, later (throttled), or not at all (blocked)."""

@@ -16,6 +16,7 @@ import base64
 import hashlib
 import heapq
 import hmac
+import re
 import secrets
 import struct
 from collections.abc import Iterable, Mapping
@@ -99,12 +100,43 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 _MAX_HEADER = 4096
 
 
+# One auth-param and the separator after it, as `_parse_auth_params_slow` reads them.
+_AUTH_PARAM = re.compile(
+    r'[ \t\r\n,]*([A-Za-z0-9\-.!%*_+`\'~]+)[ \t]*=[ \t]*'
+    r'(?:"((?:[^"\\]|\\.)*)"|([A-Za-z0-9\-.!%*_+`\'~]+))[ \t\r\n]*(?:,|\Z)',
+    re.DOTALL,
+)
+_AUTH_TAIL = re.compile(r"[ \t\r\n,]*")
+_QUOTED_PAIR = re.compile(r"\\(.)", re.DOTALL)
+
+
 def parse_auth_params(text: str) -> dict[str, str] | AuthParseError:
     """`name=value, name="quoted \\"value\\""` -> {lower-case name: unquoted value}.
 
     RFC 7235 section 2.1 auth-param list: LWS around `=` and `,` allowed, empty list elements
     skipped, quoted-string with backslash escapes, a name twice is an error.
     """
+    # fast path: one regex match per parameter; anything unusual goes the character-wise way,
+    # which also names the defect
+    params: dict[str, str] = {}
+    pos = 0
+    match = _AUTH_PARAM.match
+    while (m := match(text, pos)) is not None:
+        name = m.group(1).lower()
+        if name in params:
+            return _parse_auth_params_slow(text)
+        quoted = m.group(2)
+        if quoted is None:
+            params[name] = m.group(3)
+        else:
+            params[name] = _QUOTED_PAIR.sub(r"\1", quoted) if "\\" in quoted else quoted
+        pos = m.end()
+    if _AUTH_TAIL.fullmatch(text, pos):
+        return params
+    return _parse_auth_params_slow(text)
+
+
+def _parse_auth_params_slow(text: str) -> dict[str, str] | AuthParseError:
     params: dict[str, str] = {}
     i, n = 0, len(text)
     while True:
@@ -314,6 +346,10 @@ class NonceSigner:
         issued = self.issued_at(nonce)
         if issued is None:
             return NonceState.FORGED
+        return self.freshness(issued, now)
+
+    def freshness(self, issued: float, now: float) -> NonceState:
+        """FRESH or STALE for a nonce of ours issued at `issued` (from `issued_at`)."""
         if issued > now + 1.0 or now - issued > self._lifetime:
             return NonceState.STALE
         return NonceState.FRESH
@@ -533,7 +569,7 @@ class DigestAuthenticator:
             return fail(FailureReason.UNKNOWN_USER)
         if not matches:
             return fail(FailureReason.BAD_RESPONSE)
-        if self._nonces.state(creds.nonce, now) is not NonceState.FRESH:
+        if self._nonces.freshness(issued, now) is not NonceState.FRESH:
             return AuthOutcome(AuthStatus.STALE, user)
         count = creds.nonce_count
         if count is not None:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
 from urllib.parse import unquote
@@ -64,9 +64,20 @@ class Binding:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the state store's row)."""
-        data = asdict(self)
-        data["source"] = list(self.source)
-        return data
+        # field by field: dataclasses.asdict deep-copies recursively, a cost on every REGISTER
+        return {
+            "username": self.username,
+            "contact": self.contact,
+            "expires_at": self.expires_at,
+            "call_id": self.call_id,
+            "cseq": self.cseq,
+            "source": [self.source[0], self.source[1]],
+            "transport": self.transport,
+            "user_agent": self.user_agent,
+            "q": self.q,
+            "instance_id": self.instance_id,
+            "reg_id": self.reg_id,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Binding:
@@ -189,7 +200,12 @@ class Registrar:
         )
         self.throttle = throttle if throttle is not None else AuthThrottle.from_settings(settings)
         self._bindings: dict[str, dict[str, Binding]] = {}
-        self._expiry: list[tuple[float, str, str]] = []  # heap; stale entries skipped lazily
+        # Expiry heap with at most one live entry per binding: `_queued` holds the time each
+        # (username, contact) is queued at, never later than the binding's expiry. A refresh
+        # that pushes the expiry later leaves the entry alone; it is re-queued when it surfaces.
+        self._expiry: list[tuple[float, str, str]] = []
+        self._queued: dict[tuple[str, str], float] = {}
+        self._date: tuple[int, str] = (-1, "")  # the Date header value of the current second
 
     # -- authentication --------------------------------------------------------------------
 
@@ -240,11 +256,13 @@ class Registrar:
             auth_failure=failure,
         )
 
-    def _domain_hosts(self, request: Request) -> list[str]:
+    def _domain_hosts(self, request: Request) -> Iterator[str]:
+        # a generator: the Request-URI is parsed only if the digest uri differs from it
         try:
-            return [request.request_uri.host]
+            host = request.request_uri.host
         except SipSyntaxError:
-            return []
+            return
+        yield host
 
     def _challenge(self, request: Request, now: float, *, stale: bool) -> Response:
         response = self._reply(request, 401)
@@ -463,6 +481,13 @@ class Registrar:
         else:
             self._bindings.pop(username, None)
         for b in added:
+            self._queue(b)
+
+    def _queue(self, b: Binding) -> None:
+        key = (b.username, b.contact)
+        queued = self._queued.get(key)
+        if queued is None or b.expires_at < queued:
+            self._queued[key] = b.expires_at
             heapq.heappush(self._expiry, (b.expires_at, b.username, b.contact))
 
     def _ok(self, request: Request, bindings: Iterable[Binding], now: float) -> Response:
@@ -477,7 +502,10 @@ class Registrar:
             if b.reg_id is not None:
                 value += f";reg-id={b.reg_id}"
             response.headers.add("Contact", value)
-        response.headers.add("Date", formatdate(now, usegmt=True))
+        second = int(now)
+        if self._date[0] != second:  # RFC 3261 20.17: whole seconds, formatted once per second
+            self._date = (second, formatdate(second, usegmt=True))
+        response.headers.add("Date", self._date[1])
         return response
 
     # -- queries, restore and expiry -------------------------------------------------------
@@ -496,32 +524,49 @@ class Registrar:
             if b.expires_at <= now:
                 continue
             self._bindings.setdefault(b.username, {})[b.contact] = b
-            heapq.heappush(self._expiry, (b.expires_at, b.username, b.contact))
+            self._queue(b)
 
-    def _live(self, entry: tuple[float, str, str]) -> bool:
-        at, username, contact = entry
-        b = self._bindings.get(username, {}).get(contact)
-        return b is not None and b.expires_at == at
+    def _settle_top(self) -> tuple[float, str, str] | None:
+        """The heap's first entry once it is live and exact (due when its binding expires)."""
+        heap = self._expiry
+        while heap:
+            entry = heap[0]
+            at, username, contact = entry
+            key = (username, contact)
+            if self._queued.get(key) != at:  # superseded by an earlier entry
+                heapq.heappop(heap)
+                continue
+            b = self._bindings.get(username, {}).get(contact)
+            if b is None:  # removed meanwhile
+                heapq.heappop(heap)
+                del self._queued[key]
+                continue
+            if b.expires_at != at:  # refreshed since it was queued: queue it at its new time
+                heapq.heapreplace(heap, (b.expires_at, username, contact))
+                self._queued[key] = b.expires_at
+                continue
+            return entry
+        return None
 
     def next_expiry(self) -> float | None:
         """When the next binding expires (arm a timer for it), None without bindings."""
-        while self._expiry and not self._live(self._expiry[0]):
-            heapq.heappop(self._expiry)
-        return self._expiry[0][0] if self._expiry else None
+        entry = self._settle_top()
+        return None if entry is None else entry[0]
 
     def expire(self, now: float) -> list[Binding]:
         """Remove and return the bindings whose time is up at `now`."""
         gone: list[Binding] = []
-        while self._expiry and self._expiry[0][0] <= now:
-            entry = heapq.heappop(self._expiry)
-            if not self._live(entry):
-                continue
+        while True:
+            entry = self._settle_top()
+            if entry is None or entry[0] > now:
+                return gone
+            heapq.heappop(self._expiry)
             _, username, contact = entry
+            del self._queued[(username, contact)]
             user = self._bindings[username]
             gone.append(user.pop(contact))
             if not user:
                 del self._bindings[username]
-        return gone
 
     def set_credentials(self, credentials: Mapping[str, str]) -> None:
         """Swap the credential table (a site reload); bindings and nonces stay valid."""

@@ -430,3 +430,15 @@ def test_parser_never_raises(text: str) -> None:
 def test_quoted_values_round_trip(value: str) -> None:
     quoted = value.replace("\\", "\\\\").replace('"', '\\"')
     assert parse_auth_params(f'a="{quoted}", b=x') == {"a": value, "b": "x"}
+
+
+_AUTH_PIECES = st.sampled_from(
+    [*'ab=, \t"\\\r\nxyz-.', "realm", "nonce", '"q\\"x"', 'username="201"', ", uri=sip:gw"]
+)
+
+
+@given(st.lists(_AUTH_PIECES, max_size=25).map("".join))
+def test_auth_params_fast_path_agrees_with_the_characterwise_parser(text: str) -> None:
+    from acdgate.gateway.sip.digest import _parse_auth_params_slow
+
+    assert parse_auth_params(text) == _parse_auth_params_slow(text)

@@ -377,6 +377,17 @@ def test_unknown_require_gets_420() -> None:
 # -- restore and expiry -------------------------------------------------------------------
 
 
+def test_refreshes_keep_one_expiry_entry_per_binding_and_the_deadline_exact() -> None:
+    reg = make_registrar()
+    phone = Phone(reg)
+    for i in range(300):  # a phone refreshing far more often than its bindings expire
+        phone.register(contacts=["<sip:201@10.0.0.1>;expires=3600"], now=NOW + i)
+    assert len(reg._expiry) <= 2  # not one heap entry per REGISTER
+    assert reg.next_expiry() == NOW + 299 + 3600
+    assert reg.expire(NOW + 3600) == []
+    assert [b.contact for b in reg.expire(NOW + 299 + 3600)] == ["sip:201@10.0.0.1"]
+
+
 def test_expiry_is_timer_driven() -> None:
     reg = make_registrar()
     phone = Phone(reg)
