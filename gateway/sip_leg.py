@@ -76,7 +76,61 @@ def _ignore_failed_bye(failure: Any) -> None:
     failure.trap(TransactionFailed)
 
 
-class SipLeg:
+class InDialogRequests:
+    """What both kinds of SIP leg do with requests inside their dialog: INFO key presses,
+    re-INVITE/UPDATE offers (through the leg's `DialogSession`), and sending in the dialog.
+
+    A leg provides `stack`, `dialog`, `session`, `ended`, `on_digit`, `negotiated` and
+    `_peer()`: where its phone is (the address it registered or called from) and how.
+    """
+
+    stack: SipStack
+    dialog: Dialog | None
+    session: DialogSession | None
+    ended: bool
+    on_digit: Callable[[str, str], None] | None
+    negotiated: Negotiated | None
+
+    def _peer(self) -> tuple[tuple[str, int], str]:
+        raise NotImplementedError
+
+    def info_received(self, request: Request) -> None:
+        """SIP INFO with a key press (`application/dtmf-relay` or `application/dtmf`)."""
+        digit = parse_info_digit(request.headers.get("Content-Type") or "", request.body)
+        if digit is None:
+            self.stack.respond(request, 415, "Unsupported INFO Package",
+                               headers=[("Accept", "application/dtmf-relay, application/dtmf")])
+            return
+        self.stack.respond(request, 200)
+        if self.on_digit is not None:
+            self.on_digit(digit, "info")
+
+    def reoffer_received(self, request: Request) -> None:
+        """A re-INVITE or UPDATE in our dialog (hold, resume, codec change, session refresh)."""
+        if self.session is None or self.ended:
+            # RFC 3261 14.2 / RFC 3311 5.2: our INVITE transaction is still open
+            self.stack.respond(request, 500, "Initial INVITE Pending", headers=[("Retry-After", "1")])
+            return
+        self.session.offer_received(request)
+
+    def send_in_dialog(self, method: str, *, body: bytes = b"", content_type: str | None = None,
+                       extra: list[tuple[str, str]] | None = None) -> defer.Deferred[Any]:
+        """Send a request inside our dialog (NOTIFY for a REFER); fires with the final response."""
+        assert self.dialog is not None
+        destination, transport = self._peer()
+        request = self.dialog.request(method, self.stack.via_for(transport), body=body,
+                                      content_type=content_type, extra=extra)
+        return self.stack.send_request(request, destination, transport)
+
+    def _renegotiated(self, negotiated: Negotiated) -> None:
+        self.negotiated = negotiated
+
+    def _media_digit(self, digit: str, method: str) -> None:
+        if self.on_digit is not None and not self.ended:
+            self.on_digit(digit, method)
+
+
+class SipLeg(InDialogRequests):
     """The UAS side of one INVITE, as a `leg.Leg`."""
 
     def __init__(
@@ -141,6 +195,9 @@ class SipLeg:
                 except SdpError as exc:
                     self._media_problem = str(exc)
         self.media.on_digit = self._media_digit
+
+    def _peer(self) -> tuple[tuple[str, int], str]:
+        return self.incoming.source, self.incoming.transport
 
     # -- Leg ---------------------------------------------------------------------------
 
@@ -245,35 +302,6 @@ class SipLeg:
             self.dialog.advance(DialogInput.BYE)
         self._end(EndReason.REMOTE_HANGUP)
 
-    def info_received(self, request: Request) -> None:
-        digit = parse_info_digit(request.headers.get("Content-Type") or "", request.body)
-        if digit is None:
-            self.stack.respond(request, 415, "Unsupported INFO Package",
-                               headers=[("Accept", "application/dtmf-relay, application/dtmf")])
-            return
-        self.stack.respond(request, 200)
-        if self.on_digit is not None:
-            self.on_digit(digit, "info")
-
-    def reoffer_received(self, request: Request) -> None:
-        """A re-INVITE or UPDATE in our dialog (hold, resume, codec change, session refresh)."""
-        if self.session is None or self.ended:
-            # RFC 3261 14.2 / RFC 3311 5.2: our INVITE transaction is still open
-            self.stack.respond(request, 500, "Initial INVITE Pending", headers=[("Retry-After", "1")])
-            return
-        self.session.offer_received(request)
-
-    def send_in_dialog(self, method: str, *, body: bytes = b"", content_type: str | None = None,
-                       extra: list[tuple[str, str]] | None = None) -> defer.Deferred[Any]:
-        """Send a request inside our dialog (NOTIFY for a REFER); fires with the final response."""
-        assert self.dialog is not None
-        request = self.dialog.request(method, self.stack.via_for(self.incoming.transport), body=body,
-                                      content_type=content_type, extra=extra)
-        return self.stack.send_request(request, self.incoming.source, self.incoming.transport)
-
-    def _renegotiated(self, negotiated: Negotiated) -> None:
-        self.negotiated = negotiated
-
     def cancelled(self) -> None:
         """A CANCEL matched our INVITE (the stack answered it 200)."""
         if self._final_sent:
@@ -285,10 +313,6 @@ class SipLeg:
         self._end(EndReason.REMOTE_HANGUP)
 
     # -- internals ---------------------------------------------------------------------
-
-    def _media_digit(self, digit: str, method: str) -> None:
-        if self.on_digit is not None and not self.ended:
-            self.on_digit(digit, method)
 
     def _retransmit_2xx(self) -> None:
         self._retransmit = None

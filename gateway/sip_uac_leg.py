@@ -29,7 +29,7 @@ from acdgate.gateway.sip.message import (
 )
 from acdgate.gateway.sip.registrar import Binding
 from acdgate.gateway.sip.stack import SipStack, TransactionFailed
-from acdgate.gateway.sip_leg import local_ip_towards, parse_info_digit
+from acdgate.gateway.sip_leg import InDialogRequests, local_ip_towards
 from twisted.internet import defer
 from twisted.logger import Logger
 
@@ -40,7 +40,7 @@ def _ignore_transaction_failure(failure: Any) -> None:
     failure.trap(TransactionFailed)
 
 
-class OutgoingSipLeg:
+class OutgoingSipLeg(InDialogRequests):
     """An INVITE from the gateway to one registered contact of a station."""
 
     def __init__(
@@ -86,6 +86,9 @@ class OutgoingSipLeg:
             self.contact += f";transport={binding.transport.lower()}"
         self._acked: set[str] = set()
         self.session: DialogSession | None = None  # once answered: re-INVITE, UPDATE, refreshes
+
+    def _peer(self) -> tuple[tuple[str, int], str]:
+        return self.binding.source, self.binding.transport
 
     @property
     def has_media(self) -> bool:
@@ -240,42 +243,10 @@ class OutgoingSipLeg:
             self.dialog.advance(DialogInput.BYE)
         self._end(EndReason.REMOTE_HANGUP)
 
-    def info_received(self, request: Request) -> None:
-        digit = parse_info_digit(request.headers.get("Content-Type") or "", request.body)
-        if digit is None:
-            self.stack.respond(request, 415, "Unsupported INFO Package",
-                               headers=[("Accept", "application/dtmf-relay, application/dtmf")])
-            return
-        self.stack.respond(request, 200)
-        if self.on_digit is not None:
-            self.on_digit(digit, "info")
-
     def ack_received(self, request: Request) -> None:
         """The ACK for our 2xx to the phone's re-INVITE."""
         if self.session is not None:
             self.session.ack_received(request)
-
-    def reoffer_received(self, request: Request) -> None:
-        """A re-INVITE or UPDATE from the phone (hold, resume, session refresh)."""
-        if self.session is None or self.ended:
-            self.stack.respond(request, 500, "Initial INVITE Pending", headers=[("Retry-After", "1")])
-            return
-        self.session.offer_received(request)
-
-    def send_in_dialog(self, method: str, *, body: bytes = b"", content_type: str | None = None,
-                       extra: list[tuple[str, str]] | None = None) -> defer.Deferred[Any]:
-        """Send a request inside our dialog (NOTIFY for a REFER); fires with the final response."""
-        assert self.dialog is not None
-        request = self.dialog.request(method, self.stack.via_for(self.binding.transport), body=body,
-                                      content_type=content_type, extra=extra)
-        return self.stack.send_request(request, self.binding.source, self.binding.transport)
-
-    def _renegotiated(self, negotiated: Negotiated) -> None:
-        self.negotiated = negotiated
-
-    def _media_digit(self, digit: str, method: str) -> None:
-        if self.on_digit is not None and not self.ended:
-            self.on_digit(digit, method)
 
     def _end(self, reason: EndReason) -> None:
         if self.ended:
