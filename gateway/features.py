@@ -332,6 +332,7 @@ class FeatureHandler:
                        if agent is not None else Refusal(403, "No user logged on at this station"))
             if refused is None:
                 self._journal(leg, code, outcome)
+                await self._joined(leg)
                 return outcome
             outcome = Outcome(False, refused.reason, refused.status)
         self._journal(leg, code, outcome)
@@ -339,6 +340,25 @@ class FeatureHandler:
         await leg.play_tone(tone, ms)
         leg.hangup()
         return outcome
+
+    @staticmethod
+    def _joined(leg: Leg) -> defer.Deferred[None]:
+        """Fires when a leg joined to a call (a supervisor's) ends: until then the feature
+        still has it, so the call dispatcher keeps routing its in-dialog requests (its BYE)
+        to it. Supervision owns `on_ended` from the join on; this chains onto its handler
+        (should Supervision replace it later, the deferred stays unfired: the dispatcher
+        then keeps a dead leg's entry, never drops a live one)."""
+        d: defer.Deferred[None] = defer.Deferred()
+        theirs = leg.on_ended
+
+        def ended(reason: EndReason) -> None:
+            if theirs is not None:
+                theirs(reason)
+            if not d.called:
+                d.callback(None)
+
+        leg.on_ended = ended
+        return d
 
     def _finish_refused(self, leg: Leg, code: ShortCode, outcome: Outcome) -> Outcome:
         """No usable media: say it in the final response instead of with a tone."""

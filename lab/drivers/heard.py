@@ -44,10 +44,15 @@ def tones_in(samples: npt.NDArray[np.int16]) -> list[str]:
     return found
 
 
-def tone_seconds(samples: npt.NDArray[np.int16], freq: float) -> float:
+def tone_seconds(samples: npt.NDArray[np.int16], freq: float, min_run_ms: float = 60.0) -> float:
     """For how long `freq` sounds in `samples` (alone or mixed with other tones), in seconds:
-    the count of 20 ms windows, 10 ms apart, where it is present."""
-    return float(tone_present(samples, (freq,), min_ratio=0.0).sum()) * 0.01
+    20 ms windows, 10 ms apart, where it is present, counted in runs of `min_run_ms` or more.
+    A click where a lost packet left a gap has energy at every frequency for a window or two;
+    a tone, even one cut by loss, lasts."""
+    on = tone_present(samples, (freq,), min_ratio=0.0)
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], on.astype(np.int8), [0]))))
+    runs = edges[1::2] - edges[::2]
+    return float(runs[runs * 10 >= min_run_ms].sum()) * 0.01
 
 
 def read_u8(path: Path) -> npt.NDArray[np.int16]:
@@ -81,7 +86,7 @@ def write_wav(path: Path, samples: npt.NDArray[np.int16]) -> Path:
     return path
 
 
-def sine(freq: float, seconds: float, level_dbm0: float = -10.0) -> npt.NDArray[np.int16]:
+def sine(freq: float, seconds: float, level_dbm0: float = -16.0) -> npt.NDArray[np.int16]:
     """A steady tone to play into a call (scenarios tell parties apart by frequency)."""
     amplitude = dbm0_to_amplitude(level_dbm0)
     t = np.arange(round(seconds * 8000)) / 8000.0

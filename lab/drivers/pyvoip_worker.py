@@ -167,10 +167,10 @@ def main() -> int:
     def incoming(call: Any) -> None:
         headers = call.request.headers
         caller = headers.get("From", {})
+        current[:] = [call]  # before saying so: the parent answers as soon as it reads the line
+        watch(call)
         say(event="incoming", call_id=str(call.call_id), caller=str(caller.get("number", "")),
             display=str(caller.get("caller", "")), raw_from=str(caller.get("raw", "")))
-        current[:] = [call]
-        watch(call)
 
     phone = VoIPPhone(args.server, args.port, args.user, args.password, myIP=args.my_ip,
                       sipPort=args.sip_port, rtpPortLow=args.sip_port + 2, rtpPortHigh=args.sip_port + 40,
@@ -201,7 +201,30 @@ def main() -> int:
     hung_up: dict[str, str] = {}
     original_parse = phone.sip.parse_message
 
+    def cancelled(message: Any) -> None:
+        """RFC 3261 9.2: a CANCEL of a ringing call ends it with 487 (pyVoIP answers the
+        CANCEL's 200 and leaves the call ringing forever)."""
+        call_id = message.headers["Call-ID"]
+        call = phone.calls.get(call_id)
+        if call is None or call.state is not CallState.RINGING:
+            return
+        invite = call.request
+        tag = phone.sip.tagLibrary.get(call_id) or phone.sip.gen_tag()
+        response = ("SIP/2.0 487 Request Terminated\r\n" + phone.sip._gen_response_via_header(invite)
+                    + f"From: {invite.headers['From']['raw']};tag={invite.headers['From']['tag']}\r\n"
+                    + f"To: {invite.headers['To']['raw']};tag={tag}\r\n"
+                    + f"Call-ID: {call_id}\r\nCSeq: {invite.headers['CSeq']['check']} INVITE\r\n"
+                    + "Content-Length: 0\r\n\r\n")
+        phone.sip.out.sendto(response.encode("utf8"), (phone.sip.server, phone.sip.port))
+        hung_up[call_id] = "cancelled"
+        call.state = CallState.ENDED
+        phone.calls.pop(call_id, None)
+
     def parse_message(message: Any) -> None:
+        if message.type is SIPMessageType.MESSAGE and message.method == "CANCEL":
+            original_parse(message)  # its 200 OK
+            cancelled(message)
+            return
         # pyVoIP drops final error responses (bar 404/503): report and ACK them ourselves.
         if message.type is not SIPMessageType.MESSAGE and int(message.status.value) >= 300:
             call_id = message.headers.get("Call-ID", "")

@@ -1,0 +1,328 @@
+"""Routed calls on softphone agents (issue 7): the agent each group's rule picks over a short
+sequence of calls (linear, circular, most idle), ring-no-answer, recording, and a supervisor's
+monitor, barge-in and intercept checked by tones; on a clean and a lossy lab LAN.
+
+`kind` is the agents' endpoint kind; callers are softphones of the other kind (both play
+tones and keep what they heard). Agents log on and go Ready through the phone XML service
+(`/xml/login`, `/xml/set`), as the gateway tests do, so each scenario is about the calls. Who
+was offered and who answered a call is read from the gateway's journal (`OfferCall`,
+`CallConnected`), states and counts from `/api/agents`. The lab site has 1 s of wrap-up and
+4 s of ring-no-answer (`acdgate.lab.lab_site`).
+
+Audio: the caller plays 600 Hz, the agent 1000 Hz, the supervisor 3200 Hz while monitoring
+and 2400 Hz when barging in, so one recording of a call tells the phases apart. On the lossy
+LAN tones lose some 5-10 % of their windows; thresholds ask for a fraction of the time a
+tone played (never zero) and allow a few stray windows where a tone must be absent.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import sqlite3
+import time
+import wave
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from acdgate.lab.drivers.base import Endpoint, Observation, ObservationKind
+from acdgate.lab.drivers.heard import read_wav, tone_seconds
+from acdgate.lab.inventory import EndpointKind
+from acdgate.lab.lab_site import NO_ANSWER_SECONDS
+from conftest import Lab, LabNetwork
+
+K = ObservationKind
+OTHER = {EndpointKind.PYVOIP: EndpointKind.BARESIP, EndpointKind.BARESIP: EndpointKind.PYVOIP}
+# 3200 and 2400 Hz are at least 200 Hz from every product of 600, 1000 (and each other) up to
+# the third order: G.711 companding and mixing make those, and 3 x 600 = 1800 Hz was heard
+CALLER, AGENT, MONITOR, BARGE = 600.0, 1000.0, 3200.0, 2400.0
+RING_NO_ANSWER = 32767  # acd.states.SystemReason.RING_NO_ANSWER
+STRAY = 0.3  # seconds of a tone tolerated where it must be absent (clicks as media paths switch)
+TALK = 0.6  # how long an agent talks on the routing scenarios' short calls
+
+
+# -- the gateway, seen from the lab LAN ------------------------------------------------------
+
+def _request(lab: Lab, method: str, path: str, body: dict[str, str] | None = None) -> tuple[int, str]:
+    host, port = lab.gateway.info["http"]["host"], int(lab.gateway.info["http"]["port"])
+    gw = lab.network.gateway_host()
+    sock = (gw.call_inside(lambda: socket.create_connection((host, port), 10)) if gw
+            else socket.create_connection((host, port), 10))
+    conn = http.client.HTTPConnection(host, port, timeout=10)
+    conn.sock = sock
+    try:
+        data = json.dumps(body).encode() if body is not None else None
+        conn.request(method, path, body=data, headers={"content-type": "application/json"} if data else {})
+        response = conn.getresponse()
+        return response.status, response.read().decode("utf-8", "replace")
+    finally:
+        conn.close()
+
+
+def log_on(lab: Lab, user: str, at: Endpoint | str, *, pin: str = "1234", ready: bool = True) -> None:
+    """`user` logs on at an endpoint's station (or a station with no phone in the lab) by the
+    phone XML service (the IP Phone Agent screens)."""
+    station = at if isinstance(at, str) else at.spec.station
+    for path in [f"/xml/login?ext={station}&id={user}&pin={pin}", *([f"/xml/set?ext={station}&to=ready"] * ready)]:
+        status, text = _request(lab, "GET", path)
+        assert status == 200, (path, status, text[:300])
+    agent = lab.agent(user)
+    assert agent is not None and agent["station"] == station, lab.api("/api/agents")
+    assert agent["state"] == ("READY" if ready else "NOT_READY"), agent
+
+
+def status_line(lab: Lab, agent: Endpoint) -> str:
+    """The agent phone's status screen (guide: "Talking : Mon" while monitored)."""
+    status, text = _request(lab, "GET", f"/xml/stats?ext={agent.spec.station}")
+    assert status == 200, text[:300]
+    return text
+
+
+def post(lab: Lab, path: str, body: dict[str, str]) -> tuple[int, Any]:
+    status, text = _request(lab, "POST", path, body)
+    return status, json.loads(text) if text else None
+
+
+def wait_until(check: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
+    """Poll the gateway (its state is the event) until `check` is true."""
+    deadline = time.monotonic() + timeout
+    while not (value := check()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+    return value
+
+
+def state(lab: Lab, user: str) -> str:
+    agent = lab.agent(user)
+    return str(agent["state"]) if agent else "LOGGED_OUT"
+
+
+def journal(lab: Lab, kind: str) -> list[dict[str, Any]]:
+    db = sqlite3.connect(f"file:{lab.gateway.state_dir / 'acdgate.sqlite3'}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT data FROM journal WHERE kind = ? ORDER BY seq", (kind,)).fetchall()
+    finally:
+        db.close()
+    return [json.loads(row[0]) for row in rows]
+
+
+def users_of(lab: Lab, kind: str) -> list[str]:
+    return [str(r["user_id"]) for r in journal(lab, kind)]
+
+
+# -- endpoints ---------------------------------------------------------------------------------
+
+def endpoints(lab: Lab, *kinds: EndpointKind) -> list[Endpoint]:
+    """Endpoints of these kinds, started and registered at once (each registration waits on
+    its own phone)."""
+    eps = [lab.endpoint(k, register=False) for k in kinds]
+    with ThreadPoolExecutor(len(eps)) as pool:
+        for ep, obs in zip(eps, pool.map(lambda e: e.register(timeout=30), eps), strict=True):
+            assert obs.kind is K.REGISTERED, f"{ep.spec.name} did not register: {obs}"
+    return eps
+
+
+def answer(ep: Endpoint, tone: float | None = None) -> Observation:
+    """The phone rings (the gateway offers it a call): answer, and maybe play a tone."""
+    incoming = ep.wait_for(K.CALL_INCOMING, 15)
+    ep.answer()
+    ep.wait_for(K.CALL_ANSWERED, 15)
+    if tone is not None:
+        ep.play_tone(tone, 60)
+    return incoming
+
+
+def dial(ep: Endpoint, number: str, tone: float | None = None) -> None:
+    obs = ep.call(number, timeout=20)
+    assert obs.kind is K.CALL_ANSWERED, f"{ep.spec.name} dialled {number}: {obs}"  # answered at once, queued
+    if tone is not None:
+        ep.play_tone(tone, 60)
+
+
+def hang_up(ep: Endpoint) -> Observation:
+    ep.hangup()
+    return ep.wait_for(K.CALL_ENDED, 15)
+
+
+def heard(obs: Observation) -> npt.NDArray[np.int16]:
+    path = obs.data.get("audio", "")
+    assert path and Path(path).is_file(), f"no audio kept for this call: {obs}"
+    return read_wav(Path(path))
+
+
+def talk(seconds: float) -> None:
+    """The scenario's talking time: audio flows meanwhile; nothing to wait for."""
+    time.sleep(seconds)
+
+
+def routed(lab: Lab, caller: Endpoint, group: str, agents: dict[str, Endpoint], expected: str) -> None:
+    """One call from `caller` to `group`: `expected` is offered it, answers, talks, hangs up;
+    the caller's leg ends with it and the agent is READY again after wrap-up."""
+    offers = len(users_of(lab, "OfferCall"))
+    dial(caller, group)
+    offered = wait_until(lambda: users_of(lab, "OfferCall")[offers:], f"an offer of call {offers + 1} in {group}")
+    assert offered[0] == expected, f"{group} offered call {offers + 1} to {offered[0]}, expected {expected}"
+    answer(agents[expected])
+    assert wait_until(lambda: users_of(lab, "CallConnected")[offers:], "the call connected")[0] == expected
+    talk(TALK)
+    assert hang_up(agents[expected]).data["by"] == "local"
+    caller.wait_for(K.CALL_ENDED, 15)
+    wait_until(lambda: all(state(lab, u) == "READY" for u in agents), "every agent READY again")
+
+
+# -- scenarios -------------------------------------------------------------------------------
+
+def test_linear_group_offers_the_first_free_member_each_time(lab: Lab, conditions: LabNetwork,
+                                                             kind: EndpointKind) -> None:
+    a, b, first, second = endpoints(lab, kind, kind, OTHER[kind], OTHER[kind])
+    log_on(lab, "3001", b)  # 3001 Ready first: idle longer, but 3000 comes first in 6000's list
+    log_on(lab, "3000", a)
+    routed(lab, first, "6000", {"3000": a, "3001": b}, "3000")
+    # 3000 busy: the next member in list order
+    dial(first, "6000")
+    wait_until(lambda: users_of(lab, "OfferCall")[1:], "the second offer")
+    answer(a)
+    dial(second, "6000")
+    assert wait_until(lambda: users_of(lab, "OfferCall")[2:], "the third offer") == ["3001"]
+    answer(b)
+    talk(TALK)
+    hang_up(b)
+    hang_up(a)
+    for caller in (first, second):
+        caller.wait_for(K.CALL_ENDED, 15)
+    wait_until(lambda: state(lab, "3000") == state(lab, "3001") == "READY", "both READY")
+    routed(lab, first, "6000", {"3000": a, "3001": b}, "3000")
+    assert users_of(lab, "CallConnected") == ["3000", "3000", "3001", "3000"]
+    handled = {u: lab.agent(u)["calls_handled"] for u in ("3000", "3001")}  # type: ignore[index]
+    assert handled == {"3000": 3, "3001": 1}, handled
+
+
+def test_circular_group_rotates_past_the_member_offered_last(lab: Lab, conditions: LabNetwork,
+                                                            kind: EndpointKind) -> None:
+    a, b, caller = endpoints(lab, kind, kind, OTHER[kind])
+    log_on(lab, "3000", a)
+    log_on(lab, "3001", b)
+    agents = {"3000": a, "3001": b}
+    for expected in ("3000", "3001", "3000"):  # both Ready before each call: linear would be 3000 x 3
+        routed(lab, caller, "6001", agents, expected)
+    assert users_of(lab, "CallConnected") == ["3000", "3001", "3000"]
+
+
+def test_most_idle_member_gets_the_call(lab: Lab, conditions: LabNetwork, kind: EndpointKind) -> None:
+    a, b, caller = endpoints(lab, kind, kind, OTHER[kind])
+    log_on(lab, "3001", b)  # idle longest: first, although 3000 comes first in the member list
+    log_on(lab, "3000", a)
+    agents = {"3000": a, "3001": b}
+    for expected in ("3001", "3000", "3001"):  # after its call an agent is the least idle
+        routed(lab, caller, "6002", agents, expected)
+    handled = {u: lab.agent(u)["calls_handled"] for u in agents}  # type: ignore[index]
+    assert handled == {"3000": 1, "3001": 2}, handled
+
+
+def test_ring_no_answer_makes_the_agent_not_ready_and_the_next_gets_the_call(
+        lab: Lab, conditions: LabNetwork, kind: EndpointKind) -> None:
+    deaf, b, caller = endpoints(lab, kind, kind, OTHER[kind])
+    log_on(lab, "3000", deaf)
+    log_on(lab, "3001", b)
+    dial(caller, "6000")
+    deaf.wait_for(K.CALL_INCOMING, 15)  # it rings, and nobody answers
+    answer(b)  # after the no-answer time, the next member's phone rings
+    offered_at = [r["at"] for r in journal(lab, "OfferCall")]
+    assert users_of(lab, "OfferCall") == ["3000", "3001"]
+    assert offered_at[1] - offered_at[0] >= NO_ANSWER_SECONDS - 0.1, offered_at
+    assert users_of(lab, "RingNoAnswer") == ["3000"]
+    agent = lab.agent("3000")
+    assert agent is not None and (agent["state"], agent["reason_code"]) == ("NOT_READY", RING_NO_ANSWER), agent
+    # the phone that did not answer stopped ringing (CANCEL, 487), no call was set up on it
+    ended = deaf.wait_for(K.CALL_ENDED, 10)
+    assert not [o for o in deaf.observed if o.kind is K.CALL_ANSWERED], deaf.observed
+    assert ended.data.get("by") != "local", ended
+    assert users_of(lab, "CallConnected") == ["3001"]
+    hang_up(b)
+    caller.wait_for(K.CALL_ENDED, 15)
+    assert lab.agent("3001")["calls_handled"] == 1  # type: ignore[index]
+
+
+def test_recording_keeps_caller_and_agent_on_their_channels(lab: Lab, conditions: LabNetwork,
+                                                          kind: EndpointKind) -> None:
+    agent, caller = endpoints(lab, kind, OTHER[kind])
+    log_on(lab, "3000", agent)
+    log_on(lab, "3900", "2110", pin="9999", ready=False)  # the supervisor desk: records by HTTP
+    dial(caller, "6000", tone=CALLER)
+    answer(agent, tone=AGENT)
+    wait_until(lambda: state(lab, "3000") == "TALKING", "3000 TALKING")
+    status, body = post(lab, "/api/agents/3000/record", {"user": "3900"})
+    assert status == 200, body
+    talk(3.0)
+    agent_end = hang_up(agent)
+    caller_end = caller.wait_for(K.CALL_ENDED, 15)
+    rows = wait_until(lambda: [r for r in lab.api("/api/recordings") if r["ended"] is not None], "the recording")
+    assert [(r["agent"], r["group"], r["by"]) for r in rows] == [("3000", "6000", "3900")], rows
+    path = Path(rows[0]["path"])
+    assert path.is_file() and path.suffix == ".wav" and rows[0]["size"] == path.stat().st_size
+    with wave.open(str(path)) as wav:
+        assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (2, 2, 8000)
+        stereo = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").reshape(-1, 2)
+    left, right = stereo[:, 0], stereo[:, 1]
+    length = len(left) / 8000
+    assert 2.0 < length < 6.0, length
+    # caller left, agent right (each for most of the recording, the other hardly at all)
+    assert tone_seconds(left, CALLER) > 0.6 * length, (tone_seconds(left, CALLER), length)
+    assert tone_seconds(left, AGENT) <= STRAY, tone_seconds(left, AGENT)
+    assert tone_seconds(right, AGENT) > 0.6 * length, (tone_seconds(right, AGENT), length)
+    assert tone_seconds(right, CALLER) <= STRAY, tone_seconds(right, CALLER)
+    # and the two phones heard each other
+    assert tone_seconds(heard(caller_end), AGENT) > 2.0
+    assert tone_seconds(heard(agent_end), CALLER) > 2.0
+
+
+def test_supervisor_monitors_barges_in_and_intercepts(lab: Lab, conditions: LabNetwork,
+                                                      kind: EndpointKind) -> None:
+    agent, supervisor, caller = endpoints(lab, kind, kind, OTHER[kind])
+    log_on(lab, "3000", agent)
+    log_on(lab, "3900", supervisor, pin="9999", ready=False)
+    dial(caller, "6000", tone=CALLER)
+    answer(agent, tone=AGENT)
+    wait_until(lambda: state(lab, "3000") == "TALKING", "3000 TALKING")
+
+    # monitor by short code: the supervisor hears both, nobody hears the supervisor
+    dial(supervisor, "*45*3000#", tone=MONITOR)
+    wait_until(lambda: "Mon" in status_line(lab, agent), "Mon on the agent's status line")
+    talk(2.5)
+    monitored = hang_up(supervisor)
+    # the phone is done when it sends its BYE; the gateway when that BYE (maybe resent) arrives
+    wait_until(lambda: "Mon" not in status_line(lab, agent), "the monitoring to end with the supervisor's hang-up")
+
+    # barge-in over HTTP: the gateway rings the supervisor's station; three-way talk
+    status, body = post(lab, "/api/agents/3000/barge", {"user": "3900", "station": supervisor.spec.station})
+    assert status == 202, body
+    answer(supervisor, tone=BARGE)
+    talk(2.5)
+
+    # intercept: the agent's leg is released, the supervisor has the caller
+    status, body = post(lab, "/api/agents/3000/intercept", {"user": "3900", "station": supervisor.spec.station})
+    assert status == 200, body
+    agent_end = agent.wait_for(K.CALL_ENDED, 15)
+    assert agent_end.data["by"] != "local", agent_end
+    talk(2.0)
+    caller.hangup()
+    caller_end = caller.wait_for(K.CALL_ENDED, 15)
+    sup_end = supervisor.wait_for(K.CALL_ENDED, 15)
+    wait_until(lambda: state(lab, "3000") in ("WORK_READY", "READY"), "3000 in wrap-up or READY")
+    assert lab.agent("3000")["calls_handled"] == 1  # type: ignore[index]
+
+    on_monitor, at_agent, at_caller, on_barge = (heard(o) for o in (monitored, agent_end, caller_end, sup_end))
+    assert tone_seconds(on_monitor, CALLER) > 1.0, "the monitoring supervisor did not hear the caller"
+    assert tone_seconds(on_monitor, AGENT) > 1.0, "the monitoring supervisor did not hear the agent"
+    assert tone_seconds(at_agent, MONITOR) <= STRAY, "the agent heard the monitoring supervisor"
+    assert tone_seconds(at_caller, MONITOR) <= STRAY, "the caller heard the monitoring supervisor"
+    assert tone_seconds(at_agent, BARGE) > 1.0, "the agent did not hear the barging supervisor"
+    assert tone_seconds(at_caller, BARGE) > 2.0, "the caller did not hear the supervisor (barge, intercept)"
+    assert tone_seconds(on_barge, AGENT) > 1.0, "the barging supervisor did not hear the agent"
+    assert tone_seconds(on_barge, CALLER) > 2.0, "the supervisor did not hear the caller"
+    assert tone_seconds(at_caller, AGENT) > 3.0, "the caller did not hear the agent before the intercept"
