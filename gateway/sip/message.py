@@ -251,8 +251,12 @@ def make_response(
             if to is not None and to.tag is None:
                 value = f"{value};tag={to_tag}"
         fields.append((name, value))
-    return Response(status, reason if reason is not None else reason_phrase(status),
-                    Headers(fields))  # fmt: skip
+    headers = Headers(fields)
+    # the same Via and CSeq texts: reuse what the request parsed (the stack routes the response
+    # by its top Via, the transaction layer matches it by Via and CSeq)
+    headers.adopt_parsed("Via", parse_via, rh.parsed_so_far("Via", parse_via))
+    headers.adopt_parsed("CSeq", parse_cseq, rh.parsed_so_far("CSeq", parse_cseq))
+    return Response(status, reason if reason is not None else reason_phrase(status), headers)
 
 
 def new_branch() -> str:

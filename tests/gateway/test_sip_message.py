@@ -230,3 +230,13 @@ def test_branch_and_tag_are_fresh() -> None:
     assert len(branches) == 50 and all(b.startswith("z9hG4bK") and len(b) > 16 for b in branches)
     tags = {new_tag() for _ in range(50)}
     assert len(tags) == 50 and all(len(t) >= 8 for t in tags)
+
+
+def test_make_response_reuses_the_requests_parsed_via_and_cseq() -> None:
+    req = _request()
+    top, cseq = req.top_via, req.cseq
+    resp = make_response(req, 200, to_tag="t1")
+    assert resp.top_via is top and resp.cseq is cseq  # not parsed a second time
+    assert resp.vias == req.vias
+    bare = make_response(_request(), 200)  # nothing parsed yet: parsed on demand, equal
+    assert bare.top_via == top and bare.cseq == cseq
