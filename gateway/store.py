@@ -43,6 +43,14 @@ CREATE TABLE IF NOT EXISTS binding (
 """
 
 
+_UPSERT_BINDING = (
+    "INSERT INTO binding (username, contact, expires_at, data) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT(username, contact) DO UPDATE SET "
+    "expires_at = excluded.expires_at, data = excluded.data"
+)
+_DELETE_BINDING = "DELETE FROM binding WHERE username = ? AND contact = ?"
+
+
 class StoreError(RuntimeError):
     """The state directory or its database cannot be used."""
 
@@ -182,18 +190,23 @@ class StateStore:
         removed: Iterable[tuple[str, str]] = (),
     ) -> None:
         """Upsert changed bindings (dicts with username, contact, expires_at) and delete removed keys."""
+        rows = [
+            (b["username"], b["contact"], float(b["expires_at"]), json.dumps(b)) for b in changed
+        ]
+        gone = list(removed)
+        if len(rows) + len(gone) == 1:
+            # the usual REGISTER refresh: one statement is its own transaction (autocommit),
+            # committed when execute returns, without BEGIN/COMMIT round trips
+            if rows:
+                self._db.execute(_UPSERT_BINDING, rows[0])
+            else:
+                self._db.execute(_DELETE_BINDING, gone[0])
+            return
         with self._transaction():
-            for b in changed:
-                self._db.execute(
-                    "INSERT INTO binding (username, contact, expires_at, data) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT(username, contact) DO UPDATE SET "
-                    "expires_at = excluded.expires_at, data = excluded.data",
-                    (b["username"], b["contact"], float(b["expires_at"]), json.dumps(b, sort_keys=True)),
-                )
-            for username, contact in removed:
-                self._db.execute(
-                    "DELETE FROM binding WHERE username = ? AND contact = ?", (username, contact)
-                )
+            if rows:
+                self._db.executemany(_UPSERT_BINDING, rows)
+            if gone:
+                self._db.executemany(_DELETE_BINDING, gone)
 
     def load_bindings(self, now: float | None = None) -> list[dict[str, Any]]:
         """Every stored binding (only those not yet expired at `now`, when given)."""
