@@ -143,10 +143,11 @@ def _progress(paths: list[Path]) -> tuple[int, int]:
     return done, failed
 
 
-def _sharded(todo: list[Shard], folder: Path, keyword: str | None, out_dir: Path,
+def _sharded(todo: list[Shard], tests: Path, keyword: str | None, out_dir: Path,
              jobs: int) -> tuple[int, list[Record]]:
     """Run the shards, `jobs` at a time; their exit statuses' worst and their records."""
     waiting = list(todo)
+    (out_dir / "work").mkdir(exist_ok=True)  # pytest makes each --basetemp, not its parent
     running: dict[Shard, subprocess.Popen[bytes]] = {}
     codes: dict[Shard, int] = {}
     started = time.monotonic()
@@ -157,9 +158,11 @@ def _sharded(todo: list[Shard], folder: Path, keyword: str | None, out_dir: Path
             folder.mkdir(parents=True, exist_ok=True)
             (folder / "records.jsonl").unlink(missing_ok=True)
             env = dict(os.environ, ACDGATE_LAB_OUT=str(folder), ACDGATE_LAB_CONDITIONS=shard.conditions)
+            command = shard.command(tests, out_dir, keyword)
             with open(folder / "pytest.log", "wb") as log:
-                running[shard] = subprocess.Popen(shard.command(folder, out_dir, keyword), stdout=log,
-                                                  stderr=subprocess.STDOUT, env=env)
+                log.write(f"$ ACDGATE_LAB_CONDITIONS={shard.conditions} {' '.join(command)}\n".encode())
+                log.flush()
+                running[shard] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         for shard, proc in list(running.items()):
             if proc.poll() is not None:
                 codes[shard] = proc.returncode
