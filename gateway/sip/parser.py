@@ -26,7 +26,7 @@ from acdgate.gateway.sip.headers import (
     split_comma_list,
 )
 from acdgate.gateway.sip.message import Request, Response, parse_contact, parse_cseq
-from acdgate.gateway.sip.uri import SipSyntaxError, parse_uri
+from acdgate.gateway.sip.uri import PLAIN_SIP_URI, SipSyntaxError, parse_uri
 from acdgate.gateway.sip.via import is_plain_via, parse_via
 
 __all__ = [
@@ -191,7 +191,12 @@ def _read_fields(lines: list[str], folded: bool) -> tuple[list[tuple[str, str, s
     return fields, error
 
 
+_PLAIN_REQUEST_URI = re.compile(PLAIN_SIP_URI)
+
+
 def _check_request_uri(uri: str) -> bool:
+    if _PLAIN_REQUEST_URI.fullmatch(uri):  # the usual shape: valid, and no URI headers
+        return True
     try:
         parsed = parse_uri(uri)
     except SipSyntaxError:

@@ -16,6 +16,14 @@ Params = tuple[tuple[str, str | None], ...]
 _PLAIN_VIA = re.compile(r"SIP/2\.0/[A-Za-z]+ " + PLAIN_HOSTPORT + PLAIN_PARAMS)
 
 
+# The same shape with groups: transport, host, port, parameters (`parse_via`'s fast path).
+_PLAIN_VIA_PARTS = re.compile(
+    r"SIP/2\.0/([A-Za-z]+) ((?:[A-Za-z0-9_](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_.])?|\[[0-9A-Fa-f:.]+\]))"
+    r"(?::([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
+    r"(" + PLAIN_PARAMS + r")"
+)
+
+
 def is_plain_via(text: str) -> bool:
     """A quick check: True only for a Via value `parse_via` accepts (the usual shape, one regex
     match); False means "parse it to know", not "invalid"."""
@@ -86,6 +94,21 @@ class Via:
 
 def parse_via(text: str) -> Via:
     """Parse one Via value; LWS is allowed around '/', ':', ';' and '=' (RFC 4475 3.1.1.1)."""
+    plain = _PLAIN_VIA_PARTS.fullmatch(text)
+    if plain is not None:  # the usual shape: the regex has validated every part
+        transport, host, port, ptext = plain.groups()
+        params: Params = ()
+        if ptext:
+            # plain parameter values hold no ';' (not even quoted), so split is exact
+            params = tuple(
+                (name, value if eq else None)
+                for name, eq, value in (item.partition("=") for item in ptext[1:].split(";"))
+            )
+        return Via(transport.upper(), host, None if port is None else int(port), params)
+    return _parse_via_general(text)
+
+
+def _parse_via_general(text: str) -> Via:
     semi = text.find(";")
     head = text if semi < 0 else text[:semi]
     parts = head.split("/", 2)
@@ -101,5 +124,4 @@ def parse_via(text: str) -> Via:
         raise SipSyntaxError("Invalid Via transport")
     sent_by = "".join(rest[1].split())  # sent-by = host [ SWS ":" SWS port ]
     host, port = parse_hostport(sent_by)
-    params = parse_params(text[semi + 1 :]) if semi >= 0 else ()
-    return Via(transport.upper(), host, port, params)
+    return Via(transport.upper(), host, port, parse_params(text[semi + 1 :]) if semi >= 0 else ())

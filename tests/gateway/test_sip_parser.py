@@ -18,7 +18,7 @@ from acdgate.gateway.sip.parser import (
     StreamFramer,
     parse_message,
 )
-from acdgate.gateway.sip.via import _PLAIN_VIA, is_plain_via, parse_via
+from acdgate.gateway.sip.via import _PLAIN_VIA, _parse_via_general, is_plain_via, parse_via
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -397,3 +397,9 @@ def test_quick_checks_accept_what_phones_send_and_leave_the_rest_to_the_parsers(
         assert not is_plain_name_addr(text), text
     assert is_plain_via("SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-1-2;rport")
     assert not is_plain_via("SIP / 2.0 / UDP h;branch=z9hG4bK1")  # LWS: parsed the long way
+
+
+@settings(max_examples=300, suppress_health_check=list(HealthCheck))
+@given(st.from_regex(_PLAIN_VIA, fullmatch=True))
+def test_the_plain_via_fast_path_gives_what_the_general_parse_gives(text: str) -> None:
+    assert parse_via(text) == _parse_via_general(text)
