@@ -93,7 +93,7 @@ class LabNetwork:
 @pytest.fixture(scope="session")
 def conditions(request: pytest.FixtureRequest) -> Iterator[LabNetwork]:
     imp: Impairment = request.param
-    ok, why = available()
+    ok, why = available(probe=f"acdlab-probe{os.getpid()}")  # shards of `lab run` probe at once
     if INVENTORY.network is NetworkMode.LOOPBACK or (not ok and INVENTORY.network is NetworkMode.AUTO):
         note = "loopback (inventory)" if INVENTORY.network is NetworkMode.LOOPBACK else f"loopback: {why}"
         yield LabNetwork(imp, None, note)
