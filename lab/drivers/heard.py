@@ -19,9 +19,19 @@ from acdgate.codecs.tones import CONFIRMATION_TONE, DIAL_TONE, ERROR_TONE
 FORCED_LOGIN_FREQS = (1400.0,)
 
 
+MAX_LOSS_GAP_S = 0.045  # a lost 20 ms packet (two at most) silences a tone this long
+
+
 def _bursts(samples: npt.NDArray[np.int16], freqs: tuple[float, ...]) -> list[float]:
-    """On-times (ms) of the stretches where all of `freqs` sound together."""
-    return [s.duration * 1000.0 for s in tone_segments(samples, freqs, min_level_dbm0=-45.0)]
+    """On-times (ms) of the stretches where all of `freqs` sound together; gaps a lost packet
+    or two leave inside a burst are bridged (the cadences' real pauses are 100 ms or more)."""
+    merged: list[list[float]] = []
+    for seg in tone_segments(samples, freqs, min_level_dbm0=-45.0):
+        if merged and seg.start - merged[-1][1] <= MAX_LOSS_GAP_S:
+            merged[-1][1] = seg.end
+        else:
+            merged.append([seg.start, seg.end])
+    return [(end - start) * 1000.0 for start, end in merged]
 
 
 def tones_in(samples: npt.NDArray[np.int16]) -> list[str]:
