@@ -44,11 +44,12 @@ def _answerer(gw: GatewayProcess, station: str) -> subprocess.Popen[str]:
     return proc
 
 
-def _call(gw: GatewayProcess, station: str, dial: str, inband: str = "") -> tuple[dict[str, object], np.ndarray]:
+def _call(gw: GatewayProcess, station: str, dial: str, inband: str = "",
+          timeout: float = 20.0) -> tuple[dict[str, object], np.ndarray]:
     proc = subprocess.run(
         [sys.executable, str(SUPPORT / "pyvoip_caller.py"), "--server", gw.sip[0], "--port", str(gw.sip[1]),
          "--user", station, "--password", f"pw{station}", "--sip-port", str(free_port()), "--dial", dial,
-         "--inband", inband],
+         "--inband", inband, "--timeout", str(timeout)],
         capture_output=True, text=True, timeout=60,
     )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
@@ -79,8 +80,9 @@ def test_station_to_station_call_is_bridged_both_ways(gateway: GatewayProcess) -
 
 
 def test_call_to_a_logged_off_user_number_is_refused(gateway: GatewayProcess) -> None:
-    result, _ = _call(gateway, "2101", "3004")
+    result, _ = _call(gateway, "2101", "3004", timeout=4.0)  # pyVoIP ignores the 480: it just never answers
     assert result["answered"] is False
+    assert "call from 2101 to 3004 refused: 480 No User" in gateway.output()
 
 
 def test_call_to_a_logged_on_user_rings_their_station_and_shows_the_callers_name(gateway: GatewayProcess) -> None:
