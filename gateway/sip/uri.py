@@ -34,6 +34,13 @@ PLAIN_SIP_URI = (
     r"sips?:(?:[A-Za-z0-9\-_.!~*'()&=+$%]+@)?" + PLAIN_HOSTPORT
     + r"(?:;[A-Za-z0-9\-_.!~*'()/:&+$%]+(?:=[A-Za-z0-9\-_.!~*'()/:&+$%]+)?)*"
 )
+# The same shape with groups (scheme, user, host, port, parameters): `parse_uri`'s fast path.
+_PLAIN_SIP_URI_PARTS = re.compile(
+    r"(sips?):(?:([A-Za-z0-9\-_.!~*'()&=+$%]+)@)?"
+    r"([A-Za-z0-9_](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_.])?|\[[0-9A-Fa-f:.]+\])"
+    r"(?::([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
+    r"((?:;[A-Za-z0-9\-_.!~*'()/:&+$%]+(?:=[A-Za-z0-9\-_.!~*'()/:&+$%]+)?)*)"
+)
 _PORT = re.compile(r"[0-9]{1,5}")
 _PARAM_NAME = re.compile(r"[A-Za-z0-9\-_.!~*'()\[\]/:&+$%]+")
 _TEL_NUMBER = re.compile(r"[0-9A-Fa-f+\-.()*#pwPW]+")
@@ -173,6 +180,20 @@ def _parse_sip(scheme: str, rest: str) -> SipURI:
 
 def parse_uri(text: str) -> SipURI:
     """Parse an absolute URI; ``sip``/``sips``/``tel`` are decomposed, others kept opaque."""
+    plain = _PLAIN_SIP_URI_PARTS.fullmatch(text)
+    if plain is not None:  # the usual shape, every part validated by the regex
+        scheme, user, host, port, ptext = plain.groups()
+        params: Params = ()
+        if ptext:
+            params = tuple(
+                (name, value if eq else None)
+                for name, eq, value in (item.partition("=") for item in ptext[1:].split(";"))
+            )
+        return SipURI(scheme, user, host, None if port is None else int(port), None, params)
+    return _parse_uri_general(text)
+
+
+def _parse_uri_general(text: str) -> SipURI:
     if not _URI_TEXT.fullmatch(text):
         raise SipSyntaxError("Invalid URI")
     colon = text.find(":")

@@ -18,6 +18,7 @@ from acdgate.gateway.sip.parser import (
     StreamFramer,
     parse_message,
 )
+from acdgate.gateway.sip.uri import _PLAIN_SIP_URI_PARTS, _parse_uri_general, parse_uri
 from acdgate.gateway.sip.via import _PLAIN_VIA, _parse_via_general, is_plain_via, parse_via
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -403,3 +404,9 @@ def test_quick_checks_accept_what_phones_send_and_leave_the_rest_to_the_parsers(
 @given(st.from_regex(_PLAIN_VIA, fullmatch=True))
 def test_the_plain_via_fast_path_gives_what_the_general_parse_gives(text: str) -> None:
     assert parse_via(text) == _parse_via_general(text)
+
+
+@settings(max_examples=300, suppress_health_check=list(HealthCheck))
+@given(st.from_regex(_PLAIN_SIP_URI_PARTS, fullmatch=True))
+def test_the_plain_uri_fast_path_gives_what_the_general_parse_gives(text: str) -> None:
+    assert parse_uri(text) == _parse_uri_general(text)
