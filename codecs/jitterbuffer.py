@@ -35,12 +35,18 @@ class JitterFrame:
 class JitterBuffer:
     """Reorders one RTP stream by sequence number into a gapless run of frames."""
 
-    __slots__ = ("_buf", "_ext", "_highest", "_last_payload", "_last_ts", "_next", "_silence",
-                 "capacity", "duplicates", "fill", "late", "lost", "max_wait", "overflow")
+    __slots__ = ("_buf", "_ext", "_filled_run", "_highest", "_last_payload", "_last_ts", "_next",
+                 "_silence", "capacity", "duplicates", "fill", "late", "lost", "max_repeats",
+                 "max_wait", "overflow")
 
     def __init__(self, law: Law = Law.ULAW, max_wait: int = 3, capacity: int = 50,
-                 fill: Fill = Fill.SILENCE) -> None:
+                 fill: Fill = Fill.SILENCE, max_repeats: int = 2) -> None:
         self.max_wait = max_wait
+        # Fill.REPEAT conceals at most this many lost frames in a row by repeating the last
+        # one (a lost packet inside a DTMF tone must not split the digit); longer gaps are
+        # silence, so a loss burst never stretches a tone into a key press.
+        self.max_repeats = max_repeats
+        self._filled_run = 0
         self.capacity = capacity
         self.fill = fill
         self._silence = silence(law, FRAME_SAMPLES)
@@ -88,6 +94,7 @@ class JitterBuffer:
         packet = self._buf.pop(nxt, None)
         if packet is not None:
             self._next = nxt + 1
+            self._filled_run = 0
             self._last_payload, self._last_ts = packet.payload, packet.timestamp
             return JitterFrame(packet.payload, nxt, packet.timestamp, False)
         if self._highest - nxt >= self.max_wait:
@@ -110,5 +117,7 @@ class JitterBuffer:
             self._last_ts = ts_add(self._buf[later].timestamp, -(later - seq) * FRAME_SAMPLES)
         else:
             self._last_ts = ts_add(self._last_ts, FRAME_SAMPLES)
-        payload = self._last_payload if self.fill is Fill.REPEAT else self._silence
+        self._filled_run += 1
+        repeat = self.fill is Fill.REPEAT and self._filled_run <= self.max_repeats
+        payload = self._last_payload if repeat else self._silence
         return JitterFrame(payload, seq, self._last_ts, True)

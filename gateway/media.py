@@ -40,7 +40,7 @@ from acdgate.codecs import g711
 from acdgate.codecs.dtmf_detector import DtmfDetector
 from acdgate.codecs.dtmf_generator import generate_digits
 from acdgate.codecs.g711 import Law
-from acdgate.codecs.jitterbuffer import JitterBuffer
+from acdgate.codecs.jitterbuffer import Fill, JitterBuffer
 from acdgate.codecs.rtp import RtpError, RtpPacket, seq_add, seq_diff, ts_add, ts_diff
 from acdgate.codecs.rtpstats import RtpReceiveStats
 from acdgate.codecs.telephone_event import (
@@ -217,7 +217,7 @@ class MediaSession:
         # Receiving.
         self._rx_ssrc: int | None = None
         self._rx_stats: RtpReceiveStats | None = None
-        self._jitter = JitterBuffer(self._law)
+        self._jitter = JitterBuffer(self._law, fill=Fill.REPEAT)
         self._last_audio_seq: int | None = None
         self._events = TelephoneEventReceiver()
         self._detector: DtmfDetector | None = None  # made on first use: relayed legs never need it
@@ -282,7 +282,7 @@ class MediaSession:
         if law is None:
             raise MediaError(f"codec {negotiated.codec.encoding} is not G.711")
         if law is not self._law:
-            self._jitter = JitterBuffer(law)
+            self._jitter = JitterBuffer(law, fill=Fill.REPEAT)
             self._last_audio_seq = None
         self._negotiated = negotiated
         self._law = law
@@ -535,7 +535,7 @@ class MediaSession:
     def _flush_jitter(self) -> None:
         for frame in self._jitter.drain():
             self._consume(g711.decode(self._law, frame.payload))
-        self._jitter = JitterBuffer(self._law)
+        self._jitter = JitterBuffer(self._law, fill=Fill.REPEAT)
         self._last_audio_seq = None
 
     def _consume(self, samples: Samples) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from acdgate.codecs import g711
+from acdgate.codecs.g711 import Law
 from acdgate.codecs.jitterbuffer import Fill, JitterBuffer
 from acdgate.codecs.rtp import RtpPacket
 
@@ -57,3 +58,38 @@ def test_wrap_and_bounded_delay() -> None:
     assert len(drained) <= 10
     # Filled frames get the timestamps their sequence numbers imply.
     assert drained[0].timestamp == (1000 + 160 * (40 - len(drained) + 1)) & 0xFFFFFFFF
+
+
+def test_repeat_conceals_two_lost_frames_then_falls_silent() -> None:
+    from acdgate.codecs.rtp import RtpPacket
+
+    jb = JitterBuffer(Law.ULAW, max_wait=1, fill=Fill.REPEAT)
+    jb.push(RtpPacket(0, 100, 0, 1, bytes([10]) * 160))
+    for seq in (105,):  # 101-104 lost
+        jb.push(RtpPacket(0, seq, (seq - 100) * 160, 1, bytes([20]) * 160))
+    frames = [jb.pop() for _ in range(6)]
+    assert [f.payload[0] for f in frames if f is not None] == [10, 10, 10, g711.SILENCE_ULAW, g711.SILENCE_ULAW, 20]
+
+
+def test_a_lost_packet_inside_a_dtmf_tone_does_not_split_or_drop_the_digit() -> None:
+    """Why the gateway receives with Fill.REPEAT: 5 % loss on a lab LAN lost in-band PINs."""
+    import numpy as np
+    from acdgate.codecs.dtmf_detector import DtmfDetector
+    from acdgate.codecs.dtmf_generator import generate_dtmf
+    from acdgate.codecs.rtp import RtpPacket
+
+    audio = np.concatenate([np.zeros(800, np.int16), generate_dtmf("5", 120, level_dbm0=-8.0),
+                            np.zeros(1600, np.int16)])
+    payloads = [g711.ulaw_encode(audio[i:i + 160]) for i in range(0, len(audio), 160)]
+    for lost in range(5, 11):  # each position inside the tone
+        jb = JitterBuffer(Law.ULAW, max_wait=2, fill=Fill.REPEAT)
+        detector = DtmfDetector()
+        found = []
+        for seq, payload in enumerate(payloads):
+            if seq != lost:
+                jb.push(RtpPacket(0, seq, seq * 160, 7, payload))
+            while (frame := jb.pop()) is not None:
+                found += [d.digit for d in detector.feed(g711.ulaw_decode(frame.payload))]
+        for frame in jb.drain():
+            found += [d.digit for d in detector.feed(g711.ulaw_decode(frame.payload))]
+        assert found == ["5"], (lost, found)
