@@ -151,6 +151,7 @@ def _sharded(todo: list[Shard], tests: Path, keyword: str | None, out_dir: Path,
     running: dict[Shard, subprocess.Popen[bytes]] = {}
     codes: dict[Shard, int] = {}
     started = time.monotonic()
+    last_line = ""
     while waiting or running:
         while waiting and len(running) < jobs:
             shard = waiting.pop(0)
@@ -168,8 +169,12 @@ def _sharded(todo: list[Shard], tests: Path, keyword: str | None, out_dir: Path,
                 codes[shard] = proc.returncode
                 del running[shard]
         done, failed = _progress([out_dir / "shards" / s.name / "records.jsonl" for s in todo])
-        sys.stderr.write(f"\r{done} done, {failed} failed, shards {len(codes)}/{len(todo)} finished "
-                         f"{time.monotonic() - started:5.0f}s")
+        line = f"{done} done, {failed} failed, shards {len(codes)}/{len(todo)} finished"
+        if sys.stderr.isatty():  # a live bar on a terminal; in a CI log a line when it changes
+            sys.stderr.write(f"\r{line} {time.monotonic() - started:5.0f}s")
+        elif line != last_line:
+            sys.stderr.write(f"{line} {time.monotonic() - started:5.0f}s\n")
+        last_line = line
         sys.stderr.flush()
         if running:
             time.sleep(0.5)  # progress polling of child processes (they report through files)
