@@ -218,7 +218,7 @@ def test_nonce_counts_evict_the_oldest_issued_nonce() -> None:
 def test_more_nonces_in_flight_than_the_table_holds_all_verify() -> None:
     # Regression (issue 3): past 4096 nonces, answers arriving out of issue order were refused
     # as stale, because eviction recorded the issue time of the newest nonce, not the evicted.
-    auth = make_auth()  # default table: 4096 nonces
+    auth = make_auth(nonce_table_size=4096)  # the issue-3 table size
     n = 5000
     challenges = [auth.challenges(NOW + i * 0.01)[1] for i in range(n)]
     order = [i ^ 1 for i in range(n)]  # interleaved: 1, 0, 3, 2, ... (each pair swapped)
