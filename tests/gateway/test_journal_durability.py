@@ -28,7 +28,11 @@ def test_kill_9_mid_stream_loses_no_acknowledged_event(tmp_path: Path) -> None:
             acked.extend(json.loads(line))
     finally:
         writer.kill()  # SIGKILL, mid-stream: it is still writing
-        rest, _ = writer.communicate(timeout=10)
+        # read through the same text stream readline used (communicate(timeout=...) reads the
+        # pipe's fd directly and would skip what the stream had already buffered)
+        assert writer.stdout is not None
+        rest = writer.stdout.read()
+        writer.wait(timeout=10)
     assert writer.returncode == -9
     # acknowledgements it printed before the kill that we had not read yet count too (the last
     # line may be cut off by the kill: it was never a whole acknowledgement)
