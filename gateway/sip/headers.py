@@ -284,6 +284,21 @@ class Headers:
         self._fields = out
         self._cache.clear()
 
+    def replace_first(self, name: str, value: str, parse: Callable[[str], T] | None = None,
+                      parsed: T | None = None) -> None:
+        """Replace the first field of `name` in place (appended if absent); `parsed`, what
+        `parse` gives for `value`, seeds the cache so nobody parses it again."""
+        key = header_key(name)
+        for i, (k, c, _) in enumerate(self._fields):
+            if k == key:
+                self._fields[i] = (k, c, value)
+                for tag in [t for t in self._cache if t[1] == i]:
+                    del self._cache[tag]
+                if parse is not None and parsed is not None:
+                    self._cache[(parse.__name__, i)] = parsed
+                return
+        self.add(name, value)
+
     def remove(self, name: str) -> None:
         key = header_key(name)
         self._fields = [f for f in self._fields if f[0] != key]

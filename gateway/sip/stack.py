@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from acdgate.gateway.sip.message import Headers, Request, Response, make_response, parse_via
+from acdgate.gateway.sip.message import Request, Response, make_response, parse_via
 from acdgate.gateway.sip.parser import ParseError, StreamFramer, parse_message
 from acdgate.gateway.sip.transaction_actions import (
     Action,
@@ -353,12 +353,11 @@ def _enlarge_receive_buffer(port: Any) -> None:
 
 def _with_received(request: Request, source: Address) -> Request:
     """RFC 3261 18.2.1 and RFC 3581 4: record where the request really came from in the top Via."""
-    values = request.headers.get_all("Via")
-    if not values:
-        return request
     try:
-        via = parse_via(values[0])
+        via = request.headers.parsed("Via", parse_via)  # cached: the parser checked it already
     except ValueError:
+        return request
+    if via is None:
         return request
     host, port = source
     changed = via
@@ -368,17 +367,8 @@ def _with_received(request: Request, source: Address) -> Request:
         changed = changed.with_param("rport", str(port))
         if changed.received is None:
             changed = changed.with_param("received", host)
-    if changed is via:
-        return request
-    headers = Headers()
-    replaced = False
-    for name, value in request.headers:
-        if name == "Via" and not replaced:
-            headers.add(name, str(changed))
-            replaced = True
-        else:
-            headers.add(name, value)
-    request.headers = headers
+    if changed is not via:
+        request.headers.replace_first("Via", str(changed), parse_via, changed)
     return request
 
 

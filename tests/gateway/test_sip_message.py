@@ -240,3 +240,19 @@ def test_make_response_reuses_the_requests_parsed_via_and_cseq() -> None:
     assert resp.vias == req.vias
     bare = make_response(_request(), 200)  # nothing parsed yet: parsed on demand, equal
     assert bare.top_via == top and bare.cseq == cseq
+
+
+def test_replace_first_keeps_order_and_refreshes_the_parse_cache() -> None:
+    from acdgate.gateway.sip.message import Headers, parse_via
+
+    h = Headers([("Via", "SIP/2.0/UDP a:1;branch=z9hG4bK1"), ("To", "<sip:x@y>"),
+                 ("Via", "SIP/2.0/UDP b:2;branch=z9hG4bK2")])
+    assert h.parsed("Via", parse_via).host == "a"  # type: ignore[union-attr]
+    new = parse_via("SIP/2.0/UDP a:1;branch=z9hG4bK1;received=10.0.0.1")
+    h.replace_first("Via", str(new), parse_via, new)
+    assert [n for n, _ in h] == ["Via", "To", "Via"]
+    assert h.get_all("Via")[0].endswith("received=10.0.0.1")
+    assert h.parsed("Via", parse_via) is new
+    h.replace_first("Via", "SIP/2.0/TCP c:3;branch=z9hG4bK3")  # no parse given: cache dropped
+    assert h.parsed("Via", parse_via).host == "c"  # type: ignore[union-attr]
+    assert [v.host for v in h.parsed_all("Via", parse_via)] == ["c", "b"]
