@@ -19,6 +19,9 @@ class Login:
     pin: str
     station: str
     force: bool = False
+    # The gateway authenticated the station this user belongs to (`Station.agent`): the
+    # station's digest credentials stand in for the PIN. A locked user stays locked.
+    station_authenticated: bool = False
 
 
 @dataclass(frozen=True, slots=True)

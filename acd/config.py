@@ -285,6 +285,7 @@ class _SiteReader:
         self.numbers: dict[str, str] = {}
         self.user_keys: dict[str, str] = {}  # user id -> key path of the user
         self.group_keys: dict[str, str] = {}
+        self.station_agents: list[tuple[str, str]] = []  # (key path, user id) to check
 
     def site(self) -> Site:
         top = self.top
@@ -293,6 +294,9 @@ class _SiteReader:
         users = self.users()
         groups = self.groups(users)
         self.check_supervised_groups(users, groups)
+        for key, agent in self.station_agents:
+            if agent not in self.user_keys:
+                self.problems.append((key, f"no user {agent}"))
         not_ready, not_ready_required, logout, logout_required = self.reasons()
         wrapup, wrapup_required = self.codes_section(top.table("wrapup"), "wrap-up")
         policy = self.policy(not_ready_required, logout_required, wrapup_required)
@@ -345,8 +349,11 @@ class _SiteReader:
                     t.problem("h323_alias", f"{alias} is already used by {aliases[alias]}")
                 aliases[alias] = t.key("h323_alias")
             label = t.text("label", empty_ok=True) or ""
+            agent = t.number_text("agent")
+            if agent is not None:
+                self.station_agents.append((t.key("agent"), agent))
             t.done()
-            out.append(Station(extension, username, password, alias, label))
+            out.append(Station(extension, username, password, alias, label, agent))
         return out
 
     def users(self) -> list[User]:

@@ -71,6 +71,7 @@ class Acd:
         self._policy = site.policy
         self._groups: dict[str, Group] = {g.number: g for g in site.groups}
         self._stations = {s.extension for s in site.stations}
+        self._station_agent = {s.extension: s.agent for s in site.stations}
         member_of: dict[str, list[str]] = {u.user_id: [] for u in site.users}
         for g in site.groups:
             for user_id in g.members:
@@ -323,7 +324,9 @@ class Acd:
             return refuse(LoginRejectReason.UNKNOWN_STATION)
         if self._pins.locked_until(c.user_id, now) is not None:
             return refuse(LoginRejectReason.LOCKED)
-        if not verify_pin(c.pin, agent.user.pin_hash):
+        if c.station_authenticated and self._station_agent.get(c.station) != c.user_id:
+            return refuse(LoginRejectReason.WRONG_PIN)  # a station vouches only for its own user
+        if not c.station_authenticated and not verify_pin(c.pin, agent.user.pin_hash):
             refuse(LoginRejectReason.WRONG_PIN)
             until = self._pins.failure(c.user_id, now)
             if until is not None:

@@ -49,6 +49,10 @@ class Station:
     sip_password: str
     h323_alias: str | None = None
     label: str = ""
+    # The user this station belongs to (a BroadWorks line owner): its feature keys
+    # (as-feature-event, authenticated with the station's digest credentials) log this user
+    # on without a PIN. Short codes and the phone menu still ask for one.
+    agent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,6 +70,8 @@ def format_site(site: Site) -> str:
         lines += [f"sip_username = {q(st.sip_username)}", f"sip_password = {q(st.sip_password)}"]
         if st.h323_alias is not None:
             lines.append(f"h323_alias = {q(st.h323_alias)}")
+        if st.agent is not None:
+            lines.append(f"agent = {q(st.agent)}")
         lines += [f"label = {q(st.label)}", ""]
     for u in site.users:
         lines += ["[[users]]", f"id = {q(u.user_id)}", f"name = {q(u.name)}", f"pin_hash = {q(u.pin_hash)}"]

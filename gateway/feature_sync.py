@@ -287,13 +287,19 @@ class FeatureSync:
         if action.requested is RequestedAgentState.LOGGED_ON:
             if agent is not None:
                 return f"{agent.user_id} is already logged on"
-            user = action.agent_id or self._last_user_at(station)
+            found = self.site.station(station)
+            owner = found.agent if found is not None else None
+            user = action.agent_id or owner or self._last_user_at(station)
             if not user:
                 return "nobody has logged on at this station yet: log on with a short code first"
-            if not action.password:
-                # the engine verifies a PIN for every logon; BroadWorks phones send none
+            if action.password:
+                command = Login(user, action.password, station)
+            elif user == owner:
+                # BroadWorks phones send no PIN: the SUBSCRIBE was digest-authenticated as the
+                # station, and the site says this user belongs to it (`Station.agent`)
+                command = Login(user, "", station, station_authenticated=True)
+            else:
                 return f"logon of {user} needs the PIN (<password>), none was sent"
-            command = Login(user, action.password, station)
         elif agent is None:
             return "no user is logged on at this station"
         elif action.requested is RequestedAgentState.LOGGED_OFF:

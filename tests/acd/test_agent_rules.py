@@ -308,3 +308,30 @@ def test_membership_disable_and_enable(acd_kit: Any) -> None:
     [e] = acd.handle(SetMembership("u1", "501", True), 5)
     assert isinstance(e, CommandRejected)
     assert acd.agent("u1").disabled_groups == ()
+
+
+def test_a_station_vouches_for_its_own_agent_only() -> None:
+    """`Login(station_authenticated=True)`: the station's owner needs no PIN, nobody else."""
+    import dataclasses
+
+    from acdgate.acd.commands import Login
+    from acdgate.acd.engine import Acd
+    from acdgate.acd.events import LoggedIn, LoginRejected, LoginRejectReason
+    from acdgate.acd.pin import hash_pin
+    from acdgate.acd.site import Site, Station, User
+
+    site = Site(
+        name="t",
+        stations=(Station("2101", "2101", "pw", agent="3000"), Station("2102", "2102", "pw")),
+        users=(User("3000", "A", hash_pin("1234")), User("3001", "B", hash_pin("1234"))),
+        groups=(),
+    )
+    acd = Acd(site)
+    events = acd.handle(Login("3001", "", "2101", station_authenticated=True), 1.0)
+    assert [type(e) for e in events] == [LoginRejected]
+    assert events[0].reason is LoginRejectReason.WRONG_PIN  # type: ignore[attr-defined]
+    events = acd.handle(Login("3000", "", "2102", station_authenticated=True), 2.0)
+    assert [type(e) for e in events] == [LoginRejected]  # 2102 does not belong to 3000
+    events = acd.handle(Login("3000", "", "2101", station_authenticated=True), 3.0)
+    assert any(isinstance(e, LoggedIn) for e in events)
+    assert acd.pin_failures("3000") == 0 and dataclasses.is_dataclass(events[0])

@@ -306,7 +306,8 @@ def test_demo_site() -> None:
     site = parse_site(demo_text(), "demo_site.toml")
     assert site.name == "demo"
     assert site.stations == tuple(
-        Station(str(e), str(e), f"pw{e}", None, site.stations[i].label) for i, e in enumerate(range(2101, 2111))
+        Station(str(e), str(e), f"pw{e}", None, site.stations[i].label, str(e - 2101 + 3000))
+        for i, e in enumerate(range(2101, 2111))
     )
     agents = [str(n) for n in range(3000, 3010)]
     assert [u.user_id for u in site.users] == [*agents, "3900"]

@@ -8,6 +8,7 @@ driven by SIPp scenarios (tests/support/sipp/feature_event_*.xml).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 from collections.abc import AsyncIterator
@@ -241,12 +242,34 @@ async def test_other_stations_see_nothing_and_dnd_persists(rig: Rig) -> None:
 
 @pytest_twisted.ensureDeferred
 async def test_loggedon_without_anyone_before_is_refused_with_the_state(rig: Rig) -> None:
+    # a site whose stations name no owner (`agent`): the key cannot know whom to log on
+    rig.features.site = dataclasses.replace(
+        rig.site, stations=tuple(dataclasses.replace(s, agent=None) for s in rig.site.stations))
     phone = await _subscribed(rig, "2103")
     await phone.event()
     body = build_request(SetAgentState(RequestedAgentState.LOGGED_ON, password="1234"))
     assert (await phone.subscribe(body=body)).status == 200
     assert await phone.event() == AgentEvent(AgentEventKind.LOGGED_OFF, "2103", "")
     assert rig.acd.acd.agent_at_station("2103") is None
+
+
+@pytest_twisted.ensureDeferred
+async def test_loggedon_without_a_pin_logs_the_stations_own_agent_on(rig: Rig) -> None:
+    """BroadWorks phones send no PIN: the digest-authenticated station vouches for its owner."""
+    phone = await _subscribed(rig, "2103")
+    assert await phone.event() == AgentEvent(AgentEventKind.LOGGED_OFF, "2103", "")
+    body = build_request(SetAgentState(RequestedAgentState.LOGGED_ON))
+    assert (await phone.subscribe(body=body)).status == 200
+    assert await phone.event() == AgentEvent(AgentEventKind.LOGGED_ON, "2103", "3002")
+    agent = rig.acd.acd.agent_at_station("2103")
+    assert agent is not None and agent.user_id == "3002"
+    # a user who is not the station's owner still needs the PIN
+    other = await _subscribed(rig, "2104")
+    await other.event()
+    body = build_request(SetAgentState(RequestedAgentState.LOGGED_ON, agent_id="3005"))
+    assert (await other.subscribe(body=body)).status == 200
+    assert await other.event() == AgentEvent(AgentEventKind.LOGGED_OFF, "2104", "")
+    assert rig.acd.acd.agent("3005") is None or rig.acd.acd.agent("3005").station is None  # type: ignore[union-attr]
 
 
 @pytest_twisted.ensureDeferred
