@@ -363,6 +363,8 @@ class BaresipEndpoint(Endpoint):
         self.process = BaresipProcess(workdir, netns=netns, net_interface=net_interface,
                                       on_event=self._on_event)
         self._dtmf_files = 0
+        self._live_calls = 0  # calls made or offered and not yet closed (CALL_CLOSED comes for each)
+        self._call_started = 0.0  # wall clock of the newest call's start (sndfile names dumps by it)
 
     def start(self) -> BaresipEndpoint:
         self.process.start()
@@ -384,8 +386,11 @@ class BaresipEndpoint(Endpoint):
         elif t == "REGISTER_FAIL":
             self.observe(ObservationKind.REGISTER_FAILED, reason=event.param)
         elif t == "CALL_ESTABLISHED":
+            self._call_started = time.time()  # its audio (and dump) starts now
             self.observe(ObservationKind.CALL_ANSWERED, peer=str(event.raw.get("peeruri", "")))
         elif t == "CALL_INCOMING":
+            self._live_calls += 1
+            self._call_started = time.time()
             self.observe(ObservationKind.CALL_INCOMING, caller=str(event.raw.get("peeruri", "")),
                          display=str(event.raw.get("peerdisplayname", "")))
         elif t == "CALL_CLOSED":
@@ -393,6 +398,7 @@ class BaresipEndpoint(Endpoint):
             # peer's status line ("403 Wrong pin") for refusals, else the BYE's reason.
             param = event.param
             status = param.split(" ", 1)[0]
+            self._live_calls = max(0, self._live_calls - 1)
             audio, heard = self._heard()
             if status.isdigit() and int(status) >= 300 and not self._was_answered():
                 self.observe(ObservationKind.CALL_REFUSED, status=status, reason=param)
@@ -410,19 +416,28 @@ class BaresipEndpoint(Endpoint):
         return False
 
     def _heard(self) -> tuple[str, list[str]]:
-        """The newest decoded-audio dump of sndfile (written as the call closed), renamed so
-        the next call's is told apart, and the tones in it."""
-        dumps = sorted(self.process.snd_path.glob("dump-*-dec.wav"), key=lambda p: p.stat().st_mtime)
+        """The decoded-audio dump of sndfile of the call that closed, renamed so the next call's
+        is told apart, and the tones in it. Calls that overlap (a short code dialled while
+        talking) close newest first: the newest dump is the closing call's (dumps are named by
+        their start time), older ones are still written by calls that are up."""
+        dumps = sorted(self.process.snd_path.glob("dump-*-dec.wav"), key=lambda p: (p.name, p.stat().st_mtime))
         if not dumps:
             return "", []
-        kept = [p.rename(p.with_name(p.stem + ".heard.wav")) for p in dumps]
+        closing = dumps if not self._live_calls else dumps[-1:]
+        kept = [p.rename(p.with_name(p.stem + ".heard.wav")) for p in closing]
         try:
             return str(kept[-1]), tones_in(read_wav(kept[-1]))
         except (OSError, ValueError, EOFError, wave.Error):
             return str(kept[-1]), []
 
     def dial(self, digits: str) -> None:
+        """Call `digits`; a second call while one is up starts in a later wall-clock second than
+        the first (sndfile names its dumps to the second: two in one second share a file)."""
         host, port = self.gateway
+        if self._live_calls and int(time.time()) == int(self._call_started):
+            time.sleep(1.0 - time.time() % 1.0 + 0.01)  # to the next second: what sndfile names by
+        self._live_calls += 1
+        self._call_started = time.time()
         self.process.command("dial", f"sip:{digits.replace('#', '%23')}@{host}:{port}")
 
     def _send_dtmf(self, digits: str, method: DtmfMethod) -> None:

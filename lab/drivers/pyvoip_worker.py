@@ -8,7 +8,8 @@ Commands (one JSON object a line): {"cmd": "status"}, {"cmd": "dial", "number": 
 {"cmd": "dtmf", "digits": "1234#"} (in-band: generated tones written with `write_audio`,
 since pyVoIP sends neither RFC 4733 nor SIP INFO), {"cmd": "tone", "freq": 600, "seconds":
 5} (a sine in the current call's audio), {"cmd": "hangup"}, {"cmd": "answer"},
-{"cmd": "stop"}. Events, one JSON object a line on stdout: started, answered, refused
+{"cmd": "stop"}; they act on the newest call still up (a second call, e.g. a short code
+dialled while talking, comes first until it ends). Events, one JSON object a line on stdout: started, answered, refused
 (status, reason), ended (by, audio: a file of the received 8-bit audio), incoming (caller),
 error.
 
@@ -161,13 +162,13 @@ def main() -> int:
             sys.stdout.flush()
 
     calls: dict[str, Any] = {}
-    current: list[Any] = []
+    current: list[Any] = []  # the live calls, newest last: commands act on the newest one
     audio_dir = Path(args.audio_dir)
 
     def incoming(call: Any) -> None:
         headers = call.request.headers
         caller = headers.get("From", {})
-        current[:] = [call]  # before saying so: the parent answers as soon as it reads the line
+        current.append(call)  # before saying so: the parent answers as soon as it reads the line
         watch(call)
         say(event="incoming", call_id=str(call.call_id), caller=str(caller.get("number", "")),
             display=str(caller.get("caller", "")), raw_from=str(caller.get("raw", "")))
@@ -188,6 +189,8 @@ def main() -> int:
             # What was received, in RTP timestamp order: pyVoIP's own receive buffer (reading it
             # with read_audio at our pace would lag and lose the end of the call).
             audio = b"".join(c.pmin.buffer.getvalue() for c in clients[:1])
+            if call in current:  # before saying so: the next command acts on the call still up
+                current.remove(call)
             if call.call_id in refused:
                 return
             path = audio_dir / f"{args.user}-{len(calls)}-{int(time.time() * 1000)}.u8"
@@ -271,8 +274,8 @@ def main() -> int:
             if cmd == "status":
                 say(event="status", status=phone.get_status().name)
             elif cmd == "dial":
-                call = phone.call(command["number"])
-                current[:] = [call]
+                call = phone.call(command["number"])  # a second call while one is up too
+                current.append(call)
                 watch(call)
                 say(event="dialling", call_id=str(call.call_id))
             elif cmd == "dtmf":
@@ -280,7 +283,7 @@ def main() -> int:
                 from acdgate.lab.drivers.heard import to_u8
 
                 audio = to_u8(generate_digits(command["digits"], tone_ms=120, pause_ms=120))
-                call = current[0]
+                call = current[-1]
                 for i in range(0, len(audio), 160):  # pyVoIP paces what it is given
                     call.write_audio(audio[i:i + 160])
                 say(event="dtmf-sent", digits=command["digits"])
@@ -288,12 +291,12 @@ def main() -> int:
                 from acdgate.lab.drivers.heard import sine, to_u8
 
                 audio = to_u8(sine(float(command["freq"]), float(command["seconds"])))
-                current[0].write_audio(audio)  # buffered: pyVoIP sends it at 20 ms a packet
+                current[-1].write_audio(audio)  # buffered: pyVoIP sends it at 20 ms a packet
                 say(event="tone-sent", freq=command["freq"])
             elif cmd == "answer":
-                current[0].answer()
+                current[-1].answer()
             elif cmd == "hangup":
-                call = current[0]
+                call = current[-1]
                 hung_up[call.call_id] = "local"
                 call.hangup()
             elif cmd == "stop":
