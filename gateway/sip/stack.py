@@ -32,6 +32,7 @@ from acdgate.gateway.sip.transaction_actions import (
 from acdgate.gateway.sip.transaction_layer import TransactionLayer
 from acdgate.gateway.sip_trace import SipTrace
 from twisted.internet import defer, protocol
+from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IDelayedCall, IListeningPort, IReactorTime
 from twisted.logger import Logger
 
@@ -85,12 +86,22 @@ class SipStack:
 
     def listen(self, bind: str, port: int, *, tls_port: int | None = None, tls_context: object = None) -> int:
         """Listen for SIP on UDP and TCP at `bind:port` (and TLS); returns the port (for port 0)."""
-        self._udp = _UdpProtocol(self)
-        udp_port = self.reactor.listenUDP(port, self._udp, interface=bind)
-        self._ports.append(udp_port)
+        # Port 0 (tests, tools): the kernel picks the UDP port, and TCP must get the same
+        # number; when that TCP port is taken, start again with another UDP port.
+        for attempt in range(20 if port == 0 else 1):
+            self._udp = _UdpProtocol(self)
+            udp_port = self.reactor.listenUDP(port, self._udp, interface=bind)
+            actual = int(udp_port.getHost().port)
+            try:
+                tcp_port = self.reactor.listenTCP(actual, _StreamFactory(self, "TCP"), interface=bind)
+            except CannotListenError:
+                udp_port.stopListening()
+                if port != 0 or attempt == 19:
+                    raise
+                continue
+            break
+        self._ports += [udp_port, tcp_port]
         _enlarge_receive_buffer(udp_port)
-        actual = int(udp_port.getHost().port)
-        self._ports.append(self.reactor.listenTCP(actual, _StreamFactory(self, "TCP"), interface=bind))
         if tls_port is not None and tls_context is not None:
             self._ports.append(
                 self.reactor.listenSSL(tls_port, _StreamFactory(self, "TLS"), tls_context, interface=bind)
