@@ -114,6 +114,9 @@ def run_suite(*, inventory: str | None, keyword: str | None, out: str, tests: st
                notes=[f"inventory: {inventory or 'default lab (softphones started here)'}",
                       f"run time: {elapsed:.0f} s"])
     print(f"report: {out_dir / 'index.html'}  junit: {out_dir / 'junit.xml'}  ({elapsed:.0f} s)")
+    passed = sum(r.outcome == "passed" for r in records)
+    failed = sum(r.outcome in ("failed", "error") for r in records)
+    print(f"hil_tests: {passed} passed, {failed} failed")  # the plain closing line CI logs read
     return code
 
 
