@@ -16,6 +16,7 @@ import csv
 import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from acdgate.acd.events import (
     CallAbandoned,
@@ -189,9 +190,14 @@ def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
     return lines
 
 
+def _utc(moment: float) -> str:
+    """`2026-11-22 09:30:00` for epoch seconds, in UTC (reports must not depend on the host's zone)."""
+    return datetime.fromtimestamp(moment, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def render_table(report: Report) -> str:
     """The report as aligned plain-text tables (agents, then groups)."""
-    lines = [f"Report {report.start:.0f} .. {report.end:.0f}", "", "Agent time in state"]
+    lines = [f"Report {_utc(report.start)} .. {_utc(report.end)} (UTC)", "", "Agent time in state"]
     lines += _table(_AGENT_HEADER, [_agent_cells(r) for r in report.agent_rows])
     lines += ["", "Groups"]
     lines += _table(_GROUP_HEADER, [_group_cells(r) for r in report.group_rows])
