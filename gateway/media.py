@@ -21,6 +21,11 @@ Symmetric RTP (RFC 4961; latching as SBCs do for phones behind NAT): the first v
 fixes where the peer's RTP comes from; if that is not the address in its SDP, we send to the
 real source instead. Packets from any other address are then dropped. RTCP is neither sent
 nor read (RTCP that arrives multiplexed on the RTP port is ignored).
+
+Relay cost (issue 6): on Linux the RTP sockets of a port pool share one epoll set that the
+reactor sees as a single reader (`RtpReceiver`), and a bridged session with nothing else to do
+(`relay_to`) hands plain audio packets from the latched source to the other leg's
+`forward_raw` after one struct unpack and the statistics update, without building an RtpPacket.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from __future__ import annotations
 import errno
 import ipaddress
 import secrets
+import select
+import socket
 import struct
 from collections import deque
 from collections.abc import Callable
@@ -55,6 +62,7 @@ from twisted.internet import defer
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.protocol import DatagramProtocol
+from twisted.python import log
 
 _RTP_HEADER = struct.Struct("!BBHII")
 SAMPLE_RATE = 8000
@@ -66,6 +74,9 @@ _HOLD_HOSTS = ("0.0.0.0", "::")
 # Sequence jump (same SSRC) beyond which the jitter buffer restarts instead of filling the gap.
 _MAX_SEQ_JUMP = 100
 _MAX_PENDING_DIGITS = 32
+# Ready sockets served per wakeup of the shared RTP reader (the rest wait for the next one).
+_MAX_EVENTS = 256
+_RECV_SIZE = 2048
 
 Samples = npt.NDArray[np.int16]
 DigitCallback = Callable[[str, str], None]
@@ -91,6 +102,8 @@ class RtpPortPool:
         self._ports = range(first, high, 2)  # port + 1 (RTCP) stays inside the range
         self._next = 0
         self._in_use: set[int] = set()
+        # The shared reader of the sockets bound on these ports (made by the first session).
+        self.receiver: RtpReceiver | None = None
 
     def __len__(self) -> int:
         return len(self._ports)
@@ -184,6 +197,73 @@ class _RtpProtocol(DatagramProtocol):
         self._session.receive_datagram(datagram, (str(addr[0]), int(addr[1])))
 
 
+class RtpReceiver:
+    """The RTP sockets of one port pool in one epoll set, registered with the reactor as a
+    single reader: one reactor dispatch per wakeup serves every socket that has datagrams,
+    instead of one (with its logging context) per socket. Linux only; elsewhere sessions keep
+    Twisted's per-port reading."""
+
+    def __init__(self, reactor: Any) -> None:
+        self._reactor = reactor
+        self._epoll = select.epoll()
+        self._sockets: dict[int, tuple[socket.socket, MediaSession, bool]] = {}
+        self._registered = False
+
+    @staticmethod
+    def usable(reactor: Any, listening: Any) -> bool:
+        return (hasattr(select, "epoll") and hasattr(reactor, "addReader")
+                and isinstance(getattr(listening, "socket", None), socket.socket))
+
+    def add(self, sock: socket.socket, session: MediaSession) -> None:
+        fd = sock.fileno()
+        self._epoll.register(fd, select.EPOLLIN)
+        self._sockets[fd] = (sock, session, sock.family == socket.AF_INET6)
+        if not self._registered:
+            self._registered = True
+            self._reactor.addReader(self)
+
+    def remove(self, sock: socket.socket) -> None:
+        fd = sock.fileno()
+        if self._sockets.pop(fd, None) is None:
+            return
+        self._epoll.unregister(fd)
+        if not self._sockets and self._registered:
+            self._registered = False
+            self._reactor.removeReader(self)
+
+    # IReadDescriptor
+    def fileno(self) -> int:
+        return self._epoll.fileno()
+
+    def logPrefix(self) -> str:
+        return "RtpReceiver"
+
+    def doRead(self) -> None:
+        # One datagram per ready socket per wakeup: epoll is level-triggered, so a socket
+        # with more waiting is reported again, and no recvfrom ends in EAGAIN (a syscall and
+        # an exception per wakeup in Twisted's own drain loop).
+        now: float = self._reactor.seconds()
+        sockets = self._sockets
+        for fd, _ in self._epoll.poll(0, _MAX_EVENTS):
+            entry = sockets.get(fd)
+            if entry is None:
+                continue
+            sock, session, v6 = entry
+            try:
+                data, addr = sock.recvfrom(_RECV_SIZE)
+            except OSError:  # EAGAIN after a spurious wakeup, ICMP errors: nothing to read
+                continue
+            if v6:
+                addr = addr[:2]
+            try:
+                session._receive(data, addr, now)
+            except Exception:  # one bad packet or callback must not stop every call's RTP
+                log.err()  # type: ignore[no-untyped-call]
+
+    def connectionLost(self, reason: object) -> None:
+        self._registered = False
+
+
 class MediaSession:
     """One RTP audio stream: `open()` binds, `start(negotiated)` sets peer and codec,
     `play`/`play_tone`/`send_dtmf` send, `on_digit` reports key presses, `close()` frees."""
@@ -198,6 +278,7 @@ class MediaSession:
         self.inband_grace = inband_grace
         self.local_port: int | None = None
         self._listening: Any = None
+        self._receiver: RtpReceiver | None = None
         self._closed = False
         # Our stream: random SSRC, first sequence number and timestamp (RFC 3550 5.1).
         self.ssrc = secrets.randbits(32)
@@ -236,14 +317,28 @@ class MediaSession:
         self._digits = {"rfc4733": 0, "inband": 0}
         # Relaying (gateway.relay): every accepted packet is offered to `on_rtp` with the law of
         # its payload (None for telephone-event); `decode_received` False skips local decoding.
-        self.on_rtp: Callable[[RtpPacket, Law | None], None] | None = None
+        self._on_rtp: Callable[[RtpPacket, Law | None], None] | None = None
         self.decode_received = True
+        # A relay with nothing else to do (gateway.relay sets it: no recorder, no hold): audio
+        # packets go to this session's `forward_raw` without `on_rtp`, parsing or decoding.
+        self.relay_to: MediaSession | None = None
         self._fwd_ssrc: int | None = None
         self._fwd_ts_offset = 0
         # Hold (gateway.relay): `on_started` sees every (re-)negotiation; `hold_music` is what the
         # site plays to this party while the other one holds (None: silence).
         self.on_started: Callable[[Negotiated], None] | None = None
         self.hold_music: Samples | None = None
+
+    @property
+    def on_rtp(self) -> Callable[[RtpPacket, Law | None], None] | None:
+        """The tap every accepted packet is offered to (set by gateway.relay / conference)."""
+        return self._on_rtp
+
+    @on_rtp.setter
+    def on_rtp(self, tap: Callable[[RtpPacket, Law | None], None] | None) -> None:
+        # A new tap must see every packet: the relay fast path ends until set again.
+        self._on_rtp = tap
+        self.relay_to = None
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -266,6 +361,12 @@ class MediaSession:
                                     f"{exc.socketError}") from exc
                 continue
             self.local_port = port
+            if RtpReceiver.usable(self._reactor, self._listening):
+                if self._ports.receiver is None:
+                    self._ports.receiver = RtpReceiver(self._reactor)
+                self._receiver = self._ports.receiver
+                self._reactor.removeReader(self._listening)
+                self._receiver.add(self._listening.socket, self)
             return port
         raise NoRtpPort(f"no free RTP port on {self.bind_ip}")
 
@@ -306,6 +407,9 @@ class MediaSession:
             self._inband_timer = None
         self._pending_inband.clear()
         listening, self._listening = self._listening, None
+        receiver, self._receiver = self._receiver, None
+        if receiver is not None:
+            receiver.remove(listening.socket)
         port = self.local_port
         d: defer.Deferred[None] = (defer.maybeDeferred(listening.stopListening)
                                    if listening is not None else defer.succeed(None))
@@ -425,33 +529,40 @@ class MediaSession:
         differ (byte table); telephone-events go out with our negotiated payload type, or
         are dropped when this peer did not negotiate them. Comfort noise is dropped.
         """
+        self.forward_raw(packet.payload, packet.payload_type, packet.marker, packet.timestamp,
+                         packet.ssrc, law)
+
+    def forward_raw(self, payload: bytes, payload_type: int, marker: int, timestamp: int,
+                    ssrc: int, law: Law | None) -> None:
+        """`forward` from the fields of a received packet (the relay's fast path builds no
+        RtpPacket); `marker` is any int, true when the marker bit is set."""
         if self._closed or not self._sending or self._remote is None or self._listening is None:
             return
         if law is None:
-            if self._event_pt is None or packet.payload_type == COMFORT_NOISE_PT:
+            if self._event_pt is None or payload_type == COMFORT_NOISE_PT:
                 return
-            pt, payload = self._event_pt, packet.payload
+            pt = self._event_pt
         else:
             pt = self._codec_pt
-            payload = packet.payload
             if law is not self._law:
                 payload = g711.ulaw_to_alaw(payload) if law is Law.ULAW else g711.alaw_to_ulaw(payload)
-        if packet.ssrc != self._fwd_ssrc:
-            self._fwd_ssrc = packet.ssrc
+        if ssrc != self._fwd_ssrc:
+            self._fwd_ssrc = ssrc
             now_ts = self._timestamp_at(self._reactor.seconds())
-            self._fwd_ts_offset = (now_ts - packet.timestamp) & 0xFFFFFFFF
+            self._fwd_ts_offset = (now_ts - timestamp) & 0xFFFFFFFF
         # The relay's hot path: a plain 12-byte header (RFC 3550 5.1: V=2, no padding,
         # extension or CSRCs of ours) with struct, and the socket's sendto without
         # Twisted's per-write address checks (the address was checked when it latched).
-        header = _RTP_HEADER.pack(0x80, (0x80 if packet.marker else 0) | pt, self._seq,
-                                  (packet.timestamp + self._fwd_ts_offset) & 0xFFFFFFFF, self.ssrc)
-        self._seq = (self._seq + 1) & 0xFFFF
+        seq = self._seq
+        data = _RTP_HEADER.pack(0x80, 0x80 | pt if marker else pt, seq,
+                                (timestamp + self._fwd_ts_offset) & 0xFFFFFFFF, self.ssrc) + payload
+        self._seq = (seq + 1) & 0xFFFF
         sock = getattr(self._listening, "socket", None)  # in-memory test ports have none
         try:
             if sock is not None:
-                sock.sendto(header + payload, self._remote)
+                sock.sendto(data, self._remote)
             else:
-                self._listening.write(header + payload, self._remote)
+                self._listening.write(data, self._remote)
         except OSError:  # EAGAIN on a full buffer, ICMP errors: RTP is best effort
             return
         self._packets_sent += 1
@@ -465,6 +576,22 @@ class MediaSession:
 
     def receive_datagram(self, data: bytes, addr: tuple[str, int]) -> None:
         """One UDP datagram that arrived on our RTP port (called by the protocol)."""
+        self._receive(data, addr, self._reactor.seconds())
+
+    def _receive(self, data: bytes, addr: tuple[str, int], now: float) -> None:
+        relay_to = self.relay_to
+        if relay_to is not None and len(data) >= 12:
+            # The relay's fast path: the common packet (RFC 3550 5.1 V=2 and no padding,
+            # extension or CSRCs: first octet 0x80) of the negotiated codec from the latched
+            # source and current SSRC goes straight to the other leg; anything else takes
+            # the full path below.
+            b0, b1, seq, ts, ssrc = _RTP_HEADER.unpack_from(data)
+            if (b0 == 0x80 and (b1 & 0x7F) == self._codec_pt and ssrc == self._rx_ssrc
+                    and self._latched and addr == self._remote and not self._closed):
+                self._packets_received += 1
+                self._rx_stats.update(seq, ts, now)  # type: ignore[union-attr]
+                relay_to.forward_raw(data[12:], self._codec_pt, b1 & 0x80, ts, ssrc, self._law)
+                return
         if self._negotiated is None or self._closed:
             return
         if len(data) >= 2 and 72 <= (data[1] & 0x7F) <= 76:
@@ -489,9 +616,9 @@ class MediaSession:
         if packet.ssrc != self._rx_ssrc:
             self._new_source(packet.ssrc)
         assert self._rx_stats is not None
-        self._rx_stats.update(packet.sequence, packet.timestamp, self._reactor.seconds())
-        if self.on_rtp is not None:
-            self.on_rtp(packet, None if pt == self._event_pt else (self._law if pt == self._codec_pt else None))
+        self._rx_stats.update(packet.sequence, packet.timestamp, now)
+        if self._on_rtp is not None:
+            self._on_rtp(packet, None if pt == self._event_pt else (self._law if pt == self._codec_pt else None))
             if not self.decode_received:
                 return
         if pt == self._event_pt:

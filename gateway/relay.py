@@ -30,7 +30,7 @@ class Bridge:
         self.reactor = reactor
         self.caller = caller
         self.agent = agent
-        self.recorder: CallRecorder | None = None
+        self._recorder: CallRecorder | None = None
         self.recording_path: Path | None = None
         caller.stop_playing()
         agent.stop_playing()
@@ -47,6 +47,27 @@ class Bridge:
         for side, session in (("caller", caller), ("agent", agent)):
             if session.negotiated is not None and session.negotiated.on_hold:
                 self._negotiated(side, session.negotiated)
+        self._update_fast_path()
+
+    def _update_fast_path(self) -> None:
+        """Let each session hand its audio straight to the other (`MediaSession.relay_to`)
+        while nothing else needs to see it: no recorder, that side not holding."""
+        plain = not self.closed and self._recorder is None
+        caller, agent = self.caller, self.agent
+        if caller.on_rtp == self._from_caller:  # not tapped by someone else since
+            caller.relay_to = agent if plain and "caller" not in self.held else None
+        if agent.on_rtp == self._from_agent:
+            agent.relay_to = caller if plain and "agent" not in self.held else None
+
+    @property
+    def recorder(self) -> CallRecorder | None:
+        """The recorder fed by both directions (callers may attach or detach one directly)."""
+        return self._recorder
+
+    @recorder.setter
+    def recorder(self, recorder: CallRecorder | None) -> None:
+        self._recorder = recorder
+        self._update_fast_path()
 
     @property
     def music(self) -> Samples | None:
@@ -67,6 +88,7 @@ class Bridge:
             self._music_runs[other_side] += 1
             other.stop_playing()
             other.restart_forwarding()
+        self._update_fast_path()
 
     def _play_music(self, side: str, session: MediaSession) -> None:
         self._music_runs[side] += 1
@@ -123,6 +145,7 @@ class Bridge:
         self.stop_recording()
         for side, session in (("caller", self.caller), ("agent", self.agent)):
             session.on_rtp = None
+            session.relay_to = None
             session.on_started = None
             session.decode_received = True
             if self.held:
