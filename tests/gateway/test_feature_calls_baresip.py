@@ -228,10 +228,6 @@ def test_hanging_up_during_pin_collection_frees_the_call(lab: Lab) -> None:
     # baresip logs where the gateway's RTP came from; the gateway must release that port on
     # the BYE, well before its inter-digit timeout (5 s) would end the collection anyway
     [media] = re.findall(r"receiving from [\d.]+:(\d+)", phone.output())
-    closed = f"(UDP Port {media} Closed)"
-    deadline = time.monotonic() + 3.0
-    while closed not in lab.gw.output() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert closed in lab.gw.output(), f"the gateway kept RTP port {media} after the BYE" + lab.explain()
+    lab.gw.wait_for_output(re.escape(f"(UDP Port {media} Closed)"), timeout=3.0)
     assert "3004" not in lab.agents(), lab.explain()
     assert_confirmation(feature_call(lab, "*35*3004*1234#"), lab)  # the station can dial again

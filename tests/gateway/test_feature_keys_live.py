@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import time
 from pathlib import Path
 
 from gatewayproc import GatewayProcess
@@ -29,10 +28,7 @@ def test_short_code_from_another_device_is_notified_to_the_feature_keys(tmp_path
              "-trace_err", "-error_file", str(tmp_path / "watch_errors.log"), f"{gw.sip[0]}:{gw.sip[1]}"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
         )
-        deadline = time.monotonic() + 15
-        while "2101 subscribed to as-feature-event of 2101" not in gw.output():
-            assert time.monotonic() < deadline and watcher.poll() is None, gw.output()[-2000:]
-            time.sleep(0.05)  # polling the gateway's log for the subscription, with a deadline
+        gw.wait_for_output("2101 subscribed to as-feature-event of 2101")
         result = run_feature_call(tmp_path, gw.sip, "2101", "*37", answered=True, rtp_port=free_port(),
                                   local_port=free_port())
         assert result.status == 200

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import selectors
 import signal
 import subprocess
@@ -40,6 +41,7 @@ class GatewayProcess:
         self.command_prefix = command_prefix or []
         self.proc: subprocess.Popen[bytes] | None = None
         self.lines: list[str] = []
+        self._new_output = threading.Condition()  # notified for each line the reader keeps
         self.info: dict[str, Any] = {}
         self._reader: threading.Thread | None = None
 
@@ -82,7 +84,30 @@ class GatewayProcess:
     def _drain(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
         for raw in self.proc.stdout:
-            self.lines.append(raw.decode("utf-8", "replace"))
+            with self._new_output:
+                self.lines.append(raw.decode("utf-8", "replace"))
+                self._new_output.notify_all()
+        with self._new_output:  # the process ended: wake waiters so they fail at once
+            self._new_output.notify_all()
+
+    def wait_for_output(self, pattern: str, timeout: float = 15.0) -> re.Match[str]:
+        """Block until the gateway's output (log) matches `pattern` (a regex); the match.
+
+        The reader thread signals every new line, so this waits on an event, not a sleep;
+        fails with the output's tail after `timeout` or when the process has exited.
+        """
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._new_output:
+            while True:
+                found = regex.search(self.output())
+                if found is not None:
+                    return found
+                remaining = deadline - time.monotonic()
+                exited = self.proc is None or self.proc.poll() is not None
+                if remaining <= 0 or (exited and self._reader is None):
+                    raise AssertionError(f"gateway never logged {pattern!r}:\n{self.output()[-3000:]}")
+                self._new_output.wait(remaining)
 
     @property
     def sip(self) -> tuple[str, int]:
