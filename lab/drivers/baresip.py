@@ -21,6 +21,7 @@ import selectors
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import wave
@@ -28,7 +29,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
 from acdgate.lab.drivers.base import (
     DtmfMethod,
@@ -42,6 +43,10 @@ from acdgate.lab.inventory import EndpointSpec
 
 MODULE_PATH = "/usr/lib/baresip/modules"
 READY_LINE = b"baresip is ready."
+# baresip 1.0's sndfile names a dump `<snd_path>/dump-<local time>-dec.wav` in a 128-byte
+# buffer and silently cuts a longer name short: the dump is then never found
+SNDFILE_NAME_MAX = 127
+SNDFILE_DUMP_NAME = "dump-2000-01-01-00-00-00-dec.wav"
 T = TypeVar("T")
 
 
@@ -85,6 +90,32 @@ class NetstringReader:
                 raise BaresipError(f"netstring without its comma: {self.buffer[:60]!r}")
             out.append(self.buffer[colon + 1:end])
             self.buffer = self.buffer[end + 1:]
+
+
+def short_alias(target: Path) -> Path:
+    """A short path to the folder `target`: a symlink in a new folder of the temp dir.
+
+    Every path baresip is given goes through it, so where a checkout lives cannot push
+    sndfile's dump names past its buffer (see `SNDFILE_NAME_MAX`); the files themselves
+    land in `target`. `drop_alias` removes it."""
+    folder = Path(tempfile.mkdtemp(prefix="baresip-"))
+    link = folder / "h"
+    link.symlink_to(target.resolve(), target_is_directory=True)
+    longest = len(os.fsencode(link / "calls" / SNDFILE_DUMP_NAME))
+    if longest > SNDFILE_NAME_MAX:
+        drop_alias(link)
+        raise BaresipError(f"baresip's sndfile cannot name its dumps under {link} ({longest} bytes, "
+                           f"at most {SNDFILE_NAME_MAX}): set TMPDIR to a shorter folder")
+    return link
+
+
+def drop_alias(link: Path) -> None:
+    """Remove a `short_alias` (the symlink and its folder; the target is untouched)."""
+    link.unlink(missing_ok=True)
+    try:
+        link.parent.rmdir()
+    except OSError:
+        pass
 
 
 def _write_wav(path: Path, pcm16: bytes) -> None:
@@ -142,10 +173,19 @@ class BaresipProcess:
         self._drain: threading.Thread | None = None
         self._ctrl_reader: threading.Thread | None = None
         self._tokens = 0
+        self._alias: Path | None = None
 
     @property
     def snd_path(self) -> Path:
+        """Where each call's sndfile dumps land (`dump-<time>-enc.wav` / `-dec.wav`)."""
         return self.home / "calls"
+
+    def visible(self, path: Path) -> str:
+        """`path` (inside `home`) as baresip is told it: through the short alias of `home`."""
+        if self._alias is None:
+            self.home.mkdir(parents=True, exist_ok=True)
+            self._alias = short_alias(self.home)
+        return str(self._alias / path.resolve().relative_to(self.home.resolve()))
 
     # -- configuration -------------------------------------------------------------------
 
@@ -155,10 +195,10 @@ class BaresipProcess:
             "poll_method": "epoll",
             "module_path": MODULE_PATH,
             "audio_player": "aufile,/dev/null",
-            "audio_source": f"aufile,{self.home / 'silence.wav'}",
+            "audio_source": f"aufile,{self.visible(self.home / 'silence.wav')}",
             "audio_alert": "aufile,/dev/null",
             "ctrl_tcp_listen": f"127.0.0.1:{self.ctrl_port}",
-            "snd_path": str(self.snd_path),
+            "snd_path": self.visible(self.snd_path),
         }
         if self.net_interface is not None:
             lines["net_interface"] = self.net_interface
@@ -176,7 +216,7 @@ class BaresipProcess:
 
     # -- life cycle ----------------------------------------------------------------------
 
-    def start(self, timeout: float = 10.0) -> BaresipProcess:
+    def start(self, timeout: float = 10.0) -> Self:
         """Write the config, start baresip, wait for its ready line, connect to ctrl_tcp."""
         self.home.mkdir(parents=True, exist_ok=True)
         self.snd_path.mkdir(exist_ok=True)
@@ -189,7 +229,7 @@ class BaresipProcess:
         _write_wav(self.home / "silence.wav", bytes(2 * 8000 * 120))  # 2 minutes of 8 kHz silence
         (self.home / "config").write_text(self.config_text())
         (self.home / "accounts").write_text("")  # accounts come later, through `uanew`
-        args = ["baresip", "-f", str(self.home)]
+        args = ["baresip", "-f", self.visible(self.home)]
         if self.netns is not None:
             args = self.netns.command(args)
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -301,6 +341,9 @@ class BaresipProcess:
             self._drain = None
         if self.proc is not None and self.proc.stdout is not None:
             self.proc.stdout.close()
+        if self._alias is not None:
+            drop_alias(self._alias)
+            self._alias = None
 
     # -- ctrl_tcp ------------------------------------------------------------------------
 
@@ -451,7 +494,7 @@ class BaresipEndpoint(Endpoint):
         path = self.workdir / f"dtmf{self._dtmf_files}.wav"
         _write_wav(path, generate_digits(digits, tone_ms=120, pause_ms=120).astype("<i2").tobytes()
                    + bytes(2 * 8000 * 60))
-        self.process.command("ausrc", f"aufile,{path}")
+        self.process.command("ausrc", f"aufile,{self.process.visible(path)}")
 
     def answer(self) -> None:
         self.process.command("accept")
@@ -463,7 +506,7 @@ class BaresipEndpoint(Endpoint):
         self._dtmf_files += 1
         path = self.workdir / f"tone{self._dtmf_files}.wav"
         _write_wav(path, sine(freq, seconds).astype("<i2").tobytes() + bytes(2 * 8000 * 60))
-        self.process.command("ausrc", f"aufile,{path}")
+        self.process.command("ausrc", f"aufile,{self.process.visible(path)}")
 
     def hangup(self) -> None:
         self.process.command("hangup")

@@ -85,7 +85,10 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
         gw = GatewayProcess(tmp_path / "state", config=site, bind=GATEWAY_IP,
                             command_prefix=ns.command([])).start()
         try:
-            phone = Baresip(tmp_path / "baresip", netns=ns, net_interface=VETH.right).start()
+            # a deep home on purpose: baresip 1.0 cuts sndfile's dump names at 128 bytes, and a
+            # checkout in a deep folder once lost every recording (the driver goes through a short alias)
+            home = tmp_path / ("deep-" + "d" * 60) / "baresip"
+            phone = Baresip(home, netns=ns, net_interface=VETH.right).start()
             try:
                 host, port = gw.sip
                 phone.register(f"<sip:{STATION}@{host}:{port};transport=udp>;auth_pass=pw{STATION};regint=600")
