@@ -74,9 +74,23 @@ _HOLD_HOSTS = ("0.0.0.0", "::")
 # Sequence jump (same SSRC) beyond which the jitter buffer restarts instead of filling the gap.
 _MAX_SEQ_JUMP = 100
 _MAX_PENDING_DIGITS = 32
-# Ready sockets served per wakeup of the shared RTP reader (the rest wait for the next one).
+# Ready sockets served per epoll call of the shared RTP reader.
 _MAX_EVENTS = 256
 _RECV_SIZE = 2048
+# Under load the shared RTP reader stops taking a reactor wakeup per datagram and drains every
+# socket on a timer instead (as Linux's NAPI does for a busy NIC): at POLL_S it adds at most
+# 2 ms of delay, and of jitter, to a relayed stream (20 ms frames), and serves a few dozen
+# datagrams per wakeup where it served one or two. It switches over when a window of BUSY_S
+# held BUSY_DATAGRAMS (2,000/s, about 20 relayed calls), and back when a tick finds fewer than
+# IDLE_DATAGRAMS. A tick's datagrams take its time as their arrival, so the RFC 3550 jitter in
+# the receive statistics carries up to POLL_S of it meanwhile.
+POLL_S = 0.002
+BUSY_S = 0.02
+BUSY_DATAGRAMS = 40
+IDLE_DATAGRAMS = 2
+# epoll calls per drain at most (each serves up to _MAX_EVENTS sockets one datagram): a flood
+# on many sockets cannot hold the reactor.
+_MAX_ROUNDS = 8
 
 Samples = npt.NDArray[np.int16]
 DigitCallback = Callable[[str, str], None]
@@ -200,25 +214,34 @@ class _RtpProtocol(DatagramProtocol):
 class RtpReceiver:
     """The RTP sockets of one port pool in one epoll set, registered with the reactor as a
     single reader: one reactor dispatch per wakeup serves every socket that has datagrams,
-    instead of one (with its logging context) per socket. Linux only; elsewhere sessions keep
-    Twisted's per-port reading."""
+    instead of one (with its logging context) per socket; under load it polls the set on a
+    2 ms timer instead (see `POLL_S`). Linux only; elsewhere sessions keep Twisted's
+    per-port reading."""
 
     def __init__(self, reactor: Any) -> None:
         self._reactor = reactor
         self._epoll = select.epoll()
         self._sockets: dict[int, tuple[socket.socket, MediaSession, bool]] = {}
-        self._registered = False
+        self._registered = False  # a reactor reader (interrupt mode)
+        self._tick: IDelayedCall | None = None  # the next poll (polling mode)
+        self._window_start = 0.0
+        self._window_count = 0
+        self.polling_ticks = 0  # ticks served in polling mode (for tests and diagnostics)
 
     @staticmethod
     def usable(reactor: Any, listening: Any) -> bool:
         return (hasattr(select, "epoll") and hasattr(reactor, "addReader")
                 and isinstance(getattr(listening, "socket", None), socket.socket))
 
+    @property
+    def polling(self) -> bool:
+        return self._tick is not None
+
     def add(self, sock: socket.socket, session: MediaSession) -> None:
         fd = sock.fileno()
         self._epoll.register(fd, select.EPOLLIN)
         self._sockets[fd] = (sock, session, sock.family == socket.AF_INET6)
-        if not self._registered:
+        if not self._registered and self._tick is None:
             self._registered = True
             self._reactor.addReader(self)
 
@@ -227,9 +250,13 @@ class RtpReceiver:
         if self._sockets.pop(fd, None) is None:
             return
         self._epoll.unregister(fd)
-        if not self._sockets and self._registered:
-            self._registered = False
-            self._reactor.removeReader(self)
+        if not self._sockets:
+            if self._registered:
+                self._registered = False
+                self._reactor.removeReader(self)
+            if self._tick is not None:
+                self._tick.cancel()
+                self._tick = None
 
     # IReadDescriptor
     def fileno(self) -> int:
@@ -239,29 +266,62 @@ class RtpReceiver:
         return "RtpReceiver"
 
     def doRead(self) -> None:
-        # One datagram per ready socket per wakeup: epoll is level-triggered, so a socket
-        # with more waiting is reported again, and no recvfrom ends in EAGAIN (a syscall and
-        # an exception per wakeup in Twisted's own drain loop).
         now: float = self._reactor.seconds()
+        served = self._drain(now)
+        if now - self._window_start >= BUSY_S:
+            self._window_start, self._window_count = now, 0
+        self._window_count += served
+        if self._window_count >= BUSY_DATAGRAMS and self._sockets:
+            self._registered = False
+            self._reactor.removeReader(self)
+            self._tick = self._reactor.callLater(POLL_S, self._poll)
+
+    def _poll(self) -> None:
+        self.polling_ticks += 1
+        served = self._drain(self._reactor.seconds())
+        if served >= IDLE_DATAGRAMS or not self._sockets:
+            self._tick = self._reactor.callLater(POLL_S, self._poll) if self._sockets else None
+            return
+        self._tick = None
+        self._window_start, self._window_count = self._reactor.seconds(), 0
+        self._registered = True
+        self._reactor.addReader(self)
+
+    def _drain(self, now: float) -> int:
+        """Serve every socket epoll reports ready, one datagram each; the number served.
+
+        epoll is level-triggered: a socket with more waiting is reported again, at the next
+        call, and no recvfrom ends in EAGAIN (a syscall and an exception in Twisted's own
+        drain loop)."""
         sockets = self._sockets
-        for fd, _ in self._epoll.poll(0, _MAX_EVENTS):
-            entry = sockets.get(fd)
-            if entry is None:
-                continue
-            sock, session, v6 = entry
-            try:
-                data, addr = sock.recvfrom(_RECV_SIZE)
-            except OSError:  # EAGAIN after a spurious wakeup, ICMP errors: nothing to read
-                continue
-            if v6:
-                addr = addr[:2]
-            try:
-                session._receive(data, addr, now)
-            except Exception:  # one bad packet or callback must not stop every call's RTP
-                log.err()  # type: ignore[no-untyped-call]
+        served = 0
+        for _ in range(_MAX_ROUNDS):
+            ready = self._epoll.poll(0, _MAX_EVENTS)
+            for fd, _ in ready:
+                entry = sockets.get(fd)
+                if entry is None:
+                    continue
+                sock, session, v6 = entry
+                try:
+                    data, addr = sock.recvfrom(_RECV_SIZE)
+                except OSError:  # EAGAIN after a spurious wakeup, ICMP errors: nothing to read
+                    continue
+                served += 1
+                if v6:
+                    addr = addr[:2]
+                try:
+                    session._receive(data, addr, now)
+                except Exception:  # one bad packet or callback must not stop every call's RTP
+                    log.err()  # type: ignore[no-untyped-call]
+            if len(ready) < _MAX_EVENTS:
+                break
+        return served
 
     def connectionLost(self, reason: object) -> None:
         self._registered = False
+        if self._tick is not None:
+            self._tick.cancel()
+            self._tick = None
 
 
 class MediaSession:
