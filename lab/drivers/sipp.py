@@ -29,160 +29,13 @@ from acdgate.lab.drivers.base import (
     ObservationKind,
 )
 from acdgate.lab.drivers.heard import tones_in, write_wav
+from acdgate.lab.drivers.sipp_scenarios import (
+    call_scenario,
+    injection,
+    register_scenario,
+    subscribe_scenario,
+)
 from acdgate.lab.inventory import EndpointSpec
-
-_HEAD = '<?xml version="1.0" encoding="ISO-8859-1" ?>\n<!DOCTYPE scenario SYSTEM "sipp.dtd">\n<scenario name="{name}">\n'
-_FROM = 'From: "[field0]" <sip:[field0]@[remote_ip]>;tag=[pid]SIPpTag00[call_number]'
-
-_INVITE = """  <send retrans="500">
-    <![CDATA[
-      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-      {from_}
-      To: <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: {cseq} INVITE
-      Contact: <sip:[field0]@[local_ip]:[local_port];transport=[transport]>
-      Max-Forwards: 70
-      User-Agent: SIPp
-      {auth}
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=sipp 1 1 IN IP4 [local_ip]
-      s=-
-      c=IN IP4 [local_ip]
-      t=0 0
-      m=audio {rtp_port} RTP/AVP 0 101
-      a=rtpmap:0 PCMU/8000
-      a=rtpmap:101 telephone-event/8000
-      a=fmtp:101 0-16
-      a=sendrecv
-    ]]>
-  </send>
-"""
-
-_ACK = """  <send>
-    <![CDATA[
-      ACK {uri} SIP/2.0
-      {via}
-      {from_}
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: {cseq} ACK
-      [routes]
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-"""
-
-_INFO = """  <pause milliseconds="{pause}"/>
-  <send retrans="500">
-    <![CDATA[
-      INFO [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-      {from_}
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: {cseq} INFO
-      [routes]
-      Max-Forwards: 70
-      Content-Type: application/dtmf-relay
-      Content-Length: [len]
-
-      Signal={digit}
-      Duration=160
-    ]]>
-  </send>
-  <recv response="200"/>
-"""
-
-_OK_TO_REQUEST = """  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>
-"""
-
-_SUBSCRIBE = """  <send retrans="500">
-    <![CDATA[
-      SUBSCRIBE sip:[field0]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-      {from_}
-      To: <sip:[field0]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: {cseq} SUBSCRIBE
-      Contact: <sip:[field0]@[local_ip]:[local_port];transport=[transport]>
-      Event: as-feature-event
-      Expires: 60
-      Max-Forwards: 70
-      User-Agent: SIPp
-      {auth}
-      Content-Type: application/x-as-feature-event+xml
-      Content-Length: [len]
-
-{body}
-    ]]>
-  </send>
-"""
-
-_STATUS = (403, 404, 480, 486, 488, 500, 501, 503, 603)
-
-
-def call_scenario(info_digits: str, rtp_port: int, info_pause_ms: int = 400) -> str:
-    """INVITE (401, then with credentials); then 200/ACK, the digits as SIP INFO, and the
-    gateway's BYE answered; or a final refusal that is ACKed."""
-    f = _FROM
-    parts = [_HEAD.format(name="lab call")]
-    parts.append(_INVITE.format(cseq=1, auth="", rtp_port=rtp_port, from_=f))
-    parts.append('  <recv response="100" optional="true"/>\n  <recv response="401" auth="true"/>\n')
-    ack_err = _ACK.format(uri="sip:[service]@[remote_ip]:[remote_port]", via="[last_Via:]", from_=f, cseq="{cseq}")
-    parts.append(ack_err.format(cseq=1))
-    parts.append(_INVITE.format(cseq=2, auth="[field1]", rtp_port=rtp_port, from_=f))
-    parts.append('  <recv response="100" optional="true"/>\n  <recv response="180" optional="true"/>\n'
-                 '  <recv response="183" optional="true"/>\n')
-    for status in _STATUS:
-        parts.append(f'  <recv response="{status}" optional="true" next="refused"/>\n')
-    parts.append('  <recv response="200" rrs="true"/>\n')
-    parts.append(_ACK.format(uri="[next_url]", via="Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport",
-                             from_=f, cseq=2))
-    cseq = 3
-    for digit in info_digits:
-        parts.append(_INFO.format(pause=info_pause_ms, from_=f, cseq=cseq, digit=digit))
-        cseq += 1
-    parts.append('  <recv request="BYE"/>\n' + _OK_TO_REQUEST + '  <nop next="end"/>\n')
-    parts.append('  <label id="refused"/>\n')
-    parts.append(ack_err.format(cseq=2))
-    parts.append('  <label id="end"/>\n</scenario>\n')
-    return "".join(parts)
-
-
-def subscribe_scenario(body: str) -> str:
-    """SUBSCRIBE as-feature-event with a request body (401, then with credentials), 200, and
-    the NOTIFYs that follow answered (up to three, 3 s apart at most)."""
-    f = _FROM
-    indented = "\n".join("      " + line for line in body.strip().splitlines())
-    parts = [_HEAD.format(name="feature key")]
-    parts.append(_SUBSCRIBE.format(cseq=1, auth="", from_=f, body=indented))
-    parts.append('  <recv response="401" auth="true"/>\n')
-    parts.append(_SUBSCRIBE.format(cseq=2, auth="[field1]", from_=f, body=indented))
-    parts.append('  <recv response="202" optional="true" next="subscribed"/>\n  <recv response="200"/>\n'
-                 '  <label id="subscribed"/>\n')
-    for i in range(3):
-        parts.append(f'  <recv request="NOTIFY" timeout="3000" ontimeout="end"/>\n{_OK_TO_REQUEST}')
-        del i
-    parts.append('  <label id="end"/>\n</scenario>\n')
-    return "".join(parts)
 
 
 class SippEndpoint(Endpoint):
@@ -207,9 +60,7 @@ class SippEndpoint(Endpoint):
 
     def start(self) -> SippEndpoint:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        (self.workdir / "users.csv").write_text(
-            f"SEQUENTIAL\n{self.spec.username};[authentication username={self.spec.username} "
-            f"password={self.spec.password}]\n")
+        (self.workdir / "users.csv").write_text(injection([(self.spec.username, self.spec.password)]))
         return self
 
     def _sipp(self, scenario: str, service: str, timeout: float) -> tuple[int, str]:
@@ -229,28 +80,7 @@ class SippEndpoint(Endpoint):
         return proc.returncode, text
 
     def register(self, timeout: float = 15.0) -> Observation:
-        scenario = (_HEAD.format(name="register") + """  <send retrans="500">
-    <![CDATA[
-      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-      From: <sip:[field0]@[remote_ip]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[field0]@[remote_ip]>
-      Call-ID: [call_id]
-      CSeq: {cseq} REGISTER
-      Contact: <sip:[field0]@[local_ip]:[local_port];transport=[transport]>
-      Expires: 3600
-      Max-Forwards: 70
-      User-Agent: SIPp
-      {auth}
-      Content-Length: 0
-
-    ]]>
-  </send>
-""")
-        text = scenario.format(cseq=1, auth="") + '  <recv response="401" auth="true"/>\n'
-        text += scenario.split('<scenario name="register">\n', 1)[1].format(cseq=2, auth="[field1]")
-        text += '  <recv response="200"/>\n</scenario>\n'
-        code, _ = self._sipp(text, self.spec.username, timeout)
+        code, _ = self._sipp(register_scenario(), self.spec.username, timeout)
         if code == 0:
             return self.observe(ObservationKind.REGISTERED, via="sipp")
         return self.observe(ObservationKind.REGISTER_FAILED, reason=f"sipp exit {code}")

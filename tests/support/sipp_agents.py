@@ -24,165 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from acdgate.lab.drivers.sipp_scenarios import agent_scenario, caller_scenario, injection
+
 SIPP_DIR = Path(__file__).parent / "sipp"
-
-_HEAD = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<!DOCTYPE scenario SYSTEM "sipp.dtd">
-<scenario name="{name}">
-"""
-
-_RESPONSE = """  <send{retrans}>
-    <![CDATA[
-      SIP/2.0 {status}
-      [last_Via:]
-      [last_From:]
-      [last_To:]{to_tag}
-      [last_Call-ID:]
-      {cseq}
-      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-{extra}      Content-Length: [len]
-{body}
-    ]]>
-  </send>
-"""
-
-_SDP = """
-      v=0
-      o=agent 1 1 IN IP4 [local_ip]
-      s=-
-      c=IN IP4 [local_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0 8 101
-      a=rtpmap:0 PCMU/8000
-      a=rtpmap:8 PCMA/8000
-      a=rtpmap:101 telephone-event/8000
-      a=fmtp:101 0-16
-      a=sendrecv"""
-
-_TAG = ";tag=[pid]SIPpTag01[call_number]"
-
-
-def _log(what: str) -> str:
-    return f'    <action><log message="{what} [call_id]"/></action>\n'
-
-
-def _response(status: str, *, to_tag: bool = True, cseq: str = "[last_CSeq:]", sdp: bool = False,
-              retrans: bool = False) -> str:
-    return _RESPONSE.format(
-        status=status, to_tag=_TAG if to_tag else "", cseq=cseq, retrans=' retrans="500"' if retrans else "",
-        extra="      Content-Type: application/sdp\n" if sdp else "", body=_SDP if sdp else "",
-    )
-
-
-def agent_scenario(answer_ms: int | None) -> str:
-    """The agent phone's UAS scenario: ring, then answer after `answer_ms` (None: never);
-    a CANCEL while ringing is answered 200 + 487. After the answer it waits for the BYE."""
-    ring_wait = f' timeout="{answer_ms}" ontimeout="answer"' if answer_ms is not None else ""
-    ringing = [] if answer_ms == 0 else [
-        f'  <recv request="CANCEL"{ring_wait}>\n', _log("CANCEL"), "  </recv>\n",
-        _response("200 OK", cseq="[last_CSeq:]"),
-        # RFC 3261 9.2: the INVITE is then answered 487; its CSeq has the CANCEL's number
-        _response("487 Request Terminated", cseq="CSeq: [last_cseq_number] INVITE"),
-        '  <recv request="ACK" next="end"/>\n',
-    ]
-    return "".join([
-        _HEAD.format(name="acd agent phone"),
-        '  <recv request="INVITE" rrs="true">\n', _log("INVITE"), "  </recv>\n",
-        _response("180 Ringing"),
-        *ringing,
-        '  <label id="answer"/>\n',
-        '  <nop>\n', _log("ANSWERED"), "  </nop>\n",
-        _response("200 OK", sdp=True, retrans=True),
-        '  <recv request="ACK"/>\n',
-        '  <recv request="BYE">\n', _log("BYE"), "  </recv>\n",
-        _response("200 OK"),
-        '  <label id="end"/>\n',
-        "</scenario>\n",
-    ])
-
-
-_INVITE = """  <send retrans="500">
-    <![CDATA[
-      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-      From: "Caller" <sip:[field0]@[remote_ip]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: {cseq} INVITE
-      Contact: <sip:[field0]@[local_ip]:[local_port];transport=[transport]>
-      Max-Forwards: 70
-      User-Agent: SIPp caller
-      {auth}
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=caller 1 1 IN IP4 [local_ip]
-      s=-
-      c=IN IP4 [local_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0 8 101
-      a=rtpmap:0 PCMU/8000
-      a=rtpmap:8 PCMA/8000
-      a=rtpmap:101 telephone-event/8000
-      a=fmtp:101 0-16
-      a=sendrecv
-    ]]>
-  </send>
-"""
-
-_IN_DIALOG = """  <send{retrans}>
-    <![CDATA[
-      {method} [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-      From: "Caller" <sip:[field0]@[remote_ip]>;tag=[pid]SIPpTag00[call_number]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: {cseq} {method}
-      [routes]
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-"""
-
-
-def caller_scenario(hold_ms: int) -> str:
-    """A customer: INVITE with digest auth, answered by the gateway, then waits up to
-    `hold_ms` for the far end's BYE before hanging up itself (an abandon if nobody answered)."""
-    return "".join([
-        _HEAD.format(name="acd caller"),
-        _INVITE.format(cseq=1, auth=""),
-        '  <recv response="100" optional="true"/>\n  <recv response="401" auth="true"/>\n',
-        """  <send>
-    <![CDATA[
-      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-""",
-        _INVITE.format(cseq=2, auth="[field1]"),
-        '  <recv response="100" optional="true"/>\n  <recv response="180" optional="true"/>\n',
-        '  <recv response="200" rrs="true"/>\n',
-        _IN_DIALOG.format(method="ACK", cseq=2, retrans=""),
-        f'  <recv request="BYE" timeout="{hold_ms}" ontimeout="hangup">\n', _log("FAR-END-BYE"), "  </recv>\n",
-        _response("200 OK", to_tag=False),
-        '  <nop next="end"/>\n',
-        '  <label id="hangup"/>\n',
-        '  <nop>\n', _log("CALLER-BYE"), "  </nop>\n",
-        _IN_DIALOG.format(method="BYE", cseq=3, retrans=' retrans="500"'),
-        '  <recv response="200"/>\n',
-        '  <label id="end"/>\n',
-        "</scenario>\n",
-    ])
 
 
 def udp_port_bound(ip: str, port: int) -> bool:
@@ -223,7 +67,7 @@ class SippRunner:
 
     def injection(self, station: str) -> Path:
         path = self.folder / f"station_{station}.csv"
-        path.write_text(f"SEQUENTIAL\n{station};[authentication username={station} password=pw{station}]\n")
+        path.write_text(injection([(station, f"pw{station}")]))
         return path
 
 
