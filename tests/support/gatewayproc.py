@@ -42,6 +42,7 @@ class GatewayProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.lines: list[str] = []
         self._new_output = threading.Condition()  # notified for each line the reader keeps
+        self._output_ended = False  # the reader saw end of file (under _new_output)
         self.info: dict[str, Any] = {}
         self._reader: threading.Thread | None = None
 
@@ -88,10 +89,12 @@ class GatewayProcess:
                 self.lines.append(raw.decode("utf-8", "replace"))
                 self._new_output.notify_all()
         with self._new_output:  # the process ended: wake waiters so they fail at once
+            self._output_ended = True
             self._new_output.notify_all()
 
-    def wait_for_output(self, pattern: str, timeout: float = 15.0) -> re.Match[str]:
-        """Block until the gateway's output (log) matches `pattern` (a regex); the match.
+    def wait_for_output(self, pattern: str, timeout: float = 15.0, *, since: int = 0) -> re.Match[str]:
+        """Block until the gateway's output (log) matches `pattern` (a regex) at or after
+        offset `since` of `output()`; the match (its `end()` is a `since` for the next wait).
 
         The reader thread signals every new line, so this waits on an event, not a sleep;
         fails with the output's tail after `timeout` or when the process has exited.
@@ -100,14 +103,20 @@ class GatewayProcess:
         deadline = time.monotonic() + timeout
         with self._new_output:
             while True:
-                found = regex.search(self.output())
+                found = regex.search(self.output(), since)
                 if found is not None:
                     return found
                 remaining = deadline - time.monotonic()
-                exited = self.proc is None or self.proc.poll() is not None
-                if remaining <= 0 or (exited and self._reader is None):
-                    raise AssertionError(f"gateway never logged {pattern!r}:\n{self.output()[-3000:]}")
+                ended = self._output_ended or self._reader is None  # exited, or not running
+                if remaining <= 0 or ended:
+                    why = "ended before it" if ended else f"in {timeout} s never"
+                    raise AssertionError(f"gateway {why} logged {pattern!r}:\n{self.output()[-3000:]}")
                 self._new_output.wait(remaining)
+
+    def mark(self) -> int:
+        """Where the output ends now: a `since` for `wait_for_output` that ignores older lines."""
+        with self._new_output:
+            return sum(map(len, self.lines))
 
     @property
     def sip(self) -> tuple[str, int]:
