@@ -7,6 +7,9 @@ Agents' phones are SIPp UASes (`sipp_agents.py`), one per station, plus a baresi
 pyVoIP phone; agents log on and go Ready through the phone XML service. Who got a call is read
 from the gateway's journal (`OfferCall` / `CallConnected` records with the ACD call id, which
 is the caller's Call-ID), and what each SIPp phone saw (INVITE, CANCEL, answer) from its log.
+The test waits on the gateway's log: the ACD logs each event (`CallConnected(...)`,
+`StateChanged(...)`) once it is committed to the journal and the HTTP views, so after the line
+one read of either is the assertion.
 
 Everything runs in a private network namespace (baresip wants a non-loopback address): the
 gateway on 198.18.0.1, SIPp and baresip on 198.18.0.2, pyVoIP on the namespace's loopback.
@@ -17,11 +20,12 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,15 +81,28 @@ def site_text() -> str:
     return "\n".join(out) + "\n"
 
 
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
-    """Poll `condition` until it returns something true (the gateway's state is the event)."""
+def call_event(kind: str, call: SippCaller) -> str:
+    """A regex for the gateway's log line of ACD event `kind` about `call` (by its call id)."""
+    return rf"\b{kind}\([^\n]*\bcall_id='{re.escape(call.call_id_prefix)}"
+
+
+def state_event(user: str, state: str) -> str:
+    """A regex for the gateway's log line of `user` entering `state` (an AgentState name)."""
+    return rf"\bStateChanged\([^\n]*\buser_id='{user}'[^\n]*\bnew=<AgentState\.{state}:"
+
+
+def wait_for_phones(phones: Sequence[SippAgent], event: str, count: int, timeout: float) -> None:
+    """Until each SIPp phone has logged `event` `count` times.
+
+    Polls the phones' log files: SIPp writes what a phone went through only to its
+    `-log_file` (`sipp_agents.py` sends its stdout to /dev/null), and the gateway logs nothing
+    when the phone's CANCEL reaches it, so a file growing is the only signal there is.
+    """
     deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
+    while (counts := [p.count(event) for p in phones]) != [count] * len(phones):
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            raise AssertionError(f"timed out ({timeout} s) waiting for {event} x{count} at "
+                                 f"{[p.station for p in phones]}: saw {counts}")
         time.sleep(0.05)
 
 
@@ -148,9 +165,25 @@ class Lab:
         self.set(user, "ready" if ready else "not-ready")
 
     def set(self, user: str, to: str) -> None:
+        """The phone service runs the command before it answers: the state is already set."""
         self.get_text(f"/xml/set?ext={DESK[user]}&to={to}")
         want = {"ready": "READY", "not-ready": "NOT_READY"}[to]
-        wait_for(lambda: self.state(user) == want, f"{user} {want}", 5)
+        assert self.state(user) == want, (user, self.agents()[user])
+
+    # -- the gateway's log (each ACD event, once committed) ------------------------------
+
+    def logged(self, pattern: str, what: str, timeout: float = 15.0, *, since: int = 0,
+               count: int = 1) -> re.Match[str]:
+        """Wait for the `count`-th line matching `pattern` after offset `since` of the log; its match."""
+        found: re.Match[str] | None = None
+        try:
+            for _ in range(count):
+                found = self.gw.wait_for_output(pattern, timeout, since=since)
+                since = found.end()
+        except AssertionError as exc:
+            raise AssertionError(f"timed out ({timeout} s) waiting for {what}: {exc}") from None
+        assert found is not None
+        return found
 
     # -- journal (read-only) --------------------------------------------------------------
 
@@ -169,8 +202,9 @@ class Lab:
 
     def connected_to(self, call: SippCaller, timeout: float = 10.0) -> str:
         """The agent who answered `call` (waits for its CallConnected record)."""
-        rec = wait_for(lambda: self.records(call, "CallConnected"), f"{call.name} connected", timeout)
-        return str(rec[0]["user_id"])
+        self.logged(call_event("CallConnected", call), f"{call.name} connected", timeout)
+        [rec] = self.records(call, "CallConnected")
+        return str(rec["user_id"])
 
     # -- phones ---------------------------------------------------------------------------
 
@@ -227,8 +261,10 @@ class Lab:
 
     def wait_ready_after(self, caller: SippCaller, user: str) -> None:
         """The call has completed in the ACD and `user` is READY again (no wrap-up)."""
-        wait_for(lambda: self.records(caller, "CallCompleted"), f"{caller.name} completed")
-        wait_for(lambda: self.state(user) == "READY", f"{user} READY again")
+        done = self.logged(call_event("CallCompleted", caller), f"{caller.name} completed")
+        self.logged(state_event(user, "READY"), f"{user} READY again", since=done.end())
+        assert self.records(caller, "CallCompleted")
+        assert self.state(user) == "READY", self.agents()[user]
 
 
 @pytest.fixture
@@ -261,7 +297,7 @@ def test_linear_first_free_member_in_list_order_each_time(lab: Lab) -> None:
     # 3000 is busy: the next in list order, every time
     assert lab.routed_in_turn("6000", 2) == ["3001", "3001"]
     assert long_call.wait() == "CALLER-BYE"
-    wait_for(lambda: lab.state("3000") == "READY", "3000 READY after its call")
+    lab.wait_ready_after(long_call, "3000")
     assert lab.routed_in_turn("6000", 2) == ["3000", "3000"]
     handled = {u: a["calls_handled"] for u, a in lab.agents().items()}
     assert handled == {"3000": 3, "3001": 2, "3002": 0, "3003": 0, "3004": 0}, handled
@@ -311,6 +347,7 @@ def test_collective_rings_every_ready_member_first_answer_wins(lab: Lab) -> None
     deaf = lab.sipp_agent("3007", answer_ms=None)
     lab.sipp_agent("3008", ready=False)
     slower = lab.sipp_agent("3009", answer_ms=1000)
+    before = lab.gw.mark()
     caller = lab.call("6003", hold_ms=1500)
     assert lab.connected_to(caller) == "3006"
     assert caller.wait() == "CALLER-BYE"
@@ -319,31 +356,36 @@ def test_collective_rings_every_ready_member_first_answer_wins(lab: Lab) -> None
     cancelled = sorted((r["user_id"], r["reason"]) for r in lab.records(caller, "OfferCancelled"))
     assert cancelled == [(u, "answered elsewhere") for u in ("3005", "3007", "3009")], cancelled
     # the phones themselves were CANCELed, never answered
-    wait_for(lambda: [p.count("CANCEL") for p in (slow, deaf, slower)] == [1, 1, 1], "CANCEL at the others", 5)
+    wait_for_phones((slow, deaf, slower), "CANCEL", 1, 5)
     assert [p.count("ANSWERED") for p in (slow, deaf, slower)] == [0, 0, 0]
     assert fast.count("ANSWERED") == 1 and fast.count("CANCEL") == 0, fast.events()
-    wait_for(lambda: all(lab.state(u) == "READY" for u in ("3005", "3006", "3007", "3009")), "all READY again")
+    for user in ("3005", "3006", "3007", "3009"):  # each READY again since the call came in
+        lab.logged(state_event(user, "READY"), f"{user} READY again", since=before)
+    views = lab.agents()
+    assert {views[u]["state"] for u in ("3005", "3006", "3007", "3009")} == {"READY"}, views
 
 
 def test_collective_nobody_answers_every_phone_stops_ringing_and_the_call_waits(lab: Lab) -> None:
     phones = [lab.sipp_agent(u, answer_ms=None) for u in ("3005", "3006")]
     caller = lab.call("6003", hold_ms=(COLLECTIVE_NO_ANSWER_S + 2) * 1000)
-    wait_for(lambda: len(lab.records(caller, "RingNoAnswer")) == 2, "ring-no-answer", COLLECTIVE_NO_ANSWER_S + 3)
-    wait_for(lambda: [p.count("CANCEL") for p in phones] == [1, 1], "CANCEL at both phones", 1.0)
+    lab.logged(call_event("RingNoAnswer", caller), "ring-no-answer at both", COLLECTIVE_NO_ANSWER_S + 3, count=2)
+    assert len(lab.records(caller, "RingNoAnswer")) == 2
+    wait_for_phones(phones, "CANCEL", 1, 1.0)
     views = lab.agents()
     assert {(views[u]["state"], views[u]["reason_code"]) for u in ("3005", "3006")} == {("NOT_READY", RING_NO_ANSWER)}
     assert lab.groups()["6003"]["ciq"] == 1  # back in the queue, at its old place
     assert caller.wait() == "CALLER-BYE"
-    wait_for(lambda: lab.records(caller, "CallAbandoned"), "CallAbandoned")
+    lab.logged(call_event("CallAbandoned", caller), "CallAbandoned")
+    assert lab.records(caller, "CallAbandoned")
 
 
 def test_ring_no_answer_makes_the_agent_not_ready_and_the_next_gets_the_call(lab: Lab) -> None:
     deaf = lab.sipp_agent("3000", answer_ms=None)
     lab.sipp_agent("3001", answer_ms=1500)
     caller = lab.call("6000", hold_ms=NO_ANSWER_S * 1000 + 3000)
-    wait_for(lambda: len(lab.records(caller, "OfferCall")) == 2, "the offer to the next agent", NO_ANSWER_S + 5)
+    lab.logged(call_event("OfferCall", caller), "the offer to the next agent", NO_ANSWER_S + 5, count=2)
     # the phone that did not answer stops ringing at once (CANCEL), not when someone else answers
-    wait_for(lambda: deaf.count("CANCEL") == 1, "CANCEL at the ring-no-answer phone", 1.0)
+    wait_for_phones([deaf], "CANCEL", 1, 1.0)
     assert not lab.records(caller, "CallConnected")
     assert lab.connected_to(caller) == "3001"
     offers = [r["user_id"] for r in lab.records(caller, "OfferCall")]
@@ -360,19 +402,20 @@ def test_ring_no_answer_makes_the_agent_not_ready_and_the_next_gets_the_call(lab
 def test_abandon_while_waiting_and_while_ringing(lab: Lab) -> None:
     deaf = lab.sipp_agent("3000", answer_ms=None, ready=False)
     waiting = lab.call("6002", hold_ms=1200)
-    wait_for(lambda: lab.groups()["6002"]["ciq"] == 1, "CIQ 1 in 6002")
+    lab.logged(call_event("CallQueued", waiting), "the call queued in 6002")
+    assert lab.groups()["6002"]["ciq"] == 1
     assert waiting.wait() == "CALLER-BYE"
-    wait_for(lambda: lab.records(waiting, "CallAbandoned"), "CallAbandoned (waiting)")
+    lab.logged(call_event("CallAbandoned", waiting), "CallAbandoned (waiting)")
     assert lab.groups()["6002"]["ciq"] == 0
     assert not lab.records(waiting, "OfferCall")
 
     lab.set("3000", "ready")
     ringing = lab.call("6000", hold_ms=800)  # hangs up while 3000's phone rings (2 s no-answer)
     assert ringing.wait() == "CALLER-BYE"
-    wait_for(lambda: lab.records(ringing, "CallAbandoned"), "CallAbandoned (ringing)")
+    lab.logged(call_event("CallAbandoned", ringing), "CallAbandoned (ringing)")
     cancelled = [(r["user_id"], r["reason"]) for r in lab.records(ringing, "OfferCancelled")]
     assert cancelled == [("3000", "caller hung up")], cancelled
-    wait_for(lambda: deaf.count("CANCEL") == 1, "CANCEL at the ringing phone", 5)
+    wait_for_phones([deaf], "CANCEL", 1, 5)
     assert lab.state("3000") == "READY"
     assert not lab.journal("CallConnected")
 
@@ -381,7 +424,8 @@ def test_overflow_offers_the_call_in_the_overflow_group(lab: Lab) -> None:
     lab.sipp_agent("3000", ready=False)  # a 6000 member, Not Ready
     lab.sipp_agent("3005")  # in 6003 only
     caller = lab.call("6000", hold_ms=(OVERFLOW_S + 2) * 1000)
-    wait_for(lambda: lab.groups()["6000"]["ciq"] == 1, "CIQ 1 in 6000")
+    lab.logged(call_event("CallQueued", caller), "the call queued in 6000")
+    assert lab.groups()["6000"]["ciq"] == 1
     assert lab.connected_to(caller, timeout=OVERFLOW_S + 5) == "3005"
     [overflow] = lab.records(caller, "CallOverflowed")
     assert (overflow["from_group"], overflow["to_group"]) == ("6000", "6003")
@@ -397,7 +441,8 @@ def test_call_waits_for_the_first_agent_to_become_ready(lab: Lab) -> None:
     phone = lab.pyvoip_agent("3002", ready=False)
     lab.sipp_agent("3000", ready=False)
     caller = lab.call("6001", hold_ms=15000)
-    wait_for(lambda: lab.groups()["6001"]["ciq"] == 1, "CIQ 1 in 6001")
+    lab.logged(call_event("CallQueued", caller), "the call queued in 6001")
+    assert lab.groups()["6001"]["ciq"] == 1
     assert [r["position"] for r in lab.records(caller, "CallQueued")] == [1]
     assert not lab.records(caller, "OfferCall")
     lab.get_text(f"/xml/set?ext={DESK['3002']}&to=ready")
