@@ -8,9 +8,11 @@ message to the parser and the transaction layer, carries out the actions they re
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol
 
 from acdgate.gateway.sip.message import Request, Response, make_response, parse_via
@@ -301,8 +303,15 @@ class SipStack:
         if transport == "UDP":
             if self._udp is None or self._udp.transport is None:
                 return False
+            port: Any = self._udp.transport
             try:
-                self._udp.transport.write(data, dest)
+                sock = getattr(port, "socket", None)
+                if sock is not None and _is_ip_literal(dest[0]):
+                    # the socket's own sendto: Twisted's Port.write checks the address again
+                    # on every datagram (a tenth of a registration's CPU went to writing)
+                    sock.sendto(data, dest)
+                else:
+                    port.write(data, dest)
             except OSError as exc:
                 log.warn("send to {peer} failed: {error}", peer=_fmt(dest), error=exc)
                 return False
@@ -360,6 +369,16 @@ def _enlarge_receive_buffer(port: Any) -> None:
                  granted=granted, wanted=UDP_RECEIVE_BUFFER)
     else:
         log.info("SIP UDP receive buffer is {granted} bytes", granted=granted)
+
+
+@lru_cache(maxsize=1024)
+def _is_ip_literal(host: str) -> bool:
+    """An IPv4 or IPv6 address, not a name (sendto would resolve a name, blocking)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _with_received(request: Request, source: Address) -> Request:
