@@ -8,20 +8,21 @@ import re
 import wave
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from acdgate.codecs.tone_detector import detect_tone
 from gatewayproc import GatewayProcess
 from pyvoip_parties import (
-    agent_state,
     answerer,
     answerer_result,
     caller,
     caller_result,
     logon,
     post,
-    wait_for,
+    wait_logged,
+    wait_state,
 )
 
 CALLER_TONE = 600.0
@@ -35,6 +36,14 @@ def gateway(tmp_path: Path) -> Iterator[GatewayProcess]:
         yield gw
     finally:
         gw.stop()
+
+
+def _finished_recordings(gw: GatewayProcess) -> list[dict[str, Any]]:
+    """The finished recordings once the agent's call has completed: the gateway closes the
+    call's recording before it tells the ACD the call ended, so after the ACD's log line one
+    read of /api/recordings has them."""
+    wait_logged(gw, r"\bCallCompleted\([^\n]*\buser_id='3000'", "the agent's call completed")
+    return [r for r in gw.get("/api/recordings") if r["ended"] is not None]
 
 
 def _channels(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -54,7 +63,7 @@ def test_agent_records_a_call_with_star43(gateway: GatewayProcess) -> None:
     assert {"event": "dialled", "code": "*43", "ended": True} in events
     assert detect_tone(caller_heard, (AGENT_TONE,)) and detect_tone(agent_heard, (CALLER_TONE,))
 
-    rows = wait_for(lambda: [r for r in gateway.get("/api/recordings") if r["ended"] is not None], "the recording")
+    rows = _finished_recordings(gateway)
     assert len(rows) == 1, rows
     row = rows[0]
     assert (row["agent"], row["group"], row["by"], row["supervisor"]) == ("3000", "6000", "3000", False)
@@ -74,7 +83,7 @@ def test_supervisor_recording_cannot_be_stopped_by_the_agent(gateway: GatewayPro
     logon(gateway, "2101", "3000")
     agent = answerer(gateway, "2101", AGENT_TONE, talk_seconds=6.0, dial_during=["2.5:*44"])
     call = caller(gateway, "2105", "6000", tone=CALLER_TONE)
-    wait_for(lambda: agent_state(gateway, "3000") == "TALKING", "the agent talking")
+    wait_state(gateway, "3000", "TALKING")
     status, answer = post(gateway, "/api/agents/3000/record", {"user": "3000"})
     assert status == 403, answer  # an agent without supervisor rights
     status, answer = post(gateway, "/api/agents/3000/record", {"user": "3900"})
@@ -86,7 +95,7 @@ def test_supervisor_recording_cannot_be_stopped_by_the_agent(gateway: GatewayPro
     assert {"event": "dialled", "code": "*44", "ended": True} in events
     assert "You cannot stop a supervisor-initiated recording" in gateway.output()
 
-    rows = wait_for(lambda: [r for r in gateway.get("/api/recordings") if r["ended"] is not None], "the recording")
+    rows = _finished_recordings(gateway)
     assert [(r["by"], r["supervisor"]) for r in rows] == [("3900", True)]
     assert rows[0]["duration"] > 4.0  # it went on to the end of the call, past the agent's *44
     left, right = _channels(Path(rows[0]["path"]))

@@ -14,7 +14,6 @@ from acdgate.codecs.tones import RECORDING_BEEP
 from acdgate.gateway.site_loader import demo_site_text
 from gatewayproc import GatewayProcess
 from pyvoip_parties import (
-    agent_state,
     answerer,
     answerer_result,
     caller,
@@ -22,7 +21,8 @@ from pyvoip_parties import (
     logon,
     post,
     tone_windows,
-    wait_for,
+    wait_logged,
+    wait_state,
 )
 
 CALLER, AGENT, SUPERVISOR = 600.0, 1000.0, 1800.0
@@ -41,8 +41,16 @@ def gateway(tmp_path: Path) -> Iterator[GatewayProcess]:
         gw.stop()
 
 
-def _talking(gw: GatewayProcess) -> None:
-    wait_for(lambda: agent_state(gw, "3000") == "TALKING", "the agent talking")
+def _talking(gw: GatewayProcess) -> int:
+    """Wait for agent 3000 to be TALKING; where that log line ends."""
+    return wait_state(gw, "3000", "TALKING")
+
+
+def _joined(gw: GatewayProcess, modes: str) -> None:
+    """Wait for supervisor 3900 to be switched into 3000's call (`modes`: a regex), then
+    check the agent's status line shows `Mon` (guide "Monitoring/Recording Notification")."""
+    wait_logged(gw, rf"\b3900 (?:{modes}) on 3000's call", "the supervisor joined")
+    assert "Talking : Mon" in gw.get_text("/xml/stats?ext=2101")
 
 
 @pytest.mark.parametrize("code", ["*45*3000#", "*46*3000#"])
@@ -53,7 +61,7 @@ def test_monitor_and_whisper_by_short_code(gateway: GatewayProcess, code: str) -
     _talking(gateway)
     supervisor = caller(gateway, "2110", code, tone=SUPERVISOR, hangup_after=3.0)
     # guide "Monitoring/Recording Notification": Mon on the agent's status line meanwhile
-    wait_for(lambda: "Talking : Mon" in gateway.get_text("/xml/stats?ext=2101"), "Mon on the status line")
+    _joined(gateway, "whisper" if whisper else "monitor")
     sup_result, sup_heard = caller_result(supervisor)
     _, agent_heard = answerer_result(agent)
     _, caller_heard = caller_result(call)
@@ -82,11 +90,11 @@ def test_refused_without_supervisor_rights_or_without_a_call(gateway: GatewayPro
 def test_barge_in_then_intercept_over_http(gateway: GatewayProcess) -> None:
     agent = answerer(gateway, "2101", AGENT, talk_seconds=15.0)
     call = caller(gateway, "2105", "6000", tone=CALLER, hangup_after=9.0)
-    _talking(gateway)
+    talking = _talking(gateway)
     supervisor = answerer(gateway, "2110", SUPERVISOR, talk_seconds=12.0)
     status, answer = post(gateway, "/api/agents/3000/barge", {"user": "3900", "station": "2110"})
     assert status == 202, answer
-    wait_for(lambda: "Talking : Mon" in gateway.get_text("/xml/stats?ext=2101"), "the supervisor joined")
+    _joined(gateway, "barge")  # the supervisor's phone answered
     status, answer = post(gateway, "/api/agents/3000/monitor", {"user": "3900", "station": "2110"})
     assert status == 200, answer  # the same supervisor changes mode on the call
     status, answer = post(gateway, "/api/agents/3000/barge", {"user": "3900", "station": "2110"})
@@ -98,7 +106,7 @@ def test_barge_in_then_intercept_over_http(gateway: GatewayProcess) -> None:
     agent_events, agent_heard = answerer_result(agent)
     ended = next(e for e in agent_events if e["event"] == "ended")
     assert ended["hung_up_by_us"] is False, "the agent's leg was not released"
-    assert wait_for(lambda: agent_state(gateway, "3000") in ("WORK_READY", "READY"), "wrap-up")
+    wait_state(gateway, "3000", "WORK_READY", "READY", since=talking)  # wrap-up
     assert {a["user"]: a for a in gateway.get("/api/agents")}["3000"]["calls_handled"] == 1
     _, caller_heard = caller_result(call)
     _, sup_heard = answerer_result(supervisor)
@@ -107,6 +115,31 @@ def test_barge_in_then_intercept_over_http(gateway: GatewayProcess) -> None:
     assert tone_windows(sup_heard, CALLER) >= 200, "the supervisor did not hear the caller"
     assert tone_windows(sup_heard, AGENT) >= HEARD, "the supervisor did not hear the agent while barging"
     assert not [r for r in gateway.get("/api/recordings")]
+
+
+def test_agent_hanging_up_during_barge_in_leaves_caller_and_supervisor_talking(gateway: GatewayProcess) -> None:
+    """As on vendor ACDs: the barging supervisor already talks with the caller, so the agent
+    leaving does not drop the customer; the supervisor keeps the call and the agent wraps up."""
+    agent = answerer(gateway, "2101", AGENT, talk_seconds=4.0)
+    call = caller(gateway, "2105", "6000", tone=CALLER, hangup_after=12.0)
+    talking = _talking(gateway)
+    supervisor = answerer(gateway, "2110", SUPERVISOR, talk_seconds=20.0)
+    status, answer = post(gateway, "/api/agents/3000/barge", {"user": "3900", "station": "2110"})
+    assert status == 202, answer
+    _joined(gateway, "barge")
+    wait_logged(gateway, r"\b3000 hung up; 3900 keeps the call", "the supervisor keeping the call", since=talking)
+    agent_events, _ = answerer_result(agent)
+    assert next(e for e in agent_events if e["event"] == "ended")["hung_up_by_us"] is True
+    wait_state(gateway, "3000", "WORK_READY", "READY", since=talking)  # wrap-up as after any call
+    result, caller_heard = caller_result(call)
+    assert result["ended_by_far_end"] is False, f"the caller was dropped with the agent: {result}"
+    sup_events, sup_heard = answerer_result(supervisor)
+    assert next(e for e in sup_events if e["event"] == "ended")["hung_up_by_us"] is False, (
+        "the supervisor's leg ended before the caller hung up")
+    # 4 s of barge-in, then about 6 s of caller and supervisor alone: far more than the barge
+    assert tone_windows(caller_heard, SUPERVISOR) >= 500, "the caller stopped hearing the supervisor"
+    assert tone_windows(sup_heard, CALLER) >= 500, "the supervisor stopped hearing the caller"
+    assert {a["user"]: a for a in gateway.get("/api/agents")}["3000"]["calls_handled"] == 1
 
 
 def test_notice_beep_to_the_agent_when_a_supervisor_records(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ import base64
 import json
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -94,15 +93,25 @@ def caller_result(proc: subprocess.Popen[str]) -> tuple[dict[str, Any], np.ndarr
     return result, pcm(str(result.pop("audio_u8")))
 
 
-def wait_for(check: Any, what: str, timeout: float = 15.0) -> Any:
-    """Poll `check()` (an HTTP view) until it returns something true; fail after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+def wait_logged(gw: GatewayProcess, pattern: str, what: str, timeout: float = 15.0, since: int = 0) -> int:
+    """Wait for the gateway to log `pattern` (a regex) after offset `since` of its output;
+    where the line ends (a `since` for the next wait). The gateway logs each ACD event once it
+    is committed, and each supervisor joining a call once the media is switched: after the
+    line, one read of the HTTP API is the assertion."""
+    try:
+        return gw.wait_for_output(pattern, timeout, since=since).end()
+    except AssertionError as exc:
+        raise AssertionError(f"timed out ({timeout} s) waiting for {what}: {exc}") from None
+
+
+def wait_state(gw: GatewayProcess, user: str, *states: str, timeout: float = 15.0, since: int = 0) -> int:
+    """Wait for the ACD's log line of `user` entering one of `states` (AgentState names) after
+    `since`, then check the HTTP view; where the line ends."""
+    names = "|".join(states)
+    end = wait_logged(gw, rf"\bStateChanged\([^\n]*\buser_id='{user}'[^\n]*\bnew=<AgentState\.(?:{names}):",
+                      f"agent {user} {'/'.join(states)}", timeout, since)
+    assert agent_state(gw, user) in states, (user, states, agent_state(gw, user))
+    return end
 
 
 def agent_state(gw: GatewayProcess, user: str) -> str | None:
