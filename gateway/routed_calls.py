@@ -11,6 +11,7 @@ A caller who hangs up while waiting is an abandon. Everything the engine says ar
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -75,6 +76,9 @@ class RoutedCalls:
         self.outgoing: dict[str, OutgoingSipLeg] = {}  # Call-ID of our INVITE -> leg
         self._groups = {g.number: g for g in site.groups}
         self.recordings: RecordingArchive | None = None  # set to record calls (issue 6)
+        # Asked when the agent hangs up: True when someone (a barging supervisor) keeps the
+        # caller; otherwise the call ends with the agent's leg.
+        self.on_agent_left: Callable[[RoutedCall], bool] | None = None
         acd.listeners.append(self._events)
 
     def knows(self, dialled: str) -> bool:
@@ -188,8 +192,10 @@ class RoutedCalls:
             self._blf(leg.station, DialogState.TERMINATED, call)
         if call.ended:
             return
-        if call.agent_leg is leg:
-            self._finish(call)  # the agent hung up
+        if call.agent_leg is leg:  # the agent hung up
+            if self.on_agent_left is not None and self.on_agent_left(call):
+                return
+            self._finish(call)
             return
         if call.offers.get(user) is leg:
             del call.offers[user]

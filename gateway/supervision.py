@@ -114,6 +114,7 @@ class Supervision:
         """Work on these routed calls (and record them into our archive)."""
         self.routed = routed
         routed.recordings = self.recordings
+        routed.on_agent_left = self._agent_left
 
     # -- HTTP (gateway.http_api CallControl) -------------------------------------------------
 
@@ -301,7 +302,17 @@ class Supervision:
         elif intervention.conference is not None:
             intervention.conference.mode = _MIX[mode]
 
-    def _intercept(self, call: RoutedCall, intervention: Intervention) -> None:
+    def _agent_left(self, call: RoutedCall) -> bool:
+        """The agent hung up during an intervention: a barging supervisor, who talks with the
+        caller already, keeps the call (as after an intercept; the agent wraps up as usual).
+        A monitoring or whispering supervisor, whom the caller never heard, goes with it."""
+        intervention = call.intervention
+        if intervention is None or intervention.mode is not SupervisorMode.BARGE or not intervention.connected:
+            return False
+        self._intercept(call, intervention, agent_left=True)
+        return True
+
+    def _intercept(self, call: RoutedCall, intervention: Intervention, *, agent_left: bool = False) -> None:
         """Guide: 'force a transfer of a customer call to him- or herself'."""
         assert self.routed is not None
         if intervention.conference is not None:
@@ -324,8 +335,12 @@ class Supervision:
 
         intervention.leg.on_ended = ended
         self.routed.rejoin(call)
-        log.info("{supervisor} intercepted {agent}'s call {call_id}", supervisor=intervention.supervisor,
-                 agent=agent, call_id=call.call_id)
+        if agent_left:
+            log.info("{agent} hung up; {supervisor} keeps the call {call_id}", supervisor=intervention.supervisor,
+                     agent=agent, call_id=call.call_id)
+        else:
+            log.info("{supervisor} intercepted {agent}'s call {call_id}", supervisor=intervention.supervisor,
+                     agent=agent, call_id=call.call_id)
 
     def _left(self, call: RoutedCall, intervention: Intervention) -> None:
         """The supervisor hung up (or left): back to the two-party Bridge."""
