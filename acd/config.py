@@ -31,6 +31,7 @@ from .site import (
     Feature,
     Group,
     GroupMode,
+    HttpSettings,
     Policy,
     ShortCode,
     SipSettings,
@@ -48,6 +49,9 @@ AGENT_NOTICES = ("none", "recording", "monitoring", "both")  # Policy.agent_noti
 _PIN_MIN_DIGITS = 4
 # RFC 7616 3.3 / RFC 8760 2: the tokens the gateway's digest authentication knows.
 _DIGEST_ALGORITHMS = ("MD5", "MD5-sess", "SHA-256", "SHA-256-sess")
+HTTP_TOKEN_MIN_CHARS = 16  # [http] token: long enough not to be guessed over the network
+# RFC 6750 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+_B64TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+=*\Z")
 
 
 class ConfigError(ValueError):
@@ -301,6 +305,7 @@ class _SiteReader:
         wrapup, wrapup_required = self.codes_section(top.table("wrapup"), "wrap-up")
         policy = self.policy(not_ready_required, logout_required, wrapup_required)
         sip = self.sip()
+        http = self.http()
         short_codes = self.short_codes(users, groups, not_ready, logout, wrapup)
         top.done()
         if self.problems:
@@ -316,6 +321,7 @@ class _SiteReader:
             short_codes=tuple(short_codes),
             policy=policy,
             sip=sip,
+            http=http,
             source=self.source,
         )
 
@@ -646,6 +652,23 @@ class _SiteReader:
             digest_algorithms=d.digest_algorithms if algorithms is None else algorithms,
             **ints,
         )
+
+    def http(self) -> HttpSettings:
+        t = self.top.table("http")
+        if t is None:
+            return HttpSettings()
+        token = t.text("token")
+        if token is not None:
+            # Reasons never quote the value: it is a secret, and errors end up in logs.
+            if len(token) < HTTP_TOKEN_MIN_CHARS:
+                t.problem("token", f"must be at least {HTTP_TOKEN_MIN_CHARS} characters, not {len(token)}")
+                token = None
+            elif not _B64TOKEN.match(token):
+                t.problem("token", "may hold only letters, digits and - . _ ~ + / (then = padding): "
+                                   "a bearer token as RFC 6750 2.1 sends it")
+                token = None
+        t.done()
+        return HttpSettings(token=token)
 
     @staticmethod
     def digest_algorithms(t: _Table) -> tuple[str, ...] | None:

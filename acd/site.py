@@ -149,6 +149,18 @@ class SipSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class HttpSettings:
+    """The HTTP API's access control: with a token, every request under `/api/` other than
+    GET and HEAD needs `Authorization: Bearer <token>` (RFC 6750 2.1); `/xml/` stays open."""
+
+    token: str | None = None  # None: the control API is open (the gateway warns at start-up)
+
+    def __repr__(self) -> str:
+        # Keep the secret out of reprs, tracebacks and test failure messages.
+        return f"HttpSettings(token={'<set>' if self.token is not None else None})"
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     """Site-wide agent rules."""
 
@@ -179,6 +191,7 @@ class Site:
     short_codes: tuple[ShortCode, ...] = ()
     policy: Policy = field(default_factory=Policy)
     sip: SipSettings = field(default_factory=SipSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
     source: str = "<site>"  # file the site came from, for messages
 
     def station(self, extension: str) -> Station | None:

@@ -65,6 +65,8 @@ def format_site(site: Site) -> str:
     ):
         lines.append(f"{name} = {getattr(s, name)}")
     lines.append("")
+    if site.http.token is not None:  # no [http] table: the default, an open control API
+        lines += ["[http]", f"token = {q(site.http.token)}", ""]
     for st in site.stations:
         lines += ["[[stations]]", f"extension = {q(st.extension)}"]
         lines += [f"sip_username = {q(st.sip_username)}", f"sip_password = {q(st.sip_password)}"]
