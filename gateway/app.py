@@ -114,9 +114,16 @@ class Gateway:
             phones = make_phone_resource(
                 self.phone_agent, station_lookup=station_by_registration(self.site, self.registrar, self.reactor)
             )
+            token = self.site.http.token
             self.http_port = self.reactor.listenTCP(
-                http_port, make_site(self, extra_children={b"xml": phones}, calls=self.supervision), interface=bind
+                http_port, make_site(self, extra_children={b"xml": phones}, calls=self.supervision, token=token),
+                interface=bind,
             )
+            if token is None:
+                address: Any = self.http_port.getHost()
+                log.warn("the HTTP control API on {bind}:{port} is open: anyone who reaches it can run "
+                         "supervisor actions (POST /api/agents/...); set [http] token in the site file "
+                         "(docs/site-file.md)", bind=bind, port=int(address.port))
 
     def ready_info(self, bind: str) -> dict[str, Any]:
         """What the ready line tells tests and tools: where each service listens."""

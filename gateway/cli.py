@@ -135,6 +135,7 @@ def site_summary(site: object) -> str:
             f"{'' if g.monitored else ', not monitored'}"
         )
     lines.append(f"  SIP: {site.sip.bind}:{site.sip.port} realm {site.sip.realm!r}")
+    lines.append("  HTTP control API: " + ("bearer token required" if site.http.token else "open (no [http] token)"))
     return "\n".join(lines)
 
 

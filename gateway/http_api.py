@@ -3,15 +3,27 @@ with a `CallControl`, recordings and supervisor actions on agents' calls.
 
 The resources only format what a `GatewayView` returns, so the same view serves the HTTP API,
 the tests and (later) the phone XML services.
+
+With a token (site file `[http] token`), every request under `/api/` other than GET and HEAD
+must carry `Authorization: Bearer <token>` (RFC 6750 2.1) or is answered 401; the read-only
+views and the extra children (`/xml/`, which desk phones' XML browsers fetch with no
+credentials) stay open.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from twisted.logger import Logger
 from twisted.web import resource, server
+
+log = Logger(namespace="acdgate.http")
+
+REALM = "acdgate"
+_OPEN_METHODS = (b"GET", b"HEAD")  # read-only: never need the token
 
 
 class GatewayView(Protocol):
@@ -83,6 +95,38 @@ class _Agents(_Collection):
         return _json(request, status, answer)
 
 
+class _Unauthorized(resource.Resource):
+    """401 for a control request without the right bearer token (RFC 6750 3)."""
+
+    isLeaf = True
+
+    def __init__(self, defect: str, invalid: bool) -> None:
+        super().__init__()
+        self._defect = defect
+        self._invalid = invalid
+
+    def render(self, request: server.Request) -> bytes:
+        # RFC 6750 3.1: no error code when the request carried no token, invalid_token when it did.
+        challenge = f'Bearer realm="{REALM}"'
+        if self._invalid:
+            challenge += ', error="invalid_token"'
+        request.setHeader(b"www-authenticate", challenge.encode())
+        return _json(request, 401, {"error": self._defect})
+
+
+def _bearer_defect(request: server.Request, token: bytes) -> tuple[str, bool] | None:
+    """None when `request` carries `Authorization: Bearer <token>`, else (what is wrong,
+    whether a token was offered)."""
+    header = request.getHeader(b"authorization")
+    scheme, _, credentials = (header or b"").strip().partition(b" ")
+    # RFC 7235 2.1: the auth-scheme is case-insensitive.
+    if scheme.lower() != b"bearer" or not credentials.strip():
+        return "missing bearer token", False
+    if not hmac.compare_digest(credentials.strip(), token):
+        return "wrong bearer token", True
+    return None
+
+
 class _NotFound(resource.Resource):
     isLeaf = True
 
@@ -109,17 +153,35 @@ class _Api(resource.Resource):
 
 
 class Root(resource.Resource):
-    """`/api/...` and any `extra_children` (`/xml/...`); other top-level paths answer 404 in JSON."""
+    """`/api/...` and any `extra_children` (`/xml/...`); other top-level paths answer 404 in JSON.
+
+    With `token`, a request under `/api/` that may change something (any method but GET and
+    HEAD) is answered 401 unless it carries that bearer token.
+    """
 
     def __init__(
         self, view: GatewayView, extra_children: Mapping[bytes, resource.Resource] | None = None,
-        calls: CallControl | None = None,
+        calls: CallControl | None = None, *, token: str | None = None,
     ) -> None:
         super().__init__()
         self.api = _Api(view, calls)
+        self._token = token.encode() if token is not None else None
         self.putChild(b"api", self.api)
         for name, child in (extra_children or {}).items():
             self.putChild(name, child)
+
+    def getChildWithDefault(self, path: bytes, request: server.Request) -> resource.Resource:
+        if path == b"api" and self._token is not None and request.method not in _OPEN_METHODS:
+            refused = _bearer_defect(request, self._token)
+            if refused is not None:
+                defect, offered = refused
+                peer: Any = request.getClientAddress()
+                log.warn("HTTP API: refused {method} {path} from {peer}: {defect}",
+                         method=request.method.decode(errors="replace"),
+                         path=request.path.decode(errors="replace"),
+                         peer=f"{getattr(peer, 'host', peer)}:{getattr(peer, 'port', '')}", defect=defect)
+                return _Unauthorized(defect, offered)
+        return super().getChildWithDefault(path, request)  # type: ignore[no-any-return]
 
     def getChild(self, path: bytes, request: server.Request) -> resource.Resource:
         return _NotFound()
@@ -130,12 +192,13 @@ class Root(resource.Resource):
 
 def make_site(
     view: GatewayView, extra_children: Mapping[bytes, resource.Resource] | None = None, *,
-    calls: CallControl | None = None,
+    calls: CallControl | None = None, token: str | None = None,
 ) -> server.Site:
     """The twisted.web site serving the API for `view`, plus `extra_children` at the top
     level (the gateway mounts the phone XML services as `b"xml"`) and, with `calls`,
-    `/api/recordings` and the agents' supervisor actions."""
-    site = server.Site(Root(view, extra_children, calls))
+    `/api/recordings` and the agents' supervisor actions; with `token`, control requests
+    under `/api/` need `Authorization: Bearer <token>`."""
+    site = server.Site(Root(view, extra_children, calls, token=token))
     site.displayTracebacks = False
     site.noisy = False
     return site
