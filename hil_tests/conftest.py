@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from acdgate.gateway.site_loader import load_site
 from acdgate.lab.capture import read_sip
 from acdgate.lab.drivers.base import Endpoint
 from acdgate.lab.inventory import (
@@ -118,23 +119,33 @@ class Lab:
     trace: Path
     endpoints: list[Endpoint] = field(default_factory=list)
     used: set[str] = field(default_factory=set)
+    api_token: str | None = None  # the site's [http] token: control requests carry it
 
-    def api(self, path: str) -> Any:
-        """GET a JSON resource of the gateway's HTTP API (from inside the lab LAN)."""
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, str]:
+        """One request to the gateway's HTTP API from inside the lab LAN: (status, body text).
+        A JSON `body` is sent as such; with the site's token, as `Authorization: Bearer`."""
         host, port = self.gateway.info["http"]["host"], int(self.gateway.info["http"]["port"])
         gw = self.network.gateway_host()
         sock = (gw.call_inside(lambda: socket.create_connection((host, port), 10)) if gw
                 else socket.create_connection((host, port), 10))
         conn = http.client.HTTPConnection(host, port, timeout=10)
         conn.sock = sock
+        headers = {"authorization": f"Bearer {self.api_token}"} if self.api_token else {}
         try:
-            conn.request("GET", path)
+            data = json.dumps(body).encode() if body is not None else None
+            if data is not None:
+                headers["content-type"] = "application/json"
+            conn.request(method, path, body=data, headers=headers)
             response = conn.getresponse()
-            body = response.read()
-            assert response.status == 200, (path, response.status, body[:200])
-            return json.loads(body)
+            return response.status, response.read().decode("utf-8", "replace")
         finally:
             conn.close()
+
+    def api(self, path: str) -> Any:
+        """GET a JSON resource of the gateway's HTTP API (from inside the lab LAN)."""
+        status, body = self.request("GET", path)
+        assert status == 200, (path, status, body[:200])
+        return json.loads(body)
 
     def agent(self, user: str) -> dict[str, Any] | None:
         return next((a for a in self.api("/api/agents") if a["user"] == user), None)
@@ -221,7 +232,7 @@ def lab(conditions: LabNetwork, tmp_path: Path, request: pytest.FixtureRequest) 
                             extra=["--sip-trace", str(trace)]).start()
     else:
         pytest.fail("hil_tests start their own gateway for now (start = true)")
-    the_lab = Lab(conditions, gw, tmp_path, trace)
+    the_lab = Lab(conditions, gw, tmp_path, trace, api_token=load_site(site).http.token)
     request.node.lab = the_lab
     try:
         yield the_lab
