@@ -13,7 +13,9 @@ a buffer that runs ahead is trimmed so the delay stays bounded (`MAX_DEPTH` fram
 that runs dry is primed again (`PREFILL` frames) before it is read.
 
 RFC 4733 events still pass between caller and agent; the supervisor's keys go nowhere. The
-call recorder, when given, keeps getting caller (left) and agent (right) as received.
+call recorder, when given, keeps getting caller (left) and agent (right) as received, and
+while barging the supervisor too (mixed into the right channel: the caller hears them; a
+monitoring or whispering supervisor, whom the caller never hears, is not recorded).
 Tones (the recording/monitoring beep) can be added to what one party hears (`inject`).
 """
 
@@ -123,8 +125,12 @@ class Conference:
             member.jitter = JitterBuffer(law, max_wait=2)
             member.ssrc, member.law, member.primed = packet.ssrc, law, False
         member.jitter.push(packet)
-        if self.recorder is not None and not self.recorder.closed and party in _SIDE:
-            self.recorder.add(_SIDE[party], _in_mix_law(packet, law), self.reactor.seconds())
+        if self.recorder is not None and not self.recorder.closed:
+            side = _SIDE.get(party)
+            if side is None and self.mode is MixMode.BARGE:
+                side = Side.SUPERVISOR
+            if side is not None:
+                self.recorder.add(side, _in_mix_law(packet, law), self.reactor.seconds())
 
     # -- the clock ----------------------------------------------------------------------
 

@@ -177,11 +177,13 @@ def test_a_party_that_runs_ahead_is_trimmed_to_a_bounded_delay() -> None:
     conference.close()
 
 
-def test_recorder_gets_caller_left_and_agent_right_and_close_lets_go() -> None:
+@pytest.mark.parametrize("mode", [MixMode.BARGE, MixMode.WHISPER, MixMode.MONITOR])
+def test_recorder_gets_caller_left_and_agent_right_and_close_lets_go(mode: MixMode) -> None:
+    """The supervisor is recorded (with the agent, on the right) only when the caller hears them."""
     reactor, phones = _call()
     sink = BytesIO()
     recorder = CallRecorder(sink, Law.ULAW)
-    conference = Conference(reactor, {p: ph.session for p, ph in phones.items()}, MixMode.BARGE, recorder=recorder)
+    conference = Conference(reactor, {p: ph.session for p, ph in phones.items()}, mode, recorder=recorder)
     conference.inject(Party.AGENT, np.full(800, 8000, dtype=np.int16))  # 100 ms of a beep
     _talk(reactor, phones, 50)
     conference.close()
@@ -192,7 +194,13 @@ def test_recorder_gets_caller_left_and_agent_right_and_close_lets_go() -> None:
     with wave.open(sink) as wav:
         stereo = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").reshape(-1, 2)
     assert detect_tone(stereo[:, 0], (TONES[Party.CALLER],)) and not detect_tone(stereo[:, 0], (TONES[Party.AGENT],))
-    assert detect_tone(stereo[:, 1], (TONES[Party.AGENT],)) and not detect_tone(stereo[:, 1], (TONES[Party.CALLER],))
+    agent, supervisor = TONES[Party.AGENT], TONES[Party.SUPERVISOR]
+    right = (agent, supervisor) if mode is MixMode.BARGE else (agent,)  # what the caller hears
+    assert detect_tone(stereo[:, 1], right), f"{mode}: the right channel is not {right} Hz"
+    assert not detect_tone(stereo[:, 1], (TONES[Party.CALLER],))
+    if mode is not MixMode.BARGE:
+        assert not detect_tone(stereo[:, 1], (agent, supervisor)), f"{mode}: the supervisor was recorded"
+    assert not detect_tone(stereo[:, 0], (supervisor,))
     for phone in phones.values():
         assert phone.session.on_rtp is None and phone.session.decode_received
     sent = len(phones[Party.CALLER].heard())
