@@ -12,7 +12,6 @@ registration.
 from __future__ import annotations
 
 import socket
-import time
 from typing import Any
 
 from acdgate.lab.drivers.base import FeatureKey, KeyKind, ObservationKind
@@ -27,14 +26,14 @@ LOGOUT = "services soft:3 item:3 item:1"  # Skill Stats > State > Logout > "End 
 
 
 def wait_agent(lab: Lab, user: str, logged_on: bool, timeout: float = 10.0) -> dict[str, Any] | None:
-    """The agent's record once it is (or is no longer) logged on. A twin acts before its HTTP
-    answer, so the first look decides; a real phone's browser may still be fetching."""
-    deadline = time.monotonic() + timeout
-    while True:
-        agent = lab.agent(user)
-        if (agent is not None) == logged_on or time.monotonic() > deadline:
-            return agent
-        time.sleep(0.2)  # a real phone gives no event to wait on; polled with a deadline
+    """The agent's record once it is (or is no longer) logged on: waits for the ACD's
+    `LoggedIn` / `LoggedOut` log line for `user` (logged once committed), then reads the API."""
+    event = "LoggedIn" if logged_on else "LoggedOut"
+    try:
+        lab.gateway.wait_for_output(rf"\b{event}\([^\n]*\buser_id='{user}'", timeout)
+    except AssertionError as exc:
+        raise AssertionError(f"timed out ({timeout} s) waiting for {user} {event}: {exc}") from None
+    return lab.agent(user)
 
 
 def test_logon_and_logoff_by_menu_over_http(lab: Lab, conditions: LabNetwork, kind: EndpointKind) -> None:

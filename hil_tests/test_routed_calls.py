@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import socket
 import sqlite3
 import time
 import wave
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -88,13 +88,30 @@ def post(lab: Lab, path: str, body: dict[str, str]) -> tuple[int, Any]:
     return status, json.loads(text) if text else None
 
 
-def wait_until(check: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
-    """Poll the gateway (its state is the event) until `check` is true."""
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-    return value
+def logged(lab: Lab, pattern: str, what: str, timeout: float = 15.0, since: int = 0) -> re.Match[str]:
+    """Wait for the gateway to log `pattern` (a regex) after offset `since` of its output. The
+    ACD logs each event (`OfferCall(...)`, `StateChanged(...)`) once it is committed to the
+    journal and the HTTP views, a supervisor's joining once the media is switched: after the
+    line, one read of either is the assertion. The match's `end()` is a `since` for the next."""
+    try:
+        return lab.gateway.wait_for_output(pattern, timeout, since=since)
+    except AssertionError as exc:
+        raise AssertionError(f"timed out ({timeout} s) waiting for {what}: {exc}") from None
+
+
+def acd_event(kind: str, user: str) -> str:
+    """A regex for the gateway's log line of ACD event `kind` (`OfferCall`, ...) naming `user`."""
+    return rf"\b{kind}\([^\n]*\buser_id='{user}'"
+
+
+def wait_state(lab: Lab, user: str, *states: str, timeout: float = 15.0, since: int = 0) -> int:
+    """Wait for `user`'s log line entering one of `states` (AgentState names) after `since`;
+    check the API agrees, and return where the line ends."""
+    names = "|".join(states)
+    found = logged(lab, rf"\bStateChanged\([^\n]*\buser_id='{user}'[^\n]*\bnew=<AgentState\.(?:{names}):",
+                   f"{user} {'/'.join(states)}", timeout, since)
+    assert state(lab, user) in states, lab.agent(user)
+    return found.end()
 
 
 def state(lab: Lab, user: str) -> str:
@@ -164,15 +181,19 @@ def routed(lab: Lab, caller: Endpoint, group: str, agents: dict[str, Endpoint], 
     """One call from `caller` to `group`: `expected` is offered it, answers, talks, hangs up;
     the caller's leg ends with it and the agent is READY again after wrap-up."""
     offers = len(users_of(lab, "OfferCall"))
+    before = lab.gateway.mark()
     dial(caller, group)
-    offered = wait_until(lambda: users_of(lab, "OfferCall")[offers:], f"an offer of call {offers + 1} in {group}")
+    logged(lab, r"\bOfferCall\(", f"an offer of call {offers + 1} in {group}", since=before)
+    offered = users_of(lab, "OfferCall")[offers:]
     assert offered[0] == expected, f"{group} offered call {offers + 1} to {offered[0]}, expected {expected}"
     answer(agents[expected])
-    assert wait_until(lambda: users_of(lab, "CallConnected")[offers:], "the call connected")[0] == expected
+    connected = logged(lab, r"\bCallConnected\(", "the call connected", since=before)
+    assert users_of(lab, "CallConnected")[offers:] == [expected]
     talk(TALK)
     assert hang_up(agents[expected]).data["by"] == "local"
     caller.wait_for(K.CALL_ENDED, 15)
-    wait_until(lambda: all(state(lab, u) == "READY" for u in agents), "every agent READY again")
+    wait_state(lab, expected, "READY", since=connected.end())  # after wrap-up
+    assert {u: state(lab, u) for u in agents} == dict.fromkeys(agents, "READY")  # the others stayed READY
 
 
 # -- scenarios -------------------------------------------------------------------------------
@@ -184,18 +205,22 @@ def test_linear_group_offers_the_first_free_member_each_time(lab: Lab, condition
     log_on(lab, "3000", a)
     routed(lab, first, "6000", {"3000": a, "3001": b}, "3000")
     # 3000 busy: the next member in list order
+    before = lab.gateway.mark()
     dial(first, "6000")
-    wait_until(lambda: users_of(lab, "OfferCall")[1:], "the second offer")
+    logged(lab, acd_event("OfferCall", "3000"), "the second offer", since=before)
     answer(a)
+    third = lab.gateway.mark()
     dial(second, "6000")
-    assert wait_until(lambda: users_of(lab, "OfferCall")[2:], "the third offer") == ["3001"]
+    logged(lab, r"\bOfferCall\(", "the third offer", since=third)
+    assert users_of(lab, "OfferCall")[2:] == ["3001"]
     answer(b)
     talk(TALK)
     hang_up(b)
     hang_up(a)
     for caller in (first, second):
         caller.wait_for(K.CALL_ENDED, 15)
-    wait_until(lambda: state(lab, "3000") == state(lab, "3001") == "READY", "both READY")
+    for user in ("3000", "3001"):  # READY again, after wrap-up
+        wait_state(lab, user, "READY", since=before)
     routed(lab, first, "6000", {"3000": a, "3001": b}, "3000")
     assert users_of(lab, "CallConnected") == ["3000", "3000", "3001", "3000"]
     handled = {u: lab.agent(u)["calls_handled"] for u in ("3000", "3001")}  # type: ignore[index]
@@ -243,7 +268,8 @@ def test_ring_no_answer_makes_the_agent_not_ready_and_the_next_gets_the_call(
     assert not [o for o in deaf.observed if o.kind is K.CALL_ANSWERED], deaf.observed
     assert ended.data.get("by") != "local", ended
     # the phone has answered when it sends its 200; the gateway when that (maybe resent) arrives
-    assert wait_until(lambda: users_of(lab, "CallConnected"), "the call connected") == ["3001"]
+    logged(lab, r"\bCallConnected\(", "the call connected")
+    assert users_of(lab, "CallConnected") == ["3001"]
     hang_up(b)
     caller.wait_for(K.CALL_ENDED, 15)
     assert lab.agent("3001")["calls_handled"] == 1  # type: ignore[index]
@@ -256,13 +282,15 @@ def test_recording_keeps_caller_and_agent_on_their_channels(lab: Lab, conditions
     log_on(lab, "3900", "2110", pin="9999", ready=False)  # the supervisor desk: records by HTTP
     dial(caller, "6000", tone=CALLER)
     answer(agent, tone=AGENT)
-    wait_until(lambda: state(lab, "3000") == "TALKING", "3000 TALKING")
+    wait_state(lab, "3000", "TALKING")
     status, body = post(lab, "/api/agents/3000/record", {"user": "3900"})
     assert status == 200, body
     talk(3.0)
     agent_end = hang_up(agent)
     caller_end = caller.wait_for(K.CALL_ENDED, 15)
-    rows = wait_until(lambda: [r for r in lab.api("/api/recordings") if r["ended"] is not None], "the recording")
+    # the gateway closes the call's recording before it tells the ACD the call ended
+    logged(lab, acd_event("CallCompleted", "3000"), "the call completed")
+    rows = [r for r in lab.api("/api/recordings") if r["ended"] is not None]
     assert [(r["agent"], r["group"], r["by"]) for r in rows] == [("3000", "6000", "3900")], rows
     path = Path(rows[0]["path"])
     assert path.is_file() and path.suffix == ".wav" and rows[0]["size"] == path.stat().st_size
@@ -290,15 +318,21 @@ def test_supervisor_monitors_barges_in_and_intercepts(lab: Lab, conditions: LabN
     log_on(lab, "3900", supervisor, pin="9999", ready=False)
     dial(caller, "6000", tone=CALLER)
     answer(agent, tone=AGENT)
-    wait_until(lambda: state(lab, "3000") == "TALKING", "3000 TALKING")
+    talking = wait_state(lab, "3000", "TALKING")
 
     # monitor by short code: the supervisor hears both, nobody hears the supervisor
     dial(supervisor, "*45*3000#", tone=MONITOR)
-    wait_until(lambda: "Mon" in status_line(lab, agent), "Mon on the agent's status line")
+    logged(lab, r"\b3900 monitor on 3000's call", "the supervisor monitoring")
+    assert "Mon" in status_line(lab, agent)
     talk(2.5)
     monitored = hang_up(supervisor)
-    # the phone is done when it sends its BYE; the gateway when that BYE (maybe resent) arrives
-    wait_until(lambda: "Mon" not in status_line(lab, agent), "the monitoring to end with the supervisor's hang-up")
+    # the phone is done when it sends its BYE; the gateway when that BYE (maybe resent) arrives.
+    # The gateway logs nothing when a supervisor leaves (supervision._left): the status line is
+    # the only signal, so it is polled, with a deadline.
+    deadline = time.monotonic() + 15
+    while "Mon" in status_line(lab, agent):
+        assert time.monotonic() < deadline, "the monitoring did not end with the supervisor's hang-up"
+        time.sleep(0.05)
 
     # barge-in over HTTP: the gateway rings the supervisor's station; three-way talk
     status, body = post(lab, "/api/agents/3000/barge", {"user": "3900", "station": supervisor.spec.station})
@@ -315,7 +349,7 @@ def test_supervisor_monitors_barges_in_and_intercepts(lab: Lab, conditions: LabN
     caller.hangup()
     caller_end = caller.wait_for(K.CALL_ENDED, 15)
     sup_end = supervisor.wait_for(K.CALL_ENDED, 15)
-    wait_until(lambda: state(lab, "3000") in ("WORK_READY", "READY"), "3000 in wrap-up or READY")
+    wait_state(lab, "3000", "WORK_READY", "READY", since=talking)
     assert lab.agent("3000")["calls_handled"] == 1  # type: ignore[index]
 
     on_monitor, at_agent, at_caller, on_barge = (heard(o) for o in (monitored, agent_end, caller_end, sup_end))

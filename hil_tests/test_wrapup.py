@@ -11,9 +11,9 @@ from `/api/agents`, the order and wrap-up codes from the journal's `StateChanged
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
+import pytest
 from acdgate.lab.drivers.base import Endpoint
 from acdgate.lab.inventory import EndpointKind
 from acdgate.lab.lab_site import WRAPUP_SECONDS
@@ -27,9 +27,10 @@ from test_routed_calls import (
     hang_up,
     journal,
     log_on,
+    logged,
     state,
     talk,
-    wait_until,
+    wait_state,
 )
 
 
@@ -37,15 +38,14 @@ def changes(lab: Lab, user: str) -> list[dict[str, Any]]:
     return [r for r in journal(lab, "StateChanged") if r["user_id"] == user]
 
 
-def routed_call_up(lab: Lab, kind: EndpointKind) -> tuple[Endpoint, Endpoint]:
+def routed_call_up(lab: Lab, kind: EndpointKind) -> tuple[Endpoint, Endpoint, int]:
     """3000 logged on and Ready on an agent of `kind`, talking on a call to 6000 from a caller
-    of the other kind."""
+    of the other kind; and where the gateway's log line of 3000 TALKING ends."""
     agent, caller = endpoints(lab, kind, OTHER[kind])
     log_on(lab, "3000", agent)
     dial(caller, "6000")
     answer(agent)
-    wait_until(lambda: state(lab, "3000") == "TALKING", "3000 TALKING")
-    return agent, caller
+    return agent, caller, wait_state(lab, "3000", "TALKING")
 
 
 def feature_call(ep: Endpoint, code: str) -> None:
@@ -58,14 +58,15 @@ def feature_call(ep: Endpoint, code: str) -> None:
 
 
 def test_wrap_up_without_data_then_ready(lab: Lab, conditions: LabNetwork, kind: EndpointKind) -> None:
-    agent, caller = routed_call_up(lab, kind)
+    agent, caller, talking = routed_call_up(lab, kind)
     talk(0.6)
     assert hang_up(agent).data["by"] == "local"
     caller.wait_for(K.CALL_ENDED, 15)
-    # the first state after TALKING the API shows is wrap-up (it lasts 1 s; polls are 50 ms apart)
-    after = wait_until(lambda: (s := state(lab, "3000")) != "TALKING" and s, "3000 done talking")
-    assert after == "WORK_READY", after
-    wait_until(lambda: state(lab, "3000") == "READY", "3000 READY after wrap-up", timeout=WRAPUP_SECONDS + 5)
+    # the first state after TALKING is wrap-up
+    after = logged(lab, r"\bStateChanged\([^\n]*\buser_id='3000'[^\n]*\bnew=<AgentState\.(\w+):",
+                   "3000 done talking", since=talking)
+    assert after[1] == "WORK_READY", after[0]
+    wait_state(lab, "3000", "READY", timeout=WRAPUP_SECONDS + 5, since=after.end())
     steps = [(r["new"], r["wrapup_code"], r["at"]) for r in changes(lab, "3000")]
     tail = [(new, code) for new, code, _ in steps[-3:]]
     assert [new.upper().replace("-", "_") for new, _ in tail] == ["TALKING", "WORK_READY", "READY"], steps
@@ -74,21 +75,21 @@ def test_wrap_up_without_data_then_ready(lab: Lab, conditions: LabNetwork, kind:
 
 
 def test_wrap_up_with_data_chosen_while_talking(lab: Lab, conditions: LabNetwork, kind: EndpointKind) -> None:
-    agent, caller = routed_call_up(lab, kind)
+    agent, caller, talking = routed_call_up(lab, kind)
     feature_call(agent, "*40*2#")  # a second call from the agent's phone while talking
     view = lab.agent("3000")
     assert view is not None and (view["state"], view["pending_state"]) == ("TALKING", "WORK_NOT_READY"), view
     assert hang_up(agent).data["by"] == "local"  # the routed call, still up
     caller.wait_for(K.CALL_ENDED, 15)
-    wait_until(lambda: state(lab, "3000") == "WORK_NOT_READY", "3000 WORK_NOT_READY")
+    wnr = wait_state(lab, "3000", "WORK_NOT_READY", since=talking)
     last = changes(lab, "3000")[-1]
     assert (last["new"].upper().replace("-", "_"), last["wrapup_code"]) == ("WORK_NOT_READY", 2), last
     view = lab.agent("3000")
     assert view is not None and view["pending_state"] is None, view
-    # Work Not Ready outlasts the group's wrap-up time (only Ready ends it)
-    until = time.monotonic() + WRAPUP_SECONDS + 0.5
-    while time.monotonic() < until:
-        assert state(lab, "3000") == "WORK_NOT_READY", lab.agent("3000")
-        time.sleep(0.1)  # watching that nothing changes for a while: the passing time is the subject
+    # Work Not Ready outlasts the group's wrap-up time (only Ready ends it): the ACD logs no
+    # state change of 3000 meanwhile (the passing time is the subject: the wait runs out)
+    with pytest.raises(AssertionError, match="s never logged"):
+        lab.gateway.wait_for_output(r"\bStateChanged\([^\n]*\buser_id='3000'", WRAPUP_SECONDS + 0.5, since=wnr)
+    assert state(lab, "3000") == "WORK_NOT_READY", lab.agent("3000")
     feature_call(agent, "*37")
-    wait_until(lambda: state(lab, "3000") == "READY", "3000 READY after *37")
+    wait_state(lab, "3000", "READY", since=wnr)
