@@ -3,6 +3,8 @@
 JSON lines on stdout: {"event": "registered"}, {"event": "call", "from": ...} and, at the
 end, {"event": "ended", "audio_u8": base64, "hung_up_by_us": bool}. Runs in a process of
 its own (pyVoIP is GPLv3 and threaded); leaves with os._exit (its stop() can hang).
+pyVoIP has no call-state events, so its loops poll `call.state` at the 20 ms packet rate, each
+with a deadline (the talk loop also reads the audio at that rate, like a sound device).
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def main() -> int:
         second = phone.call(code)
         deadline = time.monotonic() + 10
         while second.state != CallState.ENDED and time.monotonic() < deadline:
-            time.sleep(0.02)
+            time.sleep(0.02)  # pyVoIP has no call-state event: polled at the packet rate
         say(event="dialled", code=code, ended=second.state == CallState.ENDED)
 
     phone = VoIPPhone(args.server, args.port, args.user, args.password, myIP="127.0.0.1",
@@ -89,7 +91,7 @@ def main() -> int:
         call = phone.call(code)
         deadline = time.monotonic() + 15
         while call.state != CallState.ENDED and time.monotonic() < deadline:
-            time.sleep(0.02)
+            time.sleep(0.02)  # pyVoIP has no call-state event: polled at the packet rate
     say(event="registered", ok=phone.get_status() == PhoneStatus.REGISTERED)
     if not done.wait(args.timeout):
         say(event="error", error="no call came")

@@ -44,7 +44,7 @@ def main() -> int:
         call = phone.call(args.dial)
         deadline = time.monotonic() + args.timeout
         while call.state != CallState.ANSWERED and call.state != CallState.ENDED and time.monotonic() < deadline:
-            time.sleep(0.02)
+            time.sleep(0.02)  # pyVoIP has no call-state event: polled at the packet rate
         result["answered"] = call.state == CallState.ANSWERED
         audio = bytearray()
         answered_at = time.monotonic()
