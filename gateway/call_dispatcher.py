@@ -56,7 +56,7 @@ class CallDispatcher:
         self.transfers: Transfers | None = None
         if calls is not None:
             self.transfers = Transfers(reactor, stack, calls.registrar, ports, bind_ip,
-                                       calls.target_station, calls.sip_username)
+                                       calls.target_station, calls.sip_username, acd=calls.acd)
         for method, handler in (("INVITE", self.invite), ("ACK", self.ack), ("BYE", self.bye),
                                 ("INFO", self.info), ("UPDATE", self.update), ("REFER", self.refer)):
             sip.add_method(method, handler)

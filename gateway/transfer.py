@@ -8,7 +8,9 @@ owner releases it), the agent may hang up at once (blind) and the other party th
 ringback. When the target answers: NOTIFY `SIP/2.0 200 OK`, the other party is bridged to the
 target, and the agent's leg gets BYE once the NOTIFY is answered. When the target fails:
 NOTIFY with its status; the agent, if still there, keeps the call, else the other party is
-released.
+released. When an agent is logged on at the target station, the ACD follows the transferred
+call there as a direct call (ringing, talking, ended), so that agent is not offered a queued
+call meanwhile and its state shows the call.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+from acdgate.acd import commands as cmd
+from acdgate.acd.events import CommandRejected
 from acdgate.codecs.tones import RINGBACK
+from acdgate.gateway.acd_service import AcdService
 from acdgate.gateway.leg import EndReason, Refusal
 from acdgate.gateway.media import RtpPortPool
 from acdgate.gateway.relay import Bridge
@@ -53,6 +58,7 @@ class TransferredCall:
     ended: bool = False
     timer: Any = None
     legs: list[tuple[str, SipLeg | OutgoingSipLeg]] = field(default_factory=list)  # for statistics
+    acd_call: str | None = None  # the direct call the ACD follows at the target (its leg's Call-ID)
 
 
 def refer_to_user(value: str | None) -> str | None:
@@ -75,8 +81,10 @@ class Transfers:
     """Serves REFER for blind transfer and runs the transferred calls."""
 
     def __init__(self, reactor: Any, stack: SipStack, registrar: Registrar, ports: RtpPortPool, bind_ip: str,
-                 target_lookup: TargetLookup, sip_username: Callable[[str], str | None]) -> None:
+                 target_lookup: TargetLookup, sip_username: Callable[[str], str | None],
+                 acd: AcdService | None = None) -> None:
         self.reactor = reactor
+        self.acd = acd
         self.stack = stack
         self.registrar = registrar
         self.ports = ports
@@ -147,7 +155,27 @@ class Transfers:
 
         caller.on_ended = caller_ended
         call.timer = self.reactor.callLater(RING_SECONDS, self._ring_timeout, call)
+        self._acd_follow(call, leg, number, dialled)
         leg.start()
+
+    # -- the ACD's view of the target ---------------------------------------------------------
+
+    def _acd_follow(self, call: TransferredCall, leg: OutgoingSipLeg, ani: str, dnis: str) -> None:
+        """An agent at the target station: the ACD tracks the transfer as a direct call there."""
+        if self.acd is None or self.acd.acd.agent_at_station(call.target_station) is None:
+            return
+        events = self.acd.execute(cmd.DirectCallStarted(leg.call_id, call.target_station, ani=ani, dnis=dnis))
+        if not any(isinstance(e, CommandRejected) for e in events):
+            call.acd_call = leg.call_id
+
+    def _acd_answered(self, call: TransferredCall) -> None:
+        if self.acd is not None and call.acd_call is not None:
+            self.acd.execute(cmd.DirectCallAnswered(call.acd_call))
+
+    def _acd_ended(self, call: TransferredCall) -> None:
+        if self.acd is not None and call.acd_call is not None:
+            acd_call, call.acd_call = call.acd_call, None
+            self.acd.execute(cmd.DirectCallEnded(acd_call))
 
     # -- progress --------------------------------------------------------------------------
 
@@ -172,6 +200,7 @@ class Transfers:
             return
         call.connected = True
         self._cancel_timer(call)
+        self._acd_answered(call)
         if call.bridge is not None:
             call.bridge.close()
         call.caller.stop_playing()
@@ -190,6 +219,7 @@ class Transfers:
         if call.connected:
             self._finish(call)  # the target hung up the transferred call
             return
+        self._acd_ended(call)  # it rang and was not answered
         status = (target.final_status if target is not None else None) or 480
         self._notify(call, status if status >= 300 else 480,
                      "Busy Here" if status == 486 else "Temporarily Unavailable", final=True)
@@ -235,6 +265,7 @@ class Transfers:
         for leg in (call.caller, call.referrer, call.target):
             if leg is not None:
                 leg.hangup()
+        self._acd_ended(call)
         self.calls.pop(call.call_id, None)
         if self.on_ended is not None:
             self.on_ended(call)

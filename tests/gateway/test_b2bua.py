@@ -300,3 +300,33 @@ def test_a_hold_music_file_in_the_wrong_format_stops_start_up_naming_file_key_an
         gw.start()
     message = str(failed.value)
     assert str(site) in message and "policy.music_on_hold" in message and "need 8000 Hz mono 16-bit" in message
+
+
+def test_a_call_transferred_to_an_agent_is_followed_by_the_acd(gateway: GatewayProcess, tmp_path: Path) -> None:
+    """The ACD tracks a blind transfer to a station where an agent is logged on as a direct
+    call there: the agent is reserved while it rings, talking once answered, and after the call
+    wraps up as usual; no queued call is offered to it meanwhile."""
+    gateway.get_text("/xml/login?ext=2103&id=3001&pin=1234")
+    gateway.get_text("/xml/set?ext=2103&to=ready")
+    target = Uas(gateway, tmp_path, "2103", "b2bua_target.xml", {"rtp": "4004"})
+    agent = Uas(gateway, tmp_path, "2102", "b2bua_referrer.xml",
+                {"rtp": "4002", "refer_at": "500", "refer_to": "2103"})
+    try:
+        _caller(gateway, tmp_path, "2102", "b2bua_plain_caller.xml", {"rtp": "4000", "se": "1800", "wait": "3000"})
+        agent.finish()
+        target.finish()
+    finally:
+        agent.kill()
+        target.kill()
+        gateway.stop()
+    store = StateStore(tmp_path / "state")
+    try:
+        changes = [(r["old"], r["new"]) for r in store.journal(kinds=["StateChanged"]) if r["user_id"] == "3001"]
+        rejected = [r for r in store.journal(kinds=["CommandRejected"])]
+    finally:
+        store.close()
+    states = [new for _, new in changes]
+    assert states[:2] == ["not-ready", "ready"], changes
+    assert states[2:4] == ["reserved", "talking"], f"the transfer was not followed: {changes}"
+    assert states[4:] in (["ready"], ["work-ready"], ["work-ready", "ready"]), f"no wrap-up after the call: {changes}"
+    assert not rejected, rejected
