@@ -17,10 +17,8 @@ tone played (never zero) and allow a few stray windows where a tone must be abse
 
 from __future__ import annotations
 
-import http.client
 import json
 import re
-import socket
 import sqlite3
 import time
 import wave
@@ -48,28 +46,12 @@ TALK = 0.6  # how long an agent talks on the routing scenarios' short calls
 
 # -- the gateway, seen from the lab LAN ------------------------------------------------------
 
-def _request(lab: Lab, method: str, path: str, body: dict[str, str] | None = None) -> tuple[int, str]:
-    host, port = lab.gateway.info["http"]["host"], int(lab.gateway.info["http"]["port"])
-    gw = lab.network.gateway_host()
-    sock = (gw.call_inside(lambda: socket.create_connection((host, port), 10)) if gw
-            else socket.create_connection((host, port), 10))
-    conn = http.client.HTTPConnection(host, port, timeout=10)
-    conn.sock = sock
-    try:
-        data = json.dumps(body).encode() if body is not None else None
-        conn.request(method, path, body=data, headers={"content-type": "application/json"} if data else {})
-        response = conn.getresponse()
-        return response.status, response.read().decode("utf-8", "replace")
-    finally:
-        conn.close()
-
-
 def log_on(lab: Lab, user: str, at: Endpoint | str, *, pin: str = "1234", ready: bool = True) -> None:
     """`user` logs on at an endpoint's station (or a station with no phone in the lab) by the
     phone XML service (the IP Phone Agent screens)."""
     station = at if isinstance(at, str) else at.spec.station
     for path in [f"/xml/login?ext={station}&id={user}&pin={pin}", *([f"/xml/set?ext={station}&to=ready"] * ready)]:
-        status, text = _request(lab, "GET", path)
+        status, text = lab.request("GET", path)
         assert status == 200, (path, status, text[:300])
     agent = lab.agent(user)
     assert agent is not None and agent["station"] == station, lab.api("/api/agents")
@@ -78,13 +60,13 @@ def log_on(lab: Lab, user: str, at: Endpoint | str, *, pin: str = "1234", ready:
 
 def status_line(lab: Lab, agent: Endpoint) -> str:
     """The agent phone's status screen (guide: "Talking : Mon" while monitored)."""
-    status, text = _request(lab, "GET", f"/xml/stats?ext={agent.spec.station}")
+    status, text = lab.request("GET", f"/xml/stats?ext={agent.spec.station}")
     assert status == 200, text[:300]
     return text
 
 
 def post(lab: Lab, path: str, body: dict[str, str]) -> tuple[int, Any]:
-    status, text = _request(lab, "POST", path, body)
+    status, text = lab.request("POST", path, body)
     return status, json.loads(text) if text else None
 
 
