@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from acdgate.acd import commands as cmd
+from acdgate.acd import snapshot as snap
 from acdgate.acd.agents import Agent, AgentView, PendingState, PinGuard
 from acdgate.acd.events import (
     CallAbandoned,
@@ -60,7 +61,6 @@ from acdgate.acd.timers import TimerKind, Timers
 
 S = AgentState
 I = AgentInput  # noqa: E741 - table shorthand
-_SNAPSHOT_VERSION = 1
 
 
 class Acd:
@@ -754,12 +754,7 @@ class Acd:
     def snapshot(self) -> dict[str, object]:
         """JSON-able sessions, memberships and PIN counters, for `restore` after a restart."""
         sessions = [r for r in (self.session_record(u) for u in self._agents) if r is not None]
-        return {
-            "version": _SNAPSHOT_VERSION,
-            "sessions": sessions,
-            "disabled": self.memberships_record(),
-            "pins": self._pins.snapshot(),
-        }
+        return snap.record_snapshot(sessions, self.memberships_record(), self._pins.snapshot())
 
     def session_record(self, user_id: str) -> dict[str, Any] | None:
         """One agent's part of `snapshot()`: None when the user is logged out (or unknown).
@@ -768,28 +763,13 @@ class Acd:
         command costs the same with 10 agents logged on as with 10,000.
         """
         agent = self._agents.get(user_id)
-        if agent is None or agent.state is S.LOGGED_OUT:
+        if agent is None:
             return None
-        pending = agent.pending
-        return {
-            "user_id": agent.user_id,
-            "station": agent.station,
-            "state": agent.state.value,
-            "reason_code": agent.reason_code,
-            "wrapup_code": agent.wrapup_code,
-            "since": agent.since,
-            "pending": None
-            if pending is None
-            else [pending.state.value, pending.reason_code, pending.wrapup_code],
-            "calls_handled": agent.calls_handled,
-            "last_group": agent.last_group,
-            "wrapup_until": self._wrapup_until.get(agent.user_id),
-            "time_in_state": [[st.value, r, t] for (st, r), t in agent.time_in_state.items()],
-        }
+        return snap.record_session(agent, self._wrapup_until.get(user_id))
 
     def memberships_record(self) -> dict[str, list[str]]:
         """The groups each user has disabled (IP Office Hunt Group Disable), for `snapshot()`."""
-        return {a.user_id: sorted(a.disabled) for a in self._agents.values() if a.disabled}
+        return snap.record_memberships(self._agents.values())
 
     def pins_record(self) -> dict[str, dict[str, float]]:
         """Wrong-PIN counters and lockouts, for `snapshot()`."""
@@ -802,53 +782,36 @@ class Acd:
         An agent that was on a call (RESERVED/TALKING) comes back in its pending state, or
         NOT_READY; users or stations the site no longer has are dropped.
         """
+        saved = snap.read_snapshot(snapshot)
         acd = cls(site)
-        disabled = snapshot.get("disabled", {})
-        assert isinstance(disabled, dict)
-        for user_id, groups in disabled.items():
+        for user_id, groups in saved.disabled.items():
             for g in groups:
                 if user_id in acd._agents:
                     acd.handle(cmd.SetMembership(user_id, g, False), now)
-        pins = snapshot.get("pins", {})
-        assert isinstance(pins, dict)
-        acd._pins.restore(pins)
+        acd._pins.restore(saved.pins)
         for user_id, until in acd._pins.lockouts().items():
             acd._timers.set(TimerKind.LOCKOUT_END, user_id, until)
-        sessions = snapshot.get("sessions", [])
-        assert isinstance(sessions, list)
-        for s in sessions:
+        for s in saved.sessions:
             acd._restore_session(s, now)
         return acd
 
-    def _restore_session(self, s: dict[str, Any], now: float) -> None:
-        agent = self._agents.get(s["user_id"])
-        station = s["station"]
+    def _restore_session(self, s: snap.SavedSession, now: float) -> None:
+        agent = self._agents.get(s.user_id)
+        station = s.station
         if agent is None or station not in self._stations or station in self._at_station:
             return
         out: list[Event] = []
         agent.station = station
         self._at_station[station] = agent
-        agent.calls_handled = int(s["calls_handled"])
-        agent.last_group = s["last_group"]
-        state = AgentState(s["state"])
-        reason, wrapup = s["reason_code"], s["wrapup_code"]
-        if s["pending"] is not None:
-            agent.pending = PendingState(
-                AgentState(s["pending"][0]), s["pending"][1], s["pending"][2]
-            )
-        if state in ON_CALL:
-            pending, agent.pending = agent.pending, None
-            state, reason, wrapup = (
-                (pending.state, pending.reason_code, pending.wrapup_code)
-                if pending
-                else (S.NOT_READY, None, None)
-            )
-        self._change(agent, state, float(s["since"]), out, reason, wrapup)
-        agent.time_in_state = {(AgentState(st), r): float(t) for st, r, t in s["time_in_state"]}
+        agent.calls_handled = s.calls_handled
+        agent.last_group = s.last_group
+        state, reason, wrapup, agent.pending = s.resumed()
+        self._change(agent, state, s.since, out, reason, wrapup)
+        agent.time_in_state = dict(s.time_in_state)
         if state is S.WORK_READY:
-            until = s["wrapup_until"]
+            # the saved deadline replaces the one `_change` armed (none saved: none armed)
             self._timers.cancel(TimerKind.WRAPUP_END, agent.user_id)
             self._wrapup_until.pop(agent.user_id, None)
-            if until is not None:
-                self._wrapup_until[agent.user_id] = float(until)
-                self._timers.set(TimerKind.WRAPUP_END, agent.user_id, float(until))
+            if s.wrapup_until is not None:
+                self._wrapup_until[agent.user_id] = s.wrapup_until
+                self._timers.set(TimerKind.WRAPUP_END, agent.user_id, s.wrapup_until)
