@@ -21,18 +21,14 @@ Run: .venv/bin/python bench/bench_calls.py [--quick] [--rates 100,300] [--step-s
 
 from __future__ import annotations
 
-import argparse
 import concurrent.futures
 import contextlib
 import csv
 import os
-import secrets
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -42,17 +38,29 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
-sys.path.insert(0, str(ROOT / "tests" / "support"))
 
 from bench_register import (  # noqa: E402  (a sibling script, found through sys.path)
     BenchError,
+    bench_parser,
     children_cpu_seconds,
     children_of,
     cpu_seconds,
+    failure_causes,
+    final_statistics,
     free_port,
+    injection_file,
+    int_list,
+    kamailio,
+    kamailio_exe,
+    percentiles,
+    response_times,
+    run_bench,
+    running_gateway,
+    scratch_dir,
+    started_rate,
     udp_drops,
 )
-from gatewayproc import GatewayProcess  # noqa: E402  (the tests' launcher: waits for "ready")
+from gatewayproc import GatewayProcess  # noqa: E402  (the tests' launcher; on sys.path through bench_register)
 
 CALLER_XML = BENCH / "sipp" / "caller.xml"
 AGENT_XML = BENCH / "sipp" / "agent.xml"
@@ -119,13 +127,6 @@ def site_toml(site: CallSite, *, no_answer_seconds: int = 600) -> str:
               f"members = [{members}]", "wrapup_seconds = 0",
               f"no_answer_seconds = {no_answer_seconds}", "max_queue = 100000"]
     return "\n".join(lines) + "\n"
-
-
-def injection_file(path: Path, rows: list[tuple[str, str]]) -> Path:
-    """A SIPp SEQUENTIAL injection file: field0 = station, field1 = its SIPp credentials."""
-    path.write_text("\n".join(
-        ["SEQUENTIAL", *(f"{u};[authentication username={u} password={p}]" for u, p in rows)]) + "\n")
-    return path
 
 
 # -- the SIPp agent (UAS) -------------------------------------------------------------------
@@ -230,12 +231,7 @@ def acdgate_calls(tmp: Path, site: CallSite, hold_ms: int, *, sink_port: int,
     tmp.mkdir(parents=True, exist_ok=True)
     config = tmp / "site.toml"
     config.write_text(site_toml(site))
-    gw = GatewayProcess(tmp / "state", config=config, extra=["--log-level", "warn"])
-    try:
-        gw.start()
-    except AssertionError as e:
-        raise BenchError(f"acdgate did not start: {e}") from None
-    try:
+    with running_gateway(tmp / "state", config) as gw:
         assert gw.proc is not None
         pid = gw.proc.pid
         agent_port = free_port()
@@ -243,79 +239,20 @@ def acdgate_calls(tmp: Path, site: CallSite, hold_ms: int, *, sink_port: int,
         agents_ready(gw, site)
         with sipp_agent(tmp / "agent", agent_port, sink_port, hold_ms, trace_logs) as agent:
             yield CallServer("acdgate", gw.sip, lambda: [pid], tmp / "agent", agent.pid, gw)
-    finally:
-        try:
-            gw.stop()
-        except AssertionError:
-            gw.kill()
-
-
-def _answers(target: tuple[str, int], proc: subprocess.Popen[bytes], timeout: float) -> bool:
-    """Whether the server answers an OPTIONS (any status) before `timeout`."""
-    deadline = time.monotonic() + timeout
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        s.settimeout(0.2)
-        host, port = s.getsockname()
-        while time.monotonic() < deadline and proc.poll() is None:
-            s.sendto((f"OPTIONS sip:{target[0]}:{target[1]} SIP/2.0\r\n"
-                      f"Via: SIP/2.0/UDP {host}:{port};branch=z9hG4bK{secrets.token_hex(8)}\r\n"
-                      f"From: <sip:probe@{host}>;tag={secrets.token_hex(4)}\r\n"
-                      f"To: <sip:probe@{target[0]}>\r\nCall-ID: {secrets.token_hex(8)}\r\n"
-                      "CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n").encode(),
-                     target)
-            with contextlib.suppress(TimeoutError):
-                if s.recv(65535).startswith(b"SIP/2.0 "):
-                    return True
-    return False
 
 
 @contextlib.contextmanager
 def kamailio_calls(tmp: Path, hold_ms: int, *, sink_port: int) -> Iterator[CallServer]:
     """The SIPp agent, and Kamailio with bench/kamailio/proxy.cfg relaying every INVITE to it."""
-    exe = shutil.which("kamailio") or (
-        "/usr/sbin/kamailio" if Path("/usr/sbin/kamailio").exists() else None)
-    if exe is None:
-        raise BenchError("kamailio not found: apt-get install kamailio (see bench/README.md)")
-    run = tmp / "kamailio-run"
-    run.mkdir(parents=True)
+    exe = kamailio_exe()
     agent_port, port = free_port(), free_port()
-    with sipp_agent(tmp / "agent", agent_port, sink_port, hold_ms) as agent:
-        log = (tmp / "kamailio.log").open("wb")
-        proc = subprocess.Popen(
-            [exe, "-f", str(PROXY_CFG), "-DD", "-E", "-Y", str(run), "-w", str(run),
-             "-A", f"LISTEN=udp:127.0.0.1:{port}", "-A", f'UAS_HOST="127.0.0.1:{agent_port}"'],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            if not _answers(("127.0.0.1", port), proc, timeout=15.0):
-                raise BenchError("kamailio did not answer on its port:\n"
-                                 + (tmp / "kamailio.log").read_text()[-2000:])
-            yield CallServer("kamailio", ("127.0.0.1", port),
-                             lambda: [proc.pid, *children_of(proc.pid)], tmp / "agent", agent.pid)
-        finally:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)  # its own session: only what it forked
-                    proc.wait()
-            log.close()
+    with (sipp_agent(tmp / "agent", agent_port, sink_port, hold_ms) as agent,
+          kamailio(exe, tmp, PROXY_CFG, port, f'UAS_HOST="127.0.0.1:{agent_port}"') as proc):
+        yield CallServer("kamailio", ("127.0.0.1", port),
+                         lambda: [proc.pid, *children_of(proc.pid)], tmp / "agent", agent.pid)
 
 
 # -- SIPp caller steps ------------------------------------------------------------------------
-
-
-def percentiles(values: list[float]) -> tuple[float, float, float]:
-    """Nearest-rank p50, p95, p99 (NaN when empty)."""
-    if not values:
-        return (float("nan"),) * 3
-    ordered = sorted(values)
-
-    def rank(p: int) -> float:
-        return ordered[min(len(ordered) - 1, max(0, -(-len(ordered) * p // 100) - 1))]
-
-    return rank(50), rank(95), rank(99)
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,28 +290,13 @@ def run_callers(target: tuple[str, int], callers: Path, rate: float, calls: int,
     proc = subprocess.run(args, capture_output=True, text=True, cwd=workdir,
                           timeout=calls / rate + extra_timeout + 30)
     wall, sipp_cpu = time.monotonic() - t0, children_cpu_seconds() - sipp0
-    rows = list(csv.DictReader(stat.open(), delimiter=";")) if stat.exists() else []
-    if not rows:
-        raise BenchError(f"SIPp wrote no statistics (exit {proc.returncode}):\n"
-                         f"{(proc.stdout + proc.stderr)[-2000:]}")
-    last = rows[-1]
+    last = final_statistics(stat, proc)
     ok, failed = int(last["SuccessfulCall(C)"]), int(last["FailedCall(C)"])
-    rtds: dict[str, list[tuple[float, float]]] = {"1": [], "2": []}
-    for f in workdir.glob("*_rtt.csv"):
-        for r in csv.DictReader(f.open(), delimiter=";"):
-            if r.get("rtd_no") in rtds:
-                rtds[r["rtd_no"]].append((float(r["Date_ms"]), float(r["response_time_ms"])))
-    starts = sorted(at - rtt for at, rtt in rtds["1"])
-    span = starts[-1] - starts[0] if len(starts) > 1 else 0.0
-    achieved = (len(starts) - 1) * 1000 / span if span > 0 else float(last["CallRate(C)"])
-    causes = [f"{key[6:-3]} {last[key]}" for key in last
-              if key.startswith("Failed") and key.endswith("(C)") and key != "FailedCall(C)"
-              and int(last[key] or 0)]
-    if proc.returncode not in (0, 1):
-        causes.append(f"sipp exit {proc.returncode}")
-    return CallRun(calls, ok, max(failed, calls - ok), int(last["Retransmissions(C)"]), achieved,
-                   [rtt for _, rtt in rtds["2"]], [rtt for _, rtt in rtds["1"]], wall, sipp_cpu,
-                   " ".join(causes))
+    rtds = response_times(workdir)
+    answered, reached = rtds.get("1", []), rtds.get("2", [])
+    return CallRun(calls, ok, max(failed, calls - ok), int(last["Retransmissions(C)"]),
+                   started_rate(answered, last), [rtt for _, rtt in reached], [rtt for _, rtt in answered],
+                   wall, sipp_cpu, failure_causes(last, proc.returncode))
 
 
 @dataclass(frozen=True, slots=True)
@@ -497,10 +419,8 @@ def report(results: dict[str, list[Step]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help=f"2 s steps at {QUICK_RATES} (under 30 s)")
-    parser.add_argument("--rates", type=lambda t: [int(r) for r in t.split(",") if r.strip()],
-                        help="offered calls/s, comma-separated")
+    parser = bench_parser(__doc__, f"2 s steps at {QUICK_RATES} (under 30 s)")
+    parser.add_argument("--rates", type=int_list, help="offered calls/s, comma-separated")
     parser.add_argument("--step-seconds", type=float, help="calls per step = rate x this (default 5, quick 2)")
     parser.add_argument("--agents", type=int, default=100, help="agent stations (default 100)")
     parser.add_argument("--callers", type=int, default=50, help="calling stations (default 50)")
@@ -511,22 +431,15 @@ def main(argv: list[str] | None = None) -> int:
     rates = args.rates or (QUICK_RATES if args.quick else DEFAULT_RATES)
     step_seconds = args.step_seconds or (2.0 if args.quick else 5.0)
     servers = [s.strip() for s in args.servers.split(",") if s.strip()]
-    if shutil.which("sipp") is None:
-        print("bench_calls: sipp not found (apt-get install sip-tester)", file=sys.stderr)
-        return 1
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks
-    print(f"bench_calls: rates {rates}/s, {step_seconds:g} s per step, {args.agents} agents, "
-          f"{args.callers} callers, hold {args.hold_ms} ms, {os.cpu_count()} CPUs, "
-          f"load {os.getloadavg()[0]:.2f} (shared machine: figures vary)")
-    site = call_site(args.agents, args.callers)
-    results: dict[str, list[Step]] = {}
-    try:
+
+    def measure() -> dict[str, list[Step]]:
+        print(f"bench_calls: rates {rates}/s, {step_seconds:g} s per step, {args.agents} agents, "
+              f"{args.callers} callers, hold {args.hold_ms} ms, {os.cpu_count()} CPUs, "
+              f"load {os.getloadavg()[0]:.2f} (shared machine: figures vary)")
+        site = call_site(args.agents, args.callers)
+        results: dict[str, list[Step]] = {}
         with contextlib.ExitStack() as stack:
-            if args.keep is not None:
-                args.keep.mkdir(parents=True)
-                tmp = Path(args.keep)
-            else:
-                tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-calls-")))
+            tmp = scratch_dir(stack, args.keep, "bench-calls-")
             # RTP the gateway sends (ringback) lands here, unread: the kernel drops the overflow
             sink = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
             sink.bind(("127.0.0.1", 0))
@@ -541,14 +454,9 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{name} on {server.target[0]}:{server.target[1]} (pids {server.pids()}), "
                           f"agent SIPp ready in {time.monotonic() - t0:.1f} s", flush=True)
                     results[name] = sweep(server, callers, rates, step_seconds, work, sink_port)
-    except BenchError as e:
-        print(f"bench_calls: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("bench_calls: interrupted; servers stopped", file=sys.stderr)
-        return 130
-    report(results)
-    return 0
+        return results
+
+    return run_bench("bench_calls", measure, report)
 
 
 if __name__ == "__main__":

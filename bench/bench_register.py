@@ -11,6 +11,10 @@ printed, not an error. Exit status 1 only when the benchmark itself could not ru
 
 Run: .venv/bin/python bench/bench_register.py [--quick] [--rates 200,400] [--step-seconds 4]
 (needs `sipp` and Debian's `kamailio`; loopback only; about 1-2 minutes, --quick under 30 s).
+
+bench_calls and bench_relay import the plumbing shared by the SIPp benchmarks from here: CPU and
+drops from /proc, the gateway and Kamailio processes, SIPp's injection and statistics files, and
+the frame of `main` (run_bench).
 """
 
 from __future__ import annotations
@@ -34,8 +38,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "support"))
+
+from gatewayproc import GatewayProcess  # noqa: E402  (the tests' launcher: waits for "ready")
+
 SCENARIO = ROOT / "tests" / "support" / "sipp" / "register_auth.xml"
 KAMAILIO_CFG = Path(__file__).resolve().parent / "kamailio" / "kamailio.cfg"
 KAMAILIO_DBTEXT_VERSION = Path("/usr/share/kamailio/dbtext/kamailio/version")
@@ -45,6 +54,7 @@ DEFAULT_RATES = [200, 400, 800, 1600, 3200, 6400, 12800, 25600]
 KEEP_UP = 0.9  # a step "keeps the rate" when SIPp created calls at >= 90% of the offered rate
 SIPP_SATURATED = 0.8  # SIPp is single-threaded: >= 80% of one core means it is the limit
 TARGET_CPU_RATIO = 2.0
+R = TypeVar("R")
 
 
 class BenchError(Exception):
@@ -116,25 +126,30 @@ class Server:
 
 
 @contextlib.contextmanager
-def acdgate_server(tmp: Path) -> Iterator[Server]:
-    """`acdgate run` on the demo site, 127.0.0.1, free ports, logging warnings only."""
-    sys.path.insert(0, str(ROOT / "tests" / "support"))
-    from gatewayproc import GatewayProcess  # the tests' launcher: waits for the ready line
-
-    gw = GatewayProcess(tmp / "acdgate-state", extra=["--log-level", "warn"])
+def running_gateway(state: Path, config: Path | None = None) -> Iterator[GatewayProcess]:
+    """`acdgate run` (the demo site, or `config`) on 127.0.0.1, free ports, logging warnings
+    only; stopped (killed if it will not stop) when the block ends."""
+    gw = GatewayProcess(state, config=config, extra=["--log-level", "warn"])
     try:
         gw.start()
     except AssertionError as e:
         raise BenchError(f"acdgate did not start: {e}") from None
     try:
-        assert gw.proc is not None
-        pid = gw.proc.pid
-        yield Server("acdgate", gw.sip, lambda: [pid])
+        yield gw
     finally:
         try:
             gw.stop()
         except AssertionError:
             gw.kill()
+
+
+@contextlib.contextmanager
+def acdgate_server(tmp: Path) -> Iterator[Server]:
+    """`acdgate run` on the demo site, 127.0.0.1, free ports, logging warnings only."""
+    with running_gateway(tmp / "acdgate-state") as gw:
+        assert gw.proc is not None
+        pid = gw.proc.pid
+        yield Server("acdgate", gw.sip, lambda: [pid])
 
 
 def kamailio_db(directory: Path) -> Path:
@@ -154,24 +169,30 @@ def kamailio_db(directory: Path) -> Path:
     return directory
 
 
-@contextlib.contextmanager
-def kamailio_server(tmp: Path) -> Iterator[Server]:
-    """Kamailio with bench/kamailio/kamailio.cfg on 127.0.0.1 and a free port, in its own session."""
+def kamailio_exe() -> str:
+    """Debian's kamailio binary (it lives in /usr/sbin, often not on PATH)."""
     exe = shutil.which("kamailio") or (
         "/usr/sbin/kamailio" if Path("/usr/sbin/kamailio").exists() else None
     )
     if exe is None:
         raise BenchError("kamailio not found: apt-get install kamailio (see bench/README.md)")
-    db = kamailio_db(tmp / "kamailio-db")
+    return exe
+
+
+@contextlib.contextmanager
+def kamailio(
+    exe: str, tmp: Path, config: Path, port: int, define: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Kamailio with `config` on 127.0.0.1:`port` (`define`: one more -A), in its own session,
+    once it answers an OPTIONS; stopped (its session killed if it will not stop) at the end."""
     run = tmp / "kamailio-run"
-    run.mkdir()
-    port = free_port()
+    run.mkdir(parents=True)
     log = (tmp / "kamailio.log").open("wb")
     proc = subprocess.Popen(
         [
             exe,
             "-f",
-            str(KAMAILIO_CFG),
+            str(config),
             "-DD",
             "-E",
             "-Y",
@@ -181,7 +202,7 @@ def kamailio_server(tmp: Path) -> Iterator[Server]:
             "-A",
             f"LISTEN=udp:127.0.0.1:{port}",
             "-A",
-            f'DBURL="text://{db}"',
+            define,
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -193,7 +214,7 @@ def kamailio_server(tmp: Path) -> Iterator[Server]:
                 "kamailio did not answer on its port:\n"
                 + (tmp / "kamailio.log").read_text()[-2000:]
             )
-        yield Server("kamailio", ("127.0.0.1", port), lambda: [proc.pid, *children_of(proc.pid)])
+        yield proc
     finally:
         if proc.poll() is None:
             proc.terminate()
@@ -203,6 +224,16 @@ def kamailio_server(tmp: Path) -> Iterator[Server]:
                 os.killpg(proc.pid, signal.SIGKILL)  # its own session: only the processes it forked
                 proc.wait()
         log.close()
+
+
+@contextlib.contextmanager
+def kamailio_server(tmp: Path) -> Iterator[Server]:
+    """Kamailio with bench/kamailio/kamailio.cfg on 127.0.0.1 and a free port, in its own session."""
+    exe = kamailio_exe()
+    db = kamailio_db(tmp / "kamailio-db")
+    port = free_port()
+    with kamailio(exe, tmp, KAMAILIO_CFG, port, f'DBURL="text://{db}"') as proc:
+        yield Server("kamailio", ("127.0.0.1", port), lambda: [proc.pid, *children_of(proc.pid)])
 
 
 def _answers_options(
@@ -368,6 +399,71 @@ def check_challenges(target: tuple[str, int]) -> str:
     return f"401 {shown} | wrong password -> {wrong.status} | right password -> {right.status}"
 
 
+# -- SIPp runs: their inputs and statistics ----------------------------------------------------
+
+
+def injection_file(path: Path, rows: list[tuple[str, str]]) -> Path:
+    """A SIPp SEQUENTIAL injection file: field0 = station, field1 = its SIPp credentials."""
+    path.write_text("\n".join(
+        ["SEQUENTIAL", *(f"{u};[authentication username={u} password={p}]" for u, p in rows)]) + "\n")
+    return path
+
+
+def final_statistics(stat: Path, proc: subprocess.CompletedProcess[str]) -> dict[str, str]:
+    """The last row of SIPp's -trace_stat file (cumulative counters); BenchError when none."""
+    rows = list(csv.DictReader(stat.open(), delimiter=";")) if stat.exists() else []
+    if not rows:
+        raise BenchError(
+            f"SIPp wrote no statistics (exit {proc.returncode}):\n{(proc.stdout + proc.stderr)[-2000:]}"
+        )
+    return rows[-1]
+
+
+def failure_causes(last: dict[str, str], returncode: int) -> str:
+    """SIPp's non-zero failure counters ("UnexpectedMessage 12"), and an exit other than 0 or 1."""
+    causes = [
+        f"{key[6:-3]} {last[key]}"  # e.g. FailedUnexpectedMessage(C) -> "UnexpectedMessage 12"
+        for key in last
+        if key.startswith("Failed")
+        and key.endswith("(C)")
+        and key != "FailedCall(C)"
+        and int(last[key] or 0)
+    ]
+    return " ".join([*causes, *([] if returncode in (0, 1) else [f"sipp exit {returncode}"])])
+
+
+def response_times(workdir: Path) -> dict[str, list[tuple[float, float]]]:
+    """Per RTD number, (ms since SIPp started when the RTD ended, ms it took) of every call,
+    from the -trace_rtt files (-rtt_freq 1: SIPp drops a last partial batch)."""
+    rtds: dict[str, list[tuple[float, float]]] = {}
+    for f in workdir.glob("*_rtt.csv"):
+        for r in csv.DictReader(f.open(), delimiter=";"):
+            rtds.setdefault(r.get("rtd_no") or "", []).append(
+                (float(r["Date_ms"]), float(r["response_time_ms"]))
+            )
+    return rtds
+
+
+def started_rate(done: list[tuple[float, float]], last: dict[str, str]) -> float:
+    """Calls/s SIPp started. Its CallRate(C) counts the wait for the last answers too: the
+    offered rate is measured from when the calls started (completion - response time)."""
+    starts = sorted(at - rtt for at, rtt in done)
+    span = starts[-1] - starts[0] if len(starts) > 1 else 0.0
+    return (len(starts) - 1) * 1000 / span if span > 0 else float(last["CallRate(C)"])
+
+
+def percentiles(values: list[float]) -> tuple[float, float, float]:
+    """Nearest-rank p50, p95, p99 (NaN when empty)."""
+    if not values:
+        return (float("nan"),) * 3
+    ordered = sorted(values)
+
+    def rank(p: int) -> float:
+        return ordered[min(len(ordered) - 1, max(0, -(-len(ordered) * p // 100) - 1))]
+
+    return rank(50), rank(95), rank(99)
+
+
 # -- SIPp steps --------------------------------------------------------------------------------
 
 
@@ -380,17 +476,7 @@ def sipp_files(tmp: Path) -> tuple[Path, Path]:
         raise BenchError(f"{SCENARIO} changed shape: cannot add the response-time measure")
     scenario = tmp / "register_auth_rtd.xml"
     scenario.write_text(timed)
-    users = tmp / "users.csv"
-    users.write_text(
-        "\n".join(
-            [
-                "SEQUENTIAL",
-                *(f"{u};[authentication username={u} password={p}]" for u, p in STATIONS),
-            ]
-        )
-        + "\n"
-    )
-    return scenario, users
+    return scenario, injection_file(tmp / "users.csv", STATIONS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,18 +503,6 @@ class Step:
     @property
     def cpu_us_per_reg(self) -> float:
         return self.server_cpu * 1e6 / self.ok if self.ok else float("nan")
-
-
-def _percentiles(values: list[float]) -> tuple[float, float, float]:
-    """Nearest-rank p50, p95, p99."""
-    if not values:
-        return (float("nan"),) * 3
-    ordered = sorted(values)
-
-    def rank(p: int) -> float:
-        return ordered[min(len(ordered) - 1, max(0, -(-len(ordered) * p // 100) - 1))]
-
-    return rank(50), rank(95), rank(99)
 
 
 def run_step(
@@ -483,39 +557,15 @@ def run_step(
     wall = time.monotonic() - t0
     server_cpu, sipp_cpu = cpu_seconds(pids) - cpu0, children_cpu_seconds() - sipp0
     drops = udp_drops(server.target[1]) - drops0
-    rows = list(csv.DictReader(stat.open(), delimiter=";")) if stat.exists() else []
-    if not rows:
-        raise BenchError(
-            f"SIPp wrote no statistics (exit {proc.returncode}):\n{(proc.stdout + proc.stderr)[-2000:]}"
-        )
-    last = rows[-1]
+    last = final_statistics(stat, proc)
     ok, failed = int(last["SuccessfulCall(C)"]), int(last["FailedCall(C)"])
     failed = max(failed, calls - ok)  # calls cut off by the global timeout count as failed
-    done = [  # (ms since SIPp started when the 200 came, ms the registration took)
-        (float(r["Date_ms"]), float(r["response_time_ms"]))
-        for f in workdir.glob("*_rtt.csv")
-        for r in csv.DictReader(f.open(), delimiter=";")
-        if r.get("rtd_no") == "1"
-    ]
+    done = response_times(workdir).get("1", [])  # (when the 200 came, ms the registration took)
     rtts = [rtt for _, rtt in done]
-    # SIPp's CallRate(C) counts the wait for the last answers too: the offered rate is measured
-    # from when the calls started (completion - response time), which the RTDs give per call.
-    starts = sorted(at - rtt for at, rtt in done)
-    span = starts[-1] - starts[0] if len(starts) > 1 else 0.0
-    achieved = (len(starts) - 1) * 1000 / span if span > 0 else float(last["CallRate(C)"])
+    achieved = started_rate(done, last)
     ticks = sorted({at for at, _ in done})
     tick = min((b - a for a, b in itertools.pairwise(ticks)), default=1.0)
-    causes = [
-        f"{key[6:-3]} {last[key]}"  # e.g. FailedUnexpectedMessage(C) -> "UnexpectedMessage 12"
-        for key in last
-        if key.startswith("Failed")
-        and key.endswith("(C)")
-        and key != "FailedCall(C)"
-        and int(last[key] or 0)
-    ]
-    note = " ".join(
-        [*causes, *([] if proc.returncode in (0, 1) else [f"sipp exit {proc.returncode}"])]
-    )
+    note = failure_causes(last, proc.returncode)
     if failed:
         verdict = "FAIL"
     elif achieved < KEEP_UP * rate:
@@ -530,7 +580,7 @@ def run_step(
         int(last["Retransmissions(C)"]),
         drops,
         achieved,
-        _percentiles(rtts),
+        percentiles(rtts),
         tick,
         server_cpu,
         sipp_cpu,
@@ -662,15 +712,52 @@ def report(results: dict[str, list[Step]]) -> None:
 # -- main --------------------------------------------------------------------------------------
 
 
-def _rates(text: str) -> list[int]:
+def scratch_dir(stack: contextlib.ExitStack, keep: Path | None, prefix: str) -> Path:
+    """Where the runs write: `keep` (--keep; made here, must be new), else a temporary
+    directory that `stack` removes."""
+    if keep is not None:
+        keep.mkdir(parents=True)
+        return keep
+    return Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=prefix)))
+
+
+def run_bench(name: str, measure: Callable[[], R], report: Callable[[R], None]) -> int:
+    """A benchmark's exit status: 1 when SIPp is missing or `measure` raised BenchError, 130
+    when interrupted (servers stopped by their blocks; SIGTERM runs them too), else 0 after
+    `report` printed the figures `measure` returned."""
+    if shutil.which("sipp") is None:
+        print(f"{name}: sipp not found (apt-get install sip-tester)", file=sys.stderr)
+        return 1
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks: stop servers
+    try:
+        results = measure()
+    except BenchError as e:
+        print(f"{name}: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted; servers stopped", file=sys.stderr)
+        return 130
+    report(results)
+    return 0
+
+
+def int_list(text: str) -> list[int]:
+    """A comma-separated option's whole numbers (--rates 100,300)."""
     return [int(r) for r in text.split(",") if r.strip()]
 
 
+def bench_parser(doc: str | None, quick: str) -> argparse.ArgumentParser:
+    """A benchmark's options, first --quick (`quick`: what it does); described by `doc`'s first
+    paragraph."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0] if doc else None)
+    parser.add_argument("--quick", action="store_true", help=quick)
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="1 s steps up to 800/s (under 30 s)")
+    parser = bench_parser(__doc__, "1 s steps up to 800/s (under 30 s)")
     parser.add_argument(
-        "--rates", type=_rates, help="offered rates, comma-separated (default: doubling from 200)"
+        "--rates", type=int_list, help="offered rates, comma-separated (default: doubling from 200)"
     )
     parser.add_argument("--max-rate", type=int, help="drop default rates above this")
     parser.add_argument(
@@ -693,38 +780,26 @@ def main(argv: list[str] | None = None) -> int:
     ]
     step_seconds = args.step_seconds or (1.0 if args.quick else 4.0)
     servers = [s.strip() for s in args.servers.split(",") if s.strip()]
-    if shutil.which("sipp") is None:
-        print("bench_register: sipp not found (apt-get install sip-tester)", file=sys.stderr)
-        return 1
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks: stop servers
-    print(
-        f"bench_register: rates {rates}/s, {step_seconds:g} s per step (cap {args.max_calls}), "
-        f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f} (shared machine: figures vary)"
-    )
-    starts = {"acdgate": acdgate_server, "kamailio": kamailio_server}
-    results: dict[str, list[Step]] = {}
-    try:
+
+    def measure() -> dict[str, list[Step]]:
+        print(
+            f"bench_register: rates {rates}/s, {step_seconds:g} s per step (cap {args.max_calls}), "
+            f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f} (shared machine: figures vary)"
+        )
+        starts = {"acdgate": acdgate_server, "kamailio": kamailio_server}
+        results: dict[str, list[Step]] = {}
         with contextlib.ExitStack() as stack:
-            if args.keep is not None:
-                args.keep.mkdir(parents=True)
-                tmp = str(args.keep)
-            else:
-                tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-register-"))
+            tmp = scratch_dir(stack, args.keep, "bench-register-")
             for name in servers:
-                work = Path(tmp) / name
+                work = tmp / name
                 work.mkdir()
                 with starts[name](work) as server:
                     print(f"{name} on {server.target[0]}:{server.target[1]} (pids {server.pids()})")
                     print(f"  challenge check: {check_challenges(server.target)}", flush=True)
                     results[name] = sweep(server, rates, step_seconds, args.max_calls, work)
-    except BenchError as e:
-        print(f"bench_register: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("bench_register: interrupted; servers stopped", file=sys.stderr)
-        return 130
-    report(results)
-    return 0
+        return results
+
+    return run_bench("bench_register", measure, report)
 
 
 if __name__ == "__main__":

@@ -23,20 +23,16 @@ Run: .venv/bin/python bench/bench_relay.py [--quick] [--levels 100,200,300] [--s
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
 import re
 import resource
 import select
-import shutil
-import signal
 import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -51,10 +47,18 @@ from bench_calls import (  # noqa: E402  (sibling scripts, found through sys.pat
     CallServer,
     acdgate_calls,
     call_site,
-    injection_file,
-    percentiles,
 )
-from bench_register import BenchError, cpu_seconds, free_port  # noqa: E402
+from bench_register import (  # noqa: E402
+    BenchError,
+    bench_parser,
+    cpu_seconds,
+    free_port,
+    injection_file,
+    int_list,
+    percentiles,
+    run_bench,
+    scratch_dir,
+)
 
 PERIOD_NS = 20_000_000  # RFC 3551 4.5.14: PCMU, 20 ms frames of 160 samples
 FRAME = 160
@@ -436,10 +440,8 @@ def report(results: dict[str, list[Level]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help=f"levels {QUICK_LEVELS}, 3 s windows")
-    parser.add_argument("--levels", type=lambda t: [int(x) for x in t.split(",") if x.strip()],
-                        help="concurrent calls per level, rising, comma-separated")
+    parser = bench_parser(__doc__, f"levels {QUICK_LEVELS}, 3 s windows")
+    parser.add_argument("--levels", type=int_list, help="concurrent calls per level, rising, comma-separated")
     parser.add_argument("--seconds", type=float, help="measurement window per level (default 6, quick 3)")
     parser.add_argument("--servers", default="acdgate,twisted", help="acdgate and/or twisted")
     parser.add_argument("--keep", type=Path, help="keep SIPp's files and logs in this new directory")
@@ -448,20 +450,13 @@ def main(argv: list[str] | None = None) -> int:
     window = args.seconds or (3.0 if args.quick else 6.0)
     warmup = 1.0
     servers = [s.strip() for s in args.servers.split(",") if s.strip()]
-    if shutil.which("sipp") is None:
-        print("bench_relay: sipp not found (apt-get install sip-tester)", file=sys.stderr)
-        return 1
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    print(f"bench_relay: levels {levels} calls, {window:g} s windows after {warmup:g} s warm-up, "
-          f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f} (shared machine: figures vary)")
-    results: dict[str, list[Level]] = {}
-    try:
+
+    def measure() -> dict[str, list[Level]]:
+        print(f"bench_relay: levels {levels} calls, {window:g} s windows after {warmup:g} s warm-up, "
+              f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f} (shared machine: figures vary)")
+        results: dict[str, list[Level]] = {}
         with contextlib.ExitStack() as stack:
-            if args.keep is not None:
-                args.keep.mkdir(parents=True)
-                tmp = Path(args.keep)
-            else:
-                tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-relay-")))
+            tmp = scratch_dir(stack, args.keep, "bench-relay-")
             caller_sock = stack.enter_context(udp_socket())
             agent_sock = stack.enter_context(udp_socket())
             receivers = [caller_sock, agent_sock]
@@ -505,14 +500,9 @@ def main(argv: list[str] | None = None) -> int:
                         print_level(lv)
                         out.append(lv)
                     results["twisted"] = out
-    except BenchError as e:
-        print(f"bench_relay: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("bench_relay: interrupted; servers stopped", file=sys.stderr)
-        return 130
-    report(results)
-    return 0
+        return results
+
+    return run_bench("bench_relay", measure, report)
 
 
 if __name__ == "__main__":
