@@ -1,6 +1,8 @@
-"""The IP Phone Agent service over HTTP: the screen flow, served as Cisco and Yealink XML.
+"""The IP Phone Agent service over HTTP: the screen flow, served as Cisco and Yealink XML
+and as Polycom microbrowser XHTML.
 
-Phones fetch pages with GET (`/xml/<page>` for Cisco, `/xml/yealink/<page>` for Yealink);
+Phones fetch pages with GET (`/xml/<page>` for Cisco, `/xml/yealink/<page>` for Yealink,
+`/xml/polycom/<page>` for Polycom);
 choosing a menu item is a GET of the item's URL, which runs the ACD command through
 `AcdService.execute` (journaled before the answer) and answers with the next screen, or a
 text screen saying why the ACD refused. Which station a request is for: the `ext` query
@@ -31,7 +33,7 @@ from acdgate.acd.events import (
 )
 from acdgate.acd.site import Site
 from acdgate.acd.states import ON_CALL, AgentState, MenuChoice
-from acdgate.gateway import cisco_xml, yealink_xml
+from acdgate.gateway import cisco_xml, polycom_xhtml, yealink_xml
 from acdgate.gateway.acd_service import AcdService
 from acdgate.gateway.phone_screens import (
     CHOICE_LABELS,
@@ -398,7 +400,7 @@ def station_by_registration(site: Site, registrar: Registrar, clock: Any) -> Sta
 
 
 class _PageResource(resource.Resource):
-    """One page of one dialect: GET answers the XML screen."""
+    """One page of one dialect: GET answers the screen as that dialect's document."""
 
     isLeaf = True
 
@@ -426,7 +428,8 @@ class _NoPage(resource.Resource):
 
 
 class PhonePages(resource.Resource):
-    """`/xml/` (Cisco) or `/xml/yealink/` (Yealink): one child per `Page`."""
+    """`/xml/` (Cisco), `/xml/yealink/` (Yealink) or `/xml/polycom/` (Polycom): one child
+    per `Page`."""
 
     def __init__(
         self,
@@ -497,7 +500,7 @@ class PhonePages(resource.Resource):
         request.setHeader(b"cache-control", b"no-store")
         request.setHeader(b"expires", b"-1")
         if isinstance(screen, TextScreen) and screen.refresh_seconds and screen.refresh_url:
-            # Cisco phones refresh from this header (there is no refresh element in the XML)
+            # Cisco and Polycom phones refresh from this header (neither has a refresh element)
             value = f"{screen.refresh_seconds}; url={screen.refresh_url}"
             request.setHeader(b"refresh", value.encode("utf-8"))
         return self._render(screen)
@@ -506,10 +509,15 @@ class PhonePages(resource.Resource):
 def make_phone_resource(
     service: PhoneAgentService, *, station_lookup: StationLookup | None = None
 ) -> resource.Resource:
-    """The `/xml` tree: Cisco pages at `/xml/<page>`, Yealink pages at `/xml/yealink/<page>`."""
+    """The `/xml` tree: Cisco pages at `/xml/<page>`, Yealink pages at `/xml/yealink/<page>`,
+    Polycom pages at `/xml/polycom/<page>`."""
     cisco = PhonePages(service, cisco_xml.render, cisco_xml.CONTENT_TYPE, "/xml", station_lookup)
     yealink = PhonePages(
         service, yealink_xml.render, yealink_xml.CONTENT_TYPE, "/xml/yealink", station_lookup
     )
+    polycom = PhonePages(
+        service, polycom_xhtml.render, polycom_xhtml.CONTENT_TYPE, "/xml/polycom", station_lookup
+    )
     cisco.putChild(b"yealink", yealink)
+    cisco.putChild(b"polycom", polycom)
     return cisco
