@@ -351,6 +351,8 @@ class Supervision:
         self._forget(intervention.leg)
         if self.routed is not None and not call.ended:
             self.routed.rejoin(call)
+        log.info("{supervisor} left {agent}'s call {call_id}", supervisor=intervention.supervisor,
+                 agent=call.agent, call_id=call.call_id)
 
     def _beep(self, call: RoutedCall) -> None:
         """RECORDING_BEEP to the agent: through the Conference when one runs; otherwise a
