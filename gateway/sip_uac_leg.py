@@ -141,8 +141,14 @@ class OutgoingSipLeg(InDialogRequests):
             ("CSeq", "1 CANCEL"),
         ]))
         d = self.stack.send_request(cancel, self.binding.source, self.binding.transport)
+        d.addCallback(self._cancel_answered)
         d.addErrback(_ignore_transaction_failure)
         self._end(EndReason.LOCAL_HANGUP)
+
+    def _cancel_answered(self, response: Response) -> None:
+        # the phone's answer to our CANCEL: proof it stopped ringing (operators and tests read it)
+        log.info("CANCEL of {call_id} to station {station} answered {status}", call_id=self.call_id,
+                 station=self.station or "?", status=response.status)
 
     def hangup(self) -> None:
         """BYE when answered, CANCEL while ringing."""

@@ -24,7 +24,6 @@ import re
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,19 +90,11 @@ def state_event(user: str, state: str) -> str:
     return rf"\bStateChanged\([^\n]*\buser_id='{user}'[^\n]*\bnew=<AgentState\.{state}:"
 
 
-def wait_for_phones(phones: Sequence[SippAgent], event: str, count: int, timeout: float) -> None:
-    """Until each SIPp phone has logged `event` `count` times.
-
-    Polls the phones' log files: SIPp writes what a phone went through only to its
-    `-log_file` (`sipp_agents.py` sends its stdout to /dev/null), and the gateway logs nothing
-    when the phone's CANCEL reaches it, so a file growing is the only signal there is.
-    """
-    deadline = time.monotonic() + timeout
-    while (counts := [p.count(event) for p in phones]) != [count] * len(phones):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out ({timeout} s) waiting for {event} x{count} at "
-                                 f"{[p.station for p in phones]}: saw {counts}")
-        time.sleep(0.05)
+def wait_for_cancel(lab: Lab, phones: Sequence[SippAgent], timeout: float) -> None:
+    """Until each SIPp phone has answered the gateway's CANCEL: the gateway logs that answer,
+    the proof that the phone stopped ringing."""
+    for phone in phones:
+        lab.gw.wait_for_output(rf"CANCEL of \S+ to station {phone.station} answered 200\b", timeout)
 
 
 @dataclass(slots=True)
@@ -356,7 +347,7 @@ def test_collective_rings_every_ready_member_first_answer_wins(lab: Lab) -> None
     cancelled = sorted((r["user_id"], r["reason"]) for r in lab.records(caller, "OfferCancelled"))
     assert cancelled == [(u, "answered elsewhere") for u in ("3005", "3007", "3009")], cancelled
     # the phones themselves were CANCELed, never answered
-    wait_for_phones((slow, deaf, slower), "CANCEL", 1, 5)
+    wait_for_cancel(lab, (slow, deaf, slower), 5)
     assert [p.count("ANSWERED") for p in (slow, deaf, slower)] == [0, 0, 0]
     assert fast.count("ANSWERED") == 1 and fast.count("CANCEL") == 0, fast.events()
     for user in ("3005", "3006", "3007", "3009"):  # each READY again since the call came in
@@ -370,7 +361,7 @@ def test_collective_nobody_answers_every_phone_stops_ringing_and_the_call_waits(
     caller = lab.call("6003", hold_ms=(COLLECTIVE_NO_ANSWER_S + 2) * 1000)
     lab.logged(call_event("RingNoAnswer", caller), "ring-no-answer at both", COLLECTIVE_NO_ANSWER_S + 3, count=2)
     assert len(lab.records(caller, "RingNoAnswer")) == 2
-    wait_for_phones(phones, "CANCEL", 1, 1.0)
+    wait_for_cancel(lab, phones, 1.0)
     views = lab.agents()
     assert {(views[u]["state"], views[u]["reason_code"]) for u in ("3005", "3006")} == {("NOT_READY", RING_NO_ANSWER)}
     assert lab.groups()["6003"]["ciq"] == 1  # back in the queue, at its old place
@@ -385,7 +376,7 @@ def test_ring_no_answer_makes_the_agent_not_ready_and_the_next_gets_the_call(lab
     caller = lab.call("6000", hold_ms=NO_ANSWER_S * 1000 + 3000)
     lab.logged(call_event("OfferCall", caller), "the offer to the next agent", NO_ANSWER_S + 5, count=2)
     # the phone that did not answer stops ringing at once (CANCEL), not when someone else answers
-    wait_for_phones([deaf], "CANCEL", 1, 1.0)
+    wait_for_cancel(lab, [deaf], 1.0)
     assert not lab.records(caller, "CallConnected")
     assert lab.connected_to(caller) == "3001"
     offers = [r["user_id"] for r in lab.records(caller, "OfferCall")]
@@ -415,7 +406,7 @@ def test_abandon_while_waiting_and_while_ringing(lab: Lab) -> None:
     lab.logged(call_event("CallAbandoned", ringing), "CallAbandoned (ringing)")
     cancelled = [(r["user_id"], r["reason"]) for r in lab.records(ringing, "OfferCancelled")]
     assert cancelled == [("3000", "caller hung up")], cancelled
-    wait_for_phones([deaf], "CANCEL", 1, 5)
+    wait_for_cancel(lab, [deaf], 5)
     assert lab.state("3000") == "READY"
     assert not lab.journal("CallConnected")
 
