@@ -31,6 +31,7 @@ import pytest
 from acdgate.codecs.tone_detector import tone_segments
 from acdgate.codecs.tones import CONFIRMATION_TONE, DIAL_TONE, ERROR_TONE
 from baresip import Baresip, BaresipError, read_wav_samples
+from filewatch import FileWatch
 from gatewayproc import GatewayProcess
 from netns import NetworkNamespace, VethPair
 from sitefile import write_site
@@ -157,25 +158,28 @@ def feature_call(lab: Lab, code: str, pin: str = "", *, dial_tone_first: bool = 
 
 
 def wait_for_dial_tone(lab: Lab, code: str, timeout: float = 5.0) -> None:
-    """Poll the call's growing sndfile dump until 300 ms of dial tone are in it.
+    """Until the call's sndfile dump holds 300 ms of dial tone.
 
-    baresip reports no event for received audio, so this watches the file sndfile writes as
-    packets are decoded (a condition with a deadline, not a fixed delay).
+    baresip reports no event for received audio; the file sndfile writes as packets are
+    decoded is the signal, watched with inotify (each write wakes the check).
     """
     deadline = time.monotonic() + timeout
     heard: list[float] = []
-    while time.monotonic() < deadline:
-        dumps = list(lab.phone.snd_path.glob("dump-*-dec.wav"))
-        if dumps:
-            raw = dumps[0].read_bytes()
-            data = raw.find(b"data")  # the header's sizes are only written when the call ends
-            raw = raw[data + 8:] if data >= 0 else b""
-            samples = np.frombuffer(raw[: len(raw) // 2 * 2], dtype="<i2").astype(np.int16)
-            heard = bursts_ms(samples, DIAL_TONE.segments[0].freqs)
-            if any(d >= 300 for d in heard):
-                return
-        time.sleep(0.05)
-    raise AssertionError(f"{code}: no dial tone within {timeout} s (350+440 Hz bursts {heard} ms)" + lab.explain())
+    with FileWatch(lab.phone.snd_path) as watch:
+        while True:
+            dumps = list(lab.phone.snd_path.glob("dump-*-dec.wav"))
+            if dumps:
+                raw = dumps[0].read_bytes()
+                data = raw.find(b"data")  # the header's sizes are only written when the call ends
+                raw = raw[data + 8:] if data >= 0 else b""
+                samples = np.frombuffer(raw[: len(raw) // 2 * 2], dtype="<i2").astype(np.int16)
+                heard = bursts_ms(samples, DIAL_TONE.segments[0].freqs)
+                if any(d >= 300 for d in heard):
+                    return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not watch.wait(remaining):
+                raise AssertionError(f"{code}: no dial tone within {timeout} s (350+440 Hz bursts {heard} ms)"
+                                     + lab.explain())
 
 
 def test_star35_logs_on_and_baresip_hears_the_confirmation(lab: Lab) -> None:
