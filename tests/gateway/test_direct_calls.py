@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import numpy as np
 import pytest
 from acdgate.codecs.tone_detector import detect_tone
 from gatewayproc import GatewayProcess
+from pyvoip_parties import pcm
 from sipwire import free_port
 
 SUPPORT = Path(__file__).parent.parent / "support"
@@ -26,10 +26,6 @@ def gateway(tmp_path: Path) -> Iterator[GatewayProcess]:
     finally:
         gw.stop()
 
-
-def _u8_to_pcm(text: str) -> np.ndarray:
-    raw = np.frombuffer(base64.b64decode(text), dtype=np.uint8)
-    return ((raw.astype(np.int16) - 128) << 8).astype(np.int16)
 
 
 def _answerer(gw: GatewayProcess, station: str) -> subprocess.Popen[str]:
@@ -56,7 +52,7 @@ def _call(gw: GatewayProcess, station: str, dial: str, inband: str = "",
     assert lines, proc.stderr[-2000:]
     result = json.loads(lines[-1])
     assert "error" not in result, (result, gw.output()[-3000:])
-    return result, _u8_to_pcm(str(result.pop("audio_u8")))
+    return result, pcm(str(result.pop("audio_u8")))
 
 
 def _finish(proc: subprocess.Popen[str]) -> list[dict[str, object]]:
@@ -74,7 +70,7 @@ def test_station_to_station_call_is_bridged_both_ways(gateway: GatewayProcess) -
     call = next(e for e in events if e["event"] == "call")
     assert str(call["display"]).strip(' "') == "No User"  # nobody logged on at 2101
     ended = next(e for e in events if e["event"] == "ended")
-    heard_by_callee = _u8_to_pcm(str(ended["audio_u8"]))
+    heard_by_callee = pcm(str(ended["audio_u8"]))
     assert detect_tone(heard_by_caller, (1000.0,)), "the caller did not hear the callee's tone"
     assert detect_tone(heard_by_callee, (852.0, 1477.0)), "the callee did not hear the caller's DTMF 9"
 

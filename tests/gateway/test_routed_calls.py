@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import numpy as np
 import pytest
 from acdgate.codecs.tone_detector import detect_tone
 from gatewayproc import GatewayProcess
+from pyvoip_parties import pcm
 from sipwire import free_port
 
 SUPPORT = Path(__file__).parent.parent / "support"
@@ -26,10 +26,6 @@ def gateway(tmp_path: Path) -> Iterator[GatewayProcess]:
     finally:
         gw.stop()
 
-
-def _pcm(text: str) -> np.ndarray:
-    raw = np.frombuffer(base64.b64decode(text), dtype=np.uint8)
-    return ((raw.astype(np.int16) - 128) << 8).astype(np.int16)
 
 
 def agent_phone(gw: GatewayProcess, station: str, user: str, tone: float) -> subprocess.Popen[str]:
@@ -60,7 +56,7 @@ def caller(gw: GatewayProcess, station: str, dial: str) -> tuple[dict[str, objec
     assert lines, proc.stderr[-2000:]
     result = json.loads(lines[-1])
     assert "error" not in result, (result, gw.output()[-3000:])
-    return result, _pcm(str(result.pop("audio_u8")))
+    return result, pcm(str(result.pop("audio_u8")))
 
 
 def test_call_to_linear_group_reaches_the_ready_agent_and_is_bridged(gateway: GatewayProcess) -> None:
@@ -76,7 +72,7 @@ def test_call_to_linear_group_reaches_the_ready_agent_and_is_bridged(gateway: Ga
     ended = next(e for e in events if e["event"] == "ended")
     assert result["answered"] and result["ended_by_far_end"], result
     assert detect_tone(heard, (1000.0,)), "the caller did not hear the agent"
-    assert detect_tone(_pcm(str(ended["audio_u8"])), (852.0, 1209.0)), "the agent did not hear the caller's 7"
+    assert detect_tone(pcm(str(ended["audio_u8"])), (852.0, 1209.0)), "the agent did not hear the caller's 7"
     view = {a["user"]: a for a in gateway.get("/api/agents")}["3000"]
     assert view["calls_handled"] == 1
     assert view["state"] in ("WORK_READY", "READY")  # group 6000 has 10 s of wrap-up
