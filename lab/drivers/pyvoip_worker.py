@@ -16,17 +16,20 @@ error.
 Workarounds for pyVoIP's quirks (docs/lab.md lists them all): final error responses to an
 INVITE are reported and ACKed here (pyVoIP ignores any but 404/503 and never ACKs them);
 pyVoIP retransmits nothing, so `ReliableSocket` does (requests until a response, the 2xx
-of an answer until the ACK) and REGISTER is retried after 1 s instead of 30.
+of an answer until the ACK) and REGISTER is retried after 1 s instead of 30; its receive
+loop's socket race is closed by `fix_socket_race`.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import heapq
 import json
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +139,26 @@ class ReliableSocket:
                 self._arm(key, data, address, started, min(2 * interval, T2))
 
 
+def fix_socket_race() -> None:
+    """pyVoIP 1.6.8's receive loop makes its SIP socket non-blocking under `recvLock` and
+    blocking again only after letting the lock go: a `call()` (INVITE) that takes the lock in
+    between reads a non-blocking socket and fails with EAGAIN (BlockingIOError). The same
+    context manager, with the socket blocking again before the lock is released, replaces it
+    (call after importing pyVoIP.VoIP, before `start()`)."""
+    import pyVoIP.SIP as sip  # type: ignore[import-untyped]
+
+    @contextlib.contextmanager
+    def locked_and_unblocked(lock: Any, sock: Any) -> Iterator[None]:
+        with lock:
+            sock.setblocking(False)
+            try:
+                yield
+            finally:
+                sock.setblocking(True)
+
+    setattr(sip, "acquired_lock_and_unblocked_socket", locked_and_unblocked)  # noqa: B010 (monkeypatch)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--server", required=True)
@@ -153,6 +176,8 @@ def main() -> int:
 
     # isort: split
     from pyVoIP.SIP import SIPMessageType  # type: ignore[import-untyped]
+
+    fix_socket_race()
 
     out_lock = threading.Lock()
 

@@ -36,7 +36,10 @@ def main() -> int:
     args = parser.parse_args()
 
     import numpy as np
+    from acdgate.lab.drivers.pyvoip_worker import fix_socket_race
     from pyVoIP.VoIP import CallState, PhoneStatus, VoIPPhone
+
+    fix_socket_race()  # before start(): pyVoIP's recv loop races call() for its socket
 
     def say(**fields: object) -> None:
         sys.stdout.write(json.dumps(fields) + "\n")

@@ -33,7 +33,10 @@ def main() -> int:
 
     import numpy as np
     from acdgate.codecs.dtmf_generator import generate_dtmf
+    from acdgate.lab.drivers.pyvoip_worker import fix_socket_race
     from pyVoIP.VoIP import CallState, PhoneStatus, VoIPPhone
+
+    fix_socket_race()  # before start(): pyVoIP's recv loop races call() for its socket
 
     phone = VoIPPhone(args.server, args.port, args.user, args.password, myIP="127.0.0.1",
                       sipPort=args.sip_port, rtpPortLow=args.sip_port + 2, rtpPortHigh=args.sip_port + 40)

@@ -22,7 +22,10 @@ def main() -> int:
     parser.add_argument("--sip-port", type=int, required=True)
     args = parser.parse_args()
 
+    from acdgate.lab.drivers.pyvoip_worker import fix_socket_race
     from pyVoIP.VoIP import PhoneStatus, VoIPPhone
+
+    fix_socket_race()  # before start(): pyVoIP's recv loop races call() for its socket
 
     phone = VoIPPhone(args.server, args.port, args.user, args.password, myIP=args.my_ip,
                       sipPort=args.sip_port, rtpPortLow=args.sip_port + 2, rtpPortHigh=args.sip_port + 40)
