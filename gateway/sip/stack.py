@@ -8,7 +8,9 @@ message to the parser and the transaction layer, carries out the actions they re
 
 from __future__ import annotations
 
+import heapq
 import ipaddress
+import itertools
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -75,7 +77,15 @@ class SipStack:
         self.handler = handler
         self.trace = trace
         self.layer = layer if layer is not None else TransactionLayer()
-        self._timers: dict[tuple[str, TimerName], IDelayedCall] = {}
+        # Transaction timers: the due time of each running timer, per transaction, and one heap
+        # of (due, seq, key, name) behind a single reactor call for the earliest. A DelayedCall
+        # per timer cost a tenth of a registration (two transactions, each with Timer J).
+        # Cancelled or restarted timers stay in the heap and are skipped when they surface.
+        self._timers: dict[str, dict[TimerName, float]] = {}
+        self._due: list[tuple[float, int, str, TimerName]] = []
+        self._due_seq = itertools.count()
+        self._wake: IDelayedCall | None = None
+        self._wake_at = 0.0
         self._pending: dict[str, defer.Deferred[Response]] = {}
         self._listeners: dict[str, Callable[[Response], None]] = {}
         self._streams: dict[Address, _StreamProtocol] = {}
@@ -113,10 +123,11 @@ class SipStack:
 
     def stop(self) -> defer.Deferred[None]:
         """Stop listening, drop connections, cancel timers and pending requests."""
-        for call in self._timers.values():
-            if call.active():
-                call.cancel()
+        if self._wake is not None and self._wake.active():
+            self._wake.cancel()
+        self._wake = None
         self._timers.clear()
+        self._due.clear()
         for d in list(self._pending.values()):
             d.errback(TransactionFailed("stack stopped"))
         self._pending.clear()
@@ -224,9 +235,9 @@ class SipStack:
             elif isinstance(action, StartTimer):
                 self._start_timer(action)
             elif isinstance(action, CancelTimer):
-                call = self._timers.pop((action.transaction_key, action.name), None)
-                if call is not None and call.active():
-                    call.cancel()
+                running = self._timers.get(action.transaction_key)
+                if running is not None:
+                    running.pop(action.name, None)
             elif isinstance(action, DeliverRequest):
                 incoming = Incoming(action.source, transport_hint, action.transaction_key)
                 if action.request.method == "CANCEL" and action.transaction_key is not None:
@@ -256,10 +267,7 @@ class SipStack:
                     d.errback(TransactionFailed(type(action).__name__))
             elif isinstance(action, TransactionTerminated):
                 self._listeners.pop(action.transaction_key, None)
-                for name in TimerName:
-                    call = self._timers.pop((action.transaction_key, name), None)
-                    if call is not None and call.active():
-                        call.cancel()
+                self._timers.pop(action.transaction_key, None)
             elif isinstance(action, Dropped):
                 self.stats["dropped"] += 1
                 log.debug("dropped: {reason}", reason=action.reason)
@@ -276,16 +284,39 @@ class SipStack:
             cancel_handler(action.cancels)
 
     def _start_timer(self, action: StartTimer) -> None:
-        key = (action.transaction_key, action.name)
-        old = self._timers.pop(key, None)
-        if old is not None and old.active():
-            old.cancel()
-        delay = max(0.0, action.at - self.reactor.seconds())
-        self._timers[key] = self.reactor.callLater(delay, self._fire, action.transaction_key, action.name)
+        key, at = action.transaction_key, action.at
+        running = self._timers.get(key)
+        if running is None:
+            self._timers[key] = running = {}
+        running[action.name] = at  # a restart replaces the due time: the old entry is skipped
+        heapq.heappush(self._due, (at, next(self._due_seq), key, action.name))
+        if self._wake is None or at < self._wake_at:
+            self._arm(at)
 
-    def _fire(self, key: str, name: TimerName) -> None:
-        self._timers.pop((key, name), None)
-        self._run(self.layer.timer_fired(key, name, self.reactor.seconds()))
+    def _arm(self, at: float) -> None:
+        """One reactor call, at the earliest due time."""
+        if self._wake is not None and self._wake.active():
+            self._wake.cancel()
+        self._wake_at = at
+        self._wake = self.reactor.callLater(max(0.0, at - self.reactor.seconds()), self._fire_due)
+
+    def _fire_due(self) -> None:
+        self._wake = None
+        due = self._due
+        while due:
+            now = self.reactor.seconds()
+            at, _, key, name = due[0]
+            if at > now:
+                self._arm(at)
+                return
+            heapq.heappop(due)
+            running = self._timers.get(key)
+            if running is None or running.get(name) != at:
+                continue  # cancelled, restarted, or its transaction ended
+            del running[name]
+            if not running:
+                del self._timers[key]
+            self._run(self.layer.timer_fired(key, name, now))
 
     # -- output ------------------------------------------------------------------------
 
