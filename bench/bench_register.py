@@ -47,6 +47,7 @@ from gatewayproc import GatewayProcess  # noqa: E402  (the tests' launcher: wait
 
 SCENARIO = ROOT / "tests" / "support" / "sipp" / "register_auth.xml"
 KAMAILIO_CFG = Path(__file__).resolve().parent / "kamailio" / "kamailio.cfg"
+FLOOR = Path(__file__).resolve().parent / "twisted_floor.py"
 KAMAILIO_DBTEXT_VERSION = Path("/usr/share/kamailio/dbtext/kamailio/version")
 STATIONS = [(str(n), f"pw{n}") for n in range(2101, 2111)]  # the embedded demo site's stations
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -234,6 +235,29 @@ def kamailio_server(tmp: Path) -> Iterator[Server]:
     port = free_port()
     with kamailio(exe, tmp, KAMAILIO_CFG, port, f'DBURL="text://{db}"') as proc:
         yield Server("kamailio", ("127.0.0.1", port), lambda: [proc.pid, *children_of(proc.pid)])
+
+
+@contextlib.contextmanager
+def floor_server(tmp: Path) -> Iterator[Server]:
+    """bench/twisted_floor.py: the least CPython + Twisted can spend on a registration."""
+    log = (tmp / "twisted-floor.log").open("w+")
+    proc = subprocess.Popen([sys.executable, str(FLOOR), str(free_port())], stdout=subprocess.PIPE,
+                            stderr=log, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # "ready PORT", or nothing when it died
+        if not line.startswith("ready "):
+            log.seek(0)
+            raise BenchError(f"twisted_floor.py did not start: {line!r} {log.read()[-2000:]}")
+        yield Server("twisted-floor", ("127.0.0.1", int(line.split()[1])), lambda: [proc.pid])
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
 
 
 def _answers_options(
@@ -670,7 +694,7 @@ def report(results: dict[str, list[Step]]) -> None:
         print(
             f"  {s.name:9} registration rate (RFC 7501, zero failures) {s.rate:>6}/s  [{s.stopped}]; at it: {shown}"
         )
-    if set(results) != {"acdgate", "kamailio"}:
+    if not {"acdgate", "kamailio"} <= set(results):
         return
     gw, ka = results["acdgate"], results["kamailio"]
     common = {s.rate for s in gw if s.passed} & {s.rate for s in ka if s.passed}
@@ -688,6 +712,15 @@ def report(results: dict[str, list[Step]]) -> None:
     )
     cpu_ratio = gw_cpu / ka_cpu if ka_cpu else float("nan")
     print(f"  CPU per registration over {basis}: acdgate {gw_cpu:.0f} us, kamailio {ka_cpu:.0f} us")
+    floor = results.get("twisted-floor")
+    floor_cpu = cpu_per_reg(floor, common) if floor else float("nan")
+    if floor and all(s.rate in {f.rate for f in floor if f.passed} for s in gw if s.rate in common):
+        # the floor is only comparable over the same steps: it must have passed all of them
+        print(
+            f"  twisted-floor (CPython + Twisted, no parser/transactions/store) over the same steps: "
+            f"{floor_cpu:.0f} us = {floor_cpu / ka_cpu:.2f}x kamailio; "
+            f"acdgate = {gw_cpu / floor_cpu:.2f}x the floor"
+        )
 
     def verdict(met: bool) -> str:
         return "met" if met else "MISSED"
@@ -769,7 +802,9 @@ def main(argv: list[str] | None = None) -> int:
         "--max-calls", type=int, default=50_000, help="cap on registrations per step"
     )
     parser.add_argument(
-        "--servers", default="acdgate,kamailio", help="which servers, comma-separated"
+        "--servers",
+        default="acdgate,kamailio,twisted-floor",
+        help="which servers, comma-separated (twisted-floor: bench/twisted_floor.py)",
     )
     parser.add_argument(
         "--keep", type=Path, help="keep SIPp's files and the servers' logs in this new directory"
@@ -786,7 +821,7 @@ def main(argv: list[str] | None = None) -> int:
             f"bench_register: rates {rates}/s, {step_seconds:g} s per step (cap {args.max_calls}), "
             f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f} (shared machine: figures vary)"
         )
-        starts = {"acdgate": acdgate_server, "kamailio": kamailio_server}
+        starts = {"acdgate": acdgate_server, "kamailio": kamailio_server, "twisted-floor": floor_server}
         results: dict[str, list[Step]] = {}
         with contextlib.ExitStack() as stack:
             tmp = scratch_dir(stack, args.keep, "bench-register-")

@@ -3,10 +3,16 @@
 It answers each request the stack delivers, keeps the registrar's bindings in the state
 store (committed before the 200 goes out, so an acknowledged registration survives a crash)
 and runs the registrar's expiry and the OPTIONS qualify timers on the reactor.
+
+Group commit: while more datagrams wait in the SIP socket (a burst of REGISTERs), binding
+changes and the registrar's answers are held and committed together in one SQLite transaction
+when the burst is read (or on the next reactor turn); a lone REGISTER is committed and answered
+at once. Either way nothing is acknowledged before it is durable.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -58,6 +64,11 @@ class SipService:
         self._qualify_call: IDelayedCall | None = None
         self._delayed: set[IDelayedCall] = set()
         self.on_bindings_changed: Callable[[str], None] | None = None
+        # group commit: each changed binding's final row (None: deleted), and the answers held
+        # until that is committed, in arrival order
+        self._unsaved: dict[tuple[str, str], dict[str, Any] | None] = {}
+        self._held: list[tuple[Request, Incoming, RegisterResult]] = []
+        self._commit_call: IDelayedCall | None = None
 
     def add_method(self, method: str, handler: MethodHandler) -> None:
         """Serve `method` (INVITE, SUBSCRIBE, ACK, ...) with `handler`; it answers via the stack."""
@@ -99,7 +110,8 @@ class SipService:
         self._schedule_qualify()
 
     def stop(self) -> None:
-        """Cancel every timer this service set."""
+        """Commit and answer what a burst left held; cancel every timer this service set."""
+        self.commit_bindings()
         for call in (self._expiry_call, self._qualify_call, *self._delayed):
             if call is not None and call.active():
                 call.cancel()
@@ -136,10 +148,13 @@ class SipService:
         assert self.stack is not None
         now = self.reactor.seconds()
         result = self.registrar.handle_register(request, incoming.source, incoming.transport, now)
-        if result.added_or_refreshed or result.removed:
-            self.store.save_bindings(
-                [b.to_dict() for b in result.added_or_refreshed], [b.key() for b in result.removed]
-            )
+        changed = bool(result.added_or_refreshed or result.removed)
+        if changed:
+            unsaved = self._unsaved
+            for b in result.removed:
+                unsaved[b.key()] = None
+            for b in result.added_or_refreshed:
+                unsaved[b.key()] = b.to_dict()
             for b in result.added_or_refreshed:
                 self._log_reachability(self.qualifier.track(b, now))
             for b in result.removed:
@@ -148,7 +163,45 @@ class SipService:
             if self.on_bindings_changed is not None:
                 username = (result.added_or_refreshed or result.removed)[0].username
                 self.on_bindings_changed(username)
-        self._deliver(request, incoming, result)
+        if not changed and not self._held:
+            self._deliver(request, incoming, result)
+            return
+        self._held.append((request, incoming, result))  # after earlier held answers, in order
+        if not self.stack.input_pending():
+            self.commit_bindings()
+        elif self._commit_call is None:
+            # the burst's last datagram commits; this covers a burst the reactor cut short
+            self._commit_call = self.reactor.callLater(0, self.commit_bindings)
+
+    def commit_bindings(self) -> None:
+        """Commit the held binding changes in one transaction, then send the held answers."""
+        call, self._commit_call = self._commit_call, None
+        if call is not None and call.active():
+            call.cancel()
+        unsaved, held = self._unsaved, self._held
+        if not held and not unsaved:
+            return
+        self._unsaved, self._held = {}, []
+        try:
+            self.store.save_bindings(
+                [row for row in unsaved.values() if row is not None],
+                [key for key, row in unsaved.items() if row is None],
+            )
+        except sqlite3.Error as exc:
+            # not durable, so not acknowledged: the phones retry (RFC 3261 10.3 step 7: 500)
+            log.failure("cannot store {n} binding change(s): {error}", n=len(unsaved), error=exc)
+            for request, incoming, result in held:
+                if result.added_or_refreshed or result.removed:
+                    self._deliver_failure(request)
+                else:
+                    self._deliver(request, incoming, result)
+            return
+        for request, incoming, result in held:
+            self._deliver(request, incoming, result)
+
+    def _deliver_failure(self, request: Request) -> None:
+        assert self.stack is not None
+        self.stack.respond(request, 500, "Server Internal Error", headers=[("Server", USER_AGENT)])
 
     def _rearm_sooner_timers(self) -> None:
         """After a REGISTER: re-arm the expiry and qualify timers only if a deadline came sooner.
@@ -203,6 +256,7 @@ class SipService:
 
     def _expire(self) -> None:
         self._expiry_call = None
+        self.commit_bindings()  # the held changes first: the store sees them in order
         removed = self.registrar.expire(self.reactor.seconds())
         if removed:
             self.store.save_bindings([], [b.key() for b in removed])

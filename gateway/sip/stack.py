@@ -8,10 +8,12 @@ message to the parser and the transaction layer, carries out the actions they re
 
 from __future__ import annotations
 
+import fcntl
 import heapq
 import ipaddress
 import itertools
 import socket
+import termios
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -185,6 +187,19 @@ class SipStack:
         if ":" in host and not host.startswith("["):
             host = f"[{host}]"
         return f"SIP/2.0/{transport} {host}:{port};rport"
+
+    def input_pending(self) -> bool:
+        """More UDP datagrams wait in the SIP socket: the reader is coming back at once."""
+        port: Any = self._udp.transport if self._udp is not None else None
+        sock = getattr(port, "socket", None)
+        if sock is None:
+            return False
+        try:
+            # Linux FIONREAD on a datagram socket: the size of the next datagram, 0 for none
+            pending = fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0")
+        except OSError:
+            return False
+        return pending != b"\0\0\0\0"
 
     # -- input -------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
-"""bench/bench_register.py still runs end to end (a few seconds): both servers start, pass the
-challenge check, take one SIPp step and get summarised. No timing is asserted."""
+"""bench/bench_register.py still runs end to end (a few seconds): acdgate, Kamailio and the
+CPython + Twisted floor start, pass the challenge check, take one SIPp step and get summarised.
+No timing is asserted."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_register.py"
 
 
 @pytest.mark.slow
-def test_bench_register_quick_run_reports_both_servers() -> None:
+def test_bench_register_quick_run_reports_every_server() -> None:
     proc = subprocess.run(
         [sys.executable, str(BENCH), "--quick", "--max-rate", "200"],
         capture_output=True,
@@ -23,7 +24,7 @@ def test_bench_register_quick_run_reports_both_servers() -> None:
     )
     out = proc.stdout
     assert proc.returncode == 0, out[-3000:] + proc.stderr[-3000:]
-    for server in ("acdgate", "kamailio"):
+    for server in ("acdgate", "kamailio", "twisted-floor"):
         # the server really challenged, refused a wrong password, and accepted the right one
         check = re.search(rf"^{server} on 127\.0\.0\.1:\d+.*\n  challenge check: (.*)$", out, re.M)
         assert check, out
@@ -41,6 +42,12 @@ def test_bench_register_quick_run_reports_both_servers() -> None:
         assert re.search(
             rf"^  {server} +registration rate \(RFC 7501, zero failures\) +\d+/s", out, re.M
         ), out
+    assert re.search(
+        r"^  twisted-floor \(CPython \+ Twisted, no parser/transactions/store\) over the same steps: "
+        r"\d+ us = \S+x kamailio; acdgate = \S+x the floor$",
+        out,
+        re.M,
+    ), out
     assert re.search(
         r"ratio acdgate/kamailio, registration rate: +\S+ +target >= 1\.00 .*: (met|MISSED)$",
         out,

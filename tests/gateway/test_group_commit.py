@@ -1,0 +1,185 @@
+"""Group commit of registrar bindings: a burst of REGISTERs waiting in the SIP socket is stored
+in one SQLite transaction, and no 200 leaves before its binding is committed.
+
+The gateway's stack listens on a real loopback UDP socket (the global reactor's listenUDP; that
+reactor runs only while the fixture waits for the ports to close); the test plays Twisted's reader itself, one datagram at a time, so it can look between
+datagrams: at the store (a second SQLite connection) and at the client's socket. Timers run on
+a task.Clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import socket
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_twisted
+from acdgate.gateway.app import Gateway
+from acdgate.gateway.site_loader import load_site
+from acdgate.gateway.store import DB_NAME, StateStore
+from twisted.internet import reactor as global_reactor
+from twisted.internet import task
+
+STATIONS = ["2101", "2102", "2103"]
+
+
+class ClockWithPorts(task.Clock):
+    """Timers on a fake clock; listening ports from the real reactor (which the test never runs)."""
+
+    def listenUDP(self, port: int, protocol: Any, interface: str = "", maxPacketSize: int = 8192) -> Any:
+        return global_reactor.listenUDP(port, protocol, interface, maxPacketSize)  # type: ignore[attr-defined]
+
+    def listenTCP(self, port: int, factory: Any, backlog: int = 50, interface: str = "") -> Any:
+        return global_reactor.listenTCP(port, factory, backlog, interface)  # type: ignore[attr-defined]
+
+
+class World:
+    def __init__(self, state: Path) -> None:
+        self.clock = ClockWithPorts()
+        self.clock.advance(1_000_000)
+        self.store = StateStore(state)
+        self.gateway = Gateway(self.clock, load_site(None), self.store)
+        self.port = self.gateway.stack.listen("127.0.0.1", 0)
+        udp = self.gateway.stack._udp
+        assert udp is not None and udp.transport is not None
+        self.server: Any = udp.transport.socket  # the stack's own socket
+        self.server.setblocking(False)
+        self.phone = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.phone.bind(("127.0.0.1", 0))
+        self.phone.settimeout(2.0)
+        self.phone_port = self.phone.getsockname()[1]
+
+    def close(self) -> None:
+        self.phone.close()
+        pytest_twisted.blockon(self.gateway.stack.stop())  # the ports close on a reactor turn
+        self.store.close()
+
+    def request(self, user: str, cseq: int, authorization: str = "") -> bytes:
+        return (
+            f"REGISTER sip:127.0.0.1:{self.port} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:{self.phone_port};branch=z9hG4bK-{user}-{cseq};rport\r\n"
+            f"From: <sip:{user}@127.0.0.1>;tag=t{user}\r\nTo: <sip:{user}@127.0.0.1>\r\n"
+            f"Call-ID: gc-{user}\r\nCSeq: {cseq} REGISTER\r\n"
+            f"Contact: <sip:{user}@127.0.0.1:{self.phone_port}>\r\nExpires: 600\r\n"
+            f"{authorization}Content-Length: 0\r\n\r\n"
+        ).encode()
+
+    def send(self, data: bytes) -> None:
+        self.phone.sendto(data, ("127.0.0.1", self.port))
+
+    def read_one(self) -> None:
+        """What Twisted's reader does for one datagram waiting in the stack's socket."""
+        data, addr = self.server.recvfrom(65535)
+        self.gateway.stack.datagram_received(data, (addr[0], addr[1]), "UDP")
+
+    def answer(self) -> str:
+        return self.phone.recv(65535).decode()
+
+    def no_answer_yet(self) -> bool:
+        self.phone.setblocking(False)
+        try:
+            self.phone.recv(65535)
+        except BlockingIOError:
+            return True
+        finally:
+            self.phone.settimeout(2.0)
+        return False
+
+    def authorization(self, user: str, challenge: str) -> str:
+        nonce = re.search(r'nonce="([^"]+)"', challenge)
+        realm = re.search(r'realm="([^"]+)"', challenge)
+        assert nonce and realm, challenge
+        uri = f"sip:127.0.0.1:{self.port}"
+
+        def md5(text: str) -> str:
+            return hashlib.md5(text.encode()).hexdigest()
+
+        ha1, ha2 = md5(f"{user}:{realm[1]}:pw{user}"), md5(f"REGISTER:{uri}")
+        response = md5(f"{ha1}:{nonce[1]}:00000001:c0ffee:auth:{ha2}")
+        return (
+            f'Authorization: Digest username="{user}", realm="{realm[1]}", nonce="{nonce[1]}", '
+            f'uri="{uri}", response="{response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="c0ffee"\r\n'
+        )
+
+    def challenged(self, user: str) -> str:
+        """REGISTER without credentials, one at a time: the Authorization for the 401's nonce."""
+        self.send(self.request(user, 1))
+        self.read_one()
+        answer = self.answer()
+        assert answer.startswith("SIP/2.0 401 "), answer
+        return self.authorization(user, answer)
+
+    def stored(self) -> set[str]:
+        """Usernames with a binding in the database, read through a second connection."""
+        db = sqlite3.connect(self.store.state_dir / DB_NAME)
+        try:
+            return {row[0] for row in db.execute("SELECT username FROM binding")}
+        finally:
+            db.close()
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    w = World(tmp_path / "state")
+    try:
+        yield w
+    finally:
+        w.close()
+
+
+def test_a_burst_is_committed_once_and_answered_only_after_the_commit(world: World) -> None:
+    credentials = {user: world.challenged(user) for user in STATIONS}
+    statements: list[str] = []
+    world.store._db.set_trace_callback(statements.append)
+    for user in STATIONS:  # the burst: all three wait in the socket before the reader runs
+        world.send(world.request(user, 2, credentials[user]))
+    world.read_one()
+    world.read_one()
+    # two registrations accepted in memory, neither committed nor acknowledged
+    assert world.stored() == set()
+    assert world.no_answer_yet()
+    world.read_one()  # the last of the burst: one commit, then every answer
+    assert world.stored() == set(STATIONS)
+    answers = [world.answer() for _ in STATIONS]
+    assert all(a.startswith("SIP/2.0 200 ") for a in answers), answers
+    assert sorted(re.search(r"Call-ID: gc-(\d+)", a)[1] for a in answers) == STATIONS  # type: ignore[index]
+    commits = [s for s in statements if s.strip().upper() in ("COMMIT", "END")]
+    writes = [s for s in statements if "INSERT INTO binding" in s]
+    assert len(commits) == 1, statements
+    assert len(writes) == len(STATIONS), statements
+
+
+def test_a_lone_register_is_committed_and_answered_at_once(world: World) -> None:
+    credentials = world.challenged("2101")
+    world.send(world.request("2101", 2, credentials))
+    world.read_one()
+    assert world.stored() == {"2101"}
+    assert world.answer().startswith("SIP/2.0 200 ")
+
+
+def test_a_burst_cut_short_is_committed_on_the_next_reactor_turn(world: World) -> None:
+    credentials = {user: world.challenged(user) for user in STATIONS[:2]}
+    for user in STATIONS[:2]:
+        world.send(world.request(user, 2, credentials[user]))
+    world.read_one()  # the reader stops here (Twisted's per-wakeup byte budget, say)
+    assert world.stored() == set() and world.no_answer_yet()
+    world.clock.advance(0)
+    assert world.stored() == {"2101"}
+    assert world.answer().startswith("SIP/2.0 200 ")
+    world.read_one()
+    assert world.stored() == set(STATIONS[:2])
+    assert world.answer().startswith("SIP/2.0 200 ")
+
+
+def test_a_store_that_cannot_commit_gets_500_not_200(world: World) -> None:
+    credentials = world.challenged("2101")
+    world.store._db.close()  # the database is gone (disk pulled, file deleted, ...)
+    world.send(world.request("2101", 2, credentials))
+    world.read_one()
+    answer = world.answer()
+    assert answer.startswith("SIP/2.0 500 "), answer
