@@ -7,6 +7,7 @@ modules and are re-exported here, so `acdgate.gateway.sip.message` is the one im
 
 from __future__ import annotations
 
+import os
 import secrets
 from dataclasses import dataclass
 
@@ -238,20 +239,29 @@ def make_response(
     a tag already (a To that does not parse is copied unchanged).
     """
     rh = request.headers
-    fields: list[tuple[str, str]] = [("Via", v) for v in rh.get_all("Via")]
-    for name in ("From", "To", "Call-ID", "CSeq"):
-        value = rh.get(name)
-        if value is None:
+    # (lookup key, canonical name, value) triples as Headers keeps them; the request's
+    # fields are already in that form, so nothing is looked up or re-spelt
+    fields: list[tuple[str, str, str]] = []
+    copied = {"from": None, "to": None, "call-id": None, "cseq": None}
+    for field in rh._fields:
+        key = field[0]
+        if key == "via":
+            fields.append(field)
+        elif key in copied and copied[key] is None:
+            copied[key] = field
+    for key in ("from", "to", "call-id", "cseq"):
+        field = copied[key]
+        if field is None:
             continue
-        if name == "To" and to_tag is not None:
+        if key == "to" and to_tag is not None:
             try:
                 to = rh.parsed("To", parse_name_addr)
             except SipSyntaxError:
                 to = None
             if to is not None and to.tag is None:
-                value = f"{value};tag={to_tag}"
-        fields.append((name, value))
-    headers = Headers(fields)
+                field = (key, field[1], f"{field[2]};tag={to_tag}")
+        fields.append(field)
+    headers = Headers._from_fields(fields)
     # the same Via and CSeq texts: reuse what the request parsed (the stack routes the response
     # by its top Via, the transaction layer matches it by Via and CSeq)
     headers.adopt_parsed("Via", parse_via, rh.parsed_so_far("Via", parse_via))
@@ -259,11 +269,33 @@ def make_response(
     return Response(status, reason if reason is not None else reason_phrase(status), headers)
 
 
+class _RandomHex:
+    """Hex digits from the OS's CSPRNG, fetched 4 KiB at a time: one getrandom call per
+    ~680 tags instead of one per tag (it was 3% of a registration)."""
+
+    __slots__ = ("_at", "_pool")
+
+    def __init__(self) -> None:
+        self._pool = ""
+        self._at = 0
+
+    def take(self, digits: int) -> str:
+        at = self._at
+        if at + digits > len(self._pool):
+            self._pool, at = secrets.token_hex(4096), 0
+        self._at = at + digits
+        return self._pool[at : at + digits]
+
+
+_random_hex = _RandomHex()
+os.register_at_fork(after_in_child=_random_hex.__init__)  # a forked child draws its own digits
+
+
 def new_branch() -> str:
     """A fresh RFC 3261 branch (magic cookie + 64 random bits, 17.1.1.3)."""
-    return "z9hG4bK" + secrets.token_hex(8)
+    return "z9hG4bK" + _random_hex.take(16)
 
 
 def new_tag() -> str:
-    """A fresh From/To tag (RFC 3261 19.3: at least 32 random bits)."""
-    return secrets.token_hex(6)
+    """A fresh From/To tag (RFC 3261 19.3: at least 32 random bits; we use 48)."""
+    return _random_hex.take(12)
