@@ -242,7 +242,7 @@ def make_response(
     # (lookup key, canonical name, value) triples as Headers keeps them; the request's
     # fields are already in that form, so nothing is looked up or re-spelt
     fields: list[tuple[str, str, str]] = []
-    copied = {"from": None, "to": None, "call-id": None, "cseq": None}
+    copied: dict[str, tuple[str, str, str] | None] = {"from": None, "to": None, "call-id": None, "cseq": None}
     for field in rh._fields:
         key = field[0]
         if key == "via":
@@ -276,6 +276,9 @@ class _RandomHex:
     __slots__ = ("_at", "_pool")
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
         self._pool = ""
         self._at = 0
 
@@ -288,7 +291,7 @@ class _RandomHex:
 
 
 _random_hex = _RandomHex()
-os.register_at_fork(after_in_child=_random_hex.__init__)  # a forked child draws its own digits
+os.register_at_fork(after_in_child=_random_hex.reset)  # a forked child draws its own digits
 
 
 def new_branch() -> str:
