@@ -250,8 +250,8 @@ def make_response(
         elif key in copied and copied[key] is None:
             copied[key] = field
     for key in ("from", "to", "call-id", "cseq"):
-        field = copied[key]
-        if field is None:
+        found = copied[key]
+        if found is None:
             continue
         if key == "to" and to_tag is not None:
             try:
@@ -259,8 +259,8 @@ def make_response(
             except SipSyntaxError:
                 to = None
             if to is not None and to.tag is None:
-                field = (key, field[1], f"{field[2]};tag={to_tag}")
-        fields.append(field)
+                found = (key, found[1], f"{found[2]};tag={to_tag}")
+        fields.append(found)
     headers = Headers._from_fields(fields)
     # the same Via and CSeq texts: reuse what the request parsed (the stack routes the response
     # by its top Via, the transaction layer matches it by Via and CSeq)
