@@ -36,6 +36,7 @@ from acdgate.gateway.sip.transaction_actions import (
     TransportFailed,
 )
 from acdgate.gateway.sip.transaction_layer import TransactionLayer
+from acdgate.gateway.sip.via import Via
 from acdgate.gateway.sip_trace import SipTrace
 from twisted.internet import defer, protocol
 from twisted.internet.error import CannotListenError
@@ -428,7 +429,11 @@ def _is_ip_literal(host: str) -> bool:
 
 
 def _with_received(request: Request, source: Address) -> Request:
-    """RFC 3261 18.2.1 and RFC 3581 4: record where the request really came from in the top Via."""
+    """RFC 3261 18.2.1 and RFC 3581 4: record where the request really came from in the top Via.
+
+    `received` when the sent-by host differs from the source; an empty `rport` gets the source
+    port, and then `received` too. One pass over the parameters, one new Via.
+    """
     try:
         via = request.headers.parsed("Via", parse_via)  # cached: the parser checked it already
     except ValueError:
@@ -436,15 +441,30 @@ def _with_received(request: Request, source: Address) -> Request:
     if via is None:
         return request
     host, port = source
-    changed = via
-    if via.host.strip("[]") != host:
-        changed = changed.with_param("received", host)
-    if via.has_rport and via.rport is None:
-        changed = changed.with_param("rport", str(port))
-        if changed.received is None:
-            changed = changed.with_param("received", host)
-    if changed is not via:
-        request.headers.replace_first("Via", str(changed), parse_via, changed)
+    params = via.params
+    rport_at = received_at = -1
+    for i, (name, _) in enumerate(params):
+        lname = name.lower()
+        if lname == "rport":
+            if rport_at < 0:
+                rport_at = i
+        elif lname == "received" and received_at < 0:
+            received_at = i
+    rport_value = params[rport_at][1] if rport_at >= 0 else None
+    fill_rport = rport_at >= 0 and not (rport_value and rport_value.isdigit())
+    want_received = via.host.strip("[]") != host or (fill_rport and received_at < 0)
+    if not (fill_rport or want_received):
+        return request
+    new = list(params)
+    if fill_rport:
+        new[rport_at] = (params[rport_at][0], str(port))
+    if want_received:
+        if received_at >= 0:
+            new[received_at] = (params[received_at][0], host)
+        else:
+            new.append(("received", host))
+    changed = Via(via.transport, via.host, via.port, tuple(new))
+    request.headers.replace_first("Via", str(changed), parse_via, changed)
     return request
 
 
