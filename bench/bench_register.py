@@ -1,13 +1,14 @@
 """Registration benchmark (issue 3): SIPp REGISTER with digest at doubling rates against a running
-`acdgate run` and, in the same run, against Kamailio as a baseline registrar.
+`acdgate run` and, in the same run, against Kamailio as a baseline registrar and against
+bench/twisted_floor.py, the least a CPython + Twisted registrar can spend (the floor).
 
 Per server: the RFC 7501 registration rate (the highest offered rate whose step completed with zero
 failures), response-time percentiles of whole registrations (REGISTER, 401, REGISTER, 200; SIPp's
 RTD, 1 ms resolution) and the server's CPU time per registration from /proc/<pid>/stat (utime +
 stime of the gateway process, of every Kamailio process summed). On 2 cores SIPp saturates first
 (near 10,000/s), so CPU per registration is the fair comparison. Prints the ratios acdgate/kamailio
-and the targets (same zero-failure rate, at most 2x the CPU per registration); a missed target is
-printed, not an error. Exit status 1 only when the benchmark itself could not run.
+and the targets (same zero-failure rate, at most 2x the CPU per registration), and acdgate's CPU as
+a multiple of the floor's; a missed target is printed, not an error. Exit status 1 only when the benchmark itself could not run.
 
 Run: .venv/bin/python bench/bench_register.py [--quick] [--rates 200,400] [--step-seconds 4]
 (needs `sipp` and Debian's `kamailio`; loopback only; about 1-2 minutes, --quick under 30 s).
