@@ -140,6 +140,37 @@ class SipService:
         else:
             self.stack.respond(request, 501, "Unknown Method", headers=[("Allow", self.allow)])
 
+    def stateless_answer(self, request: Request, incoming: Incoming) -> Response | None:
+        """The challenge to a REGISTER without credentials, sent without a server transaction.
+
+        RFC 3261 8.2.7 names unauthenticated challenges as what a stateless UAS answers: half
+        of every registration is this 401, and keeping no transaction for it (nor its 32 s
+        Timer J) saves a tenth of a registration's CPU. A retransmission gets a fresh 401 with
+        a fresh nonce, which a phone takes as it takes the first. Anything else (420, a
+        throttled or blocked source) goes the stateful way.
+        """
+        if (
+            request.method != "REGISTER"
+            or "REGISTER" in self.handlers
+            or "Authorization" in request.headers
+        ):
+            return None
+        result = self.registrar.handle_register(
+            request, incoming.source, incoming.transport, self.reactor.seconds()
+        )
+        response = result.response
+        if (
+            response.status != 401
+            or result.drop
+            or result.delay > 0
+            or result.auth_failure is not None
+            or result.added_or_refreshed
+            or result.removed
+        ):
+            return None
+        response.headers.add("Server", USER_AGENT)
+        return response
+
     def _capabilities(self) -> list[tuple[str, str]]:
         return [("Allow", self.allow), ("Accept", ACCEPT), ("Supported", SUPPORTED),
                 ("Accept-Language", "en"), ("Server", USER_AGENT)]

@@ -56,7 +56,12 @@ class Incoming:
 
 
 class SipHandler(Protocol):
-    """The transaction user: gets each new request and answers it through `SipStack.respond`."""
+    """The transaction user: gets each new request and answers it through `SipStack.respond`.
+
+    It may also have `stateless_answer(request, incoming) -> Response | None`, asked first for
+    each request: a response it returns is sent at once without a server transaction (RFC 3261
+    8.2.7, stateless UAS behaviour: "usually used for ... issuing unauthenticated challenges").
+    """
 
     def request_received(self, request: Request, incoming: Incoming) -> None: ...
 
@@ -96,6 +101,9 @@ class SipStack:
         self._ports: list[IListeningPort] = []
         self.local_address: Address = ("127.0.0.1", 5060)
         self.stats: dict[str, int] = {"received": 0, "sent": 0, "parse_errors": 0, "dropped": 0}
+        self._stateless_answer: Callable[[Request, Incoming], Response | None] | None = getattr(
+            handler, "stateless_answer", None
+        )
 
     # -- listening ---------------------------------------------------------------------
 
@@ -227,8 +235,22 @@ class SipStack:
             return
         if isinstance(message, Request):
             message = _with_received(message, source)
+            if self._stateless_answer is not None and message.method != "ACK":
+                answer = self._stateless_answer(message, Incoming(source, transport, None))
+                if answer is not None:
+                    self._send_stateless_response(answer, source, transport)
+                    return
         self._run(self.layer.receive(message, source, transport != "UDP", self.reactor.seconds()),
                   transport_hint=transport, source=source)
+
+    def _send_stateless_response(self, response: Response, source: Address, transport: str) -> None:
+        """RFC 3261 8.2.7: sent as a server transaction would (18.2.2), but none keeps it; a
+        retransmitted request is answered afresh."""
+        dest = self._response_destination(response, source)
+        if dest is None:
+            log.warn("no destination for {what}", what=_describe(response))
+            return
+        self._send(response, dest, transport)
 
     # -- actions -----------------------------------------------------------------------
 
