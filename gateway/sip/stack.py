@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from acdgate.gateway.sip.message import Request, Response, make_response, parse_via
 from acdgate.gateway.sip.parser import ParseError, StreamFramer, parse_message
+from acdgate.gateway.sip.stateless import RecentAnswers, request_identity
 from acdgate.gateway.sip.transaction_actions import (
     Action,
     Address,
@@ -104,6 +105,7 @@ class SipStack:
         self._stateless_answer: Callable[[Request, Incoming], Response | None] | None = getattr(
             handler, "stateless_answer", None
         )
+        self._stateless_sent = RecentAnswers()
 
     # -- listening ---------------------------------------------------------------------
 
@@ -236,21 +238,35 @@ class SipStack:
         if isinstance(message, Request):
             message = _with_received(message, source)
             if self._stateless_answer is not None and message.method != "ACK":
-                answer = self._stateless_answer(message, Incoming(source, transport, None))
-                if answer is not None:
-                    self._send_stateless_response(answer, source, transport)
+                if self._answered_statelessly(message, source, transport):
                     return
         self._run(self.layer.receive(message, source, transport != "UDP", self.reactor.seconds()),
                   transport_hint=transport, source=source)
 
-    def _send_stateless_response(self, response: Response, source: Address, transport: str) -> None:
-        """RFC 3261 8.2.7: sent as a server transaction would (18.2.2), but none keeps it; a
-        retransmitted request is answered afresh."""
-        dest = self._response_destination(response, source)
-        if dest is None:
-            log.warn("no destination for {what}", what=_describe(response))
-            return
-        self._send(response, dest, transport)
+    def _answered_statelessly(self, request: Request, source: Address, transport: str) -> bool:
+        """RFC 3261 8.2.7: the TU's stateless answer, sent as a server transaction would send
+        it (18.2.2) though none keeps it; a retransmission within a few seconds gets the same
+        bytes again (`RecentAnswers`)."""
+        assert self._stateless_answer is not None
+        identity = request_identity(request)
+        if identity is None:
+            return False
+        now = self.reactor.seconds()
+        sent = self._stateless_sent.answer_to(identity, now)
+        if sent is not None:
+            self._send_data(sent[0], sent[1], sent[2], "a stateless answer again")
+            return True
+        answer = self._stateless_answer(request, Incoming(source, transport, None))
+        if answer is None:
+            return False
+        destination = self._response_destination(answer, source)
+        if destination is None:
+            log.warn("no destination for {what}", what=_describe(answer))
+            return True
+        data = answer.to_bytes()
+        if self._send_data(data, destination, transport, _describe(answer)):
+            self._stateless_sent.remember(identity, data, destination, transport, now)
+        return True
 
     # -- actions -----------------------------------------------------------------------
 
@@ -368,7 +384,10 @@ class SipStack:
         return (host.strip("[]"), port)
 
     def _send(self, message: Request | Response, dest: Address, transport: str) -> bool:
-        data = message.to_bytes()
+        return self._send_data(message.to_bytes(), dest, transport, message)
+
+    def _send_data(self, data: bytes, dest: Address, transport: str, what: Request | Response | str) -> bool:
+        """Send serialised bytes; `what` names them in a log line if they cannot go."""
         if transport == "UDP":
             if self._udp is None or self._udp.transport is None:
                 return False
@@ -389,7 +408,7 @@ class SipStack:
             stream = self._streams.get(dest)
             if stream is None or stream.transport is None:
                 log.warn("no {transport} connection to {peer} for {what}", transport=transport,
-                         peer=_fmt(dest), what=_describe(message))
+                         peer=_fmt(dest), what=what if isinstance(what, str) else _describe(what))
                 return False
             stream.transport.write(data)
             self._trace(data, self._local_for(stream), dest, stream.kind)
