@@ -17,6 +17,7 @@ from typing import Any
 from acdgate.acd.engine import Acd
 from acdgate.acd.site import Site
 from acdgate.gateway.acd_service import AcdService
+from acdgate.gateway.call_context import CallContext
 from acdgate.gateway.call_dispatcher import CallDispatcher
 from acdgate.gateway.calls import CallController
 from acdgate.gateway.dialog_info import DialogStates
@@ -99,10 +100,10 @@ class Gateway:
         # -- calls: short-code features on SIP legs with RTP media, issue 5 --
         self.features = FeatureHandler(self.reactor, self.site, self.acd_service)
         ports = RtpPortPool(self.site.sip.rtp_port_min, self.site.sip.rtp_port_max)
-        self.direct_calls = CallController(self.reactor, self.site, self.acd_service, self.registrar,
-                                           self.stack, ports, bind, dialog_states=self.dialog_states)
-        self.routed_calls = RoutedCalls(self.reactor, self.site, self.acd_service, self.registrar,
-                                        self.stack, ports, bind, dialog_states=self.dialog_states)
+        context = CallContext(self.reactor, self.site, self.acd_service, self.registrar, self.stack,
+                              ports, bind, dialog_states=self.dialog_states)
+        self.direct_calls = CallController(context)
+        self.routed_calls = RoutedCalls(context)
         self.calls = CallDispatcher(self.reactor, self.site, self.sip_service, self.stack, self.features,
                                     ports, bind, calls=self.direct_calls, routed=self.routed_calls)
         # -- end of calls --

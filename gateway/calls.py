@@ -17,14 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from acdgate.acd import commands as cmd
-from acdgate.acd.site import Site
-from acdgate.gateway.acd_service import AcdService
-from acdgate.gateway.dialog_info import DialogState, DialogStates, Direction
+from acdgate.gateway.call_context import CallContext, CallContextUser
+from acdgate.gateway.dialog_info import DialogState, Direction
 from acdgate.gateway.leg import EndReason, Refusal
-from acdgate.gateway.media import RtpPortPool
 from acdgate.gateway.relay import Bridge
-from acdgate.gateway.sip.registrar import Registrar
-from acdgate.gateway.sip.stack import SipStack
 from acdgate.gateway.sip_leg import SipLeg
 from acdgate.gateway.sip_uac_leg import OutgoingSipLeg
 from twisted.logger import Logger
@@ -50,24 +46,15 @@ class DirectCall:
     timer: Any = None
 
 
-class CallController:
+class CallController(CallContextUser):
     """Places and bridges direct calls; refuses numbers that cannot be reached."""
 
-    def __init__(self, reactor: Any, site: Site, acd: AcdService, registrar: Registrar,
-                 stack: SipStack, ports: RtpPortPool, bind_ip: str, *,
-                 dialog_states: DialogStates | None = None) -> None:
-        self.reactor = reactor
-        self.site = site
-        self.acd = acd
-        self.registrar = registrar
-        self.stack = stack
-        self.ports = ports
-        self.bind_ip = bind_ip
-        self.dialog_states = dialog_states
+    def __init__(self, context: CallContext) -> None:
+        super().__init__(context)
         self.calls: dict[str, DirectCall] = {}
         self.outgoing: dict[str, OutgoingSipLeg] = {}  # Call-ID of our INVITE -> leg
-        self._stations = {s.extension: s for s in site.stations}
-        self._users = {u.user_id: u for u in site.users}
+        self._stations = {s.extension: s for s in self.site.stations}
+        self._users = {u.user_id: u for u in self.site.users}
 
     def knows(self, dialled: str) -> bool:
         """Whether `dialled` is a station extension or a user number of this site."""

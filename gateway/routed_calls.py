@@ -14,20 +14,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from acdgate.acd import commands as cmd
 from acdgate.acd import events as ev
-from acdgate.acd.site import Site
 from acdgate.codecs.tones import RINGBACK
-from acdgate.gateway.acd_service import AcdService
-from acdgate.gateway.dialog_info import DialogState, DialogStates, Direction
+from acdgate.gateway.call_context import CallContext, CallContextUser
+from acdgate.gateway.dialog_info import DialogState, Direction
 from acdgate.gateway.leg import EndReason, Refusal
-from acdgate.gateway.media import RtpPortPool
 from acdgate.gateway.recordings import ActiveRecording, RecordingArchive
 from acdgate.gateway.relay import Bridge
-from acdgate.gateway.sip.registrar import Registrar
-from acdgate.gateway.sip.stack import SipStack
 from acdgate.gateway.sip_leg import SipLeg
 from acdgate.gateway.sip_uac_leg import OutgoingSipLeg
 from twisted.logger import Logger
@@ -58,28 +54,19 @@ class RoutedCall:
     in_acd: bool = True  # False once intercepted: the ACD saw CallEnded for the agent
 
 
-class RoutedCalls:
+class RoutedCalls(CallContextUser):
     """Glue between the ACD's routing decisions and SIP legs."""
 
-    def __init__(self, reactor: Any, site: Site, acd: AcdService, registrar: Registrar,
-                 stack: SipStack, ports: RtpPortPool, bind_ip: str, *,
-                 dialog_states: DialogStates | None = None) -> None:
-        self.reactor = reactor
-        self.site = site
-        self.acd = acd
-        self.registrar = registrar
-        self.stack = stack
-        self.ports = ports
-        self.bind_ip = bind_ip
-        self.dialog_states = dialog_states
+    def __init__(self, context: CallContext) -> None:
+        super().__init__(context)
         self.calls: dict[str, RoutedCall] = {}
         self.outgoing: dict[str, OutgoingSipLeg] = {}  # Call-ID of our INVITE -> leg
-        self._groups = {g.number: g for g in site.groups}
+        self._groups = {g.number: g for g in self.site.groups}
         self.recordings: RecordingArchive | None = None  # set to record calls (issue 6)
         # Asked when the agent hangs up: True when someone (a barging supervisor) keeps the
         # caller; otherwise the call ends with the agent's leg.
         self.on_agent_left: Callable[[RoutedCall], bool] | None = None
-        acd.listeners.append(self._events)
+        self.acd.listeners.append(self._events)
 
     def knows(self, dialled: str) -> bool:
         """Whether `dialled` is a group number."""

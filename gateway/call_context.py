@@ -1,0 +1,43 @@
+"""What the call controllers (direct calls, routed calls) share: the gateway's parts a call uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from acdgate.acd.site import Site
+from acdgate.gateway.acd_service import AcdService
+from acdgate.gateway.dialog_info import DialogStates
+from acdgate.gateway.media import RtpPortPool
+from acdgate.gateway.sip.registrar import Registrar
+from acdgate.gateway.sip.stack import SipStack
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """The reactor, the site and ACD, where stations registered, the SIP stack, the RTP ports
+    and address, and (optionally) the stations' call states for busy lamp fields."""
+
+    reactor: Any
+    site: Site
+    acd: AcdService
+    registrar: Registrar
+    stack: SipStack
+    ports: RtpPortPool
+    bind_ip: str
+    dialog_states: DialogStates | None = None
+
+
+class CallContextUser:
+    """Base of a call controller: the context's parts as attributes (`self.stack`, ...)."""
+
+    def __init__(self, context: CallContext) -> None:
+        self.context = context
+        self.reactor = context.reactor
+        self.site = context.site
+        self.acd = context.acd
+        self.registrar = context.registrar
+        self.stack = context.stack
+        self.ports = context.ports
+        self.bind_ip = context.bind_ip
+        self.dialog_states = context.dialog_states
