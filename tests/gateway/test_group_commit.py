@@ -4,38 +4,26 @@ in one SQLite transaction, and no 200 leaves before its binding is committed."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from inprocess_gateway import World
 
 STATIONS = ["2101", "2102", "2103"]
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    w = World(tmp_path / "state")
-    try:
-        yield w
-    finally:
-        w.close()
-
-
-def test_a_burst_is_committed_once_and_answered_only_after_the_commit(world: World) -> None:
-    credentials = {user: world.challenged(user) for user in STATIONS}
+def test_a_burst_is_committed_once_and_answered_only_after_the_commit(local_gateway: World) -> None:
+    credentials = {user: local_gateway.challenged(user) for user in STATIONS}
     statements: list[str] = []
-    world.store._db.set_trace_callback(statements.append)
+    local_gateway.store._db.set_trace_callback(statements.append)
     for user in STATIONS:  # the burst: all three wait in the socket before the reader runs
-        world.send(world.request(user, 2, credentials[user]))
-    world.read_one()
-    world.read_one()
+        local_gateway.send(local_gateway.request(user, 2, credentials[user]))
+    local_gateway.read_one()
+    local_gateway.read_one()
     # two registrations accepted in memory, neither committed nor acknowledged
-    assert world.stored() == set()
-    assert world.no_answer_yet()
-    world.read_one()  # the last of the burst: one commit, then every answer
-    assert world.stored() == set(STATIONS)
-    answers = [world.answer() for _ in STATIONS]
+    assert local_gateway.stored() == set()
+    assert local_gateway.no_answer_yet()
+    local_gateway.read_one()  # the last of the burst: one commit, then every answer
+    assert local_gateway.stored() == set(STATIONS)
+    answers = [local_gateway.answer() for _ in STATIONS]
     assert all(a.startswith("SIP/2.0 200 ") for a in answers), answers
     assert sorted(re.search(r"Call-ID: gc-(\d+)", a)[1] for a in answers) == STATIONS  # type: ignore[index]
     commits = [s for s in statements if s.strip().upper() in ("COMMIT", "END")]
@@ -44,32 +32,32 @@ def test_a_burst_is_committed_once_and_answered_only_after_the_commit(world: Wor
     assert len(writes) == len(STATIONS), statements
 
 
-def test_a_lone_register_is_committed_and_answered_at_once(world: World) -> None:
-    credentials = world.challenged("2101")
-    world.send(world.request("2101", 2, credentials))
-    world.read_one()
-    assert world.stored() == {"2101"}
-    assert world.answer().startswith("SIP/2.0 200 ")
+def test_a_lone_register_is_committed_and_answered_at_once(local_gateway: World) -> None:
+    credentials = local_gateway.challenged("2101")
+    local_gateway.send(local_gateway.request("2101", 2, credentials))
+    local_gateway.read_one()
+    assert local_gateway.stored() == {"2101"}
+    assert local_gateway.answer().startswith("SIP/2.0 200 ")
 
 
-def test_a_burst_cut_short_is_committed_on_the_next_reactor_turn(world: World) -> None:
-    credentials = {user: world.challenged(user) for user in STATIONS[:2]}
+def test_a_burst_cut_short_is_committed_on_the_next_reactor_turn(local_gateway: World) -> None:
+    credentials = {user: local_gateway.challenged(user) for user in STATIONS[:2]}
     for user in STATIONS[:2]:
-        world.send(world.request(user, 2, credentials[user]))
-    world.read_one()  # the reader stops here (Twisted's per-wakeup byte budget, say)
-    assert world.stored() == set() and world.no_answer_yet()
-    world.clock.advance(0)
-    assert world.stored() == {"2101"}
-    assert world.answer().startswith("SIP/2.0 200 ")
-    world.read_one()
-    assert world.stored() == set(STATIONS[:2])
-    assert world.answer().startswith("SIP/2.0 200 ")
+        local_gateway.send(local_gateway.request(user, 2, credentials[user]))
+    local_gateway.read_one()  # the reader stops here (Twisted's per-wakeup byte budget, say)
+    assert local_gateway.stored() == set() and local_gateway.no_answer_yet()
+    local_gateway.clock.advance(0)
+    assert local_gateway.stored() == {"2101"}
+    assert local_gateway.answer().startswith("SIP/2.0 200 ")
+    local_gateway.read_one()
+    assert local_gateway.stored() == set(STATIONS[:2])
+    assert local_gateway.answer().startswith("SIP/2.0 200 ")
 
 
-def test_a_store_that_cannot_commit_gets_500_not_200(world: World) -> None:
-    credentials = world.challenged("2101")
-    world.store._db.close()  # the database is gone (disk pulled, file deleted, ...)
-    world.send(world.request("2101", 2, credentials))
-    world.read_one()
-    answer = world.answer()
+def test_a_store_that_cannot_commit_gets_500_not_200(local_gateway: World) -> None:
+    credentials = local_gateway.challenged("2101")
+    local_gateway.store._db.close()  # the database is gone (disk pulled, file deleted, ...)
+    local_gateway.send(local_gateway.request("2101", 2, credentials))
+    local_gateway.read_one()
+    answer = local_gateway.answer()
     assert answer.startswith("SIP/2.0 500 "), answer

@@ -12,9 +12,11 @@ import hashlib
 import re
 import socket
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import pytest_twisted
 from acdgate.gateway.app import Gateway
 from acdgate.gateway.site_loader import load_site
@@ -118,3 +120,13 @@ class World:
             return {row[0] for row in db.execute("SELECT username FROM binding")}
         finally:
             db.close()
+
+
+@pytest.fixture
+def local_gateway(tmp_path: Path) -> Iterator[World]:
+    """A `World` in the test's temporary directory, closed afterwards."""
+    w = World(tmp_path / "state")
+    try:
+        yield w
+    finally:
+        w.close()
