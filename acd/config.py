@@ -564,6 +564,14 @@ class _SiteReader:
                 notice = None
             values["agent_notice"] = notice
             values["notice_beep"] = t.boolean("notice_beep")
+            every = t.real("notice_beep_every_seconds", 0.0, 3600.0)
+            if every is not None and 0 < every < 1:
+                t.problem("notice_beep_every_seconds", f"must be 0 (one beep) or at least 1, not {every}")
+                every = None
+            elif every and not values["notice_beep"]:
+                t.problem("notice_beep_every_seconds", "repeats the notice beep: set notice_beep = true too")
+                every = None
+            values["notice_beep_every_seconds"] = every
             music = t.text("music_on_hold")
             if music is not None and not music.lower().endswith(".wav"):
                 t.problem("music_on_hold", f"{music!r} is not a .wav file (8 kHz mono 16-bit PCM)")
@@ -585,6 +593,7 @@ class _SiteReader:
             inter_digit_seconds=values.get("inter_digit_seconds") or default.inter_digit_seconds,
             agent_notice=values.get("agent_notice") or default.agent_notice,
             notice_beep=bool(_or(values.get("notice_beep"), default.notice_beep)),
+            notice_beep_every_seconds=values.get("notice_beep_every_seconds") or default.notice_beep_every_seconds,
             music_on_hold=values.get("music_on_hold"),
         )
 

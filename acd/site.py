@@ -174,6 +174,9 @@ class Policy:
     # shows (none | recording | monitoring | both), and whether the agent hears a beep then.
     agent_notice: str = "both"
     notice_beep: bool = False
+    # 0: one beep when the supervisor starts; N: again every N seconds while it lasts (the
+    # periodic tone some jurisdictions ask of recorded or monitored calls)
+    notice_beep_every_seconds: float = 0.0
     music_on_hold: str | None = None  # WAV (8 kHz mono 16-bit) relative to the site file's folder
 
 

@@ -35,6 +35,8 @@ def format_site(site: Site) -> str:
         f"agent_notice = {q(p.agent_notice)}",
         f"notice_beep = {'true' if p.notice_beep else 'false'}",
     ]
+    if p.notice_beep_every_seconds:
+        lines.append(f"notice_beep_every_seconds = {p.notice_beep_every_seconds!r}")
     if p.music_on_hold is not None:
         lines.append(f"music_on_hold = {q(p.music_on_hold)}")
     lines.append("")

@@ -153,6 +153,7 @@ class Gateway:
             self.calls.stop()
         self.acd_service.stop()
         self.feature_sync.stop()
+        self.supervision.stop()
         self.sip_service.stop()
         d = self.stack.stop()
         if self.http_port is not None:

@@ -14,7 +14,7 @@ ends the call in the ACD for the agent (CallEnded, wrap-up as usual).
 Notification (site `policy.agent_notice`, `policy.notice_beep`): the agent's phone status
 line shows `Rec`, `Mon` or `Rec/Mon` (agent-initiated recording always shows `Rec`), and a
 beep (codecs.tones.RECORDING_BEEP) tells the agent when a supervisor starts listening or
-recording.
+recording, and again every `policy.notice_beep_every_seconds` while that goes on.
 """
 
 from __future__ import annotations
@@ -108,7 +108,9 @@ class Supervision:
         self.routed: RoutedCalls | None = None  # set by `attach` once the call layer exists
         self.notice = site.policy.agent_notice  # none | recording | monitoring | both
         self.beep = site.policy.notice_beep
+        self.beep_every = site.policy.notice_beep_every_seconds
         self._beeping: dict[str, Conference] = {}  # call id -> short caller+agent mix for a beep
+        self._beep_again: dict[str, Any] = {}  # call id -> the DelayedCall of its next beep
 
     def attach(self, routed: RoutedCalls) -> None:
         """Work on these routed calls (and record them into our archive)."""
@@ -173,6 +175,7 @@ class Supervision:
                 self._beep(found)
         else:
             why_not = self.routed.stop_recording(found, supervisor=True)
+            self._keep_beeping(found)
         return Refusal(409, why_not) if why_not is not None else None
 
     def notices(self, user_id: str) -> Set[str]:
@@ -322,6 +325,9 @@ class Supervision:
         self._end_beep(call)
         self.routed.detach_bridge(call)
         call.intervention = None
+        again = self._beep_again.pop(call.call_id, None)  # the agent is gone: nobody to tell
+        if again is not None and again.active():
+            again.cancel()
         call.agent, call.agent_leg = intervention.supervisor, intervention.leg
         if call.in_acd:
             call.in_acd = False
@@ -349,16 +355,50 @@ class Supervision:
         call.intervention = None
         intervention.close()
         self._forget(intervention.leg)
+        self._keep_beeping(call)
         if self.routed is not None and not call.ended:
             self.routed.rejoin(call)
         log.info("{supervisor} left {agent}'s call {call_id}", supervisor=intervention.supervisor,
                  agent=call.agent, call_id=call.call_id)
 
+    def stop(self) -> None:
+        """Cancel the repeated notice beeps (the gateway is stopping)."""
+        for again in self._beep_again.values():
+            if again.active():
+                again.cancel()
+        self._beep_again.clear()
+
+    def _notified(self, call: RoutedCall) -> bool:
+        """A supervisor action the agent is told about is going on in `call`."""
+        if call.ended or call.agent_leg is None:
+            return False
+        recording = call.recording
+        if recording is not None and recording.info.supervisor and self._notifies(recording=True):
+            return True
+        return (call.intervention is not None and call.intervention.mode is not SupervisorMode.INTERCEPT
+                and self._notifies(recording=False))
+
+    def _keep_beeping(self, call: RoutedCall) -> None:
+        """After a change: the next repeated beep is due only while the agent is still notified."""
+        again = self._beep_again.get(call.call_id)
+        if again is not None and not self._notified(call):
+            if again.active():
+                again.cancel()
+            del self._beep_again[call.call_id]
+
+    def _beep_due(self, call: RoutedCall) -> None:
+        self._beep_again.pop(call.call_id, None)
+        if self._notified(call):
+            self._beep(call)
+
     def _beep(self, call: RoutedCall) -> None:
         """RECORDING_BEEP to the agent: through the Conference when one runs; otherwise a
-        short Conference of caller and agent only, for the length of the beep."""
+        short Conference of caller and agent only, for the length of the beep. With
+        `notice_beep_every_seconds`, the next one is scheduled."""
         if not self.beep or self.routed is None or call.agent_leg is None or call.ended:
             return
+        if self.beep_every > 0 and call.call_id not in self._beep_again:
+            self._beep_again[call.call_id] = self.reactor.callLater(self.beep_every, self._beep_due, call)
         beep = render(RECORDING_BEEP, BEEP_MS)
         running = (call.intervention.conference if call.intervention is not None
                    else self._beeping.get(call.call_id))

@@ -394,7 +394,7 @@ def test_round_trip_every_optional_field() -> None:
         + APPEND_GROUP
         + 'mode = "skills"\nskill = "support"\nmembers = ["3000"]\nwrapup_seconds = 30\n'
         + '[policy]\npin_attempts = 3\npin_lockout_seconds = 0\ninter_digit_seconds = 2.5\n'
-        + 'agent_notice = "recording"\nnotice_beep = true\nmusic_on_hold = "moh.wav"\n'
+        + 'agent_notice = "recording"\nnotice_beep = true\nnotice_beep_every_seconds = 15\nmusic_on_hold = "moh.wav"\n'
         + '[sip]\nbind = "::1"\nport = 5070\ntls_port = 5071\ntls_certificate = "c.pem"\ntls_key = "k.pem"\nrealm = "lab"\nqualify_seconds = 0\n'
         + 'timer_t1_ms = 250\ntimer_t2_ms = 2000\ntimer_t4_ms = 2500\nrtp_port_min = 30000\nrtp_port_max = 30100\n'
         + 'digest_algorithms = ["SHA-256-sess", "MD5"]\n'
@@ -406,7 +406,22 @@ def test_round_trip_every_optional_field() -> None:
     assert site.sip.digest_algorithms == ("SHA-256-sess", "MD5")
     assert (site.sip.timer_t1_ms, site.sip.rtp_port_max) == (250, 30100)
     assert (site.policy.agent_notice, site.policy.notice_beep, site.policy.music_on_hold) == ("recording", True, "moh.wav")
+    assert site.policy.notice_beep_every_seconds == 15.0
     assert site.policy.not_ready_reason_required and site.policy.wrapup_code_required
     assert site.users[0].supervised_groups == ("6001",) and site.groups[0].max_queue == 0
     assert parse_site(format_site(site), "s.toml") == site
     assert dataclasses.replace(parse_site(format_site(site)), source="s.toml") == site
+
+
+@pytest.mark.parametrize(
+    ("policy", "reason"),
+    [
+        ("notice_beep = true\nnotice_beep_every_seconds = 0.5\n", "must be 0 (one beep) or at least 1, not 0.5"),
+        ("notice_beep_every_seconds = 15\n", "repeats the notice beep: set notice_beep = true too"),
+        ("notice_beep = true\nnotice_beep_every_seconds = -1\n", "must be 0-3600, not -1"),
+    ],
+)
+def test_repeated_notice_beep_needs_a_sane_interval_and_the_beep(policy: str, reason: str) -> None:
+    problems = problems_of(BASE + "\n[policy]\n" + policy)
+    assert [key for key, _ in problems] == ["policy.notice_beep_every_seconds"], problems
+    assert reason in problems[0][1]

@@ -9,7 +9,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+from acdgate.codecs.tone_detector import tone_present
 from acdgate.codecs.tones import RECORDING_BEEP
 from acdgate.gateway.site_loader import demo_site_text
 from gatewayproc import GatewayProcess
@@ -140,6 +142,40 @@ def test_agent_hanging_up_during_barge_in_leaves_caller_and_supervisor_talking(g
     assert tone_windows(caller_heard, SUPERVISOR) >= 500, "the caller stopped hearing the supervisor"
     assert tone_windows(sup_heard, CALLER) >= 500, "the supervisor stopped hearing the caller"
     assert {a["user"]: a for a in gateway.get("/api/agents")}["3000"]["calls_handled"] == 1
+
+
+def _bursts(samples: np.ndarray, freq: float, min_windows: int = 15) -> int:
+    """How many separate bursts of `freq` (each at least `min_windows` 10 ms windows long)."""
+    present = tone_present(samples, (freq,), min_ratio=0.0).astype(np.int8)
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], present, [0]))))
+    starts, ends = edges[::2], edges[1::2]
+    return int(((ends - starts) >= min_windows).sum())
+
+
+def test_notice_beep_repeats_while_the_supervisor_records(tmp_path: Path) -> None:
+    site = tmp_path / "site.toml"
+    site.write_text(demo_site_text().replace(
+        "[policy]\n", "[policy]\nnotice_beep = true\nnotice_beep_every_seconds = 1.5\n", 1))
+    gw = GatewayProcess(tmp_path / "state", config=site).start()
+    try:
+        logon(gw, "2110", "3900", pin="9999", ready=False)
+        logon(gw, "2101", "3000")
+        agent = answerer(gw, "2101", AGENT, talk_seconds=6.0)
+        call = caller(gw, "2105", "6000", tone=CALLER)
+        _talking(gw)
+        status, answer = post(gw, "/api/agents/3000/record", {"user": "3900"})
+        assert status == 200, answer
+        _, agent_heard = answerer_result(agent)
+        _, caller_heard = caller_result(call)
+    finally:
+        gw.stop()
+    beep = RECORDING_BEEP.segments[0].freqs[0]
+    # recording starts within a second of the answer and the agent hangs up 6 s after it:
+    # the first beep and at least two repeats, 1.5 s apart, each a whole 500 ms beep
+    assert _bursts(agent_heard, beep) >= 3, "the agent did not hear the beep repeated"
+    # (each switch of the media path may click; a click is no 150 ms burst)
+    assert _bursts(caller_heard, beep) == 0, "the caller heard the agent's beeps"
+    assert tone_windows(agent_heard, CALLER) >= 300, "the call was not joined again between beeps"
 
 
 def test_notice_beep_to_the_agent_when_a_supervisor_records(tmp_path: Path) -> None:
