@@ -267,7 +267,7 @@ class SipService:
             call = self.reactor.callLater(result.delay, self._send_later, result.response)
             self._delayed.add(call)
         else:
-            self.stack.send_response(result.response)
+            self.stack.send_response(result.response, incoming.transaction_key)
 
     def _send_later(self, response: Response) -> None:
         assert self.stack is not None

@@ -167,9 +167,10 @@ class SipStack:
         self.send_response(response)
         return response
 
-    def send_response(self, response: Response) -> None:
-        """Send a response built by the TU through the transaction layer."""
-        self._run(self.layer.send_response(response, self.reactor.seconds()))
+    def send_response(self, response: Response, transaction_key: str | None = None) -> None:
+        """Send a response built by the TU through the transaction layer (its server
+        transaction found by `transaction_key`, from `Incoming`, else by Via and CSeq)."""
+        self._run(self.layer.send_response(response, self.reactor.seconds(), transaction_key))
 
     def send_request(self, request: Request, destination: Address, transport: str = "UDP", *,
                      on_response: Callable[[Response], None] | None = None) -> defer.Deferred[Response]:
