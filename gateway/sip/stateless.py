@@ -21,8 +21,10 @@ Address = tuple[str, int]
 
 
 def request_identity(request: Request) -> str | None:
-    """The request's transaction identity (RFC 3261 17.2.3, with Call-ID for RFC 2543 peers);
-    None when its top Via or CSeq does not parse (it is then never answered statelessly)."""
+    """The request's transaction identity (RFC 3261 17.2.3, with Call-ID for RFC 2543 peers,
+    and whether it carries credentials: a client that wrongly reuses branch and CSeq for its
+    authenticated retry must not get the cached challenge); None when its top Via or CSeq does
+    not parse (it is then never answered statelessly)."""
     try:
         via = request.top_via
         cseq = request.cseq
@@ -30,7 +32,8 @@ def request_identity(request: Request) -> str | None:
         return None
     if via is None or cseq is None:
         return None
-    return f"{via.branch} {via.host}:{via.port} {cseq[0]} {request.method} {request.call_id}"
+    signed = "Authorization" in request.headers or "Proxy-Authorization" in request.headers
+    return f"{via.branch} {via.host}:{via.port} {cseq[0]} {request.method} {request.call_id} {signed}"
 
 
 class RecentAnswers:

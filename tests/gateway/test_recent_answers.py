@@ -33,12 +33,13 @@ def test_remembering_again_replaces_without_growing() -> None:
     assert len(recent) == 1
 
 
-def _request(branch: str, cseq: int, call_id: str = "c1", via_host: str = "198.18.0.2") -> object:
+def _request(branch: str, cseq: int, call_id: str = "c1", via_host: str = "198.18.0.2",
+             authorization: str = "") -> object:
     return parse_message(
         (
             f"REGISTER sip:gw SIP/2.0\r\nVia: SIP/2.0/UDP {via_host}:5060;branch={branch}\r\n"
             f"From: <sip:2101@gw>;tag=1\r\nTo: <sip:2101@gw>\r\nCall-ID: {call_id}\r\n"
-            f"CSeq: {cseq} REGISTER\r\nContent-Length: 0\r\n\r\n"
+            f"CSeq: {cseq} REGISTER\r\n{authorization}Content-Length: 0\r\n\r\n"
         ).encode()
     )
 
@@ -47,5 +48,8 @@ def test_identity_is_the_transaction_identity() -> None:
     base = request_identity(_request("z9hG4bKa", 1))  # type: ignore[arg-type]
     assert base == request_identity(_request("z9hG4bKa", 1))  # type: ignore[arg-type]
     for other in (_request("z9hG4bKb", 1), _request("z9hG4bKa", 2), _request("z9hG4bKa", 1, "c2"),
-                  _request("z9hG4bKa", 1, via_host="198.18.0.3")):
+                  _request("z9hG4bKa", 1, via_host="198.18.0.3"),
+                  # the same branch and CSeq again, now with credentials (a client breaking RFC
+                  # 3261 8.1.3.5): not the challenged request, so not its cached 401
+                  _request("z9hG4bKa", 1, authorization='Authorization: Digest username="2101"\r\n')):
         assert request_identity(other) != base  # type: ignore[arg-type]
