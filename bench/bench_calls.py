@@ -37,9 +37,10 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-sys.path.insert(0, str(BENCH))
+sys.path[:0] = [str(BENCH), str(ROOT / "tests" / "support")]
 
-from bench_register import (  # noqa: E402  (a sibling script, found through sys.path)
+from gatewayproc import GatewayProcess  # noqa: E402  (the tests' launcher)
+from sipp_bench import (  # noqa: E402  (a sibling module, found through sys.path)
     BenchError,
     bench_parser,
     children_cpu_seconds,
@@ -60,7 +61,6 @@ from bench_register import (  # noqa: E402  (a sibling script, found through sys
     started_rate,
     udp_drops,
 )
-from gatewayproc import GatewayProcess  # noqa: E402  (the tests' launcher; on sys.path through bench_register)
 
 CALLER_XML = BENCH / "sipp" / "caller.xml"
 AGENT_XML = BENCH / "sipp" / "agent.xml"

@@ -48,7 +48,7 @@ from bench_calls import (  # noqa: E402  (sibling scripts, found through sys.pat
     acdgate_calls,
     call_site,
 )
-from bench_register import (  # noqa: E402
+from sipp_bench import (  # noqa: E402
     BenchError,
     bench_parser,
     cpu_seconds,
