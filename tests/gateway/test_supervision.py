@@ -152,15 +152,16 @@ def _bursts(samples: np.ndarray, freq: float, min_windows: int = 15) -> int:
     return int(((ends - starts) >= min_windows).sum())
 
 
-def test_notice_beep_repeats_while_the_supervisor_records(tmp_path: Path) -> None:
+def _supervisor_records(tmp_path: Path, policy: str, talk_seconds: float) -> tuple[np.ndarray, np.ndarray]:
+    """A routed call on a site with `policy` lines; supervisor 3900 starts recording agent
+    3000's call once it is talking. What the agent and the caller heard."""
     site = tmp_path / "site.toml"
-    site.write_text(demo_site_text().replace(
-        "[policy]\n", "[policy]\nnotice_beep = true\nnotice_beep_every_seconds = 1.5\n", 1))
+    site.write_text(demo_site_text().replace("[policy]\n", "[policy]\n" + policy, 1))
     gw = GatewayProcess(tmp_path / "state", config=site).start()
     try:
         logon(gw, "2110", "3900", pin="9999", ready=False)
         logon(gw, "2101", "3000")
-        agent = answerer(gw, "2101", AGENT, talk_seconds=6.0)
+        agent = answerer(gw, "2101", AGENT, talk_seconds=talk_seconds)
         call = caller(gw, "2105", "6000", tone=CALLER)
         _talking(gw)
         status, answer = post(gw, "/api/agents/3000/record", {"user": "3900"})
@@ -169,6 +170,12 @@ def test_notice_beep_repeats_while_the_supervisor_records(tmp_path: Path) -> Non
         _, caller_heard = caller_result(call)
     finally:
         gw.stop()
+    return agent_heard, caller_heard
+
+
+def test_notice_beep_repeats_while_the_supervisor_records(tmp_path: Path) -> None:
+    agent_heard, caller_heard = _supervisor_records(
+        tmp_path, "notice_beep = true\nnotice_beep_every_seconds = 1.5\n", talk_seconds=6.0)
     beep = RECORDING_BEEP.segments[0].freqs[0]
     # recording starts within a second of the answer and the agent hangs up 6 s after it:
     # the first beep and at least two repeats, 1.5 s apart, each a whole 500 ms beep
@@ -179,21 +186,7 @@ def test_notice_beep_repeats_while_the_supervisor_records(tmp_path: Path) -> Non
 
 
 def test_notice_beep_to_the_agent_when_a_supervisor_records(tmp_path: Path) -> None:
-    site = tmp_path / "site.toml"
-    site.write_text(demo_site_text().replace("[policy]\n", "[policy]\nnotice_beep = true\n", 1))
-    gw = GatewayProcess(tmp_path / "state", config=site).start()
-    try:
-        logon(gw, "2110", "3900", pin="9999", ready=False)
-        logon(gw, "2101", "3000")
-        agent = answerer(gw, "2101", AGENT, talk_seconds=4.0)
-        call = caller(gw, "2105", "6000", tone=CALLER)
-        _talking(gw)
-        status, answer = post(gw, "/api/agents/3000/record", {"user": "3900"})
-        assert status == 200, answer
-        _, agent_heard = answerer_result(agent)
-        _, caller_heard = caller_result(call)
-    finally:
-        gw.stop()
+    agent_heard, caller_heard = _supervisor_records(tmp_path, "notice_beep = true\n", talk_seconds=4.0)
     beep = RECORDING_BEEP.segments[0].freqs[0]
     assert 20 <= tone_windows(agent_heard, beep) <= 60, "the agent did not hear one 500 ms beep"
     assert tone_windows(caller_heard, beep) <= SILENT, "the caller heard the agent's beep"
