@@ -320,25 +320,14 @@ class Headers:
         key = header_key(name)
         return [self._parse_at(i, v, parse) for i, (k, _, v) in enumerate(self._fields) if k == key]
 
-    def parsed_so_far(self, name: str, parse: Callable[[str], T]) -> list[T | None]:
-        """Per value of `name`, what `parse` gave if it was asked already (else None); no parsing."""
-        key = header_key(name)
-        tag = parse.__name__
-        return [self._cache.get((tag, i)) for i, (k, _, _) in enumerate(self._fields) if k == key]
-
-    def adopt_parsed(self, name: str, parse: Callable[[str], T], values: list[T | None]) -> None:
-        """Seed the cache of `name`'s values, in order, with `parse` results another message
-        got from the same texts (a response copies the request's Via and CSeq)."""
-        key = header_key(name)
-        tag = parse.__name__
-        occurrence = 0
-        for i, (k, _, _) in enumerate(self._fields):
-            if k == key:
-                if occurrence >= len(values):
-                    return
-                if values[occurrence] is not None:
-                    self._cache[(tag, i)] = values[occurrence]
-                occurrence += 1
+    def adopt_cache(self, other: Headers, copied: Iterable[tuple[int, int]]) -> None:
+        """For fields copied unchanged from `other` ((its index, our index) pairs), take over
+        what `other` parsed of them already: a response reuses its request's Via and CSeq."""
+        where = dict(copied)
+        for (tag, index), value in other._cache.items():
+            mine = where.get(index)
+            if mine is not None:
+                self._cache[(tag, mine)] = value
 
     def _parse_at(self, index: int, value: str, parse: Callable[[str], T]) -> T:
         ckey = (parse.__name__, index)

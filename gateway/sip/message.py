@@ -242,30 +242,36 @@ def make_response(
     # (lookup key, canonical name, value) triples as Headers keeps them; the request's
     # fields are already in that form, so nothing is looked up or re-spelt
     fields: list[tuple[str, str, str]] = []
-    copied: dict[str, tuple[str, str, str] | None] = {"from": None, "to": None, "call-id": None, "cseq": None}
-    for field in rh._fields:
+    copied: dict[str, tuple[int, tuple[str, str, str]] | None] = {
+        "from": None, "to": None, "call-id": None, "cseq": None
+    }
+    same: list[tuple[int, int]] = []  # (request index, response index) of unchanged copies
+    for i, field in enumerate(rh._fields):
         key = field[0]
         if key == "via":
+            same.append((i, len(fields)))
             fields.append(field)
         elif key in copied and copied[key] is None:
-            copied[key] = field
+            copied[key] = (i, field)
     for key in ("from", "to", "call-id", "cseq"):
         found = copied[key]
         if found is None:
             continue
+        i, field = found
         if key == "to" and to_tag is not None:
             try:
                 to = rh.parsed("To", parse_name_addr)
             except SipSyntaxError:
                 to = None
             if to is not None and to.tag is None:
-                found = (key, found[1], f"{found[2]};tag={to_tag}")
-        fields.append(found)
+                fields.append((key, field[1], f"{field[2]};tag={to_tag}"))
+                continue
+        same.append((i, len(fields)))
+        fields.append(field)
     headers = Headers._from_fields(fields)
-    # the same Via and CSeq texts: reuse what the request parsed (the stack routes the response
-    # by its top Via, the transaction layer matches it by Via and CSeq)
-    headers.adopt_parsed("Via", parse_via, rh.parsed_so_far("Via", parse_via))
-    headers.adopt_parsed("CSeq", parse_cseq, rh.parsed_so_far("CSeq", parse_cseq))
+    # the same texts: reuse what the request parsed of them (the stack routes the response by
+    # its top Via, the transaction layer matches it by Via and CSeq)
+    headers.adopt_cache(rh, same)
     return Response(status, reason if reason is not None else reason_phrase(status), headers)
 
 

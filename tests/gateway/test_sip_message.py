@@ -197,6 +197,17 @@ def test_make_response_copies_rfc_3261_8_2_6_2_fields() -> None:
     )
 
 
+def test_make_response_reuses_what_the_request_parsed_of_unchanged_fields() -> None:
+    req = _request()
+    vias, cseq, from_addr, to_addr = req.vias, req.cseq, req.from_addr, req.to_addr
+    resp = make_response(req, 200, to_tag="t9")
+    # the same objects, not parsed again: Via (both), CSeq, From
+    assert all(a is b for a, b in zip(resp.vias, vias, strict=True))
+    assert resp.cseq is cseq and resp.from_addr is from_addr
+    # the To gained a tag: its text changed, so it is parsed afresh
+    assert resp.to_addr is not to_addr and resp.to_addr is not None and resp.to_addr.tag == "t9"
+
+
 def test_make_response_keeps_an_existing_to_tag_and_custom_reason() -> None:
     req = _request()
     req.headers.set("To", "<sip:201@acd.example.com>;tag=old")
