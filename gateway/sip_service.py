@@ -149,24 +149,10 @@ class SipService:
         a fresh nonce, which a phone takes as it takes the first. Anything else (420, a
         throttled or blocked source) goes the stateful way.
         """
-        if (
-            request.method != "REGISTER"
-            or "REGISTER" in self.handlers
-            or "Authorization" in request.headers
-        ):
+        if request.method != "REGISTER" or "REGISTER" in self.handlers:
             return None
-        result = self.registrar.handle_register(
-            request, incoming.source, incoming.transport, self.reactor.seconds()
-        )
-        response = result.response
-        if (
-            response.status != 401
-            or result.drop
-            or result.delay > 0
-            or result.auth_failure is not None
-            or result.added_or_refreshed
-            or result.removed
-        ):
+        response = self.registrar.first_challenge(request, incoming.source, self.reactor.seconds())
+        if response is None:
             return None
         response.headers.add("Server", USER_AGENT)
         return response

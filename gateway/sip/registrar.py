@@ -256,6 +256,18 @@ class Registrar:
             auth_failure=failure,
         )
 
+    def first_challenge(self, request: Request, source: tuple[str, int], now: float) -> Response | None:
+        """The 401 for a REGISTER that carries no credentials (what `handle_register` answers
+        it, without the bookkeeping objects); None when something else applies: credentials
+        present, a blocked source, a `Require` (420 comes first, RFC 3261 10.3 step 2)."""
+        if (
+            "Authorization" in request.headers
+            or "Require" in request.headers
+            or self.throttle.blocked(source[0], now)
+        ):
+            return None
+        return self._challenge(request, now, stale=False)
+
     def _domain_hosts(self, request: Request) -> Iterator[str]:
         # a generator: the Request-URI is parsed only if the digest uri differs from it
         try:

@@ -62,3 +62,13 @@ def test_a_retransmitted_authenticated_register_is_absorbed_not_replayed(local_g
     local_gateway.read_one()
     assert local_gateway.answer() == first
     assert first.startswith("SIP/2.0 200 ")
+
+
+def test_a_require_still_gets_its_420_before_any_challenge(local_gateway: World) -> None:
+    # RFC 3261 10.3 step 2 comes before authentication (step 3), stateless or not
+    request = local_gateway.request("2101", 1).replace(b"Expires: 600\r\n", b"Expires: 600\r\nRequire: gruu\r\n")
+    local_gateway.send(request)
+    local_gateway.read_one()
+    answer = local_gateway.answer()
+    assert answer.startswith("SIP/2.0 420 "), answer
+    assert "Unsupported: gruu" in answer
