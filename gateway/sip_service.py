@@ -145,9 +145,9 @@ class SipService:
 
         RFC 3261 8.2.7 names unauthenticated challenges as what a stateless UAS answers: half
         of every registration is this 401, and keeping no transaction for it (nor its 32 s
-        Timer J) saves a tenth of a registration's CPU. A retransmission gets a fresh 401 with
-        a fresh nonce, which a phone takes as it takes the first. Anything else (420, a
-        throttled or blocked source) goes the stateful way.
+        Timer J) saves a tenth of a registration's CPU. The stack resends the same bytes to a
+        retransmission for a few seconds (`sip.stateless.RecentAnswers`). Anything else (420,
+        a throttled or blocked source) goes the stateful way.
         """
         if request.method != "REGISTER" or "REGISTER" in self.handlers:
             return None
