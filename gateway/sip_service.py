@@ -140,6 +140,9 @@ class SipService:
         else:
             self.stack.respond(request, 501, "Unknown Method", headers=[("Allow", self.allow)])
 
+    # the methods `stateless_answer` may answer: the stack asks it about no other request
+    stateless_methods = frozenset({"REGISTER"})
+
     def stateless_answer(self, request: Request, incoming: Incoming) -> Response | None:
         """The challenge to a REGISTER without credentials, sent without a server transaction.
 

@@ -59,9 +59,11 @@ class Incoming:
 class SipHandler(Protocol):
     """The transaction user: gets each new request and answers it through `SipStack.respond`.
 
-    It may also have `stateless_answer(request, incoming) -> Response | None`, asked first for
-    each request: a response it returns is sent at once without a server transaction (RFC 3261
-    8.2.7, stateless UAS behaviour: "usually used for ... issuing unauthenticated challenges").
+    It may also have `stateless_answer(request, incoming) -> Response | None` and the set
+    `stateless_methods` it applies to: for a request of those methods it is asked first, and a
+    response it returns is sent at once without a server transaction (RFC 3261 8.2.7, stateless
+    UAS behaviour: "usually used for ... issuing unauthenticated challenges"). Requests of other
+    methods skip that step entirely.
     """
 
     def request_received(self, request: Request, incoming: Incoming) -> None: ...
@@ -105,6 +107,7 @@ class SipStack:
         self._stateless_answer: Callable[[Request, Incoming], Response | None] | None = getattr(
             handler, "stateless_answer", None
         )
+        self._stateless_methods: frozenset[str] = frozenset(getattr(handler, "stateless_methods", ()))
         self._stateless_sent = RecentAnswers()
 
     # -- listening ---------------------------------------------------------------------
@@ -238,7 +241,7 @@ class SipStack:
             return
         if isinstance(message, Request):
             message = _with_received(message, source)
-            if self._stateless_answer is not None and message.method != "ACK":
+            if self._stateless_answer is not None and message.method in self._stateless_methods:
                 if self._answered_statelessly(message, source, transport):
                     return
         self._run(self.layer.receive(message, source, transport != "UDP", self.reactor.seconds()),
