@@ -67,7 +67,7 @@ class Gateway:
             secrets.token_bytes(32),
             algorithms=[Algorithm(name) for name in site.sip.digest_algorithms],
         )
-        self.registrar.restore([Binding.from_dict(b) for b in store.load_bindings(now)], now)
+        self.registrar.restore([Binding.from_row(b) for b in store.load_bindings(now)], now)
         self.sip_service = SipService(reactor, self.registrar, store, qualify_seconds=site.sip.qualify_seconds)
         timers = TimerSettings(t1=site.sip.timer_t1_ms / 1000, t2=site.sip.timer_t2_ms / 1000,
                                t4=site.sip.timer_t4_ms / 1000)

@@ -18,7 +18,7 @@ from typing import Any
 
 from acdgate.gateway.sip.message import Headers, Request, Response, new_branch, new_tag
 from acdgate.gateway.sip.qualify import Qualifier, QualifyEvent, StationReachable
-from acdgate.gateway.sip.registrar import Binding, RegisterResult, Registrar
+from acdgate.gateway.sip.registrar import Binding, BindingRow, RegisterResult, Registrar
 from acdgate.gateway.sip.stack import Incoming, SipStack, TransactionFailed
 from acdgate.gateway.store import StateStore
 from twisted.internet.interfaces import IDelayedCall
@@ -66,7 +66,7 @@ class SipService:
         self.on_bindings_changed: Callable[[str], None] | None = None
         # group commit: each changed binding's final row (None: deleted), and the answers held
         # until that is committed, in arrival order
-        self._unsaved: dict[tuple[str, str], dict[str, Any] | None] = {}
+        self._unsaved: dict[tuple[str, str], BindingRow | None] = {}
         self._held: list[tuple[Request, Incoming, RegisterResult]] = []
         self._commit_call: IDelayedCall | None = None
 
@@ -174,7 +174,7 @@ class SipService:
             for b in result.removed:
                 unsaved[b.key()] = None
             for b in result.added_or_refreshed:
-                unsaved[b.key()] = b.to_dict()
+                unsaved[b.key()] = b.to_row()
             for b in result.added_or_refreshed:
                 self._log_reachability(self.qualifier.track(b, now))
             for b in result.removed:

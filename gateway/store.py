@@ -33,22 +33,38 @@ CREATE TABLE IF NOT EXISTS session (
     user_id TEXT PRIMARY KEY,
     data    TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS binding (
-    username   TEXT NOT NULL,
-    contact    TEXT NOT NULL,
-    expires_at REAL NOT NULL,
-    data       TEXT NOT NULL,
+CREATE TABLE IF NOT EXISTS registration (
+    username    TEXT NOT NULL,
+    contact     TEXT NOT NULL,
+    expires_at  REAL NOT NULL,
+    call_id     TEXT NOT NULL,
+    cseq        INTEGER NOT NULL,
+    source_host TEXT NOT NULL,
+    source_port INTEGER NOT NULL,
+    transport   TEXT NOT NULL,
+    user_agent  TEXT NOT NULL,
+    q           REAL,
+    instance_id TEXT,
+    reg_id      INTEGER,
     PRIMARY KEY (username, contact)
 );
 """
 
+# A registrar binding as the store keeps it, one column each (the order of a row tuple). An
+# upsert of plain columns costs a REGISTER less than JSON text did (3 % of a registration).
+BINDING_COLUMNS = (
+    "username", "contact", "expires_at", "call_id", "cseq", "source_host", "source_port",
+    "transport", "user_agent", "q", "instance_id", "reg_id",
+)  # fmt: skip
+# one binding's values in that order (the registrar's `Binding.to_row`)
+BindingRow = Sequence[Any]
 
+# INSERT OR REPLACE: the primary key is (username, contact) and every column is written
 _UPSERT_BINDING = (
-    "INSERT INTO binding (username, contact, expires_at, data) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT(username, contact) DO UPDATE SET "
-    "expires_at = excluded.expires_at, data = excluded.data"
+    f"INSERT OR REPLACE INTO registration ({', '.join(BINDING_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(BINDING_COLUMNS))})"
 )
-_DELETE_BINDING = "DELETE FROM binding WHERE username = ? AND contact = ?"
+_DELETE_BINDING = "DELETE FROM registration WHERE username = ? AND contact = ?"
 
 
 class StoreError(RuntimeError):
@@ -69,6 +85,7 @@ class StateStore:
             self._db.execute(f"PRAGMA synchronous={durability.upper()}")
             self._db.execute("PRAGMA busy_timeout=5000")
             self._db.executescript(_SCHEMA)
+            self._migrate_json_bindings()
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"{self.state_dir / DB_NAME}: cannot open the state store: {exc}") from exc
 
@@ -186,14 +203,12 @@ class StateStore:
 
     def save_bindings(
         self,
-        changed: Iterable[Mapping[str, Any]],
+        changed: Iterable[BindingRow],
         removed: Iterable[tuple[str, str]] = (),
     ) -> None:
-        """Upsert changed bindings (dicts with username, contact, expires_at) and delete removed keys."""
-        rows = [
-            (b["username"], b["contact"], float(b["expires_at"]), json.dumps(b)) for b in changed
-        ]
-        gone = list(removed)
+        """Upsert changed bindings (rows in `BINDING_COLUMNS` order) and delete removed keys."""
+        rows = changed if isinstance(changed, list) else list(changed)
+        gone = removed if isinstance(removed, list) else list(removed)
         if len(rows) + len(gone) == 1:
             # the usual REGISTER refresh: one statement is its own transaction (autocommit),
             # committed when execute returns, without BEGIN/COMMIT round trips
@@ -208,14 +223,35 @@ class StateStore:
             if gone:
                 self._db.executemany(_DELETE_BINDING, gone)
 
-    def load_bindings(self, now: float | None = None) -> list[dict[str, Any]]:
-        """Every stored binding (only those not yet expired at `now`, when given)."""
-        sql = "SELECT data FROM binding"
+    def load_bindings(self, now: float | None = None) -> list[BindingRow]:
+        """Every stored binding as a row (only those not yet expired at `now`, when given)."""
+        sql = f"SELECT {', '.join(BINDING_COLUMNS)} FROM registration"
         args: tuple[Any, ...] = ()
         if now is not None:
             sql += " WHERE expires_at > ?"
             args = (now,)
-        return [json.loads(row[0]) for row in self._db.execute(sql + " ORDER BY username, contact", args)]
+        return list(self._db.execute(sql + " ORDER BY username, contact", args))
+
+    def _migrate_json_bindings(self) -> None:
+        """Bindings saved by earlier versions (one JSON text each, table `binding`) move to
+        `registration`'s columns once, in one transaction; the old table is then dropped."""
+        old = self._db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'binding'"
+        ).fetchone()
+        if old is None:
+            return
+        rows: list[BindingRow] = []
+        for (data,) in self._db.execute("SELECT data FROM binding"):
+            b = json.loads(data)
+            host, port = b["source"]
+            rows.append((
+                str(b["username"]), str(b["contact"]), float(b["expires_at"]), str(b["call_id"]),
+                int(b["cseq"]), str(host), int(port), str(b["transport"]),
+                str(b.get("user_agent", "")), b.get("q"), b.get("instance_id"), b.get("reg_id"),
+            ))
+        with self._transaction():
+            self._db.executemany(_UPSERT_BINDING, rows)
+            self._db.execute("DROP TABLE binding")
 
     # -- plumbing ----------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
@@ -36,6 +36,10 @@ from acdgate.gateway.sip.message import (
 
 # Option tags we implement (RFC 3261 8.2.2.3); anything else in Require gets a 420.
 SUPPORTED_OPTIONS: frozenset[str] = frozenset()
+
+
+# A binding as a row of plain values, in the state store's column order (`store.BINDING_COLUMNS`)
+BindingRow = tuple[str, str, float, str, int, str, int, str, str, float | None, str | None, int | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,40 +66,28 @@ class Binding:
         """Whole seconds left, for the `expires` parameter of a 200 Contact."""
         return max(0, round(self.expires_at - now))
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (the state store's row)."""
-        # field by field: dataclasses.asdict deep-copies recursively, a cost on every REGISTER
-        return {
-            "username": self.username,
-            "contact": self.contact,
-            "expires_at": self.expires_at,
-            "call_id": self.call_id,
-            "cseq": self.cseq,
-            "source": [self.source[0], self.source[1]],
-            "transport": self.transport,
-            "user_agent": self.user_agent,
-            "q": self.q,
-            "instance_id": self.instance_id,
-            "reg_id": self.reg_id,
-        }
+    def to_row(self) -> BindingRow:
+        """The state store's row (`store.BINDING_COLUMNS` order)."""
+        return (self.username, self.contact, self.expires_at, self.call_id, self.cseq,
+                self.source[0], self.source[1], self.transport, self.user_agent, self.q,
+                self.instance_id, self.reg_id)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Binding:
-        """The inverse of `to_dict`."""
-        host, port = data["source"]
-        q = data.get("q")
-        reg_id = data.get("reg_id")
+    def from_row(cls, row: Sequence[Any]) -> Binding:
+        """The inverse of `to_row` (a row read back from the store)."""
+        (username, contact, expires_at, call_id, cseq, host, port, transport, user_agent, q,
+         instance_id, reg_id) = row
         return cls(
-            username=str(data["username"]),
-            contact=str(data["contact"]),
-            expires_at=float(data["expires_at"]),
-            call_id=str(data["call_id"]),
-            cseq=int(data["cseq"]),
+            username=str(username),
+            contact=str(contact),
+            expires_at=float(expires_at),
+            call_id=str(call_id),
+            cseq=int(cseq),
             source=(str(host), int(port)),
-            transport=str(data["transport"]),
-            user_agent=str(data.get("user_agent", "")),
+            transport=str(transport),
+            user_agent=str(user_agent or ""),
             q=None if q is None else float(q),
-            instance_id=data.get("instance_id"),
+            instance_id=None if instance_id is None else str(instance_id),
             reg_id=None if reg_id is None else int(reg_id),
         )
 

@@ -27,7 +27,7 @@ def test_a_burst_is_committed_once_and_answered_only_after_the_commit(local_gate
     assert all(a.startswith("SIP/2.0 200 ") for a in answers), answers
     assert sorted(re.search(r"Call-ID: gc-(\d+)", a)[1] for a in answers) == STATIONS  # type: ignore[index]
     commits = [s for s in statements if s.strip().upper() in ("COMMIT", "END")]
-    writes = [s for s in statements if "INSERT INTO binding" in s]
+    writes = [s for s in statements if "INTO registration" in s]
     assert len(commits) == 1, statements
     assert len(writes) == len(STATIONS), statements
 

@@ -404,11 +404,11 @@ def test_expiry_is_timer_driven() -> None:
     assert reg.next_expiry() is None and reg.all_bindings(NOW) == []
 
 
-def test_restore_drops_expired_and_round_trips_through_dicts() -> None:
+def test_restore_drops_expired_and_round_trips_through_rows() -> None:
     reg = make_registrar()
     phone = Phone(reg)
     phone.register(contacts=["<sip:201@10.0.0.1>;expires=100", "<sip:201@10.0.0.2>;q=0.2;expires=900"])
-    saved = [Binding.from_dict(b.to_dict()) for b in reg.all_bindings(NOW)]
+    saved = [Binding.from_row(b.to_row()) for b in reg.all_bindings(NOW)]
     assert saved == reg.all_bindings(NOW)
     fresh = make_registrar()
     fresh.restore(saved, NOW + 200)

@@ -117,7 +117,7 @@ class World:
         """Usernames with a binding in the database, read through a second connection."""
         db = sqlite3.connect(self.store.state_dir / DB_NAME)
         try:
-            return {row[0] for row in db.execute("SELECT username FROM binding")}
+            return {row[0] for row in db.execute("SELECT username FROM registration")}
         finally:
             db.close()
 
