@@ -16,7 +16,14 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from acdgate.gateway.sip.message import Headers, Request, Response, new_branch, new_tag
+from acdgate.gateway.sip.message import (
+    Headers,
+    Request,
+    Response,
+    make_response,
+    new_branch,
+    new_tag,
+)
 from acdgate.gateway.sip.qualify import Qualifier, QualifyEvent, StationReachable
 from acdgate.gateway.sip.registrar import Binding, BindingRow, RegisterResult, Registrar
 from acdgate.gateway.sip.stack import Incoming, SipStack, TransactionFailed
@@ -140,25 +147,28 @@ class SipService:
         else:
             self.stack.respond(request, 501, "Unknown Method", headers=[("Allow", self.allow)])
 
-    # the methods `stateless_answer` may answer: the stack asks it about no other request
+    # the methods `take_statelessly` may take: the stack offers it no other request
     stateless_methods = frozenset({"REGISTER"})
 
-    def stateless_answer(self, request: Request, incoming: Incoming) -> Response | None:
-        """The challenge to a REGISTER without credentials, sent without a server transaction.
+    def take_statelessly(self, request: Request, incoming: Incoming) -> bool:
+        """Answer a REGISTER without a server transaction (RFC 3261 8.2.7), as Kamailio's
+        registrar does; the stack keeps each answer for the request's retransmissions.
 
-        RFC 3261 8.2.7 names unauthenticated challenges as what a stateless UAS answers: half
-        of every registration is this 401, and keeping no transaction for it (nor its 32 s
-        Timer J) saves a tenth of a registration's CPU. The stack resends the same bytes to a
-        retransmission for a few seconds (`sip.stateless.RecentAnswers`). Anything else (420,
-        a throttled or blocked source) goes the stateful way.
+        A registration is two REGISTERs, and a transaction for each (with its 32 s Timer J)
+        was a tenth of a registration's CPU. The challenge to a REGISTER without credentials
+        goes out at once, without the registrar's bookkeeping objects; the rest goes through
+        `handle_register` and group commit like any REGISTER.
         """
         if request.method != "REGISTER" or "REGISTER" in self.handlers:
-            return None
-        response = self.registrar.first_challenge(request, incoming.source, self.reactor.seconds())
-        if response is None:
-            return None
-        response.headers.add("Server", USER_AGENT)
-        return response
+            return False
+        assert self.stack is not None
+        challenge = self.registrar.first_challenge(request, incoming.source, self.reactor.seconds())
+        if challenge is not None:
+            challenge.headers.add("Server", USER_AGENT)
+            self.stack.reply_statelessly(incoming, challenge)
+            return True
+        self._register(request, incoming)
+        return True
 
     def _capabilities(self) -> list[tuple[str, str]]:
         return [("Allow", self.allow), ("Accept", ACCEPT), ("Supported", SUPPORTED),
@@ -212,16 +222,26 @@ class SipService:
             log.failure("cannot store {n} binding change(s): {error}", n=len(unsaved), error=exc)
             for request, incoming, result in held:
                 if result.added_or_refreshed or result.removed:
-                    self._deliver_failure(request)
+                    self._deliver_failure(request, incoming)
                 else:
                     self._deliver(request, incoming, result)
             return
         for request, incoming, result in held:
             self._deliver(request, incoming, result)
 
-    def _deliver_failure(self, request: Request) -> None:
+    def _deliver_failure(self, request: Request, incoming: Incoming) -> None:
         assert self.stack is not None
-        self.stack.respond(request, 500, "Server Internal Error", headers=[("Server", USER_AGENT)])
+        response = make_response(request, 500, "Server Internal Error")
+        response.headers.add("Server", USER_AGENT)
+        self._answer(incoming, response)
+
+    def _answer(self, incoming: Incoming, response: Response) -> None:
+        """Send through the request's server transaction, or statelessly when it has none."""
+        assert self.stack is not None
+        if incoming.stateless_identity is not None:
+            self.stack.reply_statelessly(incoming, response)
+        else:
+            self.stack.send_response(response, incoming.transaction_key)
 
     def _rearm_sooner_timers(self) -> None:
         """After a REGISTER: re-arm the expiry and qualify timers only if a deadline came sooner.
@@ -253,15 +273,14 @@ class SipService:
             return
         result.response.headers.add("Server", USER_AGENT)
         if result.delay > 0:
-            call = self.reactor.callLater(result.delay, self._send_later, result.response)
+            call = self.reactor.callLater(result.delay, self._send_later, incoming, result.response)
             self._delayed.add(call)
         else:
-            self.stack.send_response(result.response, incoming.transaction_key)
+            self._answer(incoming, result.response)
 
-    def _send_later(self, response: Response) -> None:
-        assert self.stack is not None
+    def _send_later(self, incoming: Incoming, response: Response) -> None:
         self._delayed = {c for c in self._delayed if c.active()}
-        self.stack.send_response(response)
+        self._answer(incoming, response)
 
     # -- registration expiry -------------------------------------------------------------
 

@@ -54,16 +54,21 @@ class Incoming:
     source: Address
     transport: str  # "UDP" | "TCP" | "TLS"
     transaction_key: str | None
+    # taken statelessly (no server transaction): the request's identity, which
+    # `SipStack.reply_statelessly` keeps the answer under for retransmissions
+    stateless_identity: str | None = None
 
 
 class SipHandler(Protocol):
     """The transaction user: gets each new request and answers it through `SipStack.respond`.
 
-    It may also have `stateless_answer(request, incoming) -> Response | None` and the set
-    `stateless_methods` it applies to: for a request of those methods it is asked first, and a
-    response it returns is sent at once without a server transaction (RFC 3261 8.2.7, stateless
-    UAS behaviour: "usually used for ... issuing unauthenticated challenges"). Requests of other
-    methods skip that step entirely.
+    It may also have `take_statelessly(request, incoming) -> bool` and the set
+    `stateless_methods` it applies to: a request of those methods is offered there first, and
+    when the TU takes it (True) no server transaction is made; the TU answers it, now or later,
+    with `SipStack.reply_statelessly` (RFC 3261 8.2.7, stateless UAS behaviour, as registrars
+    such as Kamailio's answer REGISTER). The stack absorbs retransmissions while the answer is
+    pending and resends the answer's bytes to later ones (`sip.stateless.RecentAnswers`), so a
+    retransmission is never processed twice. Requests of other methods skip that step entirely.
     """
 
     def request_received(self, request: Request, incoming: Incoming) -> None: ...
@@ -104,8 +109,8 @@ class SipStack:
         self._ports: list[IListeningPort] = []
         self.local_address: Address = ("127.0.0.1", 5060)
         self.stats: dict[str, int] = {"received": 0, "sent": 0, "parse_errors": 0, "dropped": 0}
-        self._stateless_answer: Callable[[Request, Incoming], Response | None] | None = getattr(
-            handler, "stateless_answer", None
+        self._take_statelessly: Callable[[Request, Incoming], bool] | None = getattr(
+            handler, "take_statelessly", None
         )
         self._stateless_methods: frozenset[str] = frozenset(getattr(handler, "stateless_methods", ()))
         self._stateless_sent = RecentAnswers()
@@ -241,36 +246,60 @@ class SipStack:
             return
         if isinstance(message, Request):
             message = _with_received(message, source)
-            if self._stateless_answer is not None and message.method in self._stateless_methods:
+            if self._take_statelessly is not None and message.method in self._stateless_methods:
                 if self._answered_statelessly(message, source, transport):
                     return
         self._run(self.layer.receive(message, source, transport != "UDP", self.reactor.seconds()),
                   transport_hint=transport, source=source)
 
     def _answered_statelessly(self, request: Request, source: Address, transport: str) -> bool:
-        """RFC 3261 8.2.7: the TU's stateless answer, sent as a server transaction would send
-        it (18.2.2) though none keeps it; a retransmission within a few seconds gets the same
-        bytes again (`RecentAnswers`)."""
-        assert self._stateless_answer is not None
+        """RFC 3261 8.2.7: offer the request to the TU to answer without a server transaction.
+
+        A retransmission of a request taken so is absorbed while its answer is pending (as a
+        non-INVITE server transaction in Trying would, 17.2.2) and gets the answer's bytes again
+        afterwards, so the TU never processes one request twice (an authenticated REGISTER
+        replayed would fail its nonce-count check)."""
+        assert self._take_statelessly is not None
         identity = request_identity(request)
         if identity is None:
             return False
         now = self.reactor.seconds()
-        sent = self._stateless_sent.answer_to(identity, now)
+        recent = self._stateless_sent
+        sent = recent.answer_to(identity, now)
         if sent is not None:
-            self._send_data(sent[0], sent[1], sent[2], "a stateless answer again")
+            if sent[0]:
+                self._send_data(sent[0], sent[1], sent[2], "a stateless answer again")
             return True
-        answer = self._stateless_answer(request, Incoming(source, transport, None))
-        if answer is None:
-            return False
-        destination = self._response_destination(answer, source)
+        recent.expect(identity, now)
+        incoming = Incoming(source, transport, None, identity)
+        try:
+            taken = self._take_statelessly(request, incoming)
+        except Exception:  # the TU's bug must not take the stack down
+            log.failure("handler failed on {what} from {peer}", what=_describe(request), peer=_fmt(source))
+            self.reply_statelessly(incoming, make_response(request, 500, "Server Internal Error"))
+            return True
+        if not taken:
+            recent.forget(identity)
+        return taken
+
+    def reply_statelessly(self, incoming: Incoming, response: Response) -> None:
+        """Send the answer to a request the TU took statelessly (RFC 3261 18.2.2 routing: Via
+        received/rport); over UDP its bytes are kept for the request's retransmissions."""
+        destination = self._response_destination(response, incoming.source)
         if destination is None:
-            log.warn("no destination for {what}", what=_describe(answer))
-            return True
-        data = answer.to_bytes()
-        if self._send_data(data, destination, transport, _describe(answer)):
-            self._stateless_sent.remember(identity, data, destination, transport, now)
-        return True
+            log.warn("no destination for {what}", what=_describe(response))
+            return
+        data = response.to_bytes()
+        identity = incoming.stateless_identity
+        transport = incoming.transport
+        if transport != "UDP":
+            destination = incoming.source  # RFC 3261 18.2.2: the connection the request came on
+        if not self._send_data(data, destination, transport, response) or identity is None:
+            return
+        if transport == "UDP":
+            self._stateless_sent.remember(identity, data, destination, transport, self.reactor.seconds())
+        else:
+            self._stateless_sent.forget(identity)  # a reliable transport does not retransmit
 
     # -- actions -----------------------------------------------------------------------
 

@@ -1,12 +1,14 @@
 """What a stateless UAS answered lately, so a retransmitted request gets the same bytes.
 
-RFC 3261 8.2.7 lets a UAS answer some requests (unauthenticated challenges) without a server
-transaction; a retransmission of such a request is then a new request. Answering it with a new
-401 (a new nonce and To tag) is legal, but a client that already took the first 401 sees a
-second, different one: SIPp's scenario engine calls that an unexpected message. Kamailio avoids
-it with nonces that stay the same for a while; here the answer itself is kept for a few seconds
-by the request's transaction identity (RFC 3261 17.2.3: branch, sent-by, CSeq, method). A dict
-and a deque, no timers; bounded in time and in count. Sans-IO: time is an argument.
+RFC 3261 8.2.7 lets a UAS answer requests without a server transaction, provided processing an
+identical request again would give the same answer. For REGISTER it would not: a new 401 has a
+new nonce and To tag (SIPp's scenario engine calls a second, different 401 an unexpected
+message), and an authenticated REGISTER processed twice fails its nonce-count check. So the
+answer itself is kept by the request's transaction identity (RFC 3261 17.2.3: branch, sent-by,
+CSeq, method) for as long as a UDP client retransmits (64*T1, its Timer F), and a request
+still being answered (its binding not yet committed) is marked so that retransmissions are
+absorbed meanwhile. A dict and a deque, no timers; bounded in time and in count. Sans-IO: time
+is an argument.
 """
 
 from __future__ import annotations
@@ -37,10 +39,15 @@ def request_identity(request: Request) -> str | None:
 
 
 class RecentAnswers:
-    """Answers sent statelessly in the last `seconds`, at most `capacity` of them."""
+    """Answers sent statelessly in the last `seconds`, at most `capacity` of them.
 
-    def __init__(self, seconds: float = 8.0, capacity: int = 32768) -> None:
-        # 8 s covers a UDP client's retransmissions at 0.5, 1.5, 3.5 and 7.5 s (RFC 3261 17.1.2.2)
+    An entry whose bytes are empty is a request taken and not yet answered (`expect`).
+    """
+
+    # 32 s covers a UDP client's retransmissions up to its Timer F (64*T1, RFC 3261 17.1.2.2);
+    # at ~700 bytes an entry, the cap bounds the memory near 90 MB under a flood, where the
+    # window shrinks instead (a server transaction per request, as before, had no bound)
+    def __init__(self, seconds: float = 32.0, capacity: int = 131072) -> None:
         self.seconds = seconds
         self.capacity = capacity
         self._sent: dict[str, tuple[bytes, Address, str]] = {}
@@ -59,8 +66,17 @@ class RecentAnswers:
             _, oldest = self._order.popleft()
             self._sent.pop(oldest, None)
 
+    def expect(self, identity: str, now: float) -> None:
+        """Mark `identity` as being answered: `answer_to` gives empty bytes until `remember`."""
+        self.remember(identity, b"", ("", 0), "", now)
+
+    def forget(self, identity: str) -> None:
+        """Drop `identity` (the TU did not take it after all); its queue entry lapses later."""
+        self._sent.pop(identity, None)
+
     def answer_to(self, identity: str, now: float) -> tuple[bytes, Address, str] | None:
-        """What was sent for `identity`, if still kept: (bytes, destination, transport)."""
+        """What was sent for `identity`, if still kept: (bytes, destination, transport); empty
+        bytes while the answer is pending."""
         self._forget_old(now)
         return self._sent.get(identity)
 

@@ -33,6 +33,22 @@ def test_remembering_again_replaces_without_growing() -> None:
     assert len(recent) == 1
 
 
+def test_an_expected_answer_is_pending_until_remembered_and_can_be_forgotten() -> None:
+    recent = RecentAnswers(seconds=32.0, capacity=10)
+    recent.expect("a", now=100.0)
+    assert recent.answer_to("a", now=100.5) == (b"", ("", 0), "")  # pending: absorb
+    recent.remember("a", b"200 a", DEST, "UDP", now=100.6)
+    assert recent.answer_to("a", now=131.9) == (b"200 a", DEST, "UDP")  # kept from the expect
+    assert recent.answer_to("a", now=132.0) is None
+    recent.expect("b", now=140.0)
+    recent.forget("b")
+    assert recent.answer_to("b", now=140.1) is None and len(recent) == 0
+
+
+def test_the_default_window_covers_a_udp_clients_timer_f() -> None:
+    assert RecentAnswers().seconds >= 64 * 0.5  # RFC 3261 17.1.2.2: Timer F = 64*T1
+
+
 def _request(branch: str, cseq: int, call_id: str = "c1", via_host: str = "198.18.0.2",
              authorization: str = "") -> object:
     return parse_message(
