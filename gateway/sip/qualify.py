@@ -92,6 +92,9 @@ class Qualifier:
     def __init__(self, interval: float) -> None:
         self._interval = interval  # 0: never probe
         self._entries: dict[Key, _Entry] = {}
+        # the same entries by station: reachability is asked on every REGISTER, and a scan
+        # of every binding of the site there grew with the site
+        self._by_user: dict[str, dict[Key, _Entry]] = {}
         self._heap: list[tuple[float, int, Key]] = []  # (due_at, seq, key); stale ones skipped
         self._seq = itertools.count()
         self._down: set[str] = set()  # stations reported unreachable
@@ -105,6 +108,7 @@ class Qualifier:
         if entry is None:
             entry = _Entry(binding, ProbeState.IDLE_UP, now + self._interval)
             self._entries[key] = entry
+            self._by_user.setdefault(key[0], {})[key] = entry
             self._schedule(key, entry)
         else:
             entry.binding = binding
@@ -120,7 +124,10 @@ class Qualifier:
         if self._entries.pop(key, None) is None:
             return []
         username = key[0]
-        if not any(k[0] == username for k in self._entries):
+        mine = self._by_user[username]
+        del mine[key]
+        if not mine:
+            del self._by_user[username]
             self._down.discard(username)  # gone, not unreachable: the registrar reports that
             return []
         return self._station_events(username, now)
@@ -160,7 +167,7 @@ class Qualifier:
 
     def reachable(self, username: str) -> bool:
         """Whether the station has a binding believed reachable."""
-        return any(e.state in _UP for k, e in self._entries.items() if k[0] == username)
+        return any(e.state in _UP for e in self._by_user.get(username, {}).values())
 
     def state(self, key: Key) -> ProbeState | None:
         """The binding's probe state, None if not tracked."""

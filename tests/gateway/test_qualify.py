@@ -122,3 +122,21 @@ def test_table_covers_exactly_the_valid_pairs() -> None:
         probing = state in (ProbeState.PROBING_UP, ProbeState.PROBING_DOWN)
         valid = event is ProbeInput.REFRESH or (probing == (event is not ProbeInput.SEND))
         assert ((state, event) in _TABLE) is valid, (state, event)
+
+
+def test_each_station_answers_for_its_own_bindings_only() -> None:
+    q = Qualifier(30)
+    mine = binding("201", "sip:201@10.0.0.1")
+    theirs = [binding("202", "sip:202@10.0.0.2"), binding("202", "sip:202@10.0.0.3")]
+    for b in (mine, *theirs):
+        q.track(b, 0.0)
+    q.due(30.0)
+    assert q.timed_out(mine.key(), 62.0) == [StationUnreachable("201", 62.0)]
+    assert q.reachable("202") and not q.reachable("201")
+    assert q.forget(theirs[0].key(), 63.0) == []  # 202 keeps a binding: still reachable
+    assert q.reachable("202")
+    assert q.forget(mine.key(), 64.0) == []  # gone, not unreachable
+    assert not q.reachable("201") and q.state(mine.key()) is None
+    assert q.forget(theirs[1].key(), 65.0) == [] and not q.reachable("202")
+    q.track(mine, 70.0)  # registered again: a fresh binding, believed up
+    assert q.reachable("201")
