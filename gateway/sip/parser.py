@@ -47,6 +47,7 @@ MAX_HEADER_LINE = 8192  # one header field, unfolded
 _CTL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # The same for a whole CRLF-separated block (CR and LF are checked by counting).
 _CTL_NO_CRLF = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
 _VERSION = re.compile(r"SIP/[0-9]+\.[0-9]+")
 # RFC 3261 25.1 word (Call-ID = word [ "@" word ]).
 _CALL_ID = re.compile(
@@ -152,25 +153,56 @@ def _unfold(lines: list[str]) -> tuple[list[str], str | None]:
     return logical, error
 
 
-def _read_fields(lines: list[str], folded: bool) -> tuple[list[tuple[str, str, str]], str | None]:
-    """Header lines to (key, name, value) entries; returns them and the first defect."""
+class _Folded(Exception):
+    """Internal: a continuation line turned up; read the block again with unfolding."""
+
+
+def _read_fields(
+    lines: list[str], folded: bool, size: int
+) -> tuple[list[tuple[str, str, str]], str | None]:
+    """Header lines to (key, name, value) entries; returns them and the first defect.
+
+    `size` bounds every line's length (the block's); `folded` says continuation lines were
+    seen. When it is False a continuation line (never a known name, so it takes the slow
+    branch) restarts the read with unfolding, so the common case scans the block only here.
+    """
+    if not folded:
+        if len(lines) > MAX_HEADERS + 1 or size > MAX_HEADER_LINE:
+            # the limits hold for logical lines: unfold first if there is anything to unfold
+            folded = any(line[:1] in (" ", "\t") for line in lines)
+        else:
+            try:
+                return _read_lines(lines, False)
+            except _Folded:
+                folded = True
     error: str | None = None
     if folded:
         lines, error = _unfold(lines)
     if len(lines) > MAX_HEADERS + 1:
         raise _Refused("Too many headers")
+    if size > MAX_HEADER_LINE and any(len(line) > MAX_HEADER_LINE for line in lines):
+        raise _Refused("Header too long")
+    fields, defect = _read_lines(lines, True)
+    return fields, error or defect
+
+
+def _read_lines(lines: list[str], unfolded: bool) -> tuple[list[tuple[str, str, str]], str | None]:
+    """The per-line loop of `_read_fields` (lines within the limits); raises _Folded at a
+    continuation line unless `unfolded`."""
+    error: str | None = None
     fields: list[tuple[str, str, str]] = []
     append = fields.append
+    table = _NAME_TABLE.get
     for line in lines:
-        if len(line) > MAX_HEADER_LINE:
-            raise _Refused("Header too long")
         colon = line.find(":")
-        if colon <= 0:
-            if line:
-                error = error or "Invalid header line"
-            continue
-        names = _NAME_TABLE.get(line[:colon])
+        names = table(line[:colon]) if colon > 0 else None
         if names is None:
+            if not unfolded and line[:1] in (" ", "\t"):
+                raise _Folded
+            if colon <= 0:
+                if line:
+                    error = error or "Invalid header line"
+                continue
             name = line[:colon].rstrip(" \t")  # HCOLON = *( SP / HTAB ) ":" SWS
             if not is_token(name):
                 error = error or "Invalid header name"
@@ -308,15 +340,21 @@ def _parse(data: bytes, stream: bool) -> Request | Response | ParseError:
         text = _decode_head(head)
         if sep == b"\r\n":
             lines = text.split("\r\n")
-            crlfs = text.count("\r\n")
-            if _CTL_NO_CRLF.search(text) or text.count("\r") != crlfs or text.count("\n") != crlfs:
-                _check_controls(lines)
+            # Printable ASCII apart from CRLF pairs: no control character to look at (two
+            # C-level passes over the bytes); anything else (HT, UTF-8, CTLs) is checked exactly
+            if len(head.translate(None, _PRINTABLE_ASCII)) != 2 * head.count(b"\r\n"):
+                crlfs = text.count("\r\n")
+                if (
+                    _CTL_NO_CRLF.search(text)
+                    or text.count("\r") != crlfs
+                    or text.count("\n") != crlfs
+                ):
+                    _check_controls(lines)
         else:
             lines = text.split("\n")
             if any(_CTL.search(line) for line in lines):
                 _check_controls(lines)
-        folded = "\n " in text or "\n\t" in text
-        fields, defect = _read_fields(lines[1:], folded)
+        fields, defect = _read_fields(lines[1:], False, len(text))
     except _Refused as refused:
         return ParseError(refused.reason, False, status=refused.status)
     headers = Headers._from_fields(fields)
