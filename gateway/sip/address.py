@@ -10,7 +10,17 @@ import re
 from dataclasses import dataclass
 
 from acdgate.gateway.sip.headers import PLAIN_PARAMS, parse_params
-from acdgate.gateway.sip.uri import PLAIN_HOSTPORT, PLAIN_SIP_URI, SipSyntaxError, SipURI, parse_uri
+from acdgate.gateway.sip.uri import (
+    PLAIN_HOSTPORT,
+    PLAIN_SIP_URI,
+    PLAIN_SIP_URI_GROUPS,
+    PLAIN_SIP_URI_NO_PARAMS_GROUPS,
+    SipSyntaxError,
+    SipURI,
+    parse_uri,
+    plain_sip_uri,
+    split_plain_params,
+)
 
 __all__ = ["NameAddr", "is_plain_name_addr", "parse_name_addr"]
 
@@ -21,16 +31,25 @@ _TOKEN_DISPLAY = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+(?:[ \t]+[A-Za-z0-9\-.!%*_+
 _QUOTE_ESCAPES = re.compile(r'(["\\])')
 # The shapes phones send (`"Name" <sip:u@h:p;transport=udp>;tag=x`, `sip:u@h;tag=x`); see
 # `is_plain_name_addr`.
-_PLAIN_NAME_ADDR = re.compile(
+_PLAIN_DISPLAY = (
     r'(?:"[^"\\\r\n]*"[ \t]*|[A-Za-z0-9\-.!%*_+`\'~]+(?:[ \t]+[A-Za-z0-9\-.!%*_+`\'~]+)*[ \t]*)?'
-    r"<" + PLAIN_SIP_URI + r">" + PLAIN_PARAMS
 )
+_PLAIN_NAME_ADDR = re.compile(_PLAIN_DISPLAY + r"<" + PLAIN_SIP_URI + r">" + PLAIN_PARAMS)
 # addr-spec: the URI ends at the first ';' (no URI parameters), and a '<' anywhere would make
 # parse_name_addr read the text before it as a display name
-_PLAIN_ADDR_SPEC = re.compile(
-    r"sips?:(?:[A-Za-z0-9\-_.!~*'()&=+$%]+@)?" + PLAIN_HOSTPORT
-    + r"(?:;[A-Za-z0-9\-.!%*_+`'~]+(?:=(?:[A-Za-z0-9\-.!%*_+`'~:\[\]]+|\"[^\";\\\r\n<]*\"))?)*"
+_PLAIN_ADDR_SPEC_PARAMS = (
+    r"(?:;[A-Za-z0-9\-.!%*_+`'~]+(?:=(?:[A-Za-z0-9\-.!%*_+`'~:\[\]]+|\"[^\";\\\r\n<]*\"))?)*"
 )
+_PLAIN_ADDR_SPEC = re.compile(
+    r"sips?:(?:[A-Za-z0-9\-_.!~*'()&=+$%]+@)?" + PLAIN_HOSTPORT + _PLAIN_ADDR_SPEC_PARAMS
+)
+# The same two shapes with groups: `parse_name_addr`'s fast path builds the value from one
+# match. Groups: quoted display, token display, the five of PLAIN_SIP_URI_GROUPS, parameters.
+_NAME_ADDR_PARTS = re.compile(
+    r'(?:"([^"\\\r\n]*)"[ \t]*|([A-Za-z0-9\-.!%*_+`\'~]+(?:[ \t]+[A-Za-z0-9\-.!%*_+`\'~]+)*)[ \t]*)?'
+    r"<" + PLAIN_SIP_URI_GROUPS + r">(" + PLAIN_PARAMS + r")"
+)
+_ADDR_SPEC_PARTS = re.compile(PLAIN_SIP_URI_NO_PARAMS_GROUPS + r"(" + _PLAIN_ADDR_SPEC_PARAMS + r")")
 
 
 def is_plain_name_addr(text: str) -> bool:
@@ -87,6 +106,12 @@ class NameAddr:
         return "".join(out)
 
 
+if NameAddr.__slots__ != ("uri", "display", "params"):
+    raise ImportError("NameAddr fields changed: update _new_name_addr")
+_new = object.__new__
+_set_uri, _set_display, _set_params = (NameAddr.__dict__[n].__set__ for n in NameAddr.__slots__)
+
+
 def _quoted(text: str, start: int) -> tuple[str, int]:
     """Unescape the quoted-string opening at text[start]; returns (content, index after it)."""
     out: list[str] = []
@@ -107,9 +132,36 @@ def _quoted(text: str, start: int) -> tuple[str, int]:
     raise SipSyntaxError("Unterminated quoted string")
 
 
+def _new_name_addr(uri: SipURI, display: str | None, params: Params) -> NameAddr:
+    """NameAddr(uri, display, params) without the frozen __init__ (see uri.plain_sip_uri)."""
+    addr = _new(NameAddr)
+    _set_uri(addr, uri)
+    _set_display(addr, display)
+    _set_params(addr, params)
+    return addr
+
+
 def parse_name_addr(text: str) -> NameAddr:
     """Parse a name-addr (``"Bob" <sip:b@h>;tag=1``) or an addr-spec (``sip:b@h;tag=1``)."""
     text = text.strip()
+    if "<" in text:
+        plain = _NAME_ADDR_PARTS.fullmatch(text)
+        if plain is not None:  # the usual shape, every part validated by the regex
+            quoted, words, scheme, user, host, port, uparams, ptext = plain.groups()
+            uri = plain_sip_uri(scheme, user, host, port, uparams)
+            display = quoted if quoted is not None else words
+            return _new_name_addr(uri, display, split_plain_params(ptext) if ptext else ())
+    else:
+        plain = _ADDR_SPEC_PARTS.fullmatch(text)
+        if plain is not None:
+            scheme, user, host, port, ptext = plain.groups()
+            uri = plain_sip_uri(scheme, user, host, port, None)
+            return _new_name_addr(uri, None, split_plain_params(ptext) if ptext else ())
+    return _parse_name_addr_general(text)
+
+
+def _parse_name_addr_general(text: str) -> NameAddr:
+    """`parse_name_addr` for any shape (`text` stripped)."""
     if not text:
         raise SipSyntaxError("Empty address")
     display: str | None = None

@@ -25,22 +25,21 @@ _IPV6_REF = re.compile(r"\[[0-9A-Fa-f:.]+\]")
 
 # Building blocks of the quick checks (`address.is_plain_name_addr`, `via.is_plain_via`): each
 # matches only text `parse_hostport` / `parse_uri` accept, so a full match needs no parse.
-PLAIN_HOSTPORT = (
-    r"(?:[A-Za-z0-9_](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_.])?|\[[0-9A-Fa-f:.]+\])"
-    r"(?::(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
-)
+_PLAIN_HOST = r"(?:[A-Za-z0-9_](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_.])?|\[[0-9A-Fa-f:.]+\])"
+_PLAIN_PORT = r"(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+_PLAIN_USER = r"[A-Za-z0-9\-_.!~*'()&=+$%]+"
+_PLAIN_URI_PARAMS = r"(?:;[A-Za-z0-9\-_.!~*'()/:&+$%]+(?:=[A-Za-z0-9\-_.!~*'()/:&+$%]+)?)*"
+PLAIN_HOSTPORT = _PLAIN_HOST + r"(?::" + _PLAIN_PORT + r")?"
 # sip:/sips: with an optional plain user, no password, no URI headers, simple parameters
-PLAIN_SIP_URI = (
-    r"sips?:(?:[A-Za-z0-9\-_.!~*'()&=+$%]+@)?" + PLAIN_HOSTPORT
-    + r"(?:;[A-Za-z0-9\-_.!~*'()/:&+$%]+(?:=[A-Za-z0-9\-_.!~*'()/:&+$%]+)?)*"
+PLAIN_SIP_URI = r"sips?:(?:" + _PLAIN_USER + r"@)?" + PLAIN_HOSTPORT + _PLAIN_URI_PARAMS
+# The same shape with four groups (scheme, user, host, port) before the parameters; with
+# PLAIN_SIP_URI_GROUPS's fifth group (parameters) it is `parse_uri`'s fast path, and the
+# address fast paths embed both (see `plain_sip_uri`).
+PLAIN_SIP_URI_NO_PARAMS_GROUPS = (
+    r"(sips?):(?:(" + _PLAIN_USER + r")@)?(" + _PLAIN_HOST + r")(?::(" + _PLAIN_PORT + r"))?"
 )
-# The same shape with groups (scheme, user, host, port, parameters): `parse_uri`'s fast path.
-_PLAIN_SIP_URI_PARTS = re.compile(
-    r"(sips?):(?:([A-Za-z0-9\-_.!~*'()&=+$%]+)@)?"
-    r"([A-Za-z0-9_](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_.])?|\[[0-9A-Fa-f:.]+\])"
-    r"(?::([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
-    r"((?:;[A-Za-z0-9\-_.!~*'()/:&+$%]+(?:=[A-Za-z0-9\-_.!~*'()/:&+$%]+)?)*)"
-)
+PLAIN_SIP_URI_GROUPS = PLAIN_SIP_URI_NO_PARAMS_GROUPS + r"(" + _PLAIN_URI_PARAMS + r")"
+_PLAIN_SIP_URI_PARTS = re.compile(PLAIN_SIP_URI_GROUPS)
 _PORT = re.compile(r"[0-9]{1,5}")
 _PARAM_NAME = re.compile(r"[A-Za-z0-9\-_.!~*'()\[\]/:&+$%]+")
 _TEL_NUMBER = re.compile(r"[0-9A-Fa-f+\-.()*#pwPW]+")
@@ -103,6 +102,16 @@ class SipURI:
         if self.headers:
             out.append("?" + "&".join(f"{n}={v}" for n, v in self.headers))
         return "".join(out)
+
+
+# A frozen dataclass's __init__ stores each field with object.__setattr__ (a name lookup per
+# field); the fast paths build the usual values straight through the slot descriptors, at
+# half the cost. The field list is checked here so a new field cannot be left unset.
+_new = object.__new__
+if SipURI.__slots__ != ("scheme", "user", "host", "port", "password", "params", "headers", "opaque"):
+    raise ImportError("SipURI fields changed: update plain_sip_uri")
+(_set_scheme, _set_user, _set_host, _set_port, _set_password, _set_params, _set_headers,
+ _set_opaque) = (SipURI.__dict__[name].__set__ for name in SipURI.__slots__)  # fmt: skip
 
 
 def parse_hostport(text: str) -> tuple[str, int | None]:
@@ -178,18 +187,38 @@ def _parse_sip(scheme: str, rest: str) -> SipURI:
     return SipURI(scheme, user, host, port, password, params, headers)
 
 
+def split_plain_params(ptext: str) -> Params:
+    """``;a=1;b`` -> ``(("a", "1"), ("b", None))`` for a run the plain regexes validated:
+    no ';' inside values, no '=' in names, no LWS, so split and partition are exact."""
+    out: list[tuple[str, str | None]] = []
+    for item in ptext[1:].split(";"):
+        name, eq, value = item.partition("=")
+        out.append((name, value if eq else None))
+    return tuple(out)
+
+
+def plain_sip_uri(
+    scheme: str, user: str | None, host: str, port: str | None, ptext: str | None
+) -> SipURI:
+    """The SipURI of the groups of a PLAIN_SIP_URI_GROUPS match (each already validated by it,
+    so nothing is checked again); `ptext` is the ``;name=value`` run, if any."""
+    uri = _new(SipURI)
+    _set_scheme(uri, scheme)
+    _set_user(uri, user)
+    _set_host(uri, host)
+    _set_port(uri, None if port is None else int(port))
+    _set_password(uri, None)
+    _set_params(uri, split_plain_params(ptext) if ptext else ())
+    _set_headers(uri, ())
+    _set_opaque(uri, None)
+    return uri
+
+
 def parse_uri(text: str) -> SipURI:
     """Parse an absolute URI; ``sip``/``sips``/``tel`` are decomposed, others kept opaque."""
     plain = _PLAIN_SIP_URI_PARTS.fullmatch(text)
     if plain is not None:  # the usual shape, every part validated by the regex
-        scheme, user, host, port, ptext = plain.groups()
-        params: Params = ()
-        if ptext:
-            params = tuple(
-                (name, value if eq else None)
-                for name, eq, value in (item.partition("=") for item in ptext[1:].split(";"))
-            )
-        return SipURI(scheme, user, host, None if port is None else int(port), None, params)
+        return plain_sip_uri(*plain.groups())
     return _parse_uri_general(text)
 
 

@@ -6,7 +6,12 @@ import re
 from dataclasses import dataclass
 
 from acdgate.gateway.sip.headers import PLAIN_PARAMS, is_token, parse_params
-from acdgate.gateway.sip.uri import PLAIN_HOSTPORT, SipSyntaxError, parse_hostport
+from acdgate.gateway.sip.uri import (
+    PLAIN_HOSTPORT,
+    SipSyntaxError,
+    parse_hostport,
+    split_plain_params,
+)
 
 __all__ = ["Via", "is_plain_via", "parse_via"]
 
@@ -92,19 +97,25 @@ class Via:
         return f"SIP/2.0/{self.transport} {self.sent_by}{params}"
 
 
+# Fast construction of the usual Via, as `uri.plain_sip_uri` does for URIs.
+if Via.__slots__ != ("transport", "host", "port", "params"):
+    raise ImportError("Via fields changed: update parse_via")
+_new = object.__new__
+_set_transport, _set_host, _set_port, _set_params = (Via.__dict__[n].__set__ for n in Via.__slots__)
+
+
 def parse_via(text: str) -> Via:
     """Parse one Via value; LWS is allowed around '/', ':', ';' and '=' (RFC 4475 3.1.1.1)."""
     plain = _PLAIN_VIA_PARTS.fullmatch(text)
     if plain is not None:  # the usual shape: the regex has validated every part
         transport, host, port, ptext = plain.groups()
-        params: Params = ()
-        if ptext:
-            # plain parameter values hold no ';' (not even quoted), so split is exact
-            params = tuple(
-                (name, value if eq else None)
-                for name, eq, value in (item.partition("=") for item in ptext[1:].split(";"))
-            )
-        return Via(transport.upper(), host, None if port is None else int(port), params)
+        via = _new(Via)
+        _set_transport(via, transport.upper())
+        _set_host(via, host)
+        _set_port(via, None if port is None else int(port))
+        # plain parameter values hold no ';' (not even quoted), so the split is exact
+        _set_params(via, split_plain_params(ptext) if ptext else ())
+        return via
     return _parse_via_general(text)
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from acdgate.gateway.sip.address import (
+    _ADDR_SPEC_PARTS,
+    _NAME_ADDR_PARTS,
     _PLAIN_ADDR_SPEC,
     _PLAIN_NAME_ADDR,
+    _parse_name_addr_general,
     is_plain_name_addr,
     parse_name_addr,
 )
@@ -18,7 +22,12 @@ from acdgate.gateway.sip.parser import (
     StreamFramer,
     parse_message,
 )
-from acdgate.gateway.sip.uri import _PLAIN_SIP_URI_PARTS, _parse_uri_general, parse_uri
+from acdgate.gateway.sip.uri import (
+    _PLAIN_SIP_URI_PARTS,
+    SipSyntaxError,
+    _parse_uri_general,
+    parse_uri,
+)
 from acdgate.gateway.sip.via import _PLAIN_VIA, _parse_via_general, is_plain_via, parse_via
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -410,3 +419,42 @@ def test_the_plain_via_fast_path_gives_what_the_general_parse_gives(text: str) -
 @given(st.from_regex(_PLAIN_SIP_URI_PARTS, fullmatch=True))
 def test_the_plain_uri_fast_path_gives_what_the_general_parse_gives(text: str) -> None:
     assert parse_uri(text) == _parse_uri_general(text)
+
+
+@settings(max_examples=300, suppress_health_check=list(HealthCheck))
+@given(st.one_of(st.from_regex(_NAME_ADDR_PARTS, fullmatch=True),
+                 st.from_regex(_ADDR_SPEC_PARTS, fullmatch=True)))  # fmt: skip
+def test_the_plain_address_fast_path_gives_what_the_general_parse_gives(text: str) -> None:
+    assert parse_name_addr(text) == _parse_name_addr_general(text.strip())
+
+
+def _outcome(parse: Callable[[str], object], text: str) -> object:
+    try:
+        return parse(text)
+    except SipSyntaxError as exc:
+        return str(exc)
+
+
+def test_fast_paths_agree_with_the_general_parsers_on_the_corpora() -> None:
+    """Every Via, address and URI of the RFC 4475 and hostile messages (and the bench's), as
+    sent: the fast path and the general parser give the same value or the same error."""
+    messages = [*SEEDS, *(p.read_bytes() for p in sorted(HOSTILE.glob("*.dat")))]
+    checked = 0
+    for data in messages:
+        message = parse_message(data)
+        request = message.request if isinstance(message, ParseError) else message
+        if request is None:
+            continue
+        if isinstance(request, Request):
+            assert _outcome(parse_uri, request.uri) == _outcome(_parse_uri_general, request.uri)
+        for name, value in request.headers:
+            if name == "Via":
+                assert _outcome(parse_via, value) == _outcome(_parse_via_general, value)
+            elif name in ("From", "To", "Contact", "Route", "Record-Route") and value != "*":
+                assert _outcome(parse_name_addr, value) == _outcome(
+                    _parse_name_addr_general, value.strip()
+                )
+            else:
+                continue
+            checked += 1
+    assert checked > 200
