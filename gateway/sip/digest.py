@@ -13,15 +13,17 @@ open a replay window. Every allowance made for old clients is listed in
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import heapq
 import hmac
 import re
 import secrets
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum, StrEnum
+from typing import NamedTuple
 from urllib.parse import unquote
 
 
@@ -36,13 +38,11 @@ class Algorithm(Enum):
     @property
     def session(self) -> bool:
         """Whether A1 includes the nonce and cnonce (the `-sess` variants)."""
-        return self in (Algorithm.MD5_SESS, Algorithm.SHA256_SESS)
+        return self in _SESSION
 
     def hash(self, data: bytes) -> str:
         """H(data) as lower-case hex."""
-        if self in (Algorithm.MD5, Algorithm.MD5_SESS):
-            return hashlib.md5(data, usedforsecurity=False).hexdigest()
-        return hashlib.sha256(data).hexdigest()
+        return _HEX_DIGEST[self](data)
 
     @classmethod
     def from_token(cls, token: str | None) -> Algorithm | None:
@@ -53,6 +53,24 @@ class Algorithm(Enum):
 
 
 _ALGORITHMS = {a.value.lower(): a for a in Algorithm}
+_SESSION = frozenset((Algorithm.MD5_SESS, Algorithm.SHA256_SESS))
+
+
+def _md5_hex(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def _sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# H of each algorithm, looked up once per use rather than decided by comparisons
+_HEX_DIGEST: dict[Algorithm, Callable[[bytes], str]] = {
+    Algorithm.MD5: _md5_hex,
+    Algorithm.MD5_SESS: _md5_hex,
+    Algorithm.SHA256: _sha256_hex,
+    Algorithm.SHA256_SESS: _sha256_hex,
+}
 
 
 class Qop(StrEnum):
@@ -60,6 +78,9 @@ class Qop(StrEnum):
 
     AUTH = "auth"
     AUTH_INT = "auth-int"
+
+
+_QOPS = {q.value: q for q in Qop}
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +117,7 @@ class DigestCredentials:
 _TOKEN_CHARS = frozenset(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~"
 )
-_HEX = frozenset("0123456789abcdefABCDEF")
+_HEX_DIGITS = "0123456789abcdefABCDEF"
 _MAX_HEADER = 4096
 
 
@@ -204,8 +225,31 @@ def _ext_value(value: str) -> str | None:
         return None
 
 
+class _Credentials(NamedTuple):
+    """DigestCredentials' fields in its order: what `check` works on (a tuple is cheaper)."""
+
+    username: str
+    realm: str
+    nonce: str
+    uri: str
+    response: str
+    algorithm: Algorithm
+    qop: Qop | None
+    nc: str | None
+    cnonce: str | None
+    opaque: str | None
+    userhash: bool
+
+
 def parse_authorization(value: str) -> DigestCredentials | AuthParseError:
     """Parse one Authorization (or Proxy-Authorization) header value; never raises."""
+    fields = _parse_credentials(value)
+    if isinstance(fields, AuthParseError):
+        return fields
+    return DigestCredentials(*fields)
+
+
+def _parse_credentials(value: str) -> _Credentials | AuthParseError:
     if len(value) > _MAX_HEADER:
         return AuthParseError("Authorization too long")
     parts = value.strip().split(None, 1)
@@ -215,48 +259,50 @@ def parse_authorization(value: str) -> DigestCredentials | AuthParseError:
     params = parse_auth_params(rest)
     if isinstance(params, AuthParseError):
         return params
-    username = params.get("username")
+    get = params.get
+    username = get("username")
     if username is None and "username*" in params:
         username = _ext_value(params["username*"])
         if username is None:
             return AuthParseError("Malformed username* in Authorization")
     if username is None:
         return AuthParseError("Missing username in Authorization")
-    missing = [k for k in ("realm", "nonce", "uri", "response") if k not in params]
-    if missing:
+    realm, nonce, uri, response = get("realm"), get("nonce"), get("uri"), get("response")
+    if realm is None or nonce is None or uri is None or response is None:
+        missing = [k for k in ("realm", "nonce", "uri", "response") if k not in params]
         return AuthParseError(f"Missing {missing[0]} in Authorization")
-    algorithm = Algorithm.from_token(params.get("algorithm"))
+    algorithm = Algorithm.from_token(get("algorithm"))
     if algorithm is None:
         return AuthParseError("Unsupported algorithm in Authorization")
-    qop_text = params.get("qop")
+    qop_text = get("qop")
     qop: Qop | None = None
     nc = cnonce = None
     if qop_text is not None:
-        try:
-            qop = Qop(qop_text.lower())
-        except ValueError:
+        qop = _QOPS.get(qop_text.lower())
+        if qop is None:
             return AuthParseError("Unsupported qop in Authorization")
-        nc, cnonce = params.get("nc"), params.get("cnonce")
+        nc, cnonce = get("nc"), get("cnonce")
         if nc is None or cnonce is None:
             return AuthParseError("qop without nc or cnonce in Authorization")
-        if not 0 < len(nc) <= 16 or not set(nc) <= _HEX:
+        if not 0 < len(nc) <= 16 or nc.strip(_HEX_DIGITS):
             return AuthParseError("Malformed nc in Authorization")
-    elif algorithm.session:
-        cnonce = params.get("cnonce")
+    elif algorithm in _SESSION:
+        cnonce = get("cnonce")
         if cnonce is None:
             return AuthParseError("Session algorithm without cnonce in Authorization")
-    return DigestCredentials(
-        username=username,
-        realm=params["realm"],
-        nonce=params["nonce"],
-        uri=params["uri"],
-        response=params["response"].lower(),
-        algorithm=algorithm,
-        qop=qop,
-        nc=nc,
-        cnonce=cnonce,
-        opaque=params.get("opaque"),
-        userhash=params.get("userhash", "false").lower() == "true",
+    userhash = get("userhash")
+    return _Credentials(
+        username,
+        realm,
+        nonce,
+        uri,
+        response.lower(),
+        algorithm,
+        qop,
+        nc,
+        cnonce,
+        get("opaque"),
+        userhash is not None and userhash.lower() == "true",
     )
 
 
@@ -278,15 +324,30 @@ def digest_response(
     body: bytes = b"",
 ) -> str:
     """The `response` value a client with this password sends (RFC 7616 3.4.1, RFC 2617 3.2.2)."""
-    h = algorithm.hash
-    ha1 = h(f"{username}:{realm}:{password}".encode())
-    if algorithm.session:
+    ha1 = _HEX_DIGEST[algorithm](f"{username}:{realm}:{password}".encode())
+    return _response(algorithm, ha1, method, uri, nonce, qop, nc, cnonce, body)
+
+
+def _response(
+    algorithm: Algorithm,
+    ha1: str,
+    method: str,
+    uri: str,
+    nonce: str,
+    qop: Qop | None,
+    nc: str,
+    cnonce: str,
+    body: bytes,
+) -> str:
+    """`digest_response` from H(username:realm:password), which the server keeps per user."""
+    h = _HEX_DIGEST[algorithm]
+    if algorithm in _SESSION:
         # RFC 7616 3.4.2: A1 = H(user:realm:passwd):nonce:cnonce for the -sess variants
         ha1 = h(f"{ha1}:{nonce}:{cnonce}".encode())
-    a2 = f"{method}:{uri}"
     if qop is Qop.AUTH_INT:
-        a2 += ":" + h(body)
-    ha2 = h(a2.encode())
+        ha2 = h(f"{method}:{uri}:{h(body)}".encode())
+    else:
+        ha2 = h(f"{method}:{uri}".encode())
     if qop is None:
         # RFC 2069 / RFC 2617 3.2.2.1 without qop: KD(H(A1), nonce:H(A2))
         return h(f"{ha1}:{nonce}:{ha2}".encode())
@@ -306,6 +367,8 @@ class NonceState(Enum):
 
 _NONCE_BODY = struct.Struct(">QQ")  # issue time in ms, serial
 _TAG_BYTES = 16
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 
 
 class NonceSigner:
@@ -319,7 +382,9 @@ class NonceSigner:
     def __init__(self, secret: bytes, lifetime: float) -> None:
         if len(secret) < 16:
             raise ValueError("nonce secret must be at least 16 bytes")
-        self._key = hashlib.sha256(b"acdgate nonce\x00" + secret).digest()
+        key = hashlib.sha256(b"acdgate nonce\x00" + secret).digest()
+        # the keyed state after the key block; copying it skips hashing the key per nonce
+        self._mac = hashlib.blake2b(key=key, digest_size=_TAG_BYTES)
         self._lifetime = lifetime
         self._serial = int.from_bytes(secrets.token_bytes(8), "big")
         self.opaque = base64.urlsafe_b64encode(
@@ -330,20 +395,25 @@ class NonceSigner:
         """A new nonce issued at `now`."""
         self._serial = serial = (self._serial + 1) & 0xFFFFFFFFFFFFFFFF
         body = _NONCE_BODY.pack(max(0, int(now * 1000)), serial)
-        tag = hashlib.blake2b(body, key=self._key, digest_size=_TAG_BYTES).digest()
-        return base64.urlsafe_b64encode(body + tag).decode().rstrip("=")
+        mac = self._mac.copy()
+        mac.update(body)
+        # base64url without padding (RFC 4648 section 5): 32 bytes are 43 characters
+        text = binascii.b2a_base64(body + mac.digest(), newline=False).translate(_TO_URLSAFE)
+        return text[:43].decode()
 
     def issued_at(self, nonce: str) -> float | None:
         """When we issued `nonce`, None if it is not one of ours."""
         if len(nonce) != 43:  # 32 bytes, unpadded base64
             return None
         try:
-            raw = base64.urlsafe_b64decode(nonce + "=")
-        except ValueError:
+            # what base64.urlsafe_b64decode does, without its two Python-level steps
+            raw = binascii.a2b_base64((nonce + "=").encode("ascii").translate(_FROM_URLSAFE))
+        except ValueError:  # non-ASCII (UnicodeEncodeError) or bad padding (binascii.Error)
             return None
         body, tag = raw[: _NONCE_BODY.size], raw[_NONCE_BODY.size :]
-        good = hashlib.blake2b(body, key=self._key, digest_size=_TAG_BYTES).digest()
-        if not hmac.compare_digest(tag, good):
+        mac = self._mac.copy()
+        mac.update(body)
+        if not hmac.compare_digest(tag, mac.digest()):
             return None
         millis, _ = _NONCE_BODY.unpack(body)
         return float(millis) / 1000.0
@@ -455,7 +525,13 @@ def _uri_host(uri: str) -> str | None:
 
 
 class DigestAuthenticator:
-    """Issues challenges and checks credentials for one realm; sans-IO, time is `now`."""
+    """Issues challenges and checks credentials for one realm; sans-IO, time is `now`.
+
+    H(username:realm:password) of every user is computed when the credential table is set
+    (RFC 7616 3.4.2 lets a server store it instead of the password), so a check hashes only
+    what depends on the request; unknown users get a random H(A1) of the same length, so
+    they cost the same work as known ones.
+    """
 
     def __init__(
         self,
@@ -472,16 +548,55 @@ class DigestAuthenticator:
         # (overload), 4096 made late answers stale; 32768 covers ~10 s (a few MB at most)
         nonce_table_size: int = 32768,
     ) -> None:
-        self.realm = realm
-        self.credentials = credentials
         self._nonces = NonceSigner(secret, nonce_seconds)
         self._counts = NonceCounts(nonce_table_size)
         self._algorithms = tuple(algorithms)
         self._qop_offer = "auth,auth-int" if offer_auth_int else "auth"
         self._allow_no_qop = allow_no_qop
         self._local_hosts = frozenset(h.lower() for h in local_hosts)
-        # the password compared against for unknown users, so they cost the same work
-        self._decoy = secrets.token_hex(16)
+        # the H(A1) compared against for unknown users, so they cost the same work
+        self._decoy_ha1 = {alg: _HEX_DIGEST[alg](secrets.token_bytes(16)) for alg in Algorithm}
+        self._credentials = credentials
+        self.realm = realm  # also hashes the credentials and prepares the challenges
+
+    @property
+    def realm(self) -> str:
+        """The protection space we authenticate for (RFC 7616 3.3)."""
+        return self._realm
+
+    @realm.setter
+    def realm(self, realm: str) -> None:
+        self._realm = realm
+        self._prepare_challenges()
+        self._hash_credentials()
+
+    @property
+    def credentials(self) -> Mapping[str, str]:
+        """username -> password; assigning a new table (a site reload) rehashes it."""
+        return self._credentials
+
+    @credentials.setter
+    def credentials(self, credentials: Mapping[str, str]) -> None:
+        self._credentials = credentials
+        self._hash_credentials()
+
+    def _hash_credentials(self) -> None:
+        realm = self._realm
+        self._ha1: dict[tuple[str, Algorithm], tuple[str, str]] = {
+            (user, alg): (password, _HEX_DIGEST[alg](f"{user}:{realm}:{password}".encode()))
+            for user, password in self._credentials.items()
+            for alg in self._algorithms
+        }
+
+    def _prepare_challenges(self) -> None:
+        # everything but the nonce is fixed: challenges() only joins three strings per value
+        self._challenge_head = f'Digest realm="{_quote(self._realm)}", nonce="'
+        tails = [
+            f'", opaque="{self.opaque}", algorithm={alg.value}, qop="{self._qop_offer}"'
+            for alg in self._algorithms
+        ]
+        self._challenge_tails = tuple(tails)
+        self._stale_challenge_tails = tuple(tail + ", stale=true" for tail in tails)
 
     @property
     def opaque(self) -> str:
@@ -490,13 +605,9 @@ class DigestAuthenticator:
 
     def challenges(self, now: float, *, stale: bool = False) -> list[str]:
         """WWW-Authenticate values, strongest first (RFC 8760 2.4), sharing one fresh nonce."""
-        nonce = self._nonces.make(now)
-        tail = ", stale=true" if stale else ""
-        return [
-            f'Digest realm="{_quote(self.realm)}", nonce="{nonce}", opaque="{self.opaque}", '
-            f'algorithm={alg.value}, qop="{self._qop_offer}"{tail}'
-            for alg in self._algorithms
-        ]
+        head = self._challenge_head + self._nonces.make(now)
+        tails = self._stale_challenge_tails if stale else self._challenge_tails
+        return [head + tail for tail in tails]
 
     def check(
         self,
@@ -513,14 +624,14 @@ class DigestAuthenticator:
         `domain_hosts` names the hosts the request addressed (Request-URI, To); a digest `uri`
         that differs from the Request-URI is accepted only if its host is one of these or ours.
         """
-        chosen: DigestCredentials | None = None
+        chosen: _Credentials | None = None
         first_error: AuthParseError | None = None
-        foreign: DigestCredentials | None = None
+        foreign: _Credentials | None = None
         for value in authorizations:
-            creds = parse_authorization(value)
+            creds = _parse_credentials(value)
             if isinstance(creds, AuthParseError):
                 first_error = first_error or creds
-            elif creds.realm == self.realm:
+            elif creds.realm == self._realm:
                 chosen = creds
                 break
             else:
@@ -535,58 +646,57 @@ class DigestAuthenticator:
 
     def _verify(
         self,
-        creds: DigestCredentials,
+        creds: _Credentials,
         method: str,
         request_uri: str,
         body: bytes,
         now: float,
         domain_hosts: Iterable[str],
     ) -> AuthOutcome:
-        user = creds.username
-
-        def fail(reason: FailureReason, detail: str = "") -> AuthOutcome:
-            return AuthOutcome(AuthStatus.FAILED, user, reason, detail)
-
-        if creds.algorithm not in self._algorithms:
-            return fail(FailureReason.MALFORMED, f"algorithm {creds.algorithm.value} not offered")
-        issued = self._nonces.issued_at(creds.nonce)
+        user, _realm, nonce, uri, response, algorithm, qop, nc, cnonce, opaque, userhash = creds
+        if algorithm not in self._algorithms:
+            return AuthOutcome(
+                AuthStatus.FAILED,
+                user,
+                FailureReason.MALFORMED,
+                f"algorithm {algorithm.value} not offered",
+            )
+        issued = self._nonces.issued_at(nonce)
         if issued is None:
-            return fail(FailureReason.FORGED_NONCE)
+            return AuthOutcome(AuthStatus.FAILED, user, FailureReason.FORGED_NONCE)
         # interop: opaque may be absent (pyVoIP 1.6 never echoes it); if present it must match
-        if creds.opaque is not None and not hmac.compare_digest(creds.opaque, self.opaque):
-            return fail(FailureReason.BAD_OPAQUE)
-        if creds.uri != request_uri and not self._uri_allowed(creds.uri, domain_hosts):
-            return fail(FailureReason.URI_MISMATCH, creds.uri)
-        if creds.qop is None and not self._allow_no_qop:
-            return fail(FailureReason.QOP_REQUIRED)
-        password = self.credentials.get(user) if not creds.userhash else None
-        expected = digest_response(
-            algorithm=creds.algorithm,
-            username=user,
-            realm=creds.realm,
-            password=self._decoy if password is None else password,
-            method=method,
-            uri=creds.uri,
-            nonce=creds.nonce,
-            qop=creds.qop,
-            nc=creds.nc or "",
-            cnonce=creds.cnonce or "",
-            body=body,
-        )
-        matches = hmac.compare_digest(expected, creds.response)
+        if opaque is not None and not hmac.compare_digest(opaque, self.opaque):
+            return AuthOutcome(AuthStatus.FAILED, user, FailureReason.BAD_OPAQUE)
+        if uri != request_uri and not self._uri_allowed(uri, domain_hosts):
+            return AuthOutcome(AuthStatus.FAILED, user, FailureReason.URI_MISMATCH, uri)
+        if qop is None and not self._allow_no_qop:
+            return AuthOutcome(AuthStatus.FAILED, user, FailureReason.QOP_REQUIRED)
+        password = self._credentials.get(user) if not userhash else None
         if password is None:
-            return fail(FailureReason.UNKNOWN_USER)
+            ha1 = self._decoy_ha1[algorithm]
+        else:
+            known = self._ha1.get((user, algorithm))
+            if known is None or known[0] != password:
+                # the table was changed in place after it was assigned: hash this entry now
+                a1 = f"{user}:{self._realm}:{password}".encode()
+                known = self._ha1[(user, algorithm)] = (password, _HEX_DIGEST[algorithm](a1))
+            ha1 = known[1]
+        expected = _response(
+            algorithm, ha1, method, uri, nonce, qop, nc or "", cnonce or "", body
+        )
+        matches = hmac.compare_digest(expected, response)
+        if password is None:
+            return AuthOutcome(AuthStatus.FAILED, user, FailureReason.UNKNOWN_USER)
         if not matches:
-            return fail(FailureReason.BAD_RESPONSE)
+            return AuthOutcome(AuthStatus.FAILED, user, FailureReason.BAD_RESPONSE)
         if self._nonces.freshness(issued, now) is not NonceState.FRESH:
             return AuthOutcome(AuthStatus.STALE, user)
-        count = creds.nonce_count
-        if count is not None:
-            if issued <= self._counts.evicted_up_to and not self._counts.known(creds.nonce):
+        if nc is not None:
+            if issued <= self._counts.evicted_up_to and not self._counts.known(nonce):
                 # its nonce-count history was evicted: make the client take a fresh nonce
                 return AuthOutcome(AuthStatus.STALE, user)
-            if not self._counts.advance(creds.nonce, issued, count):
-                return fail(FailureReason.NONCE_REPLAY, f"nc={creds.nc}")
+            if not self._counts.advance(nonce, issued, int(nc, 16)):
+                return AuthOutcome(AuthStatus.FAILED, user, FailureReason.NONCE_REPLAY, f"nc={nc}")
         return AuthOutcome(AuthStatus.OK, user)
 
     def _uri_allowed(self, uri: str, domain_hosts: Iterable[str]) -> bool:
