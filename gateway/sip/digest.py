@@ -528,7 +528,7 @@ class DigestAuthenticator:
     """Issues challenges and checks credentials for one realm; sans-IO, time is `now`.
 
     H(username:realm:password) of every user is computed when the credential table is set
-    (RFC 7616 3.4.2 lets a server store it instead of the password), so a check hashes only
+    (RFC 7616 5.2: a server may store it instead of the password), so a check hashes only
     what depends on the request; unknown users get a random H(A1) of the same length, so
     they cost the same work as known ones.
     """
