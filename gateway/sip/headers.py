@@ -228,7 +228,8 @@ class Headers:
         self._fields: list[tuple[str, str, str]] = [
             (header_key(n), canonical_name(n), v) for n, v in items
         ]
-        self._cache: dict[tuple[str, int], Any] = {}
+        # (parse function name, field index) -> parsed value; (name, key) -> the first field's
+        self._cache: dict[tuple[str, int | str], Any] = {}
 
     @classmethod
     def _from_fields(cls, fields: list[tuple[str, str, str]]) -> Headers:
@@ -292,10 +293,11 @@ class Headers:
         for i, (k, c, _) in enumerate(self._fields):
             if k == key:
                 self._fields[i] = (k, c, value)
-                for tag in [t for t in self._cache if t[1] == i]:
+                for tag in [t for t in self._cache if t[1] == i or t[1] == key]:
                     del self._cache[tag]
                 if parse is not None and parsed is not None:
                     self._cache[(parse.__name__, i)] = parsed
+                    self._cache[(parse.__name__, key)] = parsed  # it is the first of `name`
                 return
         self.add(name, value)
 
@@ -307,12 +309,21 @@ class Headers:
     def parsed(self, name: str, parse: Callable[[str], T]) -> T | None:
         """First value of `name` run through `parse` (cached); None if absent.
 
-        Raises SipSyntaxError if the value does not parse.
+        Raises SipSyntaxError if the value does not parse. The first field's value is also
+        cached under the header key, so asking again (the stack asks for the top Via and the
+        CSeq several times per message) is one dict lookup; appending keeps it valid.
         """
         key = header_key(name)
+        first = (parse.__name__, key)
+        hit = self._cache.get(first)
+        if hit is not None:
+            found: T = hit
+            return found
         for i, (k, _, v) in enumerate(self._fields):
             if k == key:
-                return self._parse_at(i, v, parse)
+                found = self._parse_at(i, v, parse)
+                self._cache[first] = found
+                return found
         return None
 
     def parsed_all(self, name: str, parse: Callable[[str], T]) -> list[T]:
@@ -325,8 +336,8 @@ class Headers:
         what `other` parsed of them already: a response reuses its request's Via and CSeq."""
         where = dict(copied)
         for (tag, index), value in other._cache.items():
-            mine = where.get(index)
-            if mine is not None:
+            mine = where.get(index) if isinstance(index, int) else None  # by-key entries: not
+            if mine is not None:  # known to stay first here; `parsed` finds them again
                 self._cache[(tag, mine)] = value
 
     def _parse_at(self, index: int, value: str, parse: Callable[[str], T]) -> T:
@@ -343,7 +354,10 @@ class Headers:
         if not isinstance(name, str):
             return False
         key = header_key(name)
-        return any(k == key for k, _, _ in self._fields)
+        for k, _, _ in self._fields:
+            if k == key:
+                return True
+        return False
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return ((n, v) for _, n, v in self._fields)

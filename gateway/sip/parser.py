@@ -48,6 +48,11 @@ _CTL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # The same for a whole CRLF-separated block (CR and LF are checked by counting).
 _CTL_NO_CRLF = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
+# Methods seen every second (tokens all): the Request-Line check skips the regex for them.
+_METHODS = frozenset(
+    ("REGISTER", "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "SUBSCRIBE", "NOTIFY", "REFER",
+     "INFO", "UPDATE", "PRACK", "MESSAGE", "PUBLISH")
+)  # fmt: skip
 _VERSION = re.compile(r"SIP/[0-9]+\.[0-9]+")
 # RFC 3261 25.1 word (Call-ID = word [ "@" word ]).
 _CALL_ID = re.compile(
@@ -388,10 +393,14 @@ def _parse(data: bytes, stream: bool) -> Request | Response | ParseError:
     # Request-Line = Method SP Request-URI SP SIP-Version CRLF, single SPs (RFC 4475 3.1.2.9)
     parts = start_line.split(" ")
     method = parts[0]
-    if not is_token(method):
+    if method not in _METHODS and not is_token(method):
         return ParseError("Invalid Request-Line", False)
     status = 400
-    if len(parts) != 3 or not parts[1] or not _VERSION.fullmatch(parts[2]):
+    if (
+        len(parts) != 3
+        or not parts[1]
+        or (parts[2] != "SIP/2.0" and not _VERSION.fullmatch(parts[2]))
+    ):
         defect = "Invalid Request-Line"
         uri = " ".join(parts[1:])
     else:
