@@ -27,7 +27,9 @@ _IPV6_REF = re.compile(r"\[[0-9A-Fa-f:.]+\]")
 # matches only text `parse_hostport` / `parse_uri` accept, so a full match needs no parse.
 _PLAIN_HOST = r"(?:[A-Za-z0-9_](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_.])?|\[[0-9A-Fa-f:.]+\])"
 _PLAIN_PORT = r"(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
-_PLAIN_USER = r"[A-Za-z0-9\-_.!~*'()&=+$%]+"
+# '#' is not in RFC 3261 25.1's user, but phones dial feature codes (*35*1234#) with it
+# unescaped and the general parser takes it as it is; the fast path must agree.
+_PLAIN_USER = r"[A-Za-z0-9\-_.!~*'()&=+$%#]+"
 _PLAIN_URI_PARAMS = r"(?:;[A-Za-z0-9\-_.!~*'()/:&+$%]+(?:=[A-Za-z0-9\-_.!~*'()/:&+$%]+)?)*"
 PLAIN_HOSTPORT = _PLAIN_HOST + r"(?::" + _PLAIN_PORT + r")?"
 # sip:/sips: with an optional plain user, no password, no URI headers, simple parameters
@@ -108,7 +110,8 @@ class SipURI:
 # field); the fast paths build the usual values straight through the slot descriptors, at
 # half the cost. The field list is checked here so a new field cannot be left unset.
 _new = object.__new__
-if SipURI.__slots__ != ("scheme", "user", "host", "port", "password", "params", "headers", "opaque"):
+_URI_FIELDS = ("scheme", "user", "host", "port", "password", "params", "headers", "opaque")
+if SipURI.__slots__ != _URI_FIELDS:
     raise ImportError("SipURI fields changed: update plain_sip_uri")
 (_set_scheme, _set_user, _set_host, _set_port, _set_password, _set_params, _set_headers,
  _set_opaque) = (SipURI.__dict__[name].__set__ for name in SipURI.__slots__)  # fmt: skip

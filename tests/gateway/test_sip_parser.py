@@ -401,7 +401,8 @@ def test_a_plain_via_always_parses(text: str) -> None:
 def test_quick_checks_accept_what_phones_send_and_leave_the_rest_to_the_parsers() -> None:
     for text in ('<sip:2101@127.0.0.1>;tag=1SIPpTag001', '"Bob" <sip:b@h:5062;transport=udp>;tag=1',
                  'Alice <sip:a@example.com>;tag=f1', 'sip:201@h;tag=x',
-                 '<sip:201@[::1]:5060>;+sip.instance="<urn:uuid:1>";reg-id=1'):  # fmt: skip
+                 '<sip:201@[::1]:5060>;+sip.instance="<urn:uuid:1>";reg-id=1',
+                 '<sip:*35*1234#@acd.example.com>'):  # fmt: skip
         assert is_plain_name_addr(text), text
     for text in ('<sip:b@h:99999>', 'sip:a@h;x="<u>"', '<sip:a@h >', 'Bob<sip:b@h>,x', '<tel:123>'):
         assert not is_plain_name_addr(text), text
