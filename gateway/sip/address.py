@@ -49,7 +49,9 @@ _NAME_ADDR_PARTS = re.compile(
     r'(?:"([^"\\\r\n]*)"[ \t]*|([A-Za-z0-9\-.!%*_+`\'~]+(?:[ \t]+[A-Za-z0-9\-.!%*_+`\'~]+)*)[ \t]*)?'
     r"<" + PLAIN_SIP_URI_GROUPS + r">(" + PLAIN_PARAMS + r")"
 )
-_ADDR_SPEC_PARTS = re.compile(PLAIN_SIP_URI_NO_PARAMS_GROUPS + r"(" + _PLAIN_ADDR_SPEC_PARAMS + r")")
+_ADDR_SPEC_PARTS = re.compile(
+    PLAIN_SIP_URI_NO_PARAMS_GROUPS + r"(" + _PLAIN_ADDR_SPEC_PARAMS + r")"
+)
 
 
 def is_plain_name_addr(text: str) -> bool:
