@@ -19,6 +19,7 @@ def test_bench_register_warm_runs_both_servers(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     for server in ("acdgate", "twisted-floor"):
-        assert re.search(rf"^  {server} +[\d.]+ us/registration \(min\) +[\d.]+ \(median\)$", proc.stdout, re.M), proc.stdout
+        assert re.search(rf"^  {server} +[\d.]+ us/registration \(min\) +[\d.]+ \(median\)"
+                         r"  = [\d.]+ challenged \+ [\d.]+ authenticated$", proc.stdout, re.M), proc.stdout
     assert re.search(r"^  ratio acdgate / twisted-floor: [\d.]+x", proc.stdout, re.M), proc.stdout
     assert profile.stat().st_size > 0
