@@ -303,6 +303,8 @@ class Registrar:
             return RegisterResult(response)
 
     def _unsupported(self, request: Request) -> list[str]:
+        if "Require" not in request.headers:  # the usual REGISTER: one scan, no lists
+            return []
         tags = [t.strip() for t in request.headers.get_all("Require")]
         return [t for t in tags if t and t.lower() not in SUPPORTED_OPTIONS]
 
@@ -362,14 +364,26 @@ class Registrar:
         """The binding a Contact asks for (expires_at == now means remove it)."""
         if contact.uri.scheme not in ("sip", "sips"):
             raise _Reject(400, "Unsupported Contact URI scheme")
-        param = contact.param("expires")
+        # the parameters this step reads, in one pass (most contacts carry none or expires only)
+        param: str | None = None
+        q_text = instance = reg_id_text = None
+        for name, value in contact.params:
+            name = name.lower()
+            value = "" if value is None else value  # a flag reads as "" (NameAddr.param)
+            if name == "expires":
+                param = value if param is None else param
+            elif name == "q":
+                q_text = value if q_text is None else q_text
+            elif name == "+sip.instance":
+                instance = value if instance is None else instance
+            elif name == "reg-id":
+                reg_id_text = value if reg_id_text is None else reg_id_text
         expires = default if param is None else _parse_expires(param)
         if 0 < expires < self._settings.min_expires:
             # RFC 3261 10.3 step 7 / 20.23: 423 with Min-Expires
             raise _Reject(423, None, (("Min-Expires", str(self._settings.min_expires)),))
         expires = min(expires, self._settings.max_expires)
         q: float | None = None
-        q_text = contact.param("q")
         if q_text is not None:
             try:
                 q = float(q_text)
@@ -377,8 +391,6 @@ class Registrar:
                 raise _Reject(400, "Invalid q") from exc
             if not 0.0 <= q <= 1.0 or math.isnan(q):
                 raise _Reject(400, "Invalid q")
-        instance = contact.param("+sip.instance")
-        reg_id_text = contact.param("reg-id")
         reg_id: int | None = None
         if reg_id_text is not None:
             if not reg_id_text.isdigit() or not reg_id_text.isascii():
