@@ -143,23 +143,44 @@ def _new_name_addr(uri: SipURI, display: str | None, params: Params) -> NameAddr
     return addr
 
 
+# Recently parsed texts -> their (immutable) NameAddr: a challenged REGISTER and its
+# authenticated retry, and every refresh from a phone, repeat the same To and Contact text.
+# Only fast-path successes are kept; a full table is emptied, so memory stays bounded.
+_RECENT: dict[str, NameAddr] = {}
+_RECENT_LIMIT = 4096
+
+
+def _remember(text: str, addr: NameAddr) -> NameAddr:
+    if len(_RECENT) >= _RECENT_LIMIT:
+        _RECENT.clear()
+    _RECENT[text] = addr
+    return addr
+
+
 def parse_name_addr(text: str) -> NameAddr:
     """Parse a name-addr (``"Bob" <sip:b@h>;tag=1``) or an addr-spec (``sip:b@h;tag=1``)."""
-    text = text.strip()
-    if "<" in text:
-        plain = _NAME_ADDR_PARTS.fullmatch(text)
+    hit = _RECENT.get(text)
+    if hit is not None:
+        return hit
+    stripped = text.strip()
+    if "<" in stripped:
+        plain = _NAME_ADDR_PARTS.fullmatch(stripped)
         if plain is not None:  # the usual shape, every part validated by the regex
             quoted, words, scheme, user, host, port, uparams, ptext = plain.groups()
             uri = plain_sip_uri(scheme, user, host, port, uparams)
             display = quoted if quoted is not None else words
-            return _new_name_addr(uri, display, split_plain_params(ptext) if ptext else ())
+            return _remember(
+                text, _new_name_addr(uri, display, split_plain_params(ptext) if ptext else ())
+            )
     else:
-        plain = _ADDR_SPEC_PARTS.fullmatch(text)
+        plain = _ADDR_SPEC_PARTS.fullmatch(stripped)
         if plain is not None:
             scheme, user, host, port, ptext = plain.groups()
             uri = plain_sip_uri(scheme, user, host, port, None)
-            return _new_name_addr(uri, None, split_plain_params(ptext) if ptext else ())
-    return _parse_name_addr_general(text)
+            return _remember(
+                text, _new_name_addr(uri, None, split_plain_params(ptext) if ptext else ())
+            )
+    return _parse_name_addr_general(stripped)
 
 
 def _parse_name_addr_general(text: str) -> NameAddr:

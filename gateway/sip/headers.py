@@ -102,6 +102,8 @@ for _letter, _name in COMPACT_FORMS.items():
     for _spelling in (_letter, _letter.upper()):
         _CANONICAL_OF[_spelling] = _name
         _KEY_OF[_spelling] = _name.lower()
+# the same as (lookup key, canonical name) pairs, for `Headers.add`
+_FIELD_OF: dict[str, tuple[str, str]] = {s: (_KEY_OF[s], n) for s, n in _CANONICAL_OF.items()}
 del _name, _spelling, _letter
 
 
@@ -256,7 +258,11 @@ class Headers:
 
     def add(self, name: str, value: str) -> None:
         # appending moves no existing entry, so the parsed values cached by index stay valid
-        self._fields.append((header_key(name), canonical_name(name), value))
+        known = _FIELD_OF.get(name)  # one lookup for the usual spellings
+        if known is None:
+            self._fields.append((header_key(name), canonical_name(name), value))
+        else:
+            self._fields.append((known[0], known[1], value))
 
     def insert_first(self, name: str, value: str) -> None:
         key = header_key(name)
@@ -290,15 +296,21 @@ class Headers:
         """Replace the first field of `name` in place (appended if absent); `parsed`, what
         `parse` gives for `value`, seeds the cache so nobody parses it again."""
         key = header_key(name)
-        for i, (k, c, _) in enumerate(self._fields):
-            if k == key:
-                self._fields[i] = (k, c, value)
-                for tag in [t for t in self._cache if t[1] == i or t[1] == key]:
-                    del self._cache[tag]
+        fields = self._fields
+        i = 0
+        for field in fields:
+            if field[0] == key:
+                fields[i] = (key, field[1], value)
+                cache = self._cache
+                if cache:
+                    for tag in [t for t in cache if t[1] == i or t[1] == key]:
+                        del cache[tag]
                 if parse is not None and parsed is not None:
-                    self._cache[(parse.__name__, i)] = parsed
-                    self._cache[(parse.__name__, key)] = parsed  # it is the first of `name`
+                    fn = parse.__name__
+                    cache[(fn, i)] = parsed
+                    cache[(fn, key)] = parsed  # it is the first of `name`
                 return
+            i += 1
         self.add(name, value)
 
     def remove(self, name: str) -> None:
@@ -334,11 +346,19 @@ class Headers:
     def adopt_cache(self, other: Headers, copied: Iterable[tuple[int, int]]) -> None:
         """For fields copied unchanged from `other` ((its index, our index) pairs), take over
         what `other` parsed of them already: a response reuses its request's Via and CSeq."""
-        where = dict(copied)
-        for (tag, index), value in other._cache.items():
-            mine = where.get(index) if isinstance(index, int) else None  # by-key entries: not
-            if mine is not None:  # known to stay first here; `parsed` finds them again
-                self._cache[(tag, mine)] = value
+        if other._cache:
+            where: dict[int | str, int | str] = {theirs: ours for theirs, ours in copied}
+            self._adopt(other, where)
+
+    def _adopt(self, other: Headers, where: dict[int | str, int | str]) -> None:
+        """`adopt_cache` with the pairs as a dict (their index -> ours). Entries cached by
+        header key miss in it (they are not known to stay first here; `parsed` finds them
+        again)."""
+        mine = self._cache
+        for (tag, at), value in other._cache.items():
+            ours = where.get(at)
+            if ours is not None:
+                mine[(tag, ours)] = value
 
     def _parse_at(self, index: int, value: str, parse: Callable[[str], T]) -> T:
         ckey = (parse.__name__, index)

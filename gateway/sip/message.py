@@ -179,19 +179,28 @@ class _MessageFields:
         return [c for c in self.headers.parsed_all("Contact", parse_contact) if c is not None]
 
     def _serialise(self, start_line: str) -> bytes:
+        body = self.body
+        fields = self.headers._fields
+        for field in fields:
+            if field[1] == "Content-Length":
+                break
+        else:  # the usual case (every response we build): no Content-Length yet, append it
+            text = "".join([f"{start_line}\r\n", *[f"{n}: {v}\r\n" for _, n, v in fields],
+                            f"Content-Length: {len(body)}\r\n\r\n"])
+            return text.encode("utf-8") + body if body else text.encode("utf-8")
+        # RFC 3261 20.14: the first Content-Length stays where it is, with the body's real
+        # length; any further one is dropped
         lines = [start_line]
         length_written = False
-        for name, value in self.headers:
+        for _, name, value in fields:
             if name == "Content-Length":
                 if length_written:
                     continue
-                value = str(len(self.body))
+                value = str(len(body))
                 length_written = True
             lines.append(f"{name}: {value}")
-        if not length_written:
-            lines.append(f"Content-Length: {len(self.body)}")
         lines.append("\r\n")
-        return "\r\n".join(lines).encode("utf-8") + self.body
+        return "\r\n".join(lines).encode("utf-8") + body
 
 
 @dataclass(slots=True)
@@ -229,6 +238,10 @@ class Response(_MessageFields):
 
 Message = Request | Response
 
+# The fields a response copies besides the Vias, in the order it writes them (RFC 3261 8.2.6.2).
+_COPIED = ("from", "to", "call-id", "cseq")
+_COPIED_KEYS = frozenset(_COPIED)
+
 
 def make_response(
     request: Request, status: int, reason: str | None = None, *, to_tag: str | None = None
@@ -239,25 +252,24 @@ def make_response(
     a tag already (a To that does not parse is copied unchanged).
     """
     rh = request.headers
+    rfields = rh._fields
     # (lookup key, canonical name, value) triples as Headers keeps them; the request's
     # fields are already in that form, so nothing is looked up or re-spelt
     fields: list[tuple[str, str, str]] = []
-    copied: dict[str, tuple[int, tuple[str, str, str]] | None] = {
-        "from": None, "to": None, "call-id": None, "cseq": None
-    }
-    same: list[tuple[int, int]] = []  # (request index, response index) of unchanged copies
-    for i, field in enumerate(rh._fields):
+    same: dict[int | str, int | str] = {}  # request index -> response index of unchanged copies
+    first: dict[str, int] = {}  # From, To, Call-ID, CSeq: index of the first in the request
+    for i, field in enumerate(rfields):
         key = field[0]
         if key == "via":
-            same.append((i, len(fields)))
+            same[i] = len(fields)
             fields.append(field)
-        elif key in copied and copied[key] is None:
-            copied[key] = (i, field)
-    for key in ("from", "to", "call-id", "cseq"):
-        found = copied[key]
-        if found is None:
+        elif key in _COPIED_KEYS and key not in first:
+            first[key] = i
+    for key in _COPIED:
+        i = first.get(key, -1)
+        if i < 0:
             continue
-        i, field = found
+        field = rfields[i]
         if key == "to" and to_tag is not None:
             try:
                 to = rh.parsed("To", parse_name_addr)
@@ -266,12 +278,13 @@ def make_response(
             if to is not None and to.tag is None:
                 fields.append((key, field[1], f"{field[2]};tag={to_tag}"))
                 continue
-        same.append((i, len(fields)))
+        same[i] = len(fields)
         fields.append(field)
     headers = Headers._from_fields(fields)
-    # the same texts: reuse what the request parsed of them (the stack routes the response by
-    # its top Via, the transaction layer matches it by Via and CSeq)
-    headers.adopt_cache(rh, same)
+    if rh._cache:
+        # the same texts: reuse what the request parsed of them (the stack routes the response
+        # by its top Via, the transaction layer matches it by Via and CSeq)
+        headers._adopt(rh, same)
     return Response(status, reason if reason is not None else reason_phrase(status), headers)
 
 

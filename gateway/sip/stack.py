@@ -517,7 +517,7 @@ def _with_received(request: Request, source: Address) -> Request:
     host, port = source
     params = via.params
     rport_at = received_at = -1
-    for i, (name, _) in enumerate(params):
+    for i, (name, _) in enumerate(params):  # names are case-insensitive (RFC 3261 7.3.1)
         lname = name.lower()
         if lname == "rport":
             if rport_at < 0:
@@ -537,9 +537,28 @@ def _with_received(request: Request, source: Address) -> Request:
             new[received_at] = (params[received_at][0], host)
         else:
             new.append(("received", host))
-    changed = Via(via.transport, via.host, via.port, tuple(new))
-    request.headers.replace_first("Via", str(changed), parse_via, changed)
+    changed, text = _via_with_params(via, tuple(new))
+    request.headers.replace_first("Via", text, parse_via, changed)
     return request
+
+
+if Via.__slots__ != ("transport", "host", "port", "params"):
+    raise ImportError("Via fields changed: update _via_with_params")
+_set_via_fields = tuple(Via.__dict__[n].__set__ for n in Via.__slots__)
+
+
+def _via_with_params(via: Via, params: tuple[tuple[str, str | None], ...]) -> tuple[Via, str]:
+    """`via` with other parameters, and its text (what str() gives): built without the frozen
+    dataclass's __init__ and `Via.__str__`'s generator, as `_with_received` runs per request."""
+    changed = object.__new__(Via)
+    set_transport, set_host, set_port, set_params = _set_via_fields
+    set_transport(changed, via.transport)
+    set_host(changed, via.host)
+    set_port(changed, via.port)
+    set_params(changed, params)
+    head = (f"SIP/2.0/{via.transport} {via.host}" if via.port is None
+            else f"SIP/2.0/{via.transport} {via.host}:{via.port}")
+    return changed, head + "".join([f";{n}" if v is None else f";{n}={v}" for n, v in params])
 
 
 def _phrase(reason: str) -> str:
