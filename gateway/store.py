@@ -242,14 +242,22 @@ class StateStore:
         if old is None:
             return
         rows: list[BindingRow] = []
-        for (data,) in self._db.execute("SELECT data FROM binding"):
-            b = json.loads(data)
-            host, port = b["source"]
-            rows.append((
-                str(b["username"]), str(b["contact"]), float(b["expires_at"]), str(b["call_id"]),
-                int(b["cseq"]), str(host), int(port), str(b["transport"]),
-                str(b.get("user_agent", "")), b.get("q"), b.get("instance_id"), b.get("reg_id"),
-            ))
+        for rowid, data in self._db.execute("SELECT rowid, data FROM binding"):
+            try:
+                b = json.loads(data)
+                host, port = b["source"]
+                rows.append((
+                    str(b["username"]), str(b["contact"]), float(b["expires_at"]),
+                    str(b["call_id"]), int(b["cseq"]), str(host), int(port), str(b["transport"]),
+                    str(b.get("user_agent", "")), b.get("q"), b.get("instance_id"), b.get("reg_id"),
+                ))
+            except (ValueError, KeyError, TypeError) as exc:
+                # stop rather than drop a phone's registration silently; the row is named
+                raise StoreError(
+                    f"{self.path}: binding row {rowid} of an earlier version cannot be read "
+                    f"({type(exc).__name__}: {exc}); fix or delete it (sqlite3 {self.path} "
+                    f"\"DELETE FROM binding WHERE rowid = {rowid}\") and start again"
+                ) from exc
         with self._transaction():
             self._db.executemany(_UPSERT_BINDING, rows)
             self._db.execute("DROP TABLE binding")
