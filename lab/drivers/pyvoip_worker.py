@@ -159,6 +159,36 @@ def fix_socket_race() -> None:
     setattr(sip, "acquired_lock_and_unblocked_socket", locked_and_unblocked)  # noqa: B010 (monkeypatch)
 
 
+_SIGNALLING: dict[tuple[type, str], type] = {}  # (pyVoIP's class, attribute) -> subclass
+
+
+def assignments(obj: Any, name: str) -> threading.Condition:
+    """A Condition notified each time pyVoIP assigns `obj.<name>` (a call's `state`, a phone's
+    `_status`), so a caller waits for a value with `wait_for` and a timeout instead of polling:
+    pyVoIP 1.6.8 has no callback for either. The object's class becomes a subclass whose
+    `__setattr__` notifies after the assignment; nothing else about the object changes."""
+    cls = type(obj)
+    signalling = _SIGNALLING.get((cls, name))
+    if signalling is None:
+        key = f"_{name.strip('_')}_assigned"
+
+        def __setattr__(self: Any, attribute: str, value: Any) -> None:
+            cls.__setattr__(self, attribute, value)
+            if attribute == name:
+                changed: threading.Condition = self.__dict__[key]
+                with changed:
+                    changed.notify_all()
+
+        signalling = type(cls.__name__, (cls,), {"__setattr__": __setattr__, "_assigned_key": key})
+        _SIGNALLING[(cls, name)] = signalling
+    key = signalling._assigned_key  # type: ignore[attr-defined]
+    changed = obj.__dict__.get(key)
+    if changed is None:
+        changed = obj.__dict__[key] = threading.Condition()
+        obj.__class__ = signalling
+    return changed
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--server", required=True)
@@ -204,13 +234,19 @@ def main() -> int:
 
     def watch(call: Any) -> None:
         """Follow a call: report answer and end, record what it received."""
+        changed = assignments(call, "state")
+
+        def over() -> bool:
+            return call.state is CallState.ENDED or call.call_id in refused
+
         def body() -> None:
             clients: list[Any] = []
-            while call.state is not CallState.ENDED and call.call_id not in refused:
-                if call.state is CallState.ANSWERED and not clients:
+            with changed:  # the parent kills this process when done: these waits end with it
+                changed.wait_for(lambda: call.state is CallState.ANSWERED or over())
+                if call.state is CallState.ANSWERED and not over():
                     clients = list(call.RTPClients)
                     say(event="answered", call_id=str(call.call_id))
-                time.sleep(0.02)  # pyVoIP offers no call-state callback: poll at the packet rate
+                changed.wait_for(over)
             # What was received, in RTP timestamp order: pyVoIP's own receive buffer (reading it
             # with read_audio at our pace would lag and lose the end of the call).
             audio = b"".join(c.pmin.buffer.getvalue() for c in clients[:1])
@@ -259,6 +295,9 @@ def main() -> int:
             if call_id in calls and int(message.status.value) != 401:
                 if call_id not in refused:
                     refused.add(call_id)
+                    changed = assignments(calls[call_id], "state")
+                    with changed:  # its watcher waits for this as for a state
+                        changed.notify_all()
                     say(event="refused", call_id=call_id, status=int(message.status.value),
                         reason=str(message.status.phrase) if hasattr(message.status, "phrase") else "",
                         heading=message.heading.decode("utf-8", "replace") if isinstance(message.heading, bytes) else str(message.heading))
@@ -288,9 +327,9 @@ def main() -> int:
         say(event="failed", error=f"{type(exc).__name__}: {exc}")
         return 1
     phone.sip.s = phone.sip.out = ReliableSocket(phone.sip.s)  # type: ignore[assignment]
-    deadline = time.monotonic() + 12.0
-    while phone.get_status() not in (PhoneStatus.REGISTERED, PhoneStatus.FAILED) and time.monotonic() < deadline:
-        time.sleep(0.02)  # pyVoIP's own retry thread registers; it offers no callback
+    registering = assignments(phone, "_status")
+    with registering:  # pyVoIP's own retry thread registers
+        registering.wait_for(lambda: phone.get_status() in (PhoneStatus.REGISTERED, PhoneStatus.FAILED), 12.0)
     say(event="started", status=phone.get_status().name, registered=phone.get_status() == PhoneStatus.REGISTERED)
     for line in sys.stdin:
         command = json.loads(line)

@@ -54,7 +54,7 @@ def test_pyvoip_logs_on_with_star35_and_hears_the_confirmation(gateway: GatewayP
 
 def test_pyvoip_sends_the_pin_in_band(gateway: GatewayProcess) -> None:
     result, audio = pyvoip_call(gateway, "2107", "#3006", inband="1234#")
-    assert result["answered"] and result["ended_by_far_end"]
+    assert result["answered"] and result["ended_by_far_end"] and result["keyed"], result  # on the prompt
     assert detect_tone(audio, CONFIRM), gateway.output()[-2000:]
     agent = {a["user"]: a for a in gateway.get("/api/agents")}["3006"]
     assert agent["station"] == "2107"

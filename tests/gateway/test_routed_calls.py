@@ -49,7 +49,7 @@ def caller(gw: GatewayProcess, station: str, dial: str) -> tuple[dict[str, objec
     proc = subprocess.run(
         [sys.executable, str(SUPPORT / "pyvoip_caller.py"), "--server", gw.sip[0], "--port", str(gw.sip[1]),
          "--user", station, "--password", f"pw{station}", "--sip-port", str(free_port()), "--dial", dial,
-         "--inband", "7", "--inband-delay", "2.0", "--timeout", "30"],
+         "--inband", "7", "--inband-after-hz", "1000", "--timeout", "30"],
         capture_output=True, text=True, timeout=60,
     )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
@@ -70,7 +70,7 @@ def test_call_to_linear_group_reaches_the_ready_agent_and_is_bridged(gateway: Ga
     call = next(e for e in events if e["event"] == "call")
     assert call["number"] == "2105"  # ANI in From
     ended = next(e for e in events if e["event"] == "ended")
-    assert result["answered"] and result["ended_by_far_end"], result
+    assert result["answered"] and result["ended_by_far_end"] and result["keyed"], result
     assert detect_tone(heard, (1000.0,)), "the caller did not hear the agent"
     assert detect_tone(pcm(str(ended["audio_u8"])), (852.0, 1209.0)), "the agent did not hear the caller's 7"
     view = {a["user"]: a for a in gateway.get("/api/agents")}["3000"]

@@ -23,6 +23,7 @@ from pyvoip_parties import (
     logon,
     post,
     tone_windows,
+    wait_heard,
     wait_logged,
     wait_state,
 )
@@ -90,18 +91,21 @@ def test_refused_without_supervisor_rights_or_without_a_call(gateway: GatewayPro
 
 
 def test_barge_in_then_intercept_over_http(gateway: GatewayProcess) -> None:
-    agent = answerer(gateway, "2101", AGENT, talk_seconds=15.0)
+    agent = answerer(gateway, "2101", AGENT, talk_seconds=15.0, announce=(SUPERVISOR,))
     call = caller(gateway, "2105", "6000", tone=CALLER, hangup_after=9.0)
     talking = _talking(gateway)
-    supervisor = answerer(gateway, "2110", SUPERVISOR, talk_seconds=12.0)
+    supervisor = answerer(gateway, "2110", SUPERVISOR, talk_seconds=12.0, announce=(AGENT,))
     status, answer = post(gateway, "/api/agents/3000/barge", {"user": "3900", "station": "2110"})
     assert status == 202, answer
     _joined(gateway, "barge")  # the supervisor's phone answered
     status, answer = post(gateway, "/api/agents/3000/monitor", {"user": "3900", "station": "2110"})
     assert status == 200, answer  # the same supervisor changes mode on the call
+    barged = time.monotonic()
     status, answer = post(gateway, "/api/agents/3000/barge", {"user": "3900", "station": "2110"})
     assert status == 200, answer
-    time.sleep(2.0)  # the scenario: three-way talk for 2 s (audio flowing, nothing to wait for)
+    # the three-way talk: agent and supervisor each hear the other again after the barge-in
+    wait_heard(agent, SUPERVISOR, since=barged)
+    wait_heard(supervisor, AGENT, since=barged)
     # then the agent loses the call to the supervisor
     status, answer = post(gateway, "/api/agents/3000/intercept", {"user": "3900", "station": "2110"})
     assert status == 200, answer

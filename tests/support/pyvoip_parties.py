@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import select
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -50,13 +53,16 @@ def logon(gw: GatewayProcess, station: str, user: str, pin: str = "1234", ready:
 
 
 def answerer(gw: GatewayProcess, station: str, tone: float, talk_seconds: float,
-             dial_during: list[str] | None = None) -> subprocess.Popen[str]:
-    """A registered pyVoIP phone at `station` that answers one call and plays `tone`."""
+             dial_during: list[str] | None = None, announce: tuple[float, ...] = ()) -> subprocess.Popen[str]:
+    """A registered pyVoIP phone at `station` that answers one call and plays `tone`; it
+    reports each 0.3 s it hears of a tone in `announce` (`wait_heard`)."""
     args = [sys.executable, str(SUPPORT / "pyvoip_answerer.py"), "--server", gw.sip[0], "--port", str(gw.sip[1]),
             "--user", station, "--password", f"pw{station}", "--sip-port", str(free_port()),
             "--tone", str(tone), "--talk-seconds", str(talk_seconds), "--timeout", "40"]
     for item in dial_during or []:
         args += ["--dial-during", item]
+    for hz in announce:
+        args += ["--announce", str(hz)]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     first = json.loads(proc.stdout.readline() or '{"event": "died"}')
@@ -64,9 +70,41 @@ def answerer(gw: GatewayProcess, station: str, tone: float, talk_seconds: float,
     return proc
 
 
+# What `wait_heard` read of a worker's stdout beyond the line it waited for, by pid: the
+# answer to `communicate` comes after it.
+_READ_AHEAD: dict[int, bytes] = {}
+
+
+def wait_heard(proc: subprocess.Popen[str], hz: float, since: float, timeout: float = 10.0) -> None:
+    """Wait for an answerer's "heard" event of `hz` stamped after `since` (time.monotonic(),
+    one clock for every process on the machine): audio of that tone reached the phone then."""
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()  # the raw pipe, as communicate() reads it: no buffer in between
+    pending = _READ_AHEAD.pop(proc.pid, b"")
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            lines = pending.split(b"\n")
+            for line in lines[:-1]:
+                if line.startswith(b"{"):
+                    event = json.loads(line)
+                    if event.get("event") == "heard" and event["hz"] == hz and event["at"] > since:
+                        return
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise AssertionError(f"no {hz:g} Hz heard within {timeout} s: {pending[-500:]!r}")
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise AssertionError(f"the phone ended before hearing {hz:g} Hz: {pending[-500:]!r}")
+            pending += chunk
+    finally:
+        _READ_AHEAD[proc.pid] = pending  # every line stays for answerer_result
+
+
 def answerer_result(proc: subprocess.Popen[str]) -> tuple[list[dict[str, Any]], np.ndarray]:
     """The phone's events and what it heard."""
     out, err = proc.communicate(timeout=45)
+    out = _READ_AHEAD.pop(proc.pid, b"").decode() + out
     events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     ended = next((e for e in events if e["event"] == "ended"), None)
     assert ended is not None, (events, err[-2000:])
