@@ -19,9 +19,8 @@ def _send_and_count(net: LabNet, count: int, *, reverse: bool = False) -> tuple[
     receiver = to.call_inside(lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
     sender = source.call_inside(lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
     try:
-        # Read only after the burst: with the default ~200 kB buffer the kernel would drop
-        # some 50 of 320 small datagrams itself (RcvbufErrors), which once looked like the
-        # hub dropping frames twice.
+        # 4 MB: the kernel must not drop anything itself (RcvbufErrors once looked like the
+        # hub dropping frames twice)
         receiver.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 4 << 20)
         receiver.bind((to.ip, 0))
         port = receiver.getsockname()[1]
@@ -33,22 +32,28 @@ def _send_and_count(net: LabNet, count: int, *, reverse: bool = False) -> tuple[
                     break
             except TimeoutError:
                 continue
-        receiver.settimeout(1.0)
-        delays = []
-        for i in range(count):
-            sender.sendto(f"{time.monotonic()}".encode(), (to.ip, port))
-            if i % 20 == 19:
-                time.sleep(0.01)  # pacing, like 50 packets/s RTP streams: 2 ms a packet
-        got = 0
-        while True:
+        delays: list[float] = []
+
+        def receive(timeout: float) -> bool:
+            """One datagram in, its delay noted; False when none came within `timeout`."""
+            receiver.settimeout(timeout)
             try:
                 data = receiver.recv(100)
             except TimeoutError:
-                break
+                return False
             if data != b"warm-up":
-                got += 1
                 delays.append(time.monotonic() - float(data))
-        return got, (max(delays) - min(delays)) if delays else 0.0
+            return True
+
+        for i in range(count):
+            sender.sendto(f"{time.monotonic()}".encode(), (to.ip, port))
+            if i % 20 == 19:
+                # flow control, not a pause: after each 20 sent, wait for one to arrive, so the
+                # impaired path never holds much more than a burst (as 50 packets/s RTP would not)
+                receive(1.0)
+        while receive(1.0):  # the rest, until a second passes with nothing
+            pass
+        return len(delays), (max(delays) - min(delays)) if delays else 0.0
     finally:
         receiver.close()
         sender.close()
