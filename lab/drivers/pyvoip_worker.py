@@ -167,7 +167,7 @@ def assignments(obj: Any, name: str) -> threading.Condition:
     `_status`), so a caller waits for a value with `wait_for` and a timeout instead of polling:
     pyVoIP 1.6.8 has no callback for either. The object's class becomes a subclass whose
     `__setattr__` notifies after the assignment; nothing else about the object changes."""
-    cls = type(obj)
+    cls: Any = type(obj)
     signalling = _SIGNALLING.get((cls, name))
     if signalling is None:
         key = f"_{name.strip('_')}_assigned"
@@ -182,7 +182,7 @@ def assignments(obj: Any, name: str) -> threading.Condition:
         signalling = type(cls.__name__, (cls,), {"__setattr__": __setattr__, "_assigned_key": key})
         _SIGNALLING[(cls, name)] = signalling
     key = signalling._assigned_key  # type: ignore[attr-defined]
-    changed = obj.__dict__.get(key)
+    changed: threading.Condition | None = obj.__dict__.get(key)
     if changed is None:
         changed = obj.__dict__[key] = threading.Condition()
         obj.__class__ = signalling
