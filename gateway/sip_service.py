@@ -25,7 +25,15 @@ from acdgate.gateway.sip.message import (
     new_tag,
 )
 from acdgate.gateway.sip.qualify import Qualifier, QualifyEvent, StationReachable
-from acdgate.gateway.sip.registrar import Binding, BindingRow, RegisterResult, Registrar
+from acdgate.gateway.sip.register_scan import RegisterScan
+from acdgate.gateway.sip.registrar import (
+    Binding,
+    BindingRow,
+    RegisterResult,
+    Registrar,
+    ScannedAnswer,
+    scanned_reply,
+)
 from acdgate.gateway.sip.stack import Incoming, SipStack, TransactionFailed
 from acdgate.gateway.store import StateStore
 from twisted.internet.interfaces import IDelayedCall
@@ -74,7 +82,7 @@ class SipService:
         # group commit: each changed binding's final row (None: deleted), and the answers held
         # until that is committed, in arrival order
         self._unsaved: dict[tuple[str, str], BindingRow | None] = {}
-        self._held: list[tuple[Request, Incoming, RegisterResult]] = []
+        self._held: list[tuple[Request | RegisterScan, Incoming, RegisterResult | ScannedAnswer]] = []
         self._commit_call: IDelayedCall | None = None
 
     def add_method(self, method: str, handler: MethodHandler) -> None:
@@ -170,6 +178,25 @@ class SipService:
         self._register(request, incoming)
         return True
 
+    def take_scanned_register(self, scan: RegisterScan, incoming: Incoming) -> bool:
+        """Answer a plain REGISTER the stack read with `scan_register`, without parsing it
+        (`Registrar.register_scanned`); False leaves it to the general way."""
+        if "REGISTER" in self.handlers:
+            return False
+        assert self.stack is not None
+        now = self.reactor.seconds()
+        answer = self.registrar.register_scanned(scan, incoming.source, now, server=USER_AGENT)
+        if answer is None:
+            return False
+        if answer.added_or_refreshed or answer.removed:
+            self._note_changes(answer.added_or_refreshed, answer.removed, now)
+        elif not self._held:
+            self.stack.reply_scanned(incoming, answer.data, scan.destination)
+            return True
+        self._held.append((scan, incoming, answer))  # after earlier held answers, in order
+        self._commit_now_or_soon()
+        return True
+
     def _capabilities(self) -> list[tuple[str, str]]:
         return [("Allow", self.allow), ("Accept", ACCEPT), ("Supported", SUPPORTED),
                 ("Accept-Language", "en"), ("Server", USER_AGENT)]
@@ -180,23 +207,30 @@ class SipService:
         result = self.registrar.handle_register(request, incoming.source, incoming.transport, now)
         changed = bool(result.added_or_refreshed or result.removed)
         if changed:
-            unsaved = self._unsaved
-            for b in result.removed:
-                unsaved[b.key()] = None
-            for b in result.added_or_refreshed:
-                unsaved[b.key()] = b.to_row()
-            for b in result.added_or_refreshed:
-                self._log_reachability(self.qualifier.track(b, now))
-            for b in result.removed:
-                self._log_reachability(self.qualifier.forget(b.key(), now))
-            self._rearm_sooner_timers()
-            if self.on_bindings_changed is not None:
-                username = (result.added_or_refreshed or result.removed)[0].username
-                self.on_bindings_changed(username)
+            self._note_changes(result.added_or_refreshed, result.removed, now)
         if not changed and not self._held:
             self._deliver(request, incoming, result)
             return
         self._held.append((request, incoming, result))  # after earlier held answers, in order
+        self._commit_now_or_soon()
+
+    def _note_changes(self, added: tuple[Binding, ...], removed: tuple[Binding, ...], now: float) -> None:
+        """Queue changed bindings for the group commit; qualify, timers and listeners follow."""
+        unsaved = self._unsaved
+        for b in removed:
+            unsaved[b.key()] = None
+        for b in added:
+            unsaved[b.key()] = b.to_row()
+        for b in added:
+            self._log_reachability(self.qualifier.track(b, now))
+        for b in removed:
+            self._log_reachability(self.qualifier.forget(b.key(), now))
+        self._rearm_sooner_timers()
+        if self.on_bindings_changed is not None:
+            self.on_bindings_changed((added or removed)[0].username)
+
+    def _commit_now_or_soon(self) -> None:
+        assert self.stack is not None
         if not self.stack.input_pending():
             self.commit_bindings()
         elif self._commit_call is None:
@@ -224,13 +258,26 @@ class SipService:
                 if result.added_or_refreshed or result.removed:
                     self._deliver_failure(request, incoming)
                 else:
-                    self._deliver(request, incoming, result)
+                    self._deliver_held(request, incoming, result)
             return
         for request, incoming, result in held:
+            self._deliver_held(request, incoming, result)
+
+    def _deliver_held(self, request: Request | RegisterScan, incoming: Incoming,
+                      result: RegisterResult | ScannedAnswer) -> None:
+        if isinstance(result, ScannedAnswer):
+            assert self.stack is not None and isinstance(request, RegisterScan)
+            self.stack.reply_scanned(incoming, result.data, request.destination)
+        else:
+            assert isinstance(request, Request)
             self._deliver(request, incoming, result)
 
-    def _deliver_failure(self, request: Request, incoming: Incoming) -> None:
+    def _deliver_failure(self, request: Request | RegisterScan, incoming: Incoming) -> None:
         assert self.stack is not None
+        if isinstance(request, RegisterScan):
+            data = scanned_reply(request, "500 Server Internal Error", None, "", USER_AGENT)
+            self.stack.reply_scanned(incoming, data, request.destination)
+            return
         response = make_response(request, 500, "Server Internal Error")
         response.headers.add("Server", USER_AGENT)
         self._answer(incoming, response)

@@ -35,6 +35,7 @@ __all__ = [
     "MAX_MESSAGE_BYTES",
     "ParseError",
     "StreamFramer",
+    "is_call_id",
     "parse_message",
 ]
 
@@ -58,6 +59,12 @@ _VERSION = re.compile(r"SIP/[0-9]+\.[0-9]+")
 _CALL_ID = re.compile(
     r"[A-Za-z0-9\-.!%*_+`'~()<>:\\\"/\[\]?{}]+(?:@[A-Za-z0-9\-.!%*_+`'~()<>:\\\"/\[\]?{}]+)?"
 )
+
+
+def is_call_id(text: str) -> bool:
+    """True for a valid Call-ID value (RFC 3261 25.1: word [ "@" word ])."""
+    return _CALL_ID.fullmatch(text) is not None
+
 
 _MANDATORY = ("Via", "From", "To", "Call-ID", "CSeq")
 _MANDATORY_KEYS = tuple((name, name.lower()) for name in _MANDATORY)

@@ -5,7 +5,8 @@ authentication with throttling, To user = authenticated user, Contact/Expires va
 per-contact Call-ID/CSeq checks, atomic commit, 200 listing every binding) and returns the
 response plus what changed, so the caller persists the change set and answers (after `delay`,
 or not at all when `drop`). Bindings expire by timer: the caller arms one for `next_expiry()`
-and calls `expire(now)`. Sans-IO: `now` is POSIX time in seconds (bindings outlive restarts
+and calls `expire(now)`. `register_scanned` answers a plain REGISTER read by
+`register_scan.scan_register` the same way, straight to the response's bytes. Sans-IO: `now` is POSIX time in seconds (bindings outlive restarts
 and feed the Date header), randomness comes from `secrets`.
 """
 
@@ -32,7 +33,9 @@ from acdgate.gateway.sip.message import (
     new_tag,
     parse_name_addr,
     parse_uri,
+    reason_phrase,
 )
+from acdgate.gateway.sip.register_scan import RegisterScan
 
 # Option tags we implement (RFC 3261 8.2.2.3); anything else in Require gets a 420.
 SUPPORTED_OPTIONS: frozenset[str] = frozenset()
@@ -104,6 +107,26 @@ class RegisterResult:
     auth_failure: AuthFailure | None = None  # to log
 
 
+@dataclass(frozen=True, slots=True)
+class ScannedAnswer:
+    """`register_scanned`'s answer: the response's bytes, and what changed."""
+
+    data: bytes
+    added_or_refreshed: tuple[Binding, ...] = ()
+    removed: tuple[Binding, ...] = ()
+
+
+def scanned_reply(scan: RegisterScan, status: str, to_tag: str | None, lines: str, server: str) -> bytes:
+    """A response to a scanned REGISTER (RFC 3261 8.2.6.2, as `make_response` builds it):
+    `status` is "code reason", `lines` the header lines between CSeq and Server."""
+    to = scan.to if to_tag is None else f"{scan.to};tag={to_tag}"
+    return (
+        f"SIP/2.0 {status}\r\nVia: {scan.via}\r\nFrom: {scan.from_}\r\nTo: {to}\r\n"
+        f"Call-ID: {scan.call_id}\r\nCSeq: {scan.cseq_text}\r\n{lines}"
+        f"Server: {server}\r\nContent-Length: 0\r\n\r\n"
+    ).encode()
+
+
 def credentials_from_site(site: Site) -> dict[str, str]:
     """username -> password of every station of the site."""
     return {s.sip_username: s.sip_password for s in site.stations}
@@ -142,6 +165,28 @@ def uri_equivalent(a: SipURI, b: SipURI) -> bool:
     ha = {(n.lower(), unquote(v)) for n, v in a.headers}
     hb = {(n.lower(), unquote(v)) for n, v in b.headers}
     return ha == hb
+
+
+def _contact_value(b: Binding, now: float) -> str:
+    """A binding as a 200's Contact value (RFC 3261 10.3 step 8: with its remaining time)."""
+    value = f"<{b.contact}>;expires={b.remaining(now)}"
+    if b.q is not None:
+        value += f";q={b.q:g}"
+    if b.instance_id is not None:
+        value += f';+sip.instance="{b.instance_id}"'
+    if b.reg_id is not None:
+        value += f";reg-id={b.reg_id}"
+    return value
+
+
+def _uri_hosts(uri: str) -> Iterator[str]:
+    """The host of a Request-URI text: a generator, so it is parsed only if the digest `uri`
+    differs from the Request-URI."""
+    try:
+        host = parse_uri(uri).host
+    except SipSyntaxError:
+        return
+    yield host
 
 
 def _unescape(text: str | None) -> str | None:
@@ -218,7 +263,7 @@ class Registrar:
             request.headers.get_all("Authorization"),
             now,
             body=request.body,
-            domain_hosts=self._domain_hosts(request),
+            domain_hosts=_uri_hosts(request.uri),
         )
         if outcome.status is AuthStatus.OK:
             self.throttle.success(host)
@@ -259,14 +304,6 @@ class Registrar:
         ):
             return None
         return self._challenge(request, now, stale=False)
-
-    def _domain_hosts(self, request: Request) -> Iterator[str]:
-        # a generator: the Request-URI is parsed only if the digest uri differs from it
-        try:
-            host = request.request_uri.host
-        except SipSyntaxError:
-            return
-        yield host
 
     def _challenge(self, request: Request, now: float, *, stale: bool) -> Response:
         response = self._reply(request, 401)
@@ -327,10 +364,7 @@ class Registrar:
         if header_expires is not None:
             default = _parse_expires(header_expires)
         raw_contacts = request.headers.get_all("Contact")
-        current = dict(self._bindings.get(username, {}))
-        for contact, b in list(current.items()):
-            if b.expires_at <= now:
-                del current[contact]
+        current = self._current(username, now)
         if any(c.strip() == "*" for c in raw_contacts):
             return self._unregister_all(request, username, current, call_id, cseq[0], now)
         if not raw_contacts:
@@ -348,6 +382,68 @@ class Registrar:
             for c in contacts
         ]
         return self._apply(request, username, current, wanted, now)
+
+    def _current(self, username: str, now: float) -> dict[str, Binding]:
+        """A copy of the station's bindings still unexpired at `now`, by contact."""
+        current = dict(self._bindings.get(username, {}))
+        for contact, b in list(current.items()):
+            if b.expires_at <= now:
+                del current[contact]
+        return current
+
+    # -- the quick path for a plain REGISTER -----------------------------------------------
+
+    def register_scanned(
+        self, scan: RegisterScan, source: tuple[str, int], now: float, *, server: str
+    ) -> ScannedAnswer | None:
+        """Answer a REGISTER read by `scan_register` as `handle_register` answers the parsed
+        request, straight to bytes with `server` as the Server header.
+
+        None, with nothing changed, when the source is blocked or the credentials do not pass
+        (a failure is counted, slowed and logged the general way): the request then goes
+        through `parse_message` and `handle_register`. Once the credentials pass (their nonce
+        count is spent), every outcome is answered here, in the general path's order of checks.
+        """
+        host = source[0]
+        if self.throttle.blocked(host, now):
+            return None
+        to = parse_name_addr(scan.to)  # the scan checked it is plain: it parses
+        tag = None if to.tag is not None else new_tag()
+        authorization = scan.authorization
+        if authorization is None:
+            lines = "".join([f"WWW-Authenticate: {v}\r\n" for v in self.auth.challenges(now)])
+            return ScannedAnswer(scanned_reply(scan, "401 Unauthorized", tag, lines, server))
+        outcome = self.auth.check(
+            "REGISTER", scan.uri, (authorization,), now, domain_hosts=_uri_hosts(scan.uri)
+        )
+        if outcome.status is not AuthStatus.OK:
+            return None
+        self.throttle.success(host)
+        username = outcome.username
+        try:
+            # RFC 3261 10.3 step 3: only the station itself may change its bindings
+            if to.uri.scheme not in ("sip", "sips") or _unescape(to.uri.user) != username:
+                raise _Reject(403)
+            default = self._settings.default_expires
+            if scan.expires is not None:
+                default = _parse_expires(scan.expires)
+            current = self._current(username, now)
+            if scan.contact is None:  # RFC 3261 10.3 step 8: a query
+                added: tuple[Binding, ...] = ()
+                removed: tuple[Binding, ...] = ()
+            else:
+                wanted = self._proposed(
+                    parse_name_addr(scan.contact), username, default, scan.call_id, scan.cseq,
+                    source, "UDP", scan.user_agent, now,
+                )
+                added, removed = self._update(username, current, [wanted], now)
+        except _Reject as reject:
+            status = f"{reject.status} {reject.reason or reason_phrase(reject.status)}"
+            lines = "".join([f"{name}: {value}\r\n" for name, value in reject.headers])
+            return ScannedAnswer(scanned_reply(scan, status, tag, lines, server))
+        lines = "".join([f"Contact: {_contact_value(b, now)}\r\n" for b in current.values()])
+        lines += f"Date: {self._date_value(now)}\r\n"
+        return ScannedAnswer(scanned_reply(scan, "200 OK", tag, lines, server), added, removed)
 
     def _proposed(
         self,
@@ -433,6 +529,17 @@ class Registrar:
         wanted: list[Binding],
         now: float,
     ) -> RegisterResult:
+        added, removed = self._update(username, current, wanted, now)
+        return RegisterResult(
+            self._ok(request, current.values(), now), added_or_refreshed=added, removed=removed
+        )
+
+    def _update(
+        self, username: str, current: dict[str, Binding], wanted: list[Binding], now: float
+    ) -> tuple[tuple[Binding, ...], tuple[Binding, ...]]:
+        """RFC 3261 10.3 step 7: apply `wanted` to the station's `current` bindings (left as
+        the new set) and commit; (added or refreshed, removed). Raises _Reject, changing
+        nothing, when the update must abort."""
         stored = dict(current)
         added: dict[str, Binding] = {}
         removed: dict[str, Binding] = {}
@@ -464,12 +571,7 @@ class Registrar:
             if len(current) > self._max_contacts:
                 raise _Reject(403, "Too many contacts")
         self._commit(username, current, added.values())
-        removed_tuple = tuple(b for c, b in removed.items() if c not in current)
-        return RegisterResult(
-            self._ok(request, current.values(), now),
-            added_or_refreshed=tuple(added.values()),
-            removed=removed_tuple,
-        )
+        return tuple(added.values()), tuple(b for c, b in removed.items() if c not in current)
 
     def _unregister_all(
         self,
@@ -510,19 +612,15 @@ class Registrar:
         # RFC 3261 10.3 step 8: every current binding with its remaining time, and a Date
         response = self._reply(request, 200)
         for b in bindings:
-            value = f"<{b.contact}>;expires={b.remaining(now)}"
-            if b.q is not None:
-                value += f";q={b.q:g}"
-            if b.instance_id is not None:
-                value += f';+sip.instance="{b.instance_id}"'
-            if b.reg_id is not None:
-                value += f";reg-id={b.reg_id}"
-            response.headers.add("Contact", value)
+            response.headers.add("Contact", _contact_value(b, now))
+        response.headers.add("Date", self._date_value(now))
+        return response
+
+    def _date_value(self, now: float) -> str:
         second = int(now)
         if self._date[0] != second:  # RFC 3261 20.17: whole seconds, formatted once per second
             self._date = (second, formatdate(second, usegmt=True))
-        response.headers.add("Date", self._date[1])
-        return response
+        return self._date[1]
 
     # -- queries, restore and expiry -------------------------------------------------------
 

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from acdgate.gateway.sip.message import Request, Response, make_response, parse_via
 from acdgate.gateway.sip.parser import ParseError, StreamFramer, parse_message
+from acdgate.gateway.sip.register_scan import RegisterScan, scan_register
 from acdgate.gateway.sip.stateless import RecentAnswers, request_identity
 from acdgate.gateway.sip.transaction_actions import (
     Action,
@@ -37,7 +38,7 @@ from acdgate.gateway.sip.transaction_actions import (
     TransportFailed,
 )
 from acdgate.gateway.sip.transaction_layer import TransactionLayer
-from acdgate.gateway.sip.via import Via
+from acdgate.gateway.sip.via import response_address, with_received
 from acdgate.gateway.sip_trace import SipTrace
 from twisted.internet import defer, protocol
 from twisted.internet.error import CannotListenError
@@ -61,6 +62,10 @@ class Incoming:
 
 class SipHandler(Protocol):
     """The transaction user: gets each new request and answers it through `SipStack.respond`.
+
+    A plain REGISTER over UDP may first be offered, unparsed, to its
+    `take_scanned_register(scan, incoming) -> bool` (`register_scan.scan_register` read it), which
+    answers with `SipStack.reply_scanned` or declines (False: it is parsed and goes on below).
 
     It may also have `take_statelessly(request, incoming) -> bool` and the set
     `stateless_methods` it applies to: a request of those methods is offered there first, and
@@ -108,9 +113,13 @@ class SipStack:
         self._udp: _UdpProtocol | None = None
         self._ports: list[IListeningPort] = []
         self.local_address: Address = ("127.0.0.1", 5060)
-        self.stats: dict[str, int] = {"received": 0, "sent": 0, "parse_errors": 0, "dropped": 0}
+        self.stats: dict[str, int] = {"received": 0, "sent": 0, "parse_errors": 0, "dropped": 0,
+                                       "scanned": 0}  # plain REGISTERs answered unparsed
         self._take_statelessly: Callable[[Request, Incoming], bool] | None = getattr(
             handler, "take_statelessly", None
+        )
+        self._take_scanned: Callable[[RegisterScan, Incoming], bool] | None = getattr(
+            handler, "take_scanned_register", None
         )
         self._stateless_methods: frozenset[str] = frozenset(getattr(handler, "stateless_methods", ()))
         self._stateless_sent = RecentAnswers()
@@ -227,7 +236,45 @@ class SipStack:
                           stream: _StreamProtocol | None = None) -> None:
         """One UDP datagram (or one framed stream message's bytes): parse and dispatch."""
         self._trace(data, source, self._local_for(stream), transport)
+        if transport == "UDP" and self._take_scanned is not None and data.startswith(b"REGISTER "):
+            scan = scan_register(data, source)
+            if scan is not None and self._answered_scanned(scan, source):
+                return
         self.message_received(parse_message(data), source, transport)
+
+    def _answered_scanned(self, scan: RegisterScan, source: Address) -> bool:
+        """Offer a plain REGISTER read by `scan_register` to the TU, statelessly as
+        `_answered_statelessly` does for a parsed one (and keyed the same way, so either path
+        absorbs the other's retransmissions); False: parse it and go the general way."""
+        assert self._take_scanned is not None
+        identity = scan.identity
+        now = self.reactor.seconds()
+        recent = self._stateless_sent
+        sent = recent.answer_to(identity, now)
+        if sent is not None:
+            self.stats["received"] += 1
+            if sent[0]:
+                self._send_data(sent[0], sent[1], sent[2], "a stateless answer again")
+            return True
+        recent.expect(identity, now)
+        try:
+            taken = self._take_scanned(scan, Incoming(source, "UDP", None, identity))
+        except Exception:  # the TU's bug must not take the stack down: the general way answers
+            log.failure("handler failed on a scanned REGISTER from {peer}", peer=_fmt(source))
+            taken = False
+        if taken:
+            self.stats["received"] += 1
+            self.stats["scanned"] += 1
+        else:
+            recent.forget(identity)
+        return taken
+
+    def reply_scanned(self, incoming: Incoming, data: bytes, destination: Address) -> None:
+        """Send the answer to a request taken by `take_scanned_register`; its bytes are kept
+        for the request's retransmissions."""
+        identity = incoming.stateless_identity
+        if self._send_data(data, destination, "UDP", "an answer to a REGISTER") and identity:
+            self._stateless_sent.remember(identity, data, destination, "UDP", self.reactor.seconds())
 
     def message_received(self, message: Request | Response | ParseError, source: Address, transport: str) -> None:
         """A parsed message (or a parse error) from `source`."""
@@ -412,9 +459,7 @@ class SipStack:
         via = response.top_via
         if via is None:
             return source
-        host = via.received or via.host
-        port = via.rport if via.rport is not None else (via.port or 5060)
-        return (host.strip("[]"), port)
+        return response_address(via)
 
     def _send(self, message: Request | Response, dest: Address, transport: str) -> bool:
         return self._send_data(message.to_bytes(), dest, transport, message)
@@ -503,62 +548,18 @@ def _is_ip_literal(host: str) -> bool:
 
 
 def _with_received(request: Request, source: Address) -> Request:
-    """RFC 3261 18.2.1 and RFC 3581 4: record where the request really came from in the top Via.
-
-    `received` when the sent-by host differs from the source; an empty `rport` gets the source
-    port, and then `received` too. One pass over the parameters, one new Via.
-    """
+    """RFC 3261 18.2.1 and RFC 3581 4: record where the request really came from in the top Via
+    (`via.with_received`); the request itself when nothing changes."""
     try:
         via = request.headers.parsed("Via", parse_via)  # cached: the parser checked it already
     except ValueError:
         return request
     if via is None:
         return request
-    host, port = source
-    params = via.params
-    rport_at = received_at = -1
-    for i, (name, _) in enumerate(params):  # names are case-insensitive (RFC 3261 7.3.1)
-        lname = name.lower()
-        if lname == "rport":
-            if rport_at < 0:
-                rport_at = i
-        elif lname == "received" and received_at < 0:
-            received_at = i
-    rport_value = params[rport_at][1] if rport_at >= 0 else None
-    fill_rport = rport_at >= 0 and not (rport_value and rport_value.isdigit())
-    want_received = via.host.strip("[]") != host or (fill_rport and received_at < 0)
-    if not (fill_rport or want_received):
-        return request
-    new = list(params)
-    if fill_rport:
-        new[rport_at] = (params[rport_at][0], str(port))
-    if want_received:
-        if received_at >= 0:
-            new[received_at] = (params[received_at][0], host)
-        else:
-            new.append(("received", host))
-    changed, text = _via_with_params(via, tuple(new))
-    request.headers.replace_first("Via", text, parse_via, changed)
+    changed = with_received(via, source)
+    if changed is not None:
+        request.headers.replace_first("Via", changed[1], parse_via, changed[0])
     return request
-
-
-if Via.__slots__ != ("transport", "host", "port", "params"):
-    raise ImportError("Via fields changed: update _via_with_params")
-_set_via_fields = tuple(Via.__dict__[n].__set__ for n in Via.__slots__)
-
-
-def _via_with_params(via: Via, params: tuple[tuple[str, str | None], ...]) -> tuple[Via, str]:
-    """`via` with other parameters, and its text (what str() gives): built without the frozen
-    dataclass's __init__ and `Via.__str__`'s generator, as `_with_received` runs per request."""
-    changed = object.__new__(Via)
-    set_transport, set_host, set_port, set_params = _set_via_fields
-    set_transport(changed, via.transport)
-    set_host(changed, via.host)
-    set_port(changed, via.port)
-    set_params(changed, params)
-    head = (f"SIP/2.0/{via.transport} {via.host}" if via.port is None
-            else f"SIP/2.0/{via.transport} {via.host}:{via.port}")
-    return changed, head + "".join([f";{n}" if v is None else f";{n}={v}" for n, v in params])
 
 
 def _phrase(reason: str) -> str:

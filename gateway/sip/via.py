@@ -13,7 +13,7 @@ from acdgate.gateway.sip.uri import (
     split_plain_params,
 )
 
-__all__ = ["Via", "is_plain_via", "parse_via"]
+__all__ = ["Via", "is_plain_via", "parse_via", "response_address", "via_with_params", "with_received"]
 
 Params = tuple[tuple[str, str | None], ...]
 
@@ -136,3 +136,57 @@ def _parse_via_general(text: str) -> Via:
     sent_by = "".join(rest[1].split())  # sent-by = host [ SWS ":" SWS port ]
     host, port = parse_hostport(sent_by)
     return Via(transport.upper(), host, port, parse_params(text[semi + 1 :]) if semi >= 0 else ())
+
+
+def with_received(via: Via, source: tuple[str, int]) -> tuple[Via, str] | None:
+    """RFC 3261 18.2.1 and RFC 3581 4: the top Via of a request from `source`, and its text, with
+    where the request really came from; None when nothing changes.
+
+    `received` when the sent-by host differs from the source; an empty `rport` gets the source
+    port, and then `received` too. One pass over the parameters, one new Via.
+    """
+    host, port = source
+    params = via.params
+    rport_at = received_at = -1
+    for i, (name, _) in enumerate(params):  # names are case-insensitive (RFC 3261 7.3.1)
+        lname = name.lower()
+        if lname == "rport":
+            if rport_at < 0:
+                rport_at = i
+        elif lname == "received" and received_at < 0:
+            received_at = i
+    rport_value = params[rport_at][1] if rport_at >= 0 else None
+    fill_rport = rport_at >= 0 and not (rport_value and rport_value.isdigit())
+    want_received = via.host.strip("[]") != host or (fill_rport and received_at < 0)
+    if not (fill_rport or want_received):
+        return None
+    new = list(params)
+    if fill_rport:
+        new[rport_at] = (params[rport_at][0], str(port))
+    if want_received:
+        if received_at >= 0:
+            new[received_at] = (params[received_at][0], host)
+        else:
+            new.append(("received", host))
+    return via_with_params(via, tuple(new))
+
+
+def via_with_params(via: Via, params: Params) -> tuple[Via, str]:
+    """`via` with other parameters, and its text (what str() gives): built without the frozen
+    dataclass's __init__ and `Via.__str__`'s generator, as `with_received` runs per request."""
+    changed = _new(Via)
+    _set_transport(changed, via.transport)
+    _set_host(changed, via.host)
+    _set_port(changed, via.port)
+    _set_params(changed, params)
+    head = (f"SIP/2.0/{via.transport} {via.host}" if via.port is None
+            else f"SIP/2.0/{via.transport} {via.host}:{via.port}")
+    return changed, head + "".join([f";{n}" if v is None else f";{n}={v}" for n, v in params])
+
+
+def response_address(via: Via) -> tuple[str, int]:
+    """Where a response to a request with this top Via goes (RFC 3261 18.2.2 with RFC 3581):
+    received/rport when the request recorded them, else the sent-by (default port 5060)."""
+    host = via.received or via.host
+    rport = via.rport
+    return (host.strip("[]"), rport if rport is not None else (via.port or 5060))

@@ -18,8 +18,7 @@ from acdgate.gateway.sip.message import (
     parse_via,
 )
 from acdgate.gateway.sip.parser import parse_message
-from acdgate.gateway.sip.stack import _via_with_params
-from acdgate.gateway.sip.via import Via
+from acdgate.gateway.sip.via import Via, via_with_params
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -137,7 +136,7 @@ def test_via_with_params_is_the_via_and_its_text(
     old: tuple[tuple[str, str | None], ...], new: tuple[tuple[str, str | None], ...],
 ) -> None:  # fmt: skip
     via = Via(transport, host, port, old)
-    changed, text = _via_with_params(via, new)
+    changed, text = via_with_params(via, new)
     assert changed == Via(transport, host, port, new)
     assert text == str(Via(transport, host, port, new))
     assert parse_via(text) == changed

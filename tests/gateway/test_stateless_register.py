@@ -108,3 +108,47 @@ def test_a_require_still_gets_its_420_before_any_challenge(local_gateway: World)
     answer = local_gateway.answer()
     assert answer.startswith("SIP/2.0 420 "), answer
     assert "Unsupported: gruu" in answer
+
+
+def _unusual(request: bytes) -> bytes:
+    """The same REGISTER with a tab after a colon (valid SWS, RFC 3261 7.3.1) and a folded
+    line: not the quick path's shape."""
+    return request.replace(b"Expires: 600", b"Expires:\t600").replace(b"Call-ID: ", b"Call-ID:\r\n  ")
+
+
+def test_plain_registers_are_answered_unparsed_and_the_others_parsed_alike(local_gateway: World) -> None:
+    stats = local_gateway.gateway.stack.stats
+    local_gateway.send(local_gateway.request("2101", 2, local_gateway.challenged("2101")))
+    local_gateway.read_one()
+    quick = local_gateway.answer()
+    assert stats["scanned"] == 2  # the challenged REGISTER and the authenticated one
+    local_gateway.send(_unusual(local_gateway.request("2102", 1)))
+    local_gateway.read_one()
+    challenge = local_gateway.answer()
+    assert challenge.startswith("SIP/2.0 401 ")
+    local_gateway.send(_unusual(local_gateway.request("2102", 2, local_gateway.authorization("2102", challenge))))
+    local_gateway.read_one()
+    general = local_gateway.answer()
+    assert stats["scanned"] == 2  # the unusual ones were parsed
+    assert local_gateway.stored() == {"2101", "2102"}
+    # the same answer either way, but for the station and the tag
+    def shape(answer: str) -> list[str]:
+        text = re.sub(r"210[12]", "21XX", re.sub(r";tag=\w+", ";tag=T", answer))
+        return [line for line in text.split("\r\n") if not line.startswith(("Via:", "CSeq:", "Date:"))]
+    assert quick.startswith("SIP/2.0 200 ") and shape(quick) == shape(general)
+
+
+def test_a_binding_that_cannot_be_stored_is_not_acknowledged_either_way(local_gateway: World) -> None:
+    # RFC 3261 10.3 step 7: a binding that is not durable gets a 500 and the phone retries
+    quick_credentials = local_gateway.challenged("2101")
+    local_gateway.send(_unusual(local_gateway.request("2102", 1)))
+    local_gateway.read_one()
+    general_credentials = local_gateway.authorization("2102", local_gateway.answer())
+    local_gateway.store._db.close()  # the database is gone from under the gateway
+    local_gateway.send(local_gateway.request("2101", 2, quick_credentials))
+    local_gateway.read_one()
+    assert local_gateway.answer().startswith("SIP/2.0 500 ")
+    local_gateway.send(_unusual(local_gateway.request("2102", 2, general_credentials)))
+    local_gateway.read_one()
+    assert local_gateway.answer().startswith("SIP/2.0 500 ")
+    assert local_gateway.gateway.stack.stats["scanned"] == 2
