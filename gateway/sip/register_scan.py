@@ -26,7 +26,7 @@ from acdgate.gateway.sip.message import SipSyntaxError, parse_cseq
 from acdgate.gateway.sip.parser import MAX_HEADERS, is_call_id
 from acdgate.gateway.sip.stateless import transaction_identity
 from acdgate.gateway.sip.uri import PLAIN_SIP_URI
-from acdgate.gateway.sip.via import is_plain_via, parse_via, response_address, with_received
+from acdgate.gateway.sip.via import parse_plain_via, response_address, with_received
 
 __all__ = ["RegisterScan", "scan_register"]
 
@@ -57,9 +57,9 @@ _GENERAL_ONLY = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: its __init__ would cost a setattr call per field
 class RegisterScan:
-    """What the registrar reads of a plain REGISTER, and how to answer it."""
+    """What the registrar reads of a plain REGISTER, and how to answer it (read-only)."""
 
     uri: str  # the Request-URI
     via: str  # the top Via as the response carries it (received/rport filled in)
@@ -126,7 +126,7 @@ def scan_register(data: bytes, source: Address) -> RegisterScan | None:
     via_text, from_, to, call_id, cseq_text, contact, expires, auth, user_agent, length, max_fwd = values
     if via_text is None or from_ is None or to is None or call_id is None or cseq_text is None:
         return None
-    if "," in via_text or not is_plain_via(via_text):
+    if "," in via_text:
         return None
     if not (is_plain_name_addr(from_) and is_plain_name_addr(to) and is_call_id(call_id)):
         return None
@@ -144,8 +144,8 @@ def scan_register(data: bytes, source: Address) -> RegisterScan | None:
         return None  # several Contacts, or "*" (a wildcard unregister)
     if expires is not None and not expires.isdigit():
         return None
-    via = parse_via(via_text)
-    if via.transport != "UDP":
+    via = parse_plain_via(via_text)
+    if via is None or via.transport != "UDP":
         return None
     stamped = with_received(via, source)
     if stamped is not None:

@@ -13,7 +13,7 @@ from acdgate.gateway.sip.uri import (
     split_plain_params,
 )
 
-__all__ = ["Via", "is_plain_via", "parse_via", "response_address", "via_with_params", "with_received"]
+__all__ = ["Via", "is_plain_via", "parse_plain_via", "parse_via", "response_address", "via_with_params", "with_received"]
 
 Params = tuple[tuple[str, str | None], ...]
 
@@ -106,17 +106,23 @@ _set_transport, _set_host, _set_port, _set_params = (Via.__dict__[n].__set__ for
 
 def parse_via(text: str) -> Via:
     """Parse one Via value; LWS is allowed around '/', ':', ';' and '=' (RFC 4475 3.1.1.1)."""
+    via = parse_plain_via(text)
+    return via if via is not None else _parse_via_general(text)
+
+
+def parse_plain_via(text: str) -> Via | None:
+    """`parse_via` of a Via in the usual shape (`is_plain_via`), None for any other."""
     plain = _PLAIN_VIA_PARTS.fullmatch(text)
-    if plain is not None:  # the usual shape: the regex has validated every part
-        transport, host, port, ptext = plain.groups()
-        via = _new(Via)
-        _set_transport(via, transport.upper())
-        _set_host(via, host)
-        _set_port(via, None if port is None else int(port))
-        # plain parameter values hold no ';' (not even quoted), so the split is exact
-        _set_params(via, split_plain_params(ptext) if ptext else ())
-        return via
-    return _parse_via_general(text)
+    if plain is None:
+        return None
+    transport, host, port, ptext = plain.groups()  # the regex has validated every part
+    via = _new(Via)
+    _set_transport(via, transport.upper())
+    _set_host(via, host)
+    _set_port(via, None if port is None else int(port))
+    # plain parameter values hold no ';' (not even quoted), so the split is exact
+    _set_params(via, split_plain_params(ptext) if ptext else ())
+    return via
 
 
 def _parse_via_general(text: str) -> Via:
