@@ -90,9 +90,9 @@ class AuthParseError:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class DigestCredentials:
-    """The parameters of one `Authorization: Digest ...` header (RFC 7616 section 3.4)."""
+class DigestCredentials(NamedTuple):
+    """The parameters of one `Authorization: Digest ...` header (RFC 7616 section 3.4); a named
+    tuple, as `check` unpacks one per request."""
 
     username: str
     realm: str
@@ -225,31 +225,12 @@ def _ext_value(value: str) -> str | None:
         return None
 
 
-class _Credentials(NamedTuple):
-    """DigestCredentials' fields in its order: what `check` works on (a tuple is cheaper)."""
-
-    username: str
-    realm: str
-    nonce: str
-    uri: str
-    response: str
-    algorithm: Algorithm
-    qop: Qop | None
-    nc: str | None
-    cnonce: str | None
-    opaque: str | None
-    userhash: bool
-
-
 def parse_authorization(value: str) -> DigestCredentials | AuthParseError:
     """Parse one Authorization (or Proxy-Authorization) header value; never raises."""
-    fields = _parse_credentials(value)
-    if isinstance(fields, AuthParseError):
-        return fields
-    return DigestCredentials(*fields)
+    return _parse_credentials(value)
 
 
-def _parse_credentials(value: str) -> _Credentials | AuthParseError:
+def _parse_credentials(value: str) -> DigestCredentials | AuthParseError:
     if len(value) > _MAX_HEADER:
         return AuthParseError("Authorization too long")
     parts = value.strip().split(None, 1)
@@ -291,7 +272,7 @@ def _parse_credentials(value: str) -> _Credentials | AuthParseError:
         if cnonce is None:
             return AuthParseError("Session algorithm without cnonce in Authorization")
     userhash = get("userhash")
-    return _Credentials(
+    return DigestCredentials(
         username,
         realm,
         nonce,
@@ -624,9 +605,9 @@ class DigestAuthenticator:
         `domain_hosts` names the hosts the request addressed (Request-URI, To); a digest `uri`
         that differs from the Request-URI is accepted only if its host is one of these or ours.
         """
-        chosen: _Credentials | None = None
+        chosen: DigestCredentials | None = None
         first_error: AuthParseError | None = None
-        foreign: _Credentials | None = None
+        foreign: DigestCredentials | None = None
         for value in authorizations:
             creds = _parse_credentials(value)
             if isinstance(creds, AuthParseError):
@@ -646,7 +627,7 @@ class DigestAuthenticator:
 
     def _verify(
         self,
-        creds: _Credentials,
+        creds: DigestCredentials,
         method: str,
         request_uri: str,
         body: bytes,
