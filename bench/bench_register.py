@@ -40,6 +40,7 @@ sys.path.insert(0, str(BENCH))
 from sipp_bench import (  # noqa: E402  (a sibling module, found through sys.path)
     ROOT,
     BenchError,
+    acdgate_build,
     bench_parser,
     children_cpu_seconds,
     children_of,
@@ -551,7 +552,8 @@ def main(argv: list[str] | None = None) -> int:
     def measure() -> dict[str, list[Step]]:
         print(
             f"bench_register: rates {rates}/s, {step_seconds:g} s per step (cap {args.max_calls}), "
-            f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f} (shared machine: figures vary)"
+            f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f} (shared machine: figures vary); "
+            f"acdgate {acdgate_build()}"
         )
         starts = {"acdgate": acdgate_server, "kamailio": kamailio_server, "twisted-floor": floor_server}
         results: dict[str, list[Step]] = {}

@@ -105,6 +105,22 @@ def running_gateway(state: Path, config: Path | None = None) -> Iterator[Gateway
             gw.kill()
 
 
+def acdgate_build() -> str:
+    """Which acdgate this interpreter runs (the gateway is started with it): pure Python, or
+    with modules compiled by mypyc (setup.py, `ACDGATE_COMPILED=1`)."""
+    import importlib.util
+    import pkgutil
+
+    import acdgate.gateway
+
+    compiled = 0
+    for module in pkgutil.walk_packages(acdgate.gateway.__path__, "acdgate.gateway."):
+        spec = importlib.util.find_spec(module.name)
+        if spec is not None and (spec.origin or "").endswith(".so"):
+            compiled += 1
+    return f"compiled with mypyc ({compiled} modules)" if compiled else "pure Python"
+
+
 def kamailio_exe() -> str:
     """Debian's kamailio binary (it lives in /usr/sbin, often not on PATH)."""
     exe = shutil.which("kamailio") or (

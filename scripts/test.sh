@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: real SIP peers (SIPp, baresip), tshark for captures, espeak-ng for talk-off
-# speech, kamailio as the benchmarks' baseline (the smoke test runs it).
-DEB_PACKAGES="sip-tester baresip-core tshark espeak-ng iproute2 kamailio python3-venv"
+# speech, kamailio as the benchmarks' baseline (the smoke test runs it), a C compiler and the
+# Python headers for the optional mypyc build (scripts/compiled-build.sh).
+DEB_PACKAGES="sip-tester baresip-core tshark espeak-ng iproute2 kamailio python3-venv gcc python3-dev"
 missing=""
 for p in $DEB_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
@@ -30,6 +31,9 @@ MYPYPATH=build/typecheck .venv/bin/mypy --namespace-packages --explicit-package-
 
 echo "== wheel: build, install in a scratch venv, import once"
 scripts/check-wheel.sh
+
+echo "== compiled build (mypyc): build it, run the SIP tests against it"
+scripts/compiled-build.sh build/compiled-venv
 
 echo "== pytest"
 .venv/bin/python -m pytest "$@"
