@@ -111,6 +111,7 @@ class SipStack:
         self._listeners: dict[str, Callable[[Response], None]] = {}
         self._streams: dict[Address, _StreamProtocol] = {}
         self._udp: _UdpProtocol | None = None
+        self._udp_fd = -1  # the UDP socket's descriptor, for `input_pending`
         self._ports: list[IListeningPort] = []
         self.local_address: Address = ("127.0.0.1", 5060)
         self.stats: dict[str, int] = {"received": 0, "sent": 0, "parse_errors": 0, "dropped": 0,
@@ -144,6 +145,8 @@ class SipStack:
             break
         self._ports += [udp_port, tcp_port]
         _enlarge_receive_buffer(udp_port)
+        sock = getattr(udp_port, "socket", None)
+        self._udp_fd = sock.fileno() if sock is not None else -1
         if tls_port is not None and tls_context is not None:
             self._ports.append(
                 self.reactor.listenSSL(tls_port, _StreamFactory(self, "TLS"), tls_context, interface=bind)
@@ -165,6 +168,7 @@ class SipStack:
         for stream in list(self._streams.values()):
             if stream.transport is not None:
                 stream.transport.loseConnection()
+        self._udp_fd = -1  # closing: the number may name another socket soon
         stops = [defer.maybeDeferred(p.stopListening) for p in self._ports]
         self._ports.clear()
         done: defer.Deferred[Any] = defer.gatherResults(stops, consumeErrors=True)
@@ -219,16 +223,13 @@ class SipStack:
 
     def input_pending(self) -> bool:
         """More UDP datagrams wait in the SIP socket: the reader is coming back at once."""
-        port: Any = self._udp.transport if self._udp is not None else None
-        sock = getattr(port, "socket", None)
-        if sock is None:
+        if self._udp_fd < 0:
             return False
         try:
             # Linux FIONREAD on a datagram socket: the size of the next datagram, 0 for none
-            pending = fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0")
-        except OSError:
+            return fcntl.ioctl(self._udp_fd, termios.FIONREAD, _NO_BYTES) != _NO_BYTES
+        except OSError:  # closed meanwhile (stop)
             return False
-        return pending != b"\0\0\0\0"
 
     # -- input -------------------------------------------------------------------------
 
@@ -516,6 +517,9 @@ class SipStack:
 # Bursts of REGISTERs (a site's phones after a power cut) overflow the default ~208 KB buffer,
 # the kernel drops datagrams and the phones retransmit only after T1; ask for 4 MB.
 UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
+
+
+_NO_BYTES = b"\0\0\0\0"  # FIONREAD's int, zero
 
 
 def _enlarge_receive_buffer(port: Any) -> None:
