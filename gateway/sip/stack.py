@@ -249,15 +249,9 @@ class SipStack:
         absorbs the other's retransmissions); False: parse it and go the general way."""
         assert self._take_scanned is not None
         identity = scan.identity
-        now = self.reactor.seconds()
-        recent = self._stateless_sent
-        sent = recent.answer_to(identity, now)
-        if sent is not None:
+        if self._answered_before(identity):
             self.stats["received"] += 1
-            if sent[0]:
-                self._send_data(sent[0], sent[1], sent[2], "a stateless answer again")
             return True
-        recent.expect(identity, now)
         try:
             taken = self._take_scanned(scan, Incoming(source, "UDP", None, identity))
         except Exception:  # the TU's bug must not take the stack down: the general way answers
@@ -267,8 +261,21 @@ class SipStack:
             self.stats["received"] += 1
             self.stats["scanned"] += 1
         else:
-            recent.forget(identity)
+            self._stateless_sent.forget(identity)
         return taken
+
+    def _answered_before(self, identity: str) -> bool:
+        """A retransmission of a request answered statelessly: send its answer's bytes again
+        (none while the answer is pending: absorbed). Otherwise mark `identity` as being
+        answered and return False."""
+        now = self.reactor.seconds()
+        sent = self._stateless_sent.answer_to(identity, now)
+        if sent is None:
+            self._stateless_sent.expect(identity, now)
+            return False
+        if sent[0]:
+            self._send_data(sent[0], sent[1], sent[2], "a stateless answer again")
+        return True
 
     def reply_scanned(self, incoming: Incoming, data: bytes, destination: Address) -> None:
         """Send the answer to a request taken by `take_scanned_register`; its bytes are kept
@@ -311,14 +318,8 @@ class SipStack:
         identity = request_identity(request)
         if identity is None:
             return False
-        now = self.reactor.seconds()
-        recent = self._stateless_sent
-        sent = recent.answer_to(identity, now)
-        if sent is not None:
-            if sent[0]:
-                self._send_data(sent[0], sent[1], sent[2], "a stateless answer again")
+        if self._answered_before(identity):
             return True
-        recent.expect(identity, now)
         incoming = Incoming(source, transport, None, identity)
         try:
             taken = self._take_statelessly(request, incoming)
@@ -327,7 +328,7 @@ class SipStack:
             self.reply_statelessly(incoming, make_response(request, 500, "Server Internal Error"))
             return True
         if not taken:
-            recent.forget(identity)
+            self._stateless_sent.forget(identity)
         return taken
 
     def reply_statelessly(self, incoming: Incoming, response: Response) -> None:
