@@ -5,6 +5,7 @@ gateway rings the supervisor's station)."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,22 +50,32 @@ def _talking(gw: GatewayProcess) -> int:
     return wait_state(gw, "3000", "TALKING")
 
 
-def _joined(gw: GatewayProcess, modes: str) -> None:
+def _joined(gw: GatewayProcess, modes: str, supervisor: subprocess.Popen[str] | None = None) -> None:
     """Wait for supervisor 3900 to be switched into 3000's call (`modes`: a regex), then
-    check the agent's status line shows `Mon` (guide "Monitoring/Recording Notification")."""
-    wait_logged(gw, rf"\b3900 (?:{modes}) on 3000's call", "the supervisor joined")
+    check the agent's status line shows `Mon` (guide "Monitoring/Recording Notification").
+    If it never joins, what the supervisor's phone said is in the failure."""
+    try:
+        wait_logged(gw, rf"\b3900 (?:{modes}) on 3000's call", "the supervisor joined")
+    except AssertionError as exc:
+        if supervisor is None:
+            raise
+        supervisor.kill()
+        out, err = supervisor.communicate(timeout=10)
+        raise AssertionError(f"{exc}\nthe supervisor's phone: {out[-1500:]}\n{err[-3000:]}") from None
     assert "Talking : Mon" in gw.get_text("/xml/stats?ext=2101")
 
 
 @pytest.mark.parametrize("code", ["*45*3000#", "*46*3000#"])
 def test_monitor_and_whisper_by_short_code(gateway: GatewayProcess, code: str) -> None:
     whisper = code.startswith("*46")
-    agent = answerer(gateway, "2101", AGENT, talk_seconds=7.0)
+    # the agent talks long enough for the supervisor's phone to start, register and dial on a
+    # loaded machine (CI once saw it not dial within 7 s; its output is in the failure now)
+    agent = answerer(gateway, "2101", AGENT, talk_seconds=12.0)
     call = caller(gateway, "2105", "6000", tone=CALLER)
     _talking(gateway)
     supervisor = caller(gateway, "2110", code, tone=SUPERVISOR, hangup_after=3.0)
     # guide "Monitoring/Recording Notification": Mon on the agent's status line meanwhile
-    _joined(gateway, "whisper" if whisper else "monitor")
+    _joined(gateway, "whisper" if whisper else "monitor", supervisor)
     sup_result, sup_heard = caller_result(supervisor)
     _, agent_heard = answerer_result(agent)
     _, caller_heard = caller_result(call)
