@@ -10,7 +10,10 @@ from __future__ import annotations
 import re
 
 WRAPUP_SECONDS = 1
-NO_ANSWER_SECONDS = 4
+# A pyVoIP phone rings 1 s after the INVITE reaches it; on the lossy LAN of a busy CI machine
+# (a lost INVITE is resent after 0.5 and 1.5 s) answers came 2.4 s after the offer, and once
+# after more than 4 s (a CI run where 4 s was the limit): 8 s leaves room.
+NO_ANSWER_SECONDS = 8
 
 _TIMERS = {
     "wrapup_seconds": WRAPUP_SECONDS,
