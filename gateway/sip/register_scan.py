@@ -9,10 +9,10 @@ parser's own quick checks accept. Anything else is None and goes the general way
 answers exactly as before. What is read is what `parse_message` would give:
 tests/gateway/test_register_scan.py checks the two against each other.
 
-The top Via is read with `parse_via` and stamped with received/rport for `source` here
-(RFC 3261 18.2.1, RFC 3581 4), as the stack does for a parsed request, so the scan carries the
-response's Via text, where the response goes (18.2.2) and the transaction identity that
-`RecentAnswers` keys stateless answers by. Sans-IO.
+The top Via is read from its text and stamped with received/rport for `source` here (RFC 3261
+18.2.1, RFC 3581 4), as the stack does for a parsed request (`via.with_received`), so the scan
+carries the response's Via text, where the response goes (18.2.2, `via.response_address`) and
+the transaction identity that `RecentAnswers` keys stateless answers by. Sans-IO.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from acdgate.gateway.sip.message import SipSyntaxError, parse_cseq
 from acdgate.gateway.sip.parser import MAX_HEADERS, is_call_id
 from acdgate.gateway.sip.stateless import transaction_identity
 from acdgate.gateway.sip.uri import PLAIN_SIP_URI
-from acdgate.gateway.sip.via import parse_plain_via, response_address, with_received
+from acdgate.gateway.sip.via import PLAIN_VIA_PARTS
 
 __all__ = ["RegisterScan", "scan_register"]
 
@@ -144,14 +144,81 @@ def scan_register(data: bytes, source: Address) -> RegisterScan | None:
         return None  # several Contacts, or "*" (a wildcard unregister)
     if expires is not None and not expires.isdigit():
         return None
-    via = parse_plain_via(via_text)
-    if via is None or via.transport != "UDP":
+    via = PLAIN_VIA_PARTS.fullmatch(via_text)
+    if via is None:
         return None
-    stamped = with_received(via, source)
-    if stamped is not None:
-        via, via_text = stamped
+    transport, host, port_text, ptext = via.groups()
+    if transport.upper() != "UDP":
+        return None
+    port = None if port_text is None else int(port_text)
+    stamped = _stamped_via(transport, host, port, ptext, source)
+    if stamped is None:
+        stamped = via_text, _response_address(host, port, ptext)
     return RegisterScan(
-        parts[1], via_text, response_address(via), from_, to, call_id, cseq, cseq_text,
+        parts[1], stamped[0], stamped[1], from_, to, call_id, cseq, cseq_text,
         contact, expires, auth, user_agent or "",
-        transaction_identity(via, cseq, "REGISTER", call_id, auth is not None),
+        transaction_identity(_param(ptext, "branch"), host, port, cseq, "REGISTER", call_id, auth is not None),
     )
+
+
+# The Via's parameters as the text after the sent-by (`;branch=z9hG4bK..;rport`), which
+# PLAIN_VIA_PARTS validated: no ';' in a value, no LWS, so splitting is exact. These three do
+# what `parse_plain_via`, `with_received` and `response_address` do with a `Via`, without
+# building two of them per REGISTER; tests/gateway/test_register_scan.py checks them against
+# those on generated Vias.
+
+
+def _param(ptext: str | None, name: str) -> str | None:
+    """The first parameter called `name` (case-insensitive): its value, "" for a flag."""
+    if ptext:
+        for item in ptext[1:].split(";"):
+            key, eq, value = item.partition("=")
+            if key.lower() == name:
+                return value if eq else ""
+    return None
+
+
+def _response_address(host: str, port: int | None, ptext: str | None) -> Address:
+    """RFC 3261 18.2.2 with RFC 3581: received/rport if present, else the sent-by."""
+    rport = _param(ptext, "rport")
+    return (
+        (_param(ptext, "received") or host).strip("[]"),
+        int(rport) if rport and rport.isdigit() else (port or 5060),
+    )
+
+
+def _stamped_via(transport: str, host: str, port: int | None, ptext: str | None,
+                 source: Address) -> tuple[str, Address] | None:
+    """RFC 3261 18.2.1 and RFC 3581 4: the Via's text with `received` when the sent-by host
+    is not the source's, an empty `rport` filled with the source port (and `received` then
+    too), and where the response goes; None when nothing changes."""
+    src_host, src_port = source
+    params: list[tuple[str, str | None]] = []
+    rport_at = received_at = -1
+    if ptext:
+        for i, item in enumerate(ptext[1:].split(";")):
+            key, eq, value = item.partition("=")
+            params.append((key, value if eq else None))
+            lkey = key.lower()  # names are case-insensitive (RFC 3261 7.3.1)
+            if lkey == "rport":
+                if rport_at < 0:
+                    rport_at = i
+            elif lkey == "received" and received_at < 0:
+                received_at = i
+    rport_value = params[rport_at][1] if rport_at >= 0 else None
+    fill_rport = rport_at >= 0 and not (rport_value and rport_value.isdigit())
+    want_received = host.strip("[]") != src_host or (fill_rport and received_at < 0)
+    if not (fill_rport or want_received):
+        return None
+    if fill_rport:
+        params[rport_at] = (params[rport_at][0], str(src_port))
+    if want_received:
+        if received_at >= 0:
+            params[received_at] = (params[received_at][0], src_host)
+        else:
+            params.append(("received", src_host))
+    text = f"SIP/2.0/{transport.upper()} {host}" if port is None else f"SIP/2.0/{transport.upper()} {host}:{port}"
+    text += "".join([f";{n}" if v is None else f";{n}={v}" for n, v in params])
+    received = src_host if want_received else (params[received_at][1] if received_at >= 0 else None)
+    rport = src_port if fill_rport else (int(rport_value) if rport_value else None)
+    return text, ((received or host).strip("[]"), rport if rport is not None else (port or 5060))

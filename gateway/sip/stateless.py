@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections import deque
 
 from acdgate.gateway.sip.message import Request
-from acdgate.gateway.sip.via import Via
 
 __all__ = ["RecentAnswers", "request_identity", "transaction_identity"]
 
@@ -36,12 +35,14 @@ def request_identity(request: Request) -> str | None:
     if via is None or cseq is None:
         return None
     signed = "Authorization" in request.headers or "Proxy-Authorization" in request.headers
-    return transaction_identity(via, cseq[0], request.method, request.call_id, signed)
+    return transaction_identity(via.branch, via.host, via.port, cseq[0], request.method, request.call_id, signed)
 
 
-def transaction_identity(via: Via, cseq: int, method: str, call_id: str | None, signed: bool) -> str:
-    """`request_identity` from the parts, for a request read without a `Request`."""
-    return f"{via.branch} {via.host}:{via.port} {cseq} {method} {call_id} {signed}"
+def transaction_identity(branch: str | None, host: str, port: int | None, cseq: int, method: str,
+                         call_id: str | None, signed: bool) -> str:
+    """`request_identity` from the parts (the top Via's branch and sent-by), for a request
+    read without a `Request`."""
+    return f"{branch} {host}:{port} {cseq} {method} {call_id} {signed}"
 
 
 class RecentAnswers:

@@ -13,7 +13,7 @@ from acdgate.gateway.sip.uri import (
     split_plain_params,
 )
 
-__all__ = ["Via", "is_plain_via", "parse_plain_via", "parse_via", "response_address", "via_with_params", "with_received"]
+__all__ = ["PLAIN_VIA_PARTS", "Via", "is_plain_via", "parse_plain_via", "parse_via", "response_address", "via_with_params", "with_received"]
 
 Params = tuple[tuple[str, str | None], ...]
 
@@ -21,8 +21,9 @@ Params = tuple[tuple[str, str | None], ...]
 _PLAIN_VIA = re.compile(r"SIP/2\.0/[A-Za-z]+ " + PLAIN_HOSTPORT + PLAIN_PARAMS)
 
 
-# The same shape with groups: transport, host, port, parameters (`parse_via`'s fast path).
-_PLAIN_VIA_PARTS = re.compile(
+# The same shape with groups: transport, host, port, parameters (`parse_via`'s fast path, and
+# `register_scan`, which reads the Via of a plain REGISTER without building one).
+PLAIN_VIA_PARTS = re.compile(
     r"SIP/2\.0/([A-Za-z]+) ((?:[A-Za-z0-9_](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_.])?|\[[0-9A-Fa-f:.]+\]))"
     r"(?::([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
     r"(" + PLAIN_PARAMS + r")"
@@ -112,7 +113,7 @@ def parse_via(text: str) -> Via:
 
 def parse_plain_via(text: str) -> Via | None:
     """`parse_via` of a Via in the usual shape (`is_plain_via`), None for any other."""
-    plain = _PLAIN_VIA_PARTS.fullmatch(text)
+    plain = PLAIN_VIA_PARTS.fullmatch(text)
     if plain is None:
         return None
     transport, host, port, ptext = plain.groups()  # the regex has validated every part

@@ -93,10 +93,12 @@ def spelled(names: tuple[str, ...]) -> st.SearchStrategy[str]:
     return st.sampled_from([*names, *(n.lower() for n in names), *(n.upper() for n in names)])
 
 
-hosts = st.sampled_from(["192.0.2.10", "phone.example", "[2001:db8::1]", "PHONE.example"])
-ports = st.none() | st.sampled_from([5060, 5062, 65535])
+# SOURCE's own host too: a Via that needs no received (then only an empty rport changes it)
+hosts = st.sampled_from(["192.0.2.10", "phone.example", "[2001:db8::1]", "PHONE.example", SOURCE[0]])
+ports = st.none() | st.sampled_from(["5060", "5062", "65535", "05062", "0"])
 via_params = st.lists(
-    st.sampled_from(["rport", "rport=5062", "RPORT", "received=192.0.2.99", "ttl=1", "x"]),
+    st.sampled_from(["rport", "rport=5062", "RPORT", "Rport=7", "received=192.0.2.99", "received",
+                     f"Received={SOURCE[0]}", "ttl=1", "x", "BRANCH=z9hG4bK-up"]),
     max_size=3, unique=True,
 )  # fmt: skip
 plain_addresses = st.sampled_from([
@@ -146,7 +148,9 @@ NAMES = {
 def registers(draw: st.DrawFn) -> bytes:
     """A plain REGISTER in any of the spellings a phone may use, with 0-2 defects or oddities."""
     host, port = draw(hosts), draw(ports)
-    via = f"SIP/2.0/UDP {host}" + ("" if port is None else f":{port}") + ";branch=z9hG4bK-a"
+    transport = draw(st.sampled_from(["UDP", "udp", "Udp"]))
+    via = f"SIP/2.0/{transport} {host}" + ("" if port is None else f":{port}")
+    via += draw(st.sampled_from([";branch=z9hG4bK-a", ";branch=z9hG4bK-a", ""]))  # RFC 2543: none
     via += "".join(f";{p}" for p in draw(via_params))
     fields: dict[str, str] = {
         "Via": via,
