@@ -23,7 +23,7 @@ import struct
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum, StrEnum
-from typing import NamedTuple
+from typing import Final, NamedTuple
 from urllib.parse import unquote
 
 
@@ -482,14 +482,30 @@ class FailureReason(StrEnum):
     QOP_REQUIRED = "qop-required"
 
 
-@dataclass(frozen=True, slots=True)
+# A plain class, not a dataclass: compiled by mypyc (setup.py) its __init__ is native, where a
+# dataclass keeps the generated, interpreted one (~15x the cost; one of these per REGISTER).
 class AuthOutcome:
-    """What `DigestAuthenticator.check` found."""
+    """What `DigestAuthenticator.check` found (read-only)."""
 
-    status: AuthStatus
-    username: str = ""
-    reason: FailureReason | None = None
-    detail: str = ""
+    __slots__ = ("detail", "reason", "status", "username")
+
+    def __init__(self, status: AuthStatus, username: str = "", reason: FailureReason | None = None,
+                 detail: str = "") -> None:
+        self.status: Final = status
+        self.username: Final = username
+        self.reason: Final = reason
+        self.detail: Final = detail
+
+    def __repr__(self) -> str:
+        return f"AuthOutcome({self.status}, {self.username!r}, {self.reason}, {self.detail!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AuthOutcome) and (
+            (self.status, self.username, self.reason, self.detail)
+            == (other.status, other.username, other.reason, other.detail))
+
+    def __hash__(self) -> int:
+        return hash((self.status, self.username, self.reason, self.detail))
 
 
 def _uri_host(uri: str) -> str | None:

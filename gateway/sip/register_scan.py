@@ -18,7 +18,7 @@ the transaction identity that `RecentAnswers` keys stateless answers by. Sans-IO
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import Final
 
 from acdgate.gateway.sip.address import is_plain_name_addr
 from acdgate.gateway.sip.headers import COMPACT_FORMS, LIST_HEADERS, SINGLE_HEADERS, is_token
@@ -57,23 +57,46 @@ _GENERAL_ONLY = frozenset(
 )
 
 
-@dataclass(slots=True)  # not frozen: its __init__ would cost a setattr call per field
+# A plain class, not a dataclass: compiled by mypyc (setup.py) its __init__ is native, where a
+# dataclass keeps the generated, interpreted one (~15x the cost; one of these per REGISTER).
 class RegisterScan:
     """What the registrar reads of a plain REGISTER, and how to answer it (read-only)."""
 
-    uri: str  # the Request-URI
-    via: str  # the top Via as the response carries it (received/rport filled in)
-    destination: Address  # where the response goes (RFC 3261 18.2.2, RFC 3581)
-    from_: str
-    to: str
-    call_id: str
-    cseq: int
-    cseq_text: str  # the CSeq value as sent, which the response copies
-    contact: str | None
-    expires: str | None  # the Expires header, digits
-    authorization: str | None
-    user_agent: str
-    identity: str  # `stateless.request_identity` of the request
+    __slots__ = (
+        "authorization",
+        "call_id",
+        "contact",
+        "cseq",
+        "cseq_text",
+        "destination",
+        "expires",
+        "from_",
+        "identity",
+        "to",
+        "uri",
+        "user_agent",
+        "via",
+    )
+
+    def __init__(self, uri: str, via: str, destination: Address, from_: str, to: str, call_id: str,
+                 cseq: int, cseq_text: str, contact: str | None, expires: str | None,
+                 authorization: str | None, user_agent: str, identity: str) -> None:
+        self.uri: Final = uri  # the Request-URI
+        self.via: Final = via  # the top Via as the response carries it (received/rport filled in)
+        self.destination: Final = destination  # where the response goes (RFC 3261 18.2.2, RFC 3581)
+        self.from_: Final = from_
+        self.to: Final = to
+        self.call_id: Final = call_id
+        self.cseq: Final = cseq
+        self.cseq_text: Final = cseq_text  # the CSeq value as sent, which the response copies
+        self.contact: Final = contact
+        self.expires: Final = expires  # the Expires header, digits
+        self.authorization: Final = authorization
+        self.user_agent: Final = user_agent
+        self.identity: Final = identity  # `stateless.request_identity` of the request
+
+    def __repr__(self) -> str:
+        return f"RegisterScan({self.uri!r}, {self.call_id!r}, {self.cseq}, {self.identity!r})"
 
 
 def scan_register(data: bytes, source: Address) -> RegisterScan | None:

@@ -15,9 +15,8 @@ import itertools
 import socket
 import termios
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from acdgate.gateway.sip.message import Request, Response, make_response, parse_via
 from acdgate.gateway.sip.parser import ParseError, StreamFramer, parse_message
@@ -48,16 +47,25 @@ from twisted.logger import Logger
 log = Logger(namespace="acdgate.sip")
 
 
-@dataclass(frozen=True, slots=True)
+# A plain class, not a dataclass: compiled by mypyc (setup.py) its __init__ is native, where a
+# dataclass keeps the generated, interpreted one (~15x the cost; one of these per REGISTER).
 class Incoming:
-    """Where a request came from: the peer's address and the transport it used."""
+    """Where a request came from: the peer's address and the transport it used (read-only)."""
 
-    source: Address
-    transport: str  # "UDP" | "TCP" | "TLS"
-    transaction_key: str | None
-    # taken statelessly (no server transaction): the request's identity, which
-    # `SipStack.reply_statelessly` keeps the answer under for retransmissions
-    stateless_identity: str | None = None
+    __slots__ = ("source", "stateless_identity", "transaction_key", "transport")
+
+    def __init__(self, source: Address, transport: str, transaction_key: str | None,
+                 stateless_identity: str | None = None) -> None:
+        self.source: Final = source
+        self.transport: Final = transport  # "UDP" | "TCP" | "TLS"
+        self.transaction_key: Final = transaction_key
+        # taken statelessly (no server transaction): the request's identity, which
+        # `SipStack.reply_statelessly` keeps the answer under for retransmissions
+        self.stateless_identity: Final = stateless_identity
+
+    def __repr__(self) -> str:
+        return (f"Incoming({self.source!r}, {self.transport!r}, {self.transaction_key!r}, "
+                f"{self.stateless_identity!r})")
 
 
 class SipHandler(Protocol):
