@@ -455,6 +455,10 @@ def cpu_per_reg(steps: list[Step], rates: set[int]) -> float:
     return sum(s.server_cpu for s in chosen) * 1e6 / regs if regs else float("nan")
 
 
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}" if b else "n/a"
+
+
 def report(results: dict[str, list[Step]]) -> None:
     print("\n== Summary: SIPp REGISTER + MD5 digest (401, then 200), UDP on 127.0.0.1")
     summaries = {name: summarise(name, steps) for name, steps in results.items()}
@@ -491,10 +495,11 @@ def report(results: dict[str, list[Step]]) -> None:
     floor_cpu = cpu_per_reg(floor, common) if floor else float("nan")
     if floor and all(s.rate in {f.rate for f in floor if f.passed} for s in gw if s.rate in common):
         # the floor is only comparable over the same steps: it must have passed all of them
+        # a short step can count no 10 ms CPU tick at all: print n/a, never divide by zero
         print(
             f"  twisted-floor (CPython + Twisted, no parser/transactions/store) over the same steps: "
-            f"{floor_cpu:.0f} us = {floor_cpu / ka_cpu:.2f}x kamailio; "
-            f"acdgate = {gw_cpu / floor_cpu:.2f}x the floor"
+            f"{floor_cpu:.0f} us = {_ratio(floor_cpu, ka_cpu)}x kamailio; "
+            f"acdgate = {_ratio(gw_cpu, floor_cpu)}x the floor"
         )
 
     def verdict(met: bool) -> str:

@@ -45,21 +45,42 @@ SUPPORTED_OPTIONS: frozenset[str] = frozenset()
 BindingRow = tuple[str, str, float, str, int, str, int, str, str, float | None, str | None, int | None]
 
 
-@dataclass(frozen=True, slots=True)
+# A plain class, not a dataclass: compiled by mypyc (setup.py) its __init__ is native, where a
+# dataclass keeps the generated, interpreted one (~15x the cost; one per REGISTER or refresh).
 class Binding:
-    """One registered contact of a station (AOR = the station's SIP username at any domain)."""
+    """One registered contact of a station (AOR = the station's SIP username at any domain);
+    read-only, compared and hashed by value."""
 
-    username: str
-    contact: str  # the Contact URI text as the phone sent it
-    expires_at: float
-    call_id: str
-    cseq: int
-    source: tuple[str, int]  # where the REGISTER came from: send to this behind a NAT
-    transport: str  # "UDP" | "TCP" | "TLS"
-    user_agent: str = ""
-    q: float | None = None
-    instance_id: str | None = None  # RFC 5626 +sip.instance, without the outer quotes
-    reg_id: int | None = None  # RFC 5626 reg-id
+    __slots__ = ("call_id", "contact", "cseq", "expires_at", "instance_id", "q", "reg_id", "source",
+                 "transport", "user_agent", "username")
+
+    def __init__(self, username: str, contact: str, expires_at: float, call_id: str, cseq: int,
+                 source: tuple[str, int], transport: str, user_agent: str = "", q: float | None = None,
+                 instance_id: str | None = None, reg_id: int | None = None) -> None:
+        self.username: Final = username
+        self.contact: Final = contact  # the Contact URI text as the phone sent it
+        self.expires_at: Final = expires_at
+        self.call_id: Final = call_id
+        self.cseq: Final = cseq
+        self.source: Final = source  # where the REGISTER came from: send to this behind a NAT
+        self.transport: Final = transport  # "UDP" | "TCP" | "TLS"
+        self.user_agent: Final = user_agent
+        self.q: Final = q
+        self.instance_id: Final = instance_id  # RFC 5626 +sip.instance, without the outer quotes
+        self.reg_id: Final = reg_id  # RFC 5626 reg-id
+
+    def _fields(self) -> tuple[object, ...]:
+        return (self.username, self.contact, self.expires_at, self.call_id, self.cseq, self.source,
+                self.transport, self.user_agent, self.q, self.instance_id, self.reg_id)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Binding) and self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return "Binding" + repr(self._fields())
 
     def key(self) -> tuple[str, str]:
         """(username, contact): the identity the state store keys bindings by."""
