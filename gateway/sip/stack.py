@@ -13,7 +13,9 @@ import heapq
 import ipaddress
 import itertools
 import socket
+import struct
 import termios
+from collections import deque
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, Final, Protocol
@@ -122,8 +124,12 @@ class SipStack:
         self._udp_fd = -1  # the UDP socket's descriptor, for `input_pending`
         self._ports: list[IListeningPort] = []
         self.local_address: Address = ("127.0.0.1", 5060)
-        self.stats: dict[str, int] = {"received": 0, "sent": 0, "parse_errors": 0, "dropped": 0,
-                                       "scanned": 0}  # plain REGISTERs answered unparsed
+        self.stats: dict[str, int] = {
+            "received": 0, "sent": 0, "parse_errors": 0, "dropped": 0,
+            "scanned": 0,  # plain REGISTERs answered unparsed
+            "queued": 0,  # UDP datagrams that waited in the backlog (overload; _UdpProtocol)
+            "shed": 0,  # ... dropped there: a copy was already waiting, or the backlog was full
+        }  # fmt: skip
         self._take_statelessly: Callable[[Request, Incoming], bool] | None = getattr(
             handler, "take_statelessly", None
         )
@@ -177,6 +183,8 @@ class SipStack:
             if stream.transport is not None:
                 stream.transport.loseConnection()
         self._udp_fd = -1  # closing: the number may name another socket soon
+        if self._udp is not None:
+            self._udp.discard_backlog()
         stops = [defer.maybeDeferred(p.stopListening) for p in self._ports]
         self._ports.clear()
         done: defer.Deferred[Any] = defer.gatherResults(stops, consumeErrors=True)
@@ -230,9 +238,12 @@ class SipStack:
         return f"SIP/2.0/{transport} {host}:{port};rport"
 
     def input_pending(self) -> bool:
-        """More UDP datagrams wait in the SIP socket: the reader is coming back at once."""
+        """More UDP datagrams wait (in the backlog or the SIP socket): the reader is coming
+        back at once."""
         if self._udp_fd < 0:
             return False
+        if self._udp is not None and self._udp.backlog:
+            return True
         try:
             # Linux FIONREAD on a datagram socket: the size of the next datagram, 0 for none
             return fcntl.ioctl(self._udp_fd, termios.FIONREAD, _NO_BYTES) != _NO_BYTES
@@ -594,16 +605,106 @@ def _describe(message: Request | Response) -> str:
     return f"{message.status} response (Call-ID {message.call_id})"
 
 
+# Linux getsockopt(SOL_SOCKET, SO_MEMINFO) (not in Python's socket module): the socket's memory
+# counters, of which the first two are the receive queue's bytes and its limit (SO_RCVBUF).
+_SO_MEMINFO = 55
+BACKLOG_LIMIT = 32768  # datagrams (~25 MB of REGISTERs); beyond it they are dropped, as the kernel does
+_SLICE = 256  # backlog datagrams handled per reactor turn, so timers and commits keep running
+_PROBE_EVERY = 32  # datagrams handled between looks at the kernel's queue
+
+
 class _UdpProtocol(protocol.DatagramProtocol):
+    """The SIP UDP socket's reader: each datagram is handled as it is read, except in overload.
+
+    When the kernel's receive queue is found more than half full, everything waiting in it is
+    read into `backlog` and handled from there, `_SLICE` a reactor turn, in arrival order (new
+    datagrams queue behind). Reading a datagram costs a few microseconds and handling one tens,
+    so a burst the kernel's few thousand datagrams of buffer would overflow (drops, then the
+    clients' retransmissions on top: RFC 3261 17.1.2.2) is answered late instead; and a
+    retransmission of a datagram still waiting is dropped on arrival rather than queued.
+    """
+
     noisy = False
 
     def __init__(self, stack: SipStack) -> None:
         self.stack = stack
+        self.backlog: deque[tuple[bytes, Address]] = deque()
+        self._waiting: set[bytes] = set()  # the backlog's datagrams, to know a retransmission
+        self._turn: IDelayedCall | None = None
+        self._handled = 0
+        self._probe = True  # SO_MEMINFO works here
+        self.probe_every = _PROBE_EVERY  # (tests look at every datagram)
 
     def datagramReceived(self, datagram: bytes, addr: Any) -> None:
         if datagram.strip(b"\r\n") == b"":  # RFC 5626 4.4.1 keep-alive
             return
+        if self.backlog:  # behind: in arrival order
+            self._enqueue(datagram, (addr[0], addr[1]))
+            return
         self.stack.datagram_received(datagram, (addr[0], addr[1]), "UDP")
+        self._handled += 1
+        if self._handled % self.probe_every == 0 and self._kernel_queue_high():
+            self._drain()
+
+    def _kernel_queue_high(self) -> bool:
+        """The socket's receive queue is more than half its limit."""
+        sock = getattr(self.transport, "socket", None)
+        if not self._probe or sock is None:
+            return False
+        try:
+            queued, limit = struct.unpack_from("=II", sock.getsockopt(socket.SOL_SOCKET, _SO_MEMINFO, 36))
+        except (OSError, struct.error):  # not Linux: the kernel's buffer alone, as before
+            self._probe = False
+            return False
+        return bool(queued * 2 > limit)
+
+    def _drain(self) -> None:
+        """Read everything the kernel holds into the backlog."""
+        sock = getattr(self.transport, "socket", None)
+        if sock is None:
+            return
+        size = int(getattr(self.transport, "maxPacketSize", 65535))
+        while len(self.backlog) < BACKLOG_LIMIT:
+            try:
+                datagram, addr = sock.recvfrom(size)
+            except OSError:  # EAGAIN: empty (or an ICMP error reported on the socket)
+                break
+            if datagram.strip(b"\r\n"):
+                self._enqueue(datagram, (addr[0], addr[1]))
+
+    def _enqueue(self, datagram: bytes, source: Address) -> None:
+        stats = self.stack.stats
+        if datagram in self._waiting or len(self.backlog) >= BACKLOG_LIMIT:
+            stats["shed"] += 1
+            return
+        self.backlog.append((datagram, source))
+        self._waiting.add(datagram)
+        stats["queued"] += 1
+        if self._turn is None:
+            self._turn = self.stack.reactor.callLater(0, self._work)
+
+    def _work(self) -> None:
+        """Handle a slice of the backlog; come back next turn for the rest."""
+        self._turn = None
+        backlog, waiting, stack = self.backlog, self._waiting, self.stack
+        for i in range(1, _SLICE + 1):
+            if not backlog:
+                return
+            datagram, source = backlog.popleft()
+            waiting.discard(datagram)
+            stack.datagram_received(datagram, source, "UDP")
+            if i % self.probe_every == 0 and self._kernel_queue_high():
+                self._drain()
+        if backlog and self._turn is None:
+            self._turn = stack.reactor.callLater(0, self._work)
+
+    def discard_backlog(self) -> None:
+        """Stopping: forget what waits."""
+        if self._turn is not None and self._turn.active():
+            self._turn.cancel()
+        self._turn = None
+        self.backlog.clear()
+        self._waiting.clear()
 
 
 class _StreamProtocol(protocol.Protocol):
