@@ -25,4 +25,5 @@ PY
   tests/gateway/test_stateless_register.py tests/gateway/test_group_commit.py \
   tests/gateway/test_digest.py tests/gateway/test_digest_cache.py tests/gateway/test_recent_answers.py \
   tests/gateway/test_auth_throttle.py tests/gateway/test_gateway_sip.py tests/gateway/test_sip_stack_socket.py \
-  tests/gateway/test_sip_stack_listen.py tests/gateway/test_baresip_register.py
+  tests/gateway/test_sip_stack_listen.py tests/gateway/test_baresip_register.py \
+  tests/gateway/test_udp_backlog.py

@@ -128,7 +128,8 @@ class SipStack:
             "received": 0, "sent": 0, "parse_errors": 0, "dropped": 0,
             "scanned": 0,  # plain REGISTERs answered unparsed
             "queued": 0,  # UDP datagrams that waited in the backlog (overload; _UdpProtocol)
-            "shed": 0,  # ... dropped there: a copy was already waiting, or the backlog was full
+            "absorbed": 0,  # ... dropped on arrival: a copy was already waiting there
+            "overflow": 0,  # ... dropped on arrival: the backlog was full
         }  # fmt: skip
         self._take_statelessly: Callable[[Request, Incoming], bool] | None = getattr(
             handler, "take_statelessly", None
@@ -633,7 +634,10 @@ class _UdpProtocol(protocol.DatagramProtocol):
         self._turn: IDelayedCall | None = None
         self._handled = 0
         self._probe = True  # SO_MEMINFO works here
-        self.probe_every = _PROBE_EVERY  # (tests look at every datagram)
+        self.probe_every = _PROBE_EVERY  # (tests look at every datagram, in small slices)
+        self.slice = _SLICE
+        self.limit = BACKLOG_LIMIT
+        self._overflowed = 0  # datagrams dropped since the backlog was last full
 
     def datagramReceived(self, datagram: bytes, addr: Any) -> None:
         if datagram.strip(b"\r\n") == b"":  # RFC 5626 4.4.1 keep-alive
@@ -664,7 +668,7 @@ class _UdpProtocol(protocol.DatagramProtocol):
         if sock is None:
             return
         size = int(getattr(self.transport, "maxPacketSize", 65535))
-        while len(self.backlog) < BACKLOG_LIMIT:
+        while len(self.backlog) < self.limit:
             try:
                 datagram, addr = sock.recvfrom(size)
             except OSError:  # EAGAIN: empty (or an ICMP error reported on the socket)
@@ -674,29 +678,45 @@ class _UdpProtocol(protocol.DatagramProtocol):
 
     def _enqueue(self, datagram: bytes, source: Address) -> None:
         stats = self.stack.stats
-        if datagram in self._waiting or len(self.backlog) >= BACKLOG_LIMIT:
-            stats["shed"] += 1
+        if datagram in self._waiting:
+            stats["absorbed"] += 1
+            return
+        if len(self.backlog) >= self.limit:
+            if not self._overflowed:
+                log.warn("SIP UDP backlog full ({limit} datagrams): dropping what arrives until it drains",
+                         limit=self.limit)
+            self._overflowed += 1
+            stats["overflow"] += 1
             return
         self.backlog.append((datagram, source))
         self._waiting.add(datagram)
         stats["queued"] += 1
-        if self._turn is None:
+        self._come_back()
+
+    def _come_back(self) -> None:
+        """A turn of `_work` soon, if the backlog holds anything and none is due."""
+        # (its own method: mypyc would narrow `self._turn` to None after `_work` sets it, and
+        # check that at run time, though `_enqueue` may have set it since)
+        if self.backlog and self._turn is None:
             self._turn = self.stack.reactor.callLater(0, self._work)
 
     def _work(self) -> None:
         """Handle a slice of the backlog; come back next turn for the rest."""
         self._turn = None
         backlog, waiting, stack = self.backlog, self._waiting, self.stack
-        for i in range(1, _SLICE + 1):
-            if not backlog:
-                return
+        handled = 0
+        while backlog and handled < self.slice:
             datagram, source = backlog.popleft()
             waiting.discard(datagram)
             stack.datagram_received(datagram, source, "UDP")
-            if i % self.probe_every == 0 and self._kernel_queue_high():
+            handled += 1
+            if handled % self.probe_every == 0 and self._kernel_queue_high():
                 self._drain()
-        if backlog and self._turn is None:
-            self._turn = stack.reactor.callLater(0, self._work)
+        if not backlog and self._overflowed:
+            log.warn("SIP UDP backlog drained; {count} datagrams were dropped while it was full",
+                     count=self._overflowed)
+            self._overflowed = 0
+        self._come_back()
 
     def discard_backlog(self) -> None:
         """Stopping: forget what waits."""

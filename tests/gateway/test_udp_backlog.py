@@ -1,31 +1,42 @@
 """The SIP UDP reader under overload: a kernel receive queue found more than half full is read
-into the stack's backlog and handled from there, in arrival order, with a retransmission of a
-datagram still waiting dropped on arrival (stack._UdpProtocol)."""
+into the stack's backlog and handled from there, in arrival order, a slice per reactor turn,
+with a retransmission of a datagram still waiting dropped on arrival (stack._UdpProtocol)."""
 
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 import pytest_twisted
 from acdgate.gateway.sip.message import Request
 from acdgate.gateway.sip.stack import Incoming, SipStack
 from twisted.internet import defer
+from twisted.logger import globalLogPublisher
 
-COUNT = 100  # ~130 KB of kernel memory at ~1.3 KB a datagram: over half of the 200 KB granted
+FIRST = 100  # ~130 KB of kernel memory at ~1.3 KB a datagram: over half of the 200 KB granted
+SECOND = 90  # sent while the backlog is being worked through: over half again
+COUNT = FIRST + SECOND
 
 
 class _Answering:
-    """Answers every request 200 and notes its Call-ID; fires `all_seen` at COUNT."""
+    """Answers every request 200 and notes its Call-ID; on the 5th sends the second wave; fires
+    `all_seen` at COUNT."""
 
-    def __init__(self) -> None:
+    def __init__(self, client: socket.socket, port: int) -> None:
+        self.client, self.port = client, port
         self.stack: SipStack | None = None
         self.seen: list[str] = []
         self.all_seen: defer.Deferred[None] = defer.Deferred()
+        self.expected: dict[str, defer.Deferred[None]] = {}  # Call-ID -> fired when it comes
 
     def request_received(self, request: Request, incoming: Incoming) -> None:
         assert self.stack is not None
         self.stack.respond(request, 200)
         self.seen.append(str(request.call_id))
+        if str(request.call_id) in self.expected:
+            self.expected.pop(str(request.call_id)).callback(None)
+        if len(self.seen) == 5:
+            _send(self.client, self.port, range(FIRST, COUNT))
         if len(self.seen) == COUNT:
             self.all_seen.callback(None)
 
@@ -38,43 +49,102 @@ def _options(i: int, port: int) -> bytes:
     ).encode()
 
 
+def _send(client: socket.socket, port: int, numbers: range) -> None:
+    me = client.getsockname()[1]
+    for i in numbers:
+        client.sendto(_options(i, me), ("127.0.0.1", port))
+        if i == 50:  # a retransmission, sent while the first copy still waits
+            client.sendto(_options(i, me), ("127.0.0.1", port))
+
+
 @pytest_twisted.ensureDeferred  # type: ignore[untyped-decorator]
 async def test_a_full_kernel_queue_is_read_into_the_backlog_and_every_request_answered() -> None:
     from twisted.internet import reactor
 
-    handler = _Answering()
-    stack = SipStack(reactor, handler)
-    handler.stack = stack
-    port = stack.listen("127.0.0.1", 0)
+    errors: list[dict[str, Any]] = []
+
+    def observe(event: dict[str, Any]) -> None:
+        if event.get("log_failure") is not None or event.get("isError"):
+            errors.append(event)
+
     client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    client.bind(("127.0.0.1", 0))
+    stack: SipStack | None = None
+    globalLogPublisher.addObserver(observe)
     try:
+        handler = _Answering(client, 0)
+        stack = SipStack(reactor, handler)
+        handler.stack = stack
+        handler.port = stack.listen("127.0.0.1", 0)
         udp = stack._udp
         assert udp is not None and udp.transport is not None
         udp.transport.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 100_000)
-        udp.probe_every = 1
-        client.bind(("127.0.0.1", 0))
-        me = client.getsockname()[1]
-        # the reactor reads nothing until this coroutine waits: all of it queues in the kernel,
-        # the 50th twice (a retransmission, sent while the first copy still waits)
-        for i in range(COUNT):
-            client.sendto(_options(i, me), ("127.0.0.1", port))
-            if i == 50:
-                client.sendto(_options(i, me), ("127.0.0.1", port))
-        await _within(handler.all_seen, 10)
+        udp.probe_every, udp.slice = 1, 10
+        # the reactor reads nothing until this coroutine waits: the first wave queues in the
+        # kernel; the handler sends the second while the backlog is being worked through
+        _send(client, handler.port, range(FIRST))
+        handler.all_seen.addTimeout(10, reactor)
+        await handler.all_seen
         assert handler.seen == [f"backlog-{i}" for i in range(COUNT)]  # arrival order, once each
-        assert stack.stats["queued"] >= COUNT - 2  # all but the first one or two waited
-        assert stack.stats["shed"] == 1  # the retransmission of a waiting datagram
+        assert stack.stats["queued"] >= COUNT - 10  # all but the first one or few waited
+        assert stack.stats["absorbed"] == 1  # the retransmission of a waiting datagram
+        assert stack.stats["overflow"] == 0
         assert not udp.backlog
+        assert not errors, errors
         client.settimeout(5)
         answers = [client.recv(4096) for _ in range(COUNT)]
         assert all(a.startswith(b"SIP/2.0 200 ") for a in answers)
     finally:
+        globalLogPublisher.removeObserver(observe)
         client.close()
-        await stack.stop()
+        if stack is not None:
+            await stack.stop()
 
 
-async def _within(d: defer.Deferred[None], seconds: float) -> None:
+@pytest_twisted.ensureDeferred  # type: ignore[untyped-decorator]
+async def test_a_full_backlog_drops_what_arrives_says_so_and_recovers() -> None:
     from twisted.internet import reactor
 
-    d.addTimeout(seconds, reactor)
-    await d
+    said: list[str] = []
+    drained: defer.Deferred[None] = defer.Deferred()
+
+    def observe(event: dict[str, Any]) -> None:
+        text = str(event.get("log_format", ""))
+        if "backlog" in text:
+            said.append(text)
+            if "drained" in text and not drained.called:
+                drained.callback(None)
+
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    client.bind(("127.0.0.1", 0))
+    stack: SipStack | None = None
+    globalLogPublisher.addObserver(observe)
+    try:
+        handler = _Answering(client, 0)
+        stack = SipStack(reactor, handler)
+        handler.stack = stack
+        handler.port = stack.listen("127.0.0.1", 0)
+        udp = stack._udp
+        assert udp is not None and udp.transport is not None
+        udp.transport.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 100_000)
+        udp.probe_every, udp.slice, udp.limit = 1, 10, 20
+        _send(client, handler.port, range(FIRST))  # (the handler sends 90 more at the 5th)
+        drained.addTimeout(10, reactor)
+        await drained
+        assert stack.stats["overflow"] > 0
+        assert said[0].startswith("SIP UDP backlog full") and "drained" in said[-1], said
+        kept = len(handler.seen)
+        assert kept + stack.stats["overflow"] + stack.stats["absorbed"] == COUNT + 1, stack.stats
+        # and it serves on: a new request is answered at once
+        came = handler.expected["backlog-999"] = defer.Deferred()
+        client.sendto(_options(999, client.getsockname()[1]), ("127.0.0.1", handler.port))
+        came.addTimeout(5, reactor)
+        await came
+        client.settimeout(5)
+        answers = [client.recv(4096) for _ in range(kept + 1)]
+        assert b"Call-ID: backlog-999" in answers[-1] and answers[-1].startswith(b"SIP/2.0 200 ")
+    finally:
+        globalLogPublisher.removeObserver(observe)
+        client.close()
+        if stack is not None:
+            await stack.stop()
