@@ -254,22 +254,23 @@ class SipStack:
     # -- input -------------------------------------------------------------------------
 
     def datagram_received(self, data: bytes, source: Address, transport: str,
-                          stream: _StreamProtocol | None = None) -> None:
-        """One UDP datagram (or one framed stream message's bytes): parse and dispatch."""
+                          stream: _StreamProtocol | None = None, received_at: float | None = None) -> None:
+        """One UDP datagram (or one framed stream message's bytes): parse and dispatch.
+        `received_at`: when a datagram handled later than it was read (the backlog) was read."""
         self._trace(data, source, self._local_for(stream), transport)
         if transport == "UDP" and self._take_scanned is not None and data.startswith(b"REGISTER "):
             scan = scan_register(data, source)
-            if scan is not None and self._answered_scanned(scan, source):
+            if scan is not None and self._answered_scanned(scan, source, received_at):
                 return
-        self.message_received(parse_message(data), source, transport)
+        self.message_received(parse_message(data), source, transport, received_at)
 
-    def _answered_scanned(self, scan: RegisterScan, source: Address) -> bool:
+    def _answered_scanned(self, scan: RegisterScan, source: Address, received_at: float | None) -> bool:
         """Offer a plain REGISTER read by `scan_register` to the TU, statelessly as
         `_answered_statelessly` does for a parsed one (and keyed the same way, so either path
         absorbs the other's retransmissions); False: parse it and go the general way."""
         assert self._take_scanned is not None
         identity = scan.identity
-        if self._answered_before(identity):
+        if self._answered_before(identity, received_at):
             self.stats["received"] += 1
             return True
         try:
@@ -284,17 +285,20 @@ class SipStack:
             self._stateless_sent.forget(identity)
         return taken
 
-    def _answered_before(self, identity: str) -> bool:
-        """A retransmission of a request answered statelessly: send its answer's bytes again
-        (none while the answer is pending: absorbed). Otherwise mark `identity` as being
-        answered and return False."""
+    def _answered_before(self, identity: str, received_at: float | None = None) -> bool:
+        """A retransmission of a request answered statelessly: send its answer's bytes again.
+        Absorbed instead (RFC 3261 17.2.2: a retransmission received in the Trying state is
+        discarded) while the answer is pending, or when the retransmission was read before the
+        answer was sent (`received_at`: it waited in the backlog; the client will get that
+        answer). Otherwise mark `identity` as being answered and return False."""
         now = self.reactor.seconds()
         sent = self._stateless_sent.answer_to(identity, now)
         if sent is None:
             self._stateless_sent.expect(identity, now)
             return False
-        if sent[0]:
-            self._send_data(sent[0], sent[1], sent[2], "a stateless answer again")
+        data, destination, transport, sent_at = sent
+        if data and (received_at is None or received_at >= sent_at):
+            self._send_data(data, destination, transport, "a stateless answer again")
         return True
 
     def reply_scanned(self, incoming: Incoming, data: bytes, destination: Address) -> None:
@@ -304,7 +308,8 @@ class SipStack:
         if self._send_data(data, destination, "UDP", "an answer to a REGISTER") and identity:
             self._stateless_sent.remember(identity, data, destination, "UDP", self.reactor.seconds())
 
-    def message_received(self, message: Request | Response | ParseError, source: Address, transport: str) -> None:
+    def message_received(self, message: Request | Response | ParseError, source: Address, transport: str,
+                         received_at: float | None = None) -> None:
         """A parsed message (or a parse error) from `source`."""
         self.stats["received"] += 1
         if isinstance(message, ParseError):
@@ -322,12 +327,13 @@ class SipStack:
         if isinstance(message, Request):
             message = _with_received(message, source)
             if self._take_statelessly is not None and message.method in self._stateless_methods:
-                if self._answered_statelessly(message, source, transport):
+                if self._answered_statelessly(message, source, transport, received_at):
                     return
         self._run(self.layer.receive(message, source, transport != "UDP", self.reactor.seconds()),
                   transport_hint=transport, source=source)
 
-    def _answered_statelessly(self, request: Request, source: Address, transport: str) -> bool:
+    def _answered_statelessly(self, request: Request, source: Address, transport: str,
+                              received_at: float | None = None) -> bool:
         """RFC 3261 8.2.7: offer the request to the TU to answer without a server transaction.
 
         A retransmission of a request taken so is absorbed while its answer is pending (as a
@@ -338,7 +344,7 @@ class SipStack:
         identity = request_identity(request)
         if identity is None:
             return False
-        if self._answered_before(identity):
+        if self._answered_before(identity, received_at):
             return True
         incoming = Incoming(source, transport, None, identity)
         try:
@@ -629,7 +635,7 @@ class _UdpProtocol(protocol.DatagramProtocol):
 
     def __init__(self, stack: SipStack) -> None:
         self.stack = stack
-        self.backlog: deque[tuple[bytes, Address]] = deque()
+        self.backlog: deque[tuple[bytes, Address, float]] = deque()  # (datagram, source, read at)
         self._waiting: set[bytes] = set()  # the backlog's datagrams, to know a retransmission
         self._turn: IDelayedCall | None = None
         self._handled = 0
@@ -643,7 +649,7 @@ class _UdpProtocol(protocol.DatagramProtocol):
         if datagram.strip(b"\r\n") == b"":  # RFC 5626 4.4.1 keep-alive
             return
         if self.backlog:  # behind: in arrival order
-            self._enqueue(datagram, (addr[0], addr[1]))
+            self._enqueue(datagram, (addr[0], addr[1]), self.stack.reactor.seconds())
             return
         self.stack.datagram_received(datagram, (addr[0], addr[1]), "UDP")
         self._handled += 1
@@ -668,15 +674,19 @@ class _UdpProtocol(protocol.DatagramProtocol):
         if sock is None:
             return
         size = int(getattr(self.transport, "maxPacketSize", 65535))
-        while len(self.backlog) < self.limit:
+        read: list[tuple[bytes, Any]] = []
+        room = self.limit - len(self.backlog)
+        while len(read) < room:
             try:
-                datagram, addr = sock.recvfrom(size)
+                read.append(sock.recvfrom(size))
             except OSError:  # EAGAIN: empty (or an ICMP error reported on the socket)
                 break
+        now = self.stack.reactor.seconds()  # after the reads: no earlier than any of them arrived
+        for datagram, addr in read:
             if datagram.strip(b"\r\n"):
-                self._enqueue(datagram, (addr[0], addr[1]))
+                self._enqueue(datagram, (addr[0], addr[1]), now)
 
-    def _enqueue(self, datagram: bytes, source: Address) -> None:
+    def _enqueue(self, datagram: bytes, source: Address, read_at: float) -> None:
         stats = self.stack.stats
         if datagram in self._waiting:
             stats["absorbed"] += 1
@@ -688,7 +698,7 @@ class _UdpProtocol(protocol.DatagramProtocol):
             self._overflowed += 1
             stats["overflow"] += 1
             return
-        self.backlog.append((datagram, source))
+        self.backlog.append((datagram, source, read_at))
         self._waiting.add(datagram)
         stats["queued"] += 1
         self._come_back()
@@ -706,9 +716,9 @@ class _UdpProtocol(protocol.DatagramProtocol):
         backlog, waiting, stack = self.backlog, self._waiting, self.stack
         handled = 0
         while backlog and handled < self.slice:
-            datagram, source = backlog.popleft()
+            datagram, source, read_at = backlog.popleft()
             waiting.discard(datagram)
-            stack.datagram_received(datagram, source, "UDP")
+            stack.datagram_received(datagram, source, "UDP", None, read_at)
             handled += 1
             if handled % self.probe_every == 0 and self._kernel_queue_high():
                 self._drain()

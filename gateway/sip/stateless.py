@@ -57,18 +57,18 @@ class RecentAnswers:
     def __init__(self, seconds: float = 32.0, capacity: int = 131072) -> None:
         self.seconds = seconds
         self.capacity = capacity
-        self._sent: dict[str, tuple[bytes, Address, str]] = {}
+        self._sent: dict[str, tuple[bytes, Address, str, float]] = {}
         self._order: deque[tuple[float, str]] = deque()  # (expiry, identity), oldest first
 
     def __len__(self) -> int:
         return len(self._sent)
 
     def remember(self, identity: str, data: bytes, dest: Address, transport: str, now: float) -> None:
-        """Keep what was sent for `identity`."""
+        """Keep what was sent for `identity`, and when (`now`)."""
         self._forget_old(now)
         if identity not in self._sent:
             self._order.append((now + self.seconds, identity))
-        self._sent[identity] = (data, dest, transport)
+        self._sent[identity] = (data, dest, transport, now)
         while len(self._sent) > self.capacity:  # under a flood the window shrinks instead
             _, oldest = self._order.popleft()
             self._sent.pop(oldest, None)
@@ -81,9 +81,9 @@ class RecentAnswers:
         """Drop `identity` (the TU did not take it after all); its queue entry lapses later."""
         self._sent.pop(identity, None)
 
-    def answer_to(self, identity: str, now: float) -> tuple[bytes, Address, str] | None:
-        """What was sent for `identity`, if still kept: (bytes, destination, transport); empty
-        bytes while the answer is pending."""
+    def answer_to(self, identity: str, now: float) -> tuple[bytes, Address, str, float] | None:
+        """What was sent for `identity`, if still kept: (bytes, destination, transport, when);
+        empty bytes while the answer is pending."""
         self._forget_old(now)
         return self._sent.get(identity)
 

@@ -11,7 +11,7 @@ DEST = ("198.18.0.2", 5060)
 def test_kept_for_its_window_then_forgotten() -> None:
     recent = RecentAnswers(seconds=8.0, capacity=10)
     recent.remember("a", b"401 a", DEST, "UDP", now=100.0)
-    assert recent.answer_to("a", now=107.9) == (b"401 a", DEST, "UDP")
+    assert recent.answer_to("a", now=107.9) == (b"401 a", DEST, "UDP", 100.0)  # and when it was sent
     assert recent.answer_to("a", now=108.0) is None
     assert len(recent) == 0
 
@@ -29,16 +29,16 @@ def test_remembering_again_replaces_without_growing() -> None:
     recent = RecentAnswers(seconds=8.0, capacity=3)
     recent.remember("a", b"one", DEST, "UDP", now=100.0)
     recent.remember("a", b"two", DEST, "TCP", now=101.0)
-    assert recent.answer_to("a", now=101.0) == (b"two", DEST, "TCP")
+    assert recent.answer_to("a", now=101.0) == (b"two", DEST, "TCP", 101.0)
     assert len(recent) == 1
 
 
 def test_an_expected_answer_is_pending_until_remembered_and_can_be_forgotten() -> None:
     recent = RecentAnswers(seconds=32.0, capacity=10)
     recent.expect("a", now=100.0)
-    assert recent.answer_to("a", now=100.5) == (b"", ("", 0), "")  # pending: absorb
+    assert recent.answer_to("a", now=100.5) == (b"", ("", 0), "", 100.0)  # pending: absorb
     recent.remember("a", b"200 a", DEST, "UDP", now=100.6)
-    assert recent.answer_to("a", now=131.9) == (b"200 a", DEST, "UDP")  # kept from the expect
+    assert recent.answer_to("a", now=131.9) == (b"200 a", DEST, "UDP", 100.6)  # kept from the expect
     assert recent.answer_to("a", now=132.0) is None
     recent.expect("b", now=140.0)
     recent.forget("b")

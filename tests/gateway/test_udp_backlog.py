@@ -148,3 +148,86 @@ async def test_a_full_backlog_drops_what_arrives_says_so_and_recovers() -> None:
         client.close()
         if stack is not None:
             await stack.stop()
+
+
+class _Holding:
+    """Takes OPTIONS statelessly and answers each at the end of the reactor turn, as the
+    registrar holds answers for a group commit; when it takes #20 it sends a retransmission of
+    #20 and 90 more requests, so the copy is read from the kernel while #20's answer is held."""
+
+    stateless_methods = frozenset({"OPTIONS"})
+
+    def __init__(self, client: socket.socket) -> None:
+        self.client, self.port = client, 0
+        self.stack: SipStack | None = None
+        self.taken: list[str] = []
+        self.held: list[tuple[Incoming, Any]] = []
+        self.flushed = 0
+        self.all_answered: defer.Deferred[None] = defer.Deferred()
+
+    def request_received(self, request: Request, incoming: Incoming) -> None:
+        raise AssertionError(f"not taken statelessly: {request.call_id}")
+
+    def take_statelessly(self, request: Request, incoming: Incoming) -> bool:
+        from acdgate.gateway.sip.message import make_response
+        from twisted.internet import reactor
+
+        assert self.stack is not None
+        self.taken.append(str(request.call_id))
+        if not self.held:
+            reactor.callLater(0, self.flush)
+        self.held.append((incoming, make_response(request, 200)))
+        if request.call_id == "backlog-20":
+            me = self.client.getsockname()[1]
+            self.client.sendto(_options(20, me), ("127.0.0.1", self.port))
+            _send(self.client, self.port, range(FIRST, COUNT))
+        return True
+
+    def flush(self) -> None:
+        assert self.stack is not None
+        held, self.held = self.held, []
+        for incoming, response in held:
+            self.stack.reply_statelessly(incoming, response)
+        self.flushed += len(held)
+        if self.flushed == COUNT and not self.all_answered.called:
+            self.all_answered.callback(None)
+
+
+@pytest_twisted.ensureDeferred  # type: ignore[untyped-decorator]
+async def test_a_retransmission_read_while_its_answer_was_held_is_absorbed_not_answered_again() -> None:
+    from twisted.internet import reactor
+
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    client.bind(("127.0.0.1", 0))
+    stack: SipStack | None = None
+    try:
+        handler = _Holding(client)
+        stack = SipStack(reactor, handler)
+        handler.stack = stack
+        handler.port = stack.listen("127.0.0.1", 0)
+        udp = stack._udp
+        assert udp is not None and udp.transport is not None
+        udp.transport.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 100_000)
+        udp.probe_every, udp.slice = 1, 10
+        me = client.getsockname()[1]
+        for i in range(FIRST):
+            client.sendto(_options(i, me), ("127.0.0.1", handler.port))
+        handler.all_answered.addTimeout(10, reactor)
+        await handler.all_answered
+        assert handler.taken == [f"backlog-{i}" for i in range(COUNT)]
+        assert not udp.backlog and stack.stats["absorbed"] == 0  # the copy came after #20 left it
+        # RFC 3261 17.2.2: the copy was received before #20's answer went out: discarded, so
+        # the client has exactly one answer a request (a resend would already be here)
+        client.setblocking(False)
+        answers: list[bytes] = []
+        while True:
+            try:
+                answers.append(client.recv(4096))
+            except BlockingIOError:
+                break
+        call_ids = sorted(a.split(b"Call-ID: ", 1)[1].split(b"\r\n", 1)[0].decode() for a in answers)
+        assert call_ids == sorted(f"backlog-{i}" for i in range(COUNT))
+    finally:
+        client.close()
+        if stack is not None:
+            await stack.stop()
