@@ -70,6 +70,10 @@ STATIONS = [(str(n), f"pw{n}") for n in range(2101, 2111)]  # the embedded demo 
 DEFAULT_RATES = [200, 400, 800, 1600, 3200, 6400, 12800, 25600]
 KEEP_UP = 0.9  # a step "keeps the rate" when SIPp created calls at >= 90% of the offered rate
 SIPP_SATURATED = 0.8  # SIPp is single-threaded: >= 80% of one core means it is the limit
+# SIPp's socket buffers (-buff_size; its default, 64 KB, holds ~100 answers): a server that
+# answers in bursts (a group commit's answers go out together) would have its answers dropped
+# at SIPp's own socket, and the retransmissions would load the server (both servers get it)
+SIPP_BUFFER = 4 * 1024 * 1024
 TARGET_CPU_RATIO = 2.0
 
 
@@ -286,6 +290,7 @@ class Step:
     failed: int
     retrans: int
     drops: int  # datagrams dropped at the server's socket (its receive buffer was full)
+    client_drops: int  # ... at SIPp's socket: answers lost at the load generator (sampled)
     achieved: float  # calls/s SIPp created
     rtt_ms: tuple[float, float, float]  # p50, p95, p99 of whole registrations
     tick_ms: float  # SIPp's clock resolution (it counts time in ticks, 4 ms on this kernel)
@@ -310,6 +315,7 @@ def run_step(
     """One SIPp run of `calls` registrations offered at `rate`/s; CPU of server and SIPp around it."""
     workdir.mkdir()
     stat = workdir / "stat.csv"
+    sipp_port = free_port()
     args = [
         "sipp",
         "-sf",
@@ -319,7 +325,9 @@ def run_step(
         "-i",
         "127.0.0.1",
         "-p",
-        str(free_port()),
+        str(sipp_port),
+        "-buff_size",
+        str(SIPP_BUFFER),
         "-t",
         "u1",
         "-m",
@@ -350,9 +358,7 @@ def run_step(
     pids = server.pids()
     drops0 = udp_drops(server.target[1])
     cpu0, sipp0, t0 = cpu_seconds(pids), children_cpu_seconds(), time.monotonic()
-    proc = subprocess.run(
-        args, capture_output=True, text=True, cwd=workdir, timeout=calls / rate + 60
-    )
+    proc, client_drops = _run_sampling_drops(args, workdir, calls / rate + 60, sipp_port)
     wall = time.monotonic() - t0
     server_cpu, sipp_cpu = cpu_seconds(pids) - cpu0, children_cpu_seconds() - sipp0
     drops = udp_drops(server.target[1]) - drops0
@@ -378,6 +384,7 @@ def run_step(
         failed,
         int(last["Retransmissions(C)"]),
         drops,
+        client_drops,
         achieved,
         percentiles(rtts),
         tick,
@@ -389,6 +396,27 @@ def run_step(
     )
 
 
+def _run_sampling_drops(
+    args: list[str], workdir: Path, timeout: float, sipp_port: int
+) -> tuple[subprocess.CompletedProcess[str], int]:
+    """Run SIPp; meanwhile read its socket's drop counter every 50 ms (the socket and its
+    counter are gone once SIPp exits). Returns SIPp's result and the last count read."""
+    deadline = time.monotonic() + timeout
+    drops = 0
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=workdir) as proc:
+        while True:
+            try:
+                out, err = proc.communicate(timeout=0.05)
+                break
+            except subprocess.TimeoutExpired:
+                drops = max(drops, udp_drops(sipp_port))
+                if time.monotonic() > deadline:
+                    proc.kill()
+                    out, err = proc.communicate()
+                    break
+    return subprocess.CompletedProcess(args, proc.returncode, out, err), drops
+
+
 def _ms(v: float, tick: float) -> str:
     """Milliseconds as SIPp measured them: 0 means under one tick of its clock."""
     return "n/a" if v != v else (f"<{tick:.0f}" if v < tick / 2 else f"{v:.0f}")
@@ -397,7 +425,7 @@ def _ms(v: float, tick: float) -> str:
 def print_step(name: str, s: Step) -> None:
     p50, p95, p99 = s.rtt_ms
     print(
-        f"  {name:9} {s.rate:>6}/s {s.ok:>6}/{s.calls:<6} fail {s.failed:<5} retr {s.retrans:<5} drop {s.drops:<5} "
+        f"  {name:9} {s.rate:>6}/s {s.ok:>6}/{s.calls:<6} fail {s.failed:<5} retr {s.retrans:<5} drop {s.drops:<5} sipp-drop {s.client_drops:<5} "
         f"got {s.achieved:>7.0f}/s  p50/95/99 {_ms(p50, s.tick_ms):>3}/{_ms(p95, s.tick_ms):>4}/{_ms(p99, s.tick_ms):>4} ms  "
         f"CPU {s.cpu_us_per_reg:>6.0f} us/reg ({100 * s.server_cpu / s.wall:>3.0f}% of a core, "
         f"SIPp {100 * s.sipp_cpu / s.wall:>3.0f}%)  {s.verdict} {s.note}",
