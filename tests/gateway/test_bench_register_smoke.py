@@ -32,7 +32,7 @@ def test_bench_register_quick_run_reports_every_server() -> None:
         assert "wrong password -> 4" in check.group(1) and "right password -> 200" in check.group(1)
         # one step of 200 registrations at 200/s, with every column filled in
         step = re.search(
-            rf"^  {server} +200/s +(\d+)/200 +fail (\d+) +retr \d+ +drop \d+ +got +\d+/s +"
+            rf"^  {server} +200/s +(\d+)/200 +fail (\d+) +retr \d+ +drop \d+ +sipp-drop \d+ +got +\d+/s +"
             rf"p50/95/99 +\S+/ *\S+/ *\S+ ms +CPU +\S+ us/reg .* (ok|FAIL|SLOW|SIPP-LIMIT)",
             out,
             re.M,
