@@ -20,10 +20,7 @@ for name in ("acdgate.gateway.sip.register_scan", "acdgate.gateway.sip.registrar
     assert origin.endswith(".so"), f"{name} is not compiled: {origin}"
 print("compiled build ok")
 PY
-"$venv/bin/python" -m pytest -q -p no:cacheprovider \
-  tests/gateway/test_register_scan.py tests/gateway/test_registrar.py \
-  tests/gateway/test_stateless_register.py tests/gateway/test_group_commit.py \
-  tests/gateway/test_digest.py tests/gateway/test_digest_cache.py tests/gateway/test_recent_answers.py \
-  tests/gateway/test_auth_throttle.py tests/gateway/test_gateway_sip.py tests/gateway/test_sip_stack_socket.py \
-  tests/gateway/test_sip_stack_listen.py tests/gateway/test_baresip_register.py \
-  tests/gateway/test_udp_backlog.py
+# the SIP layer's tests (the compiled modules are the SIP stack's UDP edge, the registrar and the
+# SIP service; mypyc checks narrowed types at run time, so its differences show only when run)
+"$venv/bin/python" -m pytest -q -p no:cacheprovider tests/gateway \
+  -k "regist or binding or qualify or stateless or digest or group_commit or sip or backlog or recent or throttle"
