@@ -19,6 +19,7 @@ from setuptools import setup
 # the registrar's hot path, from the datagram to the commit (mypyc compiles them as one group)
 COMPILED = (
     "gateway/sip/register_scan.py",
+    "gateway/sip/received.py",
     "gateway/sip/registrar.py",
     "gateway/sip/digest.py",
     "gateway/sip/stateless.py",

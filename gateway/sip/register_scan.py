@@ -24,6 +24,7 @@ from acdgate.gateway.sip.address import is_plain_name_addr
 from acdgate.gateway.sip.headers import COMPACT_FORMS, LIST_HEADERS, SINGLE_HEADERS, is_token
 from acdgate.gateway.sip.message import SipSyntaxError, parse_cseq
 from acdgate.gateway.sip.parser import MAX_HEADERS, is_call_id
+from acdgate.gateway.sip.received import stamped
 from acdgate.gateway.sip.stateless import transaction_identity
 from acdgate.gateway.sip.uri import PLAIN_SIP_URI
 from acdgate.gateway.sip.via import PLAIN_VIA_PARTS
@@ -212,36 +213,16 @@ def _response_address(host: str, port: int | None, ptext: str | None) -> Address
 
 def _stamped_via(transport: str, host: str, port: int | None, ptext: str | None,
                  source: Address) -> tuple[str, Address] | None:
-    """RFC 3261 18.2.1 and RFC 3581 4: the Via's text with `received` when the sent-by host
-    is not the source's, an empty `rport` filled with the source port (and `received` then
-    too), and where the response goes; None when nothing changes."""
-    src_host, src_port = source
+    """The Via's text stamped for a request from `source` (`received.stamped`), and where the
+    response goes; None when nothing changes."""
     params: list[tuple[str, str | None]] = []
-    rport_at = received_at = -1
     if ptext:
-        for i, item in enumerate(ptext[1:].split(";")):
+        for item in ptext[1:].split(";"):
             key, eq, value = item.partition("=")
             params.append((key, value if eq else None))
-            lkey = key.lower()  # names are case-insensitive (RFC 3261 7.3.1)
-            if lkey == "rport":
-                if rport_at < 0:
-                    rport_at = i
-            elif lkey == "received" and received_at < 0:
-                received_at = i
-    rport_value = params[rport_at][1] if rport_at >= 0 else None
-    fill_rport = rport_at >= 0 and not (rport_value and rport_value.isdigit())
-    want_received = host.strip("[]") != src_host or (fill_rport and received_at < 0)
-    if not (fill_rport or want_received):
+    new = stamped(params, host, source)
+    if new is None:
         return None
-    if fill_rport:
-        params[rport_at] = (params[rport_at][0], str(src_port))
-    if want_received:
-        if received_at >= 0:
-            params[received_at] = (params[received_at][0], src_host)
-        else:
-            params.append(("received", src_host))
-    text = f"SIP/2.0/{transport.upper()} {host}" if port is None else f"SIP/2.0/{transport.upper()} {host}:{port}"
-    text += "".join([f";{n}" if v is None else f";{n}={v}" for n, v in params])
-    received = src_host if want_received else (params[received_at][1] if received_at >= 0 else None)
-    rport = src_port if fill_rport else (int(rport_value) if rport_value else None)
-    return text, ((received or host).strip("[]"), rport if rport is not None else (port or 5060))
+    new_ptext = "".join([f";{n}" if v is None else f";{n}={v}" for n, v in new])
+    head = f"SIP/2.0/{transport.upper()} {host}" if port is None else f"SIP/2.0/{transport.upper()} {host}:{port}"
+    return head + new_ptext, _response_address(host, port, new_ptext)

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from acdgate.gateway.sip.headers import PLAIN_PARAMS, is_token, parse_params
+from acdgate.gateway.sip.received import stamped
 from acdgate.gateway.sip.uri import (
     PLAIN_HOSTPORT,
     SipSyntaxError,
@@ -147,35 +148,9 @@ def _parse_via_general(text: str) -> Via:
 
 def with_received(via: Via, source: tuple[str, int]) -> tuple[Via, str] | None:
     """RFC 3261 18.2.1 and RFC 3581 4: the top Via of a request from `source`, and its text, with
-    where the request really came from; None when nothing changes.
-
-    `received` when the sent-by host differs from the source; an empty `rport` gets the source
-    port, and then `received` too. One pass over the parameters, one new Via.
-    """
-    host, port = source
-    params = via.params
-    rport_at = received_at = -1
-    for i, (name, _) in enumerate(params):  # names are case-insensitive (RFC 3261 7.3.1)
-        lname = name.lower()
-        if lname == "rport":
-            if rport_at < 0:
-                rport_at = i
-        elif lname == "received" and received_at < 0:
-            received_at = i
-    rport_value = params[rport_at][1] if rport_at >= 0 else None
-    fill_rport = rport_at >= 0 and not (rport_value and rport_value.isdigit())
-    want_received = via.host.strip("[]") != host or (fill_rport and received_at < 0)
-    if not (fill_rport or want_received):
-        return None
-    new = list(params)
-    if fill_rport:
-        new[rport_at] = (params[rport_at][0], str(port))
-    if want_received:
-        if received_at >= 0:
-            new[received_at] = (params[received_at][0], host)
-        else:
-            new.append(("received", host))
-    return via_with_params(via, tuple(new))
+    where the request really came from (`received.stamped`); None when nothing changes."""
+    params = stamped(via.params, via.host, source)
+    return None if params is None else via_with_params(via, tuple(params))
 
 
 def via_with_params(via: Via, params: Params) -> tuple[Via, str]:

@@ -5,13 +5,13 @@ with a retransmission of a datagram still waiting dropped on arrival (stack._Udp
 from __future__ import annotations
 
 import socket
-from typing import Any
+from typing import Any, cast
 
 import pytest_twisted
 from acdgate.gateway.sip.message import Request
 from acdgate.gateway.sip.stack import Incoming, SipStack
 from twisted.internet import defer
-from twisted.logger import globalLogPublisher
+from twisted.logger import ILogObserver, globalLogPublisher
 
 FIRST = 100  # ~130 KB of kernel memory at ~1.3 KB a datagram: over half of the 200 KB granted
 SECOND = 90  # sent while the backlog is being worked through: over half again
@@ -70,16 +70,10 @@ async def test_a_full_kernel_queue_is_read_into_the_backlog_and_every_request_an
     client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     client.bind(("127.0.0.1", 0))
     stack: SipStack | None = None
-    globalLogPublisher.addObserver(observe)
+    globalLogPublisher.addObserver(cast(ILogObserver, observe))
     try:
         handler = _Answering(client, 0)
-        stack = SipStack(reactor, handler)
-        handler.stack = stack
-        handler.port = stack.listen("127.0.0.1", 0)
-        udp = stack._udp
-        assert udp is not None and udp.transport is not None
-        udp.transport.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 100_000)
-        udp.probe_every, udp.slice = 1, 10
+        stack, udp = _listening(handler)
         # the reactor reads nothing until this coroutine waits: the first wave queues in the
         # kernel; the handler sends the second while the backlog is being worked through
         _send(client, handler.port, range(FIRST))
@@ -95,7 +89,7 @@ async def test_a_full_kernel_queue_is_read_into_the_backlog_and_every_request_an
         answers = [client.recv(4096) for _ in range(COUNT)]
         assert all(a.startswith(b"SIP/2.0 200 ") for a in answers)
     finally:
-        globalLogPublisher.removeObserver(observe)
+        globalLogPublisher.removeObserver(cast(ILogObserver, observe))
         client.close()
         if stack is not None:
             await stack.stop()
@@ -118,16 +112,10 @@ async def test_a_full_backlog_drops_what_arrives_says_so_and_recovers() -> None:
     client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     client.bind(("127.0.0.1", 0))
     stack: SipStack | None = None
-    globalLogPublisher.addObserver(observe)
+    globalLogPublisher.addObserver(cast(ILogObserver, observe))
     try:
         handler = _Answering(client, 0)
-        stack = SipStack(reactor, handler)
-        handler.stack = stack
-        handler.port = stack.listen("127.0.0.1", 0)
-        udp = stack._udp
-        assert udp is not None and udp.transport is not None
-        udp.transport.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 100_000)
-        udp.probe_every, udp.slice, udp.limit = 1, 10, 20
+        stack, _ = _listening(handler, limit=20)
         _send(client, handler.port, range(FIRST))  # (the handler sends 90 more at the 5th)
         drained.addTimeout(10, reactor)
         await drained
@@ -144,7 +132,7 @@ async def test_a_full_backlog_drops_what_arrives_says_so_and_recovers() -> None:
         answers = [client.recv(4096) for _ in range(kept + 1)]
         assert b"Call-ID: backlog-999" in answers[-1] and answers[-1].startswith(b"SIP/2.0 200 ")
     finally:
-        globalLogPublisher.removeObserver(observe)
+        globalLogPublisher.removeObserver(cast(ILogObserver, observe))
         client.close()
         if stack is not None:
             await stack.stop()
@@ -202,13 +190,7 @@ async def test_a_retransmission_read_while_its_answer_was_held_is_absorbed_not_a
     stack: SipStack | None = None
     try:
         handler = _Holding(client)
-        stack = SipStack(reactor, handler)
-        handler.stack = stack
-        handler.port = stack.listen("127.0.0.1", 0)
-        udp = stack._udp
-        assert udp is not None and udp.transport is not None
-        udp.transport.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 100_000)
-        udp.probe_every, udp.slice = 1, 10
+        stack, udp = _listening(handler)
         me = client.getsockname()[1]
         for i in range(FIRST):
             client.sendto(_options(i, me), ("127.0.0.1", handler.port))
@@ -231,3 +213,20 @@ async def test_a_retransmission_read_while_its_answer_was_held_is_absorbed_not_a
         client.close()
         if stack is not None:
             await stack.stop()
+
+
+def _listening(handler: _Answering | _Holding, limit: int | None = None) -> tuple[SipStack, Any]:
+    """A stack for `handler` on a free loopback port with a small kernel buffer (~150 of these
+    datagrams), looking at the kernel's queue after every datagram, 10 datagrams a turn."""
+    from twisted.internet import reactor
+
+    stack = SipStack(reactor, handler)
+    handler.stack = stack
+    handler.port = stack.listen("127.0.0.1", 0)
+    udp = stack._udp
+    assert udp is not None and udp.transport is not None
+    udp.transport.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 100_000)
+    udp.probe_every, udp.slice = 1, 10
+    if limit is not None:
+        udp.limit = limit
+    return stack, udp
