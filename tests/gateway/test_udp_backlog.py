@@ -5,8 +5,10 @@ with a retransmission of a datagram still waiting dropped on arrival (stack._Udp
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 from typing import Any, cast
 
+import pytest
 import pytest_twisted
 from acdgate.gateway.sip.message import Request
 from acdgate.gateway.sip.stack import Incoming, SipStack
@@ -57,20 +59,56 @@ def _send(client: socket.socket, port: int, numbers: range) -> None:
             client.sendto(_options(i, me), ("127.0.0.1", port))
 
 
+class _Log:
+    """The log events while a test runs; `when(text)` fires at the first event whose format
+    holds `text`."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self._waits: list[tuple[str, defer.Deferred[None]]] = []
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        self.events.append(event)
+        text = str(event.get("log_format", ""))
+        for wait in [w for w in self._waits if w[0] in text]:
+            self._waits.remove(wait)
+            wait[1].callback(None)
+
+    def when(self, text: str) -> defer.Deferred[None]:
+        d: defer.Deferred[None] = defer.Deferred()
+        self._waits.append((text, d))
+        return d
+
+    def said(self, text: str) -> list[str]:
+        return [str(e.get("log_format", "")) for e in self.events if text in str(e.get("log_format", ""))]
+
+    def errors(self) -> list[dict[str, Any]]:
+        return [e for e in self.events if e.get("log_failure") is not None or e.get("isError")]
+
+
+@pytest.fixture
+def log() -> Iterator[_Log]:
+    recorder = _Log()
+    observer = cast(ILogObserver, recorder)
+    globalLogPublisher.addObserver(observer)
+    yield recorder
+    globalLogPublisher.removeObserver(observer)
+
+
+@pytest.fixture
+def client() -> Iterator[socket.socket]:
+    """The phones' side: one UDP socket on loopback."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock
+
+
 @pytest_twisted.ensureDeferred  # type: ignore[untyped-decorator]
-async def test_a_full_kernel_queue_is_read_into_the_backlog_and_every_request_answered() -> None:
+async def test_a_full_kernel_queue_is_read_into_the_backlog_and_every_request_answered(
+        client: socket.socket, log: _Log) -> None:
     from twisted.internet import reactor
 
-    errors: list[dict[str, Any]] = []
-
-    def observe(event: dict[str, Any]) -> None:
-        if event.get("log_failure") is not None or event.get("isError"):
-            errors.append(event)
-
-    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    client.bind(("127.0.0.1", 0))
     stack: SipStack | None = None
-    globalLogPublisher.addObserver(cast(ILogObserver, observe))
     try:
         handler = _Answering(client, 0)
         stack, udp = _listening(handler)
@@ -84,35 +122,22 @@ async def test_a_full_kernel_queue_is_read_into_the_backlog_and_every_request_an
         assert stack.stats["absorbed"] == 1  # the retransmission of a waiting datagram
         assert stack.stats["overflow"] == 0
         assert not udp.backlog
-        assert not errors, errors
+        assert not log.errors(), log.errors()
         client.settimeout(5)
         answers = [client.recv(4096) for _ in range(COUNT)]
         assert all(a.startswith(b"SIP/2.0 200 ") for a in answers)
     finally:
-        globalLogPublisher.removeObserver(cast(ILogObserver, observe))
-        client.close()
         if stack is not None:
             await stack.stop()
 
 
 @pytest_twisted.ensureDeferred  # type: ignore[untyped-decorator]
-async def test_a_full_backlog_drops_what_arrives_says_so_and_recovers() -> None:
+async def test_a_full_backlog_drops_what_arrives_says_so_and_recovers(
+        client: socket.socket, log: _Log) -> None:
     from twisted.internet import reactor
 
-    said: list[str] = []
-    drained: defer.Deferred[None] = defer.Deferred()
-
-    def observe(event: dict[str, Any]) -> None:
-        text = str(event.get("log_format", ""))
-        if "backlog" in text:
-            said.append(text)
-            if "drained" in text and not drained.called:
-                drained.callback(None)
-
-    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    client.bind(("127.0.0.1", 0))
+    drained = log.when("backlog drained")
     stack: SipStack | None = None
-    globalLogPublisher.addObserver(cast(ILogObserver, observe))
     try:
         handler = _Answering(client, 0)
         stack, _ = _listening(handler, limit=20)
@@ -120,6 +145,7 @@ async def test_a_full_backlog_drops_what_arrives_says_so_and_recovers() -> None:
         drained.addTimeout(10, reactor)
         await drained
         assert stack.stats["overflow"] > 0
+        said = log.said("backlog")
         assert said[0].startswith("SIP UDP backlog full") and "drained" in said[-1], said
         kept = len(handler.seen)
         assert kept + stack.stats["overflow"] + stack.stats["absorbed"] == COUNT + 1, stack.stats
@@ -132,8 +158,6 @@ async def test_a_full_backlog_drops_what_arrives_says_so_and_recovers() -> None:
         answers = [client.recv(4096) for _ in range(kept + 1)]
         assert b"Call-ID: backlog-999" in answers[-1] and answers[-1].startswith(b"SIP/2.0 200 ")
     finally:
-        globalLogPublisher.removeObserver(cast(ILogObserver, observe))
-        client.close()
         if stack is not None:
             await stack.stop()
 
@@ -182,11 +206,10 @@ class _Holding:
 
 
 @pytest_twisted.ensureDeferred  # type: ignore[untyped-decorator]
-async def test_a_retransmission_read_while_its_answer_was_held_is_absorbed_not_answered_again() -> None:
+async def test_a_retransmission_read_while_its_answer_was_held_is_absorbed_not_answered_again(
+        client: socket.socket) -> None:
     from twisted.internet import reactor
 
-    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    client.bind(("127.0.0.1", 0))
     stack: SipStack | None = None
     try:
         handler = _Holding(client)
@@ -210,7 +233,6 @@ async def test_a_retransmission_read_while_its_answer_was_held_is_absorbed_not_a
         call_ids = sorted(a.split(b"Call-ID: ", 1)[1].split(b"\r\n", 1)[0].decode() for a in answers)
         assert call_ids == sorted(f"backlog-{i}" for i in range(COUNT))
     finally:
-        client.close()
         if stack is not None:
             await stack.stop()
 
