@@ -53,9 +53,12 @@ class SippRunner:
 
     def next_port(self) -> int:
         """A fresh UDP port for one SIPp process (5104, 5108, ...: below the ephemeral range;
-        its media ports, 20000 above, take two of the four)."""
-        self._ports += 1
-        return 5100 + 4 * self._ports
+        its media ports, 20000 above, take two of the four), skipping one found in use."""
+        while True:
+            self._ports += 1
+            port = 5100 + 4 * self._ports
+            if not (self.in_use(port) or self.in_use(port + 20000)):
+                return port
 
     def in_use(self, port: int) -> bool:
         if self.port_in_use is None:
@@ -82,8 +85,17 @@ class SippAgent:
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path = field(default_factory=Path)
 
-    def start(self, timeout: float = 10.0) -> SippAgent:
-        """REGISTER the station from our port, then start the UAS on that port (bound on return)."""
+    def start(self, timeout: float = 10.0, attempts: int = 3) -> SippAgent:
+        """REGISTER the station from our port, then start the UAS on that port (bound on return).
+        If something takes the port between the two (seen once in CI: the UAS's bind failed with
+        EADDRINUSE just after the REGISTER's SIPp had used it), register again from another."""
+        for _ in range(attempts):
+            if self._start_once(timeout):
+                return self
+        raise AssertionError(f"SIPp agent {self.station} found no port to bind in {attempts} tries")
+
+    def _start_once(self, timeout: float) -> bool:
+        """False when the UAS could not bind its port (try another), raises on other failures."""
         r = self.runner
         self.port = r.next_port()
         scenario = r.folder / f"agent_{self.station}.xml"
@@ -96,17 +108,22 @@ class SippAgent:
             capture_output=True, text=True, timeout=timeout + 10, cwd=r.folder)
         if reg.returncode != 0:
             raise AssertionError(f"station {self.station} did not register:\n{reg.stdout[-1500:]}{reg.stderr[-1500:]}")
+        (r.folder / f"agent_{self.station}_errors.log").unlink(missing_ok=True)
         self.proc = subprocess.Popen(
             r.sipp("-sf", str(scenario), "-i", r.ip, "-p", str(self.port), "-nostdin", "-mp", str(self.port + 20000),
                    "-trace_logs", "-log_file", str(self.log_path),
                    "-trace_err", "-error_file", str(r.folder / f"agent_{self.station}_errors.log")),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=r.folder)
         deadline = time.monotonic() + timeout
+        errors = r.folder / f"agent_{self.station}_errors.log"  # (removed before each start)
         while not r.in_use(self.port):  # SIPp binds its port during start-up
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"SIPp agent {self.station} did not start ({self.proc.poll()})")
+                said = errors.read_text(errors="replace") if errors.exists() else ""
+                if self.proc.poll() is not None and "Unable to bind main socket" in said:
+                    return False
+                raise AssertionError(f"SIPp agent {self.station} did not start ({self.proc.poll()}): {said[-500:]}")
             time.sleep(0.01)
-        return self
+        return True
 
     def events(self) -> list[tuple[str, str]]:
         """(event, Call-ID) for what this phone went through, in order."""
