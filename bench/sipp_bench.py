@@ -107,7 +107,7 @@ def running_gateway(state: Path, config: Path | None = None) -> Iterator[Gateway
 
 def acdgate_build() -> str:
     """Which acdgate this interpreter runs (the gateway is started with it): pure Python, or
-    with modules compiled by mypyc (setup.py, `ACDGATE_COMPILED=1`)."""
+    with modules compiled by mypyc (setup.py: a wheel's default)."""
     import importlib.util
     import pkgutil
 

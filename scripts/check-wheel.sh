@@ -1,21 +1,38 @@
 #!/usr/bin/env bash
-# Editable installs hide packaging mistakes behind an import hook: build the real wheel,
-# install it in a scratch venv and import every layer once (DESIGN.md, Packaging).
+# Build the wheel as a user's `pip install .` does (isolated build, the hot path compiled by
+# mypyc: setup.py), install it with the test dependencies in its own venv, import every module
+# once and check the compiled ones are the extensions. Editable installs hide packaging mistakes
+# behind an import hook (DESIGN.md, Packaging), and compiled code checks declared types at run
+# time, so scripts/test.sh then runs the test suite with this venv's Python.
+#   scripts/check-wheel.sh [VENV]     (default build/wheel-venv; needs gcc and python3-dev)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-.venv/bin/pip wheel -q --no-deps -w "$tmp/dist" .
-python3 -m venv "$tmp/venv"
-"$tmp/venv/bin/pip" install -q "$tmp"/dist/acdgate-*.whl
-(cd "$tmp" && "$tmp/venv/bin/python" - <<'PY'
-import codecs, importlib, pkgutil
+venv=${1:-build/wheel-venv}
+dist=$(mktemp -d)
+trap 'rm -rf "$dist"' EXIT
+# a stale build/lib from an earlier build would go into the wheel as it is
+rm -rf build/lib.* build/temp.* build/bdist.* build/mypyc
+ACDGATE_COMPILED=1 .venv/bin/pip wheel -q --no-deps -w "$dist" .
+wheel=$(ls "$dist"/acdgate-*.whl)
+rm -rf "$venv"
+python3 -m venv "$venv"
+"$venv/bin/pip" install -q --upgrade pip
+"$venv/bin/pip" install -q "$wheel[test]"
+compiled=$(grep -o '^    "gateway/[a-z_/]*\.py",' setup.py | tr -d ' ",')  # setup.py's COMPILED
+python=$(cd "$venv" && pwd)/bin/python
+(cd "$dist" && "$python" - $compiled <<'PY'
+import codecs, importlib, importlib.util, pkgutil, sys
 import acdgate.acd, acdgate.codecs, acdgate.gateway, acdgate.lab
 assert codecs.lookup("utf-8").name == "utf-8", "stdlib codecs shadowed"
 for pkg in (acdgate.acd, acdgate.codecs, acdgate.gateway, acdgate.lab):
     for mod in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
         importlib.import_module(mod.name)
-print("wheel ok:", sorted(m.name for m in pkgutil.iter_modules(acdgate.gateway.__path__)))
+compiled = ["acdgate." + path.removesuffix(".py").replace("/", ".") for path in sys.argv[1:]]
+assert compiled, "no compiled modules listed"
+for name in compiled:
+    origin = importlib.util.find_spec(name).origin
+    assert origin.endswith(".so"), f"{name} is not compiled: {origin}"
+print(f"wheel ok: {len(compiled)} modules compiled;", sorted(m.name for m in pkgutil.iter_modules(acdgate.gateway.__path__)))
 PY
 )
-"$tmp/venv/bin/acdgate" --help >/dev/null
+"$venv/bin/acdgate" --help >/dev/null
