@@ -108,17 +108,10 @@ def running_gateway(state: Path, config: Path | None = None) -> Iterator[Gateway
 def acdgate_build() -> str:
     """Which acdgate this interpreter runs (the gateway is started with it): pure Python, or
     with modules compiled by mypyc (setup.py: a wheel's default)."""
-    import importlib.util
-    import pkgutil
+    import acdgate.gateway.app  # noqa: F401  (loads every module the gateway runs)
+    from acdgate.gateway import build
 
-    import acdgate.gateway
-
-    compiled = 0
-    for module in pkgutil.walk_packages(acdgate.gateway.__path__, "acdgate.gateway."):
-        spec = importlib.util.find_spec(module.name)
-        if spec is not None and (spec.origin or "").endswith(".so"):
-            compiled += 1
-    return f"compiled with mypyc ({compiled} modules)" if compiled else "pure Python"
+    return build.describe()
 
 
 def kamailio_exe() -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 from acdgate.acd.engine import Acd
 from acdgate.acd.site import Site
+from acdgate.gateway import build
 from acdgate.gateway.acd_service import AcdService
 from acdgate.gateway.call_context import CallContext
 from acdgate.gateway.call_dispatcher import CallDispatcher
@@ -134,6 +135,7 @@ class Gateway:
             "sip": {"host": host, "port": self.sip_port, "transports": ["udp", "tcp"]},
             "state_dir": str(self.store.state_dir),
             "pid": os.getpid(),
+            "build": build.describe(),
         }
         if self.http_port is not None:
             address: Any = self.http_port.getHost()
@@ -339,6 +341,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         print(f"acdgate: cannot listen on {bind}:{sip_port}: {exc}", file=sys.stderr)
         store.close()
         return 2
+    log.info("acdgate build: {build}", build=build.describe())
     print(READY_PREFIX + json.dumps(gateway.ready_info(bind), sort_keys=True), flush=True)
     reactor.addSystemEventTrigger("before", "shutdown", gateway.stop)
     # What start-up built lives as long as the process: keep it out of every collection, and
