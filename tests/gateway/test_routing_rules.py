@@ -36,6 +36,8 @@ from netns import NetworkNamespace, VethPair
 from sipp_agents import SippAgent, SippCaller, SippRunner, udp_port_bound
 
 SUPPORT = Path(__file__).parent.parent / "support"
+# a pyVoIP phone's ports: SIP at P, RTP picked from P+2 to P+40 (tests/support/pyvoip_answerer.py)
+PYVOIP_PORTS = 44
 VETH = VethPair()
 GATEWAY_IP = VETH.left_address.split("/")[0]
 PHONES_IP = VETH.right_address.split("/")[0]
@@ -221,7 +223,7 @@ class Lab:
         proc = self.ns.popen(
             [sys.executable, str(SUPPORT / "pyvoip_answerer.py"), "--server", self.gw.sip[0],
              "--port", str(self.gw.sip[1]), "--user", station, "--password", f"pw{station}",
-             "--sip-port", str(self.runner.next_port()), "--timeout", "60"],
+             "--sip-port", str(self.runner.next_port(span=PYVOIP_PORTS)), "--timeout", "60"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         phone = PyVoipAgent(proc)
         self.phones.append(phone)

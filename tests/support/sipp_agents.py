@@ -51,12 +51,14 @@ class SippRunner:
     port_in_use: Callable[[str, int], bool] | None = None  # checks inside the namespace; None: here
     _ports: int = 0
 
-    def next_port(self) -> int:
-        """A fresh UDP port for one SIPp process (5104, 5108, ...: below the ephemeral range;
-        its media ports, 20000 above, take two of the four), skipping one found in use."""
+    def next_port(self, span: int = 4) -> int:
+        """The first of `span` fresh UDP ports for one process (5104, 5108, ...: below the
+        ephemeral range; a SIPp's media ports, 20000 above, take two of its four), skipping a
+        block found in use. A pyVoIP phone takes a block of 44 (its RTP ports are P+2 to P+40,
+        picked at random per call: in a block of 4 they collided with the next SIPp agents')."""
         while True:
-            self._ports += 1
-            port = 5100 + 4 * self._ports
+            port = 5100 + 4 * (self._ports + 1)
+            self._ports += -(-span // 4)
             if not (self.in_use(port) or self.in_use(port + 20000)):
                 return port
 
@@ -88,7 +90,8 @@ class SippAgent:
     def start(self, timeout: float = 10.0, attempts: int = 3) -> SippAgent:
         """REGISTER the station from our port, then start the UAS on that port (bound on return).
         If something takes the port between the two (seen once in CI: the UAS's bind failed with
-        EADDRINUSE just after the REGISTER's SIPp had used it), register again from another."""
+        EADDRINUSE just after the REGISTER's SIPp had used it, most likely a pyVoIP phone's RTP
+        port before `next_port` gave those a block of their own), register again from another."""
         for _ in range(attempts):
             if self._start_once(timeout):
                 return self
