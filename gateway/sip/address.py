@@ -57,9 +57,24 @@ _ADDR_SPEC_PARTS = re.compile(
 def is_plain_name_addr(text: str) -> bool:
     """A quick check: True only for text `parse_name_addr` accepts (the common shapes, one
     regex match, no objects built); False means "parse it to know", not "invalid"."""
+    if text in _PLAIN_SEEN:
+        return True
     if "<" in text:
-        return _PLAIN_NAME_ADDR.fullmatch(text) is not None
-    return _PLAIN_ADDR_SPEC.fullmatch(text) is not None
+        plain = _PLAIN_NAME_ADDR.fullmatch(text) is not None
+    else:
+        plain = _PLAIN_ADDR_SPEC.fullmatch(text) is not None
+    if plain:
+        if len(_PLAIN_SEEN) >= _PLAIN_SEEN_LIMIT:
+            _PLAIN_SEEN.clear()
+        _PLAIN_SEEN.add(text)
+    return plain
+
+
+# Texts `is_plain_name_addr` found plain: a phone's To and Contact repeat in every REGISTER
+# (the challenged one, its retry, each refresh), and the regex is most of the check's cost.
+# Emptied when full, so memory stays bounded.
+_PLAIN_SEEN: set[str] = set()
+_PLAIN_SEEN_LIMIT = 4096
 
 
 def _replace_param(params: Params, name: str, value: str | None) -> Params:

@@ -108,6 +108,19 @@ def test_recent_addresses_are_the_same_values_and_bounded() -> None:
         assert len(address._RECENT) <= address._RECENT_LIMIT
 
 
+def test_plain_address_checks_are_remembered_bounded_and_only_when_plain() -> None:
+    from acdgate.gateway.sip.address import is_plain_name_addr
+
+    for _ in range(2):  # a repeat answers from the set, the same way
+        assert is_plain_name_addr("<sip:2101@127.0.0.1>")
+        assert not is_plain_name_addr("<sip:2101@127.0.0.1> ; tag = 1")  # LWS: parse it to know
+    assert "<sip:2101@127.0.0.1>" in address._PLAIN_SEEN
+    assert "<sip:2101@127.0.0.1> ; tag = 1" not in address._PLAIN_SEEN
+    for n in range(2 * address._PLAIN_SEEN_LIMIT + 10):  # a flood of distinct From tags
+        assert is_plain_name_addr(f"<sip:2101@gw>;tag={n}")
+        assert len(address._PLAIN_SEEN) <= address._PLAIN_SEEN_LIMIT
+
+
 @pytest.mark.parametrize("text", ["<sip:a@b", "sip:a@b?x=1", '"unterminated <sip:a@b>', ""])
 def test_bad_addresses_raise_every_time(text: str) -> None:
     for _ in range(3):
