@@ -17,6 +17,11 @@ Everything runs under `prefix` (e.g. `NetworkNamespace.command([])`), bound to `
 
 from __future__ import annotations
 
+import errno
+import os
+import pty
+import re
+import select
 import socket
 import subprocess
 import time
@@ -27,6 +32,31 @@ from pathlib import Path
 from acdgate.lab.drivers.sipp_scenarios import agent_scenario, caller_scenario, injection
 
 SIPP_DIR = Path(__file__).parent / "sipp"
+
+
+_TERMINAL_CONTROL = re.compile(rb"\x1b(?:\[[0-9;?]*[A-Za-z]|\([A-Z0-9])")
+
+
+def _drew_screen(screen: int, timeout: float) -> bool:
+    """Whether SIPp drew its running UAS screen (footer "SIPp Server Mode") on the pty `screen`
+    within `timeout` seconds. False when it exited first: it closes the pty (EOF, or EIO on
+    Linux) after its final screen, whose footer is "Test Terminated"."""
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while b"SIPp Server Mode" not in _TERMINAL_CONTROL.sub(b"", seen):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not select.select([screen], [], [], remaining)[0]:
+            return False
+        try:
+            chunk = os.read(screen, 65536)
+        except OSError as exc:
+            if exc.errno == errno.EIO:
+                return False
+            raise
+        if not chunk:
+            return False
+        seen += chunk
+    return True
 
 
 def udp_port_bound(ip: str, port: int) -> bool:
@@ -86,6 +116,7 @@ class SippAgent:
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path = field(default_factory=Path)
+    _screen: int = -1  # the pty SIPp draws its screen on (our end)
 
     def start(self, timeout: float = 10.0, attempts: int = 3) -> SippAgent:
         """REGISTER the station from our port, then start the UAS on that port (bound on return).
@@ -111,22 +142,26 @@ class SippAgent:
             capture_output=True, text=True, timeout=timeout + 10, cwd=r.folder)
         if reg.returncode != 0:
             raise AssertionError(f"station {self.station} did not register:\n{reg.stdout[-1500:]}{reg.stderr[-1500:]}")
-        (r.folder / f"agent_{self.station}_errors.log").unlink(missing_ok=True)
+        errors = r.folder / f"agent_{self.station}_errors.log"
+        errors.unlink(missing_ok=True)
+        # SIPp draws its running screen once its sockets are bound (src/sipp.cpp: open_connections,
+        # then traffic_thread's first report), and only on a terminal: give it a pty and wait
+        # for that screen. `-f 3600` keeps it from drawing again, so nothing need drain the pty.
+        self._screen, terminal = pty.openpty()
         self.proc = subprocess.Popen(
             r.sipp("-sf", str(scenario), "-i", r.ip, "-p", str(self.port), "-nostdin", "-mp", str(self.port + 20000),
-                   "-trace_logs", "-log_file", str(self.log_path),
-                   "-trace_err", "-error_file", str(r.folder / f"agent_{self.station}_errors.log")),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=r.folder)
-        deadline = time.monotonic() + timeout
-        errors = r.folder / f"agent_{self.station}_errors.log"  # (removed before each start)
-        while not r.in_use(self.port):  # SIPp binds its port during start-up
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                said = errors.read_text(errors="replace") if errors.exists() else ""
-                if self.proc.poll() is not None and "Unable to bind main socket" in said:
-                    return False
-                raise AssertionError(f"SIPp agent {self.station} did not start ({self.proc.poll()}): {said[-500:]}")
-            time.sleep(0.01)
-        return True
+                   "-f", "3600", "-trace_logs", "-log_file", str(self.log_path),
+                   "-trace_err", "-error_file", str(errors)),
+            stdin=subprocess.DEVNULL, stdout=terminal, stderr=subprocess.DEVNULL, cwd=r.folder)
+        os.close(terminal)
+        if _drew_screen(self._screen, timeout):
+            return True
+        exited = self.proc.poll() is not None
+        said = errors.read_text(errors="replace") if errors.exists() else ""
+        self.stop()
+        if exited and "Unable to bind main socket" in said:
+            return False
+        raise AssertionError(f"SIPp agent {self.station} did not start ({self.proc.poll()}): {said[-500:]}")
 
     def events(self) -> list[tuple[str, str]]:
         """(event, Call-ID) for what this phone went through, in order."""
@@ -150,6 +185,9 @@ class SippAgent:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self._screen >= 0:
+            os.close(self._screen)
+            self._screen = -1
 
 
 @dataclass(slots=True)
