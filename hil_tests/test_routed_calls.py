@@ -154,9 +154,12 @@ def heard(obs: Observation) -> npt.NDArray[np.int16]:
     return read_wav(Path(path))
 
 
-def talk(seconds: float) -> None:
-    """The scenario's talking time: audio flows meanwhile; nothing to wait for."""
-    time.sleep(seconds)
+def talk(seconds: float, *parties: Endpoint) -> None:
+    """The scenario's talking time, `seconds` with audio flowing: every party's call must stay
+    up through it (the first waits it out; the others must not have seen their call end)."""
+    deadline = time.monotonic() + seconds
+    for party in parties:
+        party.stays_in_call(max(0.0, deadline - time.monotonic()))
 
 
 def routed(lab: Lab, caller: Endpoint, group: str, agents: dict[str, Endpoint], expected: str) -> None:
@@ -171,7 +174,7 @@ def routed(lab: Lab, caller: Endpoint, group: str, agents: dict[str, Endpoint], 
     answer(agents[expected])
     connected = logged(lab, r"\bCallConnected\(", "the call connected", since=before)
     assert users_of(lab, "CallConnected")[offers:] == [expected]
-    talk(TALK)
+    talk(TALK, agents[expected], caller)
     assert hang_up(agents[expected]).data["by"] == "local"
     caller.wait_for(K.CALL_ENDED, 15)
     wait_state(lab, expected, "READY", since=connected.end())  # after wrap-up
@@ -196,7 +199,7 @@ def test_linear_group_offers_the_first_free_member_each_time(lab: Lab, condition
     logged(lab, r"\bOfferCall\(", "the third offer", since=third)
     assert users_of(lab, "OfferCall")[2:] == ["3001"]
     answer(b)
-    talk(TALK)
+    talk(TALK, a, b, first, second)
     hang_up(b)
     hang_up(a)
     for caller in (first, second):
@@ -267,7 +270,7 @@ def test_recording_keeps_caller_and_agent_on_their_channels(lab: Lab, conditions
     wait_state(lab, "3000", "TALKING")
     status, body = post(lab, "/api/agents/3000/record", {"user": "3900"})
     assert status == 200, body
-    talk(3.0)
+    talk(3.0, agent, caller)
     agent_end = hang_up(agent)
     caller_end = caller.wait_for(K.CALL_ENDED, 15)
     # the gateway closes the call's recording before it tells the ACD the call ended
@@ -306,7 +309,7 @@ def test_supervisor_monitors_barges_in_and_intercepts(lab: Lab, conditions: LabN
     dial(supervisor, "*45*3000#", tone=MONITOR)
     logged(lab, r"\b3900 monitor on 3000's call", "the supervisor monitoring")
     assert "Mon" in status_line(lab, agent)
-    talk(2.5)
+    talk(2.5, agent, caller, supervisor)
     monitored = hang_up(supervisor)
     # the phone is done when it sends its BYE; the gateway when that BYE (maybe resent) arrives
     logged(lab, r"\b3900 left 3000's call", "the monitoring ending with the supervisor's hang-up")
@@ -316,14 +319,14 @@ def test_supervisor_monitors_barges_in_and_intercepts(lab: Lab, conditions: LabN
     status, body = post(lab, "/api/agents/3000/barge", {"user": "3900", "station": supervisor.spec.station})
     assert status == 202, body
     answer(supervisor, tone=BARGE)
-    talk(2.5)
+    talk(2.5, agent, caller, supervisor)
 
     # intercept: the agent's leg is released, the supervisor has the caller
     status, body = post(lab, "/api/agents/3000/intercept", {"user": "3900", "station": supervisor.spec.station})
     assert status == 200, body
     agent_end = agent.wait_for(K.CALL_ENDED, 15)
     assert agent_end.data["by"] != "local", agent_end
-    talk(2.0)
+    talk(2.0, supervisor, caller)
     caller.hangup()
     caller_end = caller.wait_for(K.CALL_ENDED, 15)
     sup_end = supervisor.wait_for(K.CALL_ENDED, 15)

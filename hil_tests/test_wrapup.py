@@ -59,7 +59,7 @@ def feature_call(ep: Endpoint, code: str) -> None:
 
 def test_wrap_up_without_data_then_ready(lab: Lab, conditions: LabNetwork, kind: EndpointKind) -> None:
     agent, caller, talking = routed_call_up(lab, kind)
-    talk(0.6)
+    talk(0.6, agent, caller)
     assert hang_up(agent).data["by"] == "local"
     caller.wait_for(K.CALL_ENDED, 15)
     # the first state after TALKING is wrap-up

@@ -120,6 +120,24 @@ class Endpoint(ABC):
                         f"observed since: {seen}\n{self.diagnostics()[-3000:]}")
                 self._cond.wait(remaining)
 
+    def stays_in_call(self, seconds: float) -> None:
+        """Wait `seconds` while the current call goes on: raises `EndpointError` as soon as the
+        endpoint observes the call ending (a scenario's talking time, checked, not slept)."""
+        started = time.monotonic()
+        deadline = started + seconds
+        with self._cond:
+            while True:
+                for obs in self.observed[self._cursor:]:
+                    if obs.kind is ObservationKind.CALL_ENDED and obs.at >= started:
+                        raise EndpointError(
+                            f"{self.spec.name} ({self.spec.kind.value}): the call ended "
+                            f"{obs.at - started:.1f} s into {seconds:g} s of talking: {obs}\n"
+                            f"{self.diagnostics()[-3000:]}")
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self._cond.wait(remaining)
+
     def tones(self) -> list[str]:
         """Names of the tones heard so far."""
         return [o.data["name"] for o in self.observed if o.kind is ObservationKind.TONE]
