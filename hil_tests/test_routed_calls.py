@@ -296,6 +296,28 @@ def test_recording_keeps_caller_and_agent_on_their_channels(lab: Lab, conditions
         assert tone_seconds(audio, other) > max(1.0, 0.6 * len(audio) / 8000 - 1.0), (end, len(audio))
 
 
+def test_a_phones_tone_ends_with_its_call(lab: Lab, conditions: LabNetwork, kind: EndpointKind) -> None:
+    """The harness's own promise: a tone a scenario plays lasts its call. The next call on the
+    same phones starts silent (a softphone whose audio source outlived the call would replay
+    the tone into it: a supervisor barging in once started with its monitoring tone)."""
+    agent, caller = endpoints(lab, kind, OTHER[kind])
+    log_on(lab, "3000", agent)
+    for tone_of_caller, tone_of_agent in ((CALLER, AGENT), (None, None)):
+        before = lab.gateway.mark()
+        dial(caller, "6000", tone=tone_of_caller)
+        answer(agent, tone=tone_of_agent)
+        talk(1.5, agent, caller)
+        agent_end, caller_end = hang_up(agent), caller.wait_for(K.CALL_ENDED, 15)
+        wait_state(lab, "3000", "READY", since=before)  # after wrap-up
+        at_agent, at_caller = heard(agent_end), heard(caller_end)
+        if tone_of_caller is not None:  # the tones carry, so their absence below is meaningful
+            assert tone_seconds(at_agent, CALLER) > 0.5, "the agent did not hear the caller's tone"
+            assert tone_seconds(at_caller, AGENT) > 0.5, "the caller did not hear the agent's tone"
+        else:
+            assert tone_seconds(at_agent, CALLER) <= STRAY, "the caller's tone of its last call came back"
+            assert tone_seconds(at_caller, AGENT) <= STRAY, "the agent's tone of its last call came back"
+
+
 def test_supervisor_monitors_barges_in_and_intercepts(lab: Lab, conditions: LabNetwork,
                                                       kind: EndpointKind) -> None:
     agent, supervisor, caller = endpoints(lab, kind, kind, OTHER[kind])

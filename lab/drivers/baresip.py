@@ -173,6 +173,8 @@ class BaresipProcess:
         self._drain: threading.Thread | None = None
         self._ctrl_reader: threading.Thread | None = None
         self._tokens = 0
+        self._unawaited: set[str] = set()  # tokens of commands `send` did not wait for
+        self._send_lock = threading.Lock()  # commands come from the caller's and the reader's threads
         self._alias: Path | None = None
 
     @property
@@ -295,7 +297,13 @@ class BaresipProcess:
                         if self.on_event is not None:
                             self.on_event(event)
                     elif message.get("response"):
-                        self._responses[str(message.get("token", ""))] = message
+                        token = str(message.get("token", ""))
+                        if token in self._unawaited:
+                            self._unawaited.discard(token)
+                            if not message.get("ok"):  # nobody waits: its output tells
+                                self.lines.append(f"acdgate: ctrl_tcp command {token} failed: {message.get('data')}\n")
+                        else:
+                            self._responses[token] = message
                     self._cond.notify_all()
 
     def output(self) -> str:
@@ -351,11 +359,7 @@ class BaresipProcess:
         """Run a baresip command (`reginfo`, `uanew ...`) and return its response message."""
         if self.ctrl is None:
             raise BaresipError("ctrl_tcp not connected")
-        with self._cond:
-            self._tokens += 1
-            token = f"t{self._tokens}"
-        request = {"command": command, "params": params, "token": token}
-        self.ctrl.sendall(netstring(json.dumps(request).encode()))
+        token = self._send(command, params, awaited=True)
         deadline = time.monotonic() + timeout
         with self._cond:
             while token not in self._responses:
@@ -367,6 +371,27 @@ class BaresipProcess:
         if not response.get("ok"):
             raise BaresipError(f"{command} {params}: {response.get('data')}\n{self.output()}")
         return response
+
+    def send(self, command: str, params: str = "") -> None:
+        """Run a baresip command without waiting for its response: for the reader thread's
+        event handlers, which `command` would deadlock (its response comes on that thread).
+        ctrl_tcp runs commands in order, so any later `command` sees its effect; a failure
+        is written to the output."""
+        if self.ctrl is None:
+            raise BaresipError("ctrl_tcp not connected")
+        self._send(command, params, awaited=False)
+
+    def _send(self, command: str, params: str, *, awaited: bool) -> str:
+        assert self.ctrl is not None
+        with self._cond:
+            self._tokens += 1
+            token = f"t{self._tokens}"
+            if not awaited:
+                self._unawaited.add(token)
+        request = {"command": command, "params": params, "token": token}
+        with self._send_lock:
+            self.ctrl.sendall(netstring(json.dumps(request).encode()))
+        return token
 
     def wait_event(self, types: set[str], timeout: float = 10.0) -> BaresipEvent:
         """The next event whose type is in `types` (earlier ones of other types are dropped)."""
@@ -408,6 +433,7 @@ class BaresipEndpoint(Endpoint):
         self._dtmf_files = 0
         self._live_calls = 0  # calls made or offered and not yet closed (CALL_CLOSED comes for each)
         self._call_started = 0.0  # wall clock of the newest call's start (sndfile names dumps by it)
+        self._source_silent = True  # the audio source is the silent WAV (no tone or DTMF file)
 
     def start(self) -> BaresipEndpoint:
         self.process.start()
@@ -442,6 +468,8 @@ class BaresipEndpoint(Endpoint):
             param = event.param
             status = param.split(" ", 1)[0]
             self._live_calls = max(0, self._live_calls - 1)
+            if not self._live_calls:
+                self._silence_source()
             audio, heard = self._heard()
             if status.isdigit() and int(status) >= 300 and not self._was_answered():
                 self.observe(ObservationKind.CALL_REFUSED, status=status, reason=param)
@@ -494,7 +522,7 @@ class BaresipEndpoint(Endpoint):
         path = self.workdir / f"dtmf{self._dtmf_files}.wav"
         _write_wav(path, generate_digits(digits, tone_ms=120, pause_ms=120).astype("<i2").tobytes()
                    + bytes(2 * 8000 * 60))
-        self.process.command("ausrc", f"aufile,{self.process.visible(path)}")
+        self._use_source(path)
 
     def answer(self) -> None:
         self.process.command("accept")
@@ -506,7 +534,20 @@ class BaresipEndpoint(Endpoint):
         self._dtmf_files += 1
         path = self.workdir / f"tone{self._dtmf_files}.wav"
         _write_wav(path, sine(freq, seconds).astype("<i2").tobytes() + bytes(2 * 8000 * 60))
+        self._use_source(path)
+
+    def _use_source(self, path: Path) -> None:
+        self._source_silent = False
         self.process.command("ausrc", f"aufile,{self.process.visible(path)}")
+
+    def _silence_source(self) -> None:
+        """Back to the silent WAV when the last call closes. A tone lasts its call: baresip's
+        `ausrc` sets its configured source, which the next call (made or offered) would start
+        with, replaying the tone from its start until the scenario chose that call's own (a
+        supervisor barging in once started with the tone it had monitored with)."""
+        if not self._source_silent:
+            self._source_silent = True
+            self.process.send("ausrc", f"aufile,{self.process.visible(self.process.home / 'silence.wav')}")
 
     def hangup(self) -> None:
         self.process.command("hangup")
