@@ -26,12 +26,13 @@ import argparse
 import contextlib
 import heapq
 import json
+import os
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 T1 = 0.5  # RFC 3261 17.1.1.1: the RTT estimate; retransmissions start here and double
 T2 = 4.0  # ... up to T2 (17.1.2.2)
@@ -139,6 +140,19 @@ class ReliableSocket:
                 self._arm(key, data, address, started, min(2 * interval, T2))
 
 
+def event_channel() -> TextIO:
+    """Standard output for the worker's JSON event lines alone; everything else printed goes to
+    standard error from here on. pyVoIP prints from its threads ("TODO: Add 500 Error on
+    Receiving SIP Response" for each unexpected response), and a print writes its text and its
+    newline separately: an event line written between the two was glued to the text and lost
+    to the parent (a lab run once missed a call's "answered" that way)."""
+    events = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1, encoding="utf-8")
+    sys.stdout.flush()
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # C-level writes to fd 1 too
+    sys.stdout = sys.stderr
+    return events
+
+
 def fix_socket_race() -> None:
     """pyVoIP 1.6.8's receive loop makes its SIP socket non-blocking under `recvLock` and
     blocking again only after letting the lock go: a `call()` (INVITE) that takes the lock in
@@ -210,11 +224,12 @@ def main() -> int:
     fix_socket_race()
 
     out_lock = threading.Lock()
+    events = event_channel()
 
     def say(**fields: object) -> None:
         with out_lock:
-            sys.stdout.write(json.dumps(fields) + "\n")
-            sys.stdout.flush()
+            events.write(json.dumps(fields) + "\n")
+            events.flush()
 
     calls: dict[str, Any] = {}
     current: list[Any] = []  # the live calls, newest last: commands act on the newest one

@@ -44,14 +44,18 @@ def main() -> int:
 
     import numpy as np
     from acdgate.codecs.tone_detector import tone_present
-    from acdgate.lab.drivers.pyvoip_worker import assignments, fix_socket_race
+    from acdgate.lab.drivers.pyvoip_worker import assignments, event_channel, fix_socket_race
     from pyVoIP.VoIP import CallState, PhoneStatus, VoIPPhone
 
     fix_socket_race()  # before start(): pyVoIP's recv loop races call() for its socket
 
+    events = event_channel()  # pyVoIP's own prints go to stderr
+    lock = threading.Lock()
+
     def say(**fields: object) -> None:
-        sys.stdout.write(json.dumps(fields) + "\n")
-        sys.stdout.flush()
+        with lock:
+            events.write(json.dumps(fields) + "\n")
+            events.flush()
 
     done = threading.Event()
 

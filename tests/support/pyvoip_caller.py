@@ -37,10 +37,11 @@ def main() -> int:
     import numpy as np
     from acdgate.codecs.dtmf_generator import generate_dtmf
     from acdgate.codecs.tone_detector import tone_present
-    from acdgate.lab.drivers.pyvoip_worker import assignments, fix_socket_race
+    from acdgate.lab.drivers.pyvoip_worker import assignments, event_channel, fix_socket_race
     from pyVoIP.VoIP import CallState, PhoneStatus, VoIPPhone
 
     fix_socket_race()  # before start(): pyVoIP's recv loop races call() for its socket
+    events = event_channel()  # pyVoIP's own prints go to stderr
 
     phone = VoIPPhone(args.server, args.port, args.user, args.password, myIP="127.0.0.1",
                       sipPort=args.sip_port, rtpPortLow=args.sip_port + 2, rtpPortHigh=args.sip_port + 40)
@@ -92,8 +93,8 @@ def main() -> int:
         result["audio_u8"] = base64.b64encode(bytes(audio)).decode()
     except Exception as exc:  # report, never hang the parent
         result["error"] = f"{type(exc).__name__}: {exc}"
-    sys.stdout.write(json.dumps(result) + "\n")
-    sys.stdout.flush()
+    events.write(json.dumps(result) + "\n")
+    events.flush()
     os._exit(0)  # pyVoIP's threads are not daemons and its stop() can hang: leave at once
 
 

@@ -22,7 +22,7 @@ def main() -> int:
     parser.add_argument("--sip-port", type=int, required=True)
     args = parser.parse_args()
 
-    from acdgate.lab.drivers.pyvoip_worker import fix_socket_race
+    from acdgate.lab.drivers.pyvoip_worker import event_channel, fix_socket_race
     from pyVoIP.VoIP import PhoneStatus, VoIPPhone
 
     fix_socket_race()  # before start(): pyVoIP's recv loop races call() for its socket
@@ -30,9 +30,11 @@ def main() -> int:
     phone = VoIPPhone(args.server, args.port, args.user, args.password, myIP=args.my_ip,
                       sipPort=args.sip_port, rtpPortLow=args.sip_port + 2, rtpPortHigh=args.sip_port + 40)
 
+    events = event_channel()  # pyVoIP's own prints go to stderr
+
     def say(**fields: object) -> None:
-        sys.stdout.write(json.dumps(fields) + "\n")
-        sys.stdout.flush()
+        events.write(json.dumps(fields) + "\n")
+        events.flush()
 
     try:
         phone.start()
