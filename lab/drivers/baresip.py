@@ -182,6 +182,11 @@ class BaresipProcess:
         """Where each call's sndfile dumps land (`dump-<time>-enc.wav` / `-dec.wav`)."""
         return self.home / "calls"
 
+    @property
+    def silent_source(self) -> str:
+        """The `aufile` source of no sound: the microphone between calls and until a tone."""
+        return f"aufile,{self.visible(self.home / 'silence.wav')}"
+
     def visible(self, path: Path) -> str:
         """`path` (inside `home`) as baresip is told it: through the short alias of `home`."""
         if self._alias is None:
@@ -197,7 +202,7 @@ class BaresipProcess:
             "poll_method": "epoll",
             "module_path": MODULE_PATH,
             "audio_player": "aufile,/dev/null",
-            "audio_source": f"aufile,{self.visible(self.home / 'silence.wav')}",
+            "audio_source": self.silent_source,
             "audio_alert": "aufile,/dev/null",
             "ctrl_tcp_listen": f"127.0.0.1:{self.ctrl_port}",
             "snd_path": self.visible(self.snd_path),
@@ -547,7 +552,7 @@ class BaresipEndpoint(Endpoint):
         supervisor barging in once started with the tone it had monitored with)."""
         if not self._source_silent:
             self._source_silent = True
-            self.process.send("ausrc", f"aufile,{self.process.visible(self.process.home / 'silence.wav')}")
+            self.process.send("ausrc", self.process.silent_source)
 
     def hangup(self) -> None:
         self.process.command("hangup")
