@@ -9,8 +9,8 @@ the modules against the same types CI does. As mypy and black do with their own 
 `ACDGATE_COMPILED` chooses: unset, compile when the machine can (a C compiler and the Python
 headers: Debian `gcc python3-dev`) and fall back to pure Python with a warning when it cannot;
 `1`, compile or fail; `0`, pure Python. An editable install (`pip install -e .`) is always pure:
-a stale extension would shadow the source being edited. scripts/compiled-build.sh builds one as
-a user would and runs the tests against it.
+a stale extension would shadow the source being edited. scripts/check-wheel.sh builds the wheel
+as a user's install does; CI runs the tests and the HIL lab on it.
 """
 
 from __future__ import annotations
