@@ -32,7 +32,7 @@ COMPILED = (
     "gateway/sip/stateless.py",
     "gateway/sip/auth_throttle.py",
     "gateway/sip/stack.py",
-    "gateway/sip_service.py",
+    "gateway/sip/service.py",
 )
 # the setup.py commands that build extensions; metadata queries (egg_info, the build backend's
 # get_requires_*) and editable installs (editable_wheel, develop) do not
@@ -68,7 +68,7 @@ def _compiled_extensions(mode: str) -> list[Any]:
     # mypyc names modules after their paths: give it the installed layout (acdgate/<folder>)
     tree = root / "build" / "mypyc-src"
     (tree / "acdgate").mkdir(parents=True, exist_ok=True)
-    for folder in ("acd", "codecs", "gateway", "lab"):
+    for folder in ("acd", "codecs", "console", "gateway", "lab"):
         link = tree / "acdgate" / folder
         if not link.exists():
             link.symlink_to(root / folder, target_is_directory=True)

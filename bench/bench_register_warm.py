@@ -35,7 +35,7 @@ sys.path.insert(0, str(BENCH))
 
 from acdgate.gateway.app import Gateway  # noqa: E402
 from acdgate.gateway.site_loader import load_site  # noqa: E402
-from acdgate.gateway.store import StateStore  # noqa: E402
+from acdgate.gateway.storage.store import StateStore  # noqa: E402
 from twisted.internet import reactor  # noqa: E402
 from twisted_floor import FloorRegistrar  # noqa: E402
 

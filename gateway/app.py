@@ -17,32 +17,32 @@ from typing import Any
 from acdgate.acd.engine import Acd
 from acdgate.acd.site import Site
 from acdgate.gateway import build
-from acdgate.gateway.acd_service import AcdService
-from acdgate.gateway.call_context import CallContext
-from acdgate.gateway.call_dispatcher import CallDispatcher
-from acdgate.gateway.calls import CallController
-from acdgate.gateway.dialog_info import DialogStates
-from acdgate.gateway.feature_sync import FeatureSync
-from acdgate.gateway.features import FeatureHandler
-from acdgate.gateway.http_api import make_site
-from acdgate.gateway.media import RtpPortPool
-from acdgate.gateway.phone_xml import (
+from acdgate.gateway.agents.acd_service import AcdService
+from acdgate.gateway.agents.short_code_calls import FeatureHandler
+from acdgate.gateway.calls.context import CallContext
+from acdgate.gateway.calls.direct import CallController
+from acdgate.gateway.calls.dispatcher import CallDispatcher
+from acdgate.gateway.calls.routed import RoutedCalls
+from acdgate.gateway.calls.supervision import Supervision
+from acdgate.gateway.media.recordings import RecordingArchive
+from acdgate.gateway.media.session import RtpPortPool
+from acdgate.gateway.presence.dialog_info import DialogStates
+from acdgate.gateway.presence.feature_sync import FeatureSync
+from acdgate.gateway.sip.digest import Algorithm
+from acdgate.gateway.sip.qualify import ProbeState
+from acdgate.gateway.sip.registrar import Binding, Registrar, credentials_from_site
+from acdgate.gateway.sip.service import SipService
+from acdgate.gateway.sip.stack import SipStack
+from acdgate.gateway.sip.trace import SipTrace
+from acdgate.gateway.sip.transaction import TimerSettings
+from acdgate.gateway.sip.transaction_layer import TransactionLayer
+from acdgate.gateway.storage.store import StateStore
+from acdgate.gateway.web.http_api import make_site
+from acdgate.gateway.web.phone_xml import (
     PhoneAgentService,
     make_phone_resource,
     station_by_registration,
 )
-from acdgate.gateway.recordings import RecordingArchive
-from acdgate.gateway.routed_calls import RoutedCalls
-from acdgate.gateway.sip.digest import Algorithm
-from acdgate.gateway.sip.qualify import ProbeState
-from acdgate.gateway.sip.registrar import Binding, Registrar, credentials_from_site
-from acdgate.gateway.sip.stack import SipStack
-from acdgate.gateway.sip.transaction import TimerSettings
-from acdgate.gateway.sip.transaction_layer import TransactionLayer
-from acdgate.gateway.sip_service import SipService
-from acdgate.gateway.sip_trace import SipTrace
-from acdgate.gateway.store import StateStore
-from acdgate.gateway.supervision import Supervision
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 
@@ -301,9 +301,8 @@ def _free_tcp_port(bind: str) -> int:
 def run_from_args(args: argparse.Namespace) -> int:
     """`acdgate run`: load the site, open the store, listen, and serve until SIGTERM/SIGINT."""
     from acdgate.acd.config import ConfigError
-    from acdgate.gateway.cli import site_summary
-    from acdgate.gateway.site_loader import load_site
-    from acdgate.gateway.store import StoreError
+    from acdgate.gateway.site_loader import load_site, site_summary
+    from acdgate.gateway.storage.store import StoreError
     from twisted.internet import reactor as _reactor
     from twisted.logger import globalLogBeginner, textFileLogObserver
 

@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _check_config(path: str) -> int:
     from acdgate.acd.config import ConfigError
-    from acdgate.gateway.site_loader import load_site
+    from acdgate.gateway.site_loader import load_site, site_summary
 
     try:
         site = load_site(path)
@@ -115,28 +115,6 @@ def _check_config(path: str) -> int:
         return 2
     print(site_summary(site))
     return 0
-
-
-def site_summary(site: object) -> str:
-    """A few lines describing a site: counts and the groups."""
-    from acdgate.acd.site import Site
-
-    assert isinstance(site, Site)
-    lines = [
-        f"site {site.name!r} from {site.source}: OK",
-        f"  {len(site.stations)} stations, {len(site.users)} users "
-        f"({sum(u.supervisor for u in site.users)} supervisors), {len(site.groups)} groups, "
-        f"{len(site.short_codes)} short codes",
-    ]
-    for g in site.groups:
-        extra = f", skill {g.skill}" if g.skill else ""
-        lines.append(
-            f"  group {g.number} {g.name!r}: {g.mode.value}{extra}, {len(g.members)} members"
-            f"{'' if g.monitored else ', not monitored'}"
-        )
-    lines.append(f"  SIP: {site.sip.bind}:{site.sip.port} realm {site.sip.realm!r}")
-    lines.append("  HTTP control API: " + ("bearer token required" if site.http.token else "open (no [http] token)"))
-    return "\n".join(lines)
 
 
 def _demo_config() -> int:
@@ -152,7 +130,7 @@ def _report(args: argparse.Namespace) -> int:
     from acdgate.acd.config import ConfigError
     from acdgate.acd.reports import build_report, render_csv, render_table
     from acdgate.gateway.site_loader import load_site
-    from acdgate.gateway.store import StateStore, StoreError
+    from acdgate.gateway.storage.store import StateStore, StoreError
 
     try:
         site = load_site(args.config)
@@ -180,10 +158,8 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `acdgate` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def run_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Carry out one of the gateway's commands, parsed by `parser` (or a parser built on it)."""
     if args.command is None:
         parser.print_help()
         return 0
@@ -199,6 +175,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_from_args(args)
     parser.error(f"unknown command {args.command!r}")
     return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The gateway's commands alone (`python -m acdgate.gateway.cli`); the `acdgate` console
+    script adds the lab's (acdgate.console)."""
+    parser = build_parser()
+    return run_command(parser, parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -30,3 +30,22 @@ def load_site(path: str | Path | None) -> Site:
     except OSError as exc:
         raise ConfigError(str(p), "-", f"cannot read: {exc.strerror}") from None
     return parse_site(text, str(p))
+
+
+def site_summary(site: Site) -> str:
+    """A few lines describing a site: counts and the groups."""
+    lines = [
+        f"site {site.name!r} from {site.source}: OK",
+        f"  {len(site.stations)} stations, {len(site.users)} users "
+        f"({sum(u.supervisor for u in site.users)} supervisors), {len(site.groups)} groups, "
+        f"{len(site.short_codes)} short codes",
+    ]
+    for g in site.groups:
+        extra = f", skill {g.skill}" if g.skill else ""
+        lines.append(
+            f"  group {g.number} {g.name!r}: {g.mode.value}{extra}, {len(g.members)} members"
+            f"{'' if g.monitored else ', not monitored'}"
+        )
+    lines.append(f"  SIP: {site.sip.bind}:{site.sip.port} realm {site.sip.realm!r}")
+    lines.append("  HTTP control API: " + ("bearer token required" if site.http.token else "open (no [http] token)"))
+    return "\n".join(lines)

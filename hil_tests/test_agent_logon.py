@@ -111,7 +111,11 @@ def test_forced_login_moves_the_agent(lab: Lab, conditions: LabNetwork, kind: En
 
 @kinds(EndpointKind.SIPP)
 def test_logon_by_feature_event_key(lab: Lab, conditions: LabNetwork, kind: EndpointKind) -> None:
-    from acdgate.gateway.feature_event_xml import RequestedAgentState, SetAgentState, build_request
+    from acdgate.gateway.presence.feature_event_xml import (
+        RequestedAgentState,
+        SetAgentState,
+        build_request,
+    )
 
     ep = lab.endpoint(kind)
     feature(ep, "*35*3007*1234#")

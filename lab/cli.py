@@ -1,30 +1,17 @@
-"""The `acdgate` console entry point: the gateway's commands plus `acdgate lab ...`.
+"""`acdgate lab ...`: check an inventory, build the lab LAN, run the hil_tests scenarios.
 
-The gateway never imports the lab (imports point down), so the lab owns the entry point: it
-takes the gateway's parser, adds `lab` (check, net up|down, run) and hands every other
-command to `acdgate.gateway.cli.main`.
+The `acdgate` console script (acdgate.console) adds these to the gateway's commands.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
-
-from acdgate.gateway import cli as gateway_cli
 
 
-def _subcommands(parser: argparse.ArgumentParser) -> argparse._SubParsersAction[argparse.ArgumentParser]:
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    raise RuntimeError("the gateway's parser has no subcommands")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The gateway's parser with the `lab` command added."""
-    parser = gateway_cli.build_parser()
-    lab = _subcommands(parser).add_parser(
+def add_commands(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `lab` (check, net up|down|status, run) to a command line's subcommands."""
+    lab = subcommands.add_parser(
         "lab", help="lab harness: check an inventory, build the lab LAN, run hil_tests",
         description="Hardware-in-the-loop lab: inventories, the namespace lab LAN and test runs.",
     )
@@ -40,15 +27,14 @@ def build_parser() -> argparse.ArgumentParser:
     net.add_argument("--delay-ms", type=float, default=0.0)
     net.add_argument("--jitter-ms", type=float, default=0.0)
     net.add_argument("--loss-percent", type=float, default=0.0)
-    run = sub.add_parser("run", help="run hil_tests/ against an inventory (default: softphones here)",
-                         description="Run the hil_tests scenarios; writes JUnit XML, an HTML report "
-                         "with SIP ladders, and the captures under --out.")
+    run = sub.add_parser("run", help="run the hil_tests scenarios against an inventory (default: softphones here)",
+                         description="Run the hil_tests scenarios installed with acdgate (or --tests DIR); "
+                         "writes JUnit XML, an HTML report with SIP ladders, and the captures under --out.")
     run.add_argument("inventory", nargs="?", metavar="INVENTORY")
     run.add_argument("-k", dest="keyword", metavar="EXPR", help="only scenarios matching EXPR (pytest -k)")
     run.add_argument("--out", default="lab-report", metavar="DIR", help="report folder (default ./lab-report)")
-    run.add_argument("--tests", metavar="DIR", help="the hil_tests folder (default: ./hil_tests)")
+    run.add_argument("--tests", metavar="DIR", help="a scenarios folder (default: the hil_tests installed with acdgate)")
     run.add_argument("--quick", action="store_true", help="clean network only (no lossy repeat)")
-    return parser
 
 
 def _lab_check(path: str) -> int:
@@ -91,22 +77,13 @@ def _lab_run(args: argparse.Namespace) -> int:
                      tests=args.tests, quick=args.quick)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `acdgate` console script."""
-    parser = build_parser()
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(argv)
-    if args.command != "lab":
-        return gateway_cli.main(argv)
+def run_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Carry out `acdgate lab ...` (args parsed by `parser`, which add_commands extended)."""
     if args.lab_command == "check":
         return _lab_check(args.inventory)
     if args.lab_command == "net":
         return _lab_net(args)
     if args.lab_command == "run":
         return _lab_run(args)
-    parser.parse_args([*argv, "--help"])
+    parser.parse_args([args.command, "--help"])
     return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

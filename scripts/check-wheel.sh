@@ -22,11 +22,12 @@ compiled=$(grep -o '^    "gateway/[a-z_/]*\.py",' setup.py | tr -d ' ",')  # set
 python=$(cd "$venv" && pwd)/bin/python
 (cd "$dist" && "$python" - $compiled <<'PY'
 import codecs, importlib, importlib.util, pkgutil, sys
-import acdgate.acd, acdgate.codecs, acdgate.gateway, acdgate.lab
+import acdgate.acd, acdgate.codecs, acdgate.console, acdgate.gateway, acdgate.lab
 assert codecs.lookup("utf-8").name == "utf-8", "stdlib codecs shadowed"
-for pkg in (acdgate.acd, acdgate.codecs, acdgate.gateway, acdgate.lab):
+for pkg in (acdgate.acd, acdgate.codecs, acdgate.console, acdgate.gateway, acdgate.lab):
     for mod in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
-        importlib.import_module(mod.name)
+        if not mod.name.endswith(".__main__"):  # running it is `python -m`'s job
+            importlib.import_module(mod.name)
 compiled = ["acdgate." + path.removesuffix(".py").replace("/", ".") for path in sys.argv[1:]]
 assert compiled, "no compiled modules listed"
 for name in compiled:

@@ -21,13 +21,13 @@ fi
 .venv/bin/pip install -q -e '.[test]'
 
 echo "== ruff"
-.venv/bin/ruff check acd codecs gateway lab tests bench hil_tests
+.venv/bin/ruff check acd codecs console gateway lab tests bench hil_tests
 echo "== mypy (strict, on the installed names)"
 # The folders install as acdgate.<name>; mypy reads them through a symlink tree.
 rm -rf build/typecheck && mkdir -p build/typecheck/acdgate
-for d in acd codecs gateway lab; do ln -s "../../../$d" "build/typecheck/acdgate/$d"; done
+for d in acd codecs console gateway lab; do ln -s "../../../$d" "build/typecheck/acdgate/$d"; done
 MYPYPATH=build/typecheck .venv/bin/mypy --namespace-packages --explicit-package-bases \
-  -p acdgate.acd -p acdgate.codecs -p acdgate.gateway -p acdgate.lab
+  -p acdgate.acd -p acdgate.codecs -p acdgate.gateway -p acdgate.lab -p acdgate.console
 
 echo "== wheel: build it as pip install . does (compiled), install it in its own venv, import once"
 scripts/check-wheel.sh build/wheel-venv

@@ -24,6 +24,7 @@ from acdgate.gateway.sip.message import Request, Response, make_response, parse_
 from acdgate.gateway.sip.parser import ParseError, StreamFramer, parse_message
 from acdgate.gateway.sip.register_scan import RegisterScan, scan_register
 from acdgate.gateway.sip.stateless import RecentAnswers, request_identity
+from acdgate.gateway.sip.trace import SipTrace
 from acdgate.gateway.sip.transaction_actions import (
     Action,
     Address,
@@ -40,7 +41,6 @@ from acdgate.gateway.sip.transaction_actions import (
 )
 from acdgate.gateway.sip.transaction_layer import TransactionLayer
 from acdgate.gateway.sip.via import response_address, with_received
-from acdgate.gateway.sip_trace import SipTrace
 from twisted.internet import defer, protocol
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IDelayedCall, IListeningPort, IReactorTime

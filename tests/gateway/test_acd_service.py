@@ -6,9 +6,9 @@ from pathlib import Path
 
 from acdgate.acd.commands import Login, Logout, SetMembership, SetState
 from acdgate.acd.states import AgentState
-from acdgate.gateway.acd_service import AcdService
+from acdgate.gateway.agents.acd_service import AcdService
 from acdgate.gateway.site_loader import load_site
-from acdgate.gateway.store import StateStore
+from acdgate.gateway.storage.store import StateStore
 from twisted.internet import task
 
 

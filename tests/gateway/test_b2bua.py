@@ -17,7 +17,7 @@ import pytest
 from acdgate.codecs import g711
 from acdgate.codecs.g711 import Law
 from acdgate.codecs.tone_detector import detect_tone
-from acdgate.gateway.session_timer import (
+from acdgate.gateway.legs.session_timer import (
     Refresher,
     SessionExpires,
     SessionTimer,
@@ -26,7 +26,7 @@ from acdgate.gateway.session_timer import (
     negotiate,
 )
 from acdgate.gateway.site_loader import demo_site_text
-from acdgate.gateway.store import StateStore
+from acdgate.gateway.storage.store import StateStore
 from gatewayproc import GatewayProcess
 from sipwire import free_port
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from acdgate.gateway.sip.registrar import Binding
-from acdgate.gateway.store import DB_NAME, StateStore, StoreError
+from acdgate.gateway.storage.store import DB_NAME, StateStore, StoreError
 
 NOW = 1_800_000_000.0
 

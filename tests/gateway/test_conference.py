@@ -14,9 +14,9 @@ from acdgate.codecs.mixer import MixMode, Party
 from acdgate.codecs.recorder import CallRecorder
 from acdgate.codecs.rtp import RtpPacket, seq_add, ts_diff
 from acdgate.codecs.tone_detector import detect_tone, tone_present
-from acdgate.gateway.conference import FRAME_SECONDS, MAX_CATCH_UP, MAX_DEPTH, Conference
-from acdgate.gateway.media import MediaSession, RtpPortPool
-from acdgate.gateway.sdp import Negotiated, build_offer, negotiate_answer
+from acdgate.gateway.media.conference import FRAME_SECONDS, MAX_CATCH_UP, MAX_DEPTH, Conference
+from acdgate.gateway.media.sdp import Negotiated, build_offer, negotiate_answer
+from acdgate.gateway.media.session import MediaSession, RtpPortPool
 from twisted.internet import task
 from twisted.internet.protocol import DatagramProtocol
 

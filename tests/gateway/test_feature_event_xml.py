@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import pytest
-from acdgate.gateway.dialog_info import (
+from acdgate.gateway.presence.dialog_info import (
     Dialog,
     DialogInfo,
     DialogInfoError,
@@ -15,7 +15,7 @@ from acdgate.gateway.dialog_info import (
     build_dialog_info,
     parse_dialog_info,
 )
-from acdgate.gateway.feature_event_xml import (
+from acdgate.gateway.presence.feature_event_xml import (
     CSTA_NS,
     PRIVATE_NS,
     AgentEvent,

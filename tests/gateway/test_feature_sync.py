@@ -20,9 +20,9 @@ import pytest_twisted
 from acdgate.acd.commands import Login, SetState
 from acdgate.acd.site import Site
 from acdgate.acd.states import AgentState
-from acdgate.gateway.acd_service import AcdService
-from acdgate.gateway.dialog_info import DialogState, DialogStates, parse_dialog_info
-from acdgate.gateway.feature_event_xml import (
+from acdgate.gateway.agents.acd_service import AcdService
+from acdgate.gateway.presence.dialog_info import DialogState, DialogStates, parse_dialog_info
+from acdgate.gateway.presence.feature_event_xml import (
     AgentEvent,
     AgentEventKind,
     DoNotDisturbEvent,
@@ -32,16 +32,16 @@ from acdgate.gateway.feature_event_xml import (
     build_request,
     parse_event,
 )
-from acdgate.gateway.feature_sync import DND_SNAPSHOT, FeatureSync
+from acdgate.gateway.presence.feature_sync import DND_SNAPSHOT, FeatureSync
 from acdgate.gateway.sip.digest import Algorithm, Qop, digest_response, parse_auth_params
 from acdgate.gateway.sip.message import Headers, Request, Response, new_branch, new_tag
 from acdgate.gateway.sip.parser import parse_message
 from acdgate.gateway.sip.registrar import Registrar, credentials_from_site
+from acdgate.gateway.sip.service import SipService
 from acdgate.gateway.sip.stack import SipStack
 from acdgate.gateway.sip.subscription import ExpiresPolicy
-from acdgate.gateway.sip_service import SipService
 from acdgate.gateway.site_loader import load_site
-from acdgate.gateway.store import StateStore
+from acdgate.gateway.storage.store import StateStore
 from gatewayproc import GatewayProcess
 from sipwire import free_port
 from twisted.internet import defer, protocol, reactor, task

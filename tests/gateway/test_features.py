@@ -14,11 +14,11 @@ import pytest
 from acdgate.acd.commands import Login, SetState
 from acdgate.acd.states import AgentState
 from acdgate.codecs.tones import CONFIRMATION_TONE, ERROR_TONE, Cadence
-from acdgate.gateway.acd_service import AcdService
-from acdgate.gateway.features import FORCED_LOGIN_PROMPT, FeatureHandler, Outcome
-from acdgate.gateway.leg import EndReason, Refusal
+from acdgate.gateway.agents.acd_service import AcdService
+from acdgate.gateway.agents.short_code_calls import FORCED_LOGIN_PROMPT, FeatureHandler, Outcome
+from acdgate.gateway.legs.leg import EndReason, Refusal
 from acdgate.gateway.site_loader import load_site
-from acdgate.gateway.store import StateStore
+from acdgate.gateway.storage.store import StateStore
 from twisted.internet import defer, task
 
 

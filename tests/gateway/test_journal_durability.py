@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 from acdgate.acd.states import AgentState
-from acdgate.gateway.acd_service import AcdService
+from acdgate.gateway.agents.acd_service import AcdService
 from acdgate.gateway.site_loader import load_site
-from acdgate.gateway.store import StateStore
+from acdgate.gateway.storage.store import StateStore
 from twisted.internet import task
 
 WRITER = Path(__file__).parent.parent / "support" / "acd_journal_writer.py"

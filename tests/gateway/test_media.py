@@ -17,8 +17,8 @@ from acdgate.codecs.rtp import RtpPacket, seq_add, ts_diff
 from acdgate.codecs.telephone_event import TelephoneEventReceiver, TelephoneEventSender
 from acdgate.codecs.tone_detector import detect_tone, matches_cadence
 from acdgate.codecs.tones import CONFIRMATION_TONE, ERROR_TONE
-from acdgate.gateway.media import MediaError, MediaSession, NoRtpPort, RtpPortPool
-from acdgate.gateway.sdp import Negotiated, build_offer, negotiate_answer, parse_answer
+from acdgate.gateway.media.sdp import Negotiated, build_offer, negotiate_answer, parse_answer
+from acdgate.gateway.media.session import MediaError, MediaSession, NoRtpPort, RtpPortPool
 from twisted.internet import defer, task
 from twisted.internet.error import CannotListenError
 from twisted.internet.protocol import DatagramProtocol

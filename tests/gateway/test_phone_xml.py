@@ -19,16 +19,16 @@ import pytest
 import pytest_twisted
 from acdgate.acd.commands import CallAnswered, CallArrived, CallEnded
 from acdgate.acd.states import AgentState
-from acdgate.gateway.acd_service import AcdService
-from acdgate.gateway.http_api import make_site
-from acdgate.gateway.phone_xml import (
+from acdgate.gateway.agents.acd_service import AcdService
+from acdgate.gateway.sip.registrar import Binding, Registrar, credentials_from_site
+from acdgate.gateway.site_loader import load_site
+from acdgate.gateway.storage.store import StateStore
+from acdgate.gateway.web.http_api import make_site
+from acdgate.gateway.web.phone_xml import (
     PhoneAgentService,
     make_phone_resource,
     station_by_registration,
 )
-from acdgate.gateway.sip.registrar import Binding, Registrar, credentials_from_site
-from acdgate.gateway.site_loader import load_site
-from acdgate.gateway.store import StateStore
 from twisted.internet import reactor
 from twisted.web.client import Agent, readBody
 
@@ -520,7 +520,7 @@ async def test_station_from_the_registration_source_address(served: Served) -> N
 def test_menu_matches_engine(state: AgentState, tmp_path: Path) -> None:
     """The Change State items are exactly `allowed_transitions` (no HTTP needed)."""
     from acdgate.acd.commands import Login, SetState
-    from acdgate.gateway.phone_screens import (
+    from acdgate.gateway.web.phone_screens import (
         CHOICE_LABELS,
         AgentScreenState,
         Links,

@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-from acdgate.gateway.polycom_xhtml import XHTML_NAMESPACE
+from acdgate.gateway.web.polycom_xhtml import XHTML_NAMESPACE
 from gatewayproc import GatewayProcess
 
 NS = {"x": XHTML_NAMESPACE}

@@ -12,8 +12,8 @@ from acdgate.acd.agents import AgentView
 from acdgate.acd.site import Code
 from acdgate.acd.states import AgentState, MenuChoice
 from acdgate.acd.stats import GroupStats
-from acdgate.gateway import polycom_xhtml
-from acdgate.gateway.phone_screens import (
+from acdgate.gateway.web import polycom_xhtml
+from acdgate.gateway.web.phone_screens import (
     AgentScreenState,
     CallerData,
     Links,

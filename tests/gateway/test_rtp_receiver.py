@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from acdgate.gateway.media import (
+from acdgate.gateway.media.session import (
     BUSY_DATAGRAMS,
     IDLE_DATAGRAMS,
     POLL_S,

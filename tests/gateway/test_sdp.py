@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from acdgate.gateway.sdp import (
+from acdgate.gateway.media.sdp import (
     Direction,
     MediaFormat,
     Negotiated,

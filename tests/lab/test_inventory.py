@@ -153,16 +153,16 @@ def test_default_lab_has_softphones_of_each_kind() -> None:
 
 def test_lab_check_command(tmp_path: Path) -> None:
     good = _write(tmp_path, GOOD)
-    ok = subprocess.run([sys.executable, "-m", "acdgate.lab.cli", "lab", "check", str(good)],
+    ok = subprocess.run([sys.executable, "-m", "acdgate.console", "lab", "check", str(good)],
                         capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0, ok.stderr
     assert "OK" in ok.stdout and "endpoint desk: yealink station 2102" in ok.stdout
     bad = tmp_path / "bad.toml"
     bad.write_text("[[endpoint]]\nname = 'x'\n")
-    fail = subprocess.run([sys.executable, "-m", "acdgate.lab.cli", "lab", "check", str(bad)],
+    fail = subprocess.run([sys.executable, "-m", "acdgate.console", "lab", "check", str(bad)],
                           capture_output=True, text=True, timeout=60)
     assert fail.returncode == 2
     assert f"{bad}: endpoint[0].kind: required" in fail.stderr
-    gw = subprocess.run([sys.executable, "-m", "acdgate.lab.cli", "demo-config"],
+    gw = subprocess.run([sys.executable, "-m", "acdgate.console", "demo-config"],
                         capture_output=True, text=True, timeout=60)
     assert gw.returncode == 0 and "[sip]" in gw.stdout

@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from acdgate.gateway.sip_trace import SipTrace
+from acdgate.gateway.sip.trace import SipTrace
 from acdgate.lab.capture import read_sip
 from acdgate.lab.ladder import ladder_svg
 from acdgate.lab.report import Record, read_records, write_html, write_junit

@@ -13,9 +13,9 @@ import sys
 from acdgate.acd.commands import Login, SetState
 from acdgate.acd.events import event_to_record
 from acdgate.acd.states import AgentState
-from acdgate.gateway.acd_service import AcdService
+from acdgate.gateway.agents.acd_service import AcdService
 from acdgate.gateway.site_loader import load_site
-from acdgate.gateway.store import StateStore
+from acdgate.gateway.storage.store import StateStore
 from twisted.internet import task
 
 

@@ -20,7 +20,7 @@ import pytest
 import pytest_twisted
 from acdgate.gateway.app import Gateway
 from acdgate.gateway.site_loader import load_site
-from acdgate.gateway.store import DB_NAME, StateStore
+from acdgate.gateway.storage.store import DB_NAME, StateStore
 from twisted.internet import reactor as global_reactor
 from twisted.internet import task
 

@@ -57,7 +57,7 @@ from acdgate.codecs.telephone_event import (
 )
 from acdgate.codecs.tones import Cadence, render
 from acdgate.codecs.wavplayer import WavPacketizer
-from acdgate.gateway.sdp import Negotiated
+from acdgate.gateway.media.sdp import Negotiated
 from twisted.internet import defer
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IDelayedCall

@@ -12,10 +12,10 @@ at once. Either way nothing is acknowledged before it is durable.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from typing import Any
 
+from acdgate.gateway.sip.binding_store import BindingStore, BindingStoreError
 from acdgate.gateway.sip.message import (
     Headers,
     Request,
@@ -35,7 +35,6 @@ from acdgate.gateway.sip.registrar import (
     scanned_reply,
 )
 from acdgate.gateway.sip.stack import Incoming, SipStack, TransactionFailed
-from acdgate.gateway.store import StateStore
 from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 
@@ -62,7 +61,7 @@ class SipService:
         self,
         reactor: Any,
         registrar: Registrar,
-        store: StateStore,
+        store: BindingStore,
         *,
         qualify_seconds: float = 30.0,
     ) -> None:
@@ -251,7 +250,7 @@ class SipService:
                 [row for row in unsaved.values() if row is not None],
                 [key for key, row in unsaved.items() if row is None],
             )
-        except sqlite3.Error as exc:
+        except BindingStoreError as exc:
             # not durable, so not acknowledged: the phones retry (RFC 3261 10.3 step 7: 500)
             log.failure("cannot store {n} binding change(s): {error}", n=len(unsaved), error=exc)
             for request, incoming, result in held:

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from acdgate.acd import commands as cmd
-from acdgate.gateway.call_context import CallContext, CallContextUser
-from acdgate.gateway.dialog_info import DialogState, Direction
-from acdgate.gateway.leg import EndReason, Refusal
-from acdgate.gateway.relay import Bridge
-from acdgate.gateway.sip_leg import SipLeg
-from acdgate.gateway.sip_uac_leg import OutgoingSipLeg
+from acdgate.gateway.calls.context import CallContext, CallContextUser
+from acdgate.gateway.legs.leg import EndReason, Refusal
+from acdgate.gateway.legs.sip_uac import OutgoingSipLeg
+from acdgate.gateway.legs.sip_uas import SipLeg
+from acdgate.gateway.media.relay import Bridge
+from acdgate.gateway.presence.dialog_info import DialogState, Direction
 from twisted.logger import Logger
 
 log = Logger(namespace="acdgate.call")

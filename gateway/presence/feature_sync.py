@@ -27,10 +27,10 @@ from acdgate.acd.commands import Command, Login, Logout, SetState
 from acdgate.acd.events import Event, LoggedIn, LoggedOut, StateChanged, StatePending
 from acdgate.acd.site import Site
 from acdgate.acd.states import ON_CALL, AgentState
-from acdgate.gateway import dialog_info, feature_event_xml
-from acdgate.gateway.acd_service import AcdService
-from acdgate.gateway.dialog_info import DialogInfo, DialogStates, build_dialog_info
-from acdgate.gateway.feature_event_xml import (
+from acdgate.gateway.agents.acd_service import AcdService
+from acdgate.gateway.presence import dialog_info, feature_event_xml
+from acdgate.gateway.presence.dialog_info import DialogInfo, DialogStates, build_dialog_info
+from acdgate.gateway.presence.feature_event_xml import (
     AgentEvent,
     AgentEventKind,
     DoNotDisturbEvent,
@@ -49,6 +49,7 @@ from acdgate.gateway.sip.message import (
     parse_name_addr,
     parse_uri,
 )
+from acdgate.gateway.sip.service import USER_AGENT, SipService
 from acdgate.gateway.sip.stack import Incoming, SipStack, TransactionFailed
 from acdgate.gateway.sip.subscription import (
     DialogKey,
@@ -62,8 +63,7 @@ from acdgate.gateway.sip.subscription import (
     TerminationReason,
     event_type,
 )
-from acdgate.gateway.sip_service import USER_AGENT, SipService
-from acdgate.gateway.store import StateStore
+from acdgate.gateway.storage.store import StateStore
 from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 

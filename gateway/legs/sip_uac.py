@@ -13,11 +13,18 @@ from collections.abc import Callable
 from typing import Any
 
 from acdgate.codecs.tones import Cadence
-from acdgate.gateway.dialog_session import ALLOW, SUPPORTED, DialogSession, allows
-from acdgate.gateway.leg import EndReason
-from acdgate.gateway.media import MediaSession, RtpPortPool
-from acdgate.gateway.sdp import Negotiated, SdpError, SessionDescription, build_offer, parse_answer
-from acdgate.gateway.session_timer import TimerSyntaxError, parse_session_expires
+from acdgate.gateway.legs.dialog_session import ALLOW, SUPPORTED, DialogSession, allows
+from acdgate.gateway.legs.leg import EndReason
+from acdgate.gateway.legs.session_timer import TimerSyntaxError, parse_session_expires
+from acdgate.gateway.legs.sip_uas import InDialogRequests, local_ip_towards
+from acdgate.gateway.media.sdp import (
+    Negotiated,
+    SdpError,
+    SessionDescription,
+    build_offer,
+    parse_answer,
+)
+from acdgate.gateway.media.session import MediaSession, RtpPortPool
 from acdgate.gateway.sip.dialog import Dialog, DialogInput, DialogState
 from acdgate.gateway.sip.message import (
     Headers,
@@ -29,7 +36,6 @@ from acdgate.gateway.sip.message import (
 )
 from acdgate.gateway.sip.registrar import Binding
 from acdgate.gateway.sip.stack import SipStack, TransactionFailed
-from acdgate.gateway.sip_leg import InDialogRequests, local_ip_towards
 from twisted.internet import defer
 from twisted.logger import Logger
 

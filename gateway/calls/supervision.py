@@ -20,36 +20,26 @@ recording, and again every `policy.notice_beep_every_seconds` while that goes on
 from __future__ import annotations
 
 from collections.abc import Mapping, Set
-from enum import StrEnum
 from typing import Any
 
 from acdgate.acd import commands as cmd
 from acdgate.acd.site import Feature, Site
 from acdgate.codecs.mixer import MixMode, Party
-from acdgate.codecs.recorder import CallRecorder
 from acdgate.codecs.tones import RECORDING_BEEP, render
-from acdgate.gateway.acd_service import AcdService
-from acdgate.gateway.conference import Conference
-from acdgate.gateway.leg import EndReason, Leg, Refusal
-from acdgate.gateway.media import MediaSession
-from acdgate.gateway.recordings import RecordingArchive
-from acdgate.gateway.routed_calls import RoutedCall, RoutedCalls
-from acdgate.gateway.sip_leg import SipLeg
-from acdgate.gateway.sip_uac_leg import OutgoingSipLeg
+from acdgate.gateway.agents.acd_service import AcdService
+from acdgate.gateway.calls.intervention import Intervention, SupervisorMode
+from acdgate.gateway.calls.routed import RoutedCall, RoutedCalls
+from acdgate.gateway.legs.leg import EndReason, Leg, Refusal
+from acdgate.gateway.legs.sip_uac import OutgoingSipLeg
+from acdgate.gateway.legs.sip_uas import SipLeg
+from acdgate.gateway.media.conference import Conference
+from acdgate.gateway.media.recordings import RecordingArchive
+from acdgate.gateway.media.session import MediaSession
 from twisted.logger import Logger
 
 log = Logger(namespace="acdgate.supervision")
 
 BEEP_MS = 500  # one beep of RECORDING_BEEP's cadence
-
-
-class SupervisorMode(StrEnum):
-    """What a supervisor does to an agent's call (guide "Supervisor Intervention")."""
-
-    MONITOR = "monitor"
-    WHISPER = "whisper"
-    BARGE = "barge"
-    INTERCEPT = "intercept"
 
 
 MODE_OF_FEATURE = {
@@ -60,40 +50,6 @@ MODE_OF_FEATURE = {
 }
 _MIX = {SupervisorMode.MONITOR: MixMode.MONITOR, SupervisorMode.WHISPER: MixMode.WHISPER,
         SupervisorMode.BARGE: MixMode.BARGE}
-
-
-class Intervention:
-    """One supervisor on one call: the supervisor's leg and, once it is up, the Conference."""
-
-    def __init__(self, supervisor: str, station: str | None, mode: SupervisorMode,
-                 leg: SipLeg | OutgoingSipLeg) -> None:
-        self.supervisor = supervisor
-        self.station = station
-        self.mode = mode
-        self.leg = leg
-        self.conference: Conference | None = None
-        self._recorder: CallRecorder | None = None
-
-    @property
-    def connected(self) -> bool:
-        return self.conference is not None
-
-    @property
-    def recorder(self) -> CallRecorder | None:
-        return self._recorder
-
-    @recorder.setter
-    def recorder(self, recorder: CallRecorder | None) -> None:
-        self._recorder = recorder
-        if self.conference is not None:
-            self.conference.recorder = recorder
-
-    def close(self) -> None:
-        """Stop mixing and hang up the supervisor's leg (the call goes on, or has ended)."""
-        if self.conference is not None:
-            self.conference.close()
-        self.leg.on_ended = None
-        self.leg.hangup()
 
 
 class Supervision:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from acdgate.gateway.phone_screens import (
+from acdgate.gateway.web.phone_screens import (
     FieldKind,
     InputScreen,
     Key,

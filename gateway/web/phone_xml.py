@@ -33,9 +33,10 @@ from acdgate.acd.events import (
 )
 from acdgate.acd.site import Site
 from acdgate.acd.states import ON_CALL, AgentState, MenuChoice
-from acdgate.gateway import cisco_xml, polycom_xhtml, yealink_xml
-from acdgate.gateway.acd_service import AcdService
-from acdgate.gateway.phone_screens import (
+from acdgate.gateway.agents.acd_service import AcdService
+from acdgate.gateway.sip.registrar import Registrar
+from acdgate.gateway.web import cisco_xml, polycom_xhtml, yealink_xml
+from acdgate.gateway.web.phone_screens import (
     CHOICE_LABELS,
     AgentScreenState,
     CallerData,
@@ -54,7 +55,6 @@ from acdgate.gateway.phone_screens import (
     skill_stats,
     status_line,
 )
-from acdgate.gateway.sip.registrar import Registrar
 from twisted.logger import Logger
 from twisted.web import resource, server
 

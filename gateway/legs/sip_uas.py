@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from acdgate.codecs.tones import Cadence
-from acdgate.gateway.dialog_session import (
+from acdgate.gateway.legs.dialog_session import (
     ALLOW,
     SUPPORTED,
     DialogSession,
@@ -22,10 +22,10 @@ from acdgate.gateway.dialog_session import (
     supports_timer,
     timer_headers,
 )
-from acdgate.gateway.leg import EndReason, Refusal
-from acdgate.gateway.media import MediaSession, RtpPortPool
-from acdgate.gateway.sdp import Negotiated, SdpError, negotiate_answer
-from acdgate.gateway.session_timer import SessionExpires
+from acdgate.gateway.legs.leg import EndReason, Refusal
+from acdgate.gateway.legs.session_timer import SessionExpires
+from acdgate.gateway.media.sdp import Negotiated, SdpError, negotiate_answer
+from acdgate.gateway.media.session import MediaSession, RtpPortPool
 from acdgate.gateway.sip.dialog import Dialog, DialogInput, DialogState
 from acdgate.gateway.sip.message import Request, SipSyntaxError, new_tag
 from acdgate.gateway.sip.stack import Incoming, SipStack, TransactionFailed

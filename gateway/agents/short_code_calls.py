@@ -28,8 +28,8 @@ from acdgate.acd.shortcodes import (
 from acdgate.acd.site import Feature, ShortCode, Site
 from acdgate.acd.states import AgentState
 from acdgate.codecs.tones import CONFIRMATION_TONE, DIAL_TONE, ERROR_TONE, Cadence, ToneSegment
-from acdgate.gateway.acd_service import AcdService
-from acdgate.gateway.leg import EndReason, Leg, Refusal
+from acdgate.gateway.agents.acd_service import AcdService
+from acdgate.gateway.legs.leg import EndReason, Leg, Refusal
 from twisted.internet import defer
 from twisted.logger import Logger
 

@@ -23,7 +23,7 @@ from acdgate.acd.events import (
     event_to_record,
 )
 from acdgate.acd.site import Site
-from acdgate.gateway.store import StateStore
+from acdgate.gateway.storage.store import StateStore
 from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 

@@ -20,14 +20,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from acdgate.gateway.media import MediaError, MediaSession
-from acdgate.gateway.sdp import (
-    Negotiated,
-    SdpError,
-    negotiate_answer,
-    parse_answer,
-)
-from acdgate.gateway.session_timer import (
+from acdgate.gateway.legs.session_timer import (
     MIN_SE,
     Refresher,
     SessionExpires,
@@ -38,6 +31,13 @@ from acdgate.gateway.session_timer import (
     negotiate,
     parse_session_expires,
 )
+from acdgate.gateway.media.sdp import (
+    Negotiated,
+    SdpError,
+    negotiate_answer,
+    parse_answer,
+)
+from acdgate.gateway.media.session import MediaError, MediaSession
 from acdgate.gateway.sip.dialog import Dialog, DialogState
 from acdgate.gateway.sip.message import Request, Response
 from acdgate.gateway.sip.stack import SipStack, TransactionFailed

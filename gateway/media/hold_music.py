@@ -13,7 +13,7 @@ from pathlib import Path
 from acdgate.acd.config import ConfigError
 from acdgate.acd.site import Site
 from acdgate.codecs.wavplayer import WavFormatError, read_wav
-from acdgate.gateway.media import Samples
+from acdgate.gateway.media.session import Samples
 
 KEY = "policy.music_on_hold"
 MAX_SECONDS = 600  # a loop longer than this is kept in memory for every call: refuse it

@@ -36,7 +36,7 @@ from acdgate.codecs.jitterbuffer import JitterBuffer
 from acdgate.codecs.mixer import MixMode, Party, mix_payloads, supervisor_mix
 from acdgate.codecs.recorder import CallRecorder, Side
 from acdgate.codecs.rtp import RtpPacket, seq_add, ts_add
-from acdgate.gateway.media import MediaSession
+from acdgate.gateway.media.session import MediaSession
 from twisted.internet.interfaces import IDelayedCall
 
 FRAME_SAMPLES = 160

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from acdgate.gateway.sip.binding_store import BindingStoreError
+
 DB_NAME = "acdgate.sqlite3"
 
 _SCHEMA = """
@@ -207,7 +209,14 @@ class StateStore:
         changed: Iterable[BindingRow],
         removed: Iterable[tuple[str, str]] = (),
     ) -> None:
-        """Upsert changed bindings (rows in `BINDING_COLUMNS` order) and delete removed keys."""
+        """Upsert changed bindings (rows in `BINDING_COLUMNS` order) and delete removed keys, all
+        or none (sip.binding_store.BindingStore); BindingStoreError when SQLite refuses."""
+        try:
+            self._save_bindings(changed, removed)
+        except sqlite3.Error as exc:
+            raise BindingStoreError(f"{self.state_dir / DB_NAME}: {exc}") from exc
+
+    def _save_bindings(self, changed: Iterable[BindingRow], removed: Iterable[tuple[str, str]]) -> None:
         rows = changed if isinstance(changed, list) else list(changed)
         gone = removed if isinstance(removed, list) else list(removed)
         if len(rows) + len(gone) == 1:

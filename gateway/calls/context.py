@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from acdgate.acd.site import Site
-from acdgate.gateway.acd_service import AcdService
-from acdgate.gateway.dialog_info import DialogStates
-from acdgate.gateway.media import RtpPortPool
+from acdgate.gateway.agents.acd_service import AcdService
+from acdgate.gateway.media.session import RtpPortPool
+from acdgate.gateway.presence.dialog_info import DialogStates
 from acdgate.gateway.sip.registrar import Registrar
 from acdgate.gateway.sip.stack import SipStack
 

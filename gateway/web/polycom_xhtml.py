@@ -29,7 +29,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 
-from acdgate.gateway.phone_screens import (
+from acdgate.gateway.web.phone_screens import (
     FieldKind,
     InputScreen,
     Key,

@@ -14,22 +14,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from acdgate.acd import commands as cmd
 from acdgate.acd import events as ev
 from acdgate.codecs.tones import RINGBACK
-from acdgate.gateway.call_context import CallContext, CallContextUser
-from acdgate.gateway.dialog_info import DialogState, Direction
-from acdgate.gateway.leg import EndReason, Refusal
-from acdgate.gateway.recordings import ActiveRecording, RecordingArchive
-from acdgate.gateway.relay import Bridge
-from acdgate.gateway.sip_leg import SipLeg
-from acdgate.gateway.sip_uac_leg import OutgoingSipLeg
+from acdgate.gateway.calls.context import CallContext, CallContextUser
+from acdgate.gateway.calls.intervention import Intervention
+from acdgate.gateway.legs.leg import EndReason, Refusal
+from acdgate.gateway.legs.sip_uac import OutgoingSipLeg
+from acdgate.gateway.legs.sip_uas import SipLeg
+from acdgate.gateway.media.recordings import ActiveRecording, RecordingArchive
+from acdgate.gateway.media.relay import Bridge
+from acdgate.gateway.presence.dialog_info import DialogState, Direction
 from twisted.logger import Logger
-
-if TYPE_CHECKING:
-    from acdgate.gateway.supervision import Intervention
 
 log = Logger(namespace="acdgate.acd-calls")
 

@@ -24,15 +24,15 @@ from urllib.parse import unquote
 from acdgate.acd import commands as cmd
 from acdgate.acd.events import CommandRejected
 from acdgate.codecs.tones import RINGBACK
-from acdgate.gateway.acd_service import AcdService
-from acdgate.gateway.leg import EndReason, Refusal
-from acdgate.gateway.media import RtpPortPool
-from acdgate.gateway.relay import Bridge
+from acdgate.gateway.agents.acd_service import AcdService
+from acdgate.gateway.legs.leg import EndReason, Refusal
+from acdgate.gateway.legs.sip_uac import OutgoingSipLeg
+from acdgate.gateway.legs.sip_uas import SipLeg
+from acdgate.gateway.media.relay import Bridge
+from acdgate.gateway.media.session import RtpPortPool
 from acdgate.gateway.sip.message import Request
 from acdgate.gateway.sip.registrar import Registrar
 from acdgate.gateway.sip.stack import SipStack, TransactionFailed
-from acdgate.gateway.sip_leg import SipLeg
-from acdgate.gateway.sip_uac_leg import OutgoingSipLeg
 from twisted.logger import Logger
 
 log = Logger(namespace="acdgate.call")

@@ -16,20 +16,20 @@ from urllib.parse import unquote
 
 from acdgate.acd.shortcodes import MatchKind
 from acdgate.acd.site import Site
-from acdgate.gateway.calls import CallController
-from acdgate.gateway.features import FeatureHandler
-from acdgate.gateway.hold_music import load_hold_music
-from acdgate.gateway.leg import EndReason
-from acdgate.gateway.media import RtpPortPool
-from acdgate.gateway.relay import Bridge
-from acdgate.gateway.routed_calls import RoutedCalls
-from acdgate.gateway.session_timer import MIN_SE, TimerSyntaxError, TooSmall, negotiate
+from acdgate.gateway.agents.short_code_calls import FeatureHandler
+from acdgate.gateway.calls.direct import CallController
+from acdgate.gateway.calls.routed import RoutedCalls
+from acdgate.gateway.calls.transfer import Transfers
+from acdgate.gateway.legs.leg import EndReason
+from acdgate.gateway.legs.session_timer import MIN_SE, TimerSyntaxError, TooSmall, negotiate
+from acdgate.gateway.legs.sip_uac import OutgoingSipLeg
+from acdgate.gateway.legs.sip_uas import SipLeg
+from acdgate.gateway.media.hold_music import load_hold_music
+from acdgate.gateway.media.relay import Bridge
+from acdgate.gateway.media.session import RtpPortPool
 from acdgate.gateway.sip.message import Request, SipSyntaxError
+from acdgate.gateway.sip.service import SipService
 from acdgate.gateway.sip.stack import Incoming, SipStack
-from acdgate.gateway.sip_leg import SipLeg
-from acdgate.gateway.sip_service import SipService
-from acdgate.gateway.sip_uac_leg import OutgoingSipLeg
-from acdgate.gateway.transfer import Transfers
 from twisted.logger import Logger
 
 log = Logger(namespace="acdgate.call")

@@ -1,0 +1,1 @@
+"""The state store: registrations, agent sessions and the append-only event journal."""
