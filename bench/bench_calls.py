@@ -35,11 +35,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from acdgate.lab.gateway_process import GatewayProcess  # the lab's launcher: waits for "ready"
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-sys.path[:0] = [str(BENCH), str(ROOT / "tests" / "support")]
+sys.path.insert(0, str(BENCH))
 
-from gatewayproc import GatewayProcess  # noqa: E402  (the tests' launcher)
 from sipp_bench import (  # noqa: E402  (a sibling module, found through sys.path)
     BenchError,
     bench_parser,

@@ -22,10 +22,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "support"))
+from acdgate.lab.gateway_process import GatewayProcess  # the lab's launcher: waits for "ready"
 
-from gatewayproc import GatewayProcess  # noqa: E402  (the tests' launcher: waits for "ready")
+ROOT = Path(__file__).resolve().parent.parent
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 R = TypeVar("R")

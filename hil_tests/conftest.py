@@ -14,7 +14,6 @@ import http.client
 import json
 import os
 import socket
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ import pytest
 from acdgate.gateway.site_loader import load_site
 from acdgate.lab.capture import read_sip
 from acdgate.lab.drivers.base import Endpoint
+from acdgate.lab.gateway_process import GatewayProcess
 from acdgate.lab.inventory import (
     EndpointKind,
     EndpointSpec,
@@ -34,16 +34,10 @@ from acdgate.lab.inventory import (
     default_inventory,
     load_inventory,
 )
-from acdgate.lab.lab_site import lab_site_text
+from acdgate.lab.lab_site import lab_site_text, write_site
 from acdgate.lab.ladder import ladder_svg
 from acdgate.lab.netlab import Host, LabNet, available
 from acdgate.lab.report import Record
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "support"))
-
-from gatewayproc import GatewayProcess  # noqa: E402
-from sitefile import write_site  # noqa: E402
 
 
 def _inventory() -> Inventory:

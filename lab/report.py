@@ -96,12 +96,19 @@ def write_html(records: Sequence[Record], path: Path, *, title: str = "acdgate l
         if r.message:
             parts.append(f"<pre>{html.escape(r.message[-6000:])}</pre>")
         if r.capture:
-            parts.append(f"<p>capture: <code>{html.escape(r.capture)}</code></p>")
+            parts.append(f"<p>capture: <code>{html.escape(_shown(r.capture, path.parent))}</code></p>")
         parts.append(r.ladder_svg or "<p>no ladder</p>")
         parts.append("</details>")
     parts.append("</body></html>\n")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(parts), encoding="utf-8")
+
+
+def _shown(capture: str, report_dir: Path) -> str:
+    """A capture's path as the report shows it: relative to the report's folder when it is in
+    it, so that a report moved with its folder (CI copies the lab's to build/) still finds it."""
+    where = Path(capture)
+    return str(where.relative_to(report_dir)) if where.is_relative_to(report_dir) else capture
 
 
 def _anchor(r: Record) -> str:

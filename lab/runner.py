@@ -1,5 +1,11 @@
-"""`acdgate lab run`: run hil_tests/ against an inventory with a progress bar, then write
-JUnit XML and the HTML report (with a SIP ladder per test) under the output folder.
+"""`acdgate lab run`: run the hil_tests scenarios against an inventory with a progress bar,
+then write JUnit XML and the HTML report (with a SIP ladder per test) under the output folder.
+
+The scenarios are the ones installed with acdgate (the package `acdgate.hil_tests`: the
+checkout's hil_tests/ for an editable install, site-packages/acdgate/hil_tests for a wheel),
+so a plain `pip install .` can run the lab from any directory; `--tests DIR` runs another
+folder. Nothing to run (no such folder, or pytest collects nothing) is an error, said in one
+line that names the folder.
 
 The default lab (softphones started here, one lab LAN of namespaces per pytest process) runs
 in shards at once: one pytest process per network condition and endpoint kind (selected by
@@ -11,6 +17,7 @@ shards must never drive the same phone.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -21,6 +28,59 @@ from pathlib import Path
 from acdgate.lab.report import Record, read_records, write_html, write_junit
 
 DEFAULT_JOBS = 4  # shards at once: the lab mostly waits (tones, timers), about 0.2 core each
+SCENARIOS_PACKAGE = "acdgate.hil_tests"  # setup.cfg installs hil_tests/ under this name
+SCENARIO_TIMEOUT = 300  # seconds before pytest-timeout fails a hung scenario (as pyproject.toml's)
+NO_TESTS_COLLECTED = 5  # pytest's exit status when it collected nothing
+NOTHING_TO_RUN = 2  # our exit status then, and when the scenarios' folder is missing
+
+
+class NoScenarios(Exception):
+    """There is nothing to run; the message says where the runner looked."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scenarios:
+    """A folder of scenarios and how pytest is to run it.
+
+    The installed scenarios run on pytest settings of their own: no pytest.ini, pyproject.toml
+    or conftest.py above their folder (a project around the venv, site-packages) applies; the
+    rootdir is the folder's parent, so test ids read `hil_tests/test_x.py::...` as from a
+    checkout. A `--tests` folder keeps pytest's usual lookup (a checkout's pyproject.toml)."""
+
+    folder: Path
+    installed: bool
+
+    def pytest_args(self, basetemp: Path) -> list[str]:
+        """pytest's arguments for this folder, its temporary files under `basetemp`."""
+        args = [str(self.folder), "-q", "-ra", "-p", "no:cacheprovider", "--basetemp", str(basetemp),
+                "--timeout", str(SCENARIO_TIMEOUT)]
+        if self.installed:
+            args += ["-c", os.devnull, "--rootdir", str(self.folder.parent), "--confcutdir", str(self.folder)]
+        return args
+
+
+def installed_scenarios() -> Path | None:
+    """The folder of the installed scenarios (`acdgate.hil_tests`, a namespace package: no
+    `__init__.py`, so that pytest puts only that folder on sys.path, never site-packages/acdgate
+    whose `codecs` would shadow the standard library's); None when it is not installed."""
+    spec = importlib.util.find_spec(SCENARIOS_PACKAGE)
+    locations = spec.submodule_search_locations if spec is not None else None
+    # an editable install's namespace path also holds a placeholder entry that is no folder
+    return next((Path(p) for p in locations or [] if (Path(p) / "conftest.py").is_file()), None)
+
+
+def find_scenarios(tests: str | None) -> Scenarios:
+    """The scenarios to run: the folder `tests`, or by default the installed ones."""
+    if tests is not None:
+        folder = Path(tests).resolve()
+        if not folder.is_dir():
+            raise NoScenarios(f"no scenarios: {folder} is not a folder")
+        return Scenarios(folder, installed=False)
+    found = installed_scenarios()
+    if found is None:
+        raise NoScenarios(f"no scenarios: the package {SCENARIOS_PACKAGE} (hil_tests) is not installed "
+                          "with acdgate here; name a folder with --tests DIR")
+    return Scenarios(found, installed=True)
 
 
 class ProgressBar:
@@ -56,10 +116,10 @@ class Shard:
     conditions: str
     select: str  # a pytest -k expression
 
-    def command(self, folder: Path, out: Path, keyword: str | None) -> list[str]:
+    def command(self, scenarios: Scenarios, out: Path, keyword: str | None) -> list[str]:
         expr = f"({keyword}) and ({self.select})" if keyword else self.select
-        return [sys.executable, "-m", "pytest", str(folder), "-q", "-p", "no:cacheprovider",
-                "--basetemp", str(out / "work" / self.name), "-k", expr]
+        return [sys.executable, "-m", "pytest", *scenarios.pytest_args(out / "work" / self.name),
+                "-k", expr]
 
 
 def shards(conditions: list[str], kinds: list[str]) -> list[Shard]:
@@ -87,7 +147,13 @@ def _shardable(inventory: str | None, quick: bool) -> tuple[list[str], list[str]
 
 def run_suite(*, inventory: str | None, keyword: str | None, out: str, tests: str | None, quick: bool,
               jobs: int | None = None) -> int:
-    """Run the suite; returns pytest's exit status (the worst of the shards')."""
+    """Run the suite; returns pytest's exit status (the worst of the shards'), or NOTHING_TO_RUN
+    after a line on standard error when there is no scenario to run."""
+    try:
+        scenarios = find_scenarios(tests)
+    except NoScenarios as error:
+        print(f"acdgate lab run: {error}", file=sys.stderr)
+        return NOTHING_TO_RUN
     out_dir = Path(out).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "records.jsonl").unlink(missing_ok=True)
@@ -96,18 +162,22 @@ def run_suite(*, inventory: str | None, keyword: str | None, out: str, tests: st
         os.environ["ACDGATE_LAB_INVENTORY"] = str(Path(inventory).resolve())
     if quick:
         os.environ["ACDGATE_LAB_QUICK"] = "1"
-    folder = Path(tests or Path.cwd() / "hil_tests")
     jobs = jobs or int(os.environ.get("ACDGATE_LAB_JOBS", DEFAULT_JOBS))
     split = _shardable(inventory, quick)
     started = time.monotonic()
     if split is None or jobs <= 1:
-        code = _in_process(folder, keyword, out_dir)
+        code = _in_process(scenarios, keyword, out_dir)
         records = read_records(out_dir / "records.jsonl")
     else:
         conditions, kinds = split
-        code, records = _sharded(shards(conditions, kinds), folder, keyword, out_dir, jobs)
+        code, records = _sharded(shards(conditions, kinds), scenarios, keyword, out_dir, jobs)
         with open(out_dir / "records.jsonl", "w", encoding="utf-8") as f:
             f.writelines(r.to_json() + "\n" for r in records)
+    if code == NO_TESTS_COLLECTED and not records:
+        matching = f" matching -k {keyword!r}" if keyword else ""
+        print(f"acdgate lab run: no scenarios: pytest collected none{matching} in {scenarios.folder}",
+              file=sys.stderr)
+        return NOTHING_TO_RUN
     elapsed = time.monotonic() - started
     write_junit(records, out_dir / "junit.xml")
     write_html(records, out_dir / "index.html",
@@ -120,10 +190,10 @@ def run_suite(*, inventory: str | None, keyword: str | None, out: str, tests: st
     return code
 
 
-def _in_process(folder: Path, keyword: str | None, out_dir: Path) -> int:
+def _in_process(scenarios: Scenarios, keyword: str | None, out_dir: Path) -> int:
     import pytest
 
-    args = [str(folder), "-q", "-p", "no:cacheprovider", "--basetemp", str(out_dir / "work")]
+    args = scenarios.pytest_args(out_dir / "work")
     if keyword:
         args += ["-k", keyword]
     code = int(pytest.main(args, plugins=[ProgressBar()]))
@@ -146,7 +216,7 @@ def _progress(paths: list[Path]) -> tuple[int, int]:
     return done, failed
 
 
-def _sharded(todo: list[Shard], tests: Path, keyword: str | None, out_dir: Path,
+def _sharded(todo: list[Shard], scenarios: Scenarios, keyword: str | None, out_dir: Path,
              jobs: int) -> tuple[int, list[Record]]:
     """Run the shards, `jobs` at a time; their exit statuses' worst and their records."""
     waiting = list(todo)
@@ -162,7 +232,7 @@ def _sharded(todo: list[Shard], tests: Path, keyword: str | None, out_dir: Path,
             folder.mkdir(parents=True, exist_ok=True)
             (folder / "records.jsonl").unlink(missing_ok=True)
             env = dict(os.environ, ACDGATE_LAB_OUT=str(folder), ACDGATE_LAB_CONDITIONS=shard.conditions)
-            command = shard.command(tests, out_dir, keyword)
+            command = shard.command(scenarios, out_dir, keyword)
             with open(folder / "pytest.log", "wb") as log:
                 log.write(f"$ ACDGATE_LAB_CONDITIONS={shard.conditions} {' '.join(command)}\n".encode())
                 log.flush()
@@ -183,12 +253,12 @@ def _sharded(todo: list[Shard], tests: Path, keyword: str | None, out_dir: Path,
             time.sleep(0.5)  # progress polling of child processes (they report through files)
     sys.stderr.write("\n")
     for shard in todo:
-        if codes[shard] not in (0, 5):
+        if codes[shard] not in (0, NO_TESTS_COLLECTED):
             text = (out_dir / "shards" / shard.name / "pytest.log").read_text(errors="replace")
             summary = text[text.rfind("short test summary info"):] if "short test summary info" in text else text[-3000:]
             sys.stderr.write(f"--- {shard.name} (exit {codes[shard]}, log {out_dir / 'shards' / shard.name}):\n"
                              f"{summary}\n")
     records = [r for s in todo for r in read_records(out_dir / "shards" / s.name / "records.jsonl")]
     # pytest's 5 is "no tests collected": fine for a shard that -k filtered out, not for all
-    real = [c for c in codes.values() if c != 5]
-    return (max(real) if real else 5), records
+    real = [c for c in codes.values() if c != NO_TESTS_COLLECTED]
+    return (max(real) if real else NO_TESTS_COLLECTED), records

@@ -3,15 +3,16 @@
 # mypyc: setup.py), install it with the test dependencies in its own venv, import every module
 # once and check the compiled ones are the extensions. Editable installs hide packaging mistakes
 # behind an import hook (DESIGN.md, Packaging), and compiled code checks declared types at run
-# time, so scripts/test.sh then runs the test suite with this venv's Python.
+# time, so scripts/test.sh then runs the test suite with this venv's Python. The wheel stays in
+# build/dist: scripts/test.sh installs it alone (no extras, as a user's `pip install .`) to run
+# the HIL lab.
 #   scripts/check-wheel.sh [VENV]     (default build/wheel-venv; needs gcc and python3-dev)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=${1:-build/wheel-venv}
-dist=$(mktemp -d)
-trap 'rm -rf "$dist"' EXIT
+dist=build/dist
 # a stale build/lib from an earlier build would go into the wheel as it is
-rm -rf build/lib.* build/temp.* build/bdist.* build/mypyc
+rm -rf build/lib.* build/temp.* build/bdist.* build/mypyc "$dist"
 ACDGATE_COMPILED=1 .venv/bin/pip wheel -q --no-deps -w "$dist" .
 wheel=$(ls "$dist"/acdgate-*.whl)
 rm -rf "$venv"
@@ -23,7 +24,10 @@ python=$(cd "$venv" && pwd)/bin/python
 (cd "$dist" && "$python" - $compiled <<'PY'
 import codecs, importlib, importlib.util, pkgutil, sys
 import acdgate.acd, acdgate.codecs, acdgate.console, acdgate.gateway, acdgate.lab
+from acdgate.lab.runner import installed_scenarios
 assert codecs.lookup("utf-8").name == "utf-8", "stdlib codecs shadowed"
+scenarios = installed_scenarios()
+assert scenarios is not None and (scenarios / "test_agent_logon.py").is_file(), f"no hil_tests in the wheel: {scenarios}"
 for pkg in (acdgate.acd, acdgate.codecs, acdgate.console, acdgate.gateway, acdgate.lab):
     for mod in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
         if not mod.name.endswith(".__main__"):  # running it is `python -m`'s job

@@ -39,5 +39,21 @@ echo "== pytest, the SIP layer on the editable install (the compiled modules as 
 .venv/bin/python -m pytest -q tests/gateway \
   -k "regist or binding or qualify or stateless or digest or group_commit or sip or backlog or recent or throttle"
 
-echo "== hil_tests: the default lab on the wheel (softphones on a namespace lab LAN, clean then lossy)"
-build/wheel-venv/bin/acdgate lab run --out build/lab-report
+echo "== hil_tests: the default lab as a user runs it (softphones on a namespace lab LAN, clean then lossy)"
+# the wheel alone in its own venv (`pip install WHEEL`, no extras: what `pip install .` gives),
+# run from an empty directory with no --tests and no --out: the scenarios installed with the
+# package, the report under the current directory (copied to build/lab-report to read)
+rm -rf build/lab-venv build/lab-report
+python3 -m venv build/lab-venv
+build/lab-venv/bin/pip install -q --upgrade pip
+build/lab-venv/bin/pip install -q build/dist/acdgate-*.whl
+acdgate=$(pwd)/build/lab-venv/bin/acdgate
+lab_dir=$(mktemp -d)
+lab_status=0
+(cd "$lab_dir" && "$acdgate" lab run) || lab_status=$?
+[ ! -d "$lab_dir/lab-report" ] || cp -r "$lab_dir/lab-report" build/lab-report
+for f in index.html junit.xml; do
+  [ -f "$lab_dir/lab-report/$f" ] || { echo "acdgate lab run left no lab-report/$f in $lab_dir" >&2; lab_status=1; }
+done
+rm -rf "$lab_dir"
+exit "$lab_status"

@@ -19,7 +19,8 @@ settings.register_profile("acdgate", deadline=None)
 settings.register_profile("ci", deadline=None, derandomize=True, database=None, print_blob=True)
 settings.load_profile("ci" if os.environ.get("ACDGATE_HYPOTHESIS") == "ci" else "acdgate")
 
-# Test support modules (gateway processes, SIP clients) live beside this file.
+# Test support modules (SIP clients, softphone workers, namespaces) live beside this file;
+# the gateway process launcher is the lab's (acdgate.lab.gateway_process).
 sys.path.insert(0, str(Path(__file__).parent / "support"))
 
 

@@ -27,7 +27,7 @@ from acdgate.gateway.legs.session_timer import (
 )
 from acdgate.gateway.site_loader import demo_site_text
 from acdgate.gateway.storage.store import StateStore
-from gatewayproc import GatewayProcess
+from acdgate.lab.gateway_process import GatewayProcess
 from sipwire import free_port
 
 SIPP = Path(__file__).parent.parent / "support" / "sipp"

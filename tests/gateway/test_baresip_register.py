@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from acdgate.lab.gateway_process import GatewayProcess
+from acdgate.lab.lab_site import write_site
 from baresip import Baresip
-from gatewayproc import GatewayProcess
 from netns import NetworkNamespace, VethPair
-from sitefile import write_site
 
 VETH = VethPair()
 GATEWAY_IP = VETH.left_address.split("/")[0]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from acdgate.gateway import build
-from gatewayproc import GatewayProcess
+from acdgate.lab.gateway_process import GatewayProcess
 
 
 def _stack_is_compiled() -> bool:

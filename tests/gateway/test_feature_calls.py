@@ -17,7 +17,7 @@ import pytest
 from acdgate.codecs import g711
 from acdgate.codecs.rtp import RtpPacket
 from acdgate.codecs.tone_detector import detect_tone
-from gatewayproc import GatewayProcess
+from acdgate.lab.gateway_process import GatewayProcess
 from sipp_scenarios import run_feature_call
 from sipwire import free_port
 

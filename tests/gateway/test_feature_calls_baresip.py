@@ -30,11 +30,11 @@ import numpy.typing as npt
 import pytest
 from acdgate.codecs.tone_detector import tone_segments
 from acdgate.codecs.tones import CONFIRMATION_TONE, DIAL_TONE, ERROR_TONE
+from acdgate.lab.gateway_process import GatewayProcess
+from acdgate.lab.lab_site import write_site
 from baresip import Baresip, BaresipError, read_wav_samples
 from filewatch import FileWatch
-from gatewayproc import GatewayProcess
 from netns import NetworkNamespace, VethPair
-from sitefile import write_site
 
 VETH = VethPair()
 GATEWAY_IP = VETH.left_address.split("/")[0]

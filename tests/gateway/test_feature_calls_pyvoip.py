@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from acdgate.codecs.tone_detector import detect_tone
-from gatewayproc import GatewayProcess
+from acdgate.lab.gateway_process import GatewayProcess
 from sipwire import free_port
 
 CALLER = Path(__file__).parent.parent / "support" / "pyvoip_caller.py"

@@ -8,7 +8,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from gatewayproc import GatewayProcess
+from acdgate.lab.gateway_process import GatewayProcess
 from sipp_scenarios import run_feature_call
 from sipwire import free_port
 

@@ -42,7 +42,7 @@ from acdgate.gateway.sip.stack import SipStack
 from acdgate.gateway.sip.subscription import ExpiresPolicy
 from acdgate.gateway.site_loader import load_site
 from acdgate.gateway.storage.store import StateStore
-from gatewayproc import GatewayProcess
+from acdgate.lab.gateway_process import GatewayProcess
 from sipwire import free_port
 from twisted.internet import defer, protocol, reactor, task
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gatewayproc import GatewayProcess
+from acdgate.lab.gateway_process import GatewayProcess
 from sipp_scenarios import users_csv
 from sipwire import UdpProbe, free_port, header, options, status_line, tshark_fields
 

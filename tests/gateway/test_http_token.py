@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from acdgate.gateway.site_loader import demo_site_text
-from gatewayproc import ACDGATE, GatewayProcess
+from acdgate.lab.gateway_process import ACDGATE, GatewayProcess
 
 # agent 3000's supervisor action, asked for by supervisor 3900 who is not logged on: with the
 # token accepted, the action itself answers (403, "not logged on"), never 401

@@ -553,7 +553,7 @@ def test_running_gateway_serves_phone_xml(tmp_path: Path) -> None:
     """`acdgate run` mounts the service: login over /xml/ changes the agent in /api/agents."""
     import urllib.request
 
-    from gatewayproc import GatewayProcess
+    from acdgate.lab.gateway_process import GatewayProcess
 
     gateway = GatewayProcess(tmp_path).start()
     try:

@@ -16,7 +16,7 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 from acdgate.gateway.web.polycom_xhtml import XHTML_NAMESPACE
-from gatewayproc import GatewayProcess
+from acdgate.lab.gateway_process import GatewayProcess
 
 NS = {"x": XHTML_NAMESPACE}
 

@@ -7,10 +7,10 @@ import socket
 import subprocess
 from pathlib import Path
 
-from gatewayproc import GatewayProcess
+from acdgate.lab.gateway_process import GatewayProcess
+from acdgate.lab.lab_site import write_site
 from sipp_scenarios import users_csv
 from sipwire import free_port, header
-from sitefile import write_site
 
 SUPPORT = Path(__file__).parent.parent / "support"
 

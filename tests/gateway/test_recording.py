@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 from acdgate.codecs.tone_detector import detect_tone
-from gatewayproc import GatewayProcess
+from acdgate.lab.gateway_process import GatewayProcess
 from pyvoip_parties import (
     answerer,
     answerer_result,

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from acdgate.codecs.tone_detector import detect_tone
-from gatewayproc import GatewayProcess
+from acdgate.lab.gateway_process import GatewayProcess
 from pyvoip_parties import pcm
 from sipwire import free_port
 

@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from acdgate.lab.gateway_process import GatewayProcess
 from baresip import Baresip
-from gatewayproc import GatewayProcess
 from netns import NetworkNamespace, VethPair
 from sipp_agents import SippAgent, SippCaller, SippRunner, udp_port_bound
 

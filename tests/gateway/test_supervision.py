@@ -15,7 +15,7 @@ import pytest
 from acdgate.codecs.tone_detector import tone_present
 from acdgate.codecs.tones import RECORDING_BEEP
 from acdgate.gateway.site_loader import demo_site_text
-from gatewayproc import GatewayProcess
+from acdgate.lab.gateway_process import GatewayProcess
 from pyvoip_parties import (
     answerer,
     answerer_result,

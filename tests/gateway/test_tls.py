@@ -14,11 +14,11 @@ import ssl
 import subprocess
 from pathlib import Path
 
+from acdgate.lab.gateway_process import ACDGATE, GatewayProcess
+from acdgate.lab.lab_site import write_site
 from baresip import Baresip
-from gatewayproc import ACDGATE, GatewayProcess
 from netns import NetworkNamespace, VethPair
 from sipwire import header, options, status_line
-from sitefile import write_site
 from tlscert import self_signed
 
 VETH = VethPair()

@@ -67,3 +67,18 @@ def test_junit_and_html_reports(tmp_path: Path) -> None:
     page = (tmp_path / "index.html").read_text()
     assert "<b>1</b> of <b>2</b> passed" in page
     assert page.count("class='failed'") == 2 and "<svg></svg>" in page
+
+
+def test_html_report_shows_captures_relative_to_its_folder(tmp_path: Path) -> None:
+    """A report copied with its folder (CI copies the lab's to build/) still names its captures."""
+    report = tmp_path / "lab-report"
+    inside = report / "work" / "clean-pyvoip" / "t0" / "trace.pcap"
+    outside = tmp_path / "elsewhere" / "trace.pcap"
+    records = [Record("hil_tests/t.py::test_a[clean-pyvoip]", "test_a", "pyvoip", "clean", "passed", 1.0,
+                      capture=str(inside)),
+               Record("hil_tests/t.py::test_b[clean-pyvoip]", "test_b", "pyvoip", "clean", "passed", 1.0,
+                      capture=str(outside))]
+    write_html(records, report / "index.html")
+    page = (report / "index.html").read_text()
+    assert "capture: <code>work/clean-pyvoip/t0/trace.pcap</code>" in page
+    assert f"capture: <code>{outside}</code>" in page

@@ -29,13 +29,13 @@ from acdgate.lab.drivers.cisco import CiscoPhone, execute_body
 from acdgate.lab.drivers.http_phone import parse_menu
 from acdgate.lab.drivers.polycom import CONTENT_TYPE, PolycomPhone, push_body
 from acdgate.lab.drivers.yealink import YealinkPhone
+from acdgate.lab.gateway_process import GatewayProcess
 from acdgate.lab.inventory import EndpointKind, EndpointSpec, PhoneControl
 from acdgate.lab.twins.base import AuthScheme, PhoneTwin
 from acdgate.lab.twins.cisco import CiscoTwin
 from acdgate.lab.twins.phones import TWIN_PASSWORD, TWIN_USER, phone_endpoint
 from acdgate.lab.twins.polycom import PolycomTwin
 from acdgate.lab.twins.yealink import YealinkTwin, default_keys
-from gatewayproc import GatewayProcess
 
 USER, PASSWORD = "admin", "s3cret"
 

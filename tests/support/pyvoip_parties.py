@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 from acdgate.codecs.tone_detector import tone_present
-from gatewayproc import GatewayProcess
+from acdgate.lab.gateway_process import GatewayProcess
 from sipwire import free_port
 
 SUPPORT = Path(__file__).parent

@@ -1,5 +1,7 @@
-"""A real `acdgate run` process for tests: started on free loopback ports, waited for by its
-"ready" line (an event, not a sleep), stopped with SIGTERM or killed with SIGKILL."""
+"""A real `acdgate run` process, as the lab, the tests and the benchmarks start one: on free
+ports, waited for by its "ready" line (an event, not a sleep), stopped with SIGTERM or killed
+with SIGKILL. It is in the lab package because the installed hil_tests start their gateways
+with it (no checkout's tests/support on sys.path)."""
 
 from __future__ import annotations
 
