@@ -29,8 +29,8 @@ def layer_table(text: str) -> dict[str, set[str]]:
     table: dict[str, set[str]] = {}
     for line in text.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 3 and re.fullmatch(r"`[a-z_.]+`", cells[0]):
-            table[cells[0].strip("`")] = set(re.findall(r"`([a-z_.]+)`", cells[2]))
+        if len(cells) == 3 and re.fullmatch(r"`[a-z0-9_.]+`", cells[0]):
+            table[cells[0].strip("`")] = set(re.findall(r"`([a-z0-9_.]+)`", cells[2]))
     return table
 
 
