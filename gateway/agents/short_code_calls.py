@@ -30,6 +30,7 @@ from acdgate.acd.states import AgentState
 from acdgate.codecs.tones import CONFIRMATION_TONE, DIAL_TONE, ERROR_TONE, Cadence, ToneSegment
 from acdgate.gateway.agents.acd_service import AcdService
 from acdgate.gateway.legs.leg import EndReason, Leg, Refusal
+from acdgate.gateway.legs.registry import LegOwner
 from twisted.internet import defer
 from twisted.logger import Logger
 
@@ -143,8 +144,9 @@ class _Keys:
             self.leg.on_ended = None
 
 
-class FeatureHandler:
-    """Runs the short code features of one site on legs."""
+class FeatureHandler(LegOwner):
+    """Runs the short code features of one site on legs (owns them: none is handed over by
+    REFER, none has partners)."""
 
     def __init__(self, reactor: Any, site: Site, acd: AcdService, *,
                  call_features: CallFeatures | None = None) -> None:

@@ -30,6 +30,7 @@ from acdgate.gateway.agents.acd_service import AcdService
 from acdgate.gateway.calls.intervention import Intervention, SupervisorMode
 from acdgate.gateway.calls.routed import RoutedCall, RoutedCalls
 from acdgate.gateway.legs.leg import EndReason, Leg, Refusal
+from acdgate.gateway.legs.registry import Handover, LegOwner, LegRegistry, SipLegs
 from acdgate.gateway.legs.sip_uac import OutgoingSipLeg
 from acdgate.gateway.legs.sip_uas import SipLeg
 from acdgate.gateway.media.conference import Conference
@@ -52,12 +53,13 @@ _MIX = {SupervisorMode.MONITOR: MixMode.MONITOR, SupervisorMode.WHISPER: MixMode
         SupervisorMode.BARGE: MixMode.BARGE}
 
 
-class Supervision:
+class Supervision(LegOwner):
     """Recording controls and supervisor interventions over the gateway's routed calls."""
 
-    def __init__(self, reactor: Any, site: Site, acd: AcdService, *,
+    def __init__(self, reactor: Any, site: Site, acd: AcdService, legs: LegRegistry, *,
                  recordings: RecordingArchive | None = None) -> None:
         self.reactor = reactor
+        self.legs = legs  # the supervisors' legs we ring are registered here
         self.site = site
         self.acd = acd
         self.recordings = recordings
@@ -71,8 +73,11 @@ class Supervision:
     def attach(self, routed: RoutedCalls) -> None:
         """Work on these routed calls (and record them into our archive)."""
         self.routed = routed
-        routed.recordings = self.recordings
-        routed.on_agent_left = self._agent_left
+        routed.supervise(self.recordings, self._agent_left)
+
+    def handover(self, leg: SipLegs) -> Handover | None:
+        """A supervisor's leg that intercepted a call is that call's agent leg now."""
+        return self.routed.handover(leg) if self.routed is not None else None
 
     # -- HTTP (gateway.http_api CallControl) -------------------------------------------------
 
@@ -212,6 +217,7 @@ class Supervision:
 
         leg.on_answered = answered
         leg.on_ended = ended
+        self.legs.add(leg, self)
         leg.start()
         return 202, f"ringing station {station} to {mode.value} agent {target}'s call"
 
@@ -382,8 +388,8 @@ class Supervision:
             conference.close()
 
     def _forget(self, leg: SipLeg | OutgoingSipLeg) -> None:
-        if isinstance(leg, OutgoingSipLeg) and self.routed is not None:
-            self.routed.outgoing.pop(leg.call_id, None)
+        if isinstance(leg, OutgoingSipLeg):  # the leg we rang; a short code's leg is the dispatcher's
+            self.legs.remove(leg)
 
     # -- rules ----------------------------------------------------------------------------
 
