@@ -29,6 +29,7 @@ from acdgate.acd.site import Feature, ShortCode, Site
 from acdgate.acd.states import AgentState
 from acdgate.codecs.tones import CONFIRMATION_TONE, DIAL_TONE, ERROR_TONE, Cadence, ToneSegment
 from acdgate.gateway.agents.acd_service import AcdService
+from acdgate.gateway.agents.journal import FeatureUsed
 from acdgate.gateway.legs.leg import EndReason, Leg, Refusal
 from acdgate.gateway.legs.registry import LegOwner
 from twisted.internet import defer
@@ -373,19 +374,12 @@ class FeatureHandler(LegOwner):
         return outcome
 
     def _journal(self, leg: Leg, code: ShortCode, outcome: Outcome) -> None:
-        record = {
-            "type": "FeatureUsed",
-            "at": self.reactor.seconds(),
-            "station": leg.station,
-            "dialled": _mask_pin(leg.dialled, code),
-            "feature": code.feature.value,
-            "ok": outcome.ok,
-            "reason": outcome.reason,
-            "status": outcome.status,
-        }
-        self.acd.store.append([record])
+        record = FeatureUsed(at=self.reactor.seconds(), station=leg.station,
+                             dialled=_mask_pin(leg.dialled, code), feature=code.feature,
+                             ok=outcome.ok, reason=outcome.reason, status=outcome.status)
+        self.acd.journal([record])
         log.info("{station} dialled {dialled}: {feature} {result} ({reason})", station=leg.station,
-                 dialled=record["dialled"], feature=code.feature.value,
+                 dialled=record.dialled, feature=code.feature.value,
                  result="done" if outcome.ok else "refused", reason=outcome.reason)
 
     async def _collect(self, leg: Leg, prompt: Cadence) -> str:

@@ -15,12 +15,13 @@ from urllib.parse import unquote
 
 from acdgate.acd.shortcodes import MatchKind
 from acdgate.acd.site import Site
+from acdgate.gateway.agents.journal import CallMediaStats
 from acdgate.gateway.agents.short_code_calls import FeatureHandler
 from acdgate.gateway.calls.direct import CallController
 from acdgate.gateway.calls.routed import RoutedCalls
 from acdgate.gateway.calls.transfer import Transfers
 from acdgate.gateway.legs.leg import EndReason
-from acdgate.gateway.legs.registry import LegOwner, LegRegistry, SipLegs
+from acdgate.gateway.legs.registry import LegOwner, LegRegistry, SipLegs, leg_call_id
 from acdgate.gateway.legs.session_timer import MIN_SE, TimerSyntaxError, TooSmall, negotiate
 from acdgate.gateway.legs.sip_uas import SipLeg
 from acdgate.gateway.media.hold_music import load_hold_music
@@ -204,8 +205,7 @@ class CallDispatcher:
 
     def _journal_stats(self, call_id: str, legs: list[tuple[str, SipLegs]]) -> None:
         """One `CallMediaStats` journal record per leg that carried media (issue 6)."""
-        service = self.acd
-        if service is None:
+        if self.acd is None:
             return
         now = self.reactor.seconds()
         records = []
@@ -213,17 +213,15 @@ class CallDispatcher:
             if leg.negotiated is None:
                 continue
             stats = leg.media.stats
-            records.append({
-                "type": "CallMediaStats", "at": now, "call_id": call_id, "leg": role,
-                "leg_call_id": leg.invite.call_id if isinstance(leg, SipLeg) else leg.call_id,
-                "station": leg.station, "codec": leg.negotiated.codec.encoding,
-                "packets_sent": stats.packets_sent, "packets_received": stats.packets_received,
-                "packets_lost": stats.packets_lost, "jitter_ms": round(stats.jitter_ms, 3),
-                "octets_sent": stats.octets_sent, "invalid_packets": stats.invalid_packets,
-                "remote": f"{stats.remote[0]}:{stats.remote[1]}" if stats.remote else None,
-            })
-        if records:
-            service.store.append(records)
+            records.append(CallMediaStats(
+                at=now, call_id=call_id, leg=role, leg_call_id=leg_call_id(leg), station=leg.station,
+                codec=leg.negotiated.codec.encoding, packets_sent=stats.packets_sent,
+                packets_received=stats.packets_received, packets_lost=stats.packets_lost,
+                jitter_ms=round(stats.jitter_ms, 3), octets_sent=stats.octets_sent,
+                invalid_packets=stats.invalid_packets,
+                remote=f"{stats.remote[0]}:{stats.remote[1]}" if stats.remote else None,
+            ))
+        self.acd.journal(records)
 
     def cancel(self, invite_transaction_key: str) -> None:
         leg = self.legs.by_transaction(invite_transaction_key)
