@@ -34,6 +34,7 @@ from acdgate.gateway.legs.leg import EndReason, Leg, Refusal
 from acdgate.gateway.legs.registry import LegOwner
 from twisted.internet import defer
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 log = Logger(namespace="acdgate.features")
 
@@ -159,6 +160,7 @@ class FeatureHandler(LegOwner):
         self.inter_digit = site.policy.inter_digit_seconds
         self.active: set[Leg] = set()
         self._keys: dict[Leg, _Keys] = {}
+        self._answered: set[Leg] = set()  # active legs answered (an error tone reaches them)
 
     def match(self, dialled: str) -> ShortCodeMatch:
         """What `dialled` is as a whole string."""
@@ -172,20 +174,39 @@ class FeatureHandler(LegOwner):
 
         def done(result: Outcome | None) -> Outcome | None:
             self.active.discard(leg)
+            self._answered.discard(leg)
             self._release(leg)
             return result
 
-        def failed(failure: Any) -> None:
+        def failed(failure: Failure) -> defer.Deferred[Outcome | None] | None:
+            # The boundary guard of a feature call: the caller hanging up ends the flow
+            # quietly; anything else is a bug, logged with its traceback, and the caller is
+            # told (error tone, or 500 before the answer) instead of being left in silence.
+            answered = leg in self._answered
             self.active.discard(leg)
+            self._answered.discard(leg)
             self._release(leg)
+            if isinstance(failure.value, _Aborted):
+                if match.code is not None:
+                    self._journal(leg, match.code, Outcome(False, "Caller hung up", 487))
+                leg.hangup()
+                return None
+            log.failure("feature for {dialled} failed", failure, dialled=leg.dialled)
             if match.code is not None:
-                aborted = failure.check(_Aborted) is not None
-                reason = "Caller hung up" if aborted else f"Internal error: {failure.getErrorMessage()}"
-                self._journal(leg, match.code, Outcome(False, reason, 487 if aborted else 500))
-            if not failure.check(_Aborted):
-                log.failure("feature for {dialled} failed", failure, dialled=leg.dialled)
-            leg.hangup()
-            return None
+                self._journal(leg, match.code,
+                              Outcome(False, f"Internal error: {failure.getErrorMessage()}", 500))
+            if not answered:
+                leg.refuse(Refusal(500, "Server Internal Error"))
+                leg.hangup()
+                return None
+            hung_up: defer.Deferred[Outcome | None] = defer.Deferred()
+
+            def hang_up(_: object) -> None:
+                leg.hangup()
+                hung_up.callback(None)
+
+            leg.play_tone(ERROR_TONE, ERROR_MS).addBoth(hang_up)
+            return hung_up
 
         return d.addCallbacks(done, failed)
 
@@ -316,10 +337,12 @@ class FeatureHandler(LegOwner):
     # -- leg plumbing ----------------------------------------------------------------------
 
     async def _answer(self, leg: Leg) -> None:
+        """Answer and wait for the confirmation (the ACK); `_Aborted` when the leg ended first."""
         try:
             await leg.answer()
-        except Exception as exc:
+        except (ConnectionError, TimeoutError) as exc:  # Leg.answer: it ended, or was never confirmed
             raise _Aborted() from exc
+        self._answered.add(leg)
 
     def _release(self, leg: Leg) -> None:
         keys = self._keys.pop(leg, None)
