@@ -293,6 +293,14 @@ class RoutedCalls(CallContextUser, LegOwner):
         self.acd.execute(cmd.CallEnded(call.call_id))
         return bridge
 
+    def take_over(self, call: RoutedCall, user: str, leg: OutgoingSipLeg | SipLeg) -> None:
+        """`user` (an intercepting supervisor) talks to the caller on `leg` from now on: the
+        ACD sees the agent's call end (wrap-up as usual) and follows the call no more."""
+        call.agent, call.agent_leg = user, leg
+        if call.in_acd:
+            call.in_acd = False
+            self.acd.execute(cmd.CallEnded(call.call_id))
+
     def end(self, call: RoutedCall) -> None:
         """End the call: every leg hung up, the ACD told (unless it was intercepted)."""
         self._finish(call)

@@ -22,7 +22,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Set
 from typing import Any
 
-from acdgate.acd import commands as cmd
 from acdgate.acd.site import Feature, Site
 from acdgate.codecs.mixer import MixMode, Party
 from acdgate.codecs.tones import RECORDING_BEEP, render
@@ -290,10 +289,7 @@ class Supervision(LegOwner):
         again = self._beep_again.pop(call.call_id, None)  # the agent is gone: nobody to tell
         if again is not None and again.active():
             again.cancel()
-        call.agent, call.agent_leg = intervention.supervisor, intervention.leg
-        if call.in_acd:
-            call.in_acd = False
-            self.acd.execute(cmd.CallEnded(call.call_id))  # the agent is released: wrap-up as usual
+        self.routed.take_over(call, intervention.supervisor, intervention.leg)
         if agent_leg is not None:
             agent_leg.hangup()
         def ended(reason: EndReason) -> None:
