@@ -24,7 +24,6 @@ from acdgate.gateway.calls.direct import CallController
 from acdgate.gateway.calls.dispatcher import CallDispatcher
 from acdgate.gateway.calls.routed import RoutedCalls
 from acdgate.gateway.calls.supervision import Supervision
-from acdgate.gateway.legs.registry import LegRegistry
 from acdgate.gateway.media.recordings import RecordingArchive
 from acdgate.gateway.media.session import RtpPortPool
 from acdgate.gateway.presence.dialog_info import DialogStates
@@ -78,8 +77,7 @@ class Gateway:
         self.sip_service.attach(self.stack)
         # -- recording and supervisor intervention (issue 6) --
         self.recordings = RecordingArchive(store.state_dir / "recordings")
-        self.legs = LegRegistry()  # every live SIP leg, for in-dialog requests
-        self.supervision = Supervision(reactor, site, self.acd_service, self.legs, recordings=self.recordings)
+        self.supervision = Supervision(reactor, site, self.acd_service, recordings=self.recordings)
         # -- end of recording and supervisor intervention --
         # -- phone XML services (IP Phone Agent screens on /xml/), issue 5 --
         self.phone_agent = PhoneAgentService(self.acd_service, recording_flags=self.supervision.notices,
@@ -105,14 +103,14 @@ class Gateway:
         self.features = FeatureHandler(self.reactor, self.site, self.acd_service)
         ports = RtpPortPool(self.site.sip.rtp_port_min, self.site.sip.rtp_port_max)
         context = CallContext(self.reactor, self.site, self.acd_service, self.registrar, self.stack,
-                              ports, bind, dialog_states=self.dialog_states, legs=self.legs)
+                              ports, bind, dialog_states=self.dialog_states)
         self.direct_calls = CallController(context)
         self.routed_calls = RoutedCalls(context)
         self.calls = CallDispatcher(self.reactor, self.site, self.sip_service, self.stack, self.features,
-                                    ports, bind, self.legs, calls=self.direct_calls, routed=self.routed_calls)
+                                    ports, bind, context.legs, calls=self.direct_calls, routed=self.routed_calls)
         # -- end of calls --
         # -- recording and supervisor intervention (issue 6) --
-        self.supervision.attach(self.routed_calls)
+        self.supervision.attach(self.routed_calls, context.legs)
         self.features.call_features = self.supervision
         # -- end of recording and supervisor intervention --
         if http_port is not None:

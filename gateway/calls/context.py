@@ -18,7 +18,7 @@ from acdgate.gateway.sip.stack import SipStack
 class CallContext:
     """The reactor, the site and ACD, where stations registered, the SIP stack, the RTP ports
     and address, (optionally) the stations' call states for busy lamp fields, and the live
-    legs, where each controller registers the legs it owns."""
+    legs, where each controller registers the legs it owns (one registry per context)."""
 
     reactor: Any
     site: Site

@@ -55,23 +55,25 @@ _MIX = {SupervisorMode.MONITOR: MixMode.MONITOR, SupervisorMode.WHISPER: MixMode
 class Supervision(LegOwner):
     """Recording controls and supervisor interventions over the gateway's routed calls."""
 
-    def __init__(self, reactor: Any, site: Site, acd: AcdService, legs: LegRegistry, *,
+    def __init__(self, reactor: Any, site: Site, acd: AcdService, *,
                  recordings: RecordingArchive | None = None) -> None:
         self.reactor = reactor
-        self.legs = legs  # the supervisors' legs we ring are registered here
         self.site = site
         self.acd = acd
         self.recordings = recordings
         self.routed: RoutedCalls | None = None  # set by `attach` once the call layer exists
+        self.legs: LegRegistry | None = None  # where the supervisors' legs we ring are registered
         self.notice = site.policy.agent_notice  # none | recording | monitoring | both
         self.beep = site.policy.notice_beep
         self.beep_every = site.policy.notice_beep_every_seconds
         self._beeping: dict[str, Conference] = {}  # call id -> short caller+agent mix for a beep
         self._beep_again: dict[str, Any] = {}  # call id -> the DelayedCall of its next beep
 
-    def attach(self, routed: RoutedCalls) -> None:
-        """Work on these routed calls (and record them into our archive)."""
+    def attach(self, routed: RoutedCalls, legs: LegRegistry) -> None:
+        """Work on these routed calls (and record them into our archive); register the legs
+        we ring in `legs`, the call layer's registry."""
         self.routed = routed
+        self.legs = legs
         routed.supervise(self.recordings, self._agent_left)
 
     def handover(self, leg: SipLegs) -> Handover | None:
@@ -195,7 +197,7 @@ class Supervision(LegOwner):
                 return 409, "The supervisor's station is still ringing"
             self._change(found, current, mode)
             return 200, f"{mode.value} on agent {target}'s call"
-        assert self.routed is not None
+        assert self.routed is not None and self.legs is not None
         leg = self.routed.ring_station(station, caller_number=target,
                                        caller_name=f"{mode.value.capitalize()} {target}")
         if leg is None:
@@ -384,7 +386,7 @@ class Supervision(LegOwner):
             conference.close()
 
     def _forget(self, leg: SipLeg | OutgoingSipLeg) -> None:
-        if isinstance(leg, OutgoingSipLeg):  # the leg we rang; a short code's leg is the dispatcher's
+        if isinstance(leg, OutgoingSipLeg) and self.legs is not None:  # a short code's leg is the dispatcher's
             self.legs.remove(leg)
 
     # -- rules ----------------------------------------------------------------------------
