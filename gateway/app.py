@@ -43,6 +43,7 @@ from acdgate.gateway.web.phone_xml import (
     make_phone_resource,
     station_by_registration,
 )
+from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 
@@ -106,10 +107,10 @@ class Gateway:
         self.direct_calls = CallController(context)
         self.routed_calls = RoutedCalls(context)
         self.calls = CallDispatcher(self.reactor, self.site, self.sip_service, self.stack, self.features,
-                                    ports, bind, calls=self.direct_calls, routed=self.routed_calls)
+                                    ports, bind, context.legs, calls=self.direct_calls, routed=self.routed_calls)
         # -- end of calls --
         # -- recording and supervisor intervention (issue 6) --
-        self.supervision.attach(self.routed_calls)
+        self.supervision.attach(self.routed_calls, context.legs)
         self.features.call_features = self.supervision
         # -- end of recording and supervisor intervention --
         if http_port is not None:
@@ -336,7 +337,11 @@ def run_from_args(args: argparse.Namespace) -> int:
     try:
         gateway.listen(bind, sip_port, None if args.no_http else args.http_port,
                        tls_port=tls_port, tls_context=tls_context)
-    except Exception as exc:  # CannotListenError and friends: say which and stop
+    except ConfigError as exc:  # the site's hold music file (policy.music_on_hold) is unusable
+        print(f"acdgate: refusing the site file:\n{exc}", file=sys.stderr)
+        store.close()
+        return 2
+    except (CannotListenError, OSError) as exc:  # a port in use, an address not ours: say which and stop
         print(f"acdgate: cannot listen on {bind}:{sip_port}: {exc}", file=sys.stderr)
         store.close()
         return 2

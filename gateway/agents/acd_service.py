@@ -2,14 +2,16 @@
 
 Every command goes through `execute`: the engine's events and its session snapshot are
 committed to the state store in one transaction before `execute` returns, so whatever the
-caller then tells a phone (a confirmation tone, a 200) is already durable. The engine's
+caller then tells a phone (a confirmation tone, a 200) is already durable. The gateway's own
+records (a short code's outcome, a call's RTP statistics) go through `journal`: typed
+records, one transaction per call, serialised in `_commit` like the events. The engine's
 timers (wrap-up end, no-answer, overflow, lockout end) run as one `callLater` at
 `next_deadline()`, re-armed after every change: no polling.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from acdgate.acd.commands import Command
@@ -23,6 +25,7 @@ from acdgate.acd.events import (
     event_to_record,
 )
 from acdgate.acd.site import Site
+from acdgate.gateway.agents.journal import JournalRecord, to_record
 from acdgate.gateway.storage.store import StateStore
 from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
@@ -54,6 +57,11 @@ class AcdService:
         events = self.acd.handle(command, self.reactor.seconds())
         self._commit(events)
         return events
+
+    def journal(self, records: Sequence[JournalRecord]) -> None:
+        """Append the gateway's own records in one transaction, committed when this returns."""
+        if records:
+            self.store.append([to_record(r) for r in records])
 
     def stop(self) -> None:
         """Cancel the engine timer (the state is already on disk)."""

@@ -29,9 +29,12 @@ from acdgate.acd.site import Feature, ShortCode, Site
 from acdgate.acd.states import AgentState
 from acdgate.codecs.tones import CONFIRMATION_TONE, DIAL_TONE, ERROR_TONE, Cadence, ToneSegment
 from acdgate.gateway.agents.acd_service import AcdService
+from acdgate.gateway.agents.journal import FeatureUsed
 from acdgate.gateway.legs.leg import EndReason, Leg, Refusal
+from acdgate.gateway.legs.registry import LegOwner
 from twisted.internet import defer
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 log = Logger(namespace="acdgate.features")
 
@@ -143,8 +146,9 @@ class _Keys:
             self.leg.on_ended = None
 
 
-class FeatureHandler:
-    """Runs the short code features of one site on legs."""
+class FeatureHandler(LegOwner):
+    """Runs the short code features of one site on legs (owns them: none is handed over by
+    REFER, none has partners)."""
 
     def __init__(self, reactor: Any, site: Site, acd: AcdService, *,
                  call_features: CallFeatures | None = None) -> None:
@@ -156,6 +160,7 @@ class FeatureHandler:
         self.inter_digit = site.policy.inter_digit_seconds
         self.active: set[Leg] = set()
         self._keys: dict[Leg, _Keys] = {}
+        self._answered: set[Leg] = set()  # active legs answered (an error tone reaches them)
 
     def match(self, dialled: str) -> ShortCodeMatch:
         """What `dialled` is as a whole string."""
@@ -169,20 +174,39 @@ class FeatureHandler:
 
         def done(result: Outcome | None) -> Outcome | None:
             self.active.discard(leg)
+            self._answered.discard(leg)
             self._release(leg)
             return result
 
-        def failed(failure: Any) -> None:
+        def failed(failure: Failure) -> defer.Deferred[Outcome | None] | None:
+            # The boundary guard of a feature call: the caller hanging up ends the flow
+            # quietly; anything else is a bug, logged with its traceback, and the caller is
+            # told (error tone, or 500 before the answer) instead of being left in silence.
+            answered = leg in self._answered
             self.active.discard(leg)
+            self._answered.discard(leg)
             self._release(leg)
+            if isinstance(failure.value, _Aborted):
+                if match.code is not None:
+                    self._journal(leg, match.code, Outcome(False, "Caller hung up", 487))
+                leg.hangup()
+                return None
+            log.failure("feature for {dialled} failed", failure, dialled=leg.dialled)
             if match.code is not None:
-                aborted = failure.check(_Aborted) is not None
-                reason = "Caller hung up" if aborted else f"Internal error: {failure.getErrorMessage()}"
-                self._journal(leg, match.code, Outcome(False, reason, 487 if aborted else 500))
-            if not failure.check(_Aborted):
-                log.failure("feature for {dialled} failed", failure, dialled=leg.dialled)
-            leg.hangup()
-            return None
+                self._journal(leg, match.code,
+                              Outcome(False, f"Internal error: {failure.getErrorMessage()}", 500))
+            if not answered:
+                leg.refuse(Refusal(500, "Server Internal Error"))
+                leg.hangup()
+                return None
+            hung_up: defer.Deferred[Outcome | None] = defer.Deferred()
+
+            def hang_up(_: object) -> None:
+                leg.hangup()
+                hung_up.callback(None)
+
+            leg.play_tone(ERROR_TONE, ERROR_MS).addBoth(hang_up)
+            return hung_up
 
         return d.addCallbacks(done, failed)
 
@@ -313,10 +337,12 @@ class FeatureHandler:
     # -- leg plumbing ----------------------------------------------------------------------
 
     async def _answer(self, leg: Leg) -> None:
+        """Answer and wait for the confirmation (the ACK); `_Aborted` when the leg ended first."""
         try:
             await leg.answer()
-        except Exception as exc:
+        except (ConnectionError, TimeoutError) as exc:  # Leg.answer: it ended, or was never confirmed
             raise _Aborted() from exc
+        self._answered.add(leg)
 
     def _release(self, leg: Leg) -> None:
         keys = self._keys.pop(leg, None)
@@ -371,19 +397,12 @@ class FeatureHandler:
         return outcome
 
     def _journal(self, leg: Leg, code: ShortCode, outcome: Outcome) -> None:
-        record = {
-            "type": "FeatureUsed",
-            "at": self.reactor.seconds(),
-            "station": leg.station,
-            "dialled": _mask_pin(leg.dialled, code),
-            "feature": code.feature.value,
-            "ok": outcome.ok,
-            "reason": outcome.reason,
-            "status": outcome.status,
-        }
-        self.acd.store.append([record])
+        record = FeatureUsed(at=self.reactor.seconds(), station=leg.station,
+                             dialled=_mask_pin(leg.dialled, code), feature=code.feature,
+                             ok=outcome.ok, reason=outcome.reason, status=outcome.status)
+        self.acd.journal([record])
         log.info("{station} dialled {dialled}: {feature} {result} ({reason})", station=leg.station,
-                 dialled=record["dialled"], feature=code.feature.value,
+                 dialled=record.dialled, feature=code.feature.value,
                  result="done" if outcome.ok else "refused", reason=outcome.reason)
 
     async def _collect(self, leg: Leg, prompt: Cadence) -> str:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from acdgate.acd.site import Site
 from acdgate.gateway.agents.acd_service import AcdService
+from acdgate.gateway.legs.registry import LegRegistry
 from acdgate.gateway.media.session import RtpPortPool
 from acdgate.gateway.presence.dialog_info import DialogStates
 from acdgate.gateway.sip.registrar import Registrar
@@ -16,7 +17,8 @@ from acdgate.gateway.sip.stack import SipStack
 @dataclass(frozen=True, slots=True)
 class CallContext:
     """The reactor, the site and ACD, where stations registered, the SIP stack, the RTP ports
-    and address, and (optionally) the stations' call states for busy lamp fields."""
+    and address, (optionally) the stations' call states for busy lamp fields, and the live
+    legs, where each controller registers the legs it owns (one registry per context)."""
 
     reactor: Any
     site: Site
@@ -26,6 +28,7 @@ class CallContext:
     ports: RtpPortPool
     bind_ip: str
     dialog_states: DialogStates | None = None
+    legs: LegRegistry = field(default_factory=LegRegistry)
 
 
 class CallContextUser:
@@ -41,3 +44,4 @@ class CallContextUser:
         self.ports = context.ports
         self.bind_ip = context.bind_ip
         self.dialog_states = context.dialog_states
+        self.legs = context.legs

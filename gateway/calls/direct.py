@@ -19,6 +19,7 @@ from typing import Any
 from acdgate.acd import commands as cmd
 from acdgate.gateway.calls.context import CallContext, CallContextUser
 from acdgate.gateway.legs.leg import EndReason, Refusal
+from acdgate.gateway.legs.registry import Handover, LegOwner, SipLegs
 from acdgate.gateway.legs.sip_uac import OutgoingSipLeg
 from acdgate.gateway.legs.sip_uas import SipLeg
 from acdgate.gateway.media.relay import Bridge
@@ -46,13 +47,12 @@ class DirectCall:
     timer: Any = None
 
 
-class CallController(CallContextUser):
+class CallController(CallContextUser, LegOwner):
     """Places and bridges direct calls; refuses numbers that cannot be reached."""
 
     def __init__(self, context: CallContext) -> None:
         super().__init__(context)
         self.calls: dict[str, DirectCall] = {}
-        self.outgoing: dict[str, OutgoingSipLeg] = {}  # Call-ID of our INVITE -> leg
         self._stations = {s.extension: s for s in self.site.stations}
         self._users = {u.user_id: u for u in self.site.users}
 
@@ -90,7 +90,7 @@ class CallController(CallContextUser):
             leg.on_answered = lambda leg=leg: self._answered(call, leg)  # type: ignore[misc]
             leg.on_ended = lambda reason, leg=leg: self._target_ended(call, leg, reason)  # type: ignore[misc]
             call.targets.append(leg)
-            self.outgoing[leg.call_id] = leg
+            self.legs.add(leg, self)
             leg.start()
         caller.on_ended = lambda reason: self._caller_ended(call, reason)
         agent = self.acd.acd.agent_at_station(target)
@@ -114,6 +114,22 @@ class CallController(CallContextUser):
             self.acd.execute(cmd.DirectCallEnded(call.call_id))
         self.calls.pop(call.call_id, None)
         return bridge
+
+    def handover(self, leg: SipLegs) -> Handover | None:
+        """The caller that `leg`, the target that answered, is bridged to (a REFER from it)."""
+        call = next((c for c in self.calls.values()
+                     if c.answered_by is leg and not c.ended and c.bridge is not None), None)
+        if call is None:
+            return None
+        call_id = call.call_id
+        return Handover(call.caller, lambda: self.release(call_id))
+
+    def partners(self, leg: SipLegs) -> list[tuple[str, SipLegs]]:
+        """The target that answered the call whose caller leg is `leg`."""
+        call = self.calls.get(leg.invite.call_id or "") if isinstance(leg, SipLeg) else None
+        if call is None or call.answered_by is None:
+            return []
+        return [("callee", call.answered_by)]
 
     # -- targets ----------------------------------------------------------------------------
 
@@ -174,7 +190,7 @@ class CallController(CallContextUser):
         d.addErrback(confirmed_failed)
 
     def _target_ended(self, call: DirectCall, leg: OutgoingSipLeg, reason: EndReason) -> None:
-        self.outgoing.pop(leg.call_id, None)
+        self.legs.remove(leg)
         if call.ended:
             return
         if call.answered_by is leg:

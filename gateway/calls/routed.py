@@ -21,6 +21,7 @@ from acdgate.codecs.tones import RINGBACK
 from acdgate.gateway.calls.context import CallContext, CallContextUser
 from acdgate.gateway.calls.intervention import Intervention
 from acdgate.gateway.legs.leg import EndReason, Refusal
+from acdgate.gateway.legs.registry import Handover, LegOwner, SipLegs
 from acdgate.gateway.legs.sip_uac import OutgoingSipLeg
 from acdgate.gateway.legs.sip_uas import SipLeg
 from acdgate.gateway.media.recordings import ActiveRecording, RecordingArchive
@@ -51,19 +52,23 @@ class RoutedCall:
     in_acd: bool = True  # False once intercepted: the ACD saw CallEnded for the agent
 
 
-class RoutedCalls(CallContextUser):
+class RoutedCalls(CallContextUser, LegOwner):
     """Glue between the ACD's routing decisions and SIP legs."""
 
     def __init__(self, context: CallContext) -> None:
         super().__init__(context)
         self.calls: dict[str, RoutedCall] = {}
-        self.outgoing: dict[str, OutgoingSipLeg] = {}  # Call-ID of our INVITE -> leg
         self._groups = {g.number: g for g in self.site.groups}
         self.recordings: RecordingArchive | None = None  # set to record calls (issue 6)
         # Asked when the agent hangs up: True when someone (a barging supervisor) keeps the
         # caller; otherwise the call ends with the agent's leg.
         self.on_agent_left: Callable[[RoutedCall], bool] | None = None
         self.acd.listeners.append(self._events)
+
+    def supervise(self, recordings: RecordingArchive | None, on_agent_left: Callable[[RoutedCall], bool]) -> None:
+        """Record calls into `recordings`; ask `on_agent_left` when an agent hangs up."""
+        self.recordings = recordings
+        self.on_agent_left = on_agent_left
 
     def knows(self, dialled: str) -> bool:
         """Whether `dialled` is a group number."""
@@ -147,7 +152,7 @@ class RoutedCalls(CallContextUser):
         leg.on_answered = lambda: self._agent_answered(call, user, leg)
         leg.on_ended = lambda reason: self._agent_leg_ended(call, user, leg, reason)
         call.offers[user] = leg
-        self.outgoing[leg.call_id] = leg
+        self.legs.add(leg, self)
         self._blf(offer.station, DialogState.EARLY, call)
         leg.start()
 
@@ -171,7 +176,7 @@ class RoutedCalls(CallContextUser):
             self._blf(leg.station, DialogState.CONFIRMED, call)
 
     def _agent_leg_ended(self, call: RoutedCall, user: str, leg: OutgoingSipLeg, reason: EndReason) -> None:
-        self.outgoing.pop(leg.call_id, None)
+        self.legs.remove(leg)
         if leg.station is not None:
             self._blf(leg.station, DialogState.TERMINATED, call)
         if call.ended:
@@ -288,13 +293,21 @@ class RoutedCalls(CallContextUser):
         self.acd.execute(cmd.CallEnded(call.call_id))
         return bridge
 
+    def take_over(self, call: RoutedCall, user: str, leg: OutgoingSipLeg | SipLeg) -> None:
+        """`user` (an intercepting supervisor) talks to the caller on `leg` from now on: the
+        ACD sees the agent's call end (wrap-up as usual) and follows the call no more."""
+        call.agent, call.agent_leg = user, leg
+        if call.in_acd:
+            call.in_acd = False
+            self.acd.execute(cmd.CallEnded(call.call_id))
+
     def end(self, call: RoutedCall) -> None:
         """End the call: every leg hung up, the ACD told (unless it was intercepted)."""
         self._finish(call)
 
     def ring_station(self, station: str, *, caller_number: str, caller_name: str) -> OutgoingSipLeg | None:
         """A leg (not started) that will ring `station`'s latest registration; None when the
-        station is not registered. In-dialog requests find it through `outgoing`."""
+        station is not registered. Whoever starts it registers it in the leg registry."""
         found = self.site.station(station)
         bindings = self.registrar.bindings(found.sip_username, self.reactor.seconds()) if found else []
         if not bindings:
@@ -302,5 +315,24 @@ class RoutedCalls(CallContextUser):
         binding = max(bindings, key=lambda b: b.expires_at)
         leg = OutgoingSipLeg(self.reactor, self.stack, binding, station=station, caller_number=caller_number,
                              caller_name=caller_name, ports=self.ports, bind_ip=self.bind_ip)
-        self.outgoing[leg.call_id] = leg
         return leg
+
+    # -- what the call dispatcher asks of a leg's owner -------------------------------------
+
+    def handover(self, leg: SipLegs) -> Handover | None:
+        """The caller that `leg`, an agent's (or an intercepting supervisor's) outgoing leg,
+        is bridged to (a REFER from it)."""
+        if not isinstance(leg, OutgoingSipLeg):
+            return None
+        call = next((c for c in self.calls.values()
+                     if c.agent_leg is leg and not c.ended and c.bridge is not None), None)
+        if call is None:
+            return None
+        call_id = call.call_id
+        return Handover(call.caller, lambda: self.release(call_id))
+
+    def partners(self, leg: SipLegs) -> list[tuple[str, SipLegs]]:
+        """The agent's outgoing leg of the call whose caller leg is `leg`."""
+        call = self.calls.get(leg.invite.call_id or "") if isinstance(leg, SipLeg) else None
+        agent = call.agent_leg if call is not None else None
+        return [("agent", agent)] if isinstance(agent, OutgoingSipLeg) else []

@@ -22,7 +22,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Set
 from typing import Any
 
-from acdgate.acd import commands as cmd
 from acdgate.acd.site import Feature, Site
 from acdgate.codecs.mixer import MixMode, Party
 from acdgate.codecs.tones import RECORDING_BEEP, render
@@ -30,6 +29,7 @@ from acdgate.gateway.agents.acd_service import AcdService
 from acdgate.gateway.calls.intervention import Intervention, SupervisorMode
 from acdgate.gateway.calls.routed import RoutedCall, RoutedCalls
 from acdgate.gateway.legs.leg import EndReason, Leg, Refusal
+from acdgate.gateway.legs.registry import Handover, LegOwner, LegRegistry, SipLegs
 from acdgate.gateway.legs.sip_uac import OutgoingSipLeg
 from acdgate.gateway.legs.sip_uas import SipLeg
 from acdgate.gateway.media.conference import Conference
@@ -52,7 +52,7 @@ _MIX = {SupervisorMode.MONITOR: MixMode.MONITOR, SupervisorMode.WHISPER: MixMode
         SupervisorMode.BARGE: MixMode.BARGE}
 
 
-class Supervision:
+class Supervision(LegOwner):
     """Recording controls and supervisor interventions over the gateway's routed calls."""
 
     def __init__(self, reactor: Any, site: Site, acd: AcdService, *,
@@ -62,17 +62,23 @@ class Supervision:
         self.acd = acd
         self.recordings = recordings
         self.routed: RoutedCalls | None = None  # set by `attach` once the call layer exists
+        self.legs: LegRegistry | None = None  # where the supervisors' legs we ring are registered
         self.notice = site.policy.agent_notice  # none | recording | monitoring | both
         self.beep = site.policy.notice_beep
         self.beep_every = site.policy.notice_beep_every_seconds
         self._beeping: dict[str, Conference] = {}  # call id -> short caller+agent mix for a beep
         self._beep_again: dict[str, Any] = {}  # call id -> the DelayedCall of its next beep
 
-    def attach(self, routed: RoutedCalls) -> None:
-        """Work on these routed calls (and record them into our archive)."""
+    def attach(self, routed: RoutedCalls, legs: LegRegistry) -> None:
+        """Work on these routed calls (and record them into our archive); register the legs
+        we ring in `legs`, the call layer's registry."""
         self.routed = routed
-        routed.recordings = self.recordings
-        routed.on_agent_left = self._agent_left
+        self.legs = legs
+        routed.supervise(self.recordings, self._agent_left)
+
+    def handover(self, leg: SipLegs) -> Handover | None:
+        """A supervisor's leg that intercepted a call is that call's agent leg now."""
+        return self.routed.handover(leg) if self.routed is not None else None
 
     # -- HTTP (gateway.http_api CallControl) -------------------------------------------------
 
@@ -191,7 +197,7 @@ class Supervision:
                 return 409, "The supervisor's station is still ringing"
             self._change(found, current, mode)
             return 200, f"{mode.value} on agent {target}'s call"
-        assert self.routed is not None
+        assert self.routed is not None and self.legs is not None
         leg = self.routed.ring_station(station, caller_number=target,
                                        caller_name=f"{mode.value.capitalize()} {target}")
         if leg is None:
@@ -212,6 +218,7 @@ class Supervision:
 
         leg.on_answered = answered
         leg.on_ended = ended
+        self.legs.add(leg, self)
         leg.start()
         return 202, f"ringing station {station} to {mode.value} agent {target}'s call"
 
@@ -284,10 +291,7 @@ class Supervision:
         again = self._beep_again.pop(call.call_id, None)  # the agent is gone: nobody to tell
         if again is not None and again.active():
             again.cancel()
-        call.agent, call.agent_leg = intervention.supervisor, intervention.leg
-        if call.in_acd:
-            call.in_acd = False
-            self.acd.execute(cmd.CallEnded(call.call_id))  # the agent is released: wrap-up as usual
+        self.routed.take_over(call, intervention.supervisor, intervention.leg)
         if agent_leg is not None:
             agent_leg.hangup()
         def ended(reason: EndReason) -> None:
@@ -382,8 +386,8 @@ class Supervision:
             conference.close()
 
     def _forget(self, leg: SipLeg | OutgoingSipLeg) -> None:
-        if isinstance(leg, OutgoingSipLeg) and self.routed is not None:
-            self.routed.outgoing.pop(leg.call_id, None)
+        if isinstance(leg, OutgoingSipLeg) and self.legs is not None:  # a short code's leg is the dispatcher's
+            self.legs.remove(leg)
 
     # -- rules ----------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from acdgate.acd.events import CommandRejected
 from acdgate.codecs.tones import RINGBACK
 from acdgate.gateway.agents.acd_service import AcdService
 from acdgate.gateway.legs.leg import EndReason, Refusal
+from acdgate.gateway.legs.registry import Handover, LegOwner, LegRegistry, SipLegs, leg_call_id
 from acdgate.gateway.legs.sip_uac import OutgoingSipLeg
 from acdgate.gateway.legs.sip_uas import SipLeg
 from acdgate.gateway.media.relay import Bridge
@@ -77,12 +78,12 @@ def sipfrag(status: int, reason: str) -> bytes:
     return f"SIP/2.0 {status} {reason}\r\n".encode()
 
 
-class Transfers:
+class Transfers(LegOwner):
     """Serves REFER for blind transfer and runs the transferred calls."""
 
     def __init__(self, reactor: Any, stack: SipStack, registrar: Registrar, ports: RtpPortPool, bind_ip: str,
                  target_lookup: TargetLookup, sip_username: Callable[[str], str | None],
-                 acd: AcdService | None = None) -> None:
+                 legs: LegRegistry, acd: AcdService | None = None) -> None:
         self.reactor = reactor
         self.acd = acd
         self.stack = stack
@@ -91,13 +92,14 @@ class Transfers:
         self.bind_ip = bind_ip
         self.target_lookup = target_lookup
         self.sip_username = sip_username
+        self.legs = legs
         self.calls: dict[str, TransferredCall] = {}  # the caller's Call-ID -> call
-        self.outgoing: dict[str, OutgoingSipLeg] = {}  # Call-ID of our INVITE to a target -> leg
         self.on_ended: Callable[[TransferredCall], None] | None = None
 
-    def refer(self, request: Request, referrer: SipLeg | OutgoingSipLeg, caller: SipLeg | OutgoingSipLeg,
-              release: Callable[[], Bridge | None]) -> None:
-        """A REFER from `referrer` (talking to `caller`); `release` takes the call from its owner."""
+    def refer(self, request: Request, referrer: SipLegs, handover: Handover) -> None:
+        """A REFER from `referrer`, who talks to `handover.party`; `handover.release` takes the
+        call from its owner, and the transfer then owns the party's leg."""
+        caller = handover.party
         dialled = refer_to_user(request.headers.get("Refer-To"))
         if dialled is None:
             self.stack.respond(request, 400, "Missing Or Unusable Refer-To")
@@ -119,11 +121,11 @@ class Transfers:
             return
         cseq = request.cseq
         self.stack.respond(request, 202)
-        call = TransferredCall(caller.invite.call_id or "" if isinstance(caller, SipLeg) else caller.call_id,
-                               caller, referrer, cseq[0] if cseq is not None else 0, target)
+        call = TransferredCall(leg_call_id(caller), caller, referrer, cseq[0] if cseq is not None else 0, target)
         call.legs = [("agent", referrer)]
         self.calls[call.call_id] = call
-        call.bridge = release()
+        call.bridge = handover.release()
+        self.legs.reown(caller, self)
         self._notify(call, 100, "Trying", final=False)
         log.info("blind transfer of {call_id} by {station} to {target}", call_id=call.call_id,
                  station=referrer.station, target=target)
@@ -135,7 +137,7 @@ class Transfers:
                              ports=self.ports, bind_ip=self.bind_ip)
         call.target = leg
         call.legs.append(("transfer-target", leg))
-        self.outgoing[leg.call_id] = leg
+        self.legs.add(leg, self)
         leg.on_answered = lambda: self._target_answered(call)
         leg.on_ended = lambda reason: self._target_ended(call, reason)
         referrer_previous = referrer.on_ended  # its old owner's bookkeeping (BLF), call already released
@@ -213,7 +215,7 @@ class Transfers:
     def _target_ended(self, call: TransferredCall, reason: EndReason) -> None:
         target = call.target
         if target is not None:
-            self.outgoing.pop(target.call_id, None)
+            self.legs.remove(target)
         if call.ended:
             return
         if call.connected:
@@ -269,6 +271,11 @@ class Transfers:
         self.calls.pop(call.call_id, None)
         if self.on_ended is not None:
             self.on_ended(call)
+
+    def partners(self, leg: SipLegs) -> list[tuple[str, SipLegs]]:
+        """The referrer and the transfer target of the transferred party `leg`'s call."""
+        call = self.calls.get(leg_call_id(leg))
+        return list(call.legs) if call is not None else []
 
     def stop(self) -> None:
         for call in list(self.calls.values()):

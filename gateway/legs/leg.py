@@ -53,7 +53,8 @@ class Leg(Protocol):
         ...
 
     def answer(self) -> defer.Deferred[None]:
-        """Answer; fires when the far end confirmed (SIP: the ACK)."""
+        """Answer; fires when the far end confirmed (SIP: the ACK). Fails with ConnectionError
+        when the leg ends first, TimeoutError when no confirmation came (the leg is hung up)."""
         ...
 
     def refuse(self, refusal: Refusal) -> None:

@@ -20,6 +20,8 @@ from acdgate.gateway.legs.leg import EndReason, Refusal
 from acdgate.gateway.site_loader import load_site
 from acdgate.gateway.storage.store import StateStore
 from twisted.internet import defer, task
+from twisted.logger import globalLogPublisher
+from twisted.python.failure import Failure
 
 
 class MemoryLeg:
@@ -258,3 +260,86 @@ def test_unmatched_logins_do_not_touch_other_users(world) -> None:  # type: igno
     service.execute(Login("3005", "1234", "2106"))
     result_of(dial(handler, MemoryLeg("2101", "*35*3000*1234#")))
     assert service.acd.agent("3005").station == "2106"  # type: ignore[union-attr]
+
+
+# -- a bug in a feature's code is not a caller hanging up -----------------------------------
+
+
+class BuggyCallFeatures:
+    """Call features (CallFeatures) with a bug in every method, as a typo would leave one."""
+
+    def agent_recording(self, user_id: str, start: bool) -> str | None:
+        return {}[user_id]  # type: ignore[no-any-return]
+
+    def check(self, supervisor: str, target: str) -> Refusal | None:
+        return {}[target]  # type: ignore[no-any-return]
+
+    def join(self, leg: object, supervisor: str, target: str, feature: object) -> Refusal | None:
+        raise AssertionError("not reached: check fails first")
+
+
+class LegEndingBeforeTheAck(MemoryLeg):
+    """The caller hangs up after our 200 OK, before the ACK: `answer()` fails as a SIP leg's does."""
+
+    def answer(self) -> defer.Deferred[None]:
+        self.log.append("answer")
+        self.caller_hangs_up()
+        return defer.fail(ConnectionError("leg ended: remote-hangup"))
+
+
+@pytest.fixture
+def logged() -> Iterator[list[dict[str, object]]]:
+    """The log events emitted meanwhile."""
+    events: list[dict[str, object]] = []
+    globalLogPublisher.addObserver(events.append)
+    yield events
+    globalLogPublisher.removeObserver(events.append)
+
+
+def _failures(events: list[dict[str, object]]) -> list[Failure]:
+    return [e["log_failure"] for e in events if isinstance(e.get("log_failure"), Failure)]  # type: ignore[misc]
+
+
+def test_a_bug_before_the_answer_is_logged_with_its_traceback_and_refused_500(  # type: ignore[no-untyped-def]
+        world, logged) -> None:
+    clock, service, _handler = world
+    handler = FeatureHandler(clock, load_site(None), service, call_features=BuggyCallFeatures())
+    service.execute(Login("3000", "1234", "2101"))
+    leg = MemoryLeg("2101", "*43")
+    results: list[object] = []
+    dial(handler, leg).addBoth(results.append)
+    assert results == [None]
+    assert leg.log == ["refuse 500", "hangup"] and leg.refusal is not None and leg.refusal.status == 500
+    (failure,) = _failures(logged)
+    assert failure.check(KeyError) and "agent_recording" in failure.getTraceback()
+    last = list(service.store.journal(kinds=["FeatureUsed"]))[-1]
+    assert (last["ok"], last["status"]) == (False, 500) and last["reason"].startswith("Internal error")
+
+
+def test_a_bug_after_the_answer_is_logged_and_the_caller_hears_the_error_tone(  # type: ignore[no-untyped-def]
+        world, logged) -> None:
+    clock, service, _handler = world
+    handler = FeatureHandler(clock, load_site(None), service, call_features=BuggyCallFeatures())
+    service.execute(Login("3000", "1234", "2101"))
+    leg = MemoryLeg("2101", "*45")  # the supervisor dials the agent's number after the prompt
+    results: list[object] = []
+    dial(handler, leg).addBoth(results.append)
+    leg.press("*3001#")
+    assert results == [None]
+    assert leg.log[0] == "answer" and leg.log[-2:] == ["tone", "hangup"] and leg.tones[-1] == ERROR_TONE
+    (failure,) = _failures(logged)
+    assert failure.check(KeyError) and "check" in failure.getTraceback()
+    last = list(service.store.journal(kinds=["FeatureUsed"]))[-1]
+    assert (last["ok"], last["status"], last["feature"]) == (False, 500, "monitor")
+    assert handler.active == set()
+
+
+def test_a_caller_gone_before_the_ack_is_a_hang_up_not_a_bug(world, logged) -> None:  # type: ignore[no-untyped-def]
+    _clock, service, handler = world
+    leg = LegEndingBeforeTheAck("2101", "*35*3000*1234#")
+    results: list[object] = []
+    dial(handler, leg).addBoth(results.append)
+    assert results == [None] and leg.tones == []
+    assert _failures(logged) == []
+    last = list(service.store.journal(kinds=["FeatureUsed"]))[-1]
+    assert (last["ok"], last["reason"], last["status"]) == (False, "Caller hung up", 487)

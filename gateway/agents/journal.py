@@ -1,0 +1,64 @@
+"""What the gateway itself writes into the journal, beside the ACD's events.
+
+A short code's outcome (`FeatureUsed`) and a finished call's RTP statistics per leg
+(`CallMediaStats`) are typed records here; `AcdService.journal` commits them, serialised
+by `to_record` into the same flat JSON shape as the ACD's events:
+`{"type": <class name>, "at": ..., field: value, ...}`, enums as their values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from enum import Enum
+from typing import Any
+
+from acdgate.acd.site import Feature
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JournalRecord:
+    """Base of the gateway's journal records: `at` is the reactor time it happened."""
+
+    at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeatureUsed(JournalRecord):
+    """A short code call's outcome (PINs already masked in `dialled`)."""
+
+    station: str | None
+    dialled: str
+    feature: Feature
+    ok: bool
+    reason: str
+    status: int  # the SIP status the outcome maps to (200, 403, 487, 500 ...)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallMediaStats(JournalRecord):
+    """One leg's RTP statistics when its call ended (issue 6)."""
+
+    call_id: str  # the caller leg's Call-ID: the call's identity
+    leg: str  # caller | callee | agent | transfer-target
+    leg_call_id: str
+    station: str | None
+    codec: str
+    packets_sent: int
+    packets_received: int
+    packets_lost: int
+    jitter_ms: float
+    octets_sent: int
+    invalid_packets: int
+    remote: str | None  # "host:port" the RTP came from
+
+
+def to_record(record: JournalRecord) -> dict[str, Any]:
+    """The flat JSON-able dict the store keeps: `{"type": "FeatureUsed", "at": ..., ...}`."""
+    flat: dict[str, Any] = {"type": type(record).__name__}
+    for f in fields(record):
+        value = getattr(record, f.name)
+        flat[f.name] = value.value if isinstance(value, Enum) else value
+    return flat
+
+
+__all__ = ["CallMediaStats", "FeatureUsed", "JournalRecord", "to_record"]
