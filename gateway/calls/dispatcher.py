@@ -25,8 +25,8 @@ from acdgate.gateway.legs.session_timer import MIN_SE, TimerSyntaxError, TooSmal
 from acdgate.gateway.legs.sip_uac import OutgoingSipLeg
 from acdgate.gateway.legs.sip_uas import SipLeg
 from acdgate.gateway.media.hold_music import load_hold_music
+from acdgate.gateway.media.ports import RtpPortPool
 from acdgate.gateway.media.relay import Bridge
-from acdgate.gateway.media.session import RtpPortPool
 from acdgate.gateway.sip.message import Request, SipSyntaxError
 from acdgate.gateway.sip.service import SipService
 from acdgate.gateway.sip.stack import Incoming, SipStack
