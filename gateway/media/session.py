@@ -5,8 +5,8 @@ Theory of operation (the aioquic style of DESIGN.md). The I/O edge (gateway.medi
 the session's socket and its one timer) hands every datagram that arrives to
 `receive(data, addr, now)`, sends what `datagrams_to_send(now)` returns, and runs
 `handle_timer(now)` when `get_timer()` says; the session calls its `on_output` hook whenever it
-has datagrams waiting or its timer moved, from any call (a playback started by a leg, a packet
-forwarded by the other leg of a relay), so the edge never polls. Time for the calls a leg makes
+has datagrams waiting or its timer moved, from any call (a playback started by a leg, a key
+press that starts the in-band grace time), so the edge never polls. Time for the calls a leg makes
 (`play`, `send_dtmf`, `forward`) comes from the injected clock (`seconds()`: the reactor, or a
 twisted.internet.task.Clock in tests).
 
@@ -34,7 +34,8 @@ nor read (RTCP that arrives multiplexed on the RTP port is ignored).
 Relay cost (issue 6): a bridged session with nothing else to do (`relay_to`) hands plain audio
 packets from the latched source to the other leg's `forward_raw` after one struct unpack and
 the statistics update, without building an RtpPacket; `forward_raw` builds the datagram with
-one struct pack.
+one struct pack and hands it straight to the edge's `direct_send` when it has one (no queue and
+no `on_output` per relayed packet; without one it is queued like any other datagram).
 """
 
 from __future__ import annotations
