@@ -24,8 +24,8 @@ from acdgate.gateway.calls.direct import CallController
 from acdgate.gateway.calls.dispatcher import CallDispatcher
 from acdgate.gateway.calls.routed import RoutedCalls
 from acdgate.gateway.calls.supervision import Supervision
+from acdgate.gateway.media.ports import RtpPortPool
 from acdgate.gateway.media.recordings import RecordingArchive
-from acdgate.gateway.media.session import RtpPortPool
 from acdgate.gateway.presence.dialog_info import DialogStates
 from acdgate.gateway.presence.feature_sync import FeatureSync
 from acdgate.gateway.sip.digest import Algorithm

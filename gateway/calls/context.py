@@ -8,7 +8,7 @@ from typing import Any
 from acdgate.acd.site import Site
 from acdgate.gateway.agents.acd_service import AcdService
 from acdgate.gateway.legs.registry import LegRegistry
-from acdgate.gateway.media.session import RtpPortPool
+from acdgate.gateway.media.ports import RtpPortPool
 from acdgate.gateway.presence.dialog_info import DialogStates
 from acdgate.gateway.sip.registrar import Registrar
 from acdgate.gateway.sip.stack import SipStack

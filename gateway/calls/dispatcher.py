@@ -26,7 +26,7 @@ from acdgate.gateway.legs.registry import LegOwner, LegRegistry, SipLegs, leg_ca
 from acdgate.gateway.legs.session_timer import MIN_SE, TimerSyntaxError, TooSmall, negotiate
 from acdgate.gateway.legs.sip_uas import SipLeg
 from acdgate.gateway.media.hold_music import load_hold_music
-from acdgate.gateway.media.session import RtpPortPool
+from acdgate.gateway.media.ports import RtpPortPool
 from acdgate.gateway.sip.message import Request, SipSyntaxError
 from acdgate.gateway.sip.service import SipService
 from acdgate.gateway.sip.stack import Incoming, SipStack

@@ -29,8 +29,8 @@ from acdgate.gateway.legs.leg import EndReason, Refusal
 from acdgate.gateway.legs.registry import Handover, LegOwner, LegRegistry, SipLegs, leg_call_id
 from acdgate.gateway.legs.sip_uac import OutgoingSipLeg
 from acdgate.gateway.legs.sip_uas import SipLeg
+from acdgate.gateway.media.ports import RtpPortPool
 from acdgate.gateway.media.relay import Bridge
-from acdgate.gateway.media.session import RtpPortPool
 from acdgate.gateway.sip.message import Request
 from acdgate.gateway.sip.registrar import Registrar
 from acdgate.gateway.sip.stack import SipStack, TransactionFailed

@@ -31,13 +31,14 @@ from acdgate.gateway.legs.session_timer import (
     negotiate,
     parse_session_expires,
 )
+from acdgate.gateway.media.ports import MediaError
 from acdgate.gateway.media.sdp import (
     Negotiated,
     SdpError,
     negotiate_answer,
     parse_answer,
 )
-from acdgate.gateway.media.session import MediaError, MediaSession
+from acdgate.gateway.media.session import MediaSession
 from acdgate.gateway.sip.dialog import Dialog, DialogState
 from acdgate.gateway.sip.message import Request, Response
 from acdgate.gateway.sip.stack import SipStack, TransactionFailed

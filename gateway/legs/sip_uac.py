@@ -17,6 +17,8 @@ from acdgate.gateway.legs.dialog_session import ALLOW, SUPPORTED, DialogSession,
 from acdgate.gateway.legs.leg import EndReason
 from acdgate.gateway.legs.session_timer import TimerSyntaxError, parse_session_expires
 from acdgate.gateway.legs.sip_uas import InDialogRequests, local_ip_towards
+from acdgate.gateway.media.ports import RtpPortPool
+from acdgate.gateway.media.receiver import RtpSocket
 from acdgate.gateway.media.sdp import (
     Negotiated,
     SdpError,
@@ -24,7 +26,7 @@ from acdgate.gateway.media.sdp import (
     build_offer,
     parse_answer,
 )
-from acdgate.gateway.media.session import MediaSession, RtpPortPool
+from acdgate.gateway.media.session import MediaSession
 from acdgate.gateway.sip.dialog import Dialog, DialogInput, DialogState
 from acdgate.gateway.sip.message import (
     Headers,
@@ -78,7 +80,9 @@ class OutgoingSipLeg(InDialogRequests):
         self.answered = False
         self.final_status: int | None = None
         self.media_ip = local_ip_towards(binding.source[0], bind_ip)
-        self.media = MediaSession(reactor, bind_ip if bind_ip not in ("", "::") else "0.0.0.0", ports)
+        self.media = MediaSession(reactor)
+        self.rtp = RtpSocket(reactor, bind_ip if bind_ip not in ("", "::") else "0.0.0.0", ports,
+                             self.media)
         self.media.on_digit = self._media_digit
         self.negotiated: Negotiated | None = None
         self.dialog: Dialog | None = None
@@ -108,7 +112,7 @@ class OutgoingSipLeg(InDialogRequests):
 
     def start(self) -> defer.Deferred[Response]:
         """Send the INVITE; fires with the final response (a 2xx has been ACKed by then)."""
-        rtp_port = self.media.open()
+        rtp_port = self.rtp.open()
         self._offer = build_offer(self.media_ip, rtp_port, secrets.randbelow(2**31))
         _host, _port = self.stack.local_address
         name = self.caller_name.replace('"', "'")
@@ -267,6 +271,6 @@ class OutgoingSipLeg(InDialogRequests):
         if self.session is not None:
             self.session.close()
         self.media.on_digit = None
-        self.media.close()
+        self.rtp.close()
         if self.on_ended is not None:
             self.on_ended(reason)

@@ -24,8 +24,10 @@ from acdgate.gateway.legs.dialog_session import (
 )
 from acdgate.gateway.legs.leg import EndReason, Refusal
 from acdgate.gateway.legs.session_timer import SessionExpires
+from acdgate.gateway.media.ports import RtpPortPool
+from acdgate.gateway.media.receiver import RtpSocket
 from acdgate.gateway.media.sdp import Negotiated, SdpError, negotiate_answer
-from acdgate.gateway.media.session import MediaSession, RtpPortPool
+from acdgate.gateway.media.session import MediaSession
 from acdgate.gateway.sip.dialog import Dialog, DialogInput, DialogState
 from acdgate.gateway.sip.message import Request, SipSyntaxError, new_tag
 from acdgate.gateway.sip.stack import Incoming, SipStack, TransactionFailed
@@ -178,11 +180,13 @@ class SipLeg(InDialogRequests):
             self.dialog = Dialog.from_invite(invite, self.local_tag, self.contact)
         except SipSyntaxError:
             self.dialog = None
-        self.media = MediaSession(reactor, bind_ip if bind_ip not in ("", "::") else "0.0.0.0", ports)
+        self.media = MediaSession(reactor)
+        self.rtp = RtpSocket(reactor, bind_ip if bind_ip not in ("", "::") else "0.0.0.0", ports,
+                             self.media)
         self.negotiated: Negotiated | None = None
         self._media_problem = ""
         try:
-            rtp_port = self.media.open()
+            rtp_port = self.rtp.open()
         except OSError as exc:
             self._media_problem = f"No RTP port available ({exc})"
         else:
@@ -350,7 +354,7 @@ class SipLeg(InDialogRequests):
         if self.session is not None:
             self.session.close()
         self.media.on_digit = None
-        self.media.close()
+        self.rtp.close()
         d, self._confirmed = self._confirmed, None
         if d is not None:
             d.errback(ConnectionError(f"leg ended: {reason.value}"))

@@ -19,8 +19,9 @@ from acdgate.codecs import g711
 from acdgate.codecs.g711 import Law
 from acdgate.codecs.recorder import CallRecorder, Side
 from acdgate.codecs.rtp import RtpPacket
+from acdgate.gateway.media.ports import MediaError
 from acdgate.gateway.media.sdp import Negotiated
-from acdgate.gateway.media.session import MediaError, MediaSession, Samples
+from acdgate.gateway.media.session import MediaSession, Samples
 
 
 class Bridge:

@@ -1,45 +1,52 @@
-"""One RTP audio stream on Twisted: a UDP socket from a port pool, paced G.711 sending (tones,
-prompts, RFC 4733 and in-band DTMF), and receiving with DTMF detection and statistics.
+"""One RTP audio stream, sans-IO: paced G.711 sending (tones, prompts, RFC 4733 and in-band
+DTMF), and receiving with DTMF detection and statistics; no socket and no reactor timer.
 
-Theory of operation. Everything we send is a *playback*: packets with the times they are
-due, computed from the playback's start time (codecs.wavplayer for audio, codecs.
-telephone_event for key presses). One `reactor.callLater` is armed for the next due packet;
-when it fires, every packet due by then goes out, so a late timer catches up instead of
-drifting. Sequence numbers and the SSRC run on across playbacks; the RTP timestamp follows
-the reactor clock from a random origin (RFC 3550 5.1), so a silent gap shows as a timestamp
-jump, and the first packet of each playback carries the marker (RFC 3551 4.1).
+Theory of operation (the aioquic style of DESIGN.md). The I/O edge (gateway.media.receiver:
+the session's socket and its one timer) hands every datagram that arrives to
+`receive(data, addr, now)`, sends what `datagrams_to_send(now)` returns, and runs
+`handle_timer(now)` when `get_timer()` says; the session calls its `on_output` hook whenever it
+has datagrams waiting or its timer moved, from any call (a playback started by a leg, a key
+press that starts the in-band grace time), so the edge never polls. Time for the calls a leg makes
+(`play`, `send_dtmf`, `forward`) comes from the injected clock (`seconds()`: the reactor, or a
+twisted.internet.task.Clock in tests).
+
+Everything we send is a *playback*: packets with the times they are due, computed from the
+playback's start time (codecs.wavplayer for audio, codecs.telephone_event for key presses).
+The timer is the next due packet; when it runs, every packet due by then goes out, so a late
+timer catches up instead of drifting. Sequence numbers and the SSRC run on across playbacks;
+the RTP timestamp follows the clock from a random origin (RFC 3550 5.1), so a silent gap shows
+as a timestamp jump, and the first packet of each playback carries the marker (RFC 3551 4.1).
 
 Received packets are parsed (codecs.rtp), counted (codecs.rtpstats, RFC 3550 A.1/A.8), and
 dispatched by payload type: telephone-event to the RFC 4733 receiver, the negotiated G.711
 codec through a small jitter buffer to the decoder, the in-band DTMF detector and a bounded
 audio history. Each key press is reported once through `on_digit(digit, method)`. Phones
 that send RFC 4733 *and* leave the tones in the audio would double every digit, so in-band
-digits wait `inband_grace` seconds and are dropped once telephone-events show up; from
-then on in-band detection stays off for the stream.
+digits wait `inband_grace` seconds (the other deadline `get_timer()` reports) and are
+dropped once telephone-events show up; from then on in-band detection stays off for the
+stream.
 
 Symmetric RTP (RFC 4961; latching as SBCs do for phones behind NAT): the first valid packet
 fixes where the peer's RTP comes from; if that is not the address in its SDP, we send to the
 real source instead. Packets from any other address are then dropped. RTCP is neither sent
 nor read (RTCP that arrives multiplexed on the RTP port is ignored).
 
-Relay cost (issue 6): on Linux the RTP sockets of a port pool share one epoll set that the
-reactor sees as a single reader (`RtpReceiver`), and a bridged session with nothing else to do
-(`relay_to`) hands plain audio packets from the latched source to the other leg's
-`forward_raw` after one struct unpack and the statistics update, without building an RtpPacket.
+Relay cost (issue 6): a bridged session with nothing else to do (`relay_to`) hands plain audio
+packets from the latched source to the other leg's `forward_raw` after one struct unpack and
+the statistics update, without building an RtpPacket; `forward_raw` builds the datagram with
+one struct pack and hands it straight to the edge's `direct_send` when it has one (no queue and
+no `on_output` per relayed packet; without one it is queued like any other datagram).
 """
 
 from __future__ import annotations
 
-import errno
 import ipaddress
 import secrets
-import select
-import socket
 import struct
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -57,12 +64,9 @@ from acdgate.codecs.telephone_event import (
 )
 from acdgate.codecs.tones import Cadence, render
 from acdgate.codecs.wavplayer import WavPacketizer
+from acdgate.gateway.media.ports import MediaError
 from acdgate.gateway.media.sdp import Negotiated
 from twisted.internet import defer
-from twisted.internet.error import CannotListenError
-from twisted.internet.interfaces import IDelayedCall
-from twisted.internet.protocol import DatagramProtocol
-from twisted.python import log
 
 _RTP_HEADER = struct.Struct("!BBHII")
 SAMPLE_RATE = 8000
@@ -74,71 +78,17 @@ _HOLD_HOSTS = ("0.0.0.0", "::")
 # Sequence jump (same SSRC) beyond which the jitter buffer restarts instead of filling the gap.
 _MAX_SEQ_JUMP = 100
 _MAX_PENDING_DIGITS = 32
-# Ready sockets served per epoll call of the shared RTP reader.
-_MAX_EVENTS = 256
-_RECV_SIZE = 2048
-# Under load the shared RTP reader stops taking a reactor wakeup per datagram and drains every
-# socket on a timer instead (as Linux's NAPI does for a busy NIC): at POLL_S it adds at most
-# 2 ms of delay, and of jitter, to a relayed stream (20 ms frames), and serves a few dozen
-# datagrams per wakeup where it served one or two. It switches over when a window of BUSY_S
-# held BUSY_DATAGRAMS (2,000/s, about 20 relayed calls), and back when a tick finds fewer than
-# IDLE_DATAGRAMS. A tick's datagrams take its time as their arrival, so the RFC 3550 jitter in
-# the receive statistics carries up to POLL_S of it meanwhile.
-POLL_S = 0.002
-BUSY_S = 0.02
-BUSY_DATAGRAMS = 40
-IDLE_DATAGRAMS = 2
-# epoll calls per drain at most (each serves up to _MAX_EVENTS sockets one datagram): a flood
-# on many sockets cannot hold the reactor.
-_MAX_ROUNDS = 8
 
 Samples = npt.NDArray[np.int16]
 DigitCallback = Callable[[str, str], None]
+Address = tuple[str, int]
+Datagram = tuple[bytes, Address]
 
 
-class MediaError(RuntimeError):
-    """Local misuse or resource trouble (no free port, not started, DTMF not negotiated)."""
+class Clock(Protocol):
+    """What the session reads the time from for the calls a leg makes (a reactor, a Clock)."""
 
-
-class NoRtpPort(MediaError, OSError):
-    """No UDP port could be bound for RTP (pool exhausted or bind failed); an OSError so
-    callers that catch socket trouble catch it too."""
-
-
-class RtpPortPool:
-    """Even UDP ports for RTP between `low` and `high` (the odd port above each stays free for
-    RTCP, RFC 3550 11); hands them out round-robin so a just-closed port rests a while."""
-
-    def __init__(self, low: int = 20000, high: int = 29999) -> None:
-        first = low + (low & 1)
-        if not 0 < first < high <= 65535:
-            raise ValueError(f"no even RTP port (with its RTCP port) in {low}-{high}")
-        self._ports = range(first, high, 2)  # port + 1 (RTCP) stays inside the range
-        self._next = 0
-        self._in_use: set[int] = set()
-        # The shared reader of the sockets bound on these ports (made by the first session).
-        self.receiver: RtpReceiver | None = None
-
-    def __len__(self) -> int:
-        return len(self._ports)
-
-    @property
-    def in_use(self) -> frozenset[int]:
-        return frozenset(self._in_use)
-
-    def acquire(self) -> int:
-        """The next free even port (marked in use); raises `MediaError` if all are taken."""
-        n = len(self._ports)
-        for i in range(n):
-            port = self._ports[(self._next + i) % n]
-            if port not in self._in_use:
-                self._next = (self._next + i + 1) % n
-                self._in_use.add(port)
-                return port
-        raise NoRtpPort(f"all {n} RTP ports in use")
-
-    def release(self, port: int) -> None:
-        self._in_use.discard(port)
+    def seconds(self) -> float: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,142 +153,24 @@ class _EventPlayback:
         return out
 
 
-class _RtpProtocol(DatagramProtocol):
-    def __init__(self, session: MediaSession) -> None:
-        self._session = session
-
-    def datagramReceived(self, datagram: bytes, addr: Any) -> None:
-        self._session.receive_datagram(datagram, (str(addr[0]), int(addr[1])))
-
-
-class RtpReceiver:
-    """The RTP sockets of one port pool in one epoll set, registered with the reactor as a
-    single reader: one reactor dispatch per wakeup serves every socket that has datagrams,
-    instead of one (with its logging context) per socket; under load it polls the set on a
-    2 ms timer instead (see `POLL_S`). Linux only; elsewhere sessions keep Twisted's
-    per-port reading."""
-
-    def __init__(self, reactor: Any) -> None:
-        self._reactor = reactor
-        self._epoll = select.epoll()
-        self._sockets: dict[int, tuple[socket.socket, MediaSession, bool]] = {}
-        self._registered = False  # a reactor reader (interrupt mode)
-        self._tick: IDelayedCall | None = None  # the next poll (polling mode)
-        self._window_start = 0.0
-        self._window_count = 0
-        self.polling_ticks = 0  # ticks served in polling mode (for tests and diagnostics)
-
-    @staticmethod
-    def usable(reactor: Any, listening: Any) -> bool:
-        return (hasattr(select, "epoll") and hasattr(reactor, "addReader")
-                and isinstance(getattr(listening, "socket", None), socket.socket))
-
-    @property
-    def polling(self) -> bool:
-        return self._tick is not None
-
-    def add(self, sock: socket.socket, session: MediaSession) -> None:
-        fd = sock.fileno()
-        self._epoll.register(fd, select.EPOLLIN)
-        self._sockets[fd] = (sock, session, sock.family == socket.AF_INET6)
-        if not self._registered and self._tick is None:
-            self._registered = True
-            self._reactor.addReader(self)
-
-    def remove(self, sock: socket.socket) -> None:
-        fd = sock.fileno()
-        if self._sockets.pop(fd, None) is None:
-            return
-        self._epoll.unregister(fd)
-        if not self._sockets:
-            if self._registered:
-                self._registered = False
-                self._reactor.removeReader(self)
-            if self._tick is not None:
-                self._tick.cancel()
-                self._tick = None
-
-    # IReadDescriptor
-    def fileno(self) -> int:
-        return self._epoll.fileno()
-
-    def logPrefix(self) -> str:
-        return "RtpReceiver"
-
-    def doRead(self) -> None:
-        now: float = self._reactor.seconds()
-        served = self._drain(now)
-        if now - self._window_start >= BUSY_S:
-            self._window_start, self._window_count = now, 0
-        self._window_count += served
-        if self._window_count >= BUSY_DATAGRAMS and self._sockets:
-            self._registered = False
-            self._reactor.removeReader(self)
-            self._tick = self._reactor.callLater(POLL_S, self._poll)
-
-    def _poll(self) -> None:
-        self.polling_ticks += 1
-        served = self._drain(self._reactor.seconds())
-        if served >= IDLE_DATAGRAMS or not self._sockets:
-            self._tick = self._reactor.callLater(POLL_S, self._poll) if self._sockets else None
-            return
-        self._tick = None
-        self._window_start, self._window_count = self._reactor.seconds(), 0
-        self._registered = True
-        self._reactor.addReader(self)
-
-    def _drain(self, now: float) -> int:
-        """Serve every socket epoll reports ready, one datagram each; the number served.
-
-        epoll is level-triggered: a socket with more waiting is reported again, at the next
-        call, and no recvfrom ends in EAGAIN (a syscall and an exception in Twisted's own
-        drain loop)."""
-        sockets = self._sockets
-        served = 0
-        for _ in range(_MAX_ROUNDS):
-            ready = self._epoll.poll(0, _MAX_EVENTS)
-            for fd, _ in ready:
-                entry = sockets.get(fd)
-                if entry is None:
-                    continue
-                sock, session, v6 = entry
-                try:
-                    data, addr = sock.recvfrom(_RECV_SIZE)
-                except OSError:  # EAGAIN after a spurious wakeup, ICMP errors: nothing to read
-                    continue
-                served += 1
-                if v6:
-                    addr = addr[:2]
-                try:
-                    session._receive(data, addr, now)
-                except Exception:  # one bad packet or callback must not stop every call's RTP
-                    log.err()  # type: ignore[no-untyped-call]
-            if len(ready) < _MAX_EVENTS:
-                break
-        return served
-
-    def connectionLost(self, reason: object) -> None:
-        self._registered = False
-        if self._tick is not None:
-            self._tick.cancel()
-            self._tick = None
-
-
 class MediaSession:
-    """One RTP audio stream: `open()` binds, `start(negotiated)` sets peer and codec,
-    `play`/`play_tone`/`send_dtmf` send, `on_digit` reports key presses, `close()` frees."""
+    """One RTP audio stream without a socket: `start(negotiated)` sets peer and codec,
+    `play`/`play_tone`/`send_dtmf` send, `on_digit` reports key presses, `close()` ends it;
+    `receive`, `datagrams_to_send`, `get_timer` and `handle_timer` are its I/O edge's side."""
 
-    def __init__(self, reactor: Any, bind_ip: str, ports: RtpPortPool, *,
-                 audio_history_seconds: float = 60.0, inband_grace: float = 0.12) -> None:
-        self._reactor = reactor
-        self.bind_ip = bind_ip
-        self._ports = ports
+    def __init__(self, clock: Clock, *, audio_history_seconds: float = 60.0,
+                 inband_grace: float = 0.12) -> None:
+        self._clock = clock
         self.on_digit: DigitCallback | None = None
+        # The I/O edge's cue: datagrams are waiting or `get_timer()` moved (module docstring).
+        self.on_output: Callable[[], None] | None = None
+        # The relay's hot path (issue 6): when the edge sets it, a forwarded packet goes straight
+        # to it instead of through the queue and a wake-up per packet (`forward_raw`).
+        self.direct_send: Callable[[bytes, Address], None] | None = None
         self.inband_dtmf = True
         self.inband_grace = inband_grace
+        # The UDP port our RTP arrives on (set by the I/O edge that bound it; the SDP's port).
         self.local_port: int | None = None
-        self._listening: Any = None
-        self._receiver: RtpReceiver | None = None
         self._closed = False
         # Our stream: random SSRC, first sequence number and timestamp (RFC 3550 5.1).
         self.ssrc = secrets.randbits(32)
@@ -354,7 +186,11 @@ class MediaSession:
         self._latched = False
         self._sending = False
         self._playback: _Playback | None = None
-        self._timer: IDelayedCall | None = None
+        # Output: datagrams not yet taken by the edge; deadlines of the playback and in-band DTMF.
+        self._outbox: list[Datagram] = []
+        self._play_due: float | None = None
+        self._inband_due: float | None = None
+        self._timer_at: float | None = None  # the earlier of the two, as last reported
         # Receiving.
         self._rx_ssrc: int | None = None
         self._rx_stats: RtpReceiveStats | None = None
@@ -364,7 +200,6 @@ class MediaSession:
         self._detector: DtmfDetector | None = None  # made on first use: relayed legs never need it
         self._rfc4733_seen = False
         self._pending_inband: list[str] = []
-        self._inband_timer: IDelayedCall | None = None
         self._audio: deque[Samples] = deque()
         self._audio_samples = 0
         self._audio_limit = int(audio_history_seconds * SAMPLE_RATE)
@@ -400,40 +235,48 @@ class MediaSession:
         self._on_rtp = tap
         self.relay_to = None
 
-    # --- lifecycle ---------------------------------------------------------------------
+    # --- the I/O edge's side -----------------------------------------------------------
 
-    def open(self) -> int:
-        """Bind the UDP socket on an even pool port (busy ports are skipped); the port.
-        Raises `NoRtpPort` (an OSError) when none can be bound."""
-        if self._closed:
-            raise MediaError("session closed")
-        if self.local_port is not None:
-            return self.local_port
-        for _ in range(len(self._ports)):
-            port = self._ports.acquire()
-            try:
-                self._listening = self._reactor.listenUDP(port, _RtpProtocol(self),
-                                                          interface=self.bind_ip)
-            except CannotListenError as exc:
-                self._ports.release(port)
-                if getattr(exc.socketError, "errno", None) != errno.EADDRINUSE:
-                    raise NoRtpPort(f"cannot bind RTP on {self.bind_ip}:{port}: "
-                                    f"{exc.socketError}") from exc
-                continue
-            self.local_port = port
-            if RtpReceiver.usable(self._reactor, self._listening):
-                if self._ports.receiver is None:
-                    self._ports.receiver = RtpReceiver(self._reactor)
-                self._receiver = self._ports.receiver
-                self._reactor.removeReader(self._listening)
-                self._receiver.add(self._listening.socket, self)
-            return port
-        raise NoRtpPort(f"no free RTP port on {self.bind_ip}")
+    def datagrams_to_send(self, now: float) -> list[Datagram]:
+        """The datagrams waiting, oldest first, as (bytes, address); the session forgets them."""
+        out, self._outbox = self._outbox, []
+        return out
+
+    def get_timer(self) -> float | None:
+        """When `handle_timer` must run next (the next due packet of a playback, the end of
+        the in-band DTMF grace time), or None."""
+        return self._timer_at
+
+    def handle_timer(self, now: float) -> None:
+        """Do what is due by `now`: send every due packet (a late timer catches up), report
+        in-band digits whose grace time is over; earlier deadline first."""
+        limit = now + 1e-9  # a timer armed for t may run at t minus a rounding error
+        while True:
+            play, inband = self._play_due, self._inband_due
+            if inband is not None and inband <= limit and (play is None or inband < play):
+                self._inband_due = None
+                self._flush_inband()
+            elif play is not None and play <= limit:
+                self._tick(now)
+            else:
+                break
+        self._signal()
+
+    def _signal(self) -> None:
+        """Call `on_output` when datagrams wait or the timer moved since last reported."""
+        play, inband = self._play_due, self._inband_due
+        timer = play if inband is None or (play is not None and play <= inband) else inband
+        if timer != self._timer_at or self._outbox:
+            self._timer_at = timer
+            if self.on_output is not None:
+                self.on_output()
+
+    # --- lifecycle ---------------------------------------------------------------------
 
     def start(self, negotiated: Negotiated) -> None:
         """Use the negotiated codec, telephone-event and peer (again after a re-INVITE)."""
         if self.local_port is None or self._closed:
-            raise MediaError("open() the session before start()")
+            raise MediaError("open() the session's RTP port before start()")
         try:
             ipaddress.ip_address(negotiated.remote[0])
         except ValueError:
@@ -456,30 +299,20 @@ class MediaSession:
         if self.on_started is not None:
             self.on_started(negotiated)
 
-    def close(self) -> defer.Deferred[None]:
-        """Stop playing and timers, close the socket, give the port back to the pool."""
+    def close(self) -> None:
+        """Stop playing and the timers; nothing is sent or received from now on (the I/O edge
+        closes the socket and gives its port back)."""
         if self._closed:
-            return defer.succeed(None)
+            return
         self._closed = True
         self.stop_playing()
-        if self._inband_timer is not None:
-            self._inband_timer.cancel()
-            self._inband_timer = None
+        self._inband_due = None
         self._pending_inband.clear()
-        listening, self._listening = self._listening, None
-        receiver, self._receiver = self._receiver, None
-        if receiver is not None:
-            receiver.remove(listening.socket)
-        port = self.local_port
-        d: defer.Deferred[None] = (defer.maybeDeferred(listening.stopListening)
-                                   if listening is not None else defer.succeed(None))
+        self._signal()
 
-        def release(result: object) -> None:
-            if port is not None:
-                self._ports.release(port)
-
-        d.addCallback(release)
-        return d
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     # --- sending -----------------------------------------------------------------------
 
@@ -490,7 +323,7 @@ class MediaSession:
         packetizer = WavPacketizer(samples, self._law, self.ssrc, self._seq,
                                    self._timestamp_at(now), now)
         packetizer.payload_type = self._codec_pt  # the offer's number (dynamic PCMU exists)
-        return self._begin(_AudioPlayback(packetizer))
+        return self._begin(_AudioPlayback(packetizer), now)
 
     def play_tone(self, cadence: Cadence, duration_ms: int) -> defer.Deferred[None]:
         """Play `duration_ms` of a codecs.tones cadence."""
@@ -518,22 +351,20 @@ class MediaSession:
             items += [(now + offset + p.send_at, p.packet) for p in train]
             # The next press starts after the pause, and never before this one's last packet.
             offset = max(offset + (duration_ms + pause_ms) / 1000.0, items[-1][0] - now)
-        return self._begin(_EventPlayback(items))
+        return self._begin(_EventPlayback(items), now)
 
     def stop_playing(self) -> None:
         """End the current playback now (its Deferred fires)."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._play_due = None
         playback, self._playback = self._playback, None
         if playback is not None:
             playback.deferred.callback(None)
+        self._signal()
 
     def _require_started(self) -> float:
         if self._negotiated is None or self._closed:
             raise MediaError("start() the session before sending")
-        now: float = self._reactor.seconds()
-        return now
+        return self._clock.seconds()
 
     def _timestamp_at(self, now: float) -> int:
         # RFC 3550 5.1: the timestamp follows the sampling clock, across silent gaps too.
@@ -544,26 +375,28 @@ class MediaSession:
             ts = self._ts_floor
         return ts
 
-    def _begin(self, playback: _Playback) -> defer.Deferred[None]:
+    def _begin(self, playback: _Playback, now: float) -> defer.Deferred[None]:
         self.stop_playing()
         self._playback = playback
-        self._tick()
+        self._tick(now)
+        self._signal()
         return playback.deferred
 
-    def _tick(self) -> None:
-        self._timer = None
+    def _tick(self, now: float) -> None:
+        """Send the current playback's packets due by `now`; end it after its last one."""
         playback = self._playback
         if playback is None:
+            self._play_due = None
             return
-        now: float = self._reactor.seconds()
         for packet in playback.due(now):
             self._send(packet)
         nxt = playback.next_due()
         if nxt is None:
             self._playback = None
-            playback.deferred.callback(None)
+            self._play_due = None
+            playback.deferred.callback(None)  # may begin the next playback
         else:
-            self._timer = self._reactor.callLater(max(0.0, nxt - now), self._tick)
+            self._play_due = nxt
 
     def _send(self, packet: RtpPacket) -> None:
         self._seq = seq_add(packet.sequence, 1)
@@ -572,12 +405,9 @@ class MediaSession:
             self._ts_floor = ts_add(packet.timestamp, units)
         else:
             self._ts_floor = ts_add(packet.timestamp, len(packet.payload))
-        if not self._sending or self._remote is None or self._listening is None:
+        if not self._sending or self._remote is None:
             return
-        try:
-            self._listening.write(packet.build(), self._remote)
-        except OSError:
-            return  # ICMP errors surface here on some platforms; RTP is best effort
+        self._outbox.append((packet.build(), self._remote))
         self._packets_sent += 1
         self._octets_sent += len(packet.payload)
 
@@ -596,7 +426,7 @@ class MediaSession:
                     ssrc: int, law: Law | None) -> None:
         """`forward` from the fields of a received packet (the relay's fast path builds no
         RtpPacket); `marker` is any int, true when the marker bit is set."""
-        if self._closed or not self._sending or self._remote is None or self._listening is None:
+        if self._closed or not self._sending or self._remote is None:
             return
         if law is None:
             if self._event_pt is None or payload_type == COMFORT_NOISE_PT:
@@ -608,25 +438,24 @@ class MediaSession:
                 payload = g711.ulaw_to_alaw(payload) if law is Law.ULAW else g711.alaw_to_ulaw(payload)
         if ssrc != self._fwd_ssrc:
             self._fwd_ssrc = ssrc
-            now_ts = self._timestamp_at(self._reactor.seconds())
+            now_ts = self._timestamp_at(self._clock.seconds())
             self._fwd_ts_offset = (now_ts - timestamp) & 0xFFFFFFFF
         # The relay's hot path: a plain 12-byte header (RFC 3550 5.1: V=2, no padding,
-        # extension or CSRCs of ours) with struct, and the socket's sendto without
-        # Twisted's per-write address checks (the address was checked when it latched).
+        # extension or CSRCs of ours) with struct, handed to the edge's `direct_send` when it
+        # has one (no queue, no wake-up: a relayed packet costs what it did with a socket).
         seq = self._seq
         data = _RTP_HEADER.pack(0x80, 0x80 | pt if marker else pt, seq,
                                 (timestamp + self._fwd_ts_offset) & 0xFFFFFFFF, self.ssrc) + payload
         self._seq = (seq + 1) & 0xFFFF
-        sock = getattr(self._listening, "socket", None)  # in-memory test ports have none
-        try:
-            if sock is not None:
-                sock.sendto(data, self._remote)
-            else:
-                self._listening.write(data, self._remote)
-        except OSError:  # EAGAIN on a full buffer, ICMP errors: RTP is best effort
-            return
         self._packets_sent += 1
         self._octets_sent += len(payload)
+        direct_send = self.direct_send
+        if direct_send is not None:
+            direct_send(data, self._remote)
+            return
+        self._outbox.append((data, self._remote))
+        if self.on_output is not None:
+            self.on_output()
 
     def restart_forwarding(self) -> None:
         """Take the next forwarded packet's timestamp offset afresh (after our own playback)."""
@@ -634,11 +463,8 @@ class MediaSession:
 
     # --- receiving ---------------------------------------------------------------------
 
-    def receive_datagram(self, data: bytes, addr: tuple[str, int]) -> None:
-        """One UDP datagram that arrived on our RTP port (called by the protocol)."""
-        self._receive(data, addr, self._reactor.seconds())
-
-    def _receive(self, data: bytes, addr: tuple[str, int], now: float) -> None:
+    def receive(self, data: bytes, addr: tuple[str, int], now: float) -> None:
+        """One UDP datagram that arrived on our RTP port from `addr` at `now`."""
         relay_to = self.relay_to
         if relay_to is not None and len(data) >= 12:
             # The relay's fast path: the common packet (RFC 3550 5.1 V=2 and no padding,
@@ -654,6 +480,10 @@ class MediaSession:
                 return
         if self._negotiated is None or self._closed:
             return
+        self._accept(data, addr, now)
+        self._signal()
+
+    def _accept(self, data: bytes, addr: tuple[str, int], now: float) -> None:
         if len(data) >= 2 and 72 <= (data[1] & 0x7F) <= 76:
             return  # RFC 5761 4: RTCP (PT 200-204) multiplexed on the RTP port; not used
         try:
@@ -674,7 +504,7 @@ class MediaSession:
         self._latched = True
         self._packets_received += 1
         if packet.ssrc != self._rx_ssrc:
-            self._new_source(packet.ssrc)
+            self._new_source(packet.ssrc, now)
         assert self._rx_stats is not None
         self._rx_stats.update(packet.sequence, packet.timestamp, now)
         if self._on_rtp is not None:
@@ -684,11 +514,11 @@ class MediaSession:
         if pt == self._event_pt:
             self._event_packet(packet)
         elif pt == self._codec_pt:
-            self._audio_packet(packet)
+            self._audio_packet(packet, now)
 
-    def _new_source(self, ssrc: int) -> None:
+    def _new_source(self, ssrc: int, now: float) -> None:
         # A new SSRC (phones pick one per hold/resume): fresh statistics and event state.
-        self._flush_jitter()
+        self._flush_jitter(now)
         self._rx_ssrc = ssrc
         self._rx_stats = RtpReceiveStats(ssrc)
         self._events = TelephoneEventReceiver()
@@ -703,29 +533,27 @@ class MediaSession:
             # The phone sends RFC 4733: in-band detection would only produce doubles.
             self._rfc4733_seen = True
             self._pending_inband.clear()
-            if self._inband_timer is not None:
-                self._inband_timer.cancel()
-                self._inband_timer = None
+            self._inband_due = None
         for press in presses:
             if press.digit is not None:
                 self._emit(press.digit, "rfc4733")
 
-    def _audio_packet(self, packet: RtpPacket) -> None:
+    def _audio_packet(self, packet: RtpPacket, now: float) -> None:
         last = self._last_audio_seq
         if last is not None and abs(seq_diff(packet.sequence, last)) > _MAX_SEQ_JUMP:
-            self._flush_jitter()  # a restart, not a gap worth filling with silence
+            self._flush_jitter(now)  # a restart, not a gap worth filling with silence
         self._last_audio_seq = packet.sequence
         self._jitter.push(packet)
         while (frame := self._jitter.pop()) is not None:
-            self._consume(g711.decode(self._law, frame.payload))
+            self._consume(g711.decode(self._law, frame.payload), now)
 
-    def _flush_jitter(self) -> None:
+    def _flush_jitter(self, now: float) -> None:
         for frame in self._jitter.drain():
-            self._consume(g711.decode(self._law, frame.payload))
+            self._consume(g711.decode(self._law, frame.payload), now)
         self._jitter = JitterBuffer(self._law, fill=Fill.REPEAT)
         self._last_audio_seq = None
 
-    def _consume(self, samples: Samples) -> None:
+    def _consume(self, samples: Samples, now: float) -> None:
         self._audio.append(samples)
         self._audio_samples += len(samples)
         while self._audio_samples > self._audio_limit and self._audio:
@@ -737,12 +565,10 @@ class MediaSession:
         for found in self._detector.feed(samples):
             if len(self._pending_inband) < _MAX_PENDING_DIGITS:
                 self._pending_inband.append(found.digit)
-            if self._inband_timer is None:
-                self._inband_timer = self._reactor.callLater(self.inband_grace,
-                                                             self._flush_inband)
+            if self._inband_due is None:
+                self._inband_due = now + self.inband_grace
 
     def _flush_inband(self) -> None:
-        self._inband_timer = None
         pending, self._pending_inband = self._pending_inband, []
         if self._rfc4733_seen:
             return
@@ -790,4 +616,4 @@ class MediaSession:
             self._digits["rfc4733"], self._digits["inband"])
 
 
-__all__ = ["MediaError", "MediaSession", "MediaStats", "NoRtpPort", "RtpPortPool"]
+__all__ = ["Clock", "Datagram", "MediaSession", "MediaStats", "Samples"]

@@ -3,7 +3,6 @@ who hears whom per mode (tones), one packet per tick, catch-up after a late time
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from io import BytesIO
 from itertools import pairwise
 
@@ -15,42 +14,15 @@ from acdgate.codecs.recorder import CallRecorder
 from acdgate.codecs.rtp import RtpPacket, seq_add, ts_diff
 from acdgate.codecs.tone_detector import detect_tone, tone_present
 from acdgate.gateway.media.conference import FRAME_SECONDS, MAX_CATCH_UP, MAX_DEPTH, Conference
+from acdgate.gateway.media.ports import RtpPortPool
+from acdgate.gateway.media.receiver import RtpSocket
 from acdgate.gateway.media.sdp import Negotiated, build_offer, negotiate_answer
-from acdgate.gateway.media.session import MediaSession, RtpPortPool
-from twisted.internet import task
-from twisted.internet.protocol import DatagramProtocol
+from acdgate.gateway.media.session import MediaSession
+from memory_udp import FakeUdpReactor, MemoryUdpPort
 
 TONES = {Party.CALLER: 600.0, Party.AGENT: 1000.0, Party.SUPERVISOR: 1800.0}
 PHONES = {Party.CALLER: ("127.0.0.1", 4000), Party.AGENT: ("127.0.0.1", 4100),
           Party.SUPERVISOR: ("127.0.0.1", 4200)}
-
-
-@dataclass
-class MemoryUdpPort:
-    clock: task.Clock
-    protocol: DatagramProtocol
-    sent: list[tuple[float, bytes]] = field(default_factory=list)
-
-    def write(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.sent.append((self.clock.seconds(), data))
-
-    def stopListening(self) -> None:
-        pass
-
-
-class FakeUdpReactor(task.Clock):
-    """twisted's Clock plus listenUDP on in-memory ports."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.ports: dict[int, MemoryUdpPort] = {}
-
-    def listenUDP(self, port: int, protocol: DatagramProtocol, interface: str = "",
-                  maxPacketSize: int = 8192) -> MemoryUdpPort:
-        transport = MemoryUdpPort(self, protocol)
-        protocol.makeConnection(transport)  # type: ignore[arg-type]
-        self.ports[port] = transport
-        return transport
 
 
 def _negotiated(local_port: int, remote: tuple[str, int], codec: str) -> Negotiated:
@@ -76,12 +48,17 @@ class Phone:
             frame = (0.3 * 32767 * np.sin(2 * np.pi * TONES[self.party] * t)).astype(np.int16)
             pt = 0 if self.law is Law.ULAW else 8
             packet = RtpPacket(pt, self.seq, self.ts, 0x1234 + self.n // 100000, encode(self.law, frame))
-            self.session.receive_datagram(packet.build(), PHONES[self.party])
+            self.port.deliver(packet.build(), PHONES[self.party])
             self.seq, self.ts, self.n = seq_add(self.seq, 1), self.ts + 160, self.n + 1
 
-    def heard(self) -> list[RtpPacket]:
+    @property
+    def port(self) -> MemoryUdpPort:
+        """The in-memory UDP port of the party's session."""
         assert self.session.local_port is not None
-        return [RtpPacket.parse(d) for _, d in self.reactor.ports[self.session.local_port].sent]
+        return self.reactor.ports[self.session.local_port]
+
+    def heard(self) -> list[RtpPacket]:
+        return self.port.packets()
 
     def audio(self) -> np.ndarray:
         return np.concatenate([decode(self.law, p.payload) for p in self.heard()])
@@ -93,8 +70,8 @@ def _call(laws: dict[Party, Law] | None = None) -> tuple[FakeUdpReactor, dict[Pa
     phones = {}
     for party in Party:
         law = (laws or {}).get(party, Law.ULAW)
-        session = MediaSession(reactor, "127.0.0.1", pool)
-        port = session.open()
+        session = MediaSession(reactor)
+        port = RtpSocket(reactor, "127.0.0.1", pool, session).open()
         session.start(_negotiated(port, PHONES[party], "PCMU" if law is Law.ULAW else "PCMA"))
         phones[party] = Phone(reactor, session, party, law)
     return reactor, phones

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from acdgate.gateway.legs.registry import LegOwner, LegRegistry, SipLegs, leg_call_id
 from acdgate.gateway.legs.sip_uac import OutgoingSipLeg
-from acdgate.gateway.media.session import RtpPortPool
+from acdgate.gateway.media.ports import RtpPortPool
 from acdgate.gateway.sip.message import Request
 from acdgate.gateway.sip.parser import parse_message
 from acdgate.gateway.sip.registrar import Binding

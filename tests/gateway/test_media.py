@@ -3,9 +3,7 @@ sessions talking over loopback (RFC 4733 and in-band DTMF, tones, symmetric RTP 
 
 from __future__ import annotations
 
-import errno
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -17,58 +15,15 @@ from acdgate.codecs.rtp import RtpPacket, seq_add, ts_diff
 from acdgate.codecs.telephone_event import TelephoneEventReceiver, TelephoneEventSender
 from acdgate.codecs.tone_detector import detect_tone, matches_cadence
 from acdgate.codecs.tones import CONFIRMATION_TONE, ERROR_TONE
+from acdgate.gateway.media.ports import MediaError, NoRtpPort, RtpPortPool
+from acdgate.gateway.media.receiver import RtpSocket
 from acdgate.gateway.media.sdp import Negotiated, build_offer, negotiate_answer, parse_answer
-from acdgate.gateway.media.session import MediaError, MediaSession, NoRtpPort, RtpPortPool
+from acdgate.gateway.media.session import MediaSession
+from memory_udp import FakeUdpReactor, MemoryUdpPort
 from twisted.internet import defer, task
-from twisted.internet.error import CannotListenError
 from twisted.internet.protocol import DatagramProtocol
 
 PHONE = ("127.0.0.1", 4000)
-
-
-# --- fakes: a Clock that can "listen" on UDP, in memory ----------------------------------
-
-
-@dataclass
-class MemoryUdpPort:
-    """The transport a fake listenUDP returns: records what is written, and when."""
-
-    clock: task.Clock
-    port: int
-    protocol: DatagramProtocol
-    sent: list[tuple[float, bytes, tuple[str, int]]] = field(default_factory=list)
-    open: bool = True
-
-    def write(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.sent.append((self.clock.seconds(), data, addr))
-
-    def stopListening(self) -> None:
-        self.open = False
-
-    def deliver(self, data: bytes, addr: tuple[str, int] = PHONE) -> None:
-        self.protocol.datagramReceived(data, addr)
-
-    def packets(self) -> list[RtpPacket]:
-        return [RtpPacket.parse(d) for _, d, _ in self.sent]
-
-
-class FakeUdpReactor(task.Clock):
-    """twisted's Clock plus listenUDP on in-memory ports; `busy` ports refuse to bind."""
-
-    def __init__(self, busy: set[int] | None = None) -> None:
-        super().__init__()
-        self.busy = busy or set()
-        self.ports: dict[int, MemoryUdpPort] = {}
-
-    def listenUDP(self, port: int, protocol: DatagramProtocol,
-                  interface: str = "", maxPacketSize: int = 8192) -> MemoryUdpPort:
-        if port in self.busy:
-            raise CannotListenError(  # type: ignore[no-untyped-call]
-                interface, port, OSError(errno.EADDRINUSE, "in use"))
-        transport = MemoryUdpPort(self, port, protocol)
-        protocol.makeConnection(transport)  # type: ignore[arg-type]
-        self.ports[port] = transport
-        return transport
 
 
 def answered(local_port: int, remote: tuple[str, int] = PHONE, codecs: tuple[str, ...] = (
@@ -82,8 +37,8 @@ def answered(local_port: int, remote: tuple[str, int] = PHONE, codecs: tuple[str
 def fake_session(busy: set[int] | None = None, **kwargs: Any) -> tuple[
         FakeUdpReactor, MediaSession, MemoryUdpPort]:
     clock = FakeUdpReactor(busy)
-    session = MediaSession(clock, "127.0.0.1", RtpPortPool(30000, 30010), **kwargs)
-    port = session.open()
+    session = MediaSession(clock, **kwargs)
+    port = RtpSocket(clock, "127.0.0.1", RtpPortPool(30000, 30010), session).open()
     session.start(answered(port))
     return clock, session, clock.ports[port]
 
@@ -200,10 +155,11 @@ def test_rfc4733_sending_is_one_event_per_digit() -> None:
 
 def test_dtmf_and_hold_rules() -> None:
     clock = FakeUdpReactor()
-    session = MediaSession(clock, "127.0.0.1", RtpPortPool(30000, 30010))
+    session = MediaSession(clock)
+    rtp = RtpSocket(clock, "127.0.0.1", RtpPortPool(30000, 30010), session)
     with pytest.raises(MediaError, match="open"):
         session.start(answered(30000))
-    port_no = session.open()
+    port_no = rtp.open()
     with pytest.raises(MediaError, match="start"):
         session.play(np.zeros(160, dtype=np.int16))
     no_events = answered(port_no)
@@ -222,8 +178,8 @@ def test_dtmf_and_hold_rules() -> None:
     session.start(answered(port_no, direction="sendonly"))
     run_until(clock, session.play(np.zeros(1600, dtype=np.int16)), 0.01)
     assert clock.ports[port_no].sent == [] and clock.seconds() >= 0.18
-    session.close()
-    assert not clock.ports[port_no].open
+    rtp.close()
+    assert not clock.ports[port_no].open and session.closed
 
 
 # --- receiving (fake clock) --------------------------------------------------------------
@@ -242,7 +198,7 @@ def test_inband_digits_are_reported_once_after_the_grace_time() -> None:
     session.start(answered(session.local_port or 0, codecs=("PCMA",)))
     frames = phone.audio(generate_digits("2580", tone_ms=70, pause_ms=60))
     for data in frames:
-        port.deliver(data)
+        port.deliver(data, PHONE)
         clock.advance(0.02)
     clock.advance(0.2)
     assert got == [(d, "inband") for d in "2580"]
@@ -261,12 +217,12 @@ def test_phone_sending_both_rfc4733_and_tones_gives_each_digit_once() -> None:
         audio = phone.audio(np.concatenate([tone, np.zeros(800, np.int16)]))
         # Interleave as a phone does: audio frames, event updates in between.
         for i, data in enumerate(audio):
-            port.deliver(data)
+            port.deliver(data, PHONE)
             if i < len(events):
-                port.deliver(events[i])
+                port.deliver(events[i], PHONE)
             clock.advance(0.02)
         for data in events[len(audio):]:
-            port.deliver(data)
+            port.deliver(data, PHONE)
     clock.advance(1.0)
     assert got == [(d, "rfc4733") for d in "739"]
     assert session.stats.digits_inband == 0
@@ -278,7 +234,7 @@ def test_retransmitted_and_reordered_events_count_once() -> None:
     phone = PhoneStream()
     train = phone.key_press("5") + phone.key_press("5")  # the same key pressed twice
     for data in train[:3] + train[:3] + train[3:]:
-        port.deliver(data)
+        port.deliver(data, PHONE)
     assert got == [("5", "rfc4733"), ("5", "rfc4733")]
     assert not clock.getDelayedCalls()
 
@@ -286,11 +242,11 @@ def test_retransmitted_and_reordered_events_count_once() -> None:
 def test_garbage_rtcp_and_foreign_payloads_are_counted_not_raised() -> None:
     _clock, session, port = fake_session()
     got = digits_of(session)
-    port.deliver(b"\x00" * 5)  # too short
-    port.deliver(b"\x40" + b"\x00" * 20)  # version 1
-    port.deliver(bytes([0x80, 200]) + bytes(26))  # an RTCP SR on the RTP port: ignored
-    port.deliver(RtpPacket(18, 1, 1, 9, b"\x00" * 20).build())  # G.729: not negotiated
-    port.deliver(RtpPacket(101, 2, 1, 9, b"\x01").build())  # truncated telephone-event
+    port.deliver(b"\x00" * 5, PHONE)  # too short
+    port.deliver(b"\x40" + b"\x00" * 20, PHONE)  # version 1
+    port.deliver(bytes([0x80, 200]) + bytes(26), PHONE)  # an RTCP SR on the RTP port: ignored
+    port.deliver(RtpPacket(18, 1, 1, 9, b"\x00" * 20).build(), PHONE)  # G.729: not negotiated
+    port.deliver(RtpPacket(101, 2, 1, 9, b"\x01").build(), PHONE)  # truncated telephone-event
     assert session.stats.invalid_packets == 4 and session.stats.packets_received == 1
     assert got == [] and session.received_audio().size == 0
 
@@ -300,7 +256,7 @@ def test_received_audio_is_bounded_and_decoded() -> None:
     samples = (np.arange(8000) % 200 * 50 - 5000).astype(np.int16)
     for i, data in enumerate(PhoneStream().audio(samples)):
         if i not in (10, 11):  # two lost on the way
-            port.deliver(data)
+            port.deliver(data, PHONE)
         clock.advance(0.02)  # on time: no jitter
     audio = session.received_audio()
     assert len(audio) == 800
@@ -361,22 +317,29 @@ def pool() -> RtpPortPool:
     return RtpPortPool(31000, 31998)
 
 
-async def talking_pair(pool: RtpPortPool) -> tuple[MediaSession, MediaSession]:
-    """A offers, B answers, both started on 127.0.0.1."""
+def loopback_session(pool: RtpPortPool) -> tuple[MediaSession, RtpSocket]:
+    """A session on the real reactor with its socket on 127.0.0.1 (not opened yet)."""
     from twisted.internet import reactor
 
-    a = MediaSession(reactor, "127.0.0.1", pool)
-    b = MediaSession(reactor, "127.0.0.1", pool)
-    offer = build_offer("127.0.0.1", a.open(), 1)
-    answer = negotiate_answer(offer.to_bytes(), "127.0.0.1", b.open(), 2)
+    session = MediaSession(reactor)
+    return session, RtpSocket(reactor, "127.0.0.1", pool, session)
+
+
+async def talking_pair(pool: RtpPortPool) -> tuple[MediaSession, MediaSession,
+                                                   tuple[RtpSocket, RtpSocket]]:
+    """A offers, B answers, both started on 127.0.0.1; their sockets, to close."""
+    a, a_rtp = loopback_session(pool)
+    b, b_rtp = loopback_session(pool)
+    offer = build_offer("127.0.0.1", a_rtp.open(), 1)
+    answer = negotiate_answer(offer.to_bytes(), "127.0.0.1", b_rtp.open(), 2)
     a.start(parse_answer(answer.local.to_bytes(), offer))
     b.start(answer)
-    return a, b
+    return a, b, (a_rtp, b_rtp)
 
 
 @pytest_twisted.ensureDeferred  # type: ignore[untyped-decorator]
 async def test_loopback_rfc4733_digits_reported_exactly_once(pool: RtpPortPool) -> None:
-    a, b = await talking_pair(pool)
+    a, b, sockets = await talking_pair(pool)
     try:
         got = digits_of(b)
         await a.send_dtmf("123#*0", duration_ms=60, pause_ms=40)
@@ -384,13 +347,13 @@ async def test_loopback_rfc4733_digits_reported_exactly_once(pool: RtpPortPool) 
         assert got == [(d, "rfc4733") for d in "123#*0"]
         assert b.stats.packets_lost == 0 and b.stats.remote == ("127.0.0.1", a.local_port)
     finally:
-        await a.close()
-        await b.close()
+        for rtp in sockets:
+            await rtp.close()
 
 
 @pytest_twisted.ensureDeferred  # type: ignore[untyped-decorator]
 async def test_loopback_inband_dtmf_and_confirmation_tone(pool: RtpPortPool) -> None:
-    a, b = await talking_pair(pool)
+    a, b, sockets = await talking_pair(pool)
     try:
         got = digits_of(b)
         await a.send_dtmf("159", "inband", duration_ms=70, pause_ms=60)
@@ -408,8 +371,8 @@ async def test_loopback_inband_dtmf_and_confirmation_tone(pool: RtpPortPool) -> 
         assert not detect_tone(audio, ERROR_TONE.segments[0].freqs)
         assert got == [(d, "inband") for d in "159"]  # the tone is no digit
     finally:
-        await a.close()
-        await b.close()
+        for rtp in sockets:
+            await rtp.close()
     assert pool.in_use == frozenset()
 
 
@@ -428,9 +391,9 @@ async def test_loopback_symmetric_rtp_latches_to_the_real_source(pool: RtpPortPo
     sdp_side, nat_side = Collector(), Collector()
     sdp_port = reactor.listenUDP(0, sdp_side, interface="127.0.0.1")  # type: ignore[attr-defined]
     nat_port = reactor.listenUDP(0, nat_side, interface="127.0.0.1")  # type: ignore[attr-defined]
-    session = MediaSession(reactor, "127.0.0.1", pool)
+    session, rtp = loopback_session(pool)
     try:
-        local = session.open()
+        local = rtp.open()
         session.start(answered(local, ("127.0.0.1", sdp_port.getHost().port)))
         await session.play(np.zeros(320, np.int16))  # before any packet: to the SDP address
         await wait_for(lambda: len(sdp_side.received) == 2)
@@ -447,7 +410,7 @@ async def test_loopback_symmetric_rtp_latches_to_the_real_source(pool: RtpPortPo
         await wait_for(lambda: session.stats.foreign_packets == 1)
         assert session.stats.packets_received == 1
     finally:
-        await session.close()
+        await rtp.close()
         await defer.maybeDeferred(sdp_port.stopListening)
         await defer.maybeDeferred(nat_port.stopListening)
 
@@ -457,9 +420,9 @@ async def test_loopback_busy_port_is_skipped() -> None:
     from twisted.internet import reactor
 
     blocker = reactor.listenUDP(31500, Collector(), interface="127.0.0.1")  # type: ignore[attr-defined]
-    session = MediaSession(reactor, "127.0.0.1", RtpPortPool(31500, 31503))
+    _session, rtp = loopback_session(RtpPortPool(31500, 31503))
     try:
-        assert session.open() == 31502
+        assert rtp.open() == 31502
     finally:
-        await session.close()
+        await rtp.close()
         await defer.maybeDeferred(blocker.stopListening)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from acdgate.gateway.media.session import (
+from acdgate.gateway.media.receiver import (
     BUSY_DATAGRAMS,
     IDLE_DATAGRAMS,
     POLL_S,
@@ -37,7 +37,7 @@ class Session:
     def __init__(self) -> None:
         self.received: list[tuple[bytes, tuple[str, int], float]] = []
 
-    def _receive(self, data: bytes, addr: tuple[str, int], now: float) -> None:
+    def receive(self, data: bytes, addr: tuple[str, int], now: float) -> None:
         self.received.append((data, addr, now))
 
 
