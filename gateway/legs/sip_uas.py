@@ -1,6 +1,6 @@
 """A SIP dialog as a leg: the UAS side of an INVITE, with its RTP media session.
 
-A thin adapter (`dialog_leg.DialogLeg`) around the sans-IO `InviteDialog` engine, which answers,
+A thin adapter (`dialog_session.DialogLeg`) around the sans-IO `InviteDialog` engine, which answers,
 retransmits the 2xx until the ACK (RFC 3261 13.3.1.4), takes re-INVITEs and UPDATEs, runs the
 session timer and ends with BYE either way; the leg negotiates the SDP (RFC 3264), plays tones
 and reports digits from RFC 4733 events, SIP INFO and in-band audio. The call dispatcher hands
@@ -15,15 +15,13 @@ from collections.abc import Callable
 from typing import Any
 
 from acdgate.codecs.tones import Cadence
-from acdgate.gateway.legs.dialog_leg import DialogLeg, parse_info_digit
-from acdgate.gateway.legs.dialog_session import DialogSession
+from acdgate.gateway.legs.dialog_session import DialogLeg
 from acdgate.gateway.legs.invite_dialog import InviteDialog, State
 from acdgate.gateway.legs.invite_dialog_actions import EndCause
 from acdgate.gateway.legs.leg import EndReason, Refusal
 from acdgate.gateway.legs.session_timer import SessionExpires
 from acdgate.gateway.media.sdp import Negotiated, SdpError, negotiate_answer
 from acdgate.gateway.media.session import MediaSession, RtpPortPool
-from acdgate.gateway.sip.dialog import Dialog
 from acdgate.gateway.sip.message import Request, new_tag
 from acdgate.gateway.sip.stack import Incoming, SipStack
 from twisted.internet import defer
@@ -43,60 +41,6 @@ def local_ip_towards(peer: str, fallback: str) -> str:
             return str(s.getsockname()[0])
         except OSError:
             return "127.0.0.1"
-
-
-class InDialogRequests:
-    """The outgoing leg's in-dialog requests until it runs on its `InviteDialog` engine too: what both kinds of SIP leg did with requests inside their dialog: INFO key presses,
-    re-INVITE/UPDATE offers (through the leg's `DialogSession`), and sending in the dialog.
-
-    A leg provides `stack`, `dialog`, `session`, `ended`, `on_digit`, `negotiated` and
-    `_peer()`: where its phone is (the address it registered or called from) and how.
-    """
-
-    stack: SipStack
-    dialog: Dialog | None
-    session: DialogSession | None
-    ended: bool
-    on_digit: Callable[[str, str], None] | None
-    negotiated: Negotiated | None
-
-    def _peer(self) -> tuple[tuple[str, int], str]:
-        raise NotImplementedError
-
-    def info_received(self, request: Request) -> None:
-        """SIP INFO with a key press (`application/dtmf-relay` or `application/dtmf`)."""
-        digit = parse_info_digit(request.headers.get("Content-Type") or "", request.body)
-        if digit is None:
-            self.stack.respond(request, 415, "Unsupported INFO Package",
-                               headers=[("Accept", "application/dtmf-relay, application/dtmf")])
-            return
-        self.stack.respond(request, 200)
-        if self.on_digit is not None:
-            self.on_digit(digit, "info")
-
-    def reoffer_received(self, request: Request) -> None:
-        """A re-INVITE or UPDATE in our dialog (hold, resume, codec change, session refresh)."""
-        if self.session is None or self.ended:
-            # RFC 3261 14.2 / RFC 3311 5.2: our INVITE transaction is still open
-            self.stack.respond(request, 500, "Initial INVITE Pending", headers=[("Retry-After", "1")])
-            return
-        self.session.offer_received(request)
-
-    def send_in_dialog(self, method: str, *, body: bytes = b"", content_type: str | None = None,
-                       extra: list[tuple[str, str]] | None = None) -> defer.Deferred[Any]:
-        """Send a request inside our dialog (NOTIFY for a REFER); fires with the final response."""
-        assert self.dialog is not None
-        destination, transport = self._peer()
-        request = self.dialog.request(method, self.stack.via_for(transport), body=body,
-                                      content_type=content_type, extra=extra)
-        return self.stack.send_request(request, destination, transport)
-
-    def _renegotiated(self, negotiated: Negotiated) -> None:
-        self.negotiated = negotiated
-
-    def _media_digit(self, digit: str, method: str) -> None:
-        if self.on_digit is not None and not self.ended:
-            self.on_digit(digit, method)
 
 
 class SipLeg(DialogLeg):
