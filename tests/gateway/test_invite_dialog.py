@@ -644,3 +644,78 @@ def test_property_every_local_input_follows_the_table_and_both_ends_agree(
             assert side.ended() and side.timers == {}
     assert (pair.uac.engine.state is State.TERMINATED) == (pair.uas.engine.state is State.TERMINATED)
     assert (pair.uac.engine.state is State.CONFIRMED) == (pair.uas.engine.state is State.CONFIRMED)
+
+
+_PEER_INPUTS = (Input.ACK_IN, Input.BYE_IN, Input.OFFER_IN, Input.CANCEL_IN, Input.PROVISIONAL_IN,
+                Input.SUCCESS_IN, Input.FAILURE_IN, Input.INVITE_FAILED)
+
+
+def _pair_in(role: Role, state: State) -> tuple[DialogPair, Side]:
+    """A pair whose `role` side is in `state`, reached the ordinary way."""
+    pair = DialogPair()
+    side = pair.uas if role is Role.UAS else pair.uac
+    if state is State.CANCELLING:
+        pair.run(pair.uac, pair.uac.engine.cancel(pair.now))
+    elif state in (State.ACCEPTED, State.BYE_PENDING):
+        pair.run(pair.uas, pair.uas.engine.answer(b"v=0 answer\r\n", pair.now))  # the 2xx not delivered
+        if state is State.BYE_PENDING:
+            pair.run(pair.uas, pair.uas.engine.hangup(pair.now))
+    elif state in (State.CONFIRMED, State.TERMINATED):
+        pair.call()
+        if state is State.TERMINATED:
+            pair.run(side, side.engine.hangup(pair.now))
+    pair.queue.clear()
+    assert side.engine.state is state
+    return pair, side
+
+
+def _in_dialog(pair: DialogPair, method: str, cseq: int, body: bytes = b"") -> Request:
+    """A request inside the dialog, from the INVITE's headers (the engine does not match dialogs:
+    the dispatcher does)."""
+    invite = pair.uas.engine.invite
+    headers = invite.headers.copy()
+    headers.set("To", f"<sip:3000@192.0.2.10>;tag={pair.uas.engine.local_tag}")
+    headers.set("CSeq", f"{cseq} {method}")
+    return Request(method, invite.uri, headers, body)
+
+
+def _feed(pair: DialogPair, side: Side, event: Input) -> list[Action]:
+    engine, now = side.engine, pair.now
+    invite = pair.uac.engine.invite
+    if event is Input.ACK_IN:
+        return engine.request_received(_in_dialog(pair, "ACK", 1), now)
+    if event is Input.BYE_IN:
+        return engine.request_received(_in_dialog(pair, "BYE", 5), now)
+    if event is Input.OFFER_IN:
+        return engine.request_received(_in_dialog(pair, "INVITE", 6, b"v=0 offer\r\n"), now)
+    if event is Input.CANCEL_IN:
+        return engine.cancel_received(now)
+    if event is Input.INVITE_FAILED:
+        return engine.request_failed(engine.invite, now)
+    status = {Input.PROVISIONAL_IN: 180, Input.SUCCESS_IN: 200, Input.FAILURE_IN: 486}[event]
+    response = make_response(invite, status, to_tag="callee1")
+    response.headers.add("Contact", "<sip:3000@192.0.2.10:5060>")
+    return engine.response_received(engine.invite, response, now)
+
+
+_REACHABLE = [(Role.UAS, s) for s in (State.PROCEEDING, State.ACCEPTED, State.BYE_PENDING, State.CONFIRMED,
+                                      State.TERMINATED)] + \
+             [(Role.UAC, s) for s in (State.PROCEEDING, State.CANCELLING, State.CONFIRMED, State.TERMINATED)]
+
+
+@pytest.mark.parametrize(("role", "state"), _REACHABLE, ids=lambda v: v.value)
+@pytest.mark.parametrize("event", _PEER_INPUTS, ids=lambda v: v.value)
+def test_every_state_and_peer_input_follows_the_table(role: Role, state: State, event: Input) -> None:
+    """A peer input with no entry is a PeerError (a request among them answered 481) and changes
+    nothing; one with an entry moves to the entry's state."""
+    pair, side = _pair_in(role, state)
+    entry = _TABLE.get((role, state, event))
+    actions = _feed(pair, side, event)
+    errors = [a for a in actions if isinstance(a, PeerError)]
+    if entry is None:
+        assert errors and side.engine.state is state
+        answered = [a.response.status for a in actions if isinstance(a, SendResponse)]
+        assert answered == ([481] if event in (Input.BYE_IN, Input.OFFER_IN) else [])
+    else:
+        assert side.engine.state is entry
+        assert not errors
