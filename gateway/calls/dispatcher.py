@@ -4,7 +4,7 @@ An INVITE from a station is authenticated (digest, as REGISTER), its Request-URI
 decoded (`%23` is `#`) and matched against the site's short codes; a match becomes a
 `SipLeg` served by the `FeatureHandler`. ACK, BYE, INFO and CANCEL find their leg by dialog
 in the one registry of live legs (`legs.registry`), where each controller keeps the legs it owns.
-Re-INVITE and UPDATE go to the leg's `DialogSession` (hold, resume, session refresh); REFER
+Re-INVITE and UPDATE go to the leg's dialog engine (`legs.invite_dialog` through `DialogLeg`: hold, resume, session refresh); REFER
 from an agent's leg starts a blind transfer (`transfer.Transfers`). When a call's caller leg
 ends, every leg's RTP statistics go into the journal as `CallMediaStats` records.
 """

@@ -4,15 +4,14 @@ Sans-IO: a `Dialog` is made from the INVITE a UAS answers (`Dialog.from_invite`)
 whether a later request belongs to it (`matches`), and builds the requests we send inside
 it (`request`: BYE, INFO, re-INVITE ...) with the right Request-URI, Route, tags and CSeq.
 
-Theory of operation: EARLY (we answered with a To tag, no 2xx yet) -> CONFIRMED (2xx sent
-and ACKed) -> TERMINATED (BYE either way, or a final non-2xx). The table below is the
-whole machine; an input it has no entry for is a `DialogError`.
+A `Dialog` is identity and addressing only: where a dialog is in its life (early, confirmed,
+terminated) is the INVITE dialog engine's state table (`legs/invite_dialog`), the one place
+that changes it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 
 from acdgate.gateway.sip.message import (
     Headers,
@@ -24,42 +23,9 @@ from acdgate.gateway.sip.message import (
 )
 
 
-class DialogState(Enum):
-    """Where a dialog is in its life (RFC 3261 12)."""
-
-    EARLY = "early"
-    CONFIRMED = "confirmed"
-    TERMINATED = "terminated"
-
-
-class DialogInput(Enum):
-    """What happens to a dialog."""
-
-    ANSWERED = "answered"  # we sent a 2xx to the INVITE
-    ACKED = "acked"  # the ACK for our 2xx arrived
-    REJECTED = "rejected"  # we sent a final non-2xx, or the INVITE was cancelled
-    BYE = "bye"  # a BYE was sent or received
-
-
-_TABLE: dict[tuple[DialogState, DialogInput], DialogState] = {
-    (DialogState.EARLY, DialogInput.ANSWERED): DialogState.EARLY,  # until the ACK
-    (DialogState.EARLY, DialogInput.ACKED): DialogState.CONFIRMED,
-    (DialogState.EARLY, DialogInput.REJECTED): DialogState.TERMINATED,
-    (DialogState.EARLY, DialogInput.BYE): DialogState.TERMINATED,  # RFC 3261 15: BYE on an early dialog (UAC only); tolerated
-    (DialogState.CONFIRMED, DialogInput.ACKED): DialogState.CONFIRMED,  # ACK retransmissions
-    (DialogState.CONFIRMED, DialogInput.BYE): DialogState.TERMINATED,
-    (DialogState.TERMINATED, DialogInput.ACKED): DialogState.TERMINATED,  # late ACK
-    (DialogState.TERMINATED, DialogInput.BYE): DialogState.TERMINATED,  # BYEs crossing
-}
-
-
-class DialogError(RuntimeError):
-    """Local fault: an input the dialog's state has no entry for."""
-
-
 @dataclass(slots=True)
 class Dialog:
-    """One dialog we are the UAS of."""
+    """One dialog, ours as UAS (`from_invite`) or as UAC (`from_response`)."""
 
     call_id: str
     local_tag: str
@@ -72,7 +38,6 @@ class Dialog:
     remote_cseq: int
     invite_cseq: int
     local_cseq: int = field(default=1)
-    state: DialogState = DialogState.EARLY
 
     @classmethod
     def from_invite(cls, invite: Request, local_tag: str, local_contact: str) -> Dialog:
@@ -123,14 +88,6 @@ class Dialog:
             invite_cseq=cseq[0],
             local_cseq=cseq[0],
         )
-
-    def advance(self, event: DialogInput) -> DialogState:
-        """Apply `event`; returns the new state."""
-        nxt = _TABLE.get((self.state, event))
-        if nxt is None:
-            raise DialogError(f"{event.value} in dialog state {self.state.value} (Call-ID {self.call_id})")
-        self.state = nxt
-        return nxt
 
     def matches(self, request: Request, *, lenient_to_tag: bool = False) -> bool:
         """Whether `request` is inside this dialog (RFC 3261 12.2.2: Call-ID and both tags).
