@@ -21,7 +21,7 @@ import re
 from typing import Final
 
 from acdgate.gateway.sip.address import is_plain_name_addr
-from acdgate.gateway.sip.headers import COMPACT_FORMS, LIST_HEADERS, SINGLE_HEADERS, is_token
+from acdgate.gateway.sip.headers import LIST_HEADERS, SINGLE_HEADERS, header_key, is_token
 from acdgate.gateway.sip.message import SipSyntaxError, parse_cseq
 from acdgate.gateway.sip.parser import MAX_HEADERS, is_call_id
 from acdgate.gateway.sip.received import stamped
@@ -131,9 +131,7 @@ def scan_register(data: bytes, source: Address) -> RegisterScan | None:
         if role is None:
             if not is_token(name):
                 return None  # "Name :" with space, or a bad name
-            key = name.lower()
-            if len(key) == 1:
-                key = COMPACT_FORMS.get(key, key).lower()
+            key = header_key(name)
             if key in roles:  # another spelling of a header read: leave it to the parser
                 return None
             if key in _GENERAL_ONLY or (key in SINGLE_HEADERS and key in others):
