@@ -213,6 +213,8 @@ def _stamped_via(transport: str, host: str, port: int | None, ptext: str | None,
                  source: Address) -> tuple[str, Address] | None:
     """The Via's text stamped for a request from `source` (`received.stamped`), and where the
     response goes; None when nothing changes."""
+    # params.split_plain_params and format_params inline: this module is compiled and params is
+    # not; calling them costs 0.7 of the 10.8 us of a compiled scan (measured on the wheel)
     params: list[tuple[str, str | None]] = []
     if ptext:
         for item in ptext[1:].split(";"):
