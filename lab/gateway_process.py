@@ -15,8 +15,9 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 ACDGATE = [sys.executable, "-m", "acdgate.gateway.cli"]
 READY_PREFIX = "acdgate ready "
@@ -167,3 +168,10 @@ class GatewayProcess:
             self._reader = None
         if self.proc is not None and self.proc.stdout is not None:
             self.proc.stdout.close()
+
+
+class StartGateway(Protocol):
+    """The `start_gateway` fixture (tests/gateway/conftest.py): ``start_gateway(config=...,
+    extra=[...])`` is a started gateway, stopped when the test ends."""
+
+    def __call__(self, *, config: Path | None = None, extra: Sequence[str] = ()) -> GatewayProcess: ...

@@ -26,18 +26,10 @@ import sys
 import time
 from collections.abc import Sequence
 
+from acdgate.gateway.sip.trace import transport_checksum
+
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
-
-
-def _checksum(data: bytes) -> int:
-    """The Internet checksum (RFC 1071)."""
-    if len(data) % 2:
-        data += b"\x00"
-    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def with_checksums(frame: bytes) -> bytes:
@@ -62,8 +54,7 @@ def with_checksums(frame: bytes) -> bytes:
     else:
         return frame
     l4[offset:offset + 2] = b"\x00\x00"
-    pseudo = frame[26:34] + struct.pack("!BBH", 0, proto, len(l4))
-    value = _checksum(pseudo + bytes(l4))
+    value = transport_checksum(frame[26:30], frame[30:34], proto, bytes(l4))
     if proto == 17 and value == 0:
         value = 0xFFFF  # RFC 768: zero means "no checksum"
     l4[offset:offset + 2] = struct.pack("!H", value)

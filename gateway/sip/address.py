@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from acdgate.gateway.sip.headers import PLAIN_PARAMS, parse_params
+from acdgate.gateway.sip.params import Params, WithParams, format_params, split_plain_params
 from acdgate.gateway.sip.uri import (
     PLAIN_HOSTPORT,
     PLAIN_SIP_URI,
@@ -19,12 +20,9 @@ from acdgate.gateway.sip.uri import (
     SipURI,
     parse_uri,
     plain_sip_uri,
-    split_plain_params,
 )
 
 __all__ = ["NameAddr", "is_plain_name_addr", "parse_name_addr"]
-
-Params = tuple[tuple[str, str | None], ...]
 
 # display-name as *(token LWS) (RFC 3261 25.1); quoted forms are handled separately.
 _TOKEN_DISPLAY = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+(?:[ \t]+[A-Za-z0-9\-.!%*_+`'~]+)*")
@@ -91,20 +89,12 @@ def _replace_param(params: Params, name: str, value: str | None) -> Params:
 
 
 @dataclass(frozen=True, slots=True)
-class NameAddr:
+class NameAddr(WithParams):
     """A URI with optional display name and header parameters (``;tag=..;expires=..;q=..``)."""
 
     uri: SipURI
     display: str | None = None  # unescaped text of the display name
     params: Params = ()
-
-    def param(self, name: str) -> str | None:
-        """Value of a header parameter (case-insensitive); "" for a flag without value."""
-        key = name.lower()
-        for pname, pvalue in self.params:
-            if pname.lower() == key:
-                return "" if pvalue is None else pvalue
-        return None
 
     @property
     def tag(self) -> str | None:
@@ -118,8 +108,7 @@ class NameAddr:
         if self.display is not None:
             out.append('"' + _QUOTE_ESCAPES.sub(r"\\\1", self.display) + '" ')
         out.append(f"<{self.uri}>")
-        for n, v in self.params:
-            out.append(f";{n}" if v is None else f";{n}={v}")
+        out.append(format_params(self.params))
         return "".join(out)
 
 

@@ -15,12 +15,14 @@ from acdgate.gateway.sip.uri import SipSyntaxError
 
 __all__ = [
     "COMPACT_FORMS",
+    "HEADER_FIELDS",
     "HEADER_NAMES",
     "LIST_HEADERS",
     "PLAIN_PARAMS",
     "SINGLE_HEADERS",
     "Headers",
     "canonical_name",
+    "header_field",
     "header_key",
     "parse_params",
     "split_comma_list",
@@ -67,10 +69,6 @@ HEADER_NAMES = (
     "Warning", "WWW-Authenticate",
 )  # fmt: skip
 
-# lower-case name (or compact letter) -> canonical name
-_CANONICAL: dict[str, str] = {n.lower(): n for n in HEADER_NAMES}
-_CANONICAL.update(COMPACT_FORMS)
-
 # Headers whose grammar is a comma-separated list (RFC 3261 7.3.1, 20); others are never split
 # (WWW-Authenticate, Authorization, Date ... hold commas that are not separators).
 LIST_HEADERS = frozenset(
@@ -90,21 +88,27 @@ SINGLE_HEADERS = frozenset(
 )
 
 
-# Exact spellings seen on the hot path (canonical, lower case, compact letters) -> canonical
-# name and lookup key, so the common case is one dict lookup without lower().
-_CANONICAL_OF: dict[str, str] = {}
-_KEY_OF: dict[str, str] = {}
+# The one table of header names, for `Headers` and the parser: every spelling of a known name
+# that is seen (canonical, lower case, compact letter in either case) -> (lookup key, canonical
+# name), so the common case is one dict lookup without lower().
+HEADER_FIELDS: dict[str, tuple[str, str]] = {}
 for _name in HEADER_NAMES:
-    for _spelling in (_name, _name.lower()):
-        _CANONICAL_OF[_spelling] = _name
-        _KEY_OF[_spelling] = _name.lower()
+    HEADER_FIELDS[_name] = HEADER_FIELDS[_name.lower()] = (_name.lower(), _name)
 for _letter, _name in COMPACT_FORMS.items():
-    for _spelling in (_letter, _letter.upper()):
-        _CANONICAL_OF[_spelling] = _name
-        _KEY_OF[_spelling] = _name.lower()
-# the same as (lookup key, canonical name) pairs, for `Headers.add`
-_FIELD_OF: dict[str, tuple[str, str]] = {s: (_KEY_OF[s], n) for s, n in _CANONICAL_OF.items()}
-del _name, _spelling, _letter
+    HEADER_FIELDS[_letter] = HEADER_FIELDS[_letter.upper()] = (_name.lower(), _name)
+del _name, _letter
+# its two halves, for `header_key` and `canonical_name` (one lookup each)
+_KEY_OF: dict[str, str] = {s: key for s, (key, _) in HEADER_FIELDS.items()}
+_CANONICAL_OF: dict[str, str] = {s: name for s, (_, name) in HEADER_FIELDS.items()}
+
+
+def header_field(name: str) -> tuple[str, str]:
+    """(lookup key, canonical name) of a header name as sent: `header_key` and `canonical_name`."""
+    known = HEADER_FIELDS.get(name)
+    if known is not None:
+        return known
+    key = name.lower()
+    return HEADER_FIELDS.get(key, (key, name))
 
 
 def canonical_name(name: str) -> str:
@@ -112,7 +116,7 @@ def canonical_name(name: str) -> str:
     known = _CANONICAL_OF.get(name)
     if known is not None:
         return known
-    return _CANONICAL.get(name.lower(), name)
+    return _CANONICAL_OF.get(name.lower(), name)
 
 
 def header_key(name: str) -> str:
@@ -121,11 +125,7 @@ def header_key(name: str) -> str:
     if known is not None:
         return known
     key = name.lower()
-    if len(key) == 1:
-        full = COMPACT_FORMS.get(key)
-        if full is not None:
-            return full.lower()
-    return key
+    return _KEY_OF.get(key, key)
 
 
 def split_comma_list(value: str) -> list[str]:
@@ -258,11 +258,9 @@ class Headers:
 
     def add(self, name: str, value: str) -> None:
         # appending moves no existing entry, so the parsed values cached by index stay valid
-        known = _FIELD_OF.get(name)  # one lookup for the usual spellings
-        if known is None:
-            self._fields.append((header_key(name), canonical_name(name), value))
-        else:
-            self._fields.append((known[0], known[1], value))
+        known = HEADER_FIELDS.get(name)  # one lookup for the usual spellings
+        key, canon = known if known is not None else header_field(name)
+        self._fields.append((key, canon, value))
 
     def insert_first(self, name: str, value: str) -> None:
         key = header_key(name)

@@ -16,12 +16,11 @@ from dataclasses import dataclass
 
 from acdgate.gateway.sip.address import is_plain_name_addr, parse_name_addr
 from acdgate.gateway.sip.headers import (
-    COMPACT_FORMS,
-    HEADER_NAMES,
+    HEADER_FIELDS,
     LIST_HEADERS,
     SINGLE_HEADERS,
     Headers,
-    canonical_name,
+    header_field,
     is_token,
     split_comma_list,
 )
@@ -99,24 +98,6 @@ class _Refused(Exception):
         self.status = status
 
 
-def _names(name: str) -> tuple[str, str]:
-    """(lookup key, canonical name) of a header name as sent."""
-    key = name.lower()
-    if len(key) == 1:
-        full = COMPACT_FORMS.get(key)
-        if full is not None:
-            return full.lower(), full
-    return key, canonical_name(name)
-
-
-# Precomputed (lookup key, canonical name) for the usual spellings of known header names.
-_NAME_TABLE: dict[str, tuple[str, str]] = {}
-for _canon in (*HEADER_NAMES, *COMPACT_FORMS.values()):
-    for _spelling in (_canon, _canon.lower()):
-        _NAME_TABLE[_spelling] = (_canon.lower(), _canon)
-for _letter, _canon in COMPACT_FORMS.items():
-    _NAME_TABLE[_letter] = _NAME_TABLE[_letter.upper()] = (_canon.lower(), _canon)
-del _canon, _spelling, _letter
 _ADDRESS_LISTS = frozenset(("via", "contact", "route", "record-route", "path"))
 
 
@@ -204,7 +185,7 @@ def _read_lines(lines: list[str], unfolded: bool) -> tuple[list[tuple[str, str, 
     error: str | None = None
     fields: list[tuple[str, str, str]] = []
     append = fields.append
-    table = _NAME_TABLE.get
+    table = HEADER_FIELDS.get  # (lookup key, canonical name) of the usual spellings
     for line in lines:
         colon = line.find(":")
         names = table(line[:colon]) if colon > 0 else None
@@ -219,7 +200,7 @@ def _read_lines(lines: list[str], unfolded: bool) -> tuple[list[tuple[str, str, 
             if not is_token(name):
                 error = error or "Invalid header name"
                 continue
-            names = _names(name)
+            names = header_field(name)
         key, canon = names
         value = line[colon + 1 :].strip()
         if key in LIST_HEADERS and "," in value:

@@ -21,7 +21,7 @@ import re
 from typing import Final
 
 from acdgate.gateway.sip.address import is_plain_name_addr
-from acdgate.gateway.sip.headers import COMPACT_FORMS, LIST_HEADERS, SINGLE_HEADERS, is_token
+from acdgate.gateway.sip.headers import LIST_HEADERS, SINGLE_HEADERS, header_key, is_token
 from acdgate.gateway.sip.message import SipSyntaxError, parse_cseq
 from acdgate.gateway.sip.parser import MAX_HEADERS, is_call_id
 from acdgate.gateway.sip.received import stamped
@@ -131,9 +131,7 @@ def scan_register(data: bytes, source: Address) -> RegisterScan | None:
         if role is None:
             if not is_token(name):
                 return None  # "Name :" with space, or a bad name
-            key = name.lower()
-            if len(key) == 1:
-                key = COMPACT_FORMS.get(key, key).lower()
+            key = header_key(name)
             if key in roles:  # another spelling of a header read: leave it to the parser
                 return None
             if key in _GENERAL_ONLY or (key in SINGLE_HEADERS and key in others):
@@ -215,6 +213,8 @@ def _stamped_via(transport: str, host: str, port: int | None, ptext: str | None,
                  source: Address) -> tuple[str, Address] | None:
     """The Via's text stamped for a request from `source` (`received.stamped`), and where the
     response goes; None when nothing changes."""
+    # params.split_plain_params and format_params inline: this module is compiled and params is
+    # not; calling them costs 0.7 of the 10.8 us of a compiled scan (measured on the wheel)
     params: list[tuple[str, str | None]] = []
     if ptext:
         for item in ptext[1:].split(";"):

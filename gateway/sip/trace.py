@@ -13,20 +13,33 @@ import struct
 from pathlib import Path
 from typing import BinaryIO
 
+__all__ = ["SipTrace", "internet_checksum", "transport_checksum"]
+
 _PCAP_HEADER = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)  # LINKTYPE_ETHERNET
 _ETH_V4 = b"\x02\x00\x00\x00\x00\x02" + b"\x02\x00\x00\x00\x00\x01" + b"\x08\x00"
 _ETH_V6 = b"\x02\x00\x00\x00\x00\x02" + b"\x02\x00\x00\x00\x00\x01" + b"\x86\xdd"
 _MAX_PAYLOAD = 65535 - 60  # IPv4 total length limit less headers
 
 
-def _checksum(data: bytes) -> int:
-    """The Internet checksum (RFC 1071)."""
+def internet_checksum(data: bytes) -> int:
+    """The Internet checksum (RFC 1071): the trace's headers, and the lab hub's re-sent frames."""
     if len(data) % 2:
         data += b"\x00"
     total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
     return ~total & 0xFFFF
+
+
+def transport_checksum(src: bytes, dst: bytes, proto: int, segment: bytes) -> int:
+    """The UDP/TCP checksum of `segment` (its checksum field zero) between the packed IPv4 or
+    IPv6 addresses `src` and `dst`, over the pseudo-header (RFC 768, RFC 793, RFC 8200 8.1).
+    A UDP sender sends a result of 0 as 0xFFFF (RFC 768): that is the caller's part."""
+    if len(src) == 4:
+        pseudo = struct.pack("!4s4sBBH", src, dst, 0, proto, len(segment))
+    else:
+        pseudo = struct.pack("!16s16sI3xB", src, dst, len(segment), proto)
+    return internet_checksum(pseudo + segment)
 
 
 class SipTrace:
@@ -78,7 +91,7 @@ class SipTrace:
                 "!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), 0, 0x4000, 64, proto, 0,
                 src_ip.packed, dst_ip.packed,
             )
-            ip = ip[:10] + struct.pack("!H", _checksum(ip)) + ip[12:]
+            ip = ip[:10] + struct.pack("!H", internet_checksum(ip)) + ip[12:]
             frame = _ETH_V4 + ip + l4
         else:
             ip = struct.pack("!IHBB16s16s", 6 << 28, len(l4), proto, 64, src_ip.packed, dst_ip.packed)
@@ -90,10 +103,6 @@ class SipTrace:
 
     @staticmethod
     def _with_l4_checksum(l4: bytes, offset: int, src: bytes, dst: bytes, proto: int) -> bytes:
-        """Fill in the UDP/TCP checksum over the pseudo-header (RFC 768, RFC 793, RFC 8200 8.1)."""
-        if len(src) == 4:
-            pseudo = struct.pack("!4s4sBBH", src, dst, 0, proto, len(l4))
-        else:
-            pseudo = struct.pack("!16s16sI3xB", src, dst, len(l4), proto)
-        value = _checksum(pseudo + l4) or 0xFFFF
+        """Fill in the UDP/TCP checksum (`transport_checksum`; 0 sent as 0xFFFF, RFC 768)."""
+        value = transport_checksum(src, dst, proto, l4) or 0xFFFF
         return l4[:offset] + struct.pack("!H", value) + l4[offset + 2 :]

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from acdgate.gateway.sip.params import Params, WithParams, format_params, split_plain_params
+
 __all__ = ["SipSyntaxError", "SipURI", "parse_uri"]
 
 
@@ -46,23 +48,9 @@ _PORT = re.compile(r"[0-9]{1,5}")
 _PARAM_NAME = re.compile(r"[A-Za-z0-9\-_.!~*'()\[\]/:&+$%]+")
 _TEL_NUMBER = re.compile(r"[0-9A-Fa-f+\-.()*#pwPW]+")
 
-Params = tuple[tuple[str, str | None], ...]
-
-
-def _find_param(params: Params, name: str) -> str | None:
-    key = name.lower()
-    for pname, pvalue in params:
-        if pname.lower() == key:
-            return pvalue
-    return None
-
-
-def _format_params(params: Params) -> str:
-    return "".join(f";{n}" if v is None else f";{n}={v}" for n, v in params)
-
 
 @dataclass(frozen=True, slots=True)
-class SipURI:
+class SipURI(WithParams):
     """A ``sip:``/``sips:``/``tel:`` URI; other schemes keep their text in ``opaque``."""
 
     scheme: str  # "sip" | "sips" | "tel" (lower case); any other scheme is opaque
@@ -74,23 +62,11 @@ class SipURI:
     headers: tuple[tuple[str, str], ...] = ()
     opaque: str | None = None  # everything after "scheme:" for schemes we do not interpret
 
-    def param(self, name: str) -> str | None:
-        """Value of a URI parameter (case-insensitive name); "" for a flag such as ``lr``."""
-        key = name.lower()
-        for pname, pvalue in self.params:
-            if pname.lower() == key:
-                return "" if pvalue is None else pvalue
-        return None
-
-    def has_param(self, name: str) -> bool:
-        key = name.lower()
-        return any(pname.lower() == key for pname, _ in self.params)
-
     def __str__(self) -> str:
         if self.opaque is not None:
             return f"{self.scheme}:{self.opaque}"
         if self.scheme == "tel":
-            return f"tel:{self.user or ''}{_format_params(self.params)}"
+            return f"tel:{self.user or ''}{format_params(self.params)}"
         out = [self.scheme, ":"]
         if self.user is not None:
             out.append(self.user)
@@ -100,7 +76,7 @@ class SipURI:
         out.append(self.host)
         if self.port is not None:
             out.append(f":{self.port}")
-        out.append(_format_params(self.params))
+        out.append(format_params(self.params))
         if self.headers:
             out.append("?" + "&".join(f"{n}={v}" for n, v in self.headers))
         return "".join(out)
@@ -188,16 +164,6 @@ def _parse_sip(scheme: str, rest: str) -> SipURI:
         rest = rest[:semi]
     host, port = parse_hostport(rest)
     return SipURI(scheme, user, host, port, password, params, headers)
-
-
-def split_plain_params(ptext: str) -> Params:
-    """``;a=1;b`` -> ``(("a", "1"), ("b", None))`` for a run the plain regexes validated:
-    no ';' inside values, no '=' in names, no LWS, so split and partition are exact."""
-    out: list[tuple[str, str | None]] = []
-    for item in ptext[1:].split(";"):
-        name, eq, value = item.partition("=")
-        out.append((name, value if eq else None))
-    return tuple(out)
 
 
 def plain_sip_uri(

@@ -6,17 +6,11 @@ import re
 from dataclasses import dataclass
 
 from acdgate.gateway.sip.headers import PLAIN_PARAMS, is_token, parse_params
+from acdgate.gateway.sip.params import Params, WithParams, format_params, split_plain_params
 from acdgate.gateway.sip.received import stamped
-from acdgate.gateway.sip.uri import (
-    PLAIN_HOSTPORT,
-    SipSyntaxError,
-    parse_hostport,
-    split_plain_params,
-)
+from acdgate.gateway.sip.uri import PLAIN_HOSTPORT, SipSyntaxError, parse_hostport
 
 __all__ = ["PLAIN_VIA_PARTS", "Via", "is_plain_via", "parse_plain_via", "parse_via", "response_address", "via_with_params", "with_received"]
-
-Params = tuple[tuple[str, str | None], ...]
 
 # `SIP/2.0/UDP host:port;branch=...;rport` without LWS or quoted parameters; see `is_plain_via`.
 _PLAIN_VIA = re.compile(r"SIP/2\.0/[A-Za-z]+ " + PLAIN_HOSTPORT + PLAIN_PARAMS)
@@ -38,25 +32,13 @@ def is_plain_via(text: str) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class Via:
+class Via(WithParams):
     """One Via value: ``SIP/2.0/<transport> <host>[:port];params``."""
 
     transport: str  # "UDP", "TCP", "TLS" ... (upper case)
     host: str  # IPv6 references keep their brackets
     port: int | None = None
     params: Params = ()
-
-    def param(self, name: str) -> str | None:
-        """Value of a Via parameter (case-insensitive); "" for a flag such as ``rport``."""
-        key = name.lower()
-        for pname, pvalue in self.params:
-            if pname.lower() == key:
-                return "" if pvalue is None else pvalue
-        return None
-
-    def has_param(self, name: str) -> bool:
-        key = name.lower()
-        return any(pname.lower() == key for pname, _ in self.params)
 
     @property
     def branch(self) -> str | None:
@@ -95,8 +77,7 @@ class Via:
         return self.host if self.port is None else f"{self.host}:{self.port}"
 
     def __str__(self) -> str:
-        params = "".join(f";{n}" if v is None else f";{n}={v}" for n, v in self.params)
-        return f"SIP/2.0/{self.transport} {self.sent_by}{params}"
+        return f"SIP/2.0/{self.transport} {self.sent_by}{format_params(self.params)}"
 
 
 # Fast construction of the usual Via, as `uri.plain_sip_uri` does for URIs.
@@ -155,7 +136,7 @@ def with_received(via: Via, source: tuple[str, int]) -> tuple[Via, str] | None:
 
 def via_with_params(via: Via, params: Params) -> tuple[Via, str]:
     """`via` with other parameters, and its text (what str() gives): built without the frozen
-    dataclass's __init__ and `Via.__str__`'s generator, as `with_received` runs per request."""
+    dataclass's __init__ and `Via.__str__`'s `sent_by`, as `with_received` runs per request."""
     changed = _new(Via)
     _set_transport(changed, via.transport)
     _set_host(changed, via.host)
@@ -163,7 +144,7 @@ def via_with_params(via: Via, params: Params) -> tuple[Via, str]:
     _set_params(changed, params)
     head = (f"SIP/2.0/{via.transport} {via.host}" if via.port is None
             else f"SIP/2.0/{via.transport} {via.host}:{via.port}")
-    return changed, head + "".join([f";{n}" if v is None else f";{n}={v}" for n, v in params])
+    return changed, head + format_params(params)
 
 
 def response_address(via: Via) -> tuple[str, int]:

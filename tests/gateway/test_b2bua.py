@@ -9,7 +9,6 @@ import socket
 import subprocess
 import threading
 import wave
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,7 @@ from acdgate.gateway.legs.session_timer import (
 )
 from acdgate.gateway.site_loader import demo_site_text
 from acdgate.gateway.storage.store import StateStore
-from acdgate.lab.gateway_process import GatewayProcess
+from acdgate.lab.gateway_process import GatewayProcess, StartGateway
 from sipwire import free_port
 
 SIPP = Path(__file__).parent.parent / "support" / "sipp"
@@ -85,15 +84,13 @@ def _write_moh(path: Path) -> None:
 
 
 @pytest.fixture
-def gateway(tmp_path: Path) -> Iterator[GatewayProcess]:
+def gateway(start_gateway: StartGateway, tmp_path: Path) -> GatewayProcess:
+    """Not the demo site as it is: these tests hear music on hold, so the site names a file of
+    it (a MOH_HZ tone)."""
     _write_moh(tmp_path / "moh.wav")
     site = tmp_path / "site.toml"
     site.write_text(demo_site_text().replace("[policy]\n", '[policy]\nmusic_on_hold = "moh.wav"\n', 1))
-    gw = GatewayProcess(tmp_path / "state", config=site).start()
-    try:
-        yield gw
-    finally:
-        gw.stop()
+    return start_gateway(config=site)
 
 
 def _sipp_args(tmp: Path, name: str, scenario: str, station: str, port: int, keys: dict[str, str]) -> list[str]:

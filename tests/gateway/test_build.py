@@ -6,11 +6,10 @@ import importlib.util
 import re
 import sys
 import types
-from pathlib import Path
 
 import pytest
 from acdgate.gateway import build
-from acdgate.lab.gateway_process import GatewayProcess
+from acdgate.lab.gateway_process import StartGateway
 
 
 def _stack_is_compiled() -> bool:
@@ -32,14 +31,11 @@ def test_compiled_modules_are_the_extensions_loaded(monkeypatch: pytest.MonkeyPa
 
 
 @pytest.mark.slow
-def test_ready_line_and_log_name_the_build(tmp_path: Path) -> None:
+def test_ready_line_and_log_name_the_build(start_gateway: StartGateway) -> None:
     import acdgate.gateway.app  # noqa: F401  (this process loads what the gateway runs)
 
     here = build.describe()  # the gateway runs on this interpreter, so the same build
     assert here.startswith("compiled with mypyc (") == _stack_is_compiled()
-    gw = GatewayProcess(tmp_path / "state").start()
-    try:
-        assert gw.info["build"] == here
-        gw.wait_for_output("acdgate build: " + re.escape(here))
-    finally:
-        gw.stop()
+    gw = start_gateway()
+    assert gw.info["build"] == here
+    gw.wait_for_output("acdgate build: " + re.escape(here))

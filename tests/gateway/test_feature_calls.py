@@ -54,15 +54,6 @@ class RtpSink:
 
 
 @pytest.fixture
-def gateway(tmp_path: Path) -> Iterator[GatewayProcess]:
-    gw = GatewayProcess(tmp_path / "state").start()
-    try:
-        yield gw
-    finally:
-        gw.stop()
-
-
-@pytest.fixture
 def sink() -> Iterator[RtpSink]:
     s = RtpSink()
     yield s

@@ -8,15 +8,16 @@ import re
 import subprocess
 from pathlib import Path
 
-from acdgate.lab.gateway_process import GatewayProcess
+from acdgate.lab.gateway_process import StartGateway
 from sipp_scenarios import run_feature_call
 from sipwire import free_port
 
 SUPPORT = Path(__file__).parent.parent / "support"
 
 
-def test_short_code_from_another_device_is_notified_to_the_feature_keys(tmp_path: Path) -> None:
-    gw = GatewayProcess(tmp_path / "state").start()
+def test_short_code_from_another_device_is_notified_to_the_feature_keys(
+        start_gateway: StartGateway, tmp_path: Path) -> None:
+    gw = start_gateway()
     watcher: subprocess.Popen[str] | None = None
     try:
         assert "Not Ready" in gw.get_text("/xml/login?ext=2101&id=3000&pin=1234")
@@ -40,4 +41,3 @@ def test_short_code_from_another_device_is_notified_to_the_feature_keys(tmp_path
         if watcher is not None and watcher.poll() is None:
             watcher.kill()
             watcher.wait()
-        gw.stop()

@@ -42,7 +42,7 @@ from acdgate.gateway.sip.stack import SipStack
 from acdgate.gateway.sip.subscription import ExpiresPolicy
 from acdgate.gateway.site_loader import load_site
 from acdgate.gateway.storage.store import StateStore
-from acdgate.lab.gateway_process import GatewayProcess
+from acdgate.lab.gateway_process import StartGateway
 from sipwire import free_port
 from twisted.internet import defer, protocol, reactor, task
 
@@ -354,30 +354,27 @@ def _check(proc: subprocess.Popen[str], tmp: Path, station: str) -> None:
     assert re.search(r"Successful call\s+\|\s+\d+\s+\|\s+1", out), out[-2000:]
 
 
-def test_sipp_phones_drive_their_agents_and_see_only_their_own_state(tmp_path: Path) -> None:
-    gw = GatewayProcess(tmp_path / "state").start()
+def test_sipp_phones_drive_their_agents_and_see_only_their_own_state(start_gateway: StartGateway, tmp_path: Path) -> None:
+    gw = start_gateway()
+    # 2101 walks its agent through every state; 2102 does the same for its own agent at
+    # the same time, and each checks every NOTIFY it gets (so a stray one fails it)
+    procs = {}
+    for station, user in (("2101", "3000"), ("2102", "3001")):
+        procs[station] = subprocess.Popen(
+            _sipp(tmp_path, "feature_event_agent.xml", gw.sip, station, user).split(),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
     try:
-        # 2101 walks its agent through every state; 2102 does the same for its own agent at
-        # the same time, and each checks every NOTIFY it gets (so a stray one fails it)
-        procs = {}
-        for station, user in (("2101", "3000"), ("2102", "3001")):
-            procs[station] = subprocess.Popen(
-                _sipp(tmp_path, "feature_event_agent.xml", gw.sip, station, user).split(),
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
-        try:
-            for station, proc in procs.items():
-                _check(proc, tmp_path, station)
-        finally:
-            for proc in procs.values():
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
-        # a supervisor's BLF key on station 2101 (idle: no calls yet)
-        blf = subprocess.Popen(_sipp(tmp_path, "feature_event_blf.xml", gw.sip, "2110", "2101").split(),
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
-        _check(blf, tmp_path, "2110")
-        agents = {a["user"]: a for a in gw.get("/api/agents")}
-        assert agents["3000"]["station"] == "2101" and agents["3000"]["state"] == "READY"
-        assert agents["3001"]["station"] == "2102" and agents["3001"]["state"] == "READY"
+        for station, proc in procs.items():
+            _check(proc, tmp_path, station)
     finally:
-        gw.stop()
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    # a supervisor's BLF key on station 2101 (idle: no calls yet)
+    blf = subprocess.Popen(_sipp(tmp_path, "feature_event_blf.xml", gw.sip, "2110", "2101").split(),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
+    _check(blf, tmp_path, "2110")
+    agents = {a["user"]: a for a in gw.get("/api/agents")}
+    assert agents["3000"]["station"] == "2101" and agents["3000"]["state"] == "READY"
+    assert agents["3001"]["station"] == "2102" and agents["3001"]["state"] == "READY"

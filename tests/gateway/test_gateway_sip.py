@@ -6,11 +6,10 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from acdgate.lab.gateway_process import GatewayProcess
+from acdgate.lab.gateway_process import GatewayProcess, StartGateway
 from sipp_scenarios import users_csv
 from sipwire import UdpProbe, free_port, header, options, status_line, tshark_fields
 
@@ -43,12 +42,10 @@ def _sipp_register(tmp: Path, target: tuple[str, int], calls: int, rate: int, tr
 
 
 @pytest.fixture
-def gateway(tmp_path: Path) -> Iterator[GatewayProcess]:
-    gw = GatewayProcess(tmp_path / "state", extra=["--sip-trace", str(tmp_path / "trace.pcap")]).start()
-    try:
-        yield gw
-    finally:
-        gw.stop()
+def gateway(start_gateway: StartGateway, tmp_path: Path) -> GatewayProcess:
+    """The demo site with `--sip-trace`: test_sip_trace_decodes_in_tshark_... reads what every
+    exchange here leaves in ``tmp_path / "trace.pcap"``."""
+    return start_gateway(extra=["--sip-trace", str(tmp_path / "trace.pcap")])
 
 
 def _registered(gw: GatewayProcess) -> dict[str, list[dict[str, object]]]:
@@ -72,28 +69,22 @@ def test_sipp_register_over_tcp(gateway: GatewayProcess, tmp_path: Path) -> None
     assert {c["transport"] for contacts in registered.values() for c in contacts} == {"TCP"}
 
 
-def test_bindings_survive_restart_and_kill_9(tmp_path: Path) -> None:
-    state = tmp_path / "state"
-    gw = GatewayProcess(state).start()
+def test_bindings_survive_restart_and_kill_9(start_gateway: StartGateway, tmp_path: Path) -> None:
+    gw = start_gateway()  # each start runs on the same state directory
     try:
         _sipp_register(tmp_path, gw.sip, calls=10, rate=50)
         before = _registered(gw)
     finally:
         gw.kill()  # as a crash would: no shutdown hooks run
     assert sorted(before) == STATIONS
-    gw = GatewayProcess(state).start()
-    try:
-        after = _registered(gw)
-        assert {k: [c["contact"] for c in v] for k, v in after.items()} == {
-            k: [c["contact"] for c in v] for k, v in before.items()
-        }
-    finally:
-        assert gw.stop() == 0
-    gw = GatewayProcess(state).start()  # and after an orderly stop
-    try:
-        assert sorted(_registered(gw)) == STATIONS
-    finally:
-        gw.stop()
+    gw = start_gateway()
+    after = _registered(gw)
+    assert {k: [c["contact"] for c in v] for k, v in after.items()} == {
+        k: [c["contact"] for c in v] for k, v in before.items()
+    }
+    assert gw.stop() == 0
+    gw = start_gateway()  # and after an orderly stop
+    assert sorted(_registered(gw)) == STATIONS
 
 
 def test_options_to_the_gateway(gateway: GatewayProcess) -> None:

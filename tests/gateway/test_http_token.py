@@ -9,12 +9,11 @@ import json
 import secrets
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from acdgate.gateway.site_loader import demo_site_text
-from acdgate.lab.gateway_process import ACDGATE, GatewayProcess
+from acdgate.lab.gateway_process import ACDGATE, GatewayProcess, StartGateway
 
 # agent 3000's supervisor action, asked for by supervisor 3900 who is not logged on: with the
 # token accepted, the action itself answers (403, "not logged on"), never 401
@@ -141,19 +140,16 @@ def test_the_guarded_gateway_does_not_warn_of_an_open_api(guarded: GatewayProces
     assert "is open" not in output
 
 
-def test_without_a_token_nothing_changes_but_a_warning(tmp_path: Path) -> None:
-    gw = GatewayProcess(tmp_path / "state").start()  # the demo site: no [http] table
-    try:
-        status, headers, answer = request(gw, "POST", ACTION, BODY)
-        assert (status, answer) == (403, {"error": NOT_LOGGED_ON})
-        assert "www-authenticate" not in headers
-        status, _, answer = request(gw, "POST", "/api/stations", {})
-        assert status == 405
-        status, _, _ = request(gw, "GET", "/api/agents")
-        assert status == 200
-        output = gw.output()
-        assert output.count("the HTTP control API on 127.0.0.1:") == 1, output[-2000:]
-        assert "is open" in output and "[http] token" in output
-        assert "refused" not in output
-    finally:
-        gw.stop()
+def test_without_a_token_nothing_changes_but_a_warning(start_gateway: StartGateway) -> None:
+    gw = start_gateway()  # the demo site: no [http] table
+    status, headers, answer = request(gw, "POST", ACTION, BODY)
+    assert (status, answer) == (403, {"error": NOT_LOGGED_ON})
+    assert "www-authenticate" not in headers
+    status, _, answer = request(gw, "POST", "/api/stations", {})
+    assert status == 405
+    status, _, _ = request(gw, "GET", "/api/agents")
+    assert status == 200
+    output = gw.output()
+    assert output.count("the HTTP control API on 127.0.0.1:") == 1, output[-2000:]
+    assert "is open" in output and "[http] token" in output
+    assert "refused" not in output

@@ -29,6 +29,7 @@ from acdgate.gateway.web.phone_xml import (
     make_phone_resource,
     station_by_registration,
 )
+from acdgate.lab.gateway_process import StartGateway
 from twisted.internet import reactor
 from twisted.web.client import Agent, readBody
 
@@ -549,29 +550,26 @@ def test_menu_matches_engine(state: AgentState, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_running_gateway_serves_phone_xml(tmp_path: Path) -> None:
+def test_running_gateway_serves_phone_xml(start_gateway: StartGateway) -> None:
     """`acdgate run` mounts the service: login over /xml/ changes the agent in /api/agents."""
     import urllib.request
 
-    from acdgate.lab.gateway_process import GatewayProcess
+    gateway = start_gateway()
 
-    gateway = GatewayProcess(tmp_path).start()
-    try:
-        def fetch(url: str) -> Doc:
-            with urllib.request.urlopen(url, timeout=10) as response:
-                headers = {k.lower(): v for k, v in response.headers.items()}
-                doc = Doc(response.status, headers, ET.fromstring(response.read()))
-            return CHECKERS[doc.tag](doc)
+    def fetch(url: str) -> Doc:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            headers = {k.lower(): v for k, v in response.headers.items()}
+            doc = Doc(response.status, headers, ET.fromstring(response.read()))
+        return CHECKERS[doc.tag](doc)
 
-        form = fetch(gateway.http + "/xml/?ext=2106")
-        assert form.tag == "CiscoIPPhoneInput" and form.url == gateway.http + "/xml/login"
-        stats = fetch(f"{form.url}?id=3006&pin=1234&ext=2106")
-        assert (stats.title, stats.prompt) == ("Skill Stats - ID:3006", "Not Ready")
-        yealink = fetch(gateway.http + "/xml/yealink/state?ext=2106")
-        assert [n for n, _ in yealink.items] == ["Ready", "Not Ready", "Logout"]
-        agents = gateway.get("/api/agents")
-        assert [(a["user"], a["station"], a["state"]) for a in agents] == [
-            ("3006", "2106", "NOT_READY")
-        ]
-    finally:
-        assert gateway.stop() == 0
+    form = fetch(gateway.http + "/xml/?ext=2106")
+    assert form.tag == "CiscoIPPhoneInput" and form.url == gateway.http + "/xml/login"
+    stats = fetch(f"{form.url}?id=3006&pin=1234&ext=2106")
+    assert (stats.title, stats.prompt) == ("Skill Stats - ID:3006", "Not Ready")
+    yealink = fetch(gateway.http + "/xml/yealink/state?ext=2106")
+    assert [n for n, _ in yealink.items] == ["Ready", "Not Ready", "Logout"]
+    agents = gateway.get("/api/agents")
+    assert [(a["user"], a["station"], a["state"]) for a in agents] == [
+        ("3006", "2106", "NOT_READY")
+    ]
+    assert gateway.stop() == 0

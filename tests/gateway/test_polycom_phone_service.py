@@ -11,12 +11,11 @@ from __future__ import annotations
 import urllib.request
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pytest
 from acdgate.gateway.web.polycom_xhtml import XHTML_NAMESPACE
-from acdgate.lab.gateway_process import GatewayProcess
+from acdgate.lab.gateway_process import GatewayProcess, StartGateway
 
 NS = {"x": XHTML_NAMESPACE}
 
@@ -82,42 +81,40 @@ def agents(gateway: GatewayProcess) -> list[tuple[str, str, str, int | None]]:
 
 
 @pytest.mark.slow
-def test_polycom_login_state_changes_and_logout(tmp_path: Path) -> None:
-    gateway = GatewayProcess(tmp_path).start()
-    try:
-        home = fetch(gateway.http + "/xml/polycom/?ext=2106")
-        assert home.title == "Agent Login"
-        login_url = home.submit(id="3006", pin="1234")
-        assert urlsplit(login_url).path == "/xml/polycom/login"
-        assert "ext=2106" in login_url  # the Extension field, pre-filled from the URL
+def test_polycom_login_state_changes_and_logout(start_gateway: StartGateway) -> None:
+    gateway = start_gateway()
+    home = fetch(gateway.http + "/xml/polycom/?ext=2106")
+    assert home.title == "Agent Login"
+    login_url = home.submit(id="3006", pin="1234")
+    assert urlsplit(login_url).path == "/xml/polycom/login"
+    assert "ext=2106" in login_url  # the Extension field, pre-filled from the URL
 
-        wrong = fetch(home.submit(id="3006", pin="9999"))
-        assert "invalid agent ID or password" in wrong.text and agents(gateway) == []
+    wrong = fetch(home.submit(id="3006", pin="9999"))
+    assert "invalid agent ID or password" in wrong.text and agents(gateway) == []
 
-        stats = fetch(login_url)
-        assert (stats.title, stats.status) == ("Skill Stats - ID:3006", "Not Ready")
-        assert stats.headers["refresh"].startswith("10; url=" + gateway.http + "/xml/polycom/stats")
-        assert agents(gateway) == [("3006", "2106", "NOT_READY", None)]
+    stats = fetch(login_url)
+    assert (stats.title, stats.status) == ("Skill Stats - ID:3006", "Not Ready")
+    assert stats.headers["refresh"].startswith("10; url=" + gateway.http + "/xml/polycom/stats")
+    assert agents(gateway) == [("3006", "2106", "NOT_READY", None)]
 
-        menu = fetch(stats.link("State"))
-        assert (menu.title, menu.status) == ("Change State - ID:3006", "Not Ready")
-        assert menu.links()[:3] == ["Ready", "Not Ready", "Logout"]
-        ready = fetch(menu.link("Ready"))
-        assert (ready.title, ready.status) == ("Skill Stats - ID:3006", "Ready")
-        assert agents(gateway) == [("3006", "2106", "READY", None)]
+    menu = fetch(stats.link("State"))
+    assert (menu.title, menu.status) == ("Change State - ID:3006", "Not Ready")
+    assert menu.links()[:3] == ["Ready", "Not Ready", "Logout"]
+    ready = fetch(menu.link("Ready"))
+    assert (ready.title, ready.status) == ("Skill Stats - ID:3006", "Ready")
+    assert agents(gateway) == [("3006", "2106", "READY", None)]
 
-        menu = fetch(ready.link("State"))
-        assert menu.links()[0] == "Not Ready" and "Ready" not in menu.links()
-        reasons = fetch(menu.link("Not Ready"))
-        assert reasons.title == "Reason Code - ID:3006"
-        assert reasons.links()[:3] == ["Break", "Paperwork", "Lunch"]
-        fetch(reasons.link("Lunch"))
-        assert agents(gateway) == [("3006", "2106", "NOT_READY", 3)]
+    menu = fetch(ready.link("State"))
+    assert menu.links()[0] == "Not Ready" and "Ready" not in menu.links()
+    reasons = fetch(menu.link("Not Ready"))
+    assert reasons.title == "Reason Code - ID:3006"
+    assert reasons.links()[:3] == ["Break", "Paperwork", "Lunch"]
+    fetch(reasons.link("Lunch"))
+    assert agents(gateway) == [("3006", "2106", "NOT_READY", 3)]
 
-        menu = fetch(stats.link("State"))
-        logout_reasons = fetch(menu.link("Logout"))
-        after = fetch(logout_reasons.link("End of shift"))
-        assert after.title == "Agent Login"  # the guide: back to the Login screen
-        assert agents(gateway) == []
-    finally:
-        assert gateway.stop() == 0
+    menu = fetch(stats.link("State"))
+    logout_reasons = fetch(menu.link("Logout"))
+    after = fetch(logout_reasons.link("End of shift"))
+    assert after.title == "Agent Login"  # the guide: back to the Login screen
+    assert agents(gateway) == []
+    assert gateway.stop() == 0

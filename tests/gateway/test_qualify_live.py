@@ -7,7 +7,7 @@ import socket
 import subprocess
 from pathlib import Path
 
-from acdgate.lab.gateway_process import GatewayProcess
+from acdgate.lab.gateway_process import GatewayProcess, StartGateway
 from acdgate.lab.lab_site import write_site
 from sipp_scenarios import users_csv
 from sipwire import free_port, header
@@ -25,29 +25,26 @@ def _wait_for(gw: GatewayProcess, ext: str, reachable: bool, timeout: float) -> 
     assert _station(gw, ext)["reachable"] is reachable
 
 
-def test_a_silent_station_becomes_unreachable_and_comes_back(tmp_path: Path) -> None:
+def test_a_silent_station_becomes_unreachable_and_comes_back(start_gateway: StartGateway, tmp_path: Path) -> None:
     site = write_site(tmp_path / "site.toml", qualify_seconds=1, timer_t1_ms=50, timer_t2_ms=400)
-    gw = GatewayProcess(tmp_path / "state", config=site).start()
-    try:
-        port = free_port()
-        users = users_csv(tmp_path / "users.csv", ["2109"])
-        done = subprocess.run(
-            ["sipp", "-sf", str(SUPPORT / "sipp" / "register_auth.xml"), "-inf", str(users), "-i", "127.0.0.1",
-             "-p", str(port), "-m", "1", "-nostdin", "-timeout", "20s", f"{gw.sip[0]}:{gw.sip[1]}"],
-            capture_output=True, text=True, timeout=40, cwd=tmp_path,
-        )
-        assert done.returncode == 0, done.stdout[-1500:]
-        # SIPp is gone: its contact answers nothing; F = 64 T1 = 3.2 s after the first OPTIONS
-        _wait_for(gw, "2109", reachable=False, timeout=15)
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as phone:
-            phone.bind(("127.0.0.1", port))
-            phone.settimeout(10)
-            data, addr = phone.recvfrom(65535)
-            assert data.startswith(b"OPTIONS sip:2109@127.0.0.1:")
-            answer = b"SIP/2.0 200 OK\r\n"
-            for name in ("Via", "From", "To", "Call-ID", "CSeq"):
-                answer += f"{name}: {header(data, name)}\r\n".encode()
-            phone.sendto(answer + b"Content-Length: 0\r\n\r\n", addr)
-            _wait_for(gw, "2109", reachable=True, timeout=10)
-    finally:
-        gw.stop()
+    gw = start_gateway(config=site)
+    port = free_port()
+    users = users_csv(tmp_path / "users.csv", ["2109"])
+    done = subprocess.run(
+        ["sipp", "-sf", str(SUPPORT / "sipp" / "register_auth.xml"), "-inf", str(users), "-i", "127.0.0.1",
+         "-p", str(port), "-m", "1", "-nostdin", "-timeout", "20s", f"{gw.sip[0]}:{gw.sip[1]}"],
+        capture_output=True, text=True, timeout=40, cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout[-1500:]
+    # SIPp is gone: its contact answers nothing; F = 64 T1 = 3.2 s after the first OPTIONS
+    _wait_for(gw, "2109", reachable=False, timeout=15)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as phone:
+        phone.bind(("127.0.0.1", port))
+        phone.settimeout(10)
+        data, addr = phone.recvfrom(65535)
+        assert data.startswith(b"OPTIONS sip:2109@127.0.0.1:")
+        answer = b"SIP/2.0 200 OK\r\n"
+        for name in ("Via", "From", "To", "Call-ID", "CSeq"):
+            answer += f"{name}: {header(data, name)}\r\n".encode()
+        phone.sendto(answer + b"Content-Length: 0\r\n\r\n", addr)
+        _wait_for(gw, "2109", reachable=True, timeout=10)

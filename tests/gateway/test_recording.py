@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import re
 import wave
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 from acdgate.codecs.tone_detector import detect_tone
 from acdgate.lab.gateway_process import GatewayProcess
 from pyvoip_parties import (
@@ -27,15 +25,6 @@ from pyvoip_parties import (
 
 CALLER_TONE = 600.0
 AGENT_TONE = 1000.0
-
-
-@pytest.fixture
-def gateway(tmp_path: Path) -> Iterator[GatewayProcess]:
-    gw = GatewayProcess(tmp_path / "state").start()
-    try:
-        yield gw
-    finally:
-        gw.stop()
 
 
 def _finished_recordings(gw: GatewayProcess) -> list[dict[str, Any]]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ import pytest
 from acdgate.codecs.tone_detector import tone_present
 from acdgate.codecs.tones import RECORDING_BEEP
 from acdgate.gateway.site_loader import demo_site_text
-from acdgate.lab.gateway_process import GatewayProcess
+from acdgate.lab.gateway_process import GatewayProcess, StartGateway
 from pyvoip_parties import (
     answerer,
     answerer_result,
@@ -35,14 +34,12 @@ SILENT = 10  # at most this many stray windows (clicks when the media path switc
 
 
 @pytest.fixture
-def gateway(tmp_path: Path) -> Iterator[GatewayProcess]:
-    gw = GatewayProcess(tmp_path / "state").start()
-    try:
-        logon(gw, "2110", "3900", pin="9999", ready=False)
-        logon(gw, "2101", "3000")
-        yield gw
-    finally:
-        gw.stop()
+def gateway(gateway: GatewayProcess) -> GatewayProcess:
+    """The demo-site gateway (conftest) with supervisor 3900 logged on at 2110 and agent 3000
+    Ready at 2101."""
+    logon(gateway, "2110", "3900", pin="9999", ready=False)
+    logon(gateway, "2101", "3000")
+    return gateway
 
 
 def _talking(gw: GatewayProcess) -> int:
@@ -167,30 +164,29 @@ def _bursts(samples: np.ndarray, freq: float, min_windows: int = 15) -> int:
     return int(((ends - starts) >= min_windows).sum())
 
 
-def _supervisor_records(tmp_path: Path, policy: str, talk_seconds: float) -> tuple[np.ndarray, np.ndarray]:
-    """A routed call on a site with `policy` lines; supervisor 3900 starts recording agent
-    3000's call once it is talking. What the agent and the caller heard."""
+def _supervisor_records(start_gateway: StartGateway, tmp_path: Path, policy: str,
+                        talk_seconds: float) -> tuple[np.ndarray, np.ndarray]:
+    """A routed call on a site with `policy` lines (so not the `gateway` fixture's demo site);
+    supervisor 3900 starts recording agent 3000's call once it is talking. What the agent and
+    the caller heard."""
     site = tmp_path / "site.toml"
     site.write_text(demo_site_text().replace("[policy]\n", "[policy]\n" + policy, 1))
-    gw = GatewayProcess(tmp_path / "state", config=site).start()
-    try:
-        logon(gw, "2110", "3900", pin="9999", ready=False)
-        logon(gw, "2101", "3000")
-        agent = answerer(gw, "2101", AGENT, talk_seconds=talk_seconds)
-        call = caller(gw, "2105", "6000", tone=CALLER)
-        _talking(gw)
-        status, answer = post(gw, "/api/agents/3000/record", {"user": "3900"})
-        assert status == 200, answer
-        _, agent_heard = answerer_result(agent)
-        _, caller_heard = caller_result(call)
-    finally:
-        gw.stop()
+    gw = start_gateway(config=site)
+    logon(gw, "2110", "3900", pin="9999", ready=False)
+    logon(gw, "2101", "3000")
+    agent = answerer(gw, "2101", AGENT, talk_seconds=talk_seconds)
+    call = caller(gw, "2105", "6000", tone=CALLER)
+    _talking(gw)
+    status, answer = post(gw, "/api/agents/3000/record", {"user": "3900"})
+    assert status == 200, answer
+    _, agent_heard = answerer_result(agent)
+    _, caller_heard = caller_result(call)
     return agent_heard, caller_heard
 
 
-def test_notice_beep_repeats_while_the_supervisor_records(tmp_path: Path) -> None:
+def test_notice_beep_repeats_while_the_supervisor_records(start_gateway: StartGateway, tmp_path: Path) -> None:
     agent_heard, caller_heard = _supervisor_records(
-        tmp_path, "notice_beep = true\nnotice_beep_every_seconds = 1.5\n", talk_seconds=8.0)
+        start_gateway, tmp_path, "notice_beep = true\nnotice_beep_every_seconds = 1.5\n", talk_seconds=8.0)
     beep = RECORDING_BEEP.segments[0].freqs[0]
     # recording starts a second or two after the answer and the agent hangs up 8 s after it:
     # the first beep and at least two repeats, 1.5 s apart, each a whole 500 ms beep
@@ -200,8 +196,9 @@ def test_notice_beep_repeats_while_the_supervisor_records(tmp_path: Path) -> Non
     assert tone_windows(agent_heard, CALLER) >= 300, "the call was not joined again between beeps"
 
 
-def test_notice_beep_to_the_agent_when_a_supervisor_records(tmp_path: Path) -> None:
-    agent_heard, caller_heard = _supervisor_records(tmp_path, "notice_beep = true\n", talk_seconds=4.0)
+def test_notice_beep_to_the_agent_when_a_supervisor_records(start_gateway: StartGateway, tmp_path: Path) -> None:
+    agent_heard, caller_heard = _supervisor_records(start_gateway, tmp_path, "notice_beep = true\n",
+                                                    talk_seconds=4.0)
     beep = RECORDING_BEEP.segments[0].freqs[0]
     assert 20 <= tone_windows(agent_heard, beep) <= 60, "the agent did not hear one 500 ms beep"
     assert tone_windows(caller_heard, beep) <= SILENT, "the caller heard the agent's beep"

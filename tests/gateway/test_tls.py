@@ -14,7 +14,7 @@ import ssl
 import subprocess
 from pathlib import Path
 
-from acdgate.lab.gateway_process import ACDGATE, GatewayProcess
+from acdgate.lab.gateway_process import ACDGATE, GatewayProcess, StartGateway
 from acdgate.lab.lab_site import write_site
 from baresip import Baresip
 from netns import NetworkNamespace, VethPair
@@ -53,22 +53,19 @@ def read_message(conn: ssl.SSLSocket) -> bytes:
     return head + b"\r\n\r\n" + body
 
 
-def test_tls_listener_serves_the_site_certificate(tmp_path: Path) -> None:
+def test_tls_listener_serves_the_site_certificate(start_gateway: StartGateway, tmp_path: Path) -> None:
     site, cert = tls_site(tmp_path, ["127.0.0.1"])
-    gw = GatewayProcess(tmp_path / "state", config=site, extra=["--sip-tls-port", "0"]).start()
-    try:
-        tls = gw.info["tls"]
-        assert tls["host"] == "127.0.0.1" and tls["port"] not in (0, gw.sip[1])
-        context = ssl.create_default_context(cafile=str(cert))  # verifies chain and IP SAN
-        with socket.create_connection((tls["host"], tls["port"]), timeout=10) as raw:
-            with context.wrap_socket(raw, server_hostname="127.0.0.1") as conn:
-                assert conn.version() in ("TLSv1.2", "TLSv1.3")
-                port = conn.getsockname()[1]
-                request = options((tls["host"], tls["port"]), port, call_id="tls-opt-1")
-                conn.sendall(request.replace(b"SIP/2.0/UDP", b"SIP/2.0/TLS", 1))
-                answer = read_message(conn)
-    finally:
-        gw.stop()
+    gw = start_gateway(config=site, extra=["--sip-tls-port", "0"])
+    tls = gw.info["tls"]
+    assert tls["host"] == "127.0.0.1" and tls["port"] not in (0, gw.sip[1])
+    context = ssl.create_default_context(cafile=str(cert))  # verifies chain and IP SAN
+    with socket.create_connection((tls["host"], tls["port"]), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname="127.0.0.1") as conn:
+            assert conn.version() in ("TLSv1.2", "TLSv1.3")
+            port = conn.getsockname()[1]
+            request = options((tls["host"], tls["port"]), port, call_id="tls-opt-1")
+            conn.sendall(request.replace(b"SIP/2.0/UDP", b"SIP/2.0/TLS", 1))
+            answer = read_message(conn)
     assert status_line(answer)[0] == 200
     assert header(answer, "Call-ID") == "tls-opt-1"
     assert (header(answer, "Via") or "").startswith("SIP/2.0/TLS ")
@@ -134,9 +131,6 @@ def test_tls_port_option_needs_a_certificate_in_the_site(tmp_path: Path) -> None
     assert f"{site}: sip.tls_certificate: required for SIP over TLS" in err
 
 
-def test_no_tls_listener_without_tls_settings(tmp_path: Path) -> None:
-    gw = GatewayProcess(tmp_path / "state", config=write_site(tmp_path / "site.toml")).start()
-    try:
-        assert "tls" not in gw.info
-    finally:
-        gw.stop()
+def test_no_tls_listener_without_tls_settings(start_gateway: StartGateway, tmp_path: Path) -> None:
+    gw = start_gateway(config=write_site(tmp_path / "site.toml"))
+    assert "tls" not in gw.info

@@ -52,13 +52,14 @@ def logon(gw: GatewayProcess, station: str, user: str, pin: str = "1234", ready:
         gw.get_text(f"/xml/set?ext={station}&to=ready")
 
 
-def answerer(gw: GatewayProcess, station: str, tone: float, talk_seconds: float,
-             dial_during: list[str] | None = None, announce: tuple[float, ...] = ()) -> subprocess.Popen[str]:
-    """A registered pyVoIP phone at `station` that answers one call and plays `tone`; it
-    reports each 0.3 s it hears of a tone in `announce` (`wait_heard`)."""
+def answerer(gw: GatewayProcess, station: str, tone: float, talk_seconds: float = 2.5,
+             dial_during: list[str] | None = None, announce: tuple[float, ...] = (),
+             timeout: float = 40.0) -> subprocess.Popen[str]:
+    """A registered pyVoIP phone at `station` that answers one call within `timeout` s and plays
+    `tone`; it reports each 0.3 s it hears of a tone in `announce` (`wait_heard`)."""
     args = [sys.executable, str(SUPPORT / "pyvoip_answerer.py"), "--server", gw.sip[0], "--port", str(gw.sip[1]),
             "--user", station, "--password", f"pw{station}", "--sip-port", str(free_port()),
-            "--tone", str(tone), "--talk-seconds", str(talk_seconds), "--timeout", "40"]
+            "--tone", str(tone), "--talk-seconds", str(talk_seconds), "--timeout", str(timeout)]
     for item in dial_during or []:
         args += ["--dial-during", item]
     for hz in announce:
@@ -120,6 +121,22 @@ def caller(gw: GatewayProcess, station: str, dial: str, *, tone: float = 0.0, ha
          "--tone", str(tone), "--hangup-after", str(hangup_after), "--timeout", str(timeout)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+
+
+def call_through(gw: GatewayProcess, station: str, dial: str, *options: str) -> tuple[dict[str, Any], np.ndarray]:
+    """A whole call from a pyVoIP phone at `station` dialling `dial` (`options`: more of
+    pyvoip_caller.py's flags, e.g. ``"--inband", "1234#"``): its result and what it heard."""
+    proc = subprocess.run(
+        [sys.executable, str(SUPPORT / "pyvoip_caller.py"), "--server", gw.sip[0], "--port", str(gw.sip[1]),
+         "--user", station, "--password", f"pw{station}", "--sip-port", str(free_port()), "--dial", dial,
+         *options],
+        capture_output=True, text=True, timeout=60,
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert lines, f"pyVoIP worker said nothing:\n{proc.stderr[-2000:]}\n{gw.output()[-2000:]}"
+    result: dict[str, Any] = json.loads(lines[-1])
+    assert "error" not in result, (result, gw.output()[-3000:])
+    return result, pcm(str(result.pop("audio_u8")))
 
 
 def caller_result(proc: subprocess.Popen[str]) -> tuple[dict[str, Any], np.ndarray]:

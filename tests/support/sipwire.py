@@ -86,9 +86,13 @@ class UdpProbe:
         self.sock.close()
 
 
-def tshark_fields(pcap: str, *fields: str, display_filter: str = "sip") -> list[list[str]]:
-    """Fields of each packet tshark decodes from a capture."""
+def tshark_fields(pcap: str, *fields: str, display_filter: str = "sip",
+                  preferences: tuple[str, ...] = ()) -> list[list[str]]:
+    """Fields of each packet tshark decodes from a capture; `preferences` are tshark's
+    ``name:value`` settings (``udp.check_checksum:TRUE``)."""
     args = ["tshark", "-r", pcap, "-Y", display_filter, "-T", "fields"]
+    for p in preferences:
+        args += ["-o", p]
     for f in fields:
         args += ["-e", f]
     out = subprocess.run(args, capture_output=True, text=True, timeout=60, check=True).stdout
