@@ -30,7 +30,7 @@ COMPILED = (
     "gateway/sip/registrar.py",
     "gateway/sip/digest.py",
     "gateway/sip/stateless.py",
-    "gateway/sip/auth_throttle.py",
+    "gateway/auth/throttle.py",
     "gateway/sip/stack.py",
     "gateway/sip/service.py",
 )

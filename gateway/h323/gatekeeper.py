@@ -9,7 +9,10 @@ never resolve aliases for other zones); anything else that decodes -> XRS. A dat
 not decode is dropped (`Dropped`, with the defect). Stations are found by their `h323_alias`
 (any alias kind) or by their extension as dialledDigits. A station with a password must prove
 it with an H.235 CAT (`h235`); a missing, wrong or stale token and an unknown alias all get the
-same RRJ securityDenial, so the answer never tells which aliases exist. Registrations expire
+same RRJ securityDenial, so the answer never tells which aliases exist. Each such failure is
+counted per source host (`auth.throttle`, the site's `[sip]` thresholds, as for SIP digest): the
+RRJ is then held back (`SendDatagram.delay`) and at last the source is blocked, everything from
+it dropped until the block ends. Registrations expire
 when their timeToLive passes: the edge arms one timer for `next_timer()` and calls
 `handle_timer(now)`. `registrations()` / `restore()` export and reload them as frozen records.
 """
@@ -21,6 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from acdgate.acd.site import Site, Station
+from acdgate.gateway.auth.throttle import AuthThrottle, ThrottleAction
 from acdgate.gateway.h323.h235 import CatResult, CatVerifier, find_cat
 from acdgate.gateway.h323.ras_codec import RasCodec
 from acdgate.gateway.h323.ras_events import (
@@ -96,8 +100,10 @@ class Gatekeeper:
     """The RAS engine of one gatekeeper (one RAS socket): see the module docstring."""
 
     def __init__(self, site: Site, settings: GatekeeperSettings,
-                 new_identifier: Callable[[], str] = _new_identifier) -> None:
+                 new_identifier: Callable[[], str] = _new_identifier, *,
+                 throttle: AuthThrottle | None = None) -> None:
         self._settings = settings
+        self._throttle = throttle if throttle is not None else AuthThrottle.from_settings(site.sip)
         self._codec = RasCodec()
         self._new_identifier = new_identifier
         self._cat = CatVerifier(grace_seconds=settings.cat_grace_seconds)
@@ -116,6 +122,8 @@ class Gatekeeper:
 
     def receive(self, datagram: bytes, addr: Address, now: float) -> list[RasAction]:
         """Answer one RAS datagram from `addr`."""
+        if self._throttle.blocked(addr[0], now):
+            return [Dropped(addr, "source blocked after repeated authentication failures")]
         message = self._codec.decode(datagram)
         match message:
             case RasDecodeError():
@@ -192,8 +200,9 @@ class Gatekeeper:
         station, aliases = self._station_of(m.terminal_aliases)
         refusal = self._authenticate(station, m, now)
         if refusal is not None:
-            return self._rrj(m, addr, RegistrationRejectReason.SECURITY_DENIAL, refusal)
+            return self._auth_failure(m, addr, now, refusal)
         assert station is not None  # _authenticate refuses an unknown alias
+        self._throttle.success(addr[0])
         actions: list[RasAction] = []
         previous = self._by_station.get(station.extension)
         if previous is not None:
@@ -220,8 +229,7 @@ class Gatekeeper:
         if cat is not None:
             station = self._stations[registration.extension]
             if self._cat.check(cat, station.sip_password, now) is not CatResult.OK:
-                return self._rrj(m, addr, RegistrationRejectReason.SECURITY_DENIAL,
-                                 "keep-alive with a failing CAT")
+                return self._auth_failure(m, addr, now, "keep-alive with a failing CAT")
         ttl = self._time_to_live(m.time_to_live or registration.time_to_live)
         refreshed = replace(registration, time_to_live=ttl, expires_at=now + ttl)
         self._registrations[refreshed.endpoint_identifier] = refreshed
@@ -329,6 +337,19 @@ class Gatekeeper:
              why: str) -> list[RasAction]:
         answer = RegistrationReject(m.seq, reason, self._settings.gatekeeper_identifier)
         return [self._send(answer, addr), Refused(addr, "RRQ", why)]
+
+    def _auth_failure(self, m: RegistrationRequest, addr: Address, now: float,
+                      why: str) -> list[RasAction]:
+        """RRJ securityDenial for a failed authentication: now, held back, or (the source now
+        blocked) not at all, as the throttle says."""
+        verdict = self._throttle.failure(addr[0], now)
+        if verdict.action is ThrottleAction.BLOCK:
+            return [Dropped(addr, f"RRQ refused ({why}); source blocked after "
+                                  f"{verdict.failures} authentication failures")]
+        answer = RegistrationReject(m.seq, RegistrationRejectReason.SECURITY_DENIAL,
+                                    self._settings.gatekeeper_identifier)
+        return [replace(self._send(answer, addr), delay=verdict.delay),
+                Refused(addr, "RRQ", f"{why} (failure {verdict.failures} from this source)")]
 
     def _send(self, answer: RasAnswer, addr: Address) -> SendDatagram:
         return SendDatagram(self._codec.encode(answer), addr, answer)

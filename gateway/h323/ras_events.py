@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from acdgate.gateway.h323.ras_messages import Alias, RasAnswer, TransportAddress
+from acdgate.gateway.h323.ras_messages import Alias, AliasKind, RasAnswer, TransportAddress
 
 Address = tuple[str, int]
+# one registration's column values in `Registration.to_row` order (the store's
+# H323_REGISTRATION_COLUMNS)
+RegistrationRow = Sequence[Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +31,28 @@ class Registration:
     endpoint_type: str = "terminal"
     vendor: str = ""
 
+    def to_row(self) -> tuple[Any, ...]:
+        """The store's columns: identifier, station, aliases (JSON), the three addresses,
+        timeToLive, expiry, endpoint type, vendor."""
+        aliases = json.dumps([[a.kind.value, a.value] for a in self.aliases])
+        return (self.endpoint_identifier, self.extension, aliases,
+                self.call_signal_address.host, self.call_signal_address.port,
+                self.ras_address.host, self.ras_address.port, self.source[0], self.source[1],
+                self.time_to_live, self.expires_at, self.endpoint_type, self.vendor)
+
+    @classmethod
+    def from_row(cls, row: RegistrationRow) -> Registration:
+        """The registration a stored row holds (`to_row`'s inverse)."""
+        (identifier, extension, aliases, cs_host, cs_port, ras_host, ras_port, source_host,
+         source_port, ttl, expires_at, endpoint_type, vendor) = row
+        return cls(
+            endpoint_identifier=str(identifier), extension=str(extension),
+            aliases=tuple(Alias(AliasKind(kind), str(value)) for kind, value in json.loads(aliases)),
+            call_signal_address=TransportAddress(str(cs_host), int(cs_port)),
+            ras_address=TransportAddress(str(ras_host), int(ras_port)),
+            source=(str(source_host), int(source_port)), time_to_live=int(ttl),
+            expires_at=float(expires_at), endpoint_type=str(endpoint_type), vendor=str(vendor))
+
 
 class RemovalReason(StrEnum):
     """Why a registration ended."""
@@ -41,6 +69,7 @@ class SendDatagram:
     data: bytes
     addr: Address
     message: RasAnswer
+    delay: float = 0.0  # seconds to hold it first (the authentication throttle's verdict)
 
 
 @dataclass(frozen=True, slots=True)

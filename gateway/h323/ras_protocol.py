@@ -1,8 +1,11 @@
 """The RAS UDP edge: feeds the gatekeeper engine datagrams and the reactor's time, arms its timer.
 
-The only Twisted part of RAS: it owns the socket and one `callLater` (for the engine's
-`next_timer()`), sends what the engine asks, logs drops and refusals, and hands registration
-events to a listener (a store, the HTTP API, later). Not wired into `gateway.app` yet.
+The only Twisted part of RAS: it owns the socket, one `callLater` (for the engine's
+`next_timer()`) and the delayed answers the authentication throttle asks for; it sends what the
+engine asks, logs drops and refusals, and hands registration events to a listener. With a
+`RegistrationStore`, the registration changes a datagram caused are stored before any answer
+to it is sent, so an acknowledged registration (RCF) or unregistration (UCF) survives a crash;
+when the store fails, the acknowledgements are withheld and the endpoint retries.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from acdgate.gateway.h323.ras_events import (
     RegistrationRemoved,
     SendDatagram,
 )
+from acdgate.gateway.h323.ras_messages import RegistrationConfirm, UnregistrationConfirm
+from acdgate.gateway.h323.registration_store import RegistrationStore, RegistrationStoreError
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
@@ -29,15 +34,22 @@ log = Logger(namespace="acdgate.h323")
 RegistrationEvent = RegistrationAdded | RegistrationRefreshed | RegistrationRemoved
 
 
+def _peer(addr: Address) -> str:
+    return f"{addr[0]}:{addr[1]}"
+
+
 class RasProtocol(DatagramProtocol):
     """One RAS socket (UDP 1719) in front of one `Gatekeeper`."""
 
     def __init__(self, gatekeeper: Gatekeeper, reactor: IReactorTime,
-                 listener: Callable[[RegistrationEvent], None] | None = None) -> None:
+                 listener: Callable[[RegistrationEvent], None] | None = None, *,
+                 store: RegistrationStore | None = None) -> None:
         self._gatekeeper = gatekeeper
         self._reactor = reactor
         self._listener = listener
+        self._store = store
         self._timer: IDelayedCall | None = None
+        self._delayed: set[IDelayedCall] = set()
 
     def datagramReceived(self, datagram: bytes, addr: Address) -> None:
         self._run(self._gatekeeper.receive(datagram, (addr[0], addr[1]), self._reactor.seconds()))
@@ -53,27 +65,66 @@ class RasProtocol(DatagramProtocol):
                                                   self._expire)
 
     def stopProtocol(self) -> None:
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
+        for call in (self._timer, *self._delayed):
+            if call is not None and call.active():
+                call.cancel()
         self._timer = None
+        self._delayed.clear()
 
     def _expire(self) -> None:
         self._timer = None
         self._run(self._gatekeeper.handle_timer(self._reactor.seconds()))
 
     def _run(self, actions: list[RasAction]) -> None:
+        events: list[RegistrationEvent] = [
+            a for a in actions
+            if isinstance(a, RegistrationAdded | RegistrationRefreshed | RegistrationRemoved)]
+        stored = self._store_changes(events)
         for action in actions:
             match action:
                 case SendDatagram():
-                    if self.transport is not None:
-                        self.transport.write(action.data, action.addr)
+                    if not stored and isinstance(action.message,
+                                                 RegistrationConfirm | UnregistrationConfirm):
+                        log.warn("RAS answer to {addr} withheld: its registration change is not "
+                                 "stored (the endpoint retries)", addr=_peer(action.addr))
+                    elif action.delay > 0:
+                        self._delayed.add(self._reactor.callLater(action.delay, self._send_later,
+                                                                  action))
+                    else:
+                        self._send(action)
                 case Dropped():
-                    log.info("RAS datagram from {addr} dropped: {defect}", addr=action.addr,
+                    log.info("RAS datagram from {addr} dropped: {defect}", addr=_peer(action.addr),
                              defect=action.defect)
                 case Refused():
                     log.info("RAS {request} from {addr} refused: {reason}",
-                             request=action.request, addr=action.addr, reason=action.reason)
-                case _:
-                    if self._listener is not None:
-                        self._listener(action)
+                             request=action.request, addr=_peer(action.addr), reason=action.reason)
+        if self._listener is not None:
+            for event in events:
+                self._listener(event)
         self.reschedule()
+
+    def _store_changes(self, events: list[RegistrationEvent]) -> bool:
+        """Store what `events` changed, all or none; False when the store refused."""
+        if self._store is None or not events:
+            return True
+        changed: dict[str, RegistrationEvent] = {}
+        for event in events:  # the last event of an endpointIdentifier is its final state
+            changed[event.registration.endpoint_identifier] = event
+        try:
+            self._store.save_h323_registrations(
+                [e.registration.to_row() for e in changed.values()
+                 if not isinstance(e, RegistrationRemoved)],
+                [key for key, e in changed.items() if isinstance(e, RegistrationRemoved)])
+        except RegistrationStoreError as exc:
+            log.failure("cannot store {n} H.323 registration change(s): {error}",
+                        n=len(changed), error=exc)
+            return False
+        return True
+
+    def _send_later(self, action: SendDatagram) -> None:
+        self._delayed = {c for c in self._delayed if c.active()}
+        self._send(action)
+
+    def _send(self, action: SendDatagram) -> None:
+        if self.transport is not None:
+            self.transport.write(action.data, action.addr)

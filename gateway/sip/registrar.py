@@ -21,7 +21,7 @@ from typing import Any, Final
 from urllib.parse import unquote
 
 from acdgate.acd.site import SipSettings, Site
-from acdgate.gateway.sip.auth_throttle import AuthFailure, AuthThrottle, ThrottleAction
+from acdgate.gateway.auth.throttle import AuthFailure, AuthThrottle, ThrottleAction
 from acdgate.gateway.sip.digest import Algorithm, AuthStatus, DigestAuthenticator, FailureReason
 from acdgate.gateway.sip.message import (
     NameAddr,

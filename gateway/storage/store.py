@@ -1,7 +1,7 @@
 """The state store: SQLite (WAL) under the state directory.
 
 It keeps the append-only event journal, the ACD's session snapshot (who is logged on
-where, in which state) and the registrar's bindings. Each `append` is one transaction that
+where, in which state), the registrar's bindings and the H.323 gatekeeper's registrations. Each `append` is one transaction that
 is committed before the caller acknowledges anything to a phone, so an acknowledged event
 survives `kill -9` (WAL with synchronous=NORMAL is durable against a process crash; pass
 `durability="full"` to survive power loss as well, at an fsync per commit).
@@ -15,6 +15,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from acdgate.gateway.h323.ras_events import RegistrationRow
+from acdgate.gateway.h323.registration_store import RegistrationStoreError
 from acdgate.gateway.sip.binding_store import BindingStoreError
 
 DB_NAME = "acdgate.sqlite3"
@@ -50,6 +52,21 @@ CREATE TABLE IF NOT EXISTS registration (
     reg_id      INTEGER,
     PRIMARY KEY (username, contact)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS h323_registration (
+    endpoint_identifier TEXT PRIMARY KEY,
+    extension           TEXT NOT NULL,
+    aliases             TEXT NOT NULL,
+    call_signal_host    TEXT NOT NULL,
+    call_signal_port    INTEGER NOT NULL,
+    ras_host            TEXT NOT NULL,
+    ras_port            INTEGER NOT NULL,
+    source_host         TEXT NOT NULL,
+    source_port         INTEGER NOT NULL,
+    time_to_live        INTEGER NOT NULL,
+    expires_at          REAL NOT NULL,
+    endpoint_type       TEXT NOT NULL,
+    vendor              TEXT NOT NULL
+) WITHOUT ROWID;
 """
 
 # A registrar binding as the store keeps it, one column each (the order of a row tuple). An
@@ -68,6 +85,19 @@ _UPSERT_BINDING = (
     f"VALUES ({', '.join('?' * len(BINDING_COLUMNS))})"
 )
 _DELETE_BINDING = "DELETE FROM registration WHERE username = ? AND contact = ?"
+
+# An H.323 gatekeeper registration, one column each in `h323.ras_events.Registration.to_row`
+# order; the aliases are a JSON list of [kind, value].
+H323_REGISTRATION_COLUMNS = (
+    "endpoint_identifier", "extension", "aliases", "call_signal_host", "call_signal_port",
+    "ras_host", "ras_port", "source_host", "source_port", "time_to_live", "expires_at",
+    "endpoint_type", "vendor",
+)  # fmt: skip
+_UPSERT_H323 = (
+    f"INSERT OR REPLACE INTO h323_registration ({', '.join(H323_REGISTRATION_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(H323_REGISTRATION_COLUMNS))})"
+)
+_DELETE_H323 = "DELETE FROM h323_registration WHERE endpoint_identifier = ?"
 
 
 class StoreError(RuntimeError):
@@ -270,6 +300,29 @@ class StateStore:
         with self._transaction():
             self._db.executemany(_UPSERT_BINDING, rows)
             self._db.execute("DROP TABLE binding")
+
+    # -- H.323 gatekeeper registrations ------------------------------------------------
+
+    def save_h323_registrations(self, changed: Iterable[RegistrationRow],
+                                removed: Iterable[str] = ()) -> None:
+        """Upsert changed registrations (rows in `H323_REGISTRATION_COLUMNS` order) and delete
+        the removed endpointIdentifiers in one transaction (h323.registration_store.
+        RegistrationStore); RegistrationStoreError when SQLite refuses."""
+        try:
+            with self._transaction():
+                self._db.executemany(_UPSERT_H323, list(changed))
+                self._db.executemany(_DELETE_H323, [(key,) for key in removed])
+        except sqlite3.Error as exc:
+            raise RegistrationStoreError(f"{self.state_dir / DB_NAME}: {exc}") from exc
+
+    def load_h323_registrations(self, now: float | None = None) -> list[RegistrationRow]:
+        """Every stored registration as a row (only those not yet expired at `now`, when given)."""
+        sql = f"SELECT {', '.join(H323_REGISTRATION_COLUMNS)} FROM h323_registration"
+        args: tuple[Any, ...] = ()
+        if now is not None:
+            sql += " WHERE expires_at > ?"
+            args = (now,)
+        return list(self._db.execute(sql + " ORDER BY endpoint_identifier", args))
 
     # -- plumbing ----------------------------------------------------------------------
 

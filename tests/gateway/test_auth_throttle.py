@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from acdgate.acd.site import SipSettings
-from acdgate.gateway.sip.auth_throttle import AuthThrottle, ThrottleAction
+from acdgate.gateway.auth.throttle import AuthThrottle, ThrottleAction
 
 HOST = "192.0.2.7"
 

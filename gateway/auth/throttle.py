@@ -5,7 +5,8 @@ Failures are counted per source host (not port: a NAT rebinds ports). The answer
 doubles per failure up to a cap, the transport defers the send); once a source has more than
 `failures_before_block` failures it is blocked and everything it sends is dropped for
 `block_seconds`. A success clears the count; a count with no new failure for `forget_seconds`
-is forgotten. Sans-IO: time is `now`.
+is forgotten. Sans-IO: time is `now`. The SIP registrar (digest) and the H.323 gatekeeper
+(H.235 passwords) each keep one, with the site's `[sip]` thresholds.
 """
 
 from __future__ import annotations
