@@ -1,4 +1,5 @@
-"""The running gateway: site, state store, ACD, registrar, SIP stack and HTTP API, wired together.
+"""The running gateway: site, state store, ACD, registrar, SIP stack, H.323 gatekeeper and HTTP
+API, wired together.
 
 `Gateway` assembles the parts and serves the API views; `run_from_args` is `acdgate run`.
 """
@@ -10,6 +11,7 @@ import gc
 import json
 import os
 import secrets
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,10 @@ from acdgate.gateway.calls.direct import CallController
 from acdgate.gateway.calls.dispatcher import CallDispatcher
 from acdgate.gateway.calls.routed import RoutedCalls
 from acdgate.gateway.calls.supervision import Supervision
+from acdgate.gateway.h323.gatekeeper import Gatekeeper, GatekeeperSettings
+from acdgate.gateway.h323.ras_events import Registration
+from acdgate.gateway.h323.ras_messages import TransportAddress
+from acdgate.gateway.h323.ras_protocol import RasProtocol
 from acdgate.gateway.media.ports import RtpPortPool
 from acdgate.gateway.media.recordings import RecordingArchive
 from acdgate.gateway.presence.dialog_info import DialogStates
@@ -92,6 +98,10 @@ class Gateway:
         self.calls: CallDispatcher | None = None
         self.tls_port: int | None = None
         self.http_port: IListeningPort | None = None
+        # -- the H.323 RAS gatekeeper (issue 15), when listen_h323 runs --
+        self.gatekeeper: Gatekeeper | None = None
+        self.ras_port: IListeningPort | None = None
+        self.h323_port: int | None = None  # call signalling: given out in RCF/ACF, not served yet
 
     def listen(self, bind: str, sip_port: int, http_port: int | None, *,
                tls_port: int | None = None, tls_context: Any = None) -> None:
@@ -128,6 +138,27 @@ class Gateway:
                          "supervisor actions (POST /api/agents/...); set [http] token in the site file "
                          "(docs/site-file.md)", bind=bind, port=int(address.port))
 
+    def listen_h323(self, bind: str, ras_port: int, call_port: int) -> None:
+        """Serve the H.323 RAS gatekeeper on UDP `ras_port` (0: a free one) with the stored
+        registrations restored; `call_port` is the call signalling port it gives endpoints (0: a
+        free one; nothing listens there yet, docs/h323.md)."""
+        host = _advertised_host(bind)
+        ras_port = ras_port or _free_udp_port(bind)
+        self.h323_port = call_port or _free_tcp_port(bind)
+        now = self.reactor.seconds()
+        self.gatekeeper = Gatekeeper(self.site, GatekeeperSettings(
+            ras_address=TransportAddress(host, ras_port),
+            call_signal_address=TransportAddress(host, self.h323_port)))
+        stored = self.store.load_h323_registrations()
+        self.gatekeeper.restore([Registration.from_row(row) for row in stored], now)
+        kept = {r.endpoint_identifier for r in self.gatekeeper.registrations()}
+        gone = [str(row[0]) for row in stored if row[0] not in kept]
+        if gone:  # expired while the gateway was down, or their station left the site file
+            self.store.save_h323_registrations([], gone)
+        ras = RasProtocol(self.gatekeeper, self.reactor, store=self.store)
+        self.ras_port = self.reactor.listenUDP(ras_port, ras, interface=bind)
+        ras.reschedule()
+
     def ready_info(self, bind: str) -> dict[str, Any]:
         """What the ready line tells tests and tools: where each service listens."""
         host = "127.0.0.1" if bind in ("0.0.0.0", "") else ("::1" if bind == "::" else bind)
@@ -143,6 +174,11 @@ class Gateway:
             info["http"] = {"host": host, "port": int(address.port)}
         if self.tls_port is not None:
             info["tls"] = {"host": host, "port": self.tls_port}
+        if self.ras_port is not None:
+            ras: Any = self.ras_port.getHost()
+            # "port" is the call signalling port (TCP), given out but not served yet
+            info["h323"] = {"host": host, "port": self.h323_port, "serves": ["ras"],
+                            "ras": {"host": host, "port": int(ras.port)}}
         return info
 
     @property
@@ -161,6 +197,8 @@ class Gateway:
         d = self.stack.stop()
         if self.http_port is not None:
             d.addCallback(lambda _: self.http_port.stopListening() if self.http_port else None)
+        if self.ras_port is not None:
+            d.addCallback(lambda _: self.ras_port.stopListening() if self.ras_port else None)
 
         def close(_: object) -> None:
             if self.trace is not None:
@@ -173,8 +211,12 @@ class Gateway:
     # -- API views -----------------------------------------------------------------------
 
     def stations_view(self) -> list[dict[str, Any]]:
-        """Each station: registered contacts, reachability, and who is logged on there."""
+        """Each station: registered SIP contacts and H.323 endpoints, reachability (SIP
+        qualify), and who is logged on there."""
         now = self.reactor.seconds()
+        h323: dict[str, list[dict[str, Any]]] = {}
+        for r in self.gatekeeper.registrations() if self.gatekeeper is not None else ():
+            h323.setdefault(r.extension, []).append(_h323_row(r, now))
         rows = []
         for station in self.site.stations:
             agent = self.acd.agent_at_station(station.extension)
@@ -192,9 +234,11 @@ class Gateway:
                 "extension": station.extension,
                 "label": station.label,
                 "sip_username": station.sip_username,
-                "registered": bool(contacts),
+                "registered": bool(contacts) or station.extension in h323,
                 "reachable": any(c["reachable"] for c in contacts),
                 "contacts": contacts,
+                "h323_alias": station.h323_alias,
+                "h323": h323.get(station.extension, []),
                 "user": agent.user_id if agent is not None else None,
                 "display": _display_for(self.site, agent.user_id) if agent is not None else "No User",
             })
@@ -233,6 +277,20 @@ class Gateway:
                 "agents": {k.name: v for k, v in stats.agents.items()},
             })
         return rows
+
+
+def _h323_row(r: Registration, now: float) -> dict[str, Any]:
+    """One H.323 registration as `/api/stations` shows it."""
+    return {
+        "endpoint_identifier": r.endpoint_identifier,
+        "aliases": [{"kind": a.kind.value, "value": a.value} for a in r.aliases],
+        "call_signal_address": f"{r.call_signal_address.host}:{r.call_signal_address.port}",
+        "ras_address": f"{r.ras_address.host}:{r.ras_address.port}",
+        "source": f"{r.source[0]}:{r.source[1]}",
+        "endpoint_type": r.endpoint_type,
+        "vendor": r.vendor,
+        "expires": max(0, round(r.expires_at - now)),
+    }
 
 
 def _display_for(site: Site, user_id: str) -> str:
@@ -291,12 +349,31 @@ def tls_context_for(site: Site) -> Any:
 
 def _free_tcp_port(bind: str) -> int:
     """A TCP port free on `bind` now (for `--sip-tls-port 0`: the stack reports no TLS port)."""
-    import socket
-
     family = socket.AF_INET6 if ":" in bind else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as s:
         s.bind((bind, 0))
         return int(s.getsockname()[1])
+
+
+def _free_udp_port(bind: str) -> int:
+    """A UDP port free on `bind` now (`--h323-ras-port 0`: the gatekeeper's GCF names its port)."""
+    family = socket.AF_INET6 if ":" in bind else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        s.bind((bind, 0))
+        return int(s.getsockname()[1])
+
+
+def _advertised_host(bind: str) -> str:
+    """The IPv4 address the gatekeeper gives endpoints: `bind`, or with a wildcard bind the
+    address of the default route (a UDP connect only looks the route up), else loopback."""
+    if bind not in ("0.0.0.0", "", "::"):
+        return bind
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))  # TEST-NET-1 (RFC 5737): never sent to
+            return str(s.getsockname()[0])
+        except OSError:
+            return "127.0.0.1"
 
 
 def run_from_args(args: argparse.Namespace) -> int:
@@ -345,6 +422,14 @@ def run_from_args(args: argparse.Namespace) -> int:
         print(f"acdgate: cannot listen on {bind}:{sip_port}: {exc}", file=sys.stderr)
         store.close()
         return 2
+    if not args.no_h323:
+        try:
+            gateway.listen_h323(bind, args.h323_ras_port, args.h323_port)
+        except (CannotListenError, OSError) as exc:
+            print(f"acdgate: cannot serve H.323 RAS on {bind}:{args.h323_ras_port}: {exc} "
+                  "(--h323-ras-port, or --no-h323)", file=sys.stderr)
+            store.close()
+            return 2
     log.info("acdgate build: {build}", build=build.describe())
     print(READY_PREFIX + json.dumps(gateway.ready_info(bind), sort_keys=True), flush=True)
     reactor.addSystemEventTrigger("before", "shutdown", gateway.stop)

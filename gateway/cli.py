@@ -54,8 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="run the gateway (on the embedded demo site when no --config is given)",
         description=(
-            "Serve SIP (UDP and TCP, and TLS when the site configures a certificate) and the "
-            "HTTP API. Without --config the embedded demo site is used (see 'acdgate demo-config')."
+            "Serve SIP (UDP and TCP, and TLS when the site configures a certificate), the H.323 "
+            "RAS gatekeeper and the HTTP API. Without --config the embedded demo site is used (see 'acdgate demo-config')."
         ),
     )
     run.add_argument("--config", "-c", metavar="FILE", help="site file (TOML); default: the demo site")
@@ -72,6 +72,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--http-port", type=_port, default=8080, metavar="PORT", help="HTTP API port (default: 8080; 0: any free port)")
     run.add_argument("--no-http", action="store_true", help="do not serve the HTTP API")
+    run.add_argument(
+        "--h323-ras-port", type=_port, default=1719, metavar="PORT",
+        help="H.323 RAS gatekeeper UDP port (default: 1719; 0: any free port); docs/h323.md",
+    )
+    run.add_argument(
+        "--h323-port", type=_port, default=1720, metavar="PORT",
+        help="H.323 call signalling TCP port the gatekeeper gives endpoints (default: 1720; 0: any "
+        "free port); nothing listens there yet (docs/h323.md)",
+    )
+    run.add_argument("--no-h323", action="store_true", help="do not serve the H.323 gatekeeper")
     run.add_argument("--sip-trace", metavar="FILE", help="write every SIP message sent and received to this pcap file")
     run.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warn", "error"],

@@ -52,7 +52,8 @@ class GatewayProcess:
     def start(self, timeout: float = 30.0) -> GatewayProcess:
         """Start the process and wait for its ready line (fails the test on timeout or exit)."""
         args = [*self.command_prefix, *ACDGATE, "run", "--state-dir", str(self.state_dir),
-                "--bind", self.bind, "--sip-port", str(self.sip_port), "--http-port", "0", *self.extra]
+                "--bind", self.bind, "--sip-port", str(self.sip_port), "--http-port", "0",
+                "--h323-ras-port", "0", "--h323-port", "0", *self.extra]
         if self.config is not None:
             args += ["--config", str(self.config)]
         env = dict(os.environ, PYTHONUNBUFFERED="1")

@@ -305,9 +305,13 @@ def demo_text() -> str:
 def test_demo_site() -> None:
     site = parse_site(demo_text(), "demo_site.toml")
     assert site.name == "demo"
-    assert site.stations == tuple(
+    assert site.stations[:10] == tuple(
         Station(str(e), str(e), f"pw{e}", None, site.stations[i].label, str(e - 2101 + 3000))
         for i, e in enumerate(range(2101, 2111))
+    )
+    # the H.323 stations: alias = extension, password pw + extension, no line owner
+    assert site.stations[10:] == tuple(
+        Station(str(e), str(e), f"pw{e}", str(e), f"H.323 desk {e - 2200}") for e in range(2201, 2205)
     )
     agents = [str(n) for n in range(3000, 3010)]
     assert [u.user_id for u in site.users] == [*agents, "3900"]

@@ -37,7 +37,7 @@ def test_demo_config_is_a_valid_site_file(tmp_path: Path) -> None:
     result = acdgate("check-config", str(site_file))
     assert result.returncode == 0, result.stderr
     assert "site 'demo'" in result.stdout
-    assert "10 stations, 11 users (1 supervisors), 5 groups" in result.stdout
+    assert "14 stations, 11 users (1 supervisors), 5 groups" in result.stdout
     assert "group 6003 'Everyone': collective, 5 members, not monitored" in result.stdout
 
 
