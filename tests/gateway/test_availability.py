@@ -1,0 +1,112 @@
+"""Availability end to end (issue 16): an agent whose phone has a call is not rung for a queued
+one, with pyVoIP phones on the real gateway: an agent who dials out is rung for the queued
+call only when that call ends, and right then; a direct call that arrives during wrap-up keeps
+the agent from being offered a call when the wrap-up time ends, until the call is over."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from acdgate.gateway.storage.store import StateStore
+from acdgate.lab.gateway_process import GatewayProcess
+from pyvoip_parties import (
+    agent_state,
+    answerer,
+    answerer_result,
+    call_through,
+    caller,
+    dial_then_answer,
+    logon,
+    wait_logged,
+    wait_state,
+)
+from sipwire import free_port
+
+
+def journal(state_dir: Path, user: str) -> list[dict[str, Any]]:
+    """The user's state changes and offers, and every queued call, in journal order."""
+    store = StateStore(state_dir)
+    try:
+        return [r for r in store.journal(kinds=["StateChanged", "OfferCall", "CallQueued"])
+                if r["type"] == "CallQueued" or r["user_id"] == user]
+    finally:
+        store.close()
+
+
+def stop(*procs: subprocess.Popen[str] | None) -> None:
+    """Kill the phones still running (a test that failed half way); reap every one."""
+    for proc in procs:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+        if proc is not None:
+            proc.communicate(timeout=10)
+
+
+def test_an_agent_who_dials_out_is_rung_for_a_queued_call_right_after_that_call_ends(
+        gateway: GatewayProcess, tmp_path: Path) -> None:
+    logon(gateway, "2101", "3000")  # Ready, first member of 6000
+    callee = answerer(gateway, "2103", 1000.0, talk_seconds=6.0)  # nobody logged on at 2103
+    agent = dial_then_answer(gateway, "2101", "2103", 1000.0, timeout=40.0)
+    queued = None
+    try:
+        talking = wait_state(gateway, "3000", "TALKING", timeout=20)  # its own call to 2103
+        queued = caller(gateway, "2105", "6000", timeout=40.0)
+        wait_logged(gateway, r"CallQueued\([^\n]*group='6000'", "the call to 6000 queued", since=talking)
+        assert agent_state(gateway, "3000") == "TALKING"
+        # 2103 hangs up after 6 s: the agent is free and rung for the queued call
+        wait_logged(gateway, r"OfferCall\([^\n]*user_id='3000'", "the offer to 3000", timeout=20, since=talking)
+        events, _ = answerer_result(agent)
+        answerer_result(callee)
+    finally:
+        stop(agent, callee, queued)
+        gateway.stop()
+    rung = [e for e in events if e["event"] == "call"]
+    assert [e["number"] for e in rung] == ["2105"], events
+    records = journal(tmp_path / "state", "3000")
+    kinds = [(r["type"], r.get("new")) for r in records]
+    assert kinds[:6] == [("StateChanged", "not-ready"), ("StateChanged", "ready"),
+                         ("StateChanged", "reserved"), ("StateChanged", "talking"),
+                         ("CallQueued", None), ("StateChanged", "ready")], kinds
+    assert kinds[6:8] == [("StateChanged", "reserved"), ("OfferCall", None)], kinds
+    dialled_out, freed, offer = records[2], records[5], records[7]
+    assert dialled_out["call_id"] != offer["call_id"]
+    assert offer["at"] == freed["at"], "the agent was not rung as soon as its call ended"
+
+
+def test_a_direct_call_during_wrap_up_keeps_the_agent_from_queued_calls_until_it_ends(
+        gateway: GatewayProcess, tmp_path: Path) -> None:
+    port = free_port()  # both phones of 2101 use it: the second takes over the registration
+    logon(gateway, "2101", "3000")
+    first = answerer(gateway, "2101", 1000.0, talk_seconds=1.5, sip_port=port)
+    try:
+        result, _ = call_through(gateway, "2105", "6000", "--timeout", "20")
+        answerer_result(first)
+    finally:
+        stop(first)
+    assert result["answered"], result
+    wrapping = wait_state(gateway, "3000", "WORK_READY")  # 10 s of wrap-up (group 6000)
+    second = answerer(gateway, "2101", 1000.0, talk_seconds=14.0, sip_port=port)
+    direct = caller(gateway, "2103", "2101", timeout=30.0)
+    queued = None
+    try:
+        talking = wait_state(gateway, "3000", "TALKING", timeout=20, since=wrapping)
+        queued = caller(gateway, "2106", "6000", timeout=60.0)
+        wait_logged(gateway, r"CallQueued\([^\n]*group='6000'", "the call to 6000 queued", since=talking)
+        # the wrap-up time ends during the call; the agent is offered the call only after it
+        wait_logged(gateway, r"OfferCall\([^\n]*user_id='3000'", "the offer to 3000", timeout=30, since=talking)
+        answerer_result(second)
+    finally:
+        stop(second, direct, queued)
+        gateway.stop()
+    records = journal(tmp_path / "state", "3000")
+    changes = [(r["old"], r["new"]) for r in records if r["type"] == "StateChanged"]
+    at = changes.index(("talking", "work-ready"))
+    assert changes[at + 1:at + 5] == [("work-ready", "reserved"), ("reserved", "talking"),
+                                      ("talking", "ready"), ("ready", "reserved")], changes
+    states = [r for r in records if r["type"] == "StateChanged"]
+    wrap_up, ready = states[at], states[at + 3]
+    assert ready["at"] - wrap_up["at"] >= 10.0, "the call ended before the wrap-up time did"
+    offers = [r for r in records if r["type"] == "OfferCall"]
+    assert len(offers) == 2 and offers[1]["at"] == ready["at"], offers
