@@ -110,3 +110,23 @@ def test_a_direct_call_during_wrap_up_keeps_the_agent_from_queued_calls_until_it
     assert ready["at"] - wrap_up["at"] >= 10.0, "the call ended before the wrap-up time did"
     offers = [r for r in records if r["type"] == "OfferCall"]
     assert len(offers) == 2 and offers[1]["at"] == ready["at"], offers
+
+
+def test_a_supervisor_on_an_agents_call_is_on_a_call_for_the_acd_until_leaving(
+        gateway: GatewayProcess) -> None:
+    """The supervisor's own leg (here a `*45*3000#` monitor call) is a call of the supervisor's
+    station: Reserved/Talking meanwhile, as for any call, and back to Not Ready after it."""
+    logon(gateway, "2110", "3900", pin="9999", ready=False)
+    logon(gateway, "2101", "3000")
+    agent = answerer(gateway, "2101", 1000.0, talk_seconds=12.0)
+    call = caller(gateway, "2105", "6000", tone=600.0)
+    supervisor = None
+    try:
+        talking = wait_state(gateway, "3000", "TALKING")
+        supervisor = caller(gateway, "2110", "*45*3000#", tone=1800.0, hangup_after=3.0)
+        joined = wait_logged(gateway, r"\b3900 monitor on 3000's call", "the supervisor joined", since=talking)
+        assert agent_state(gateway, "3900") == "TALKING"
+        wait_state(gateway, "3900", "NOT_READY", since=joined)  # hung up after 3 s
+        answerer_result(agent)
+    finally:
+        stop(agent, call, supervisor)
