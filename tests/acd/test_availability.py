@@ -207,7 +207,10 @@ def test_duplicate_parts_and_unknown_calls_are_rejected(acd_kit: Any) -> None:
 USERS = ["u1", "u2", "u3"]
 STATIONS = ["201", "202", "203", "299"]
 STEPS = [0.0, 1.0, 4.0, 11.0, 30.0]
-op = st.tuples(st.integers(0, 10), st.integers(0, 99), st.integers(0, 99))
+# kinds of operation (see Model.apply), weighted towards logons, answers and station calls so
+# that agents often reach wrap-up and station calls often meet waiting calls
+KINDS = [0, 0, 1, 1, 2, 3, 3, 3, 4, 4, 5, 6, 6, 7, 7, 7, 8, 8, 9, 10, 10]
+op = st.tuples(st.sampled_from(KINDS), st.integers(0, 99), st.integers(0, 99))
 
 
 def availability_site(acd_kit: Any) -> Any:
@@ -246,12 +249,15 @@ class Model:
     def apply(self, kind: int, a: int, b: int) -> None:
         user = USERS[a % len(USERS)]
         station = STATIONS[b % len(STATIONS)]
+        # mostly where the chosen user is logged on (or would log on): that is where it matters
+        at = self.station_of(user) or STATIONS[USERS.index(user)]
+        home = at if b % 5 else station
         live = self.acd.calls()
         offered = [v for v in live if v.status is CallStatus.OFFERED]
         busy = sorted((s, d) for s, ids in self.station_calls.items() for d in ids)
         command: c.Command | None = None
         if kind == 0:
-            command = c.Login(user, "1234", station, force=b % 2 == 0)
+            command = c.Login(user, "1234", home, force=b % 2 == 0)
         elif kind == 1:
             command = c.SetState(user, S.READY)
         elif kind == 2:
@@ -259,11 +265,14 @@ class Model:
         elif kind == 3:
             self.n += 1
             call_id = f"d{self.n}"
+            idle = [v.station for v in self.acd.agents() if v.state not in ON_CALL]
+            if idle and b % 2:  # often a phone whose agent is off a call (Ready, in wrap-up, ...)
+                home = idle[a % len(idle)]
             direction = CallDirection.OUTGOING if a % 2 else CallDirection.INCOMING
-            self.station_calls[station].add(call_id)
-            self.run(c.DirectCallStarted(call_id, station, direction=direction))
+            self.station_calls[home].add(call_id)
+            self.run(c.DirectCallStarted(call_id, home, direction=direction))
             if b % 3 == 0:  # station to station: a part at a second station
-                other = STATIONS[(b + 1) % len(STATIONS)]
+                other = STATIONS[(STATIONS.index(home) + 1) % len(STATIONS)]
                 self.station_calls[other].add(call_id)
                 self.run(c.DirectCallStarted(call_id, other))
             return
@@ -285,9 +294,11 @@ class Model:
             call = offered[a % len(offered)]
             command = c.CallAnswered(call.call_id, call.offered_to[b % len(call.offered_to)])
         elif kind == 8 and live:
-            command = c.CallEnded(live[a % len(live)].call_id)
-        elif kind == 9:
-            command = c.Logout(user)
+            connected = [v for v in live if v.status is CallStatus.CONNECTED]
+            ending = connected if connected and b % 3 else live  # mostly a talk that ends
+            command = c.CallEnded(ending[a % len(ending)].call_id)
+        elif kind == 9:  # seldom a logout (most of the rules need agents logged on)
+            command = c.Logout(user) if b % 4 == 0 else c.SetState(user, S.READY)
         else:
             self.now += STEPS[b % len(STEPS)]
         self.run(command)
@@ -335,13 +346,16 @@ class Model:
 
 
 @settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(st.lists(op, min_size=10, max_size=70))
 def test_no_offer_ever_reaches_an_agent_whose_station_has_a_call(
     acd_kit: Any, ops: list[tuple[int, int, int]]
 ) -> None:
     model = Model(Acd(availability_site(acd_kit)))
+    for user, station in zip(USERS, STATIONS, strict=False):  # everyone starts Ready at home
+        model.run(c.Login(user, "1234", station))
+        model.run(c.SetState(user, S.READY))
     for kind, a, b in ops:
         model.apply(kind, a, b)
         model.check()
