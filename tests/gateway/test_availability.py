@@ -130,3 +130,24 @@ def test_a_supervisor_on_an_agents_call_is_on_a_call_for_the_acd_until_leaving(
         answerer_result(agent)
     finally:
         stop(agent, call, supervisor)
+
+
+def test_an_agent_calling_its_own_group_is_not_offered_its_own_call(
+        gateway: GatewayProcess, tmp_path: Path) -> None:
+    """A call to a group from a station is that station's own call for the ACD: its agent,
+    first in the group's order and Ready, is on that call, so the next agent gets it."""
+    logon(gateway, "2101", "3000")
+    logon(gateway, "2102", "3001")
+    other = answerer(gateway, "2102", 1000.0, talk_seconds=2.0)
+    try:
+        result, _ = call_through(gateway, "2101", "6000", "--timeout", "20")
+        events, _ = answerer_result(other)
+    finally:
+        stop(other)
+        gateway.stop()
+    assert result["answered"] and result["ended_by_far_end"], result
+    assert [e["number"] for e in events if e["event"] == "call"] == ["2101"]
+    records = journal(tmp_path / "state", "3000")
+    assert not [r for r in records if r["type"] == "OfferCall"], records
+    assert [r["new"] for r in records if r["type"] == "StateChanged"] == [
+        "not-ready", "ready", "reserved", "talking", "ready"], records
