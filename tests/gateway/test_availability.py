@@ -1,7 +1,8 @@
 """Availability end to end (issue 16): an agent whose phone has a call is not rung for a queued
 one, with pyVoIP phones on the real gateway: an agent who dials out is rung for the queued
 call only when that call ends, and right then; a direct call that arrives during wrap-up keeps
-the agent from being offered a call when the wrap-up time ends, until the call is over."""
+the agent from being offered a call when the wrap-up time ends, until the call is over. The
+rules one by one and the property test are in tests/acd/test_agent_availability.py."""
 
 from __future__ import annotations
 
