@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from acdgate.acd import commands as c
 from acdgate.acd.engine import Acd
 from acdgate.acd.events import CommandRejected, Event, OfferCall, StateChanged
@@ -158,6 +159,62 @@ def test_a_station_to_station_call_has_a_part_at_each_station(acd_kit: Any) -> N
     assert [v.call_id for v in acd.station_calls("201")] == ["d1"]
     acd.handle(c.DirectCallEnded("d1"), 5)
     assert state_of(acd, "u1") is S.READY and acd.station_calls("201") == []
+
+
+# The HIL scenario test_a_phones_tone_ends_with_its_call, command by command as the gateway
+# sends them: a phone at a station with nobody logged on (299) dials the group, so the routed
+# call is also that station's own outgoing call, under the same call id.
+CALLER_ENDS = {
+    # the agent hangs up: the gateway ends the routed call, then the caller's part
+    "agent hangs up": ["CallEnded", "DirectCallEnded", "wrap-up"],
+    # the caller's part is reported only after the wrap-up is over
+    "caller's part after wrap-up": ["CallEnded", "wrap-up", "DirectCallEnded"],
+    # the caller's part first (the caller's station lets go before the routed call ends)
+    "caller's part first": ["DirectCallEnded", "CallEnded", "wrap-up"],
+}
+
+
+@pytest.mark.parametrize("order", CALLER_ENDS.values(), ids=list(CALLER_ENDS))
+def test_an_agent_is_ready_after_wrap_up_whenever_the_callers_station_lets_go(
+    acd_kit: Any, order: list[str]
+) -> None:
+    acd = acd_kit.acd([acd_kit.group("500", ["u1"], wrapup_seconds=1)])
+    acd_kit.login_ready(acd, ["u1"], 0)
+    now = 1.0
+    for n in (1, 2):  # twice, as the scenario does: the second call finds the agent Ready
+        call = f"c{n}"
+        seen: list[Event] = []
+        dialled = c.DirectCallStarted(call, "299", ani="299", dnis="500", direction=OUT)
+        assert acd.handle(dialled, now) == []
+        seen += acd.handle(c.CallArrived(call, "500", ani="299", dnis="500"), now)
+        assert [o.user_id for o in offers(seen)] == ["u1"]
+        assert acd.handle(c.DirectCallAnswered(call), now) == []  # the caller hears ringback
+        seen += acd.handle(c.CallAnswered(call, "u1"), now + 1)
+        now += 2.5
+        for step in order:
+            if step == "wrap-up":
+                now += 1.0
+                seen += acd.advance(now)
+                continue
+            if step == "CallEnded":
+                events = acd.handle(c.CallEnded(call), now)
+            else:
+                events = acd.handle(c.DirectCallEnded(call, station="299"), now)
+                assert events == []  # nobody at 299: nothing changes for the agent at 201
+            seen += events
+            now += 0.1
+        assert not [e for e in seen if isinstance(e, CommandRejected)]
+        assert changes(seen) == [
+            (S.READY, S.RESERVED),
+            (S.RESERVED, S.TALKING),
+            (S.TALKING, S.WORK_READY),
+            (S.WORK_READY, S.READY),
+        ]
+        now += 5.0
+        assert acd.advance(now) == [] and acd.next_deadline() is None
+        view = acd.agent("u1")
+        assert view is not None and (view.state, view.calls_handled) == (S.READY, n)
+        assert acd.station_calls("299") == [] and acd.station_calls("201") == []
 
 
 def test_logging_on_at_a_station_that_has_a_call_lands_on_the_call(acd_kit: Any) -> None:
