@@ -51,6 +51,7 @@ class Agent:
         "reason_code",
         "return_reason",
         "return_state",
+        "return_wrapup",
         "serves",
         "since",
         "state",
@@ -77,6 +78,7 @@ class Agent:
         self.calls_handled = 0
         self.return_state = AgentState.NOT_READY  # where a cancelled/direct call returns to
         self.return_reason: int | None = None
+        self.return_wrapup: int | None = None
         self.idle_since = 0.0  # when the agent last entered READY (most-idle key)
         self.last_group: str | None = None  # group of the last routed call (wrap-up time)
         # seconds spent per (state, reason code) over closed intervals of this session

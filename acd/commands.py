@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from acdgate.acd.states import AgentState
+from acdgate.acd.station_calls import CallDirection
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,26 +89,35 @@ class OfferFailed:
 
 @dataclass(frozen=True, slots=True)
 class DirectCallStarted:
-    """A non-routed call rings `station` (or the agent there dialled out)."""
+    """A non-routed call of `station`: one that rings it, or one its phone placed (`OUTGOING`).
+
+    Every call of a station is reported (to another station, to a user, to a group, a
+    transferred call, a supervisor's leg), whether someone is logged on there or not: an
+    agent whose station has a call is never offered a routed one. A station-to-station call
+    is one call id with a part at each station.
+    """
 
     call_id: str
     station: str
     ani: str = ""
     dnis: str = ""
+    direction: CallDirection = CallDirection.INCOMING
 
 
 @dataclass(frozen=True, slots=True)
 class DirectCallAnswered:
-    """The non-routed call was answered."""
+    """The non-routed call was answered (at every station it has a part at)."""
 
     call_id: str
 
 
 @dataclass(frozen=True, slots=True)
 class DirectCallEnded:
-    """The non-routed call ended, answered or not."""
+    """The non-routed call ended, answered or not; only `station`'s part of it when given
+    (a blind transfer handed the other party on)."""
 
     call_id: str
+    station: str | None = None
 
 
 Command = (

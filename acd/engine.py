@@ -56,6 +56,7 @@ from acdgate.acd.states import (
     menu,
     next_step,
 )
+from acdgate.acd.station_calls import StationCalls, StationCallView
 from acdgate.acd.stats import AgentStats, GroupStats, empty_state_counts
 from acdgate.acd.timers import TimerKind, Timers
 
@@ -101,7 +102,7 @@ class Acd:
             counts[S.LOGGED_OUT] = sum(1 for m in set(g.members) if m in self._agents)
             self._counts[g.number] = counts
         self._calls: dict[str, Call] = {}
-        self._direct: dict[str, str] = {}  # non-routed call id -> user id
+        self._station_calls = StationCalls()  # every non-routed call, by station
         self._wrapup_until: dict[str, float] = {}
         self._timers = Timers()
         self._pins = PinGuard(site.policy)
@@ -202,6 +203,10 @@ class Acd:
         """Every routed call still in the ACD."""
         return [c.view() for c in self._calls.values()]
 
+    def station_calls(self, extension: str) -> list[StationCallView]:
+        """The station's non-routed calls (incoming and outgoing), oldest first."""
+        return self._station_calls.at(extension)
+
     def waiting(self, number: str) -> list[str]:
         """Call ids waiting in a group, in the order they will be served."""
         return [c.call_id for c in self._queues[number].waiting()]
@@ -235,7 +240,8 @@ class Acd:
                     counts[new] += 1
                     if old is S.READY:
                         self._ready[g].discard(agent)
-        if old is S.WORK_READY:
+        if new is not S.WORK_READY and new not in ON_CALL:
+            # wrap-up is over (a non-routed call during it lets the time run on: Table 2)
             self._timers.cancel(TimerKind.WRAPUP_END, agent.user_id)
             self._wrapup_until.pop(agent.user_id, None)
         agent.state = new
@@ -262,13 +268,44 @@ class Acd:
                     self._ready[g].add(agent)
             self._take_call(agent, now, out)
         elif new is S.WORK_READY:
-            group = self._groups.get(agent.last_group or "")
-            if group is not None and group.wrapup_seconds > 0:
-                until = now + group.wrapup_seconds
-                self._wrapup_until[agent.user_id] = until
-                self._timers.set(TimerKind.WRAPUP_END, agent.user_id, until)
+            self._start_wrapup(agent, now)
         elif new is S.LOGGED_OUT:
             agent.pending = None
+
+    def _start_wrapup(self, agent: Agent, now: float) -> None:
+        """Arm the wrap-up time of the agent's last group, unless it runs already (the agent
+        comes back to WORK_READY from a non-routed call taken during wrap-up)."""
+        if self._timers.armed(TimerKind.WRAPUP_END, agent.user_id):
+            return
+        group = self._groups.get(agent.last_group or "")
+        if group is not None and group.wrapup_seconds > 0:
+            until = now + group.wrapup_seconds
+            self._wrapup_until[agent.user_id] = until
+            self._timers.set(TimerKind.WRAPUP_END, agent.user_id, until)
+
+    def _enter(
+        self,
+        agent: Agent,
+        new: AgentState,
+        now: float,
+        out: list[Event],
+        reason_code: int | None = None,
+        wrapup_code: int | None = None,
+        call_id: str | None = None,
+    ) -> None:
+        """`_change` to `new`; but while the agent's station has a non-routed call, a state off
+        the call is where the agent goes back to after it, and it stays on the call (Table 2)."""
+        current = self._station_calls.current(agent.station)
+        if current is None or new in ON_CALL or new is S.LOGGED_OUT:
+            self._change(agent, new, now, out, reason_code, wrapup_code, call_id)
+            return
+        agent.return_state = new
+        agent.return_reason, agent.return_wrapup = reason_code, wrapup_code
+        if new is S.WORK_READY:
+            self._start_wrapup(agent, now)  # the work time runs during the call
+        self._change(
+            agent, S.TALKING if current.answered else S.RESERVED, now, out, call_id=current.call_id
+        )
 
     def _fire(
         self,
@@ -287,23 +324,26 @@ class Acd:
         if step is None or step is Rule.PEND:
             return False
         if step is Rule.RESUME:
-            self._change(agent, agent.return_state, now, out, agent.return_reason)
+            self._enter(
+                agent, agent.return_state, now, out, agent.return_reason, agent.return_wrapup
+            )
         elif step is Rule.AFTER_CALL:
             pending, agent.pending = agent.pending, None
             if pending is not None:
-                self._change(
-                    agent, pending.state, now, out, pending.reason_code, pending.wrapup_code
-                )
+                self._enter(agent, pending.state, now, out, pending.reason_code, pending.wrapup_code)
             elif direct:
-                self._change(agent, agent.return_state, now, out, agent.return_reason)
+                self._enter(
+                    agent, agent.return_state, now, out, agent.return_reason, agent.return_wrapup
+                )
             else:
                 group = self._groups.get(agent.last_group or "")
                 wrapup = group is not None and group.wrapup_seconds > 0
-                self._change(agent, S.WORK_READY if wrapup else S.READY, now, out)
+                self._enter(agent, S.WORK_READY if wrapup else S.READY, now, out)
         else:
             if step is S.RESERVED:
                 agent.return_state, agent.return_reason = agent.state, agent.reason_code
-            self._change(agent, step, now, out, reason_code, wrapup_code, call_id)
+                agent.return_wrapup = agent.wrapup_code
+            self._enter(agent, step, now, out, reason_code, wrapup_code, call_id)
         return True
 
     def _reject(
@@ -459,8 +499,15 @@ class Acd:
     def _wrapup_end(self, user_id: str, now: float, out: list[Event]) -> None:
         self._wrapup_until.pop(user_id, None)
         agent = self._agents.get(user_id)
-        if agent is not None:
-            self._fire(agent, I.WRAPUP_EXPIRED, now, out)
+        if agent is None:
+            return
+        if agent.state in ON_CALL:
+            # wrap-up ended during a non-routed call: the agent goes back to what it ends in
+            step = next_step(agent.return_state, I.WRAPUP_EXPIRED)
+            if isinstance(step, AgentState):
+                agent.return_state, agent.return_reason, agent.return_wrapup = step, None, None
+            return
+        self._fire(agent, I.WRAPUP_EXPIRED, now, out)
 
     # ------------------------------------------------------------------ routed calls
 
@@ -579,7 +626,8 @@ class Acd:
         return self._route(call, now, out)
 
     def _call_arrived(self, c: cmd.CallArrived, now: float, out: list[Event]) -> None:
-        if c.call_id in self._calls or c.call_id in self._direct:
+        # (a station that dials a group has that call as its own outgoing one, same call id)
+        if c.call_id in self._calls:
             return self._reject(out, now, None, c, f"duplicate call id {c.call_id}")
         if c.group not in self._groups:
             out.append(
@@ -715,39 +763,61 @@ class Acd:
     # ------------------------------------------------------------------ direct calls
 
     def _direct_started(self, c: cmd.DirectCallStarted, now: float, out: list[Event]) -> None:
-        if c.call_id in self._direct or c.call_id in self._calls:
+        if c.station not in self._stations:
+            return self._reject(out, now, None, c, f"unknown station {c.station}")
+        if not self._station_calls.start(c.call_id, c.station, c.direction):
             return self._reject(out, now, None, c, f"duplicate call id {c.call_id}")
         agent = self._at_station.get(c.station)
-        if agent is None:
-            return self._reject(out, now, None, c, f"no user at station {c.station}")
-        if not self._fire(agent, I.DIRECT_RING, now, out, call_id=c.call_id):
-            return self._reject(
-                out, now, agent.user_id, c, f"direct call not tracked in {agent.state}"
-            )
-        self._direct[c.call_id] = agent.user_id
+        if agent is not None:
+            self._follow(agent, now, out)
         return None
 
-    def _direct_agent(self, c: object, call_id: str, now: float, out: list[Event]) -> Agent | None:
-        user_id = self._direct.get(call_id)
-        if user_id is None:
-            self._reject(out, now, None, c, f"unknown direct call {call_id}")
-            return None
-        return self._agents[user_id]
-
     def _direct_answered(self, c: cmd.DirectCallAnswered, now: float, out: list[Event]) -> None:
-        agent = self._direct_agent(c, c.call_id, now, out)
-        if agent is not None and not self._fire(
-            agent, I.DIRECT_ANSWER, now, out, call_id=c.call_id
-        ):
-            self._reject(out, now, agent.user_id, c, f"direct answer not allowed in {agent.state}")
+        stations = self._station_calls.answer(c.call_id)
+        if not stations:
+            return self._reject(out, now, None, c, f"unknown direct call {c.call_id}")
+        self._follow_stations(stations, now, out)
+        return None
 
     def _direct_ended(self, c: cmd.DirectCallEnded, now: float, out: list[Event]) -> None:
-        agent = self._direct_agent(c, c.call_id, now, out)
-        if agent is None:
+        stations = self._station_calls.end(c.call_id, c.station)
+        if not stations:
+            return self._reject(out, now, None, c, f"unknown direct call {c.call_id}")
+        self._follow_stations(stations, now, out)
+        return None
+
+    def _follow_stations(self, stations: list[str], now: float, out: list[Event]) -> None:
+        for station in stations:
+            agent = self._at_station.get(station)
+            if agent is not None:
+                self._follow(agent, now, out)
+
+    def _on_routed_call(self, agent: Agent) -> bool:
+        """The agent is ringing for, or talking on, a routed call."""
+        call = self._calls.get(agent.call_id or "")
+        return call is not None and (
+            call.user_id == agent.user_id or agent.user_id in call.offered_to
+        )
+
+    def _follow(self, agent: Agent, now: float, out: list[Event]) -> None:
+        """The agent's state follows its station's non-routed calls (guide Table 2): RESERVED
+        while the call it is on rings, TALKING once answered, back when the last one ends. A
+        routed call the agent rings for or talks on comes first; `_enter` hands over after it."""
+        if agent.state is S.LOGGED_OUT or self._on_routed_call(agent):
             return
-        del self._direct[c.call_id]
-        if not self._fire(agent, I.DIRECT_END, now, out, direct=True):
-            self._reject(out, now, agent.user_id, c, f"direct end not allowed in {agent.state}")
+        current = self._station_calls.current(agent.station, keep=agent.call_id)
+        if current is None:
+            if agent.state in ON_CALL:
+                self._fire(agent, I.DIRECT_END, now, out, direct=True)
+            return
+        if agent.state not in ON_CALL:
+            self._fire(agent, I.DIRECT_RING, now, out, call_id=current.call_id)
+        if current.answered and agent.state is S.RESERVED:
+            self._fire(agent, I.DIRECT_ANSWER, now, out, call_id=current.call_id)
+        elif agent.call_id != current.call_id:
+            # the call it was on ended, another of the station's goes on
+            on = S.TALKING if current.answered else S.RESERVED
+            self._change(agent, on, now, out, call_id=current.call_id)
 
     # ------------------------------------------------------------------ snapshot
 

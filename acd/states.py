@@ -21,6 +21,14 @@ the call rather than on the state alone:
   member of a collective group answered, a direct call stopped ringing) puts the agent
   back in the state it had before the ring.
 
+A non-routed call (`DIRECT_*`: incoming, outgoing, transferred, a supervisor's) makes the
+agent RESERVED, then TALKING, from any state it is logged on in, and puts it back when the
+station's last call ends (guide Table 2). While the station has such a call, whatever would
+move the agent to a state off the call (its routed call ends, an offer is cancelled, the
+login itself) becomes the state it goes back to, and the agent stays on the call: an agent
+whose phone has a call is never READY, so it is never offered a routed one. Wrap-up time
+runs on during the call; if it ends then, the agent goes back to READY.
+
 A `(state, input)` pair with no entry is refused: the engine answers with a rejection
 event naming the state, never silently ignores it. The phone menu of a state
 (`menu(state)`, guide Figures 6 and 7) is derived from the same table, so the menu
@@ -60,7 +68,7 @@ class AgentInput(Enum):
     OFFER_FAILED = "offer-failed"  # the station could not be rung
     ANSWER = "answer"
     CALL_END = "call-end"
-    DIRECT_RING = "direct-ring"  # a non-routed call rings the agent's station
+    DIRECT_RING = "direct-ring"  # a non-routed call rings the agent's station (or it dials out)
     DIRECT_ANSWER = "direct-answer"
     DIRECT_END = "direct-end"
     WRAPUP_EXPIRED = "wrapup-expired"
@@ -113,6 +121,10 @@ TRANSITIONS: dict[tuple[AgentState, AgentInput], AgentState | Rule] = {
     (S.READY, I.OFFER): S.RESERVED,
     (S.READY, I.DIRECT_RING): S.RESERVED,
     (S.READY, I.FORCED_LOGOUT): S.LOGGED_OUT,
+    # Guide "Reserved": a call is ringing on your phone; a non-routed call may ring (or be
+    # placed) in wrap-up too, and the agent goes back to wrap-up after it.
+    (S.WORK_READY, I.DIRECT_RING): S.RESERVED,
+    (S.WORK_NOT_READY, I.DIRECT_RING): S.RESERVED,
     (S.RESERVED, I.ANSWER): S.TALKING,
     (S.RESERVED, I.DIRECT_ANSWER): S.TALKING,
     (S.RESERVED, I.OFFER_CANCELLED): Rule.RESUME,

@@ -308,7 +308,11 @@ def test_a_phones_tone_ends_with_its_call(lab: Lab, conditions: LabNetwork, kind
         answer(agent, tone=tone_of_agent)
         talk(1.5, agent, caller)
         agent_end, caller_end = hang_up(agent), caller.wait_for(K.CALL_ENDED, 15)
-        wait_state(lab, "3000", "READY", since=before)  # after wrap-up
+        # READY after this call's wrap-up: looked for after the call's end, not after `before`.
+        # `before` may come before log_on's own READY line on the first call (the harness reads
+        # the gateway's output in a thread of its own, so a mark can lag the HTTP replies).
+        completed = logged(lab, acd_event("CallCompleted", "3000"), "the call completed", since=before)
+        wait_state(lab, "3000", "READY", since=completed.end())  # after wrap-up
         at_agent, at_caller = heard(agent_end), heard(caller_end)
         if tone_of_caller is not None:  # the tones carry, so their absence below is meaningful
             assert tone_seconds(at_agent, CALLER) > 0.5, "the agent did not hear the caller's tone"

@@ -118,7 +118,11 @@ class GatewayProcess:
                 self._new_output.wait(remaining)
 
     def mark(self) -> int:
-        """Where the output ends now: a `since` for `wait_for_output` that ignores older lines."""
+        """Where the output read so far ends: a `since` for `wait_for_output` that ignores older
+        lines. The output is read by a thread of its own, so a line the gateway wrote just
+        before an HTTP reply may still be on its way and land after the mark: to wait for the
+        next line of a kind that was logged just now too (a state entered again), take the
+        `since` from a line waited for (`wait_for_output(...).end()`), not from a mark."""
         with self._new_output:
             return sum(map(len, self.lines))
 

@@ -3,8 +3,10 @@
 The gateway is a back-to-back user agent: the caller's leg (UAS) rings while an outgoing leg
 (UAC) rings the target station at the address it registered from; when it answers, the
 caller's leg is answered and the two RTP sessions are bridged. Either side hanging up ends
-the other. The ACD follows along as the guide's Table 2 says for non-routed calls: the agent
-at the ringing station goes RESERVED, then TALKING, then back to READY or NOT_READY.
+the other. The ACD follows along as the guide's Table 2 says for non-routed calls: it is told
+of the call at both stations (ringing at the target, placed at the caller's), so the agent
+at either goes RESERVED, then TALKING, then back to the state it had, and is offered no
+routed call meanwhile.
 
 A user number whose user is logged off, or a station with no user when a user number was
 dialled, is refused as the IP Office tip describes ("No User"); a station's own outgoing
@@ -17,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from acdgate.acd import commands as cmd
+from acdgate.acd.events import CommandRejected
+from acdgate.acd.station_calls import CallDirection
 from acdgate.gateway.calls.context import CallContext, CallContextUser
 from acdgate.gateway.legs.leg import EndReason, Refusal
 from acdgate.gateway.legs.registry import Handover, LegOwner, SipLegs
@@ -93,15 +97,20 @@ class CallController(CallContextUser, LegOwner):
             self.legs.add(leg, self)
             leg.start()
         caller.on_ended = lambda reason: self._caller_ended(call, reason)
-        agent = self.acd.acd.agent_at_station(target)
-        if agent is not None:
-            events = self.acd.execute(cmd.DirectCallStarted(call.call_id, target, ani=caller_number, dnis=dialled))
-            call.acd_tracked = not any(type(e).__name__ == "CommandRejected" for e in events)
+        # the ACD tracks every call of a station, someone logged on there or not (Table 2)
+        starts = [cmd.DirectCallStarted(call.call_id, target, ani=caller_number, dnis=dialled)]
+        if caller.station is not None:
+            starts.append(cmd.DirectCallStarted(call.call_id, caller.station, ani=caller_number,
+                                                dnis=dialled, direction=CallDirection.OUTGOING))
+        for start in starts:
+            events = self.acd.execute(start)
+            call.acd_tracked |= not any(isinstance(e, CommandRejected) for e in events)
         call.timer = self.reactor.callLater(RING_SECONDS, self._ring_timeout, call)
 
     def release(self, call_id: str) -> Bridge | None:
-        """Hand a connected call over (a blind transfer takes it): it ends for the ACD and the
-        busy lamps, its legs stay up; returns its bridge, still joining them."""
+        """Hand a connected call over (a blind transfer takes it): it ends for the ACD at the
+        target station (the caller's part goes on with the transfer) and for the busy lamps,
+        its legs stay up; returns its bridge, still joining them."""
         call = self.calls.get(call_id)
         if call is None or call.ended:
             return None
@@ -110,8 +119,8 @@ class CallController(CallContextUser, LegOwner):
         if call.timer is not None and call.timer.active():
             call.timer.cancel()
         self._blf(call, DialogState.TERMINATED)
-        if call.acd_tracked:
-            self.acd.execute(cmd.DirectCallEnded(call.call_id))
+        if call.acd_tracked and call.target_station is not None:
+            self.acd.execute(cmd.DirectCallEnded(call.call_id, station=call.target_station))
         self.calls.pop(call.call_id, None)
         return bridge
 

@@ -7,6 +7,7 @@ drives routed calls, being imported back.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 
 from acdgate.codecs.recorder import CallRecorder
@@ -35,6 +36,7 @@ class Intervention:
         self.leg = leg
         self.conference: Conference | None = None
         self._recorder: CallRecorder | None = None
+        self.on_closed: Callable[[], None] | None = None  # told when `close` hangs the leg up
 
     @property
     def connected(self) -> bool:
@@ -56,3 +58,5 @@ class Intervention:
             self.conference.close()
         self.leg.on_ended = None
         self.leg.hangup()
+        if self.on_closed is not None:
+            self.on_closed()

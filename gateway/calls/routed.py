@@ -7,6 +7,8 @@ Call-Info/Alert-Info), each `OfferCancelled` (collective losers) or `RingNoAnswe
 The first agent to answer is bridged to the caller; either hanging up ends the call.
 A caller who hangs up while waiting is an abandon. Everything the engine says arrives through
 `AcdService.listeners`, so offers made later (an agent becoming READY, overflow) work the same.
+A caller at one of our stations has the call as its own outgoing one for the ACD (an agent
+there is on a call, and is not offered one, its own included, until it hangs up).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from acdgate.acd import commands as cmd
 from acdgate.acd import events as ev
+from acdgate.acd.station_calls import CallDirection
 from acdgate.codecs.tones import RINGBACK
 from acdgate.gateway.calls.context import CallContext, CallContextUser
 from acdgate.gateway.calls.intervention import Intervention
@@ -50,6 +53,7 @@ class RoutedCall:
     recording: ActiveRecording | None = None
     intervention: Intervention | None = None  # while set, its Conference joins the legs, not `bridge`
     in_acd: bool = True  # False once intercepted: the ACD saw CallEnded for the agent
+    caller_tracked: bool = False  # the ACD has it as the caller's station's outgoing call
 
 
 class RoutedCalls(CallContextUser, LegOwner):
@@ -84,12 +88,17 @@ class RoutedCalls(CallContextUser, LegOwner):
         self.calls[call_id] = call
         caller.on_ended = lambda reason: self._caller_ended(call, reason)
         ani = caller.station or "anonymous"
+        if caller.station is not None:  # first: an agent calling its own group is not offered it
+            started = self.acd.execute(cmd.DirectCallStarted(call_id, caller.station, ani=ani, dnis=group,
+                                                             direction=CallDirection.OUTGOING))
+            call.caller_tracked = not any(isinstance(e, ev.CommandRejected) for e in started)
         events = self.acd.execute(cmd.CallArrived(call_id, group, ani=ani, dnis=group))
         refused = next((e for e in events if isinstance(e, ev.CallRefused)), None)
         if refused is not None:
             # a full queue refuses before answering: the caller's phone shows why
             call.ended = True
             self.calls.pop(call_id, None)
+            self._caller_free(call)
             for leg in list(call.offers.values()):
                 leg.cancel()
             caller.refuse(Refusal(486 if refused.reason == "queue full" else 404,
@@ -98,6 +107,8 @@ class RoutedCalls(CallContextUser, LegOwner):
         if call.ended:
             return
         answered = caller.answer()
+        if call.caller_tracked:
+            self.acd.execute(cmd.DirectCallAnswered(call_id))
         answered.addCallbacks(lambda _: self._hold(call), lambda _: None)
 
     def stop(self) -> None:
@@ -213,6 +224,13 @@ class RoutedCalls(CallContextUser, LegOwner):
         self.calls.pop(call.call_id, None)
         if call.in_acd:
             self.acd.execute(cmd.CallEnded(call.call_id))
+        self._caller_free(call)
+
+    def _caller_free(self, call: RoutedCall) -> None:
+        """The caller's station has the call no more (the ACD tracked it there)."""
+        if call.caller_tracked:
+            call.caller_tracked = False
+            self.acd.execute(cmd.DirectCallEnded(call.call_id, station=call.caller.station))
 
     def _blf(self, station: str, state: DialogState, call: RoutedCall) -> None:
         if self.dialog_states is not None:

@@ -9,7 +9,9 @@ the supervisor's) or by HTTP (`POST /api/agents/N/monitor`, the gateway rings th
 supervisor's station). Monitor, whisper and barge-in switch the call from its two-party
 Bridge to a `conference.Conference` until the supervisor hangs up (or changes mode over
 HTTP); intercept moves the caller to the supervisor's leg, hangs up the agent's leg and
-ends the call in the ACD for the agent (CallEnded, wrap-up as usual).
+ends the call in the ACD for the agent (CallEnded, wrap-up as usual). The supervisor's own
+leg is a call of the supervisor's station for the ACD (issue 16), from the ring or the join
+until it ends: a supervisor logged on as an agent is Talking meanwhile, and offered nothing.
 
 Notification (site `policy.agent_notice`, `policy.notice_beep`): the agent's phone status
 line shows `Rec`, `Mon` or `Rec/Mon` (agent-initiated recording always shows `Rec`), and a
@@ -22,14 +24,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Set
 from typing import Any
 
+from acdgate.acd import commands as cmd
+from acdgate.acd.events import CommandRejected
 from acdgate.acd.site import Feature, Site
+from acdgate.acd.station_calls import CallDirection
 from acdgate.codecs.mixer import MixMode, Party
 from acdgate.codecs.tones import RECORDING_BEEP, render
 from acdgate.gateway.agents.acd_service import AcdService
 from acdgate.gateway.calls.intervention import Intervention, SupervisorMode
 from acdgate.gateway.calls.routed import RoutedCall, RoutedCalls
 from acdgate.gateway.legs.leg import EndReason, Leg, Refusal
-from acdgate.gateway.legs.registry import Handover, LegOwner, LegRegistry, SipLegs
+from acdgate.gateway.legs.registry import Handover, LegOwner, LegRegistry, SipLegs, leg_call_id
 from acdgate.gateway.legs.sip_uac import OutgoingSipLeg
 from acdgate.gateway.legs.sip_uas import SipLeg
 from acdgate.gateway.media.conference import Conference
@@ -68,6 +73,7 @@ class Supervision(LegOwner):
         self.beep_every = site.policy.notice_beep_every_seconds
         self._beeping: dict[str, Conference] = {}  # call id -> short caller+agent mix for a beep
         self._beep_again: dict[str, Any] = {}  # call id -> the DelayedCall of its next beep
+        self._acd_parts: dict[str, str] = {}  # supervisor leg's Call-ID -> its station, for the ACD
 
     def attach(self, routed: RoutedCalls, legs: LegRegistry) -> None:
         """Work on these routed calls (and record them into our archive); register the legs
@@ -177,7 +183,9 @@ class Supervision(LegOwner):
             return Refusal(488, "The supervisor's call has no media")
         call = self.routed.connected_call(target) if self.routed is not None else None
         assert call is not None
-        self._connect(call, Intervention(supervisor, leg.station, mode, leg))
+        intervention = Intervention(supervisor, leg.station, mode, leg)
+        self._acd_part(intervention, CallDirection.OUTGOING, answered=True)
+        self._connect(call, intervention)
         return None
 
     def request(self, supervisor: str, station: str, target: str, mode: SupervisorMode) -> tuple[int, str]:
@@ -204,11 +212,14 @@ class Supervision(LegOwner):
             return 480, f"Station {station} is not registered"
         intervention = Intervention(supervisor, station, mode, leg)
         found.intervention = intervention
+        self._acd_part(intervention, CallDirection.INCOMING, answered=False)
 
         def answered() -> None:
             if found.ended or found.intervention is not intervention:
                 leg.hangup()
                 return
+            if leg_call_id(leg) in self._acd_parts:
+                self.acd.execute(cmd.DirectCallAnswered(leg_call_id(leg)))
             self._connect(found, intervention)
 
         def ended(reason: EndReason) -> None:
@@ -388,6 +399,30 @@ class Supervision(LegOwner):
     def _forget(self, leg: SipLeg | OutgoingSipLeg) -> None:
         if isinstance(leg, OutgoingSipLeg) and self.legs is not None:  # a short code's leg is the dispatcher's
             self.legs.remove(leg)
+        self._acd_part_ended(leg)
+
+    # -- the ACD's view of the supervisor's station -----------------------------------------
+
+    def _acd_part(self, intervention: Intervention, direction: CallDirection, *, answered: bool) -> None:
+        """The supervisor's leg is a call of the supervisor's station for the ACD (an agent
+        logged on there is on a call, not offered one), until the leg ends."""
+        leg, station = intervention.leg, intervention.station
+        if station is None:
+            return
+        call_id = leg_call_id(leg)
+        events = self.acd.execute(cmd.DirectCallStarted(call_id, station, dnis=intervention.mode.value,
+                                                        direction=direction))
+        if any(isinstance(e, CommandRejected) for e in events):
+            return
+        self._acd_parts[call_id] = station
+        if answered:
+            self.acd.execute(cmd.DirectCallAnswered(call_id))
+        intervention.on_closed = lambda: self._acd_part_ended(leg)
+
+    def _acd_part_ended(self, leg: SipLeg | OutgoingSipLeg) -> None:
+        station = self._acd_parts.pop(leg_call_id(leg), None)
+        if station is not None:
+            self.acd.execute(cmd.DirectCallEnded(leg_call_id(leg), station=station))
 
     # -- rules ----------------------------------------------------------------------------
 

@@ -8,9 +8,10 @@ owner releases it), the agent may hang up at once (blind) and the other party th
 ringback. When the target answers: NOTIFY `SIP/2.0 200 OK`, the other party is bridged to the
 target, and the agent's leg gets BYE once the NOTIFY is answered. When the target fails:
 NOTIFY with its status; the agent, if still there, keeps the call, else the other party is
-released. When an agent is logged on at the target station, the ACD follows the transferred
-call there as a direct call (ringing, talking, ended), so that agent is not offered a queued
-call meanwhile and its state shows the call.
+released. The ACD follows the transferred call at the target station as a direct call
+(ringing, talking, ended), so an agent there is not offered a queued call meanwhile and its
+state shows the call; the transferred party's own part of the call (a station that called)
+goes on with the transfer and ends with it.
 """
 
 from __future__ import annotations
@@ -163,8 +164,8 @@ class Transfers(LegOwner):
     # -- the ACD's view of the target ---------------------------------------------------------
 
     def _acd_follow(self, call: TransferredCall, leg: OutgoingSipLeg, ani: str, dnis: str) -> None:
-        """An agent at the target station: the ACD tracks the transfer as a direct call there."""
-        if self.acd is None or self.acd.acd.agent_at_station(call.target_station) is None:
+        """The ACD tracks the transfer as a direct call at the target station."""
+        if self.acd is None:
             return
         events = self.acd.execute(cmd.DirectCallStarted(leg.call_id, call.target_station, ani=ani, dnis=dnis))
         if not any(isinstance(e, CommandRejected) for e in events):
@@ -178,6 +179,15 @@ class Transfers(LegOwner):
         if self.acd is not None and call.acd_call is not None:
             acd_call, call.acd_call = call.acd_call, None
             self.acd.execute(cmd.DirectCallEnded(acd_call))
+
+    def _acd_party_ended(self, call: TransferredCall) -> None:
+        """The transferred party's station, if it has the call as its own (it dialled), is
+        free again: its part was left running when the call was handed over."""
+        station = call.caller.station
+        if self.acd is None or station is None:
+            return
+        if any(c.call_id == call.call_id for c in self.acd.acd.station_calls(station)):
+            self.acd.execute(cmd.DirectCallEnded(call.call_id, station=station))
 
     # -- progress --------------------------------------------------------------------------
 
@@ -268,6 +278,7 @@ class Transfers(LegOwner):
             if leg is not None:
                 leg.hangup()
         self._acd_ended(call)
+        self._acd_party_ended(call)
         self.calls.pop(call.call_id, None)
         if self.on_ended is not None:
             self.on_ended(call)

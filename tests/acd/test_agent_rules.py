@@ -285,10 +285,13 @@ def test_direct_call_round_trip_from_ready_and_not_ready(acd_kit: Any) -> None:
     assert acd2.agent("u1").calls_handled == 0  # only routed calls count
 
 
-def test_direct_call_to_a_station_without_user_is_rejected(acd_kit: Any) -> None:
+def test_direct_call_to_a_station_without_user_is_tracked_quietly(acd_kit: Any) -> None:
+    """Issue 16: every call of a station is tracked, so that whoever logs on there during it
+    is on the call (test_availability); with nobody there it changes no agent."""
     acd = acd_kit.acd([])
-    [e] = acd.handle(DirectCallStarted("d1", "299"), 0)
-    assert isinstance(e, CommandRejected)
+    assert acd.handle(DirectCallStarted("d1", "299"), 0) == []
+    assert [v.call_id for v in acd.station_calls("299")] == ["d1"]
+    assert acd.handle(DirectCallEnded("d1"), 0) == []
     [e] = acd.handle(DirectCallEnded("d1"), 0)
     assert isinstance(e, CommandRejected)
 

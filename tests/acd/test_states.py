@@ -55,8 +55,14 @@ def test_routed_offers_only_reach_ready_agents() -> None:
     assert offered_from == {S.READY}
 
 
-def test_direct_calls_ring_ready_and_not_ready_only() -> None:
-    assert {s for (s, i) in TRANSITIONS if i is AgentInput.DIRECT_RING} == {S.READY, S.NOT_READY}
+def test_direct_calls_ring_in_every_state_off_a_call() -> None:
+    # Table 2 names Ready and Not Ready; a call may ring (or be placed) in wrap-up too (issue 16)
+    assert {s for (s, i) in TRANSITIONS if i is AgentInput.DIRECT_RING} == {
+        S.READY,
+        S.NOT_READY,
+        S.WORK_READY,
+        S.WORK_NOT_READY,
+    }
 
 
 def test_forced_logout_never_from_a_call() -> None:

@@ -54,21 +54,32 @@ def logon(gw: GatewayProcess, station: str, user: str, pin: str = "1234", ready:
 
 def answerer(gw: GatewayProcess, station: str, tone: float, talk_seconds: float = 2.5,
              dial_during: list[str] | None = None, announce: tuple[float, ...] = (),
-             timeout: float = 40.0) -> subprocess.Popen[str]:
+             timeout: float = 40.0, sip_port: int | None = None) -> subprocess.Popen[str]:
     """A registered pyVoIP phone at `station` that answers one call within `timeout` s and plays
-    `tone`; it reports each 0.3 s it hears of a tone in `announce` (`wait_heard`)."""
-    args = [sys.executable, str(SUPPORT / "pyvoip_answerer.py"), "--server", gw.sip[0], "--port", str(gw.sip[1]),
-            "--user", station, "--password", f"pw{station}", "--sip-port", str(free_port()),
-            "--tone", str(tone), "--talk-seconds", str(talk_seconds), "--timeout", str(timeout)]
-    for item in dial_during or []:
-        args += ["--dial-during", item]
-    for hz in announce:
-        args += ["--announce", str(hz)]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    `tone`; it reports each 0.3 s it hears of a tone in `announce` (`wait_heard`). `sip_port`:
+    the one an earlier phone of the station used, so that it takes over that registration."""
+    proc = _answerer_process(gw, station, tone, talk_seconds, timeout, sip_port,
+                             [arg for item in dial_during or [] for arg in ("--dial-during", item)]
+                             + [arg for hz in announce for arg in ("--announce", str(hz))])
     assert proc.stdout is not None
     first = json.loads(proc.stdout.readline() or '{"event": "died"}')
     assert first.get("ok") is True, first
     return proc
+
+
+def dial_then_answer(gw: GatewayProcess, station: str, dial: str, tone: float, talk_seconds: float = 2.5,
+                     timeout: float = 40.0) -> subprocess.Popen[str]:
+    """A pyVoIP phone at `station` that dials `dial` and waits that call out (at most 15 s), then
+    answers one call as `answerer` does; returns at once (read it with `answerer_result`)."""
+    return _answerer_process(gw, station, tone, talk_seconds, timeout, None, ["--dial-first", dial])
+
+
+def _answerer_process(gw: GatewayProcess, station: str, tone: float, talk_seconds: float, timeout: float,
+                      sip_port: int | None, more: list[str]) -> subprocess.Popen[str]:
+    args = [sys.executable, str(SUPPORT / "pyvoip_answerer.py"), "--server", gw.sip[0], "--port", str(gw.sip[1]),
+            "--user", station, "--password", f"pw{station}", "--sip-port", str(sip_port or free_port()),
+            "--tone", str(tone), "--talk-seconds", str(talk_seconds), "--timeout", str(timeout), *more]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 # What `wait_heard` read of a worker's stdout beyond the line it waited for, by pid: the
