@@ -190,7 +190,9 @@ class CallSignallingConnection:
             return [LogDefect(f"{type(message).__name__} after the connection ended")]
         if isinstance(message, CallSignalDecodeError):
             return self._decode_error(message, now)
-        if isinstance(message, _FLAGGED):
+        if isinstance(message, _FLAGGED) and not (isinstance(message, Facility)
+                                                  and message.reason is None):
+            # the flag is in the UUIE: an empty-body Facility (H.225.0 7.4.2) has none
             self._peer_maintains = message.maintain_connection
         if message.call_reference == GLOBAL_CALL_REFERENCE:
             # Q.931 5.8.3.2 f, h: nothing is done on the global call reference but a Status

@@ -556,7 +556,11 @@ def test_the_connection_stays_when_both_sides_maintain_it() -> None:
     call = offered(conn, maintain_connection=True)
     actions = conn.release(call, T0)
     assert not of(CloseConnection, actions) and not conn.closed
-    call = offered(conn, ref=REF + 1, maintain_connection=False)
+    call = offered(conn, ref=REF + 1, maintain_connection=True)
+    tunnelled = Facility(REF + 1, True, CID, h245=H245Tunnel(True, (b"tcs",)))  # no UUIE flags
+    conn.receive(tunnelled, T0)
+    assert not of(CloseConnection, conn.release(call, T0))
+    call = offered(conn, ref=REF + 2, maintain_connection=False)
     assert of(CloseConnection, conn.release(call, T0))
 
 
