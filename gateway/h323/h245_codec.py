@@ -397,10 +397,14 @@ class H245Codec:
             return H245DecodeError("empty PDU")
         try:
             self._pdu.from_aper(data)
-            kind, (name, body) = self._pdu.get_val()
+            kind, inner = self._pdu.get_val()
         except _DECODE_ERRORS as e:
             return H245DecodeError(f"PER: {type(e).__name__}: {e}"[:200], data)
-        reader = _READERS.get(kind, {}).get(name)
+        if kind not in _READERS:
+            # an extension alternative of a later H.245 version: pycrate names it "_ext_N"
+            return OtherH245Message(kind, kind, data)
+        name, body = inner
+        reader = _READERS[kind].get(name)
         if reader is None:
             return OtherH245Message(kind, name, data)
         try:
