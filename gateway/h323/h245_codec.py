@@ -6,7 +6,9 @@ encoded alone, H.225.0 Setup-UUIE fastStart, H.323 8.1.7) and reuses them (one c
 engine, one thread). `decode` turns untrusted octets into a message or an `H245DecodeError`
 naming the defect: nothing it reads raises out of it. `encode` raises only on a value we built
 wrongly (our bug). pycrate 0.8.1 misplaces the realignment of SEQUENCE extension additions on
-encode; `ras_codec._aper_fixed` corrects it and is reused here (tshark checks the result).
+encode (`ras_codec._aper_fixed`). No PDU we encode today has one (test_h245_wire checks that
+pycrate alone gives the same octets, and tshark reads them), but encoding goes through the same
+correction so that a field added later from an extension (genericInformation, ...) is right.
 """
 
 from __future__ import annotations

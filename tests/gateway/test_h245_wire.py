@@ -194,3 +194,15 @@ def test_tshark_reads_every_pdu_as_meant(tmp_path: Path) -> None:
         got = {k: row[k] for k in FIELDS if k not in ("_ws.malformed", "_ws.expert")}
         want = {k: want.get(k, "") for k in got}
         assert got == want, m
+
+
+def test_the_pycrate_fix_changes_nothing_we_send_today() -> None:
+    """Every PDU above, encoded by pycrate alone, is the codec's octets: no SEQUENCE extension
+    addition is in them. When this fails, a new field needs the fix: check it with tshark."""
+    from acdgate.gateway.h323.h245_codec import _value
+    from pycrate_asn1dir import H245
+
+    pdu = H245.MULTIMEDIA_SYSTEM_CONTROL.MultimediaSystemControlMessage
+    for data, _, m in exchange():
+        pdu.set_val(_value(m))
+        assert pdu.to_aper() == data, m
