@@ -4,7 +4,7 @@ A fastStart element is one OpenLogicalChannel encoded alone. The caller proposes
 of preference, channels it would transmit on (forward parameters with the codec and its RTCP
 address) and channels it would receive on (forward nullData, reverse parameters with its RTP
 and RTCP addresses). The called endpoint returns the proposals it accepts, one per direction,
-filled in with its own addresses (H.323 8.1.7.1), in Alerting, Connect, CallProceeding or
+filled in with its own addresses (H.323 8.1.7), in Alerting, Connect, CallProceeding or
 Facility; accepting none is fastConnectRefused. Only G.711 mu-law and A-law in RTP session 1 are
 accepted, the same codec both ways. Pure functions of bytes in, bytes out: no I/O.
 """
@@ -45,7 +45,7 @@ class FastStartAccepted:
 
 @dataclass(frozen=True, slots=True)
 class FastStartRefused:
-    """Nothing acceptable: the call goes on with fastConnectRefused and H.245 (H.323 8.1.7.1)."""
+    """Nothing acceptable: the call goes on with fastConnectRefused and H.245 (H.323 8.1.7)."""
 
     reason: str
     ignored: tuple[str, ...] = ()
@@ -75,7 +75,7 @@ def answer_fast_start(codec: H245Codec, proposals: Sequence[bytes], rtp: Transpo
                       codecs: Sequence[AudioCodec] = OUR_CODECS) -> FastStartAccepted | FastStartRefused:
     """Pick one receive and one transmit G.711 channel from an incoming Setup's proposals.
 
-    H.323 8.1.7.1: proposals come in the caller's order of preference; the first codec we
+    H.323 8.1.7: proposals come in the caller's order of preference; the first codec we
     speak that the caller offers both ways wins (the caller's own order, mu-law before A-law
     when it lists them so, as our offers do). The caller's transmit proposal comes back with
     our RTP/RTCP in its forward parameters; its receive proposal (where we transmit) comes back

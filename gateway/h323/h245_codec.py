@@ -251,7 +251,7 @@ def _w_capability(c: Capability) -> dict[str, Any]:
     return {"capabilityTableEntryNumber": c.entry, "capability": body}
 
 
-# H.225.0 6.2.8 / H.323: the H2250Capability every H.323 TCS carries as its multiplexCapability
+# the H2250Capability an H.323 terminal's TCS carries as its multiplexCapability
 _H2250_CAPABILITY: dict[str, Any] = {
     "maximumAudioDelayJitter": 60,
     **{k: {"multicastCapability": False, "multiUniCastConference": False,

@@ -82,7 +82,7 @@ class ChannelCloseSource(StrEnum):
 
 
 class FunctionNotSupportedCause(StrEnum):
-    """FunctionNotSupported.cause (H.245 7.21 / IndicationMessage)."""
+    """FunctionNotSupported.cause (an IndicationMessage)."""
 
     SYNTAX_ERROR = "syntaxError"
     SEMANTIC_ERROR = "semanticError"
@@ -127,7 +127,7 @@ Capability = AudioCapability | UserInputCapability | TelephonyEventCapability
 
 @dataclass(frozen=True, slots=True)
 class TerminalCapabilitySet:
-    """terminalCapabilitySet (H.245 8.4).
+    """terminalCapabilitySet (H.245 5.2, B.2).
 
     `capabilities` are the table entries we understand, in the sender's order; `other_entries`
     the numbers of the entries we do not (video, data, other codecs), so that `descriptors`
@@ -168,7 +168,7 @@ class TerminalCapabilitySetRelease:
 
 @dataclass(frozen=True, slots=True)
 class MasterSlaveDetermination:
-    """masterSlaveDetermination (H.245 8.2): terminal type, random number (0..2**24-1)."""
+    """masterSlaveDetermination (H.245 5.1, B.1): terminal type, random number (0..2**24-1)."""
 
     terminal_type: int
     status_determination_number: int
@@ -205,7 +205,7 @@ class ChannelParameters:
 
 @dataclass(frozen=True, slots=True)
 class OpenLogicalChannel:
-    """openLogicalChannel (H.245 8.5); also a fastStart element (H.323 8.1.7).
+    """openLogicalChannel (H.245 5.3); also a fastStart element (H.323 8.1.7).
 
     `forward` None is dataType nullData: the fastStart proposal of a channel the sender
     receives on, described by `reverse` (reverseLogicalChannelParameters). `unsupported`
@@ -239,7 +239,7 @@ class OpenLogicalChannelReject:
 
 @dataclass(frozen=True, slots=True)
 class CloseLogicalChannel:
-    """closeLogicalChannel (H.245 8.6): the channel's sender closes it."""
+    """closeLogicalChannel (H.245 5.3): the channel's sender closes it."""
 
     number: int
     source: ChannelCloseSource = ChannelCloseSource.USER
@@ -254,7 +254,7 @@ class CloseLogicalChannelAck:
 
 @dataclass(frozen=True, slots=True)
 class RequestChannelClose:
-    """requestChannelClose (H.245 8.7): the channel's receiver asks its sender to close it."""
+    """requestChannelClose (H.245 5.4): the channel's receiver asks its sender to close it."""
 
     number: int
 
@@ -268,7 +268,7 @@ class RequestChannelCloseAck:
 
 @dataclass(frozen=True, slots=True)
 class RoundTripDelayRequest:
-    """roundTripDelayRequest (H.245 8.9): answered at once with the same sequence number."""
+    """roundTripDelayRequest (H.245 5.7): answered at once with the same sequence number."""
 
     sequence_number: int
 

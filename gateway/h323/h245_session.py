@@ -75,7 +75,7 @@ from acdgate.gateway.h323.ras_messages import TransportAddress
 N100 = 3  # H.245 C.2: MSD attempts before the status stays indeterminate
 _MODULO = 1 << 24
 _DIGITS = frozenset("0123456789*#ABCD")
-_AUDIO_SESSION = 1  # H.225.0 6.2.8.1: RTP session 1 is audio
+_AUDIO_SESSION = 1  # H2250LogicalChannelParameters.sessionID: 1 is the audio session
 _OUR_CHANNEL = 1
 
 
@@ -96,7 +96,7 @@ class MsdStatus(Enum):
 
 
 class ChannelState(Enum):
-    """Our outgoing audio channel (H.245 C.5 LCSE, outgoing side)."""
+    """Our outgoing audio channel (H.245 C.4 LCSE, outgoing side)."""
 
     NONE = "none"
     AWAITING_ESTABLISHMENT = "awaiting establishment"
@@ -117,7 +117,7 @@ class Timer(Enum):
 class H245Settings:
     """Our side of the session: where we receive RTP/RTCP, what we speak, the timers (s).
 
-    terminal_type 60 is H.323's "gateway without MC" (H.323 Table 1), which a gateway
+    terminal_type 60 is H.323's value for a gateway without MC, which a gateway
     that bridges to SIP is.
     """
 
@@ -148,7 +148,7 @@ def our_capabilities(settings: H245Settings, sequence_number: int) -> TerminalCa
 
 def msd_status(local_type: int, local_number: int, remote_type: int,
                remote_number: int) -> MsdStatus:
-    """H.245 C.2.1.1: the larger terminalType is master; else the numbers, modulo 2**24."""
+    """H.245 C.2: the larger terminalType is master; else the numbers, modulo 2**24."""
     if local_type != remote_type:
         return MsdStatus.MASTER if local_type > remote_type else MsdStatus.SLAVE
     diff = (remote_number - local_number) % _MODULO
@@ -236,7 +236,7 @@ class H245Session:
             return []
         match message:
             case H245DecodeError():
-                # H.245 8.x functionNotSupported: what we could not read goes back to its sender
+                # functionNotSupported (syntaxError): what we could not read goes back to its sender
                 return [SendH245(FunctionNotSupported(FunctionNotSupportedCause.SYNTAX_ERROR,
                                                       message.data or None))]
             case TerminalCapabilitySet():
@@ -274,7 +274,7 @@ class H245Session:
                     return [SessionFailed(f"our audio channel was rejected: {message.cause}")]
                 return []
             case CloseLogicalChannel():
-                # H.245 C.5: a close is acknowledged even for a channel already gone
+                # H.245 C.4: a close is acknowledged even for a channel already gone
                 actions: list[H245Action] = [SendH245(CloseLogicalChannelAck(message.number))]
                 if self._receive is not None and self._receive[0] == message.number:
                     self._receive = None
@@ -317,7 +317,7 @@ class H245Session:
         return []
 
     def handle_timer(self, now: float) -> list[H245Action]:
-        """Run the timers that are due; each says what its expiry does (H.245 C.2, C.3, C.5)."""
+        """Run the timers that are due; each says what its expiry does (H.245 C.2, C.3, C.4)."""
         actions: list[H245Action] = []
         for timer, deadline in sorted(self._deadlines.items(), key=lambda kv: kv[1]):
             if deadline > now or timer not in self._deadlines:
@@ -333,7 +333,7 @@ class H245Session:
                     actions.append(SendH245(MasterSlaveDeterminationRelease()))
                 actions += self._msd_failed("T106: master/slave determination got no answer")
             else:
-                # H.245 C.5: T103 expiry: CloseLogicalChannel, error to the user
+                # H.245 C.4: T103 expiry: CloseLogicalChannel, error to the user
                 self.channel_state = ChannelState.RELEASED
                 actions += [SendH245(CloseLogicalChannel(_OUR_CHANNEL, ChannelCloseSource.LCSE)),
                             SessionFailed("T103: our audio channel was not acknowledged")]
@@ -414,7 +414,7 @@ class H245Session:
             return self._msd_failed("the peer rejected our master/slave Ack")
         return []
 
-    # ---------------------------------------------------------------- logical channels (C.5)
+    # ---------------------------------------------------------------- logical channels (C.4)
 
     def _open_when_ready(self, now: float) -> list[H245Action]:
         """Open our transmit channel once capabilities and master/slave are settled."""
@@ -465,7 +465,7 @@ class H245Session:
             return []
         self._deadlines.pop(Timer.T103, None)
         if ack.media_channel is None:
-            # H.225.0 6.2.8.1: the Ack must say where the RTP goes; without it, close again
+            # an Ack without mediaChannel does not say where our RTP goes: close again
             self.channel_state = ChannelState.AWAITING_RELEASE
             return [SendH245(CloseLogicalChannel(_OUR_CHANNEL, ChannelCloseSource.LCSE)),
                     SessionFailed("the peer's OpenLogicalChannelAck has no mediaChannel")]

@@ -59,8 +59,8 @@ class Pair:
 def write_pcap(path: Path, pdus: Iterable[tuple[bytes, bool]], port: int = 1800) -> None:
     """A pcap (LINKTYPE_RAW, IPv4/TCP) of H.245 PDUs in TPKT (RFC 1006), True: phone -> us.
 
-    H.245 on its own connection is TPKT-framed like H.225.0 call signalling (H.323 7.x,
-    H.225.0 annex on TCP framing); tshark reads it with `-d tcp.port==N,h245`.
+    H.245 on its own TCP connection is TPKT-framed (RFC 1006) like H.225.0 call signalling;
+    tshark's h245 dissector expects the TPKT header and reads it with `-d tcp.port==N,h245`.
     """
     seq = {True: 1000, False: 5000}
     with path.open("wb") as f:
