@@ -44,6 +44,7 @@ from acdgate.gateway.h323.h245_messages import (
     OtherH245Message,
     RequestChannelClose,
     RequestChannelCloseAck,
+    RequestChannelCloseReject,
     RoundTripDelayRequest,
     RoundTripDelayResponse,
     TcsRejectCause,
@@ -215,6 +216,8 @@ _RESPONSES: dict[str, Callable[[Any], H245Message]] = {
         _cause(OlcRejectCause, v["cause"], OlcRejectCause.UNSPECIFIED)),
     "closeLogicalChannelAck": lambda v: CloseLogicalChannelAck(v["forwardLogicalChannelNumber"]),
     "requestChannelCloseAck": lambda v: RequestChannelCloseAck(v["forwardLogicalChannelNumber"]),
+    "requestChannelCloseReject": lambda v: RequestChannelCloseReject(
+        v["forwardLogicalChannelNumber"]),
     "roundTripDelayResponse": lambda v: RoundTripDelayResponse(v["sequenceNumber"]),
 }
 _COMMANDS: dict[str, Callable[[Any], H245Message]] = {
@@ -361,6 +364,9 @@ def _value(m: H245Message) -> tuple[str, tuple[str, Any]]:
         case RequestChannelCloseAck():
             return ("response", ("requestChannelCloseAck",
                                  {"forwardLogicalChannelNumber": m.number}))
+        case RequestChannelCloseReject():
+            return ("response", ("requestChannelCloseReject", {
+                "forwardLogicalChannelNumber": m.number, "cause": ("unspecified", 0)}))
         case RoundTripDelayRequest():
             return ("request", ("roundTripDelayRequest", {"sequenceNumber": m.sequence_number}))
         case RoundTripDelayResponse():

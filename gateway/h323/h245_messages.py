@@ -267,6 +267,13 @@ class RequestChannelCloseAck:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestChannelCloseReject:
+    """requestChannelCloseReject (cause unspecified): no such channel of ours to close."""
+
+    number: int
+
+
+@dataclass(frozen=True, slots=True)
 class RoundTripDelayRequest:
     """roundTripDelayRequest (H.245 5.7): answered at once with the same sequence number."""
 
@@ -335,6 +342,7 @@ H245Message = (
     | MasterSlaveDeterminationReject | MasterSlaveDeterminationRelease | OpenLogicalChannel
     | OpenLogicalChannelAck | OpenLogicalChannelReject | CloseLogicalChannel
     | CloseLogicalChannelAck | RequestChannelClose | RequestChannelCloseAck
+    | RequestChannelCloseReject
     | RoundTripDelayRequest | RoundTripDelayResponse | EndSessionCommand
     | UserInputAlphanumeric | UserInputSignal | FunctionNotSupported | OtherH245Message
 )

@@ -57,6 +57,7 @@ from acdgate.gateway.h323.h245_messages import (
     OtherH245Message,
     RequestChannelClose,
     RequestChannelCloseAck,
+    RequestChannelCloseReject,
     RoundTripDelayRequest,
     RoundTripDelayResponse,
     TcsRejectCause,
@@ -288,7 +289,8 @@ class H245Session:
             case RequestChannelClose():
                 if message.number != _OUR_CHANNEL or self.channel_state not in (
                         ChannelState.AWAITING_ESTABLISHMENT, ChannelState.ESTABLISHED):
-                    return []
+                    # H.245 5.4: a close request for a channel we do not send on is refused
+                    return [SendH245(RequestChannelCloseReject(message.number))]
                 return [SendH245(RequestChannelCloseAck(message.number)),
                         *self.close_channel(now)]
             case RoundTripDelayRequest():

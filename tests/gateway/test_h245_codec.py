@@ -34,6 +34,7 @@ from acdgate.gateway.h323.h245_messages import (
     OtherH245Message,
     RequestChannelClose,
     RequestChannelCloseAck,
+    RequestChannelCloseReject,
     RoundTripDelayRequest,
     RoundTripDelayResponse,
     TcsRejectCause,
@@ -108,6 +109,7 @@ messages: st.SearchStrategy[H245Message] = st.one_of(
     st.builds(CloseLogicalChannelAck, lcn),
     st.builds(RequestChannelClose, lcn),
     st.builds(RequestChannelCloseAck, lcn),
+    st.builds(RequestChannelCloseReject, lcn),
     st.builds(RoundTripDelayRequest, seq),
     st.builds(RoundTripDelayResponse, seq),
     st.just(EndSessionCommand()),
@@ -237,6 +239,6 @@ _MESSAGE_TYPES = (
     TerminalCapabilitySetRelease, MasterSlaveDetermination, MasterSlaveDeterminationAck,
     MasterSlaveDeterminationReject, MasterSlaveDeterminationRelease, OpenLogicalChannel,
     OpenLogicalChannelAck, OpenLogicalChannelReject, CloseLogicalChannel, CloseLogicalChannelAck,
-    RequestChannelClose, RequestChannelCloseAck, RoundTripDelayRequest, RoundTripDelayResponse,
+    RequestChannelClose, RequestChannelCloseAck, RequestChannelCloseReject, RoundTripDelayRequest, RoundTripDelayResponse,
     EndSessionCommand, UserInputAlphanumeric, UserInputSignal, FunctionNotSupported,
     OtherH245Message)

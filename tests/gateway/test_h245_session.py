@@ -38,6 +38,7 @@ from acdgate.gateway.h323.h245_messages import (
     OtherH245Message,
     RequestChannelClose,
     RequestChannelCloseAck,
+    RequestChannelCloseReject,
     RoundTripDelayRequest,
     RoundTripDelayResponse,
     TcsRejectCause,
@@ -137,6 +138,9 @@ def test_request_channel_close_closes_our_channel() -> None:
     assert sent(actions) == [RequestChannelCloseAck(1),
                              CloseLogicalChannel(1, ChannelCloseSource.USER)]
     assert ChannelClosed(1, ours=True) in actions
+    # again, or for a channel we never opened: refused
+    assert sent(pair.a.receive(RequestChannelClose(1), 1.5)) == [RequestChannelCloseReject(1)]
+    assert sent(pair.a.receive(RequestChannelClose(7), 1.5)) == [RequestChannelCloseReject(7)]
 
 
 # ------------------------------------------------------------------------- master/slave (C.2)
@@ -355,6 +359,7 @@ INPUTS: list[H245Message | H245DecodeError] = [
     OpenLogicalChannelAck(9, PHONE_RTP, None), OpenLogicalChannelReject(1),
     CloseLogicalChannel(1), CloseLogicalChannel(2), CloseLogicalChannelAck(1),
     RequestChannelClose(1), RequestChannelClose(8), RequestChannelCloseAck(1),
+    RequestChannelCloseReject(1),
     RoundTripDelayRequest(1), RoundTripDelayResponse(1), EndSessionCommand(),
     UserInputAlphanumeric("12#"), UserInputSignal("5", 100), UserInputSignal("!"),
     FunctionNotSupported(FunctionNotSupportedCause.SEMANTIC_ERROR),

@@ -28,6 +28,7 @@ from acdgate.gateway.h323.h245_messages import (
     OpenLogicalChannelReject,
     RequestChannelClose,
     RequestChannelCloseAck,
+    RequestChannelCloseReject,
     RoundTripDelayRequest,
     RoundTripDelayResponse,
     TcsRejectCause,
@@ -55,6 +56,7 @@ INDEX: dict[str, tuple[int, int]] = {
     "TerminalCapabilitySetAck": (1, 3), "TerminalCapabilitySetReject": (1, 4),
     "OpenLogicalChannelAck": (1, 5), "OpenLogicalChannelReject": (1, 6),
     "CloseLogicalChannelAck": (1, 7), "RequestChannelCloseAck": (1, 8),
+    "RequestChannelCloseReject": (1, 9),
     "RoundTripDelayResponse": (1, 16),
     "EndSessionCommand": (2, 5),
     "MasterSlaveDeterminationRelease": (3, 2), "TerminalCapabilitySetRelease": (3, 3),
@@ -96,7 +98,7 @@ def exchange() -> list[tuple[bytes, bool, H245Message]]:
         TerminalCapabilitySetRelease(), MasterSlaveDeterminationReject(),
         MasterSlaveDeterminationRelease(), OpenLogicalChannelReject(
             5, OlcRejectCause.DATA_TYPE_NOT_SUPPORTED),
-        RequestChannelClose(1), RequestChannelCloseAck(1),
+        RequestChannelClose(1), RequestChannelCloseAck(1), RequestChannelCloseReject(8),
         FunctionNotSupported(FunctionNotSupportedCause.UNKNOWN_FUNCTION, returned),
     ]
     pdus += [(CODEC.encode(m), True, m) for m in extra]
@@ -163,7 +165,7 @@ def expected(m: H245Message) -> dict[str, str]:
             e["h245.ip4_network"], e["h245.tsapIdentifier"] = addresses(
                 m.media_channel, m.media_control_channel)
         case (OpenLogicalChannelReject() | CloseLogicalChannel() | CloseLogicalChannelAck()
-              | RequestChannelCloseAck()):
+              | RequestChannelCloseAck() | RequestChannelCloseReject()):
             e["h245.forwardLogicalChannelNumber"] = str(m.number)
         case RequestChannelClose():
             e["h245.forwardLogicalChannelNumber"] = str(m.number)
