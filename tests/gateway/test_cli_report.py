@@ -10,7 +10,6 @@ import json
 import subprocess
 import sys
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 from acdgate.acd.commands import Login, Logout, SetState
