@@ -183,24 +183,29 @@ class AgentFold:
         if cur is None or cur.state is AgentState.LOGGED_OUT:
             return
         q = self.query
-        key = (cur.state, cur.code)
-        pieces = list(q.split(cur.since, until))
-        if not pieces:
-            return
-        total = self._total(user_id)
-        for n, (bucket, seconds) in enumerate(pieces):
-            cell = self._cell(bucket, user_id)
-            for acc in (cell, total):
-                slot = acc.states.get(key)
-                if slot is None:
-                    slot = acc.states[key] = [0.0, 0.0]
-                slot[0] += seconds
-                if n == 0 or acc is cell:
-                    slot[1] += 1
-                if cur.state in _WORK:
-                    acc.wrapup_seconds += seconds
         lo, hi = max(cur.since, q.start), min(until, q.end)
-        if cur.state in _WORK and cur.code is not None:
+        if not lo < hi:
+            return
+        key = (cur.state, cur.code)
+        work = cur.state in _WORK
+        total = self._total(user_id)
+        slot = total.states.get(key)
+        if slot is None:
+            slot = total.states[key] = [0.0, 0.0]
+        slot[0] += hi - lo
+        slot[1] += 1
+        if work:
+            total.wrapup_seconds += hi - lo
+        for bucket, seconds in q.split(lo, hi):
+            cell = self._cell(bucket, user_id)
+            slot = cell.states.get(key)
+            if slot is None:
+                slot = cell.states[key] = [0.0, 0.0]
+            slot[0] += seconds
+            slot[1] += 1
+            if work:
+                cell.wrapup_seconds += seconds
+        if work and cur.code is not None:
             self._wrapups.setdefault((user_id, cur.code), [0.0, 0.0])[1] += hi - lo
         if cur.state is AgentState.NOT_READY:
             label = self.labels.label(CodeFamily.NOT_READY, cur.code)
@@ -234,7 +239,7 @@ class AgentFold:
     def _count(self, at: float, user_id: str) -> list[_Counts]:
         if not self.query.contains(at):
             return []
-        return [self._cell(self.query.bucket_of(at), user_id), self._total(user_id)]
+        return [self._cell(at // self.query.size * self.query.size, user_id), self._total(user_id)]
 
     def offered(self, at: float, user_id: str) -> None:
         for c in self._count(at, user_id):
@@ -288,7 +293,7 @@ class AgentFold:
     def rows(self) -> list[AgentRow]:
         """One row per interval and agent with anything in it, by interval then agent."""
         out = []
-        size = self.query.granularity.seconds
+        size = self.query.size
         for (bucket, user_id), c in sorted(self._counts.items()):
             start, end = max(bucket, self.query.start), min(bucket + size, self.query.end)
             out.append(self._row(start, end, user_id, c))

@@ -9,7 +9,7 @@ time or a call is put in the interval its moment falls in; a stretch that crosse
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -37,20 +37,21 @@ class ReportQuery:
     start: float
     end: float
     granularity: Granularity = Granularity.MINUTES_60
+    size: int = field(init=False, repr=False, compare=False)  # seconds of one interval
 
     def __post_init__(self) -> None:
         if not self.end > self.start:
             raise ValueError(f"the report range is empty: end {self.end} is not after start {self.start}")
+        object.__setattr__(self, "size", self.granularity.seconds)  # read once per event: cached
 
     def bucket_of(self, moment: float) -> float:
         """The start of the interval `moment` falls in (not clipped to the range)."""
-        size = self.granularity.seconds
-        return float(int(moment // size) * size)
+        return (moment // self.size) * self.size
 
     def buckets(self) -> Iterator[tuple[float, float]]:
         """Every interval of the range, as (start, end) clipped to the range, in order."""
         lo = self.bucket_of(self.start)
-        size = self.granularity.seconds
+        size = self.size
         while lo < self.end:
             yield max(lo, self.start), min(lo + size, self.end)
             lo += size
@@ -59,9 +60,9 @@ class ReportQuery:
         """`[since, until)` clipped to the range and cut at interval boundaries: (bucket start,
         seconds) for each piece, in order."""
         lo, hi = max(since, self.start), min(until, self.end)
-        size = self.granularity.seconds
+        size = self.size
         while lo < hi:
-            bucket = self.bucket_of(lo)
+            bucket = (lo // size) * size
             piece_end = min(bucket + size, hi)
             yield bucket, piece_end - lo
             lo = piece_end
