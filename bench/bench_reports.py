@@ -12,8 +12,9 @@ time. Its events go to a real state store in transactions of 20,000 records.
 Then, each timed once (`--rounds` for more, the best is printed):
 - scan: `SELECT seq, data FROM journal ORDER BY seq`, every row fetched, nothing parsed;
 - scan + json: the same, each row's JSON parsed (what any reader of the journal pays);
-- report: every report record kind read in order and folded into the 15-minute report of
-  the whole journal's range (agents and groups, the per-interval and per-range rows).
+- report: what `acdgate report` does: every report record kind read in order on a read-only
+  connection (gateway/storage/journal_reader.py) and folded into the 15-minute report of the
+  whole journal's range (agents and groups, the per-interval and per-range rows).
 Prints the time and events/s of each and the report's cost relative to the scans.
 """
 
@@ -37,7 +38,8 @@ from acdgate.acd.events import CallConnected, CallQueued, Event, OfferCall, even
 from acdgate.acd.reports import REPORT_KINDS, Granularity, build_report
 from acdgate.acd.states import AgentState
 from acdgate.gateway.site_loader import load_site
-from acdgate.gateway.storage.store import StateStore
+from acdgate.gateway.storage.journal_reader import read_journal
+from acdgate.gateway.storage.store import DB_NAME, StateStore
 
 MAX_EVENTS = 5_000_000
 BATCH = 20_000
@@ -160,14 +162,9 @@ def main(argv: list[str] | None = None) -> int:
         def scan_json() -> int:
             return sum(1 for _, data in db.execute("SELECT seq, data FROM journal ORDER BY seq") if json.loads(data))
 
-        def report() -> Any:
-            reader = StateStore(state)
-            try:
-                site = load_site(None)
-                records = reader.journal(end=last + 1, kinds=REPORT_KINDS)
-                return build_report(records, first, last + 1, site, Granularity.MINUTES_15, detail=False)
-            finally:
-                reader.close()
+        def report() -> Any:  # what `acdgate report` does
+            records = read_journal(state / DB_NAME, end=last + 1, kinds=REPORT_KINDS)
+            return build_report(records, first, last + 1, load_site(None), Granularity.MINUTES_15, detail=False)
 
         t_scan, n = timed(args.rounds, scan)
         t_json, _ = timed(args.rounds, scan_json)

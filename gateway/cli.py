@@ -161,7 +161,8 @@ def _report(args: argparse.Namespace) -> int:
         report_json,
     )
     from acdgate.gateway.site_loader import load_site
-    from acdgate.gateway.storage.store import StateStore, StoreError
+    from acdgate.gateway.storage.journal_reader import JournalReadError, read_journal
+    from acdgate.gateway.storage.store import DB_NAME
 
     try:
         site = load_site(args.config)
@@ -183,16 +184,14 @@ def _report(args: argparse.Namespace) -> int:
     if not Path(args.state_dir).is_dir():
         print(f"{args.state_dir}: no such state directory", file=sys.stderr)
         return 2
+    db = Path(args.state_dir) / DB_NAME
     try:
-        store = StateStore(args.state_dir)
-    except StoreError as exc:
+        # read-only, on a connection of its own: a running gateway keeps appending meanwhile
+        records = read_journal(db, end=end, kinds=REPORT_KINDS) if db.is_file() else iter(())
+        report = build_report(records, start, end, site, Granularity(args.interval), detail=False)
+    except JournalReadError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    try:
-        records = store.journal(end=end, kinds=REPORT_KINDS)
-        report = build_report(records, start, end, site, Granularity(args.interval), detail=False)
-    finally:
-        store.close()
     if form == "json":
         sys.stdout.write(json.dumps(report_json(report), indent=2, sort_keys=True) + "\n")
     elif form == "html":

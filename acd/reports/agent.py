@@ -164,6 +164,7 @@ class AgentFold:
         self.not_ready: list[NotReadyPeriod] = []
         self.stretches: list[StateStretch] = []
         self._wrapups: dict[tuple[str, int], list[float]] = {}
+        self._labels: dict[tuple[AgentState, int | None], str] = {}
 
     def _cell(self, bucket: float, user_id: str) -> _Counts:
         key = (bucket, user_id)
@@ -281,9 +282,16 @@ class AgentFold:
         self.not_ready.sort(key=lambda p: (p.user_id, p.start))
         self.stretches.sort(key=lambda s: (s.user_id, s.start))
 
+    def _label(self, state: AgentState, code: int | None) -> str:
+        key = (state, code)
+        label = self._labels.get(key)
+        if label is None:
+            label = self._labels[key] = self.labels.label(family_of(state), code)
+        return label
+
     def _row(self, start: float, end: float, user_id: str, c: _Counts) -> AgentRow:
         states = tuple(
-            StateTime(state, code, self.labels.label(family_of(state), code), acc[0], int(acc[1]))
+            StateTime(state, code, self._label(state, code), acc[0], int(acc[1]))
             for (state, code), acc in sorted(c.states.items(), key=lambda kv: (_ORDER[kv[0][0]], kv[0][1] or 0))
         )
         return AgentRow(start, end, user_id, self.names.get(user_id, ""), states, c.offered, c.answered,

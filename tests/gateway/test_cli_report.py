@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 from acdgate.acd.commands import Login, Logout, SetState
@@ -87,3 +88,10 @@ def test_contradicting_or_empty_requests_are_refused(span: list[str]) -> None:
     assert backwards.returncode == 2 and "--to must be after --from" in backwards.stderr
     bad = acdgate("report", *span, "--interval", "45")
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+def test_a_state_directory_without_a_journal_reports_nothing(tmp_path: Path) -> None:
+    result = acdgate("report", "--state-dir", str(tmp_path), "--from", str(START), "--to", str(START + 900))
+    assert result.returncode == 0, result.stderr
+    assert "Not Ready periods" in result.stdout and "(none)" in result.stdout
+    assert not (tmp_path / "acdgate.sqlite3").exists()  # a report never creates a store
