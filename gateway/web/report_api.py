@@ -90,8 +90,12 @@ class Reports(resource.Resource):
         except ReportQueryError as exc:
             return _json(request, 400, {"error": str(exc)})
         d = deferToThreadPool(self._reactor, self._reactor.getThreadPool(), self._build, start, end, granularity)
+        gone: list[Failure] = []  # the client left before the report was ready: nobody to answer
+        request.notifyFinish().addErrback(gone.append)
 
         def done(report: Report) -> None:
+            if gone:
+                return
             if view == "html":
                 request.setHeader(b"content-type", b"text/html; charset=utf-8")
                 request.setHeader(b"cache-control", b"no-store")
@@ -103,6 +107,8 @@ class Reports(resource.Resource):
         def failed(failure: Failure) -> None:
             # the journal could not be read: the client is told so, and the log has the cause
             log.failure("report {view} failed", failure, view=view)
+            if gone:
+                return
             request.write(_json(request, 500, {"error": f"the report could not be built: {failure.getErrorMessage()}"}))
             request.finish()
 
