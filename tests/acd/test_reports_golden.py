@@ -296,3 +296,29 @@ def test_labels_of_codes_a_site_no_longer_has() -> None:
     assert states(agent(report.agent_totals, "u1"))[(S.NOT_READY, 2)][1] == "code 2"
 
 
+
+
+@pytest.mark.parametrize("granularity", list(Granularity))
+@pytest.mark.parametrize(("start", "end"), [(M - HOUR, M + HOUR), (M - 777, M + 333), (M - 86400, M + 86400)])
+def test_intervals_add_up_to_the_totals(granularity: Granularity, start: float, end: float) -> None:
+    site, records = golden_journal()
+    report = build_report(records, start, end, site, granularity)
+    for total in report.agent_totals:
+        rows = [a for a in report.agents if a.user_id == total.user_id]
+        assert all(start <= a.start < a.end <= end for a in rows)
+        per_state: dict[tuple[AgentState, int | None], float] = {}
+        for a in rows:
+            for s in a.states:
+                per_state[(s.state, s.code)] = per_state.get((s.state, s.code), 0) + s.seconds
+        assert per_state == pytest.approx({(s.state, s.code): s.seconds for s in total.states})
+        assert sum(a.offered for a in rows) == total.offered
+        assert sum(a.talk_seconds for a in rows) == total.talk_seconds
+    for g in report.group_totals:
+        rows = [r for r in report.groups if r.number == g.number]
+        for name in ("offered", "answered", "abandoned", "short_abandoned", "overflowed", "answered_in_threshold"):
+            assert sum(getattr(r, name) for r in rows) == getattr(g, name), name
+        # an outcome is counted in the interval its call entered: never more outcomes than calls
+        assert all(r.answered + r.abandoned + r.overflowed <= r.offered for r in rows)
+    # the stretches of the detail cover the same time as the totals
+    assert sum(s.end - s.start for s in report.intervals) == pytest.approx(
+        sum(a.logged_on_seconds for a in report.agent_totals))
