@@ -18,6 +18,7 @@ from acdgate.gateway.storage.journal_reader import read_journal
 from acdgate.gateway.storage.store import StateStore
 from acdgate.gateway.web.http_api import make_site
 from acdgate.gateway.web.report_api import Reports
+from acdgate.lab.gateway_process import GatewayProcess
 from report_journal import M, golden_journal
 from twisted.internet import reactor
 from twisted.web.client import Agent, readBody
@@ -115,3 +116,20 @@ async def test_unknown_report_and_other_methods(base: str) -> None:
     assert status == 401
     status, _, body = await fetch(f"{base}/api")
     assert "/api/reports/groups" in json.loads(body)["resources"]
+
+
+def test_a_running_gateway_reports_a_logon_made_on_its_phone_service(gateway: GatewayProcess) -> None:
+    # the IP Phone Agent login screen logs 3000 on at 2101, Not Ready; then Logout
+    gateway.get_text("/xml/login?id=3000&pin=1234&ext=2101")
+    gateway.get_text("/xml/set?ext=2101&to=logout")
+    agents = gateway.get("/api/reports/agents?interval=15")
+    [session] = agents["sessions"]
+    assert (session["agent"], session["station"]) == ("3000", "2101")
+    assert session["logoff"] is not None and session["logoff_epoch"] >= session["logon_epoch"]
+    [period] = agents["not_ready_periods"]
+    assert (period["agent"], period["code"], period["label"]) == ("3000", None, "")
+    groups = gateway.get("/api/reports/groups?interval=day")
+    assert sorted(g["group"] for g in groups["totals"]) == ["6000", "6001", "6002", "6500"]  # not 6003
+    assert all(g["offered"] == 0 for g in groups["totals"])
+    page = gateway.get_text("/api/reports/html")
+    assert page.startswith("<!DOCTYPE html>") and page.count("<svg") == 3
