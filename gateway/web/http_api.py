@@ -135,7 +135,8 @@ class _NotFound(resource.Resource):
 
 
 class _Api(resource.Resource):
-    def __init__(self, view: GatewayView, calls: CallControl | None = None) -> None:
+    def __init__(self, view: GatewayView, calls: CallControl | None = None,
+                 reports: resource.Resource | None = None) -> None:
         super().__init__()
         self.names = ["stations", "agents", "groups"]
         for name in ("stations", "groups"):
@@ -144,6 +145,11 @@ class _Api(resource.Resource):
         if calls is not None:
             self.putChild(b"recordings", _Collection(calls, "recordings"))
             self.names.append("recordings")
+        # -- archived reports (issue 17): /api/reports/agents|groups|html (web.report_api) --
+        if reports is not None:
+            self.putChild(b"reports", reports)
+            self.names += ["reports/agents", "reports/groups", "reports/html"]
+        # -- end of archived reports --
 
     def getChild(self, path: bytes, request: server.Request) -> resource.Resource:
         return _NotFound()
@@ -162,9 +168,10 @@ class Root(resource.Resource):
     def __init__(
         self, view: GatewayView, extra_children: Mapping[bytes, resource.Resource] | None = None,
         calls: CallControl | None = None, *, token: str | None = None,
+        reports: resource.Resource | None = None,
     ) -> None:
         super().__init__()
-        self.api = _Api(view, calls)
+        self.api = _Api(view, calls, reports)
         self._token = token.encode() if token is not None else None
         self.putChild(b"api", self.api)
         for name, child in (extra_children or {}).items():
@@ -193,12 +200,14 @@ class Root(resource.Resource):
 def make_site(
     view: GatewayView, extra_children: Mapping[bytes, resource.Resource] | None = None, *,
     calls: CallControl | None = None, token: str | None = None,
+    reports: resource.Resource | None = None,
 ) -> server.Site:
     """The twisted.web site serving the API for `view`, plus `extra_children` at the top
     level (the gateway mounts the phone XML services as `b"xml"`) and, with `calls`,
     `/api/recordings` and the agents' supervisor actions; with `token`, control requests
-    under `/api/` need `Authorization: Bearer <token>`."""
-    site = server.Site(Root(view, extra_children, calls, token=token))
+    under `/api/` need `Authorization: Bearer <token>`; `reports` (web.report_api.Reports) is
+    served as `/api/reports/...`."""
+    site = server.Site(Root(view, extra_children, calls, token=token, reports=reports))
     site.displayTracebacks = False
     site.noisy = False
     return site
