@@ -806,5 +806,27 @@ class _SiteReader:
         return None if any(u.user_id == argument for u in users) else f"no user {argument}"
 
 
+def site_warnings(site: Site) -> list[Problem]:
+    """(key path, reason) of what a valid site does that works but is likely a mistake.
+
+    IP Office tip 014: call-center reporting follows only logon users ("Force Login"), so a
+    member of a monitored group that is not one is named: its calls are routed, but the
+    reports cannot follow it.
+    """
+    force = {u.user_id: u.force_login for u in site.users}
+    out: list[Problem] = []
+    for i, g in enumerate(site.groups):
+        if not g.monitored:
+            continue
+        for k, member in enumerate(g.members):
+            if not force.get(member, True):
+                out.append((
+                    f"groups[{i}].members[{k}]",
+                    f"user {member} is not a force-login user (force_login = false): the reports "
+                    f"cannot follow this member of monitored group {g.number}",
+                ))
+    return out
+
+
 def _or(value: int | None, default: int) -> int:
     return default if value is None else value

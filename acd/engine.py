@@ -371,7 +371,10 @@ class Acd:
             return refuse(LoginRejectReason.LOCKED)
         if c.station_authenticated and self._station_agent.get(c.station) != c.user_id:
             return refuse(LoginRejectReason.WRONG_PIN)  # a station vouches only for its own user
-        if not c.station_authenticated and not verify_pin(c.pin, agent.user.pin_hash):
+        # IP Office Force Login: the PIN, unless a non-force-login user is at its own station
+        pin_free = (not c.pin and not agent.user.force_login
+                    and self._station_agent.get(c.station) == c.user_id)
+        if not c.station_authenticated and not pin_free and not verify_pin(c.pin, agent.user.pin_hash):
             refuse(LoginRejectReason.WRONG_PIN)
             until = self._pins.failure(c.user_id, now)
             if until is not None:

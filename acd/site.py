@@ -218,6 +218,20 @@ class Site:
                 return u
         return None
 
+    def pin_required(self, user_id: str, station: str) -> bool:
+        """Whether logging `user_id` on at `station` takes the PIN (IP Office "Force Login").
+
+        A force-login user (the default) always gives the PIN, at its own station too; a user
+        with `force_login = false` logs on without it only at the station it owns
+        (`[[stations]] agent`), and with it anywhere else. (A station's feature keys, whose
+        digest authentication stands in for the PIN, are `Login.station_authenticated`.)
+        """
+        user = self.user(user_id)
+        if user is None or user.force_login:
+            return True
+        owned = self.station(station)
+        return owned is None or owned.agent != user_id
+
     def group(self, number: str) -> Group | None:
         """The group with this number, if any."""
         for g in self.groups:

@@ -234,7 +234,7 @@ class FeatureHandler(LegOwner):
         if station is None:
             outcome = Outcome(False, "Calling station unknown", 403)
             return self._finish_refused(leg, code, outcome)
-        if match.kind is MatchKind.COMPLETE and not self._needs_pin(code, match.argument):
+        if match.kind is MatchKind.COMPLETE and not self._needs_pin(station, code, match.argument):
             if leg.has_media and self._asks_first(station, code, match.argument):
                 await self._answer(leg)
                 return await self._finish(leg, code, await self._with_prompts(leg, station, code, match.argument))
@@ -260,7 +260,7 @@ class FeatureHandler(LegOwner):
             if final.kind is not MatchKind.COMPLETE or final.code is None:
                 return await self._finish(leg, code, Outcome(False, "Incomplete or unknown code", 404))
             code, shown = final.code, final.argument
-            if self._needs_pin(code, final.argument):
+            if self._needs_pin(station, code, final.argument):
                 pin = await self._collect(leg, DIAL_TONE)
                 shown = f"{final.argument}*{pin}"
             outcome = await self._with_prompts(leg, station, code, shown)
@@ -329,8 +329,12 @@ class FeatureHandler(LegOwner):
 
     # -- commands --------------------------------------------------------------------------
 
-    def _needs_pin(self, code: ShortCode, argument: str) -> bool:
-        return code.feature is Feature.LOGIN and parse_login_argument(argument)[1] is None
+    def _needs_pin(self, station: str, code: ShortCode, argument: str) -> bool:
+        """A login dialled without the PIN, by a user that needs one here (Force Login)."""
+        if code.feature is not Feature.LOGIN:
+            return False
+        user_id, pin = parse_login_argument(argument)
+        return pin is None and self.site.pin_required(user_id, station)
 
     def _perform(self, station: str, code: ShortCode, argument: str, *, force: bool = False) -> Outcome:
         """Run the feature's ACD command for `station`; the outcome says whether it took."""
