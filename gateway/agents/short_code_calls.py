@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from acdgate.acd import commands as cmd
 from acdgate.acd.code_prompts import CodeKind, code_to_ask, parse_keyed_code, wrapup_owed
 from acdgate.acd.events import CommandRejected, Event, LoginRejected, LoginRejectReason
+from acdgate.acd.login_names import LoginDirectory
 from acdgate.acd.shortcodes import (
     DigitCollector,
     MatchKind,
@@ -172,6 +173,7 @@ class FeatureHandler(LegOwner):
         self.site = site
         self.acd = acd
         self.table = ShortCodeTable(site.short_codes)
+        self.logins = LoginDirectory(site)  # *35*25427*1234#: "alice" on the keypad, when enabled
         self.inter_digit = site.policy.inter_digit_seconds
         self.active: set[Leg] = set()
         self._keys: dict[Leg, _Keys] = {}
@@ -334,7 +336,7 @@ class FeatureHandler(LegOwner):
         if code.feature is not Feature.LOGIN:
             return False
         user_id, pin = parse_login_argument(argument)
-        return pin is None and self.site.pin_required(user_id, station)
+        return pin is None and self.site.pin_required(self.logins.by_digits(user_id), station)
 
     def _perform(self, station: str, code: ShortCode, argument: str, *, force: bool = False) -> Outcome:
         """Run the feature's ACD command for `station`; the outcome says whether it took."""
@@ -343,7 +345,7 @@ class FeatureHandler(LegOwner):
         command: cmd.Command
         if feature is Feature.LOGIN:
             user_id, pin = parse_login_argument(argument)
-            command = cmd.Login(user_id, pin or "", station, force=force)
+            command = cmd.Login(self.logins.by_digits(user_id), pin or "", station, force=force)
         elif agent is None:
             return Outcome(False, "No user logged on at this station", 403)
         elif feature is Feature.LOGOUT:

@@ -31,6 +31,7 @@ from acdgate.acd.events import (
     StateChanged,
     UserLocked,
 )
+from acdgate.acd.login_names import LoginDirectory
 from acdgate.acd.site import Site
 from acdgate.acd.states import ON_CALL, AgentState, MenuChoice
 from acdgate.gateway.agents.acd_service import AcdService
@@ -154,6 +155,7 @@ class PhoneAgentService:
     ) -> None:
         self._service = acd_service
         self.site = acd_service.acd.site
+        self.logins = LoginDirectory(self.site)  # the login screen takes an agent ID or name
         self._flags = recording_flags
         self._recording = recording_control
         self.callers = CallerBook()
@@ -234,7 +236,7 @@ class PhoneAgentService:
     def _login_page(self, links: Links, args: Mapping[str, str]) -> Screen:
         if "id" not in args:
             return login_screen(links)
-        user_id = args["id"].strip()
+        user_id = self.logins.by_text(args["id"])
         if not links.ext:
             return message_screen(
                 "Agent Login", ["Enter your extension."], "", links.url(Page.LOGIN)
