@@ -142,3 +142,32 @@ def test_wrapup_code_owed_after_a_routed_call_is_asked_by_the_next_short_code(
     assert given["user_id"] == "3001" and given["wrapup_code"] == 2 and given["call_id"]
     reasons = [reason for dialled, reason, _ in feature_journal(gateway) if dialled == "*38*1#"]
     assert reasons[-2:] == ["Unknown wrap-up code 7 entered for the last call; it is still owed", "Done"]
+
+
+def test_the_phone_screens_ask_for_the_owed_wrapup_code_first(
+        gateway: GatewayProcess, tmp_path: Path) -> None:
+    from sipp_scenarios import run_feature_call
+
+    logon(gateway, "2102", "3001")
+    agent = answerer(gateway, "2102", 1000.0)
+    call = caller(gateway, "2106", "6000", timeout=30.0)
+    try:
+        since = wait_state(gateway, "3001", "TALKING", timeout=20)
+        result = run_feature_call(tmp_path, gateway.sip, "2102", "*39", answered=True,
+                                  rtp_port=free_port(), local_port=free_port())
+        assert result.status == 200
+    finally:
+        agent.communicate(timeout=40)
+        call.communicate(timeout=40)
+    wait_state(gateway, "3001", "WORK_READY", since=since)
+    # the service's home page and any agent page show Wrap-up Data until a code is chosen
+    for page in ("/xml/?ext=2102", "/xml/state?ext=2102"):
+        screen = gateway.get_text(page)
+        assert "Wrap-up Data" in screen and "Log customer call" in screen and "owed?" in screen, screen
+    screen = gateway.get_text("/xml/owed?ext=2102&wrapup=9")
+    assert "refused" in screen and agents(gateway)["3001"]["wrapup_owed"]
+    gateway.get_text("/xml/owed?ext=2102&wrapup=2")
+    assert not agents(gateway)["3001"]["wrapup_owed"]
+    [given] = journal_records(gateway, "WrapupCodeGiven")
+    assert given["user_id"] == "3001" and given["wrapup_code"] == 2
+    assert "Change State" in gateway.get_text("/xml/state?ext=2102")  # the screens are back
