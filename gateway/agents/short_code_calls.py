@@ -5,8 +5,11 @@ confirmation or error tone plays and the gateway hangs up. A code that needs mor
 (`#3000` then the PIN; `*35` then user and PIN) is answered with a prompt tone and the rest
 is collected from the leg's digits (RFC 4733, SIP INFO or in-band), `#` ending it, with an
 inter-digit timeout. A login refused because the user or station is in use offers the
-Forced Login menu: `1` forces, `2` cancels. Every outcome is journaled as a
-`FeatureUsed` record (PINs masked).
+Forced Login menu: `1` forces, `2` cancels. When the site requires a reason or wrap-up code
+and the code was dialled without it (`*38`), the call prompts for it instead of refusing
+(`acd.code_prompts`); a wrap-up code the agent owes for its last routed call is asked for
+before any other code runs. Every outcome is journaled as a `FeatureUsed` record (PINs
+masked).
 """
 
 from __future__ import annotations
@@ -173,7 +176,7 @@ class FeatureHandler(LegOwner):
         self.site = site
         self.acd = acd
         self.table = ShortCodeTable(site.short_codes)
-        self.logins = LoginDirectory(site)  # *35*25427*1234#: "alice" on the keypad, when enabled
+        self.logins = LoginDirectory(site)  # *35*25423*1234#: "alice" on the keypad, when enabled
         self.inter_digit = site.policy.inter_digit_seconds
         self.active: set[Leg] = set()
         self._keys: dict[Leg, _Keys] = {}
