@@ -263,6 +263,8 @@ class Gateway:
                 "state": a.state.name,
                 "reason_code": a.reason_code,
                 "pending_state": a.pending_state.name if a.pending_state is not None else None,
+                "wrapup_code": a.wrapup_code,
+                "wrapup_owed": a.wrapup_owed is not None,  # asked for by the next short code
                 "since": a.since,
                 "calls_handled": a.calls_handled,
             })

@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check_config(path: str) -> int:
-    from acdgate.acd.config import ConfigError
+    from acdgate.acd.config import ConfigError, site_warnings
     from acdgate.gateway.site_loader import load_site, site_summary
 
     try:
@@ -135,6 +135,8 @@ def _check_config(path: str) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    for key, reason in site_warnings(site):  # usable, so not an error: exit status 0
+        print(f"{site.source}: {key}: warning: {reason}", file=sys.stderr)
     print(site_summary(site))
     return 0
 
