@@ -29,18 +29,21 @@ from acdgate.gateway.h323.ras_messages import (
     BandwidthReject,
     BandwidthRequest,
     ClearToken,
+    CryptoToken,
     DisengageConfirm,
     DisengageReject,
     DisengageRequest,
     GatekeeperConfirm,
     GatekeeperReject,
     GatekeeperRequest,
+    HashedToken,
     InfoRequest,
     InfoRequestAck,
     InfoRequestResponse,
     LocationReject,
     LocationRequest,
     OtherRasMessage,
+    PwdHashToken,
     RasAnswer,
     RasDecodeError,
     RasRequest,
@@ -126,23 +129,60 @@ def _aliases(value: object) -> tuple[Alias, ...]:
     return tuple(found)
 
 
+def _clear_token(t: dict[str, Any]) -> ClearToken:
+    general_id = t.get("generalID")
+    senders_id = t.get("sendersID")
+    return ClearToken(
+        token_oid=tuple(t.get("tokenOID", ())),
+        timestamp=t.get("timeStamp"),
+        random=t.get("random"),
+        # H323Plus sends generalID with a trailing NUL (GetUCS2plusNULL)
+        general_id=general_id.rstrip("\x00") if isinstance(general_id, str) else None,
+        challenge=t.get("challenge"),
+        password=t.get("password"),
+        senders_id=senders_id.rstrip("\x00") if isinstance(senders_id, str) else None)
+
+
 def _tokens(value: object) -> tuple[ClearToken, ...]:
     if not isinstance(value, list):
         return ()
-    tokens = []
-    for t in value:
-        if not isinstance(t, dict):
+    return tuple(_clear_token(t) for t in value if isinstance(t, dict))
+
+
+def _bits(value: object) -> bytes | None:
+    """A BIT STRING (pycrate's (value, length)) of whole octets as bytes; None otherwise."""
+    if not (isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], int)
+            and isinstance(value[1], int)) or value[1] % 8 or value[1] > 8 * 1024:
+        return None
+    return int(value[0]).to_bytes(value[1] // 8, "big")
+
+
+def _crypto_tokens(value: object) -> tuple[CryptoToken, ...]:
+    """The cryptoTokens the gatekeeper reads (cryptoEPPwdHash, nestedcryptoToken with a
+    cryptoHashedToken); the other forms, and tokens whose hash is not whole octets, are left out."""
+    if not isinstance(value, list):
+        return ()
+    found: list[CryptoToken] = []
+    for item in value:
+        if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], dict | tuple)):
             continue
-        general_id = t.get("generalID")
-        tokens.append(ClearToken(
-            token_oid=tuple(t.get("tokenOID", ())),
-            timestamp=t.get("timeStamp"),
-            random=t.get("random"),
-            # H323Plus sends generalID with a trailing NUL (GetUCS2plusNULL)
-            general_id=general_id.rstrip("\x00") if isinstance(general_id, str) else None,
-            challenge=t.get("challenge"),
-            password=t.get("password")))
-    return tuple(tokens)
+        kind, body = item
+        if kind == "cryptoEPPwdHash" and isinstance(body, dict):
+            aliases = _aliases([body.get("alias")])
+            token = body.get("token")
+            digest = _bits(token.get("hash")) if isinstance(token, dict) else None
+            if aliases and isinstance(token, dict) and digest is not None:
+                found.append(PwdHashToken(aliases[0], _int(body.get("timeStamp"), "timeStamp"),
+                                          tuple(token.get("algorithmOID", ())), digest))
+        elif (kind == "nestedcryptoToken" and isinstance(body, tuple)
+              and body[0] == "cryptoHashedToken" and isinstance(body[1], dict)):
+            hashed = body[1]
+            vals, token = hashed.get("hashedVals"), hashed.get("token")
+            digest = _bits(token.get("hash")) if isinstance(token, dict) else None
+            if isinstance(vals, dict) and isinstance(token, dict) and digest is not None:
+                found.append(HashedToken(tuple(hashed.get("tokenOID", ())), _clear_token(vals),
+                                         tuple(token.get("algorithmOID", ())), digest))
+    return tuple(found)
 
 
 def _guid(value: dict[str, Any]) -> bytes | None:
@@ -189,7 +229,8 @@ def _rrq(v: dict[str, Any]) -> RegistrationRequest:
         time_to_live=v.get("timeToLive"),
         keep_alive=bool(v.get("keepAlive", False)),
         endpoint_identifier=v.get("endpointIdentifier"),
-        tokens=_tokens(v.get("tokens")))
+        tokens=_tokens(v.get("tokens")),
+        crypto_tokens=_crypto_tokens(v.get("cryptoTokens")))
 
 
 def _urq(v: dict[str, Any]) -> UnregistrationRequest:
@@ -277,16 +318,32 @@ def _w_aliases(aliases: Sequence[Alias]) -> list[tuple[str, str]]:
     return [(a.kind.value, a.value) for a in aliases]
 
 
+def _w_clear_token(t: ClearToken) -> dict[str, Any]:
+    v: dict[str, Any] = {"tokenOID": t.token_oid}
+    for key, value in (("timeStamp", t.timestamp), ("random", t.random),
+                       ("generalID", t.general_id), ("challenge", t.challenge),
+                       ("password", t.password), ("sendersID", t.senders_id)):
+        if value is not None:
+            v[key] = value
+    return v
+
+
 def _w_tokens(tokens: Sequence[ClearToken]) -> list[dict[str, Any]]:
-    written = []
+    return [_w_clear_token(t) for t in tokens]
+
+
+def _w_crypto_tokens(tokens: Sequence[CryptoToken]) -> list[tuple[str, Any]]:
+    written: list[tuple[str, Any]] = []
     for t in tokens:
-        v: dict[str, Any] = {"tokenOID": t.token_oid}
-        for key, value in (("timeStamp", t.timestamp), ("random", t.random),
-                           ("generalID", t.general_id), ("challenge", t.challenge),
-                           ("password", t.password)):
-            if value is not None:
-                v[key] = value
-        written.append(v)
+        hashed = {"algorithmOID": t.algorithm_oid, "paramS": {},
+                  "hash": (int.from_bytes(t.hash, "big"), 8 * len(t.hash))}
+        if isinstance(t, PwdHashToken):
+            written.append(("cryptoEPPwdHash", {"alias": (t.alias.kind.value, t.alias.value),
+                                                "timeStamp": t.timestamp, "token": hashed}))
+        else:
+            written.append(("nestedcryptoToken", ("cryptoHashedToken", {
+                "tokenOID": t.token_oid, "hashedVals": _w_clear_token(t.hashed_vals),
+                "token": hashed})))
     return written
 
 
@@ -318,7 +375,8 @@ def _answer_value(m: RasAnswer | RasRequest) -> tuple[str, dict[str, Any]]:
                 "gatekeeperIdentifier": m.gatekeeper_identifier,
                 "endpointIdentifier": m.endpoint_identifier,
                 "timeToLive": m.time_to_live,
-                "willRespondToIRR": False, "maintainConnection": False})
+                "willRespondToIRR": False, "maintainConnection": False,
+                **({"cryptoTokens": _w_crypto_tokens(m.crypto_tokens)} if m.crypto_tokens else {})})
         case RegistrationReject():
             return ("registrationReject", {
                 "requestSeqNum": m.seq, "protocolIdentifier": PROTOCOL_IDENTIFIER,
@@ -403,6 +461,8 @@ def _request_value(m: RasAnswer | RasRequest) -> tuple[str, dict[str, Any]]:
                 rrq["endpointIdentifier"] = m.endpoint_identifier
             if m.tokens:
                 rrq["tokens"] = _w_tokens(m.tokens)
+            if m.crypto_tokens:
+                rrq["cryptoTokens"] = _w_crypto_tokens(m.crypto_tokens)
             return ("registrationRequest", rrq)
         case UnregistrationRequest():
             urq: dict[str, Any] = {
@@ -494,11 +554,19 @@ def _aper_fixed() -> Iterator[None]:
 class RasCodec:
     """H.225.0 RAS aligned PER, one reused pycrate object (not thread-safe: one per engine)."""
 
-    __slots__ = ("_pdu",)
+    __slots__ = ("_clear_token", "_pdu")
 
     def __init__(self) -> None:
         # pycrate's compiled object: building one costs the module import; it is reused
         self._pdu: Any = H225.H323_MESSAGES.RasMessage
+        self._clear_token: Any = H225.H235_SECURITY_MESSAGES.ClearToken
+
+    def encode_clear_token(self, token: ClearToken) -> bytes:
+        """Aligned PER of one H.235 ClearToken alone: what a cryptoEPPwdHash hashes."""
+        self._clear_token.set_val(_w_clear_token(token))
+        with _aper_fixed():
+            data: bytes = self._clear_token.to_aper()
+        return data
 
     def decode(self, data: bytes) -> RasRequest | RasDecodeError:
         """A request from the network, or the defect that makes it unreadable. Never raises."""
