@@ -2,7 +2,8 @@
 
 The only Twisted part of RAS: it owns the socket, one `callLater` (for the engine's
 `next_timer()`) and the delayed answers the authentication throttle asks for; it sends what the
-engine asks, logs drops and refusals, and hands registration events to a listener. With a
+engine asks, logs drops and refusals, writes every datagram in and out to the `H323Trace` when
+there is one, and hands registration events to a listener. With a
 `RegistrationStore`, the registration changes a datagram caused are stored before any answer
 to it is sent, so an acknowledged registration (RCF) or unregistration (UCF) survives a crash;
 when the store fails, the acknowledgements are withheld and the endpoint retries.
@@ -11,6 +12,7 @@ when the store fails, the acknowledgements are withheld and the endpoint retries
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from acdgate.gateway.h323.gatekeeper import Gatekeeper
 from acdgate.gateway.h323.ras_events import (
@@ -25,6 +27,7 @@ from acdgate.gateway.h323.ras_events import (
 )
 from acdgate.gateway.h323.ras_messages import RegistrationConfirm, UnregistrationConfirm
 from acdgate.gateway.h323.registration_store import RegistrationStore, RegistrationStoreError
+from acdgate.gateway.h323.trace import H323Trace
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
@@ -43,8 +46,9 @@ class RasProtocol(DatagramProtocol):
 
     def __init__(self, gatekeeper: Gatekeeper, reactor: IReactorTime,
                  listener: Callable[[RegistrationEvent], None] | None = None, *,
-                 store: RegistrationStore | None = None) -> None:
+                 store: RegistrationStore | None = None, trace: H323Trace | None = None) -> None:
         self._gatekeeper = gatekeeper
+        self._trace = trace
         self._reactor = reactor
         self._listener = listener
         self._store = store
@@ -52,6 +56,9 @@ class RasProtocol(DatagramProtocol):
         self._delayed: set[IDelayedCall] = set()
 
     def datagramReceived(self, datagram: bytes, addr: Address) -> None:
+        if self._trace is not None:
+            self._trace.record_ras(datagram, (addr[0], addr[1]), self._local(),
+                                   self._reactor.seconds())
         self._run(self._gatekeeper.receive(datagram, (addr[0], addr[1]), self._reactor.seconds()))
 
     def reschedule(self) -> None:
@@ -128,3 +135,14 @@ class RasProtocol(DatagramProtocol):
     def _send(self, action: SendDatagram) -> None:
         if self.transport is not None:
             self.transport.write(action.data, action.addr)
+            if self._trace is not None:
+                self._trace.record_ras(action.data, self._local(), action.addr,
+                                       self._reactor.seconds())
+
+    def _local(self) -> Address:
+        """Our end of the socket as the trace shows it: a wildcard bind as 127.0.0.1, as the
+        SIP trace does."""
+        host: Any = self.transport.getHost() if self.transport is not None else None
+        if host is None:
+            return ("127.0.0.1", 0)
+        return ("127.0.0.1" if host.host in ("0.0.0.0", "") else str(host.host), int(host.port))
