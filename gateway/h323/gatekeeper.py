@@ -147,7 +147,7 @@ class Gatekeeper:
         message = self._codec.decode(datagram)
         match message:
             case RasDecodeError():
-                return [Dropped(addr, message.defect)]
+                return self._malformed(message, datagram, addr)
             case GatekeeperRequest():
                 return self._grq(message, addr)
             case RegistrationRequest():
@@ -199,6 +199,32 @@ class Gatekeeper:
         return [self._send(InfoRequest(self._irq_seq), registration.source)]
 
     # ------------------------------------------------------------------------------ requests
+
+    def _malformed(self, m: RasDecodeError, datagram: bytes, addr: Address) -> list[RasAction]:
+        """A request we cannot read but whose kind and requestSeqNum we can: its reject with
+        undefinedReason where H.225.0 has that reason, XRS for a DRQ (DisengageRejectReason
+        has none, and the message was not understood, 7.13); anything else is dropped."""
+        if m.request is None or m.seq is None or not 1 <= m.seq <= 65535:
+            return [Dropped(addr, m.defect)]
+        gk = self._settings.gatekeeper_identifier
+        answers: dict[str, tuple[str, RasAnswer]] = {
+            "gatekeeperRequest": ("GRQ", GatekeeperReject(
+                m.seq, gk, GatekeeperRejectReason.UNDEFINED_REASON)),
+            "registrationRequest": ("RRQ", RegistrationReject(
+                m.seq, RegistrationRejectReason.UNDEFINED_REASON, gk)),
+            "unregistrationRequest": ("URQ", UnregistrationReject(
+                m.seq, UnregRejectReason.UNDEFINED_REASON)),
+            "admissionRequest": ("ARQ", AdmissionReject(
+                m.seq, AdmissionRejectReason.UNDEFINED_REASON)),
+            "bandwidthRequest": ("BRQ", BandwidthReject(m.seq, BandRejectReason.UNDEFINED_REASON)),
+            "disengageRequest": ("DRQ", UnknownMessageResponse(m.seq, datagram)),
+            "locationRequest": ("LRQ", LocationReject(m.seq, LocationRejectReason.UNDEFINED_REASON)),
+        }
+        found = answers.get(m.request)
+        if found is None:
+            return [Dropped(addr, m.defect)]
+        name, answer = found
+        return [self._send(answer, addr), Refused(addr, name, f"malformed: {m.defect}")]
 
     def _grq(self, m: GatekeeperRequest, addr: Address) -> list[RasAction]:
         gk = self._settings.gatekeeper_identifier

@@ -69,6 +69,11 @@ _DECODE_ERRORS: tuple[type[BaseException], ...] = (PycrateErr, NameError, Assert
 
 _NO_GUID = bytes(16)
 
+# The largest datagram decoded. Real RRQs are a few hundred octets; pycrate takes ~60 us per
+# alias, so a 9 KB RRQ of 1500 aliases costs ~90 ms of CPU: a flood of those must not be able
+# to starve SIP (tests/gateway/test_h323_corpus.py). Larger datagrams are refused unread.
+MAX_DATAGRAM = 4096
+
 
 class _Defect(Exception):
     """A decoded RAS message that lacks what the gatekeeper needs (internal to the codec)."""
@@ -305,6 +310,37 @@ _READERS: dict[str, Callable[[dict[str, Any]], RasRequest]] = {
     "locationRequest": _lrq,
     "infoRequestResponse": _irr,
 }
+
+
+# What X.691 aligned PER puts before a request's requestSeqNum, for `_salvage`: the RasMessage
+# CHOICE (an extension bit and a 5-bit index of its 25 root alternatives), the request
+# SEQUENCE's extension bit and its root OPTIONAL bits; then requestSeqNum INTEGER (1..65535),
+# two octets, octet-aligned. Only the requests whose first component is requestSeqNum.
+_SEQ_AFTER_BITS: dict[int, tuple[str, int]] = {
+    index: (name, 1 + 5 + 1 + len(getattr(H225.H323_MESSAGES, type_name)._root_opt))
+    for index, name, type_name in (
+        (0, "gatekeeperRequest", "GatekeeperRequest"),
+        (3, "registrationRequest", "RegistrationRequest"),
+        (6, "unregistrationRequest", "UnregistrationRequest"),
+        (9, "admissionRequest", "AdmissionRequest"),
+        (12, "bandwidthRequest", "BandwidthRequest"),
+        (15, "disengageRequest", "DisengageRequest"),
+        (18, "locationRequest", "LocationRequest"))}
+
+
+def _salvage(data: bytes) -> tuple[str | None, int | None]:
+    """Which request an undecodable datagram was and its requestSeqNum, from its first octets
+    alone (see `_SEQ_AFTER_BITS`); (None, None) when they do not say."""
+    if data[0] & 0x80:  # an extension alternative of RasMessage: its layout is not known here
+        return None, None
+    found = _SEQ_AFTER_BITS.get((data[0] >> 2) & 0x1F)
+    if found is None:
+        return None, None
+    name, bits = found
+    at = (bits + 7) // 8
+    if len(data) < at + 2:
+        return None, None
+    return name, int.from_bytes(data[at:at + 2], "big") + 1
 
 
 # ------------------------------------------------------------------------------ value writers
@@ -572,11 +608,14 @@ class RasCodec:
         """A request from the network, or the defect that makes it unreadable. Never raises."""
         if not data:
             return RasDecodeError("empty datagram")
+        if len(data) > MAX_DATAGRAM:
+            return RasDecodeError(f"datagram of {len(data)} octets, more than the {MAX_DATAGRAM} "
+                                  "a RAS message may have here", *_salvage(data))
         try:
             self._pdu.from_aper(data)
             value = self._pdu.get_val()
         except _DECODE_ERRORS as e:
-            return RasDecodeError(f"PER: {type(e).__name__}: {e}"[:200])
+            return RasDecodeError(f"PER: {type(e).__name__}: {e}"[:200], *_salvage(data))
         name, body = value
         reader = _READERS.get(name)
         if reader is None:
@@ -585,7 +624,8 @@ class RasCodec:
         try:
             return reader(body)
         except (_Defect, ipaddress.AddressValueError) as e:
-            return RasDecodeError(f"{name}: {e}")
+            seq = body.get("requestSeqNum") if isinstance(body, dict) else None
+            return RasDecodeError(f"{name}: {e}", name, seq if isinstance(seq, int) else None)
 
     def encode(self, message: RasAnswer | RasRequest) -> bytes:
         """Aligned PER of one message; raises when the value is not encodable (a bug of ours)."""

@@ -197,9 +197,13 @@ RasRequest = (GatekeeperRequest | RegistrationRequest | UnregistrationRequest | 
 
 @dataclass(frozen=True, slots=True)
 class RasDecodeError:
-    """A datagram that is not a RAS message we can read: what is wrong with it, for the log."""
+    """A datagram that is not a RAS message we can read: what is wrong with it, for the log,
+    and, when its first octets still say so, which request it was and its requestSeqNum (so
+    the gatekeeper can answer it with a reject, H.225.0 7.x)."""
 
     defect: str
+    request: str | None = None  # the RasMessage alternative, as its ASN.1 identifier
+    seq: int | None = None
 
 
 # ------------------------------------------------------------------------------------ answers
@@ -228,6 +232,7 @@ class UnregRejectReason(StrEnum):
     """UnregRejectReason identifiers (H.225.0)."""
 
     NOT_CURRENTLY_REGISTERED = "notCurrentlyRegistered"
+    UNDEFINED_REASON = "undefinedReason"
     SECURITY_DENIAL = "securityDenial"
 
 
@@ -243,6 +248,7 @@ class LocationRejectReason(StrEnum):
     """LocationRejectReason identifiers (H.225.0)."""
 
     REQUEST_DENIED = "requestDenied"
+    UNDEFINED_REASON = "undefinedReason"
 
 
 class DisengageRejectReason(StrEnum):
@@ -255,6 +261,7 @@ class BandRejectReason(StrEnum):
     """BandRejectReason identifiers (H.225.0)."""
 
     NOT_BOUND = "notBound"
+    UNDEFINED_REASON = "undefinedReason"
 
 
 @dataclass(frozen=True, slots=True)

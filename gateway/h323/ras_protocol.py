@@ -12,6 +12,7 @@ when the store fails, the acknowledgements are withheld and the endpoint retries
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from acdgate.gateway.h323.gatekeeper import Gatekeeper
@@ -34,11 +35,38 @@ from twisted.logger import Logger
 
 log = Logger(namespace="acdgate.h323")
 
+# Drops and refusals are logged one line each, but a flood must not flood the log: at most
+# _LOG_BURST lines at once, refilled at _LOG_PER_SECOND; what is held back is counted and said.
+_LOG_PER_SECOND = 10.0
+_LOG_BURST = 20.0
+
 RegistrationEvent = RegistrationAdded | RegistrationRefreshed | RegistrationRemoved
 
 
 def _peer(addr: Address) -> str:
     return f"{addr[0]}:{addr[1]}"
+
+
+@dataclass(slots=True)
+class LogBudget:
+    """A token bucket for log lines: `allow(now)` says whether one more may be written, and
+    `held_back` counts those that were not since the last one that was."""
+
+    per_second: float = _LOG_PER_SECOND
+    burst: float = _LOG_BURST
+    _tokens: float = _LOG_BURST
+    _at: float | None = None
+    held_back: int = 0
+
+    def allow(self, now: float) -> bool:
+        if self._at is not None:
+            self._tokens = min(self.burst, self._tokens + (now - self._at) * self.per_second)
+        self._at = now
+        if self._tokens < 1.0:
+            self.held_back += 1
+            return False
+        self._tokens -= 1.0
+        return True
 
 
 class RasProtocol(DatagramProtocol):
@@ -54,6 +82,7 @@ class RasProtocol(DatagramProtocol):
         self._store = store
         self._timer: IDelayedCall | None = None
         self._delayed: set[IDelayedCall] = set()
+        self._log_budget = LogBudget()
 
     def datagramReceived(self, datagram: bytes, addr: Address) -> None:
         if self._trace is not None:
@@ -100,15 +129,29 @@ class RasProtocol(DatagramProtocol):
                     else:
                         self._send(action)
                 case Dropped():
-                    log.info("RAS datagram from {addr} dropped: {defect}", addr=_peer(action.addr),
-                             defect=action.defect)
+                    if self._may_log():
+                        log.info("RAS datagram from {addr} dropped: {defect}",
+                                 addr=_peer(action.addr), defect=action.defect)
                 case Refused():
-                    log.info("RAS {request} from {addr} refused: {reason}",
-                             request=action.request, addr=_peer(action.addr), reason=action.reason)
+                    if self._may_log():
+                        log.info("RAS {request} from {addr} refused: {reason}",
+                                 request=action.request, addr=_peer(action.addr),
+                                 reason=action.reason)
         if self._listener is not None:
             for event in events:
                 self._listener(event)
         self.reschedule()
+
+    def _may_log(self) -> bool:
+        """Whether the next drop or refusal may be logged (`LogBudget`); says first how many
+        were not."""
+        held_back = self._log_budget.held_back
+        if not self._log_budget.allow(self._reactor.seconds()):
+            return False
+        if held_back:
+            self._log_budget.held_back = 0
+            log.warn("{n} RAS drop/refusal log lines held back (a flood?)", n=held_back)
+        return True
 
     def _store_changes(self, events: list[RegistrationEvent]) -> bool:
         """Store what `events` changed, all or none; False when the store refused."""
