@@ -186,7 +186,8 @@ FLOOD_MAX_DATAGRAMS = 4000
 FLOOD_MAX_SECONDS = 4.0
 
 
-def _flood(target: tuple[str, int], stop: threading.Event, sent: list[int]) -> None:
+def _flood(target: tuple[str, int], flooding: threading.Event, stop: threading.Event,
+           sent: list[int]) -> None:
     """GRQs, RRQs for an unknown alias and corpus files from many sources, round robin, until
     `stop` or the count or the time bound; answers are not read (the sockets drop them).
     The sources' unknown-alias RRQs get them blocked by the throttle as the flood goes on."""
@@ -208,10 +209,13 @@ def _flood(target: tuple[str, int], stop: threading.Event, sent: list[int]) -> N
         while count < FLOOD_MAX_DATAGRAMS and not stop.is_set() and time.monotonic() < deadline:
             socks[count % len(socks)].sendto(payloads[count % len(payloads)], target)
             count += 1
+            if count == 200:
+                flooding.set()
             if count % 20 == 0:  # paced near 1000/s, so the flood lasts while SIP and RAS are asked
                 stop.wait(0.02)
         sent.append(count)
     finally:
+        flooding.set()  # (a flood that ended early lets the test go on and fail on `sent`)
         for s in socks:
             s.close()
 
@@ -222,10 +226,11 @@ def test_the_gateway_takes_the_corpus_and_a_flood_and_keeps_serving(
     target = (ras["host"], int(ras["port"]))
     mark = gateway.mark()
     started = time.monotonic()
-    stop, sent = threading.Event(), []
-    flood = threading.Thread(target=_flood, args=(target, stop, sent))
+    flooding, stop, sent = threading.Event(), threading.Event(), []
+    flood = threading.Thread(target=_flood, args=(target, flooding, stop, sent))
     flood.start()
     try:
+        assert flooding.wait(30)
         _register_2101_with_sipp(tmp_path, gateway.sip)  # SIP is answered during the flood
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as phone:
             phone.bind(("127.0.0.1", 0))
@@ -238,7 +243,7 @@ def test_the_gateway_takes_the_corpus_and_a_flood_and_keeps_serving(
     finally:
         stop.set()
         flood.join(timeout=30)
-    assert not flood.is_alive() and sent and sent[0] > 100
+    assert not flood.is_alive() and sent and sent[0] > 200
     message = H225.H323_MESSAGES.RasMessage
     message.from_aper(answer)
     assert message.get_val()[0] == "registrationConfirm"
