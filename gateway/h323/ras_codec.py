@@ -11,7 +11,7 @@ with a CAT): 170-310 us to decode, 180-355 us to encode, ~175 us for the RCF, on
 2-core machine; reusing the object is what keeps it there. A phone's keep-alive RRQ and our
 RCF to it repeat the previous ones but for their requestSeqNum, so `RasCodec` keeps what it
 decoded and encoded and patches that number in (see `RasCodec`): bench/bench_h323.py measures
-a keep-alive at ~100 us of the gateway's CPU with the caches, ~640 us without.
+a keep-alive at ~70-100 us of the gateway's CPU with the caches, ~640 us without.
 """
 
 from __future__ import annotations

@@ -6,11 +6,17 @@ engine asks, logs drops and refusals, writes every datagram in and out to the `H
 there is one, and hands registration events to a listener. With a
 `RegistrationStore`, the registration changes a datagram caused are stored before any answer
 to it is sent, so an acknowledged registration (RCF) or unregistration (UCF) survives a crash;
-when the store fails, the acknowledgements are withheld and the endpoint retries.
+when the store fails, the acknowledgements are withheld and the endpoint retries. Like the SIP
+service's group commit, a burst is stored in one transaction: while more datagrams wait on the
+socket (the reader comes back at once), the answers that need the store are held, and the
+burst's last datagram (or, when the reactor cut the burst short, a call on the next turn)
+commits them all, then sends what was held, in arrival order.
 """
 
 from __future__ import annotations
 
+import fcntl
+import termios
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +37,7 @@ from acdgate.gateway.h323.registration_store import RegistrationStore, Registrat
 from acdgate.gateway.h323.trace import H323Trace
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.protocol import DatagramProtocol
+from twisted.internet.udp import Port
 from twisted.logger import Logger
 
 log = Logger(namespace="acdgate.h323")
@@ -83,6 +90,9 @@ class RasProtocol(DatagramProtocol):
         self._timer: IDelayedCall | None = None
         self._delayed: set[IDelayedCall] = set()
         self._log_budget = LogBudget()
+        # group commit: the actions of each datagram whose answers wait for the store, in order
+        self._held: list[tuple[list[RasAction], list[RegistrationEvent]]] = []
+        self._commit_call: IDelayedCall | None = None
 
     def datagramReceived(self, datagram: bytes, addr: Address) -> None:
         if self._trace is not None:
@@ -101,10 +111,12 @@ class RasProtocol(DatagramProtocol):
                                                   self._expire)
 
     def stopProtocol(self) -> None:
-        for call in (self._timer, *self._delayed):
+        held, self._held = self._held, []
+        self._store_changes([e for _, events in held for e in events])  # durable, unanswered
+        for call in (self._timer, self._commit_call, *self._delayed):
             if call is not None and call.active():
                 call.cancel()
-        self._timer = None
+        self._timer = self._commit_call = None
         self._delayed.clear()
 
     def _expire(self) -> None:
@@ -115,7 +127,41 @@ class RasProtocol(DatagramProtocol):
         events: list[RegistrationEvent] = [
             a for a in actions
             if isinstance(a, RegistrationAdded | RegistrationRefreshed | RegistrationRemoved)]
-        stored = self._store_changes(events)
+        if self._store is None or (not events and not self._held):
+            self._deliver(actions, events, stored=True)  # nothing to store, nothing waits
+            self.reschedule()
+            return
+        self._held.append((actions, events))  # after the answers held before it, in order
+        if not self._input_pending():
+            self.commit()
+        elif self._commit_call is None:  # the burst's last datagram commits; this covers a
+            self._commit_call = self._reactor.callLater(0, self.commit)  # burst cut short
+
+    def commit(self) -> None:
+        """Store the held registration changes in one transaction, then deliver the held
+        answers (acknowledgements withheld when the store failed)."""
+        call, self._commit_call = self._commit_call, None
+        if call is not None and call.active():
+            call.cancel()
+        held, self._held = self._held, []
+        if not held:
+            return
+        stored = self._store_changes([e for _, events in held for e in events])
+        for actions, events in held:
+            self._deliver(actions, events, stored)
+        self.reschedule()
+
+    def _input_pending(self) -> bool:
+        """More datagrams wait on the socket (Linux FIONREAD: the size of the next one)."""
+        if not isinstance(self.transport, Port):
+            return False
+        try:
+            return fcntl.ioctl(self.transport.fileno(), termios.FIONREAD, b"\0\0\0\0") != bytes(4)
+        except OSError:  # closed meanwhile
+            return False
+
+    def _deliver(self, actions: list[RasAction], events: list[RegistrationEvent],
+                 stored: bool) -> None:
         for action in actions:
             match action:
                 case SendDatagram():
@@ -140,7 +186,6 @@ class RasProtocol(DatagramProtocol):
         if self._listener is not None:
             for event in events:
                 self._listener(event)
-        self.reschedule()
 
     def _may_log(self) -> bool:
         """Whether the next drop or refusal may be logged (`LogBudget`); says first how many
