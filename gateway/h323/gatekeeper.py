@@ -6,7 +6,9 @@ with an endpointIdentifier and a timeToLive, a lightweight keep-alive RRQ refres
 registration it names; URQ -> UCF; ARQ -> ACF, gatekeeper-routed (the call signalling address
 is the gateway's own); DRQ -> DCF; BRQ -> BCF; IRR refreshes (IACK when asked); LRQ -> LRJ (we
 never resolve aliases for other zones); anything else that decodes -> XRS. A datagram that does
-not decode is dropped (`Dropped`, with the defect). Stations are found by their `h323_alias`
+not decode gets its request's reject (undefinedReason) when its first octets still name the
+request and its requestSeqNum (`RasDecodeError.seq`), and is dropped otherwise (`Dropped`,
+with the defect). Stations are found by their `h323_alias`
 (any alias kind) or by their extension as dialledDigits. A station with a password must prove
 it with an H.235 token (`h235`: CAT, cryptoEPPwdHash or H.235.1 procedure I, whose RCF we sign
 back); a missing, wrong, stale or replayed token and an unknown alias all get the same RRJ
@@ -110,6 +112,10 @@ class _Proven:
     signed_by: HashedToken | None = None
 
 
+# The largest datagram an XRS echoes back (messageNotUnderstood): no reflection of big junk.
+_MAX_ECHO = 512
+
+
 def _new_identifier() -> str:
     return secrets.token_hex(8)
 
@@ -203,7 +209,8 @@ class Gatekeeper:
     def _malformed(self, m: RasDecodeError, datagram: bytes, addr: Address) -> list[RasAction]:
         """A request we cannot read but whose kind and requestSeqNum we can: its reject with
         undefinedReason where H.225.0 has that reason, XRS for a DRQ (DisengageRejectReason
-        has none, and the message was not understood, 7.13); anything else is dropped."""
+        has none, and the message was not understood, 7.13) unless echoing it back would make
+        a large answer; anything else is dropped."""
         if m.request is None or m.seq is None or not 1 <= m.seq <= 65535:
             return [Dropped(addr, m.defect)]
         gk = self._settings.gatekeeper_identifier
@@ -217,9 +224,10 @@ class Gatekeeper:
             "admissionRequest": ("ARQ", AdmissionReject(
                 m.seq, AdmissionRejectReason.UNDEFINED_REASON)),
             "bandwidthRequest": ("BRQ", BandwidthReject(m.seq, BandRejectReason.UNDEFINED_REASON)),
-            "disengageRequest": ("DRQ", UnknownMessageResponse(m.seq, datagram)),
             "locationRequest": ("LRQ", LocationReject(m.seq, LocationRejectReason.UNDEFINED_REASON)),
         }
+        if m.request == "disengageRequest" and len(datagram) <= _MAX_ECHO:
+            answers["disengageRequest"] = ("DRQ", UnknownMessageResponse(m.seq, datagram))
         found = answers.get(m.request)
         if found is None:
             return [Dropped(addr, m.defect)]

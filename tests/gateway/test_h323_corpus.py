@@ -22,10 +22,12 @@ from acdgate.gateway.h323.ras_events import Dropped, Refused, SendDatagram
 from acdgate.gateway.h323.ras_messages import (
     Alias,
     AliasKind,
+    DisengageRequest,
     GatekeeperRequest,
     RasDecodeError,
     RegistrationRequest,
     TransportAddress,
+    UnknownMessageResponse,
 )
 from acdgate.gateway.h323.ras_protocol import LogBudget, RasProtocol
 from acdgate.lab.gateway_process import GatewayProcess
@@ -265,3 +267,16 @@ def test_the_gateway_takes_the_corpus_and_a_flood_and_keeps_serving(
     drops = len(re.findall(r"RAS (?:datagram|\w+) from \S+ (?:dropped|refused): ", out))
     assert 0 < drops < sent[0]
     assert drops <= 20 + 10 * elapsed + 1  # the budget: a burst of 20, then 10 a second
+
+
+def test_a_malformed_drq_gets_xrs_echoing_it_unless_it_is_large() -> None:
+    """DisengageRejectReason has no undefinedReason: XRS (H.225.0 7.13), the DRQ echoed; a large
+    one is dropped rather than reflected back."""
+    drq = encode(DisengageRequest(21, "ep1", bytes(16), 77, bytes(16)))
+    cut = drq[:12]
+    (answer, _) = make_gatekeeper().receive(cut, PHONE, NOW)
+    assert isinstance(answer, SendDatagram)
+    assert answer.message == UnknownMessageResponse(21, cut)
+    large = drq[:6] + b"\xff" * 600
+    (dropped,) = make_gatekeeper().receive(large, PHONE, NOW)
+    assert isinstance(dropped, Dropped)
