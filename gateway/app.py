@@ -30,6 +30,7 @@ from acdgate.gateway.h323.gatekeeper import Gatekeeper, GatekeeperSettings
 from acdgate.gateway.h323.ras_events import Registration
 from acdgate.gateway.h323.ras_messages import TransportAddress
 from acdgate.gateway.h323.ras_protocol import RasProtocol
+from acdgate.gateway.h323.trace import H323Trace
 from acdgate.gateway.media.ports import RtpPortPool
 from acdgate.gateway.media.recordings import RecordingArchive
 from acdgate.gateway.presence.dialog_info import DialogStates
@@ -104,6 +105,7 @@ class Gateway:
         self.gatekeeper: Gatekeeper | None = None
         self.ras_port: IListeningPort | None = None
         self.h323_port: int | None = None  # call signalling: given out in RCF/ACF, not served yet
+        self.h323_trace: H323Trace | None = None  # --h323-trace
 
     def listen(self, bind: str, sip_port: int, http_port: int | None, *,
                tls_port: int | None = None, tls_context: Any = None) -> None:
@@ -146,10 +148,12 @@ class Gateway:
                          "supervisor actions (POST /api/agents/...); set [http] token in the site file "
                          "(docs/site-file.md)", bind=bind, port=int(address.port))
 
-    def listen_h323(self, bind: str, ras_port: int, call_port: int) -> None:
+    def listen_h323(self, bind: str, ras_port: int, call_port: int, *,
+                    trace: H323Trace | None = None) -> None:
         """Serve the H.323 RAS gatekeeper on UDP `ras_port` (0: a free one) with the stored
         registrations restored; `call_port` is the call signalling port it gives endpoints (0: a
-        free one; nothing listens there yet, docs/h323.md)."""
+        free one; nothing listens there yet, docs/h323.md); every RAS datagram goes to `trace`."""
+        self.h323_trace = trace
         host = _advertised_host(bind)
         ras_port = ras_port or _free_udp_port(bind)
         self.h323_port = call_port or _free_tcp_port(bind)
@@ -163,7 +167,7 @@ class Gateway:
         gone = [str(row[0]) for row in stored if row[0] not in kept]
         if gone:  # expired while the gateway was down, or their station left the site file
             self.store.save_h323_registrations([], gone)
-        ras = RasProtocol(self.gatekeeper, self.reactor, store=self.store)
+        ras = RasProtocol(self.gatekeeper, self.reactor, store=self.store, trace=trace)
         self.ras_port = self.reactor.listenUDP(ras_port, ras, interface=bind)
         ras.reschedule()
 
@@ -211,6 +215,8 @@ class Gateway:
         def close(_: object) -> None:
             if self.trace is not None:
                 self.trace.close()
+            if self.h323_trace is not None:
+                self.h323_trace.close()
             self.store.close()
 
         d.addBoth(close)
@@ -434,7 +440,8 @@ def run_from_args(args: argparse.Namespace) -> int:
         return 2
     if not args.no_h323:
         try:
-            gateway.listen_h323(bind, args.h323_ras_port, args.h323_port)
+            h323_trace = H323Trace(args.h323_trace) if args.h323_trace else None
+            gateway.listen_h323(bind, args.h323_ras_port, args.h323_port, trace=h323_trace)
         except (CannotListenError, OSError) as exc:
             print(f"acdgate: cannot serve H.323 RAS on {bind}:{args.h323_ras_port}: {exc} "
                   "(--h323-ras-port, or --no-h323)", file=sys.stderr)

@@ -82,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
         "free port); nothing listens there yet (docs/h323.md)",
     )
     run.add_argument("--no-h323", action="store_true", help="do not serve the H.323 gatekeeper")
+    run.add_argument(
+        "--h323-trace", metavar="FILE",
+        help="write every H.323 message sent and received (RAS) to this pcap file (docs/h323.md)",
+    )
     run.add_argument("--sip-trace", metavar="FILE", help="write every SIP message sent and received to this pcap file")
     run.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warn", "error"],
