@@ -33,6 +33,7 @@ from .site import (
     GroupMode,
     HttpSettings,
     Policy,
+    ReportSettings,
     ShortCode,
     SipSettings,
     Site,
@@ -306,6 +307,7 @@ class _SiteReader:
         policy = self.policy(not_ready_required, logout_required, wrapup_required)
         sip = self.sip()
         http = self.http()
+        reports = self.reports()
         short_codes = self.short_codes(users, groups, not_ready, logout, wrapup)
         top.done()
         if self.problems:
@@ -322,6 +324,7 @@ class _SiteReader:
             policy=policy,
             sip=sip,
             http=http,
+            reports=reports,
             source=self.source,
         )
 
@@ -465,6 +468,7 @@ class _SiteReader:
             if overflow is None and overflow_seconds is not None and "overflow_group" not in t.data:
                 t.problem("overflow_seconds", "only with overflow_group")
             max_queue = t.integer("max_queue", 0, 100_000)
+            service_level = t.integer("service_level_seconds", 1, 3600)
             monitored = t.boolean("monitored")
             if monitored and mode is GroupMode.COLLECTIVE:
                 t.problem(
@@ -486,6 +490,7 @@ class _SiteReader:
                     overflow_seconds=overflow_seconds,
                     max_queue=max_queue,
                     monitored=mode is not GroupMode.COLLECTIVE if monitored is None else monitored,
+                    service_level_seconds=service_level,
                 )
             )
         self.check_overflow_loops(out)
@@ -678,6 +683,20 @@ class _SiteReader:
                 token = None
         t.done()
         return HttpSettings(token=token)
+
+    def reports(self) -> ReportSettings:
+        """`[reports]`: the short-abandon threshold and the default service level threshold."""
+        d = ReportSettings()
+        t = self.top.table("reports")
+        if t is None:
+            return d
+        short = t.integer("short_abandon_seconds", 0, 3600)
+        level = t.integer("service_level_seconds", 1, 3600)
+        t.done()
+        return ReportSettings(
+            short_abandon_seconds=_or(short, d.short_abandon_seconds),
+            service_level_seconds=_or(level, d.service_level_seconds),
+        )
 
     @staticmethod
     def digest_algorithms(t: _Table) -> tuple[str, ...] | None:

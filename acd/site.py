@@ -94,6 +94,9 @@ class Group:
     overflow_seconds: int | None = None
     max_queue: int | None = None  # None: unbounded
     monitored: bool = True  # reported on (never for COLLECTIVE)
+    # service level threshold: answered within this many seconds counts as in service level;
+    # None: the site's `ReportSettings.service_level_seconds`
+    service_level_seconds: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +164,17 @@ class HttpSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ReportSettings:
+    """How archived reports count calls (site file `[reports]`)."""
+
+    # a call abandoned after waiting less than this is a short abandon: counted apart and
+    # left out of the abandon rate and the service level (the caller misdialled or gave up at once)
+    short_abandon_seconds: int = 5
+    # a group's service level threshold unless the group sets its own
+    service_level_seconds: int = 20
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     """Site-wide agent rules."""
 
@@ -195,6 +209,7 @@ class Site:
     policy: Policy = field(default_factory=Policy)
     sip: SipSettings = field(default_factory=SipSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
+    reports: ReportSettings = field(default_factory=ReportSettings)
     source: str = "<site>"  # file the site came from, for messages
 
     def station(self, extension: str) -> Station | None:

@@ -67,6 +67,9 @@ def format_site(site: Site) -> str:
     ):
         lines.append(f"{name} = {getattr(s, name)}")
     lines.append("")
+    r = site.reports
+    lines += ["[reports]", f"short_abandon_seconds = {r.short_abandon_seconds}",
+              f"service_level_seconds = {r.service_level_seconds}", ""]
     if site.http.token is not None:  # no [http] table: the default, an open control API
         lines += ["[http]", f"token = {q(site.http.token)}", ""]
     for st in site.stations:
@@ -97,6 +100,8 @@ def format_site(site: Site) -> str:
             lines.append(f"overflow_seconds = {g.overflow_seconds}")
         if g.max_queue is not None:
             lines.append(f"max_queue = {g.max_queue}")
+        if g.service_level_seconds is not None:
+            lines.append(f"service_level_seconds = {g.service_level_seconds}")
         lines += [f"monitored = {str(g.monitored).lower()}", ""]
     for header, codes, required in (
         ("reasons.not_ready", site.not_ready_reasons, p.not_ready_reason_required),

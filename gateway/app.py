@@ -43,6 +43,7 @@ from acdgate.gateway.sip.stack import SipStack
 from acdgate.gateway.sip.trace import SipTrace
 from acdgate.gateway.sip.transaction import TimerSettings
 from acdgate.gateway.sip.transaction_layer import TransactionLayer
+from acdgate.gateway.storage.journal_reader import read_journal
 from acdgate.gateway.storage.store import StateStore
 from acdgate.gateway.web.health import Health, HealthResource, package_version
 from acdgate.gateway.web.http_api import make_site
@@ -60,6 +61,7 @@ from acdgate.gateway.web.phone_xml import (
     make_phone_resource,
     station_by_registration,
 )
+from acdgate.gateway.web.report_api import Reports
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
@@ -149,9 +151,14 @@ class Gateway:
                 self.phone_agent, station_lookup=station_by_registration(self.site, self.registrar, self.reactor)
             )
             token = self.site.http.token
+            # -- archived reports (issue 17): read on a worker thread, a connection of its own --
+            db_path = self.store.path
+            reports = Reports(self.reactor, self.site,
+                              lambda end, kinds: read_journal(db_path, end=end, kinds=kinds))
+            # -- end of archived reports --
             self.http_site = make_site(
                 self, extra_children={b"xml": phones, b"metrics": MetricsResource(self.metrics)},
-                calls=self.supervision, token=token,
+                calls=self.supervision, token=token, reports=reports,
                 api_children={b"health": HealthResource(self), b"openapi.json": OpenApiResource()})
             self.http_port = self.reactor.listenTCP(http_port, self.http_site, interface=bind)
             if token is None:

@@ -102,15 +102,27 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser(
         "report", help="print agent and group reports from the journal",
         description=(
-            "Agent time in each state by reason code, and per group offered / answered / "
-            "abandoned / average speed of answer, over an interval of the journal."
+            "Archived agent and group reports from the journal: agent time in each state and "
+            "reason, logons, Not Ready periods, wrap-up codes, calls; per group offered, "
+            "answered, abandoned, overflowed, speed of answer, service level; per interval and "
+            "over the range."
         ),
     )
     report.add_argument("--state-dir", metavar="DIR", default=DEFAULT_STATE_DIR, help="state directory (default: ./state)")
     report.add_argument("--config", "-c", metavar="FILE", help="site file (default: the demo site)")
     report.add_argument("--from", dest="start", type=_when, metavar="WHEN", help="start (default: today 00:00)")
     report.add_argument("--to", dest="end", type=_when, metavar="WHEN", help="end (default: now)")
-    report.add_argument("--csv", action="store_true", help="write CSV instead of a table")
+    report.add_argument("--csv", action="store_true", help="write CSV instead of a table (same as --format csv)")
+    # -- archived reports (issue 17) --
+    report.add_argument(
+        "--format", choices=["table", "csv", "json", "html"], default=None,
+        help="table (default), csv, json, or html (a page with charts, no network needed)",
+    )
+    report.add_argument(
+        "--interval", choices=["15", "30", "60", "day"], default="60",
+        help="cut the range into 15, 30 or 60 minute intervals or days, UTC (default: 60)",
+    )
+    # -- end of archived reports --
     return parser
 
 
@@ -135,12 +147,22 @@ def _demo_config() -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    import json
     import time
 
     from acdgate.acd.config import ConfigError
-    from acdgate.acd.reports import build_report, render_csv, render_table
+    from acdgate.acd.reports import (
+        REPORT_KINDS,
+        Granularity,
+        build_report,
+        render_csv,
+        render_html,
+        render_table,
+        report_json,
+    )
     from acdgate.gateway.site_loader import load_site
-    from acdgate.gateway.storage.store import StateStore, StoreError
+    from acdgate.gateway.storage.journal_reader import JournalReadError, read_journal
+    from acdgate.gateway.storage.store import DB_NAME
 
     try:
         site = load_site(args.config)
@@ -152,19 +174,30 @@ def _report(args: argparse.Namespace) -> int:
         start = args.start
     else:
         start = dt.datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    if not end > start:
+        print(f"--to must be after --from ({end} <= {start})", file=sys.stderr)
+        return 2
+    if args.csv and args.format not in (None, "csv"):
+        print(f"--csv and --format {args.format} contradict each other", file=sys.stderr)
+        return 2
+    form = "csv" if args.csv else args.format or "table"
     if not Path(args.state_dir).is_dir():
         print(f"{args.state_dir}: no such state directory", file=sys.stderr)
         return 2
+    db = Path(args.state_dir) / DB_NAME
     try:
-        store = StateStore(args.state_dir)
-    except StoreError as exc:
+        # read-only, on a connection of its own: a running gateway keeps appending meanwhile
+        records = read_journal(db, end=end, kinds=REPORT_KINDS) if db.is_file() else iter(())
+        report = build_report(records, start, end, site, Granularity(args.interval), detail=False)
+    except JournalReadError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    try:
-        report = build_report(store.journal(end=end), start, end, site)
-    finally:
-        store.close()
-    sys.stdout.write(render_csv(report) if args.csv else render_table(report))
+    if form == "json":
+        sys.stdout.write(json.dumps(report_json(report), indent=2, sort_keys=True) + "\n")
+    elif form == "html":
+        sys.stdout.write(render_html(report, site.name))
+    else:
+        sys.stdout.write(render_csv(report) if form == "csv" else render_table(report))
     return 0
 
 

@@ -19,7 +19,7 @@ def add_commands(subcommands: argparse._SubParsersAction[argparse.ArgumentParser
     check = sub.add_parser("check", help="validate a lab inventory (TOML)",
                            description="Validate an inventory; print a summary, or every problem "
                            "with file, key and reason (exit 2).")
-    check.add_argument("inventory", metavar="INVENTORY")
+    check.add_argument("inventory", metavar="INVENTORY", help="a TOML file, or `twins` (installed with acdgate)")
     net = sub.add_parser("net", help="build or remove the lab LAN (network namespaces on 198.18.0.0/15)")
     net.add_argument("action", choices=["up", "down", "status"])
     net.add_argument("--phones", type=int, default=4, metavar="N", help="phone hosts (default 4)")
@@ -30,7 +30,9 @@ def add_commands(subcommands: argparse._SubParsersAction[argparse.ArgumentParser
     run = sub.add_parser("run", help="run the hil_tests scenarios against an inventory (default: softphones here)",
                          description="Run the hil_tests scenarios installed with acdgate (or --tests DIR); "
                          "writes JUnit XML, an HTML report with SIP ladders, and the captures under --out.")
-    run.add_argument("inventory", nargs="?", metavar="INVENTORY")
+    run.add_argument("inventory", nargs="?", metavar="INVENTORY",
+                     help="a TOML file, or `twins` (the phone twins lab installed with acdgate); "
+                     "default: softphones started here")
     run.add_argument("-k", dest="keyword", metavar="EXPR", help="only scenarios matching EXPR (pytest -k)")
     run.add_argument("--out", default="lab-report", metavar="DIR", help="report folder (default ./lab-report)")
     run.add_argument("--tests", metavar="DIR", help="a scenarios folder (default: the hil_tests installed with acdgate)")
@@ -38,10 +40,10 @@ def add_commands(subcommands: argparse._SubParsersAction[argparse.ArgumentParser
 
 
 def _lab_check(path: str) -> int:
-    from acdgate.lab.inventory import InventoryError, load_inventory, summary
+    from acdgate.lab.inventory import InventoryError, inventory_path, load_inventory, summary
 
     try:
-        inv = load_inventory(path)
+        inv = load_inventory(inventory_path(path))
     except InventoryError as exc:
         print(str(exc), file=sys.stderr)
         return 2
@@ -71,9 +73,11 @@ def _lab_net(args: argparse.Namespace) -> int:
 
 
 def _lab_run(args: argparse.Namespace) -> int:
+    from acdgate.lab.inventory import inventory_path
     from acdgate.lab.runner import run_suite
 
-    return run_suite(inventory=args.inventory, keyword=args.keyword, out=args.out,
+    inventory = inventory_path(args.inventory) if args.inventory else None
+    return run_suite(inventory=inventory, keyword=args.keyword, out=args.out,
                      tests=args.tests, quick=args.quick)
 
 

@@ -378,6 +378,20 @@ def _parse_control(r: _Reader, raw: Any, kind: EndpointKind | None, w: str) -> P
                         twin, soft)
 
 
+# inventories installed with the package, named on the command line (`acdgate lab run twins`)
+PACKAGED_INVENTORIES: dict[str, str] = {"twins": "twins/lab-twins.toml"}
+
+
+def inventory_path(name: str) -> str:
+    """The file an inventory argument names: a path as given, or, when no such file exists, one
+    of the inventories installed with acdgate (`PACKAGED_INVENTORIES`), so a wheel needs no
+    checkout to run the twins lab."""
+    packaged = PACKAGED_INVENTORIES.get(name)
+    if packaged is None or Path(name).exists():
+        return name
+    return str(Path(__file__).resolve().parent / packaged)
+
+
 def load_inventory(path: str | Path) -> Inventory:
     """Read and validate an inventory file; raises `InventoryError` naming every problem."""
     p = Path(path)

@@ -43,7 +43,7 @@ echo "== hil_tests: the default lab as a user runs it (softphones on a namespace
 # the wheel alone in its own venv (`pip install WHEEL`, no extras: what `pip install .` gives),
 # run from an empty directory with no --tests and no --out: the scenarios installed with the
 # package, the report under the current directory (copied to build/lab-report to read)
-rm -rf build/lab-venv build/lab-report
+rm -rf build/lab-venv build/lab-report build/lab-report-twins
 python3 -m venv build/lab-venv
 build/lab-venv/bin/pip install -q --upgrade pip
 build/lab-venv/bin/pip install -q build/dist/acdgate-*.whl
@@ -55,5 +55,11 @@ lab_status=0
 for f in index.html junit.xml; do
   [ -f "$lab_dir/lab-report/$f" ] || { echo "acdgate lab run left no lab-report/$f in $lab_dir" >&2; lab_status=1; }
 done
+
+echo "== hil_tests: the phone scenarios on the twins lab installed with acdgate (Cisco, Yealink, Polycom twins)"
+# their vendors' HTTP APIs: menu keys, pushes and programmed keys; clean network only (~1 min)
+(cd "$lab_dir" && "$acdgate" lab run twins --quick -k "cisco or yealink or polycom" --out lab-report-twins) \
+  || lab_status=$?
+[ ! -d "$lab_dir/lab-report-twins" ] || cp -r "$lab_dir/lab-report-twins" build/lab-report-twins
 rm -rf "$lab_dir"
 exit "$lab_status"

@@ -1,7 +1,8 @@
 """What the gateway itself writes into the journal, beside the ACD's events.
 
-A short code's outcome (`FeatureUsed`) and a finished call's RTP statistics per leg
-(`CallMediaStats`) are typed records here; `AcdService.journal` commits them, serialised
+A short code's outcome (`FeatureUsed`), a finished call's RTP statistics per leg
+(`CallMediaStats`), a blind transfer (`CallTransferred`) and a recording's start
+(`RecordingStarted`, both read by the reports of acd/reports) are typed records here; `AcdService.journal` commits them, serialised
 by `to_record` into the same flat JSON shape as the ACD's events:
 `{"type": <class name>, "at": ..., field: value, ...}`, enums as their values.
 """
@@ -52,6 +53,28 @@ class CallMediaStats(JournalRecord):
     remote: str | None  # "host:port" the RTP came from
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallTransferred(JournalRecord):
+    """A blind transfer (REFER) accepted: the call left `station` for `target` (issue 17:
+    transfers per agent; the report credits whoever is logged on at `station`)."""
+
+    call_id: str  # the transferred party's Call-ID
+    station: str  # the station that sent REFER
+    target: str  # the station rung
+    dialled: str  # the Refer-To user part
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordingStarted(JournalRecord):
+    """A recording of a routed call began (issue 17: recordings per agent)."""
+
+    call_id: str
+    user_id: str  # the agent on the call
+    group: str
+    by: str  # who asked: the agent, or a supervisor's user id
+    supervisor: bool
+
+
 def to_record(record: JournalRecord) -> dict[str, Any]:
     """The flat JSON-able dict the store keeps: `{"type": "FeatureUsed", "at": ..., ...}`."""
     flat: dict[str, Any] = {"type": type(record).__name__}
@@ -61,4 +84,4 @@ def to_record(record: JournalRecord) -> dict[str, Any]:
     return flat
 
 
-__all__ = ["CallMediaStats", "FeatureUsed", "JournalRecord", "to_record"]
+__all__ = ["CallMediaStats", "CallTransferred", "FeatureUsed", "JournalRecord", "RecordingStarted", "to_record"]

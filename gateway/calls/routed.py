@@ -21,6 +21,7 @@ from acdgate.acd import commands as cmd
 from acdgate.acd import events as ev
 from acdgate.acd.station_calls import CallDirection
 from acdgate.codecs.tones import RINGBACK
+from acdgate.gateway.agents.journal import RecordingStarted
 from acdgate.gateway.calls.context import CallContext, CallContextUser
 from acdgate.gateway.calls.intervention import Intervention
 from acdgate.gateway.legs.leg import EndReason, Refusal
@@ -273,6 +274,10 @@ class RoutedCalls(CallContextUser, LegOwner):
             return "The call is already being recorded."
         call.recording = self.recordings.start(call.call_id, call.agent or "", call.group, by,
                                                supervisor, self.reactor.seconds())
+        # the reports count recordings per agent (issue 17)
+        self.acd.journal([RecordingStarted(at=self.reactor.seconds(), call_id=call.call_id,
+                                           user_id=call.agent or "", group=call.group, by=by,
+                                           supervisor=supervisor)])
         if call.bridge is not None:
             call.bridge.recorder = call.recording.recorder
             call.bridge.recording_path = Path(call.recording.info.path)

@@ -26,6 +26,7 @@ from acdgate.acd import commands as cmd
 from acdgate.acd.events import CommandRejected
 from acdgate.codecs.tones import RINGBACK
 from acdgate.gateway.agents.acd_service import AcdService
+from acdgate.gateway.agents.journal import CallTransferred
 from acdgate.gateway.legs.leg import EndReason, Refusal
 from acdgate.gateway.legs.registry import Handover, LegOwner, LegRegistry, SipLegs, leg_call_id
 from acdgate.gateway.legs.sip_uac import OutgoingSipLeg
@@ -130,6 +131,9 @@ class Transfers(LegOwner):
         self._notify(call, 100, "Trying", final=False)
         log.info("blind transfer of {call_id} by {station} to {target}", call_id=call.call_id,
                  station=referrer.station, target=target)
+        if self.acd is not None:  # the reports count transfers per agent (issue 17)
+            self.acd.journal([CallTransferred(at=self.reactor.seconds(), call_id=call.call_id,
+                                              station=referrer.station or "", target=target, dialled=dialled)])
         binding = max(bindings, key=lambda b: b.expires_at)
         number = caller.station or "anonymous"
         leg = OutgoingSipLeg(self.reactor, self.stack, binding, station=target, caller_number=number,

@@ -169,6 +169,22 @@ class Setup:
     fast_start: tuple[bytes, ...] = ()
     media_wait_for_connect: bool = False
     can_overlap_send: bool = False
+    multiple_calls: bool = False  # multipleCalls: the sender takes several calls per connection
+    maintain_connection: bool = False  # maintainConnection: it keeps the connection open with no call
+    h245: H245Tunnel = NO_TUNNEL
+
+
+@dataclass(frozen=True, slots=True)
+class SetupAcknowledge:
+    """Setup Acknowledge (Q.931 3.1.15, H.225.0 SetupAcknowledge-UUIE): send more digits.
+
+    The answer to a Setup with `can_overlap_send` whose number is incomplete: the caller
+    sends the rest in Information messages (Keypad or Called party number IE).
+    """
+
+    call_reference: int
+    from_originator: bool
+    call_identifier: bytes
     h245: H245Tunnel = NO_TUNNEL
 
 
@@ -182,6 +198,8 @@ class CallProceeding:
     h245_address: TransportAddress | None = None
     fast_start: tuple[bytes, ...] = ()
     fast_connect_refused: bool = False
+    multiple_calls: bool = False  # multipleCalls: the sender takes several calls per connection
+    maintain_connection: bool = False  # maintainConnection: it keeps the connection open with no call
     h245: H245Tunnel = NO_TUNNEL
 
 
@@ -196,6 +214,8 @@ class Alerting:
     fast_start: tuple[bytes, ...] = ()
     fast_connect_refused: bool = False
     display: str | None = None
+    multiple_calls: bool = False  # multipleCalls: the sender takes several calls per connection
+    maintain_connection: bool = False  # maintainConnection: it keeps the connection open with no call
     h245: H245Tunnel = NO_TUNNEL
 
 
@@ -209,6 +229,8 @@ class Progress:
     progress_description: int | None = None
     h245_address: TransportAddress | None = None
     fast_start: tuple[bytes, ...] = ()
+    multiple_calls: bool = False  # multipleCalls: the sender takes several calls per connection
+    maintain_connection: bool = False  # maintainConnection: it keeps the connection open with no call
     h245: H245Tunnel = NO_TUNNEL
 
 
@@ -226,6 +248,8 @@ class Connect:
     connected_aliases: tuple[Alias, ...] = ()
     display: str | None = None
     vendor: str = ""
+    multiple_calls: bool = False  # multipleCalls: the sender takes several calls per connection
+    maintain_connection: bool = False  # maintainConnection: it keeps the connection open with no call
     h245: H245Tunnel = NO_TUNNEL
 
 
@@ -260,6 +284,8 @@ class Facility:
     reason: FacilityReason | None = None
     h245_address: TransportAddress | None = None
     fast_start: tuple[bytes, ...] = ()
+    multiple_calls: bool = False  # multipleCalls: the sender takes several calls per connection
+    maintain_connection: bool = False  # maintainConnection: it keeps the connection open with no call
     h245: H245Tunnel = NO_TUNNEL
 
 
@@ -309,8 +335,8 @@ class Status:
     h245: H245Tunnel = NO_TUNNEL
 
 
-CallSignal = (Setup | CallProceeding | Alerting | Progress | Connect | ReleaseComplete
-              | Facility | Information | Notify | StatusEnquiry | Status)
+CallSignal = (Setup | SetupAcknowledge | CallProceeding | Alerting | Progress | Connect
+              | ReleaseComplete | Facility | Information | Notify | StatusEnquiry | Status)
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,8 +84,8 @@ class _Agents(_Collection):
 
     @property
     def subroutes(self) -> tuple[tuple[str, str], ...]:
-        """The paths below this one that `render` serves (for `api_routes`)."""
-        return (("POST", "/{agent}/{action}"),) if self._calls is not None else ()
+        """Every route `render` serves (for `api_routes`): the rows, and the supervisor actions."""
+        return (("GET", ""), ("POST", "/{agent}/{action}")) if self._calls is not None else (("GET", ""),)
 
     def render(self, request: server.Request) -> bytes:
         path = [p.decode(errors="replace") for p in request.postpath or [] if p]
@@ -142,6 +142,7 @@ class _NotFound(resource.Resource):
 
 class _Api(resource.Resource):
     def __init__(self, view: GatewayView, calls: CallControl | None = None,
+                 reports: resource.Resource | None = None,
                  children: Mapping[bytes, resource.Resource] | None = None) -> None:
         super().__init__()
         self.names = ["stations", "agents", "groups"]
@@ -151,6 +152,11 @@ class _Api(resource.Resource):
         if calls is not None:
             self.putChild(b"recordings", _Collection(calls, "recordings"))
             self.names.append("recordings")
+        # -- archived reports (issue 17): /api/reports/agents|groups|html (web.report_api) --
+        if reports is not None:
+            self.putChild(b"reports", reports)
+            self.names += ["reports/agents", "reports/groups", "reports/html"]
+        # -- end of archived reports --
         # -- more resources under /api/ (health, openapi.json: issue 17) --
         for path, child in (children or {}).items():
             self.putChild(path, child)
@@ -174,10 +180,11 @@ class Root(resource.Resource):
     def __init__(
         self, view: GatewayView, extra_children: Mapping[bytes, resource.Resource] | None = None,
         calls: CallControl | None = None, *, token: str | None = None,
+        reports: resource.Resource | None = None,
         api_children: Mapping[bytes, resource.Resource] | None = None,
     ) -> None:
         super().__init__()
-        self.api = _Api(view, calls, api_children)
+        self.api = _Api(view, calls, reports, api_children)
         self._token = token.encode() if token is not None else None
         self.putChild(b"api", self.api)
         for name, child in (extra_children or {}).items():
@@ -206,14 +213,17 @@ class Root(resource.Resource):
 def make_site(
     view: GatewayView, extra_children: Mapping[bytes, resource.Resource] | None = None, *,
     calls: CallControl | None = None, token: str | None = None,
+    reports: resource.Resource | None = None,
     api_children: Mapping[bytes, resource.Resource] | None = None,
 ) -> server.Site:
     """The twisted.web site serving the API for `view`, plus `extra_children` at the top
     level (the gateway mounts the phone XML services as `b"xml"`, the metrics as `b"metrics"`),
     `api_children` under `/api/` and, with `calls`, `/api/recordings` and the agents'
     supervisor actions; with `token`, control requests under `/api/` need
-    `Authorization: Bearer <token>`."""
-    site = server.Site(Root(view, extra_children, calls, token=token, api_children=api_children))
+    `Authorization: Bearer <token>`; `reports` (web.report_api.Reports) is served as
+    `/api/reports/...`."""
+    site = server.Site(Root(view, extra_children, calls, token=token, reports=reports,
+                            api_children=api_children))
     site.displayTracebacks = False
     site.noisy = False
     return site
@@ -222,13 +232,17 @@ def make_site(
 # -- the routing table, read back (for the OpenAPI description and its test), issue 17 ------
 
 def api_routes(root: Root) -> list[tuple[str, str]]:
-    """Every (method, path) the JSON API serves, read from the resource tree: `/api` itself, each
-    child of it with the methods its resource renders (`render_<METHOD>`, HEAD aside: twisted
-    answers it with GET's headers), and the paths below a child that its `subroutes` name."""
+    """Every (method, path) the JSON API serves, read from the resource tree: `/api` itself, and
+    each child of it with the methods its resource renders (`render_<METHOD>`, HEAD aside:
+    twisted answers it with GET's headers); a child that serves paths below its own (a leaf that
+    reads `postpath`) names all its routes instead, as `subroutes`: (method, path below it)."""
     routes = {("GET", "/api")}
     for name, child in root.api.children.items():
         path = "/api/" + name.decode()
-        routes.update((method, path) for method in prefixedMethodNames(type(child), "render_")
-                      if method != "HEAD")
-        routes.update((method, path + sub) for method, sub in getattr(child, "subroutes", ()))
+        subroutes = getattr(child, "subroutes", None)
+        if subroutes is not None:
+            routes.update((method, path + sub) for method, sub in subroutes)
+        else:
+            routes.update((method, path) for method in prefixedMethodNames(type(child), "render_")
+                          if method != "HEAD")
     return sorted(routes)

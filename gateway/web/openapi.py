@@ -165,6 +165,75 @@ SCHEMAS: dict[str, Any] = {
     },
 }
 
+_NUMBER_OR_NULL = {"type": ["number", "null"]}
+_SPAN = {
+    "from": {"type": "string", "description": "ISO 8601, UTC"}, "to": {"type": "string"},
+    "from_epoch": {"type": "number"}, "to_epoch": {"type": "number"},
+}
+SCHEMAS.update({
+    "GroupReportRow": {
+        "type": "object",
+        "required": ["from", "to", "group", "name", "offered", "answered", "abandoned", "overflowed"],
+        "properties": {
+            **_SPAN, "group": {"type": "string"}, "name": {"type": "string"},
+            "offered": {"type": "integer"}, "answered": {"type": "integer"},
+            "answered_in_threshold": {"type": "integer"}, "abandoned": {"type": "integer"},
+            "short_abandoned": {"type": "integer"}, "overflowed": {"type": "integer"},
+            "asa_seconds": _NUMBER_OR_NULL, "longest_wait_seconds": _NUMBER_OR_NULL,
+            "service_level_threshold_seconds": _NUMBER_OR_NULL, "service_level_percent": _NUMBER_OR_NULL,
+            "abandon_rate_percent": _NUMBER_OR_NULL,
+        },
+    },
+    "AgentReportRow": {
+        "type": "object",
+        "required": ["from", "to", "agent", "name", "logged_on_seconds", "states", "offered", "answered"],
+        "properties": {
+            **_SPAN, "agent": {"type": "string"}, "name": {"type": "string"},
+            "logged_on_seconds": {"type": "number"},
+            "states": {"type": "array", "items": {
+                "type": "object", "required": ["state", "code", "label", "seconds"],
+                "properties": {"state": {"type": "string"}, "code": _NULLABLE_INTEGER,
+                               "label": {"type": "string"}, "seconds": {"type": "number"},
+                               "periods": {"type": "integer"}}}},
+            "offered": {"type": "integer"}, "answered": {"type": "integer"},
+            "ring_no_answer": {"type": "integer"}, "completed": {"type": "integer"},
+            "talk_seconds": {"type": "number"}, "average_talk_seconds": _NUMBER_OR_NULL,
+            "wrapup_seconds": {"type": "number"}, "average_wrapup_seconds": _NUMBER_OR_NULL,
+            "average_handle_seconds": _NUMBER_OR_NULL, "transfers": {"type": "integer"},
+            "recordings": {"type": "integer"},
+        },
+    },
+    "GroupReport": {
+        "type": "object", "required": ["from", "to", "interval", "totals", "intervals"],
+        "properties": {**_SPAN, "interval": {"type": "string"},
+                       "totals": {"type": "array", "items": _ref("GroupReportRow")},
+                       "intervals": {"type": "array", "items": _ref("GroupReportRow")}},
+    },
+    "AgentReport": {
+        "type": "object",
+        "required": ["from", "to", "interval", "totals", "intervals", "not_ready_periods", "sessions",
+                     "wrapup_codes"],
+        "properties": {**_SPAN, "interval": {"type": "string"},
+                       "totals": {"type": "array", "items": _ref("AgentReportRow")},
+                       "intervals": {"type": "array", "items": _ref("AgentReportRow")},
+                       "not_ready_periods": {"type": "array", "items": {"type": "object"}},
+                       "sessions": {"type": "array", "items": {"type": "object"}},
+                       "wrapup_codes": {"type": "array", "items": {"type": "object"}}},
+    },
+})
+
+# the archived reports' query (docs/reports.md)
+_REPORT_PARAMETERS = [
+    {"name": "from", "in": "query", "required": False, "schema": {"type": "string"},
+     "description": "epoch seconds or ISO 8601 (UTC unless it names an offset); default today 00:00 UTC"},
+    {"name": "to", "in": "query", "required": False, "schema": {"type": "string"},
+     "description": "as `from`; default now"},
+    {"name": "interval", "in": "query", "required": False,
+     "schema": {"type": "string", "enum": ["15", "30", "60", "day"]}, "description": "default 60"},
+]
+_REPORT_REFUSED = {"description": "a query parameter it cannot use, saying which and why",
+                   "content": _json_content(_ref("Error"))}
+
 # One entry per (path, method) that http_api serves under /api.
 PATHS: dict[str, Any] = {
     "/api": {"get": {
@@ -204,6 +273,25 @@ PATHS: dict[str, Any] = {
     "/api/recordings": {"get": {
         "operationId": "recordings", "summary": "Call recordings, finished then running",
         "responses": {"200": _ok("every recording", {"type": "array", "items": _ref("Recording")})},
+    }},
+    "/api/reports/agents": {"get": {
+        "operationId": "agentReport", "summary": "The archived agent report, from the journal (docs/reports.md)",
+        "parameters": _REPORT_PARAMETERS,
+        "responses": {"200": _ok("totals, intervals, Not Ready periods, sessions, wrap-up codes",
+                                 _ref("AgentReport")),
+                      "400": _REPORT_REFUSED},
+    }},
+    "/api/reports/groups": {"get": {
+        "operationId": "groupReport", "summary": "The archived group report, from the journal (docs/reports.md)",
+        "parameters": _REPORT_PARAMETERS,
+        "responses": {"200": _ok("totals and intervals", _ref("GroupReport")), "400": _REPORT_REFUSED},
+    }},
+    "/api/reports/html": {"get": {
+        "operationId": "htmlReport", "summary": "The archived report as an HTML page with charts",
+        "parameters": _REPORT_PARAMETERS,
+        "responses": {"200": {"description": "a page that opens with no network",
+                              "content": {"text/html": {"schema": {"type": "string"}}}},
+                      "400": _REPORT_REFUSED},
     }},
     "/api/health": {"get": {
         "operationId": "health", "summary": "Whether the gateway can take traffic (for load balancers)",

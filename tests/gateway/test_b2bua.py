@@ -278,10 +278,13 @@ def test_refer_blind_transfer_notifies_bridges_the_caller_to_the_target_and_rele
     store = StateStore(tmp_path / "state")
     try:
         stats = list(store.journal(kinds=["CallMediaStats"]))
+        transfers = list(store.journal(kinds=["CallTransferred"]))
     finally:
         store.close()
     assert sorted(r["leg"] for r in stats) == ["agent", "caller", "transfer-target"], stats
     assert {r["station"] for r in stats} == {"2101", "2102", "2103"}
+    # journaled for the reports' transfers per agent (issue 17)
+    assert [(r["station"], r["target"], r["dialled"]) for r in transfers] == [("2102", "2103", "2103")]
 
 
 def test_a_hold_music_file_in_the_wrong_format_stops_start_up_naming_file_key_and_reason(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 from acdgate.codecs.tone_detector import detect_tone
+from acdgate.gateway.storage.journal_reader import read_journal
 from acdgate.lab.gateway_process import GatewayProcess
 from pyvoip_parties import (
     answerer,
@@ -65,6 +66,9 @@ def test_agent_records_a_call_with_star43(gateway: GatewayProcess) -> None:
     assert detect_tone(left, (CALLER_TONE,)) and not detect_tone(left, (AGENT_TONE,))
     assert detect_tone(right, (AGENT_TONE,)) and not detect_tone(right, (CALLER_TONE,))
     assert abs(len(left) / 8000 - row["duration"]) < 0.01
+    # journaled for the reports' recordings per agent (issue 17)
+    started = list(read_journal(gateway.state_dir / "acdgate.sqlite3", kinds=["RecordingStarted"]))
+    assert [(r["user_id"], r["group"], r["by"], r["supervisor"]) for r in started] == [("3000", "6000", "3000", False)]
 
 
 def test_supervisor_recording_cannot_be_stopped_by_the_agent(gateway: GatewayProcess) -> None:

@@ -166,3 +166,18 @@ def test_lab_check_command(tmp_path: Path) -> None:
     gw = subprocess.run([sys.executable, "-m", "acdgate.console", "demo-config"],
                         capture_output=True, text=True, timeout=60)
     assert gw.returncode == 0 and "[sip]" in gw.stdout
+
+
+def test_the_twins_lab_is_installed_and_named_twins(tmp_path: Path) -> None:
+    """`acdgate lab check twins` from a directory with no checkout: the packaged inventory
+    (lab-twins.toml ships in the wheel; the test runs on the installed wheel in CI)."""
+    check = subprocess.run([sys.executable, "-m", "acdgate.console", "lab", "check", "twins"],
+                           capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert check.returncode == 0, check.stderr
+    for kind, station in (("cisco", 2103), ("yealink", 2104), ("polycom", 2105)):
+        assert f"{kind} station {station}" in check.stdout
+    # a file of that name in the current directory is what the user meant
+    (tmp_path / "twins").write_text("[[endpoint]]\nname = 'x'\n")
+    own = subprocess.run([sys.executable, "-m", "acdgate.console", "lab", "check", "twins"],
+                         capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert own.returncode == 2 and "twins: endpoint[0].kind: required" in own.stderr
