@@ -18,6 +18,7 @@ from typing import Any
 
 from acdgate.acd.engine import Acd
 from acdgate.acd.site import Site
+from acdgate.acd.states import AgentState
 from acdgate.gateway import build
 from acdgate.gateway.agents.acd_service import AcdService
 from acdgate.gateway.agents.short_code_calls import FeatureHandler
@@ -45,7 +46,17 @@ from acdgate.gateway.sip.transaction import TimerSettings
 from acdgate.gateway.sip.transaction_layer import TransactionLayer
 from acdgate.gateway.storage.journal_reader import read_journal
 from acdgate.gateway.storage.store import StateStore
+from acdgate.gateway.web.health import Health, HealthResource, package_version
 from acdgate.gateway.web.http_api import make_site
+from acdgate.gateway.web.metrics import (
+    CallCounters,
+    GroupSample,
+    MetricsResource,
+    MetricsSample,
+    auth_sample,
+    make_registry,
+)
+from acdgate.gateway.web.openapi import OpenApiResource
 from acdgate.gateway.web.phone_xml import (
     PhoneAgentService,
     make_phone_resource,
@@ -55,6 +66,7 @@ from acdgate.gateway.web.report_api import Reports
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
+from twisted.web import server
 
 log = Logger(namespace="acdgate")
 
@@ -101,11 +113,20 @@ class Gateway:
         self.calls: CallDispatcher | None = None
         self.tls_port: int | None = None
         self.http_port: IListeningPort | None = None
+        self.http_site: server.Site | None = None  # what http_port serves
         # -- the H.323 RAS gatekeeper (issue 15), when listen_h323 runs --
         self.gatekeeper: Gatekeeper | None = None
         self.ras_port: IListeningPort | None = None
         self.h323_port: int | None = None  # call signalling: given out in RCF/ACF, not served yet
         self.h323_trace: H323Trace | None = None  # --h323-trace
+        # -- /metrics and /api/health (issue 17) --
+        self.started_at = now
+        self.stopping = False
+        self.rtp_ports: RtpPortPool | None = None  # made by listen
+        self.call_counters = CallCounters(g.number for g in site.groups)
+        self.acd_service.listeners.append(self.call_counters)
+        self.metrics = make_registry(self, self.call_counters)
+        # -- end of /metrics and /api/health --
 
     def listen(self, bind: str, sip_port: int, http_port: int | None, *,
                tls_port: int | None = None, tls_context: Any = None) -> None:
@@ -115,7 +136,7 @@ class Gateway:
         self.sip_port = self.stack.listen(bind, sip_port, tls_port=self.tls_port, tls_context=tls_context)
         # -- calls: short-code features on SIP legs with RTP media, issue 5 --
         self.features = FeatureHandler(self.reactor, self.site, self.acd_service)
-        ports = RtpPortPool(self.site.sip.rtp_port_min, self.site.sip.rtp_port_max)
+        ports = self.rtp_ports = RtpPortPool(self.site.sip.rtp_port_min, self.site.sip.rtp_port_max)
         context = CallContext(self.reactor, self.site, self.acd_service, self.registrar, self.stack,
                               ports, bind, dialog_states=self.dialog_states)
         self.direct_calls = CallController(context)
@@ -137,11 +158,11 @@ class Gateway:
             reports = Reports(self.reactor, self.site,
                               lambda end, kinds: read_journal(db_path, end=end, kinds=kinds))
             # -- end of archived reports --
-            self.http_port = self.reactor.listenTCP(
-                http_port, make_site(self, extra_children={b"xml": phones}, calls=self.supervision, token=token,
-                                     reports=reports),
-                interface=bind,
-            )
+            self.http_site = make_site(
+                self, extra_children={b"xml": phones, b"metrics": MetricsResource(self.metrics)},
+                calls=self.supervision, token=token, reports=reports,
+                api_children={b"health": HealthResource(self), b"openapi.json": OpenApiResource()})
+            self.http_port = self.reactor.listenTCP(http_port, self.http_site, interface=bind)
             if token is None:
                 address: Any = self.http_port.getHost()
                 log.warn("the HTTP control API on {bind}:{port} is open: anyone who reaches it can run "
@@ -200,6 +221,7 @@ class Gateway:
 
     def stop(self) -> Any:
         """Stop timers and listeners; close the trace and the store."""
+        self.stopping = True  # /api/health answers 503 from now on
         if self.calls is not None:
             self.calls.stop()
         self.acd_service.stop()
@@ -293,6 +315,50 @@ class Gateway:
                 "agents": {k.name: v for k, v in stats.agents.items()},
             })
         return rows
+
+
+    # -- /metrics and /api/health (issue 17) --------------------------------------------
+
+    def metrics_sample(self) -> MetricsSample:
+        """The live figures `/metrics` exposes (gateway.web.metrics)."""
+        now = self.reactor.seconds()
+        registrations = {("sip", "udp"): 0, ("sip", "tcp"): 0, ("sip", "tls"): 0}
+        for b in self.registrar.all_bindings(now):
+            key = ("sip", b.transport.lower())
+            registrations[key] = registrations.get(key, 0) + 1
+        if self.gatekeeper is not None:
+            registrations[("h323", "ras")] = len(self.gatekeeper.registrations())
+        agents: dict[AgentState, int] = {}
+        for a in self.acd.agents():
+            agents[a.state] = agents.get(a.state, 0) + 1
+        groups = []
+        for g in self.site.groups:
+            stats = self.acd.group_stats(g.number, now)
+            groups.append(GroupSample(g.number, stats.ciq, float(stats.lqt_seconds)))
+        auth = [auth_sample("sip", self.registrar.throttle, now)]
+        if self.gatekeeper is not None:
+            auth.append(auth_sample("h323", self.gatekeeper.throttle, now))
+        counts = self.stack.counts
+        ports = self.rtp_ports
+        return MetricsSample(
+            registrations=registrations, agents=agents, groups=groups,
+            sip_requests_in=dict(counts.requests_in), sip_requests_out=counts.sent_requests(),
+            sip_responses_in=dict(counts.responses_in), sip_responses_out=counts.sent_responses(),
+            auth=auth, rtp_streams=ports.streams if ports is not None else 0,
+            rtp_packets_relayed=ports.packets_forwarded() if ports is not None else 0,
+            uptime=now - self.started_at,
+        )
+
+    def health(self) -> Health:
+        """What `/api/health` tells a load balancer (gateway.web.health)."""
+        problem = self.store.write_check()
+        return Health(
+            version=package_version(), uptime=self.reactor.seconds() - self.started_at,
+            store_writable=problem is None, store_error=problem,
+            sip_listening=self.sip_port != 0 and not self.stopping,
+            h323_listening=self.ras_port is not None and not self.stopping,
+            stopping=self.stopping,
+        )
 
 
 def _h323_row(r: Registration, now: float) -> dict[str, Any]:

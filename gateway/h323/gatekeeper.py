@@ -185,6 +185,11 @@ class Gatekeeper:
         expired = [r for r in self._registrations.values() if r.expires_at <= now]
         return [self._remove(r, RemovalReason.EXPIRED) for r in expired]
 
+    @property
+    def throttle(self) -> AuthThrottle:
+        """The authentication failure throttle (its counters are in /metrics)."""
+        return self._throttle
+
     def registrations(self) -> list[Registration]:
         """Every live registration, to store."""
         return list(self._registrations.values())

@@ -68,6 +68,8 @@ class Reports(resource.Resource):
     """`/api/reports/<agents|groups|html>`."""
 
     isLeaf = True
+    # every route it serves (http_api.api_routes, for the OpenAPI description): GET below it only
+    subroutes = (("GET", "/agents"), ("GET", "/groups"), ("GET", "/html"))
 
     def __init__(self, reactor: Any, site: Site, records_for: RecordsFor) -> None:
         super().__init__()
