@@ -140,7 +140,9 @@ class _Read:
         return text
 
     def h245(self) -> H245Tunnel:
-        control = self.pdu.get("h245Control", [])
+        # Setup-UUIE parallelH245Control (H.323 v4 parallel H.245 with fastStart): OPAL/Ekiga
+        # put their capability set there; the called side reads it as tunnelled H.245
+        control = self.pdu.get("h245Control") or self.body.get("parallelH245Control", [])
         return H245Tunnel(bool(self.pdu.get("h245Tunnelling", False)), tuple(control))
 
     def call_identifier(self) -> bytes:

@@ -260,9 +260,10 @@ def progress(description: int, location: Location = Location.USER) -> bytes:
 def read_ia5(content: bytes) -> str:
     """Display and Keypad facility (Q.931 4.5.16/4.5.18): IA5 characters.
 
-    Read as Latin-1 so that a phone's non-IA5 octets still show (every octet reads).
+    Read as Latin-1 so that a phone's non-IA5 octets still show (every octet reads); the
+    trailing NUL OpenH323/OPAL endpoints write (Ekiga's Setup has one) is not text.
     """
-    return content.decode("latin-1")
+    return content.decode("latin-1").rstrip("\x00")
 
 
 def ia5(text: str) -> bytes:

@@ -252,6 +252,29 @@ def test_a_repeated_ie_reads_its_first() -> None:
     assert isinstance(result, Setup) and result.display == "first"
 
 
+def test_what_an_opal_setup_carries_reads() -> None:
+    """Ekiga 2.0.2 (OPAL 2.2.2) writes the Display with a trailing NUL and its capability set in
+    the Setup's parallelH245Control (seen in its Setup, dpkt's h225 test data; not kept here)."""
+    uu = uuie({"h323-uu-pdu": {"h323-message-body": ("setup", {
+        "protocolIdentifier": (0, 0, 8, 2250, 0, 4),
+        "sourceInfo": {"terminal": {}, "mc": False, "undefinedNode": False,
+                       "vendor": {"vendor": {"t35CountryCode": 9, "t35Extension": 0,
+                                             "manufacturerCode": 61},
+                                  "productId": b"ekiga\x00\x00",
+                                  "versionId": b"2.0.2 (OPAL v2.2.2)\x00\x00"}},
+        "activeMC": False, "conferenceID": CONF, "conferenceGoal": ("create", 0),
+        "callType": ("pointToPoint", 0), "callIdentifier": {"guid": GUID},
+        "mediaWaitForConnect": False, "canOverlapSend": False, "multipleCalls": False,
+        "maintainConnection": False, "parallelH245Control": [b"\x4a\x40"]}),
+        "h245Tunnelling": True}})
+    result = CODEC.decode(message(0x05, [(Ie.BEARER_CAPABILITY, b"\x88\x93\xa5"),
+                                         (Ie.DISPLAY, b"Jon Oberheide\x00"), (Ie.USER_USER, uu)]))
+    assert isinstance(result, Setup)
+    assert result.display == "Jon Oberheide"
+    assert result.vendor == "ekiga 2.0.2 (OPAL v2.2.2)"
+    assert result.h245 == H245Tunnel(True, (b"\x4a\x40",))
+
+
 def test_a_calling_number_without_octet_3a_is_allowed_and_not_screened() -> None:
     ies = [(i, b"\x81" + b"2201" if i == Ie.CALLING_PARTY_NUMBER else c) for i, c in setup_ies()]
     result = CODEC.decode(message(0x05, ies))
