@@ -50,6 +50,7 @@ from acdgate.gateway.h323.cs_messages import (
     ReleaseCompleteReason,
     Screening,
     Setup,
+    SetupAcknowledge,
     Status,
     StatusEnquiry,
     TransferCapability,
@@ -73,6 +74,7 @@ _NO_GUID = bytes(16)
 # H.225.0 7.3: the h323-message-body alternative each Q.931 message type carries
 _BODY: dict[int, str] = {
     MessageType.SETUP: "setup",
+    MessageType.SETUP_ACKNOWLEDGE: "setupAcknowledge",
     MessageType.CALL_PROCEEDING: "callProceeding",
     MessageType.ALERTING: "alerting",
     MessageType.PROGRESS: "progress",
@@ -156,6 +158,11 @@ class _Read:
     def fast_start(self) -> tuple[bytes, ...]:
         return tuple(self.body.get("fastStart", ()))
 
+    def connection(self) -> dict[str, Any]:
+        """multipleCalls and maintainConnection, of the bodies that have them."""
+        return {"multiple_calls": bool(self.body.get("multipleCalls", False)),
+                "maintain_connection": bool(self.body.get("maintainConnection", False))}
+
     def common(self) -> dict[str, Any]:
         """The fields every message has: the call reference, its flag, the callIdentifier."""
         return {"call_reference": self.message.call_reference,
@@ -228,24 +235,29 @@ def _setup(r: _Read) -> Setup:
         bearer_capability=capability,
         calling_presentation=calling[1] if calling else Presentation.ALLOWED,
         calling_screening=calling[2] if calling else Screening.USER_PROVIDED_NOT_SCREENED,
-        **r.common())
+        **r.connection(), **r.common())
+
+
+def _setup_acknowledge(r: _Read) -> SetupAcknowledge:
+    return SetupAcknowledge(**r.common())
 
 
 def _call_proceeding(r: _Read) -> CallProceeding:
     return CallProceeding(h245_address=r.transport("h245Address"), fast_start=r.fast_start(),
-                          fast_connect_refused="fastConnectRefused" in r.body, **r.common())
+                          fast_connect_refused="fastConnectRefused" in r.body,
+                          **r.connection(), **r.common())
 
 
 def _alerting(r: _Read) -> Alerting:
     return Alerting(h245_address=r.transport("h245Address"), fast_start=r.fast_start(),
                     fast_connect_refused="fastConnectRefused" in r.body, display=r.display(),
-                    **r.common())
+                    **r.connection(), **r.common())
 
 
 def _progress(r: _Read) -> Progress:
     return Progress(progress_description=r.optional_ie(Ie.PROGRESS_INDICATOR, q931.read_progress),
                     h245_address=r.transport("h245Address"), fast_start=r.fast_start(),
-                    **r.common())
+                    **r.connection(), **r.common())
 
 
 def _connect(r: _Read) -> Connect:
@@ -255,7 +267,7 @@ def _connect(r: _Read) -> Connect:
         fast_start=r.fast_start(), fast_connect_refused="fastConnectRefused" in r.body,
         connected_aliases=_aliases(r.body.get("connectedAddress")), display=r.display(),
         vendor=_vendor(destination.get("vendor")) if isinstance(destination, dict) else "",
-        **r.common())
+        **r.connection(), **r.common())
 
 
 def _release_complete(r: _Read) -> ReleaseComplete:
@@ -274,7 +286,8 @@ def _facility(r: _Read) -> Facility:
     reason = r.body["reason"]
     return Facility(
         reason=_FACILITY_REASONS.get(reason[0], FacilityReason.UNDEFINED_REASON),
-        h245_address=r.transport("h245Address"), fast_start=r.fast_start(), **r.common())
+        h245_address=r.transport("h245Address"), fast_start=r.fast_start(), **r.connection(),
+        **r.common())
 
 
 def _information(r: _Read) -> Information:
@@ -299,6 +312,7 @@ def _status(r: _Read) -> Status:
 
 _READERS: dict[int, Callable[[_Read], CallSignal]] = {
     MessageType.SETUP: _setup,
+    MessageType.SETUP_ACKNOWLEDGE: _setup_acknowledge,
     MessageType.CALL_PROCEEDING: _call_proceeding,
     MessageType.ALERTING: _alerting,
     MessageType.PROGRESS: _progress,
@@ -366,8 +380,8 @@ def _write(m: CallSignal) -> tuple[MessageType, list[tuple[int, bytes]], str, di
                 "conferenceID": m.conference_id, "conferenceGoal": ("create", 0),
                 "callType": ("pointToPoint", 0), "callIdentifier": _guid(m.call_identifier),
                 "mediaWaitForConnect": m.media_wait_for_connect,
-                "canOverlapSend": m.can_overlap_send, "multipleCalls": False,
-                "maintainConnection": False}
+                "canOverlapSend": m.can_overlap_send, "multipleCalls": m.multiple_calls,
+                "maintainConnection": m.maintain_connection}
             if m.source_aliases:
                 body["sourceAddress"] = _w_aliases(m.source_aliases)
             if m.destination_aliases:
@@ -379,16 +393,21 @@ def _write(m: CallSignal) -> tuple[MessageType, list[tuple[int, bytes]], str, di
             if m.endpoint_identifier is not None:
                 body["endpointIdentifier"] = m.endpoint_identifier
             return MessageType.SETUP, ies, "setup", _media(body, m.h245_address, m.fast_start)
+        case SetupAcknowledge():
+            body = head | {"callIdentifier": _guid(m.call_identifier)}
+            return MessageType.SETUP_ACKNOWLEDGE, ies, "setupAcknowledge", body
         case CallProceeding():
             body = head | {"destinationInfo": _endpoint("terminal", ""),
                            "callIdentifier": _guid(m.call_identifier),
-                           "multipleCalls": False, "maintainConnection": False}
+                           "multipleCalls": m.multiple_calls,
+                           "maintainConnection": m.maintain_connection}
             return (MessageType.CALL_PROCEEDING, ies, "callProceeding",
                     _media(body, m.h245_address, m.fast_start, m.fast_connect_refused))
         case Alerting():
             body = head | {"destinationInfo": _endpoint("terminal", ""),
                            "callIdentifier": _guid(m.call_identifier),
-                           "multipleCalls": False, "maintainConnection": False}
+                           "multipleCalls": m.multiple_calls,
+                           "maintainConnection": m.maintain_connection}
             return (MessageType.ALERTING, _display(m.display), "alerting",
                     _media(body, m.h245_address, m.fast_start, m.fast_connect_refused))
         case Progress():
@@ -396,13 +415,15 @@ def _write(m: CallSignal) -> tuple[MessageType, list[tuple[int, bytes]], str, di
                 ies.append((Ie.PROGRESS_INDICATOR, q931.progress(m.progress_description)))
             body = head | {"destinationInfo": _endpoint("terminal", ""),
                            "callIdentifier": _guid(m.call_identifier),
-                           "multipleCalls": False, "maintainConnection": False}
+                           "multipleCalls": m.multiple_calls,
+                           "maintainConnection": m.maintain_connection}
             return MessageType.PROGRESS, ies, "progress", _media(body, m.h245_address, m.fast_start)
         case Connect():
             body = head | {"destinationInfo": _endpoint("terminal", m.vendor),
                            "conferenceID": m.conference_id,
                            "callIdentifier": _guid(m.call_identifier),
-                           "multipleCalls": False, "maintainConnection": False}
+                           "multipleCalls": m.multiple_calls,
+                           "maintainConnection": m.maintain_connection}
             if m.connected_aliases:
                 body["connectedAddress"] = _w_aliases(m.connected_aliases)
             return (MessageType.CONNECT, _display(m.display), "connect",
@@ -424,7 +445,8 @@ def _write(m: CallSignal) -> tuple[MessageType, list[tuple[int, bytes]], str, di
                 return MessageType.FACILITY, ies, "empty", 0
             body = head | {"reason": (m.reason.value, 0),
                            "callIdentifier": _guid(m.call_identifier),
-                           "multipleCalls": False, "maintainConnection": False}
+                           "multipleCalls": m.multiple_calls,
+                           "maintainConnection": m.maintain_connection}
             return MessageType.FACILITY, ies, "facility", _media(body, m.h245_address, m.fast_start)
         case Information():
             ies += _display(m.display)

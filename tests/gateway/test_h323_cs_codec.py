@@ -28,6 +28,7 @@ from acdgate.gateway.h323.cs_messages import (
     ReleaseComplete,
     ReleaseCompleteReason,
     Setup,
+    SetupAcknowledge,
     Status,
     StatusEnquiry,
     TransferCapability,
@@ -43,7 +44,7 @@ from hypothesis import strategies as st
 CODEC = CallSignalCodec()
 
 MINIMAL: list[CallSignal] = [
-    Setup(1, True, GUID, CONF), CallProceeding(1, False, GUID), Alerting(1, False, GUID),
+    Setup(1, True, GUID, CONF), SetupAcknowledge(1, False, GUID), CallProceeding(1, False, GUID), Alerting(1, False, GUID),
     Progress(1, False, GUID), Connect(1, False, GUID, CONF),
     ReleaseComplete(1, False, GUID, cause=16), ReleaseComplete(1, False, GUID,
                                                                reason=ReleaseCompleteReason.IN_CONF),
@@ -145,14 +146,15 @@ def test_message_type_bit_8_is_an_invalid_message() -> None:
     assert error.cause is Cause.INVALID_MESSAGE and error.call_reference == 7
 
 
-@pytest.mark.parametrize("kind", [0x45, 0x4D, 0x0F, MessageType.SETUP_ACKNOWLEDGE, 0x00, 0x7F])
+@pytest.mark.parametrize("kind", [0x45, 0x4D, 0x0F, 0x00, 0x7F])
 def test_a_message_type_we_do_not_take_is_97(kind: int) -> None:
     error = _error(message(kind, setup_ies()))
     assert (error.cause, error.call_reference, error.message_type) == (
         Cause.MESSAGE_TYPE_NONEXISTENT, 7, kind)
 
 
-@pytest.mark.parametrize("kind", [MessageType.SETUP, MessageType.CALL_PROCEEDING,
+@pytest.mark.parametrize("kind", [MessageType.SETUP, MessageType.SETUP_ACKNOWLEDGE,
+                                  MessageType.CALL_PROCEEDING,
                                   MessageType.ALERTING, MessageType.PROGRESS, MessageType.CONNECT,
                                   MessageType.RELEASE_COMPLETE, MessageType.FACILITY,
                                   MessageType.NOTIFY])

@@ -34,6 +34,7 @@ from acdgate.gateway.h323.cs_messages import (
     ReleaseComplete,
     ReleaseCompleteReason,
     Setup,
+    SetupAcknowledge,
     Status,
     StatusEnquiry,
 )
@@ -55,7 +56,7 @@ FIELDS = ("q931.message_type", "q931.call_ref", "q931.call_ref_flag", "q931.caus
 # H323-UU-PDU h323-message-body CHOICE indexes (tshark prints the index)
 BODY_INDEX = {"setup": 0, "callProceeding": 1, "connect": 2, "alerting": 3, "information": 4,
               "releaseComplete": 5, "facility": 6, "progress": 7, "empty": 8, "status": 9,
-              "statusInquiry": 10, "notify": 12}
+              "statusInquiry": 10, "setupAcknowledge": 11, "notify": 12}
 PHONE_SIGNAL = TransportAddress("192.0.2.10", 1720)
 GATEWAY_SIGNAL = TransportAddress("192.0.2.1", 1720)
 TUNNEL = H245Tunnel(True, H245_CONTROL)
@@ -70,6 +71,7 @@ def call() -> list[CallSignal]:
               source_call_signal_address=PHONE_SIGNAL, dest_call_signal_address=GATEWAY_SIGNAL,
               endpoint_identifier="ep1", vendor="acdgate-test", fast_start=FAST_START,
               can_overlap_send=True, h245=TUNNEL),
+        SetupAcknowledge(0x1234, False, GUID, h245=H245Tunnel(True)),
         Information(0x1234, True, GUID, keypad="12#", h245=TUNNEL),
         CallProceeding(0x1234, False, GUID, h245=H245Tunnel(True)),
         Progress(0x1234, False, GUID, progress_description=8, fast_start=FAST_START[:1]),
@@ -137,11 +139,12 @@ def expected(m: CallSignal, kind: MessageType, body: str) -> dict[str, str]:
     return want
 
 
-_BODY_OF = {Setup: "setup", CallProceeding: "callProceeding", Alerting: "alerting",
+_BODY_OF = {Setup: "setup", SetupAcknowledge: "setupAcknowledge", CallProceeding: "callProceeding", Alerting: "alerting",
             Progress: "progress", Connect: "connect", ReleaseComplete: "releaseComplete",
             Information: "information", Notify: "notify", StatusEnquiry: "statusInquiry",
             Status: "status"}
-_TYPE_OF = {Setup: MessageType.SETUP, CallProceeding: MessageType.CALL_PROCEEDING,
+_TYPE_OF = {Setup: MessageType.SETUP, SetupAcknowledge: MessageType.SETUP_ACKNOWLEDGE,
+            CallProceeding: MessageType.CALL_PROCEEDING,
             Alerting: MessageType.ALERTING, Progress: MessageType.PROGRESS,
             Connect: MessageType.CONNECT, ReleaseComplete: MessageType.RELEASE_COMPLETE,
             Facility: MessageType.FACILITY, Information: MessageType.INFORMATION,
@@ -171,9 +174,10 @@ def test_tshark_reads_every_message_as_meant(tmp_path: Path) -> None:
 def test_two_messages_in_one_segment_and_one_split_across_two(tmp_path: Path) -> None:
     """tshark reassembles TPKTs as a peer's TCP stack would deliver them: a de-framer check."""
     codec = CallSignalCodec()
-    setup, proceeding, alerting = (frame(codec.encode(m)) for m in call()[:3])
+    messages = call()
+    setup, information, proceeding = (frame(codec.encode(messages[i])) for i in (0, 2, 3))
     pcap = tmp_path / "segments.pcap"
-    write_pcap(pcap, [(setup + proceeding[:7], True), (proceeding[7:] + alerting, True)])
+    write_pcap(pcap, [(setup + information[:7], True), (information[7:] + proceeding, True)])
     seen = tshark_fields(pcap)
     bodies = [b for fields in seen for b in fields["h225.h323_message_body"].split(",") if b]
     assert bodies == ["0", "4", "1"]
@@ -229,7 +233,7 @@ GOLDEN_DIR = Path(__file__).parent / "data" / "h323_cs_golden"
 # found, Ekiga's Setup in dpkt's tests, is third-party data; it decodes, see docs/h323.md). These
 # are our own, spec-conformant, and pinned: tshark reads them as meant (above and below), and
 # the codec must decode them to these values and write them again octet for octet.
-GOLDEN = {"setup": call()[0], "connect": call()[7], "release_complete": call()[11]}
+GOLDEN = {"setup": call()[0], "connect": call()[8], "release_complete": call()[12]}
 
 
 def test_golden_vectors_decode_and_encode_byte_for_byte(tmp_path: Path) -> None:

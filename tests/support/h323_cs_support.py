@@ -24,6 +24,7 @@ from acdgate.gateway.h323.cs_messages import (
     ReleaseCompleteReason,
     Screening,
     Setup,
+    SetupAcknowledge,
     Status,
     StatusEnquiry,
     TransferCapability,
@@ -109,7 +110,8 @@ setups = st.builds(
     h245_address=_opt(transports), endpoint_identifier=_opt(bmp),
     source_endpoint_type=st.sampled_from(("terminal", "gateway", "mcu", "gatekeeper", "")),
     vendor=vendors, fast_start=octet_lists, media_wait_for_connect=st.booleans(),
-    can_overlap_send=st.booleans(), h245=tunnels,
+    can_overlap_send=st.booleans(), multiple_calls=st.booleans(),
+    maintain_connection=st.booleans(), h245=tunnels,
     bearer_capability=st.sampled_from(TransferCapability),
     calling_presentation=st.sampled_from(Presentation),
     calling_screening=st.sampled_from(Screening),
@@ -118,18 +120,23 @@ setups = st.builds(
     calling_screening=Screening.USER_PROVIDED_NOT_SCREENED))
 call_proceedings = st.builds(
     CallProceeding, call_references, st.booleans(), guids, h245_address=_opt(transports),
-    fast_start=octet_lists, fast_connect_refused=st.booleans(), h245=tunnels)
+    fast_start=octet_lists, fast_connect_refused=st.booleans(), multiple_calls=st.booleans(),
+    maintain_connection=st.booleans(), h245=tunnels)
+setup_acknowledges = st.builds(SetupAcknowledge, call_references, st.booleans(), guids,
+                               h245=tunnels)
 alertings = st.builds(
     Alerting, call_references, st.booleans(), guids, h245_address=_opt(transports),
     fast_start=octet_lists, fast_connect_refused=st.booleans(), display=_opt(display_text),
-    h245=tunnels)
+    multiple_calls=st.booleans(), maintain_connection=st.booleans(), h245=tunnels)
 progresses = st.builds(
     Progress, call_references, st.booleans(), guids, progress_description=_opt(st.integers(0, 127)),
-    h245_address=_opt(transports), fast_start=octet_lists, h245=tunnels)
+    h245_address=_opt(transports), fast_start=octet_lists, multiple_calls=st.booleans(),
+    maintain_connection=st.booleans(), h245=tunnels)
 connects = st.builds(
     Connect, call_references, st.booleans(), guids, guids, h245_address=_opt(transports),
     fast_start=octet_lists, fast_connect_refused=st.booleans(), connected_aliases=aliases,
-    display=_opt(display_text), vendor=vendors, h245=tunnels)
+    display=_opt(display_text), vendor=vendors, multiple_calls=st.booleans(),
+    maintain_connection=st.booleans(), h245=tunnels)
 release_completes = st.builds(
     ReleaseComplete, call_references, st.booleans(), guids, cause=_opt(st.integers(0, 127)),
     reason=_opt(st.sampled_from(ReleaseCompleteReason)), display=_opt(display_text),
@@ -137,7 +144,8 @@ release_completes = st.builds(
 facilities = st.one_of(
     st.builds(Facility, call_references, st.booleans(), guids,
               reason=st.sampled_from(FacilityReason), h245_address=_opt(transports),
-              fast_start=octet_lists, h245=tunnels),
+              fast_start=octet_lists, multiple_calls=st.booleans(),
+              maintain_connection=st.booleans(), h245=tunnels),
     # the `empty` body: only the H.245 fields travel
     st.builds(Facility, call_references, st.booleans(), st.just(b""), h245=tunnels))
 informations = st.builds(
@@ -151,7 +159,7 @@ statuses = st.builds(Status, call_references, st.booleans(), st.integers(0, 127)
                      st.sampled_from(CallState), st.just(b"") | guids, h245=tunnels)
 
 STRATEGIES: dict[type, st.SearchStrategy[CallSignal]] = {
-    Setup: setups, CallProceeding: call_proceedings, Alerting: alertings, Progress: progresses,
+    Setup: setups, SetupAcknowledge: setup_acknowledges, CallProceeding: call_proceedings, Alerting: alertings, Progress: progresses,
     Connect: connects, ReleaseComplete: release_completes, Facility: facilities,
     Information: informations, Notify: notifies, StatusEnquiry: status_enquiries,
     Status: statuses,
