@@ -357,9 +357,14 @@ def _media(body: dict[str, Any], h245_address: TransportAddress | None,
     return body
 
 
+# Q.931 4.5.16: a Display holds 82 characters at most; a longer name is cut
+# rather than failing the message it rides on
+MAX_DISPLAY = 82
+
+
 def _display(text: str | None) -> list[tuple[int, bytes]]:
     """The Display IE, when there is text to show."""
-    return [(Ie.DISPLAY, q931.ia5(text))] if text else []
+    return [(Ie.DISPLAY, q931.ia5(text[:MAX_DISPLAY]))] if text else []
 
 
 def _write(m: CallSignal) -> tuple[MessageType, list[tuple[int, bytes]], str, dict[str, Any] | int]:

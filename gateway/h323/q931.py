@@ -34,7 +34,7 @@ from construct import (
 PROTOCOL_DISCRIMINATOR = 0x08
 # H.225.0 7.2.1: the call reference value is two octets long
 CALL_REFERENCE_LENGTH = 2
-# H.225.0 7.2.2.x: the User-user IE's protocol discriminator "X.208 and X.209 coded user information"
+# H.225.0 7.2.2: the User-user IE's protocol discriminator "X.208 and X.209 coded user information"
 USER_USER_PROTOCOL = 0x05
 MAX_CALL_REFERENCE = 0x7FFF
 
@@ -100,7 +100,7 @@ _HEADER_OUT = Struct(
     "message_type" / Int8ub,
 )
 _VARIABLE_IE = Struct("id" / Int8ub, "content" / Prefixed(Int8ub, GreedyBytes))
-# H.225.0 7.2.2.x: the User-user IE has a two-octet length (Q.931 has one)
+# H.225.0 7.2.2: the User-user IE has a two-octet length (Q.931 has one)
 _USER_USER_IE = Struct("id" / Const(Ie.USER_USER.value, Int8ub),
                        "content" / Prefixed(Int16ub, GreedyBytes))
 
@@ -321,7 +321,7 @@ _USER_USER = Struct("protocol" / Int8ub, "information" / GreedyBytes)
 
 
 def read_user_user(content: bytes) -> bytes:
-    """The H323-UserInformation octets of a User-user IE (H.225.0 7.2.2.x: discriminator 5)."""
+    """The H323-UserInformation octets of a User-user IE (H.225.0 7.2.2: discriminator 5)."""
     if not content:
         raise InvalidIe("empty User-user")
     uu = _USER_USER.parse(content)

@@ -88,7 +88,7 @@ def test_a_setup_has_the_q931_octets_h225_wants() -> None:
     assert parsed.get(Ie.CALLING_PARTY_NUMBER) == b"\x01\xa0" + b"2201"
     assert parsed.get(Ie.CALLED_PARTY_NUMBER) == b"\x81" + b"6000"
     user_user = data[data.index(b"\x7e", 10):]
-    assert user_user[3] == 0x05  # the User-user IE's discriminator (H.225.0 7.2.2.x)
+    assert user_user[3] == 0x05  # the User-user IE's discriminator (H.225.0 7.2.2)
     assert int.from_bytes(user_user[1:3], "big") == len(user_user) - 3
 
 
@@ -104,6 +104,13 @@ def test_cause_and_call_state_octets() -> None:
     assert parsed.get(Ie.CALL_STATE) == b"\x0a"
     release = q931.parse(CODEC.encode(ReleaseComplete(5, False, GUID, cause=16)))
     assert isinstance(release, Q931Message) and release.get(Ie.CAUSE) == b"\x80\x90"
+
+
+def test_a_long_display_is_cut_to_82_characters_and_non_ia5_becomes_a_question_mark() -> None:
+    result = CODEC.decode(CODEC.encode(Alerting(1, False, GUID, display="x" * 300)))
+    assert isinstance(result, Alerting) and result.display == "x" * 82
+    result = CODEC.decode(CODEC.encode(Alerting(1, False, GUID, display="Zoë")))
+    assert isinstance(result, Alerting) and result.display == "Zo?"
 
 
 def test_what_cannot_be_encoded_is_our_bug() -> None:
