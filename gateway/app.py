@@ -25,8 +25,10 @@ from acdgate.gateway.agents.short_code_calls import FeatureHandler
 from acdgate.gateway.calls.context import CallContext
 from acdgate.gateway.calls.direct import CallController
 from acdgate.gateway.calls.dispatcher import CallDispatcher
+from acdgate.gateway.calls.h323_entry import H323Entry
 from acdgate.gateway.calls.routed import RoutedCalls
 from acdgate.gateway.calls.supervision import Supervision
+from acdgate.gateway.h323.cs_protocol import CallSignallingFactory
 from acdgate.gateway.h323.gatekeeper import Gatekeeper, GatekeeperSettings
 from acdgate.gateway.h323.ras_events import Registration
 from acdgate.gateway.h323.ras_messages import TransportAddress
@@ -117,7 +119,9 @@ class Gateway:
         # -- the H.323 RAS gatekeeper (issue 15), when listen_h323 runs --
         self.gatekeeper: Gatekeeper | None = None
         self.ras_port: IListeningPort | None = None
-        self.h323_port: int | None = None  # call signalling: given out in RCF/ACF, not served yet
+        self.h323_port: int | None = None  # call signalling (TCP): given out in RCF/ACF
+        self.h323_listener: IListeningPort | None = None
+        self.h323_calls: CallSignallingFactory | None = None
         self.h323_trace: H323Trace | None = None  # --h323-trace
         # -- /metrics and /api/health (issue 17) --
         self.started_at = now
@@ -172,12 +176,20 @@ class Gateway:
     def listen_h323(self, bind: str, ras_port: int, call_port: int, *,
                     trace: H323Trace | None = None) -> None:
         """Serve the H.323 RAS gatekeeper on UDP `ras_port` (0: a free one) with the stored
-        registrations restored; `call_port` is the call signalling port it gives endpoints (0: a
-        free one; nothing listens there yet, docs/h323.md); every RAS datagram goes to `trace`."""
+        registrations restored, and H.225.0 call signalling on TCP `call_port` (0: a free one;
+        the port the gatekeeper gives endpoints) once `listen` made the call dispatcher; every
+        RAS datagram and call signalling segment goes to `trace`."""
         self.h323_trace = trace
         host = _advertised_host(bind)
         ras_port = ras_port or _free_udp_port(bind)
-        self.h323_port = call_port or _free_tcp_port(bind)
+        if self.calls is not None and self.rtp_ports is not None:
+            entry = H323Entry(self.reactor, self._h323_registrations, self.calls, self.rtp_ports, bind)
+            self.h323_calls = CallSignallingFactory(self.reactor, entry, trace=trace)
+            self.h323_listener = self.reactor.listenTCP(call_port, self.h323_calls, interface=bind)
+            address: Any = self.h323_listener.getHost()
+            self.h323_port = int(address.port)
+        else:
+            self.h323_port = call_port or _free_tcp_port(bind)
         now = self.reactor.seconds()
         self.gatekeeper = Gatekeeper(self.site, GatekeeperSettings(
             ras_address=TransportAddress(host, ras_port),
@@ -191,6 +203,9 @@ class Gateway:
         ras = RasProtocol(self.gatekeeper, self.reactor, store=self.store, trace=trace)
         self.ras_port = self.reactor.listenUDP(ras_port, ras, interface=bind)
         ras.reschedule()
+
+    def _h323_registrations(self) -> list[Registration]:
+        return self.gatekeeper.registrations() if self.gatekeeper is not None else []
 
     def ready_info(self, bind: str) -> dict[str, Any]:
         """What the ready line tells tests and tools: where each service listens."""
@@ -209,8 +224,9 @@ class Gateway:
             info["tls"] = {"host": host, "port": self.tls_port}
         if self.ras_port is not None:
             ras: Any = self.ras_port.getHost()
-            # "port" is the call signalling port (TCP), given out but not served yet
-            info["h323"] = {"host": host, "port": self.h323_port, "serves": ["ras"],
+            # "port" is the call signalling port (TCP)
+            serves = ["ras", "call-signalling"] if self.h323_listener is not None else ["ras"]
+            info["h323"] = {"host": host, "port": self.h323_port, "serves": serves,
                             "ras": {"host": host, "port": int(ras.port)}}
         return info
 
@@ -233,6 +249,10 @@ class Gateway:
             d.addCallback(lambda _: self.http_port.stopListening() if self.http_port else None)
         if self.ras_port is not None:
             d.addCallback(lambda _: self.ras_port.stopListening() if self.ras_port else None)
+        if self.h323_listener is not None:  # the H.323 legs were released by calls.stop()
+            d.addCallback(lambda _: self.h323_listener.stopListening() if self.h323_listener else None)
+            if self.h323_calls is not None:
+                d.addCallback(lambda _: self.h323_calls.close_all() if self.h323_calls else None)
 
         def close(_: object) -> None:
             if self.trace is not None:
@@ -509,8 +529,9 @@ def run_from_args(args: argparse.Namespace) -> int:
             h323_trace = H323Trace(args.h323_trace) if args.h323_trace else None
             gateway.listen_h323(bind, args.h323_ras_port, args.h323_port, trace=h323_trace)
         except (CannotListenError, OSError) as exc:
-            print(f"acdgate: cannot serve H.323 RAS on {bind}:{args.h323_ras_port}: {exc} "
-                  "(--h323-ras-port, or --no-h323)", file=sys.stderr)
+            print(f"acdgate: cannot serve H.323 on {bind} (RAS {args.h323_ras_port}, call signalling "
+                  f"{args.h323_port}): {exc} (--h323-ras-port, --h323-port, or --no-h323)",
+                  file=sys.stderr)
             store.close()
             return 2
     log.info("acdgate build: {build}", build=build.describe())

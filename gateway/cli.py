@@ -78,13 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--h323-port", type=_port, default=1720, metavar="PORT",
-        help="H.323 call signalling TCP port the gatekeeper gives endpoints (default: 1720; 0: any "
-        "free port); nothing listens there yet (docs/h323.md)",
+        help="H.323 call signalling TCP port, served and given to endpoints by the gatekeeper "
+        "(default: 1720; 0: any free port); docs/h323.md",
     )
-    run.add_argument("--no-h323", action="store_true", help="do not serve the H.323 gatekeeper")
+    run.add_argument("--no-h323", action="store_true", help="do not serve H.323 (neither the gatekeeper nor call signalling)")
     run.add_argument(
         "--h323-trace", metavar="FILE",
-        help="write every H.323 message sent and received (RAS) to this pcap file (docs/h323.md)",
+        help="write every H.323 message sent and received (RAS, call signalling, H.245) to this pcap "
+        "file (docs/h323.md)",
     )
     run.add_argument("--sip-trace", metavar="FILE", help="write every SIP message sent and received to this pcap file")
     run.add_argument(

@@ -23,7 +23,7 @@ from acdgate.acd.events import CommandRejected
 from acdgate.acd.station_calls import CallDirection
 from acdgate.gateway.calls.context import CallContext, CallContextUser
 from acdgate.gateway.legs.leg import EndReason, Refusal
-from acdgate.gateway.legs.registry import Handover, LegOwner, SipLegs
+from acdgate.gateway.legs.registry import CallerLeg, Handover, LegOwner, RegisteredLeg, SipLegs
 from acdgate.gateway.legs.sip_uac import OutgoingSipLeg
 from acdgate.gateway.legs.sip_uas import SipLeg
 from acdgate.gateway.media.relay import Bridge
@@ -41,7 +41,7 @@ class DirectCall:
     """One bridged call in progress."""
 
     call_id: str
-    caller: SipLeg
+    caller: CallerLeg
     targets: list[OutgoingSipLeg] = field(default_factory=list)
     answered_by: OutgoingSipLeg | None = None
     bridge: Bridge | None = None
@@ -64,7 +64,7 @@ class CallController(CallContextUser, LegOwner):
         """Whether `dialled` is a station extension or a user number of this site."""
         return dialled in self._stations or dialled in self._users
 
-    def place(self, caller: SipLeg, dialled: str) -> None:
+    def place(self, caller: CallerLeg, dialled: str) -> None:
         """Ring what `dialled` names for `caller` (a leg not answered yet)."""
         target = self._target_station(dialled)
         if isinstance(target, Refusal):
@@ -81,7 +81,7 @@ class CallController(CallContextUser, LegOwner):
         if not bindings:
             self._refuse(caller, dialled, Refusal(480, f"Station {target} Not Registered"))
             return
-        call = DirectCall(call_id=caller.invite.call_id or "", caller=caller, target_station=target)
+        call = DirectCall(call_id=caller.call_id, caller=caller, target_station=target)
         self.calls[call.call_id] = call
         self._blf(call, DialogState.EARLY)
         caller_number, caller_name = self._caller_identity(caller.station)
@@ -128,14 +128,14 @@ class CallController(CallContextUser, LegOwner):
         """The caller that `leg`, the target that answered, is bridged to (a REFER from it)."""
         call = next((c for c in self.calls.values()
                      if c.answered_by is leg and not c.ended and c.bridge is not None), None)
-        if call is None:
+        if call is None or not isinstance(call.caller, SipLeg):  # no REFER for an H.323 caller yet
             return None
         call_id = call.call_id
         return Handover(call.caller, lambda: self.release(call_id))
 
-    def partners(self, leg: SipLegs) -> list[tuple[str, SipLegs]]:
+    def partners(self, leg: RegisteredLeg) -> list[tuple[str, SipLegs]]:
         """The target that answered the call whose caller leg is `leg`."""
-        call = self.calls.get(leg.invite.call_id or "") if isinstance(leg, SipLeg) else None
+        call = self.calls.get(leg.call_id) if not isinstance(leg, OutgoingSipLeg) else None
         if call is None or call.answered_by is None:
             return []
         return [("callee", call.answered_by)]
@@ -248,7 +248,7 @@ class CallController(CallContextUser, LegOwner):
             self.dialog_states.set(call.target_station, state, call.call_id, Direction.RECIPIENT,
                                    call.caller.station)
 
-    def _refuse(self, caller: SipLeg, dialled: str, refusal: Refusal) -> None:
+    def _refuse(self, caller: CallerLeg, dialled: str, refusal: Refusal) -> None:
         log.info("call from {station} to {dialled} refused: {status} {reason}", station=caller.station,
                  dialled=dialled, status=refusal.status, reason=refusal.reason)
         caller.refuse(refusal)

@@ -11,18 +11,28 @@ ends, every leg's RTP statistics go into the journal as `CallMediaStats` records
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 from urllib.parse import unquote
 
-from acdgate.acd.shortcodes import MatchKind
+from acdgate.acd.shortcodes import MatchKind, ShortCodeMatch
 from acdgate.acd.site import Site
 from acdgate.gateway.agents.journal import CallMediaStats
 from acdgate.gateway.agents.short_code_calls import FeatureHandler
 from acdgate.gateway.calls.direct import CallController
 from acdgate.gateway.calls.routed import RoutedCalls
 from acdgate.gateway.calls.transfer import Transfers
+from acdgate.gateway.legs.h323_leg import H323Leg
 from acdgate.gateway.legs.leg import EndReason
-from acdgate.gateway.legs.registry import LegOwner, LegRegistry, SipLegs, leg_call_id
+from acdgate.gateway.legs.registry import (
+    CallerLeg,
+    LegOwner,
+    LegRegistry,
+    RegisteredLeg,
+    SipLegs,
+    leg_call_id,
+)
 from acdgate.gateway.legs.session_timer import MIN_SE, TimerSyntaxError, TooSmall, negotiate
 from acdgate.gateway.legs.sip_uas import SipLeg
 from acdgate.gateway.media.hold_music import load_hold_music
@@ -33,6 +43,22 @@ from acdgate.gateway.sip.stack import Incoming, SipStack
 from twisted.logger import Logger
 
 log = Logger(namespace="acdgate.call")
+
+
+class DestinationKind(Enum):
+    """What a dialled number reaches."""
+
+    FEATURE = "feature"  # a short code (complete, or a prefix whose rest is collected)
+    ROUTED = "routed"  # a group number: the ACD
+    DIRECT = "direct"  # a station extension or a user number
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """Where a new call goes, and the short code match behind it."""
+
+    kind: DestinationKind
+    match: ShortCodeMatch
 
 
 class CallDispatcher:
@@ -73,7 +99,7 @@ class CallDispatcher:
         if self.routed is not None:
             self.routed.stop()
         for leg in list(self.legs):
-            if isinstance(leg, SipLeg):  # the incoming legs; each controller hung up its own
+            if isinstance(leg, SipLeg | H323Leg):  # the incoming legs; each controller hung up its own
                 leg.hangup()
 
     # -- INVITE ---------------------------------------------------------------------------
@@ -106,54 +132,74 @@ class CallDispatcher:
             self.stack.respond(request, 416, "Unsupported URI Scheme")
             return
         dialled = unquote(user_part)
-        match = self.features.match(dialled)
-        routed = match.kind is MatchKind.NO_MATCH and self.routed is not None and self.routed.knows(dialled)
-        direct = (match.kind is MatchKind.NO_MATCH and not routed and self.calls is not None
-                  and self.calls.knows(dialled))
-        if match.kind is MatchKind.NO_MATCH and not direct and not routed:
+        destination = self.destination(dialled)
+        if destination is None:
             self.stack.respond(request, 404, f"No Short Code Or Number {dialled[:40]}")
             return
         leg = SipLeg(self.reactor, self.stack, request, incoming,
                      station=station.extension if station is not None else None,
                      dialled=dialled, ports=self.ports, bind_ip=self.bind_ip, session_timer=timer)
+        self.serve(leg, destination, transaction_key=incoming.transaction_key)
+
+    # -- what SIP and H.323 callers share once their leg exists --------------------------------
+
+    def destination(self, dialled: str) -> Destination | None:
+        """Where `dialled` goes: a short code, a group (routed), a station or user (direct);
+        None: nowhere (404 for SIP, cause 1 for H.323)."""
+        match = self.features.match(dialled)
+        if match.kind is not MatchKind.NO_MATCH:
+            return Destination(DestinationKind.FEATURE, match)
+        if self.routed is not None and self.routed.knows(dialled):
+            return Destination(DestinationKind.ROUTED, match)
+        if self.calls is not None and self.calls.knows(dialled):
+            return Destination(DestinationKind.DIRECT, match)
+        return None
+
+    def serve(self, leg: CallerLeg, destination: Destination, *,
+              transaction_key: str | None = None) -> None:
+        """Hand a new incoming leg (SIP or H.323) to the feature handler, the routed calls or
+        the direct calls, registered in the leg registry until it ends; when a call's caller
+        leg ends, its legs' RTP statistics go into the journal."""
         leg.media.hold_music = self.hold_music
-        call_id = request.call_id or ""
+        call_id = leg.call_id
+        dialled = leg.dialled
+        kind = destination.kind
         owner: LegOwner = self.features
-        if routed:
+        if kind is DestinationKind.ROUTED:
             assert self.routed is not None
             owner = self.routed
-        elif direct:
+        elif kind is DestinationKind.DIRECT:
             assert self.calls is not None
             owner = self.calls
-        self.legs.add(leg, owner, transaction_key=incoming.transaction_key)
+        self.legs.add(leg, owner, transaction_key=transaction_key)
 
         def forget(_: object) -> None:
             self.legs.remove(leg)
 
-        if direct or routed:
-            leg.on_ended = lambda reason: forget(reason)
-            if routed:
-                assert self.routed is not None
-                self.routed.enter(leg, dialled)
-            else:
-                assert self.calls is not None
-                self.calls.place(leg, dialled)
-            if leg.ended:
-                forget(None)
-            else:
-                previous = leg.on_ended
-
-                def ended(reason: EndReason) -> None:
-                    now_owner = self.legs.owner(leg)  # a transfer may have taken the call over
-                    partners = now_owner.partners(leg) if now_owner is not None else []
-                    if previous is not None:
-                        previous(reason)
-                    forget(reason)
-                    self._journal_stats(call_id, [("caller", leg), *partners])
-
-                leg.on_ended = ended
+        if kind is DestinationKind.FEATURE:
+            self.features.run(leg, destination.match).addBoth(forget)
             return
-        self.features.run(leg, match).addBoth(forget)
+        leg.on_ended = lambda reason: forget(reason)
+        if kind is DestinationKind.ROUTED:
+            assert self.routed is not None
+            self.routed.enter(leg, dialled)
+        else:
+            assert self.calls is not None
+            self.calls.place(leg, dialled)
+        if leg.ended:
+            forget(None)
+        else:
+            previous = leg.on_ended
+
+            def ended(reason: EndReason) -> None:
+                now_owner = self.legs.owner(leg)  # a transfer may have taken the call over
+                partners = now_owner.partners(leg) if now_owner is not None else []
+                if previous is not None:
+                    previous(reason)
+                forget(reason)
+                self._journal_stats(call_id, [("caller", leg), *partners])
+
+            leg.on_ended = ended
 
     # -- in-dialog ------------------------------------------------------------------------
 
@@ -204,7 +250,7 @@ class CallDispatcher:
             return
         self.transfers.refer(request, leg, handover)
 
-    def _journal_stats(self, call_id: str, legs: list[tuple[str, SipLegs]]) -> None:
+    def _journal_stats(self, call_id: str, legs: list[tuple[str, RegisteredLeg]]) -> None:
         """One `CallMediaStats` journal record per leg that carried media (issue 6)."""
         if self.acd is None:
             return

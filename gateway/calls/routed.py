@@ -25,7 +25,7 @@ from acdgate.gateway.agents.journal import RecordingStarted
 from acdgate.gateway.calls.context import CallContext, CallContextUser
 from acdgate.gateway.calls.intervention import Intervention
 from acdgate.gateway.legs.leg import EndReason, Refusal
-from acdgate.gateway.legs.registry import Handover, LegOwner, SipLegs
+from acdgate.gateway.legs.registry import CallerLeg, Handover, LegOwner, RegisteredLeg, SipLegs
 from acdgate.gateway.legs.sip_uac import OutgoingSipLeg
 from acdgate.gateway.legs.sip_uas import SipLeg
 from acdgate.gateway.media.recordings import ActiveRecording, RecordingArchive
@@ -43,7 +43,7 @@ class RoutedCall:
     """One caller in the ACD and the agent legs ringing for it."""
 
     call_id: str
-    caller: SipLeg
+    caller: CallerLeg
     group: str
     offers: dict[str, OutgoingSipLeg] = field(default_factory=dict)  # user id -> leg
     agent: str | None = None
@@ -79,12 +79,12 @@ class RoutedCalls(CallContextUser, LegOwner):
         """Whether `dialled` is a group number."""
         return dialled in self._groups
 
-    def enter(self, caller: SipLeg, group: str) -> None:
+    def enter(self, caller: CallerLeg, group: str) -> None:
         """A caller dialled a group: answer, play ringback, and hand the call to the ACD."""
         if not caller.has_media:
             caller.refuse(Refusal(488, caller.media_problem[:100] or "No usable media"))
             return
-        call_id = caller.invite.call_id or ""
+        call_id = caller.call_id
         call = RoutedCall(call_id, caller, group)
         self.calls[call_id] = call
         caller.on_ended = lambda reason: self._caller_ended(call, reason)
@@ -349,13 +349,13 @@ class RoutedCalls(CallContextUser, LegOwner):
             return None
         call = next((c for c in self.calls.values()
                      if c.agent_leg is leg and not c.ended and c.bridge is not None), None)
-        if call is None:
+        if call is None or not isinstance(call.caller, SipLeg):  # no REFER for an H.323 caller yet
             return None
         call_id = call.call_id
         return Handover(call.caller, lambda: self.release(call_id))
 
-    def partners(self, leg: SipLegs) -> list[tuple[str, SipLegs]]:
+    def partners(self, leg: RegisteredLeg) -> list[tuple[str, SipLegs]]:
         """The agent's outgoing leg of the call whose caller leg is `leg`."""
-        call = self.calls.get(leg.invite.call_id or "") if isinstance(leg, SipLeg) else None
+        call = self.calls.get(leg.call_id) if not isinstance(leg, OutgoingSipLeg) else None
         agent = call.agent_leg if call is not None else None
         return [("agent", agent)] if isinstance(agent, OutgoingSipLeg) else []

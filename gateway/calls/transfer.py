@@ -28,7 +28,14 @@ from acdgate.codecs.tones import RINGBACK
 from acdgate.gateway.agents.acd_service import AcdService
 from acdgate.gateway.agents.journal import CallTransferred
 from acdgate.gateway.legs.leg import EndReason, Refusal
-from acdgate.gateway.legs.registry import Handover, LegOwner, LegRegistry, SipLegs, leg_call_id
+from acdgate.gateway.legs.registry import (
+    Handover,
+    LegOwner,
+    LegRegistry,
+    RegisteredLeg,
+    SipLegs,
+    leg_call_id,
+)
 from acdgate.gateway.legs.sip_uac import OutgoingSipLeg
 from acdgate.gateway.legs.sip_uas import SipLeg
 from acdgate.gateway.media.ports import RtpPortPool
@@ -287,7 +294,7 @@ class Transfers(LegOwner):
         if self.on_ended is not None:
             self.on_ended(call)
 
-    def partners(self, leg: SipLegs) -> list[tuple[str, SipLegs]]:
+    def partners(self, leg: RegisteredLeg) -> list[tuple[str, SipLegs]]:
         """The referrer and the transfer target of the transferred party `leg`'s call."""
         call = self.calls.get(leg_call_id(leg))
         return list(call.legs) if call is not None else []

@@ -1,8 +1,9 @@
 """Legs: one party's side of a call, as the feature handler and the B2BUA see it.
 
 A leg is offered, answered, plays tones, reports key presses and ends. A SIP dialog is one
-kind of leg (`sip_leg.SipLeg`); an H.323 call from the bridge will be another, and the
-code above legs never looks at SIP messages (DESIGN.md, "Calls are legs, not SIP").
+kind of leg (`sip_uas.SipLeg`); an H.323 call from the bridge is another (`h323_leg.H323Leg`),
+and the code above legs never looks at SIP or H.323 messages (DESIGN.md, "Calls are legs, not
+SIP").
 """
 
 from __future__ import annotations
@@ -39,8 +40,15 @@ class Leg(Protocol):
 
     station: str | None  # the station it comes from, when it is one of ours
     dialled: str  # what the party dialled (decoded: '#' not '%23')
-    on_digit: Callable[[str, str], None] | None  # (digit, method: rfc4733 | info | inband)
+    on_digit: Callable[[str, str], None] | None  # (digit, method: rfc4733 | info | inband
+    #                                               | h245-uii | keypad)
     on_ended: Callable[[EndReason], None] | None
+
+    @property
+    def call_id(self) -> str:
+        """The call's identity the controllers key it by: a SIP leg's Call-ID, an H.323 leg's
+        callIdentifier (hex)."""
+        ...
 
     @property
     def has_media(self) -> bool:

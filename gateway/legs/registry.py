@@ -1,4 +1,4 @@
-"""The live SIP legs by dialog, each with the controller that owns it.
+"""The live legs (SIP by dialog, H.323 by callIdentifier), each with the controller that owns it.
 
 Controllers (direct and routed calls, transfers, supervision) add the legs they create and
 remove them when they end; the call dispatcher adds the incoming legs it creates, owned by
@@ -17,17 +17,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from acdgate.gateway.legs.h323_leg import H323Leg
 from acdgate.gateway.legs.sip_uac import OutgoingSipLeg
 from acdgate.gateway.legs.sip_uas import SipLeg
 from acdgate.gateway.media.relay import Bridge
 from acdgate.gateway.sip.message import Request
 
 SipLegs = SipLeg | OutgoingSipLeg
+CallerLeg = SipLeg | H323Leg  # an incoming leg: the caller of a direct or routed call
+RegisteredLeg = SipLeg | OutgoingSipLeg | H323Leg
 
 
-def leg_call_id(leg: SipLegs) -> str:
-    """The Call-ID of the leg's dialog: the caller's INVITE's, or the one we made for ours."""
-    return leg.invite.call_id or "" if isinstance(leg, SipLeg) else leg.call_id
+def leg_call_id(leg: RegisteredLeg) -> str:
+    """The leg's call identity: its dialog's Call-ID (the caller's INVITE's, or the one we made
+    for ours), or an H.323 leg's callIdentifier."""
+    return leg.call_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,14 +50,14 @@ class LegOwner:
         """Whom `leg` (sending REFER) talks to in a connected call of ours; None: nobody."""
         return None
 
-    def partners(self, leg: SipLegs) -> list[tuple[str, SipLegs]]:
+    def partners(self, leg: RegisteredLeg) -> list[tuple[str, SipLegs]]:
         """(role, leg) of the other legs of the call whose caller leg is `leg`."""
         return []
 
 
 @dataclass(slots=True)
 class _Entry:
-    leg: SipLegs
+    leg: RegisteredLeg
     owner: LegOwner
     transaction_key: str | None
 
@@ -65,14 +69,14 @@ class LegRegistry:
         self._by_call_id: dict[str, _Entry] = {}
         self._by_transaction: dict[str, _Entry] = {}
 
-    def add(self, leg: SipLegs, owner: LegOwner, *, transaction_key: str | None = None) -> None:
+    def add(self, leg: RegisteredLeg, owner: LegOwner, *, transaction_key: str | None = None) -> None:
         """Route `leg`'s in-dialog requests (and the CANCEL of its INVITE transaction) to it."""
         entry = _Entry(leg, owner, transaction_key)
         self._by_call_id[leg_call_id(leg)] = entry
         if transaction_key is not None:
             self._by_transaction[transaction_key] = entry
 
-    def remove(self, leg: SipLegs) -> None:
+    def remove(self, leg: RegisteredLeg) -> None:
         """Forget `leg` (it ended); a leg registered since under its Call-ID stays."""
         entry = self._by_call_id.get(leg_call_id(leg))
         if entry is None or entry.leg is not leg:
@@ -81,7 +85,7 @@ class LegRegistry:
         if entry.transaction_key is not None and self._by_transaction.get(entry.transaction_key) is entry:
             del self._by_transaction[entry.transaction_key]
 
-    def reown(self, leg: SipLegs, owner: LegOwner) -> None:
+    def reown(self, leg: RegisteredLeg, owner: LegOwner) -> None:
         """`owner` takes `leg` over (a transfer takes the transferred party)."""
         entry = self._by_call_id.get(leg_call_id(leg))
         if entry is not None and entry.leg is leg:
@@ -91,25 +95,27 @@ class LegRegistry:
         """The leg whose dialog `request` belongs to, and its owner. `lenient`: accept a To tag
         that is not ours (pyVoIP ACKs a 2xx with a fresh one)."""
         entry = self._by_call_id.get(request.call_id or "")
-        if entry is None or entry.leg.dialog is None or not entry.leg.dialog.matches(request, lenient_to_tag=lenient):
+        if entry is None or isinstance(entry.leg, H323Leg) or entry.leg.dialog is None \
+                or not entry.leg.dialog.matches(request, lenient_to_tag=lenient):
             return None
         return entry.leg, entry.owner
 
     def by_transaction(self, transaction_key: str) -> SipLegs | None:
         """The leg created by the INVITE server transaction `transaction_key`."""
         entry = self._by_transaction.get(transaction_key)
-        return entry.leg if entry is not None else None
+        return entry.leg if entry is not None and not isinstance(entry.leg, H323Leg) else None
 
-    def owner(self, leg: SipLegs) -> LegOwner | None:
+    def owner(self, leg: RegisteredLeg) -> LegOwner | None:
         """Who owns `leg` now; None once it is removed."""
         entry = self._by_call_id.get(leg_call_id(leg))
         return entry.owner if entry is not None and entry.leg is leg else None
 
-    def __iter__(self) -> Iterator[SipLegs]:
+    def __iter__(self) -> Iterator[RegisteredLeg]:
         return iter([entry.leg for entry in self._by_call_id.values()])
 
     def __len__(self) -> int:
         return len(self._by_call_id)
 
 
-__all__ = ["Handover", "LegOwner", "LegRegistry", "SipLegs", "leg_call_id"]
+__all__ = ["CallerLeg", "Handover", "LegOwner", "LegRegistry", "RegisteredLeg", "SipLegs",
+           "leg_call_id"]

@@ -108,6 +108,11 @@ class SipLeg(DialogLeg):
         return self.incoming.source, self.incoming.transport
 
     @property
+    def call_id(self) -> str:
+        """The INVITE's Call-ID: the call's key in the call layer."""
+        return self.invite.call_id or ""
+
+    @property
     def _engine(self) -> InviteDialog:
         assert self.engine is not None
         return self.engine

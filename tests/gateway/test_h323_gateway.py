@@ -100,7 +100,7 @@ def test_ready_line_reports_the_ras_and_call_signalling_ports(gateway: GatewayPr
     h323 = gateway.info["h323"]
     assert h323["ras"]["host"] == "127.0.0.1" and 0 < h323["ras"]["port"] < 65536
     assert 0 < h323["port"] < 65536 and h323["port"] != 1720  # --h323-port 0: a free port
-    assert h323["serves"] == ["ras"]  # call signalling is not served yet (docs/h323.md)
+    assert h323["serves"] == ["ras", "call-signalling"]
 
 
 def test_registration_shows_in_the_api_and_survives_sigkill(
