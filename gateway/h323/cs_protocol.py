@@ -82,7 +82,8 @@ class CallSignallingProtocol(protocol.Protocol):
         self._reader = TpktReader()
         self._handlers: dict[Call, CallHandler] = {}
         self._h245: dict[Call, H245Connection] = {}
-        self._h245_pending: dict[Call, list[bytes]] = {}
+        self._h245_pending: dict[Call, list[bytes]] = {}  # PDUs waiting for the connection
+        self._h245_addresses: dict[Call, TransportAddress] = {}  # the peer's h245Address
         self._timer: IDelayedCall | None = None
         self.peer: Address = ("0.0.0.0", 0)
         self.local: Address = ("0.0.0.0", 0)
@@ -147,14 +148,16 @@ class CallSignallingProtocol(protocol.Protocol):
                 case LogDefect():
                     self._log(action.defect)
                 case CallOffered():
+                    if action.setup.h245_address is not None:  # known before the bridge acts
+                        self._h245_addresses[action.call] = action.setup.h245_address
                     self.factory.bridge.call_offered(self, action)
                 case H245AddressOffered():
-                    if not self.engine.tunnelling(action.call):
-                        self._connect_h245(action.call, action.address)
+                    self._h245_addresses[action.call] = action.address
                 case CallReleased():
                     handler = self._handlers.pop(action.call, None)
                     h245 = self._h245.pop(action.call, None)
                     self._h245_pending.pop(action.call, None)
+                    self._h245_addresses.pop(action.call, None)
                     if h245 is not None:
                         h245.close()
                     if handler is not None:
@@ -166,13 +169,15 @@ class CallSignallingProtocol(protocol.Protocol):
         self._arm()
 
     def send_h245(self, call: Call, pdus: tuple[bytes, ...]) -> None:
-        """Send encoded H.245 PDUs of `call`: tunnelled, or on its H.245 connection (held until
-        it is up); dropped when the call has neither (no H.245 for it)."""
+        """Send encoded H.245 PDUs of `call`: tunnelled, or on its H.245 connection (opened now
+        when the peer offered an address, the PDUs held until it is up); dropped when the call
+        has neither (no H.245 for it)."""
         if not pdus or call not in self.engine.calls():
             return
         if self.engine.tunnelling(call):
             self.execute(self.engine.send_h245(call, pdus, self.now()))
             return
+        self.open_h245(call)
         connection = self._h245.get(call)
         if connection is not None and connection.connected:
             connection.send(pdus)
@@ -181,9 +186,18 @@ class CallSignallingProtocol(protocol.Protocol):
         else:
             self._log(f"H.245 for call {call.reference} with no H.245 channel: dropped")
 
+    def open_h245(self, call: Call) -> None:
+        """Connect to the h245Address the peer offered for `call` (H.323 8.2: the side that
+        receives the address opens the connection), unless it tunnels or is connected. Only
+        calls the layer above took get a connection: an address in a refused Setup is never
+        connected to."""
+        address = self._h245_addresses.get(call)
+        if address is not None and not self.engine.tunnelling(call):
+            self._connect_h245(call, address)
+
     def has_h245(self, call: Call) -> bool:
-        """Whether `call` has a way to carry H.245 (tunnelled, or a separate connection)."""
-        return self.engine.tunnelling(call) or call in self._h245 or call in self._h245_pending
+        """Whether `call` can carry H.245: tunnelled, or the peer gave an h245Address."""
+        return self.engine.tunnelling(call) or call in self._h245_addresses
 
     # -- plumbing ------------------------------------------------------------------------------
 

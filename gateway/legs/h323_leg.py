@@ -117,9 +117,9 @@ class H323Leg:
                 if isinstance(answer, FastStartAccepted):
                     self._fast_start = answer
                     self.negotiated = self._negotiated(answer.codec, answer.remote_rtp)
-                elif not edge.has_h245(self.call) and self.setup.h245_address is None:
+                elif not edge.has_h245(self.call):
                     self._problem = f"fastStart refused ({answer.reason}) and no H.245"
-            elif not edge.has_h245(self.call) and self.setup.h245_address is None:
+            elif not edge.has_h245(self.call):
                 self._problem = "No fastStart and no H.245 in the Setup"
         self.media.on_digit = self._media_digit
 
@@ -157,6 +157,7 @@ class H323Leg:
             d.errback(RuntimeError("leg already ended or answered"))
             return d
         now = self.edge.now()
+        self.edge.open_h245(self.call)  # a separate H.245 connection, when the peer asked for one
         if self._fast_start is not None and self.negotiated is not None:
             self._run(self.edge.engine.connect(self.call, now, fast_start=self._fast_start.elements))
             self.media.start(self.negotiated)

@@ -4,7 +4,9 @@ No H.323 endpoint is packaged for Debian 12, so the tests and the lab speak H.32
 RAS registration (RRQ with an H.235 CAT, the answer read by pycrate's H.225.0), then calls on
 TCP: a Setup with fastStart proposals (`offer_fast_start`) and h245Tunnelling, Connect read
 for the accepted channels (`read_fast_start_answer`), the gateway's RTP received and decoded
-(`heard.tones_in` names the tones), our own RTP sent, digits as tunnelled H.245
+(`heard.tones_in` names the tones), our own RTP sent; without fastStart, media is negotiated by
+the product's own H.245 engine (`H245Session`), tunnelled in the call signalling or on a
+separate H.245 connection the gateway opens to the address we give it; digits as tunnelled H.245
 userInputIndication or as a Q.931 Keypad IE in Information, and Release Complete. Plain
 blocking sockets with a reader thread per call, so it runs beside a reactor in the same process;
 every wait is bounded.
@@ -40,7 +42,9 @@ from acdgate.gateway.h323.fast_start import (
 )
 from acdgate.gateway.h323.h235 import make_cat
 from acdgate.gateway.h323.h245_codec import H245Codec
+from acdgate.gateway.h323.h245_events import H245Action, MediaReady, SendH245
 from acdgate.gateway.h323.h245_messages import AudioCodec, UserInputAlphanumeric, UserInputSignal
+from acdgate.gateway.h323.h245_session import H245Session, H245Settings
 from acdgate.gateway.h323.ras_codec import RasCodec
 from acdgate.gateway.h323.ras_messages import (
     Alias,
@@ -74,12 +78,21 @@ class H323Call:
     samples: list[npt.NDArray[np.int16]] = field(default_factory=list)
     rtp_from: Address | None = None
     closed: bool = False
+    tunnelling: bool = True
+    h245_session: H245Session | None = None  # without fastStart: the product's engine
+    h245_listener: socket.socket | None = None  # a separate H.245 connection: we listen
+    h245_sock: socket.socket | None = None
+    h245_received: list[object] = field(default_factory=list)  # decoded PDUs, for the tests
+    _send_lock: threading.Lock = field(default_factory=threading.Lock)
+    _media_set: threading.Event = field(default_factory=threading.Event)
+    _h245_started: bool = False
     _threads: list[threading.Thread] = field(default_factory=list)
 
     # -- call signalling -----------------------------------------------------------------
 
     def send(self, message: CallSignal) -> None:
-        self.sock.sendall(frame(self.endpoint.codec.encode(message)))
+        with self._send_lock:
+            self.sock.sendall(frame(self.endpoint.codec.encode(message)))
 
     def wait_for(self, kind: type, timeout: float = 5.0) -> CallSignal:
         """The next message of `kind` (others are kept in `received`); H323Error on a Release
@@ -104,9 +117,20 @@ class H323Call:
         from acdgate.gateway.h323.cs_messages import Connect
         connect = self.wait_for(Connect, timeout)
         assert isinstance(connect, Connect)
-        answer = read_fast_start_answer(self.endpoint.h245, connect.fast_start)
-        if isinstance(answer, FastStartAccepted):
-            self.media = answer
+        if connect.fast_start:
+            answer = read_fast_start_answer(self.endpoint.h245, connect.fast_start)
+            if isinstance(answer, FastStartAccepted):
+                self._set_media(answer)
+
+    def media_ready(self, timeout: float = 5.0) -> FastStartAccepted:
+        """Wait until media is agreed (fastStart, or H.245's MediaReady)."""
+        if not self._media_set.wait(timeout) or self.media is None:
+            raise H323Error(f"no media agreed within {timeout} s")
+        return self.media
+
+    def _set_media(self, media: FastStartAccepted) -> None:
+        self.media = media
+        self._media_set.set()
 
     def send_uii(self, digits: str, *, signal: bool = False) -> None:
         """Each digit as a tunnelled userInputIndication (alphanumeric, or signal with 100 ms)
@@ -114,26 +138,34 @@ class H323Call:
         for digit in digits:
             pdu = self.endpoint.h245.encode(UserInputSignal(digit, 100) if signal
                                             else UserInputAlphanumeric(digit))
+            if not self.tunnelling:  # on the separate H.245 connection
+                if self.h245_sock is None:
+                    raise H323Error("no H.245 connection to send userInputIndication on")
+                with self._send_lock:
+                    self.h245_sock.sendall(frame(pdu))
+                continue
             self.send(Facility(self.call_reference, True, self.call_identifier,
                                h245=H245Tunnel(True, (pdu,))))
 
     def send_keypad(self, digits: str) -> None:
         """Digits in a Keypad IE (Q.931 Information): overlap dialling or key presses."""
         self.send(Information(self.call_reference, True, self.call_identifier, keypad=digits,
-                              h245=H245Tunnel(True, ())))
+                              h245=H245Tunnel(self.tunnelling, ())))
 
     def release(self, cause: int = 16) -> None:
         if not self.closed:
             try:
                 self.send(ReleaseComplete(self.call_reference, True, self.call_identifier,
-                                          cause=cause, h245=H245Tunnel(True, ())))
+                                          cause=cause, h245=H245Tunnel(self.tunnelling, ())))
             except OSError:
                 pass  # the gateway closed first
         self.close()
 
     def close(self) -> None:
         self.closed = True
-        for s in (self.sock, self.rtp):
+        for s in (self.sock, self.rtp, self.h245_listener, self.h245_sock):
+            if s is None:
+                continue
             try:
                 s.shutdown(socket.SHUT_RDWR)
             except OSError:
@@ -180,7 +212,62 @@ class H323Call:
                     return
                 message = self.endpoint.codec.decode(item)
                 self.received.append(message)
+                if not isinstance(message, CallSignalDecodeError) and message.h245.control:
+                    self._h245_in(message.h245.control)
                 self.messages.put(message)
+
+    # -- H.245 without fastStart ------------------------------------------------------------
+
+    def _h245_in(self, pdus: tuple[bytes, ...]) -> None:
+        session = self.h245_session
+        if session is None:
+            return
+        out: list[H245Action] = [] if self._h245_started else session.start(time.monotonic())
+        self._h245_started = True
+        for pdu in pdus:
+            message = self.endpoint.h245.decode(pdu)
+            self.h245_received.append(message)
+            out.extend(session.receive(message, time.monotonic()))
+        self._h245_out(out)
+
+    def _h245_out(self, actions: list[H245Action]) -> None:
+        pdus = []
+        for action in actions:
+            if isinstance(action, SendH245):
+                pdus.append(self.endpoint.h245.encode(action.message))
+            elif isinstance(action, MediaReady):
+                self._set_media(FastStartAccepted(action.codec, action.remote_rtp,
+                                                  action.remote_rtcp))
+        if not pdus:
+            return
+        if self.tunnelling:
+            self.send(Facility(self.call_reference, True, self.call_identifier,
+                               h245=H245Tunnel(True, tuple(pdus))))
+        elif self.h245_sock is not None:
+            with self._send_lock:
+                for pdu in pdus:
+                    self.h245_sock.sendall(frame(pdu))
+
+    def _serve_h245(self) -> None:
+        """Accept the gateway's H.245 connection and run the session on it."""
+        assert self.h245_listener is not None
+        self.h245_listener.settimeout(10.0)
+        try:
+            self.h245_sock, _ = self.h245_listener.accept()
+        except OSError:
+            return
+        reader = TpktReader()
+        while not self.closed:
+            try:
+                data = self.h245_sock.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            for item in reader.feed(data):
+                if isinstance(item, TpktError):
+                    return
+                self._h245_in((item,))
 
     def _read_rtp(self) -> None:
         self.rtp.settimeout(0.2)
@@ -241,17 +328,31 @@ class H323Endpoint:
         return self.endpoint_identifier
 
     def call(self, number: str, *, fast_start: bool = True, overlap: bool = False,
-             called_number: bool = False, timeout: float = 5.0) -> H323Call:
+             called_number: bool = False, separate_h245: bool = False,
+             timeout: float = 5.0) -> H323Call:
         """Connect and send a Setup for `number` (dialledDigits in destinationAddress, or the
-        Called party number IE with `called_number`); the call's messages arrive in its queue."""
+        Called party number IE with `called_number`); the call's messages arrive in its queue.
+        Without `fast_start`, H.245 negotiates the media: tunnelled, or with `separate_h245` on a
+        connection the gateway opens to the h245Address the Setup gives (no tunnelling)."""
         sock = socket.create_connection(self.cs_target, timeout=timeout)
         sock.settimeout(None)
         rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         rtp.bind((self.host, 0))
         port = rtp.getsockname()[1]
-        call = H323Call(self, sock, rtp, secrets.randbelow(0x7FFF) + 1, secrets.token_bytes(16))
-        proposals = offer_fast_start(self.h245, TransportAddress(self.host, port),
-                                     TransportAddress(self.host, port + 1)) if fast_start else ()
+        call = H323Call(self, sock, rtp, secrets.randbelow(0x7FFF) + 1, secrets.token_bytes(16),
+                        tunnelling=not separate_h245)
+        ours = (TransportAddress(self.host, port), TransportAddress(self.host, port + 1))
+        proposals = offer_fast_start(self.h245, *ours) if fast_start else ()
+        h245_address = None
+        if not fast_start:
+            call.h245_session = H245Session(H245Settings(rtp=ours[0], rtcp=ours[1],
+                                                         terminal_type=50),
+                                            random_number=lambda: secrets.randbelow(1 << 24))
+        if separate_h245:
+            call.h245_listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            call.h245_listener.bind((self.host, 0))
+            call.h245_listener.listen(1)
+            h245_address = TransportAddress(self.host, call.h245_listener.getsockname()[1])
         me = Alias(AliasKind.DIALLED_DIGITS, self.alias)
         setup = Setup(
             call.call_reference, True, call.call_identifier, secrets.token_bytes(16),
@@ -261,8 +362,11 @@ class H323Endpoint:
             display=f"lab {self.alias}", endpoint_identifier=self.endpoint_identifier,
             source_call_signal_address=TransportAddress(self.host, sock.getsockname()[1]),
             vendor="acdgate-lab-h323 1.0", fast_start=proposals, can_overlap_send=overlap,
-            h245=H245Tunnel(True, ()))
-        for target in (call._read_signalling, call._read_rtp):
+            h245_address=h245_address, h245=H245Tunnel(not separate_h245, ()))
+        targets = [call._read_signalling, call._read_rtp]
+        if separate_h245:
+            targets.append(call._serve_h245)
+        for target in targets:
             thread = threading.Thread(target=target, daemon=True)
             call._threads.append(thread)
             thread.start()

@@ -94,9 +94,10 @@ def logged_on_at(gw: GatewayProcess, user: str) -> str | None:
 
 def tshark_rows(pcap: Path, *decode_as: str) -> list[dict[str, str]]:
     assert TSHARK is not None
-    fields = ("frame.number", "q931.message_type", "q931.cause_value", "h225.h323_message_body",
-              "h225.fastStart", "h225.guid", "h245.alphanumeric", "h245.signalType",
-              "_ws.malformed", "_ws.expert")
+    fields = ("frame.number", "tcp.srcport", "tcp.dstport", "q931.message_type",
+              "q931.cause_value", "h225.h323_message_body", "h225.fastStart", "h225.guid",
+              "h245.pdu_type", "h245.alphanumeric", "h245.signalType", "_ws.malformed",
+              "_ws.expert")
     command = [TSHARK, "-r", str(pcap), "-T", "fields", "-E", "separator=|", "-E", "occurrence=a",
                "-E", "aggregator=,", "-Y", "tcp"]
     for rule in decode_as:
@@ -107,17 +108,24 @@ def tshark_rows(pcap: Path, *decode_as: str) -> list[dict[str, str]]:
     return [dict(zip(fields, line.split("|"), strict=True)) for line in out.splitlines()]
 
 
-def assert_tshark_reads_every_message(gw: GatewayProcess, pcap: Path) -> list[dict[str, str]]:
+def assert_tshark_reads_every_message(gw: GatewayProcess, pcap: Path, *,
+                                      h245_port: int | None = None) -> list[dict[str, str]]:
     """Every call signalling segment of the trace read by tshark as Q.931 with its H.225.0
-    UUIE (and tunnelled H.245), no malformed packet, no expert info; the rows."""
+    UUIE (and tunnelled H.245), every segment of a separate H.245 connection (`h245_port`,
+    decoded as `-d tcp.port==N,h245`) as H.245; no malformed packet, no expert info. The
+    call signalling rows (and the H.245 connection's after them)."""
     gw.stop()  # flushed at each frame; stopping makes sure nothing is pending
-    rows = tshark_rows(pcap)
+    rows = tshark_rows(pcap, *([f"tcp.port=={h245_port},h245"] if h245_port else []))
     assert rows, "no call signalling in the trace"
-    for r in rows:  # each segment whole Q.931 messages, each with its H.225.0 body
+    assert all(r["_ws.malformed"] == "" and r["_ws.expert"] == "" for r in rows), rows
+    ports = {str(h245_port)}
+    separate = [r for r in rows if {r["tcp.srcport"], r["tcp.dstport"]} & ports]
+    signalling = [r for r in rows if r not in separate]
+    for r in signalling:  # each segment whole Q.931 messages, each with its H.225.0 body
         assert r["q931.message_type"] and r["h225.h323_message_body"], rows
         assert len(r["q931.message_type"].split(",")) == len(r["h225.h323_message_body"].split(","))
-    assert all(r["_ws.malformed"] == "" and r["_ws.expert"] == "" for r in rows), rows
-    return rows
+    assert all(r["h245.pdu_type"] and not r["q931.message_type"] for r in separate), separate
+    return signalling + separate
 
 
 def values(rows: list[dict[str, str]], field: str) -> list[str]:
@@ -224,6 +232,50 @@ def test_overlap_dialling_completes_a_group_number(
     # Setup, Setup Acknowledge, Information x2, Call Proceeding, Connect, Release Complete
     assert values(rows, "q931.message_type") == ["0x05", "0x0d", "0x7b", "0x7b", "0x02", "0x07",
                                                  "0x5a"]
+
+
+def test_without_fast_start_media_comes_from_tunnelled_h245(
+        traced: tuple[GatewayProcess, Path], endpoints: Callable[[str], H323Endpoint]) -> None:
+    """No fastStart: capabilities, master/slave and both logical channels go tunnelled in
+    Facility messages (the endpoint runs the product's H245Session), the tone follows."""
+    gw, pcap = traced
+    ep = endpoints("2201")
+    ep.register()
+    call = ep.call("*35*3000*1234#", fast_start=False)
+    call.connected()
+    media = call.media_ready()
+    assert media.remote_rtp.port > 0
+    released(call)
+    assert "confirmation" in tones_in(call.heard())
+    call.close()
+    assert logged_on_at(gw, "3000") == "2201"
+    rows = assert_tshark_reads_every_message(gw, pcap)
+    # request (0), response (1), command (2): TCS, MSD, OLC, their Acks, endSessionCommand
+    assert {"0", "1", "2"} <= set(values(rows, "h245.pdu_type")), rows
+    assert not any(r["h225.fastStart"] for r in rows)
+
+
+def test_a_separate_h245_connection_carries_media_setup_and_digits(
+        traced: tuple[GatewayProcess, Path], endpoints: Callable[[str], H323Endpoint]) -> None:
+    """No tunnelling, an h245Address in the Setup: the gateway connects there (H.323 8.2) and
+    runs H.245 on it, TPKT-framed; the PIN comes as userInputIndication on that connection."""
+    gw, pcap = traced
+    ep = endpoints("2202")
+    ep.register()
+    call = ep.call("#3001", fast_start=False, separate_h245=True)
+    call.connected()
+    call.media_ready()
+    assert call.h245_listener is not None
+    h245_port = call.h245_listener.getsockname()[1]
+    call.send_uii("1234#")
+    released(call)
+    assert "confirmation" in tones_in(call.heard())
+    call.close()
+    assert logged_on_at(gw, "3001") == "2202"
+    rows = assert_tshark_reads_every_message(gw, pcap, h245_port=h245_port)
+    h245 = [r for r in rows if str(h245_port) in (r["tcp.srcport"], r["tcp.dstport"])]
+    assert values(h245, "h245.alphanumeric") == ["1", "2", "3", "4", "#"]
+    assert {"0", "1", "2"} <= set(values(h245, "h245.pdu_type"))
 
 
 # -- refusals -------------------------------------------------------------------------------
