@@ -234,6 +234,35 @@ def test_overlap_dialling_completes_a_group_number(
                                                  "0x5a"]
 
 
+def test_state_codes_from_an_h323_desk(
+        traced: tuple[GatewayProcess, Path], endpoints: Callable[[str], H323Endpoint]) -> None:
+    """*37 Ready, *38*R# Not Ready with a reason, *36 logoff: the same outcomes and journal
+    entries as from a SIP phone."""
+    gw, pcap = traced
+    ep = endpoints("2201")
+    ep.register()
+
+    def dial(code: str) -> list[str]:
+        call = ep.call(code)
+        call.connected()
+        released(call)
+        call.close()
+        return tones_in(call.heard())
+
+    assert "confirmation" in dial("*35*3000*1234#")
+    assert "confirmation" in dial("*37")
+    row = agent(gw, "3000")
+    assert row is not None and row["state"] == "READY"
+    assert "confirmation" in dial("*38*3#")
+    row = agent(gw, "3000")
+    assert row is not None and row["state"] == "NOT_READY" and row["reason_code"] == 3
+    assert "confirmation" in dial("*36")
+    assert agent(gw, "3000") is None
+    assert features_used(gw) == [("2201", "*35*3000*xxxx#", "Done"), ("2201", "*37", "Done"),
+                                 ("2201", "*38*3#", "Done"), ("2201", "*36", "Done")]
+    assert_tshark_reads_every_message(gw, pcap)
+
+
 def test_without_fast_start_media_comes_from_tunnelled_h245(
         traced: tuple[GatewayProcess, Path], endpoints: Callable[[str], H323Endpoint]) -> None:
     """No fastStart: capabilities, master/slave and both logical channels go tunnelled in
@@ -278,7 +307,67 @@ def test_a_separate_h245_connection_carries_media_setup_and_digits(
     assert {"0", "1", "2"} <= set(values(h245, "h245.pdu_type"))
 
 
+# -- a direct call to a SIP station ----------------------------------------------------------
+
+
+def test_h323_desk_calls_a_sip_station_directly(
+        traced: tuple[GatewayProcess, Path], endpoints: Callable[[str], H323Endpoint]) -> None:
+    """Station to station through the B2BUA: Alerting while the SIP phone rings, Connect when
+    it answers, audio both ways through the relay, the SIP phone's hang-up ends the call."""
+    gw, pcap = traced
+    phone = answerer(gw, "2102", 1000.0, talk_seconds=4.0, announce=(440.0,))
+    try:
+        ep = endpoints("2203")
+        ep.register()
+        call = ep.call("2102")
+        call.connected(timeout=15)
+        since = time.monotonic()
+        call.send_audio(sine(440.0, 2.0))
+        wait_heard(phone, 440.0, since)
+        until(lambda: tone_seconds(call.heard(), 1000.0) > 0.5, what="the SIP phone's 1 kHz heard")
+        assert released(call, timeout=20).cause == Cause.NORMAL_CALL_CLEARING
+        call.close()
+    finally:
+        events, _ = answerer_result(phone)
+    offered = next(e for e in events if e["event"] == "call")
+    assert offered["number"] == "2203"
+    rows = assert_tshark_reads_every_message(gw, pcap)
+    kinds = values(rows, "q931.message_type")
+    assert kinds[:2] == ["0x05", "0x02"] and "0x01" in kinds and "0x07" in kinds  # Alerting, Connect
+
+
+def test_stopping_the_gateway_releases_h323_calls(
+        traced: tuple[GatewayProcess, Path], endpoints: Callable[[str], H323Endpoint]) -> None:
+    """SIGTERM with an H.323 caller waiting in a queue: Release Complete (16), then the
+    listener is closed and the process ends."""
+    gw, _ = traced
+    ep = endpoints("2204")
+    ep.register()
+    call = ep.call("6001")
+    call.connected()
+    assert gw.stop() == 0
+    assert released(call).cause == Cause.NORMAL_CALL_CLEARING
+    call.close()
+    with pytest.raises(OSError):
+        socket.create_connection((gw.info["h323"]["host"], int(gw.info["h323"]["port"])), timeout=2)
+
+
 # -- refusals -------------------------------------------------------------------------------
+
+
+def test_a_broken_tpkt_mid_call_releases_it_with_cause_95(
+        traced: tuple[GatewayProcess, Path], endpoints: Callable[[str], H323Endpoint]) -> None:
+    """RFC 1006 6: a TPKT stream cannot be resynchronised: the call on it gets Release
+    Complete (invalid message) and the connection closes; the caller left the queue."""
+    gw, _ = traced
+    ep = endpoints("2201")
+    ep.register()
+    call = ep.call("6000")
+    call.connected()
+    call.sock.sendall(b"\x09\x00\x00\x10" + bytes(12))  # TPKT version 9
+    assert released(call).cause == Cause.INVALID_MESSAGE
+    call.close()
+    gw.wait_for_output(r"bad version: version 9, not 3; the connection is closed")
 
 
 def test_unknown_number_gets_cause_1(
