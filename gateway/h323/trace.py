@@ -1,8 +1,8 @@
 """`--h323-trace FILE`: every H.323 message the gateway sends and receives, as a pcap that
 Wireshark and tshark decode as H.225.0.
 
-RAS datagrams are written as the UDP datagrams they were (`record_ras`). Call signalling, when
-it is served, goes in as TCP segments (`record_tcp`, sequence numbers per connection and
+RAS datagrams are written as the UDP datagrams they were (`record_ras`). Call signalling and
+separate H.245 connections go in as TCP segments (`record_tcp`, sequence numbers per connection and
 direction), so the TPKT/Q.931/H.225.0 dissectors reassemble it. Wireshark finds RAS on UDP
 1719 by itself (on another port: `-d udp.port==N,h225`, or Decode As in the GUI) and Q.931
 over TPKT by a heuristic on any TCP port, as long as a message's first segment holds its
@@ -19,7 +19,7 @@ Address = tuple[str, int]
 
 
 class H323Trace:
-    """The H.323 trace file: RAS datagrams now, call signalling segments when it is served."""
+    """The H.323 trace file: RAS datagrams, call signalling and H.245 segments."""
 
     def __init__(self, path: str | Path) -> None:
         self._pcap = PcapWriter(path)

@@ -102,6 +102,7 @@ class H323Leg:
         self._problem = ""
         self._answer_d: defer.Deferred[None] | None = None
         self._h245_started = False
+        self._answered = False  # Connect sent with fastStart: the media session runs
         self._h245_timer: IDelayedCall | None = None
         self._h245: H245Session | None = None
         try:
@@ -160,6 +161,7 @@ class H323Leg:
         self.edge.open_h245(self.call)  # a separate H.245 connection, when the peer asked for one
         if self._fast_start is not None and self.negotiated is not None:
             self._run(self.edge.engine.connect(self.call, now, fast_start=self._fast_start.elements))
+            self._answered = True
             self.media.start(self.negotiated)
             d.callback(None)
             return d
@@ -237,6 +239,13 @@ class H323Leg:
         for pdu in pdus:
             out.extend(self._handle_h245(self._h245.receive(self._codec.decode(pdu), now)))
         self.edge.send_h245(self.call, tuple(out))
+        pt = self._h245.rfc2833_payload_type
+        if (self._fast_start is not None and self.negotiated is not None and pt is not None
+                and self.negotiated.telephone_event is None and not self.ended):
+            # fastStart media runs already: the peer's capability set adds RFC 2833 events
+            self.negotiated = self._negotiated(self._fast_start.codec, self._fast_start.remote_rtp, pt)
+            if self.media.local_port is not None and self._answered:
+                self.media.start(self.negotiated)
 
     def _handle_h245(self, actions: list[H245Action]) -> tuple[bytes, ...]:
         """Carry out the session's actions; the PDUs to send, encoded, in order."""
@@ -265,14 +274,9 @@ class H323Leg:
         return self._handle_h245(actions)
 
     def _media_ready(self, ready: MediaReady) -> None:
-        pt = ready.rfc2833_payload_type
         if self._fast_start is not None and self.negotiated is not None:
-            # fastStart already runs the media: the peer's capabilities may add RFC 2833
-            if pt is not None and self.negotiated.telephone_event is None:
-                self.negotiated = self._negotiated(self._fast_start.codec, self._fast_start.remote_rtp, pt)
-                self.media.start(self.negotiated)
-            return
-        self.negotiated = self._negotiated(ready.codec, ready.remote_rtp, pt)
+            return  # fastStart runs the media (RFC 2833 follows the capability set, above)
+        self.negotiated = self._negotiated(ready.codec, ready.remote_rtp, ready.rfc2833_payload_type)
         self.media.start(self.negotiated)
         d, self._answer_d = self._answer_d, None
         if d is not None:

@@ -7,7 +7,8 @@ for the accepted channels (`read_fast_start_answer`), the gateway's RTP received
 (`heard.tones_in` names the tones), our own RTP sent; without fastStart, media is negotiated by
 the product's own H.245 engine (`H245Session`), tunnelled in the call signalling or on a
 separate H.245 connection the gateway opens to the address we give it; digits as tunnelled H.245
-userInputIndication or as a Q.931 Keypad IE in Information, and Release Complete. Plain
+userInputIndication, as RFC 4733 events (after a tunnelled capability set that offers them)
+or as a Q.931 Keypad IE in Information, and Release Complete. Plain
 blocking sockets with a reader thread per call, so it runs beside a reactor in the same process;
 every wait is bounded.
 """
@@ -25,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 from acdgate.codecs import g711
 from acdgate.codecs.rtp import RtpError, RtpPacket
+from acdgate.codecs.telephone_event import TelephoneEventSender
 from acdgate.gateway.h323.cs_codec import CallSignalCodec
 from acdgate.gateway.h323.cs_messages import (
     CallSignal,
@@ -44,7 +46,7 @@ from acdgate.gateway.h323.h235 import make_cat
 from acdgate.gateway.h323.h245_codec import H245Codec
 from acdgate.gateway.h323.h245_events import H245Action, MediaReady, SendH245
 from acdgate.gateway.h323.h245_messages import AudioCodec, UserInputAlphanumeric, UserInputSignal
-from acdgate.gateway.h323.h245_session import H245Session, H245Settings
+from acdgate.gateway.h323.h245_session import H245Session, H245Settings, our_capabilities
 from acdgate.gateway.h323.ras_codec import RasCodec
 from acdgate.gateway.h323.ras_messages import (
     Alias,
@@ -146,6 +148,33 @@ class H323Call:
                 continue
             self.send(Facility(self.call_reference, True, self.call_identifier,
                                h245=H245Tunnel(True, (pdu,))))
+
+    def send_capabilities(self) -> None:
+        """Our TerminalCapabilitySet, tunnelled in an empty-body Facility: G.711, user input
+        and RFC 2833 telephone events on payload type 101 (the product's `our_capabilities`)."""
+        port = self.rtp.getsockname()[1]
+        host = self.endpoint.host
+        tcs = our_capabilities(H245Settings(rtp=TransportAddress(host, port),
+                                            rtcp=TransportAddress(host, port + 1)), 1)
+        self.send(Facility(self.call_reference, True, self.call_identifier,
+                           h245=H245Tunnel(True, (self.endpoint.h245.encode(tcs),))))
+
+    def send_rfc4733(self, digits: str, payload_type: int = 101) -> None:
+        """Each digit as an RFC 4733 event train (100 ms, 50 ms apart) to the gateway's RTP."""
+        if self.media is None:
+            raise H323Error("no media: the call has no fastStart answer")
+        sender = TelephoneEventSender(secrets.randbits(32), secrets.randbits(16), payload_type)
+        target = (self.media.remote_rtp.host, self.media.remote_rtp.port)
+        timestamp = secrets.randbits(32)
+        for digit in digits:
+            start = time.monotonic()
+            for scheduled in sender.key_press(digit, timestamp, 100.0):
+                delay = start + scheduled.send_at - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)  # pacing the event train, not synchronising a test
+                self.rtp.sendto(scheduled.packet.build(), target)
+            timestamp = (timestamp + 8 * 150) & 0xFFFFFFFF
+            time.sleep(0.05)  # the gap between two key presses
 
     def send_keypad(self, digits: str) -> None:
         """Digits in a Keypad IE (Q.931 Information): overlap dialling or key presses."""

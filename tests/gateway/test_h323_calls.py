@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from acdgate.gateway.h323.cs_messages import (
     Cause,
+    Facility,
     ReleaseComplete,
     ReleaseCompleteReason,
     SetupAcknowledge,
@@ -192,6 +193,27 @@ def test_wrong_pin_gets_the_error_tone_and_a_journal_entry(
     call.close()
     assert logged_on_at(gw, "3002") is None
     assert features_used(gw) == [("2203", "*35*3002*xxxx#", "Wrong pin")]
+    assert_tshark_reads_every_message(gw, pcap)
+
+
+def test_the_pin_as_rfc4733_events_once_the_capability_set_offers_them(
+        traced: tuple[GatewayProcess, Path], endpoints: Callable[[str], H323Endpoint]) -> None:
+    """fastStart media, then the caller's tunnelled TerminalCapabilitySet offering RFC 2833
+    events (payload type 101): the gateway reads the PIN from RFC 4733 packets."""
+    gw, pcap = traced
+    ep = endpoints("2203")
+    ep.register()
+    call = ep.call("#3002")
+    call.connected()
+    call.send_capabilities()
+    ack = call.wait_for(Facility)  # its TerminalCapabilitySetAck, tunnelled
+    assert isinstance(ack, Facility) and ack.h245.control
+    call.send_rfc4733("1234#")
+    released(call)
+    assert "confirmation" in tones_in(call.heard())
+    call.close()
+    assert logged_on_at(gw, "3002") == "2203"
+    assert features_used(gw) == [("2203", "#3002", "Done")]
     assert_tshark_reads_every_message(gw, pcap)
 
 
