@@ -1,1 +1,2 @@
-"""H.323 (ITU-T H.225.0 RAS so far): sans-IO protocol engines and their thin Twisted edges."""
+"""H.323 (ITU-T H.225.0 RAS and call signalling, H.245): sans-IO protocol engines and their thin
+Twisted edges (the RAS socket, the call signalling listener and H.245 connections)."""

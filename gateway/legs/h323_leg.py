@@ -23,7 +23,7 @@ from acdgate.gateway.h323.call_signalling_actions import (
     DigitsReceived,
     H245Received,
 )
-from acdgate.gateway.h323.cs_messages import Cause, ReleaseCompleteReason
+from acdgate.gateway.h323.cs_messages import CallState, Cause, ReleaseCompleteReason
 from acdgate.gateway.h323.cs_protocol import CallEvent, CallSignallingProtocol
 from acdgate.gateway.h323.fast_start import FastStartAccepted, answer_fast_start
 from acdgate.gateway.h323.h245_codec import H245Codec
@@ -68,6 +68,12 @@ _CAUSES: dict[int, tuple[Cause, ReleaseCompleteReason | None]] = {
     403: (Cause.CALL_REJECTED, ReleaseCompleteReason.DESTINATION_REJECTION),
     503: (Cause.TEMPORARY_FAILURE, ReleaseCompleteReason.GATEWAY_RESOURCES),
 }
+
+
+# the Q.931 states of an offered call that Alerting, and Connect, may still be sent in
+_BEFORE_ALERTING = (CallState.CALL_PRESENT, CallState.OVERLAP_RECEIVING,
+                    CallState.INCOMING_CALL_PROCEEDING)
+_ANSWERABLE = (*_BEFORE_ALERTING, CallState.CALL_RECEIVED)
 
 
 def release_cause(refusal: Refusal) -> tuple[Cause, ReleaseCompleteReason | None]:
@@ -146,15 +152,16 @@ class H323Leg:
         self._run(self.edge.engine.proceed(self.call, self.edge.now()))
 
     def ringing(self) -> None:
-        """Alerting: the called party rings."""
-        if not self.ended:
+        """Alerting: the called party rings (once: a second target ringing sends nothing)."""
+        if not self.ended and self._state() in _BEFORE_ALERTING:
             self._run(self.edge.engine.alert(self.call, self.edge.now()))
 
     def answer(self) -> defer.Deferred[None]:
         """Connect (with the fastStart answer); fires when media is set up: at once with
         fastStart, at H.245's MediaReady without it."""
         d: defer.Deferred[None] = defer.Deferred()
-        if self.ended or self._answer_d is not None or self._problem:
+        if self.ended or self._answer_d is not None or self._problem \
+                or self._state() not in _ANSWERABLE:
             d.errback(RuntimeError("leg already ended or answered"))
             return d
         now = self.edge.now()
@@ -205,7 +212,7 @@ class H323Leg:
 
     def information(self, display: str) -> None:
         """A Display IE for the handset (Q.931 Information), once the call is proceeding."""
-        if not self.ended:
+        if not self.ended and self._state() not in (CallState.CALL_PRESENT, CallState.NULL):
             self._run(self.edge.engine.information(self.call, self.edge.now(), display=display))
 
     # -- events from call signalling ------------------------------------------------------
@@ -297,6 +304,9 @@ class H323Leg:
             self.edge.send_h245(self.call, self._handle_h245(self._h245.handle_timer(self.edge.now())))
 
     # -- plumbing ---------------------------------------------------------------------------
+
+    def _state(self) -> CallState:
+        return self.edge.engine.state(self.call)
 
     def _negotiated(self, codec: AudioCodec, remote: TransportAddress,
                     telephone_event: int | None = None) -> Negotiated:
