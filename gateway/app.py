@@ -184,7 +184,9 @@ class Gateway:
         ras_port = ras_port or _free_udp_port(bind)
         if self.calls is not None and self.rtp_ports is not None:
             entry = H323Entry(self.reactor, self._h323_registrations, self.calls, self.rtp_ports, bind)
-            self.h323_calls = CallSignallingFactory(self.reactor, entry, trace=trace)
+            self.h323_calls = entry.factory = CallSignallingFactory(self.reactor, entry, trace=trace)
+            self.routed_calls.ring_h323 = entry.ring  # H.323 agents answer routed calls
+            self.direct_calls.ring_h323 = entry.ring  # and direct calls ring H.323 desks
             self.h323_listener = self.reactor.listenTCP(call_port, self.h323_calls, interface=bind)
             address: Any = self.h323_listener.getHost()
             self.h323_port = int(address.port)

@@ -15,6 +15,7 @@ calls still work when it has no user, and its calls then show "No User" as the c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,8 +23,16 @@ from acdgate.acd import commands as cmd
 from acdgate.acd.events import CommandRejected
 from acdgate.acd.station_calls import CallDirection
 from acdgate.gateway.calls.context import CallContext, CallContextUser
+from acdgate.gateway.legs.h323_uac import OutgoingH323Leg
 from acdgate.gateway.legs.leg import EndReason, Refusal
-from acdgate.gateway.legs.registry import CallerLeg, Handover, LegOwner, RegisteredLeg, SipLegs
+from acdgate.gateway.legs.registry import (
+    AgentLeg,
+    CallerLeg,
+    Handover,
+    LegOwner,
+    RegisteredLeg,
+    SipLegs,
+)
 from acdgate.gateway.legs.sip_uac import OutgoingSipLeg
 from acdgate.gateway.legs.sip_uas import SipLeg
 from acdgate.gateway.media.relay import Bridge
@@ -42,8 +51,8 @@ class DirectCall:
 
     call_id: str
     caller: CallerLeg
-    targets: list[OutgoingSipLeg] = field(default_factory=list)
-    answered_by: OutgoingSipLeg | None = None
+    targets: list[AgentLeg] = field(default_factory=list)
+    answered_by: AgentLeg | None = None
     bridge: Bridge | None = None
     acd_tracked: bool = False
     ended: bool = False
@@ -59,6 +68,9 @@ class CallController(CallContextUser, LegOwner):
         self.calls: dict[str, DirectCall] = {}
         self._stations = {s.extension: s for s in self.site.stations}
         self._users = {u.user_id: u for u in self.site.users}
+        # rings a station registered by H.323 only (set by the app with H.323 served):
+        # (station, caller number, caller name) -> a leg not started, or None
+        self.ring_h323: Callable[[str, str, str], OutgoingH323Leg | None] | None = None
 
     def knows(self, dialled: str) -> bool:
         """Whether `dialled` is a station extension or a user number of this site."""
@@ -78,18 +90,24 @@ class CallController(CallContextUser, LegOwner):
             return
         station = self._stations[target]
         bindings = self.registrar.bindings(station.sip_username, self.reactor.seconds())
-        if not bindings:
+        caller_number, caller_name = self._caller_identity(caller.station)
+        legs: list[AgentLeg] = []
+        if bindings:
+            headers = [("P-Asserted-Identity", f'"{caller_name}" <sip:{caller_number}@{self.stack.local_address[0]}>')]
+            legs = [OutgoingSipLeg(self.reactor, self.stack, binding, station=target,
+                                   caller_number=caller_number, caller_name=caller_name,
+                                   headers=headers, ports=self.ports, bind_ip=self.bind_ip)
+                    for binding in bindings]
+        elif self.ring_h323 is not None:  # an H.323 desk: caller data in calling number, Display
+            h323 = self.ring_h323(target, caller_number, caller_name)
+            legs = [h323] if h323 is not None else []
+        if not legs:
             self._refuse(caller, dialled, Refusal(480, f"Station {target} Not Registered"))
             return
         call = DirectCall(call_id=caller.call_id, caller=caller, target_station=target)
         self.calls[call.call_id] = call
         self._blf(call, DialogState.EARLY)
-        caller_number, caller_name = self._caller_identity(caller.station)
-        headers = [("P-Asserted-Identity", f'"{caller_name}" <sip:{caller_number}@{self.stack.local_address[0]}>')]
-        for binding in bindings:
-            leg = OutgoingSipLeg(self.reactor, self.stack, binding, station=target,
-                                 caller_number=caller_number, caller_name=caller_name,
-                                 headers=headers, ports=self.ports, bind_ip=self.bind_ip)
+        for leg in legs:
             leg.on_ringing = lambda: self._ringing(call)
             leg.on_answered = lambda leg=leg: self._answered(call, leg)  # type: ignore[misc]
             leg.on_ended = lambda reason, leg=leg: self._target_ended(call, leg, reason)  # type: ignore[misc]
@@ -136,8 +154,8 @@ class CallController(CallContextUser, LegOwner):
     def partners(self, leg: RegisteredLeg) -> list[tuple[str, SipLegs]]:
         """The target that answered the call whose caller leg is `leg`."""
         call = self.calls.get(leg.call_id) if not isinstance(leg, OutgoingSipLeg) else None
-        if call is None or call.answered_by is None:
-            return []
+        if call is None or not isinstance(call.answered_by, OutgoingSipLeg):
+            return []  # no RTP statistics journaled for an H.323 callee yet
         return [("callee", call.answered_by)]
 
     # -- targets ----------------------------------------------------------------------------
@@ -179,7 +197,7 @@ class CallController(CallContextUser, LegOwner):
         if not call.ended and call.answered_by is None:
             call.caller.ringing()
 
-    def _answered(self, call: DirectCall, leg: OutgoingSipLeg) -> None:
+    def _answered(self, call: DirectCall, leg: AgentLeg) -> None:
         if call.ended or call.answered_by is not None:
             leg.hangup()  # a second contact answered too late
             return
@@ -198,7 +216,7 @@ class CallController(CallContextUser, LegOwner):
 
         d.addErrback(confirmed_failed)
 
-    def _target_ended(self, call: DirectCall, leg: OutgoingSipLeg, reason: EndReason) -> None:
+    def _target_ended(self, call: DirectCall, leg: AgentLeg, reason: EndReason) -> None:
         self.legs.remove(leg)
         if call.ended:
             return

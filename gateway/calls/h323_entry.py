@@ -10,6 +10,7 @@ Information messages (Keypad or Called party number IE) until it is complete or 
 (the engine's T302 ends a number that never completes, cause 28). Then an `H323Leg` is made,
 Call Proceeding sent, and `CallDispatcher.serve` hands it to the short codes, the routed calls
 or the direct calls, exactly as for SIP; a number that reaches nothing gets cause 1.
+`ring` makes the leg that calls an H.323 agent's desk for a routed call.
 """
 
 from __future__ import annotations
@@ -21,11 +22,16 @@ from typing import Any
 from acdgate.gateway.calls.dispatcher import CallDispatcher, Destination
 from acdgate.gateway.h323.call_signalling_actions import CallOffered, CallReleased, DigitsReceived
 from acdgate.gateway.h323.cs_messages import Cause, ReleaseCompleteReason
-from acdgate.gateway.h323.cs_protocol import CallEvent, CallSignallingProtocol
+from acdgate.gateway.h323.cs_protocol import (
+    CallEvent,
+    CallSignallingFactory,
+    CallSignallingProtocol,
+)
 from acdgate.gateway.h323.h245_codec import H245Codec
 from acdgate.gateway.h323.ras_events import Registration
 from acdgate.gateway.h323.ras_messages import AliasKind
 from acdgate.gateway.legs.h323_leg import H323Leg
+from acdgate.gateway.legs.h323_uac import OutgoingH323Leg
 from acdgate.gateway.media.ports import RtpPortPool
 from twisted.logger import Logger
 
@@ -67,6 +73,22 @@ class H323Entry:
         self.ports = ports
         self.bind_ip = bind_ip
         self.codec = H245Codec()
+        self.factory: CallSignallingFactory | None = None  # the edge, for calls we place
+
+    def ring(self, station: str, caller_number: str, caller_name: str) -> OutgoingH323Leg | None:
+        """A leg (not started) that will call `station` at its latest H.323 registration (its
+        call signalling address from the RRQ); None when it has none."""
+        now = self.reactor.seconds()
+        found = [r for r in self.registrations() if r.extension == station and r.expires_at > now]
+        if not found or self.factory is None:
+            return None
+        registration = max(found, key=lambda r: r.expires_at)
+        alias = next((a for a in registration.aliases if a.kind is AliasKind.DIALLED_DIGITS),
+                     registration.aliases[0] if registration.aliases else None)
+        return OutgoingH323Leg(self.reactor, self.factory, registration.call_signal_address,
+                               station=station, alias=alias, caller_number=caller_number,
+                               caller_name=caller_name, ports=self.ports, bind_ip=self.bind_ip,
+                               codec=self.codec)
 
     # -- CallSignallingBridge --------------------------------------------------------------
 

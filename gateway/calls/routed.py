@@ -24,8 +24,16 @@ from acdgate.codecs.tones import RINGBACK
 from acdgate.gateway.agents.journal import RecordingStarted
 from acdgate.gateway.calls.context import CallContext, CallContextUser
 from acdgate.gateway.calls.intervention import Intervention
+from acdgate.gateway.legs.h323_uac import OutgoingH323Leg
 from acdgate.gateway.legs.leg import EndReason, Refusal
-from acdgate.gateway.legs.registry import CallerLeg, Handover, LegOwner, RegisteredLeg, SipLegs
+from acdgate.gateway.legs.registry import (
+    AgentLeg,
+    CallerLeg,
+    Handover,
+    LegOwner,
+    RegisteredLeg,
+    SipLegs,
+)
 from acdgate.gateway.legs.sip_uac import OutgoingSipLeg
 from acdgate.gateway.legs.sip_uas import SipLeg
 from acdgate.gateway.media.recordings import ActiveRecording, RecordingArchive
@@ -45,9 +53,9 @@ class RoutedCall:
     call_id: str
     caller: CallerLeg
     group: str
-    offers: dict[str, OutgoingSipLeg] = field(default_factory=dict)  # user id -> leg
+    offers: dict[str, AgentLeg] = field(default_factory=dict)  # user id -> leg
     agent: str | None = None
-    agent_leg: OutgoingSipLeg | SipLeg | None = None  # a SipLeg: a supervisor who intercepted
+    agent_leg: AgentLeg | SipLeg | None = None  # a SipLeg: a supervisor who intercepted
     bridge: Bridge | None = None
     ended: bool = False
     # -- recording and supervision (issue 6) --
@@ -68,6 +76,10 @@ class RoutedCalls(CallContextUser, LegOwner):
         # Asked when the agent hangs up: True when someone (a barging supervisor) keeps the
         # caller; otherwise the call ends with the agent's leg.
         self.on_agent_left: Callable[[RoutedCall], bool] | None = None
+        # Rings an agent's station that has no SIP binding but an H.323 registration (the app
+        # sets it when it serves H.323): (station, caller number, caller name) -> a leg, not
+        # started, or None when the station is not registered there either.
+        self.ring_h323: Callable[[str, str, str], OutgoingH323Leg | None] | None = None
         self.acd.listeners.append(self._events)
 
     def supervise(self, recordings: RecordingArchive | None, on_agent_left: Callable[[RoutedCall], bool]) -> None:
@@ -146,20 +158,26 @@ class RoutedCalls(CallContextUser, LegOwner):
     def _offer(self, call: RoutedCall, offer: ev.OfferCall) -> None:
         station = next((s for s in self.site.stations if s.extension == offer.station), None)
         bindings = self.registrar.bindings(station.sip_username, self.reactor.seconds()) if station else []
-        if not bindings:
-            self.acd.execute(cmd.OfferFailed(call.call_id, offer.user_id))
-            return
-        binding = max(bindings, key=lambda b: b.expires_at)  # the phone's latest registration
-        host = self.stack.local_address[0]
-        headers = [
-            ("P-Asserted-Identity", f"<sip:{offer.ani}@{host}>"),
-            ("Call-Info", f"<sip:{offer.group}@{host}>;purpose=info;group={offer.group};dnis={offer.dnis}"),
-            ("Alert-Info", f"<http://{host}/alert/acd>;info=group-{offer.group}"),
-        ]
         group = self._groups.get(offer.group)
-        leg = OutgoingSipLeg(self.reactor, self.stack, binding, station=offer.station,
-                             caller_number=offer.ani, caller_name=f"{offer.ani} via {group.name if group else offer.group}",
-                             headers=headers, ports=self.ports, bind_ip=self.bind_ip)
+        caller_name = f"{offer.ani} via {group.name if group else offer.group}"
+        leg: AgentLeg
+        if bindings:
+            binding = max(bindings, key=lambda b: b.expires_at)  # the phone's latest registration
+            host = self.stack.local_address[0]
+            headers = [
+                ("P-Asserted-Identity", f"<sip:{offer.ani}@{host}>"),
+                ("Call-Info", f"<sip:{offer.group}@{host}>;purpose=info;group={offer.group};dnis={offer.dnis}"),
+                ("Alert-Info", f"<http://{host}/alert/acd>;info=group-{offer.group}"),
+            ]
+            leg = OutgoingSipLeg(self.reactor, self.stack, binding, station=offer.station,
+                                 caller_number=offer.ani, caller_name=caller_name,
+                                 headers=headers, ports=self.ports, bind_ip=self.bind_ip)
+        else:  # an H.323 desk: the caller data goes in the Setup's calling number and Display
+            h323 = self.ring_h323(offer.station, offer.ani, caller_name) if self.ring_h323 else None
+            if h323 is None:
+                self.acd.execute(cmd.OfferFailed(call.call_id, offer.user_id))
+                return
+            leg = h323
         user = offer.user_id
         leg.on_answered = lambda: self._agent_answered(call, user, leg)
         leg.on_ended = lambda reason: self._agent_leg_ended(call, user, leg, reason)
@@ -168,7 +186,7 @@ class RoutedCalls(CallContextUser, LegOwner):
         self._blf(offer.station, DialogState.EARLY, call)
         leg.start()
 
-    def _agent_answered(self, call: RoutedCall, user: str, leg: OutgoingSipLeg) -> None:
+    def _agent_answered(self, call: RoutedCall, user: str, leg: AgentLeg) -> None:
         if call.ended or call.agent is not None:
             leg.hangup()
             return
@@ -187,7 +205,7 @@ class RoutedCalls(CallContextUser, LegOwner):
         if leg.station is not None:
             self._blf(leg.station, DialogState.CONFIRMED, call)
 
-    def _agent_leg_ended(self, call: RoutedCall, user: str, leg: OutgoingSipLeg, reason: EndReason) -> None:
+    def _agent_leg_ended(self, call: RoutedCall, user: str, leg: AgentLeg, reason: EndReason) -> None:
         self.legs.remove(leg)
         if leg.station is not None:
             self._blf(leg.station, DialogState.TERMINATED, call)

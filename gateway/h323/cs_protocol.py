@@ -53,7 +53,7 @@ CallEvent = (DigitsReceived | CallProgressed | CallAnswered | H245Received | Cal
 
 # a flood of connections must not take every file descriptor: beyond this, new ones are closed
 MAX_CONNECTIONS = 1000
-H245_CONNECT_TIMEOUT = 5.0  # seconds to reach a peer's h245Address
+H245_CONNECT_TIMEOUT = 5.0  # seconds to reach a peer's h245Address or call signalling address
 
 
 class CallHandler(Protocol):
@@ -88,6 +88,7 @@ class CallSignallingProtocol(protocol.Protocol):
         self.peer: Address = ("0.0.0.0", 0)
         self.local: Address = ("0.0.0.0", 0)
         self.lost = False
+        self.on_connected: Callable[[CallSignallingProtocol], None] | None = None  # ours
 
     # -- Twisted ---------------------------------------------------------------------------
 
@@ -99,6 +100,8 @@ class CallSignallingProtocol(protocol.Protocol):
         if host is not None:
             self.local = (str(host.host), int(host.port))
         self.factory.connections.add(self)
+        if self.on_connected is not None:
+            self.on_connected(self)
 
     def dataReceived(self, data: bytes) -> None:
         if self.lost:
@@ -346,6 +349,23 @@ class _H245ClientFactory(protocol.ClientFactory):
         self.edge._h245_failed(self.call, f"cannot connect: {reason.getErrorMessage()}")
 
 
+class _CallSignallingClientFactory(protocol.ClientFactory):
+    def __init__(self, factory: CallSignallingFactory,
+                 connected: Callable[[CallSignallingProtocol], None],
+                 failed: Callable[[str], None]) -> None:
+        self.factory = factory
+        self.connected = connected
+        self.failed = failed
+
+    def buildProtocol(self, addr: Any) -> CallSignallingProtocol:
+        edge = CallSignallingProtocol(self.factory)
+        edge.on_connected = self.connected
+        return edge
+
+    def clientConnectionFailed(self, connector: Any, reason: Failure) -> None:
+        self.failed(f"cannot connect: {reason.getErrorMessage()}")
+
+
 class CallSignallingFactory(protocol.ServerFactory):
     """The listening side of call signalling: one `CallSignallingProtocol` a connection."""
 
@@ -370,6 +390,14 @@ class CallSignallingFactory(protocol.ServerFactory):
                          peer=f"{addr.host}:{addr.port}", n=len(self.connections))
             return None
         return CallSignallingProtocol(self)
+
+    def connect(self, address: TransportAddress, connected: Callable[[CallSignallingProtocol], None],
+                failed: Callable[[str], None]) -> None:
+        """Open a call signalling connection to `address` (a call we place): `connected` gets
+        its edge, or `failed` says why not."""
+        self.reactor.connectTCP(address.host, address.port,
+                                _CallSignallingClientFactory(self, connected, failed),
+                                timeout=H245_CONNECT_TIMEOUT)
 
     def close_all(self) -> None:
         """Drop every connection (shutdown, after the legs were released)."""

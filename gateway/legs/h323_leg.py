@@ -83,6 +83,20 @@ def release_cause(refusal: Refusal) -> tuple[Cause, ReleaseCompleteReason | None
     return _CAUSES.get(refusal.status, (Cause.NORMAL_UNSPECIFIED, None))
 
 
+def negotiated_for(media_ip: str, local_port: int, codec: AudioCodec, remote: TransportAddress,
+                   telephone_event: int | None) -> Negotiated:
+    """What `MediaSession.start` needs, from the codec and address H.323 agreed (fastStart or
+    H.245) and the peer's RFC 2833 payload type, if any."""
+    encoding = _ENCODING[codec]
+    event = (MediaFormat(telephone_event, TELEPHONE_EVENT, fmtp="0-16")
+             if telephone_event is not None else None)
+    local = build_offer(media_ip, local_port, secrets.randbelow(2**31), codecs=(encoding,),
+                        telephone_event=telephone_event if telephone_event is not None
+                        and 96 <= telephone_event <= 127 else None)
+    return Negotiated(MediaFormat(_PAYLOAD_TYPE[codec], encoding), event,
+                      (remote.host, remote.port), Direction.SENDRECV, local)
+
+
 class H323Leg:
     """The called side of one H.323 call, as a `leg.Leg` (module docstring)."""
 
@@ -310,17 +324,8 @@ class H323Leg:
 
     def _negotiated(self, codec: AudioCodec, remote: TransportAddress,
                     telephone_event: int | None = None) -> Negotiated:
-        """What `MediaSession.start` needs, from the codec and address H.323 agreed."""
-        local_port = self.media.local_port or 0
-        encoding = _ENCODING[codec]
-        event = (MediaFormat(telephone_event, TELEPHONE_EVENT, fmtp="0-16")
-                 if telephone_event is not None else None)
-        local = build_offer(self.media_ip, local_port, secrets.randbelow(2**31),
-                            codecs=(encoding,),
-                            telephone_event=telephone_event if telephone_event is not None
-                            and 96 <= telephone_event <= 127 else None)
-        return Negotiated(MediaFormat(_PAYLOAD_TYPE[codec], encoding), event,
-                          (remote.host, remote.port), Direction.SENDRECV, local)
+        return negotiated_for(self.media_ip, self.media.local_port or 0, codec, remote,
+                              telephone_event)
 
     def _run(self, actions: list[Any]) -> None:
         self.edge.execute(actions)
@@ -349,4 +354,4 @@ class H323Leg:
             self.on_ended(reason)
 
 
-__all__ = ["H323Leg", "release_cause"]
+__all__ = ["H323Leg", "negotiated_for", "release_cause"]

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from acdgate.gateway.legs.h323_leg import H323Leg
+from acdgate.gateway.legs.h323_uac import OutgoingH323Leg
 from acdgate.gateway.legs.sip_uac import OutgoingSipLeg
 from acdgate.gateway.legs.sip_uas import SipLeg
 from acdgate.gateway.media.relay import Bridge
@@ -25,7 +26,8 @@ from acdgate.gateway.sip.message import Request
 
 SipLegs = SipLeg | OutgoingSipLeg
 CallerLeg = SipLeg | H323Leg  # an incoming leg: the caller of a direct or routed call
-RegisteredLeg = SipLeg | OutgoingSipLeg | H323Leg
+AgentLeg = OutgoingSipLeg | OutgoingH323Leg  # a leg we place to a station (an agent's desk)
+RegisteredLeg = SipLeg | OutgoingSipLeg | H323Leg | OutgoingH323Leg
 
 
 def leg_call_id(leg: RegisteredLeg) -> str:
@@ -95,7 +97,7 @@ class LegRegistry:
         """The leg whose dialog `request` belongs to, and its owner. `lenient`: accept a To tag
         that is not ours (pyVoIP ACKs a 2xx with a fresh one)."""
         entry = self._by_call_id.get(request.call_id or "")
-        if entry is None or isinstance(entry.leg, H323Leg) or entry.leg.dialog is None \
+        if entry is None or isinstance(entry.leg, H323Leg | OutgoingH323Leg) or entry.leg.dialog is None \
                 or not entry.leg.dialog.matches(request, lenient_to_tag=lenient):
             return None
         return entry.leg, entry.owner
@@ -103,7 +105,8 @@ class LegRegistry:
     def by_transaction(self, transaction_key: str) -> SipLegs | None:
         """The leg created by the INVITE server transaction `transaction_key`."""
         entry = self._by_transaction.get(transaction_key)
-        return entry.leg if entry is not None and not isinstance(entry.leg, H323Leg) else None
+        return entry.leg if entry is not None and not isinstance(entry.leg, H323Leg | OutgoingH323Leg) \
+            else None
 
     def owner(self, leg: RegisteredLeg) -> LegOwner | None:
         """Who owns `leg` now; None once it is removed."""
@@ -117,5 +120,5 @@ class LegRegistry:
         return len(self._by_call_id)
 
 
-__all__ = ["CallerLeg", "Handover", "LegOwner", "LegRegistry", "RegisteredLeg", "SipLegs",
+__all__ = ["AgentLeg", "CallerLeg", "Handover", "LegOwner", "LegRegistry", "RegisteredLeg", "SipLegs",
            "leg_call_id"]

@@ -29,8 +29,10 @@ from acdgate.codecs.rtp import RtpError, RtpPacket
 from acdgate.codecs.telephone_event import TelephoneEventSender
 from acdgate.gateway.h323.cs_codec import CallSignalCodec
 from acdgate.gateway.h323.cs_messages import (
+    Alerting,
     CallSignal,
     CallSignalDecodeError,
+    Connect,
     Facility,
     H245Tunnel,
     Information,
@@ -39,6 +41,7 @@ from acdgate.gateway.h323.cs_messages import (
 )
 from acdgate.gateway.h323.fast_start import (
     FastStartAccepted,
+    answer_fast_start,
     offer_fast_start,
     read_fast_start_answer,
 )
@@ -80,6 +83,8 @@ class H323Call:
     samples: list[npt.NDArray[np.int16]] = field(default_factory=list)
     rtp_from: Address | None = None
     closed: bool = False
+    originator: bool = True  # False: a call the gateway placed to us (the flag on our messages)
+    setup: Setup | None = None  # the gateway's Setup, on a call it placed
     tunnelling: bool = True
     h245_session: H245Session | None = None  # without fastStart: the product's engine
     h245_listener: socket.socket | None = None  # a separate H.245 connection: we listen
@@ -116,7 +121,6 @@ class H323Call:
 
     def connected(self, timeout: float = 5.0) -> None:
         """Wait for Connect and take its fastStart answer (where to send our RTP)."""
-        from acdgate.gateway.h323.cs_messages import Connect
         connect = self.wait_for(Connect, timeout)
         assert isinstance(connect, Connect)
         if connect.fast_start:
@@ -146,8 +150,27 @@ class H323Call:
                 with self._send_lock:
                     self.h245_sock.sendall(frame(pdu))
                 continue
-            self.send(Facility(self.call_reference, True, self.call_identifier,
+            self.send(Facility(self.call_reference, self.originator, self.call_identifier,
                                h245=H245Tunnel(True, (pdu,))))
+
+    def answer(self, *, ring: bool = True) -> FastStartAccepted:
+        """Answer a call the gateway placed: Alerting, then Connect with our fastStart answer
+        (`answer_fast_start` on its proposals, our RTP port); the media agreed."""
+        assert self.setup is not None and not self.originator
+        port = self.rtp.getsockname()[1]
+        host = self.endpoint.host
+        accepted = answer_fast_start(self.endpoint.h245, self.setup.fast_start,
+                                     TransportAddress(host, port), TransportAddress(host, port + 1))
+        if not isinstance(accepted, FastStartAccepted):
+            raise H323Error(f"the gateway's fastStart proposals were refused: {accepted.reason}")
+        if ring:
+            self.send(Alerting(self.call_reference, False, self.call_identifier,
+                               h245=H245Tunnel(True, ())))
+        self.send(Connect(self.call_reference, False, self.call_identifier,
+                          self.setup.conference_id, fast_start=accepted.elements,
+                          h245=H245Tunnel(True, ())))
+        self._set_media(accepted)
+        return accepted
 
     def send_capabilities(self) -> None:
         """Our TerminalCapabilitySet, tunnelled in an empty-body Facility: G.711, user input
@@ -156,7 +179,7 @@ class H323Call:
         host = self.endpoint.host
         tcs = our_capabilities(H245Settings(rtp=TransportAddress(host, port),
                                             rtcp=TransportAddress(host, port + 1)), 1)
-        self.send(Facility(self.call_reference, True, self.call_identifier,
+        self.send(Facility(self.call_reference, self.originator, self.call_identifier,
                            h245=H245Tunnel(True, (self.endpoint.h245.encode(tcs),))))
 
     def send_rfc4733(self, digits: str, payload_type: int = 101) -> None:
@@ -178,13 +201,13 @@ class H323Call:
 
     def send_keypad(self, digits: str) -> None:
         """Digits in a Keypad IE (Q.931 Information): overlap dialling or key presses."""
-        self.send(Information(self.call_reference, True, self.call_identifier, keypad=digits,
+        self.send(Information(self.call_reference, self.originator, self.call_identifier, keypad=digits,
                               h245=H245Tunnel(self.tunnelling, ())))
 
     def release(self, cause: int = 16) -> None:
         if not self.closed:
             try:
-                self.send(ReleaseComplete(self.call_reference, True, self.call_identifier,
+                self.send(ReleaseComplete(self.call_reference, self.originator, self.call_identifier,
                                           cause=cause, h245=H245Tunnel(self.tunnelling, ())))
             except OSError:
                 pass  # the gateway closed first
@@ -270,7 +293,7 @@ class H323Call:
         if not pdus:
             return
         if self.tunnelling:
-            self.send(Facility(self.call_reference, True, self.call_identifier,
+            self.send(Facility(self.call_reference, self.originator, self.call_identifier,
                                h245=H245Tunnel(True, tuple(pdus))))
         elif self.h245_sock is not None:
             with self._send_lock:
@@ -332,6 +355,65 @@ class H323Endpoint:
         self.endpoint_identifier: str | None = None
         self._seq = 0
         self._calls: list[H323Call] = []
+        self._listener: socket.socket | None = None
+        self._incoming: queue.Queue[H323Call] = queue.Queue()
+        self._threads: list[threading.Thread] = []
+
+    def listen(self) -> None:
+        """Take calls: a call signalling listener (its port goes in the next RRQ); each Setup
+        that arrives is an `H323Call` for `incoming`."""
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind((self.host, 0))
+        listener.listen(8)
+        listener.settimeout(0.2)
+        self._listener = listener
+        thread = threading.Thread(target=self._accept, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def incoming(self, timeout: float = 10.0) -> H323Call:
+        """The next call the gateway placed to us (its Setup read)."""
+        try:
+            return self._incoming.get(timeout=timeout)
+        except queue.Empty:
+            raise H323Error(f"no call offered within {timeout} s") from None
+
+    def _accept(self) -> None:
+        while self._listener is not None:
+            try:
+                sock, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            sock.settimeout(5.0)
+            reader = TpktReader()
+            payloads: list[bytes | TpktError] = []
+            try:
+                while not payloads:
+                    data = sock.recv(65536)
+                    if not data:
+                        break
+                    payloads = reader.feed(data)
+            except OSError:
+                sock.close()
+                continue
+            setup = self.codec.decode(payloads[0]) if payloads and isinstance(payloads[0], bytes) \
+                else None
+            if not isinstance(setup, Setup):
+                sock.close()
+                continue
+            sock.settimeout(None)
+            rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            rtp.bind((self.host, 0))
+            call = H323Call(self, sock, rtp, setup.call_reference, setup.call_identifier,
+                            originator=False, setup=setup)
+            for target in (call._read_signalling, call._read_rtp):
+                thread = threading.Thread(target=target, daemon=True)
+                call._threads.append(thread)
+                thread.start()
+            self._calls.append(call)
+            self._incoming.put(call)
 
     def register(self, timeout: float = 5.0, *, ttl: int = 120) -> str:
         """RRQ with a CAT (H.235); the endpointIdentifier of the RCF. H323Error on RRJ."""
@@ -343,7 +425,8 @@ class H323Endpoint:
             sock.settimeout(timeout)
             me = TransportAddress(self.host, sock.getsockname()[1])
             rrq = RegistrationRequest(
-                seq=self._seq, call_signal_addresses=(TransportAddress(self.host, 1720),),
+                seq=self._seq, call_signal_addresses=(TransportAddress(
+                    self.host, self._listener.getsockname()[1] if self._listener else 1720),),
                 ras_addresses=(me,), terminal_aliases=(Alias(AliasKind.DIALLED_DIGITS, self.alias),),
                 vendor="acdgate-lab-h323 1.0", time_to_live=ttl, tokens=tokens)
             sock.sendto(RasCodec().encode(rrq), self.ras_target)
@@ -404,6 +487,11 @@ class H323Endpoint:
         return call
 
     def close(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
+        for thread in self._threads:
+            thread.join(timeout=2.0)
         for call in self._calls:
             if not call.closed:
                 call.close()

@@ -29,7 +29,7 @@ from acdgate.gateway.storage.journal_reader import read_journal
 from acdgate.lab.drivers.h323_endpoint import H323Call, H323Endpoint
 from acdgate.lab.drivers.heard import sine, tone_seconds, tones_in
 from acdgate.lab.gateway_process import GatewayProcess, StartGateway
-from pyvoip_parties import answerer, answerer_result, logon, wait_heard
+from pyvoip_parties import answerer, answerer_result, caller, caller_result, logon, wait_heard
 from sipp_scenarios import users_csv
 from sipwire import free_port
 
@@ -329,6 +329,41 @@ def test_a_separate_h245_connection_carries_media_setup_and_digits(
     assert {"0", "1", "2"} <= set(values(h245, "h245.pdu_type"))
 
 
+def test_an_h323_agent_answers_a_routed_call_from_a_sip_caller(
+        traced: tuple[GatewayProcess, Path], endpoints: Callable[[str], H323Endpoint]) -> None:
+    """The agent logs on and goes Ready from its H.323 desk; a pyVoIP customer dials the
+    group; the gateway places an H.323 call to the desk (Setup with fastStart proposals, the
+    caller's number and the group in the Display), the desk answers, audio flows both ways
+    through the relay, and the desk's Release Complete ends the customer's call."""
+    gw, pcap = traced
+    ep = endpoints("2201")
+    ep.listen()
+    ep.register()
+    for code in ("*35*3000*1234#", "*37"):
+        login = ep.call(code)
+        login.connected()
+        released(login)
+        login.close()
+    row = agent(gw, "3000")
+    assert row is not None and row["state"] == "READY"
+    customer = caller(gw, "2105", "6000", tone=1000.0, timeout=40.0)
+    try:
+        offered = ep.incoming(timeout=20)
+        assert offered.setup is not None and offered.setup.calling_number == "2105"
+        assert offered.setup.display == "2105 via Sales" and offered.setup.fast_start
+        offered.answer()
+        gw.wait_for_output(r"StateChanged\(.*user_id='3000'.*new=<AgentState\.TALKING", timeout=20)
+        offered.send_audio(sine(440.0, 2.0))
+        until(lambda: tone_seconds(offered.heard(), 1000.0) > 0.5, what="the customer heard")
+        offered.release()
+    finally:
+        result, heard = caller_result(customer)
+    assert result["answered"] and result["ended_by_far_end"], result
+    assert tone_seconds(heard, 440.0) > 0.5, "the customer did not hear the H.323 agent"
+    rows = assert_tshark_reads_every_message(gw, pcap)
+    assert "0x01" in values(rows, "q931.message_type")  # the desk's Alerting
+
+
 # -- a direct call to a SIP station ----------------------------------------------------------
 
 
@@ -356,6 +391,31 @@ def test_h323_desk_calls_a_sip_station_directly(
     rows = assert_tshark_reads_every_message(gw, pcap)
     kinds = values(rows, "q931.message_type")
     assert kinds[:2] == ["0x05", "0x02"] and "0x01" in kinds and "0x07" in kinds  # Alerting, Connect
+
+
+def test_a_sip_phone_calls_an_h323_desk_directly(
+        traced: tuple[GatewayProcess, Path], endpoints: Callable[[str], H323Endpoint]) -> None:
+    """A pyVoIP station dials an H.323 station's extension: the gateway places the H.323 call
+    (Display "No User": nobody is logged on at the caller's station), the desk rings and
+    answers, audio both ways, the desk hangs up."""
+    gw, pcap = traced
+    ep = endpoints("2202")
+    ep.listen()
+    ep.register()
+    customer = caller(gw, "2105", "2202", tone=1000.0, timeout=40.0)
+    try:
+        offered = ep.incoming(timeout=20)
+        assert offered.setup is not None and offered.setup.calling_number == "2105"
+        assert offered.setup.display == "No User"
+        offered.answer()
+        offered.send_audio(sine(440.0, 2.0))
+        until(lambda: tone_seconds(offered.heard(), 1000.0) > 0.5, what="the caller heard")
+        offered.release()
+    finally:
+        result, heard = caller_result(customer)
+    assert result["answered"] and result["ended_by_far_end"], result
+    assert tone_seconds(heard, 440.0) > 0.5, "the SIP caller did not hear the H.323 desk"
+    assert_tshark_reads_every_message(gw, pcap)
 
 
 def test_stopping_the_gateway_releases_h323_calls(
