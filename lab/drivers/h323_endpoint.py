@@ -153,6 +153,11 @@ class H323Call:
             self.send(Facility(self.call_reference, self.originator, self.call_identifier,
                                h245=H245Tunnel(True, (pdu,))))
 
+    def ring(self) -> None:
+        """Alerting for a call the gateway placed: the desk rings (and is left ringing)."""
+        self.send(Alerting(self.call_reference, False, self.call_identifier,
+                           h245=H245Tunnel(True, ())))
+
     def answer(self, *, ring: bool = True) -> FastStartAccepted:
         """Answer a call the gateway placed: Alerting, then Connect with our fastStart answer
         (`answer_fast_start` on its proposals, our RTP port); the media agreed."""
@@ -164,8 +169,7 @@ class H323Call:
         if not isinstance(accepted, FastStartAccepted):
             raise H323Error(f"the gateway's fastStart proposals were refused: {accepted.reason}")
         if ring:
-            self.send(Alerting(self.call_reference, False, self.call_identifier,
-                               h245=H245Tunnel(True, ())))
+            self.ring()
         self.send(Connect(self.call_reference, False, self.call_identifier,
                           self.setup.conference_id, fast_start=accepted.elements,
                           h245=H245Tunnel(True, ())))

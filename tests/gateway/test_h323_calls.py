@@ -364,6 +364,34 @@ def test_an_h323_agent_answers_a_routed_call_from_a_sip_caller(
     assert "0x01" in values(rows, "q931.message_type")  # the desk's Alerting
 
 
+def test_ring_no_answer_at_an_h323_agent_releases_the_offer(
+        traced: tuple[GatewayProcess, Path], endpoints: Callable[[str], H323Endpoint]) -> None:
+    """The desk rings and nobody answers: after the group's no-answer time (15 s) the gateway
+    releases the offer (cause 16) and the agent goes Not Ready, as for a SIP agent."""
+    gw, pcap = traced
+    ep = endpoints("2203")
+    ep.listen()
+    ep.register()
+    for code in ("*35*3002*1234#", "*37"):
+        login = ep.call(code)
+        login.connected()
+        released(login)
+        login.close()
+    since = gw.wait_for_output(r"StateChanged\(.*user_id='3002'.*new=<AgentState\.READY").end()
+    customer = caller(gw, "2106", "6002", timeout=40.0)  # Service: 3002 is its only agent here
+    try:
+        offered = ep.incoming(timeout=20)
+        offered.ring()
+        assert released(offered, timeout=30).cause == Cause.NORMAL_CALL_CLEARING
+        offered.close()
+        gw.wait_for_output(r"StateChanged\(.*user_id='3002'.*new=<AgentState\.NOT_READY",
+                           timeout=10, since=since)
+    finally:
+        customer.kill()
+        customer.communicate(timeout=10)
+    assert_tshark_reads_every_message(gw, pcap)
+
+
 # -- a direct call to a SIP station ----------------------------------------------------------
 
 
