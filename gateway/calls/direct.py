@@ -151,11 +151,11 @@ class CallController(CallContextUser, LegOwner):
         call_id = call.call_id
         return Handover(call.caller, lambda: self.release(call_id))
 
-    def partners(self, leg: RegisteredLeg) -> list[tuple[str, SipLegs]]:
+    def partners(self, leg: RegisteredLeg) -> list[tuple[str, RegisteredLeg]]:
         """The target that answered the call whose caller leg is `leg`."""
         call = self.calls.get(leg.call_id) if not isinstance(leg, OutgoingSipLeg) else None
-        if call is None or not isinstance(call.answered_by, OutgoingSipLeg):
-            return []  # no RTP statistics journaled for an H.323 callee yet
+        if call is None or call.answered_by is None:
+            return []
         return [("callee", call.answered_by)]
 
     # -- targets ----------------------------------------------------------------------------

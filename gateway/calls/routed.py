@@ -372,8 +372,8 @@ class RoutedCalls(CallContextUser, LegOwner):
         call_id = call.call_id
         return Handover(call.caller, lambda: self.release(call_id))
 
-    def partners(self, leg: RegisteredLeg) -> list[tuple[str, SipLegs]]:
+    def partners(self, leg: RegisteredLeg) -> list[tuple[str, RegisteredLeg]]:
         """The agent's outgoing leg of the call whose caller leg is `leg`."""
         call = self.calls.get(leg.call_id) if not isinstance(leg, OutgoingSipLeg) else None
         agent = call.agent_leg if call is not None else None
-        return [("agent", agent)] if isinstance(agent, OutgoingSipLeg) else []
+        return [("agent", agent)] if isinstance(agent, OutgoingSipLeg | OutgoingH323Leg) else []

@@ -294,7 +294,7 @@ class Transfers(LegOwner):
         if self.on_ended is not None:
             self.on_ended(call)
 
-    def partners(self, leg: RegisteredLeg) -> list[tuple[str, SipLegs]]:
+    def partners(self, leg: RegisteredLeg) -> list[tuple[str, RegisteredLeg]]:
         """The referrer and the transfer target of the transferred party `leg`'s call."""
         call = self.calls.get(leg_call_id(leg))
         return list(call.legs) if call is not None else []

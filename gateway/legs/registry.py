@@ -52,7 +52,7 @@ class LegOwner:
         """Whom `leg` (sending REFER) talks to in a connected call of ours; None: nobody."""
         return None
 
-    def partners(self, leg: RegisteredLeg) -> list[tuple[str, SipLegs]]:
+    def partners(self, leg: RegisteredLeg) -> list[tuple[str, RegisteredLeg]]:
         """(role, leg) of the other legs of the call whose caller leg is `leg`."""
         return []
 

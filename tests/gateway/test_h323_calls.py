@@ -360,6 +360,9 @@ def test_an_h323_agent_answers_a_routed_call_from_a_sip_caller(
         result, heard = caller_result(customer)
     assert result["answered"] and result["ended_by_far_end"], result
     assert tone_seconds(heard, 440.0) > 0.5, "the customer did not hear the H.323 agent"
+    stats = {r["leg"]: r for r in read_journal(gw.state_dir / "acdgate.sqlite3",
+                                               kinds=["CallMediaStats"])}
+    assert stats["agent"]["station"] == "2201" and stats["agent"]["packets_received"] > 50
     rows = assert_tshark_reads_every_message(gw, pcap)
     assert "0x01" in values(rows, "q931.message_type")  # the desk's Alerting
 
@@ -574,4 +577,9 @@ def test_h323_caller_reaches_a_sip_agent_through_the_relay(
         events, _ = answerer_result(phone)
     offered = next(e for e in events if e["event"] == "call")
     assert offered["number"] == "2202"  # ANI: the H.323 station
+    stats = {r["leg"]: r for r in read_journal(gw.state_dir / "acdgate.sqlite3",
+                                               kinds=["CallMediaStats"])}
+    caller_stats = stats["caller"]  # the H.323 caller's leg, keyed by its callIdentifier
+    assert caller_stats["station"] == "2202" and caller_stats["packets_received"] > 50
+    assert caller_stats["leg_call_id"] == call.call_identifier.hex()
     assert_tshark_reads_every_message(gw, pcap)
