@@ -173,3 +173,9 @@ class EventStream(resource.Resource):
         request.setHeader(b"x-accel-buffering", b"no")  # nginx: pass each message on at once
         self.feed.attach(request, _last_event_id(request))
         return server.NOT_DONE_YET
+
+    def render_HEAD(self, request: server.Request) -> bytes:
+        """The headers a GET would have; no stream (twisted.web would otherwise run GET)."""
+        request.setHeader(b"content-type", b"text/event-stream; charset=utf-8")
+        request.setHeader(b"cache-control", b"no-store")
+        return b""
