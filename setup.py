@@ -32,6 +32,7 @@ COMPILED = (
     "gateway/sip/stateless.py",
     "gateway/auth/throttle.py",
     "gateway/sip/stack.py",
+    "gateway/sip/message_counts.py",
     "gateway/sip/service.py",
 )
 # the setup.py commands that build extensions; metadata queries (egg_info, the build backend's

@@ -19,6 +19,9 @@ class PendingState:
     state: AgentState
     reason_code: int | None = None
     wrapup_code: int | None = None
+    # Work (Not) Ready chosen on a routed call without the wrap-up code the site requires:
+    # the code is owed once the call ends, and asked for then.
+    wrapup_owed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +38,7 @@ class AgentView:
     call_id: str | None
     wrapup_code: int | None = None
     disabled_groups: tuple[str, ...] = ()
+    wrapup_owed: str | None = None  # the routed call whose wrap-up code is owed ("" unknown)
 
 
 class Agent:
@@ -60,6 +64,7 @@ class Agent:
         "user",
         "user_id",
         "wrapup_code",
+        "wrapup_owed",
     )
 
     def __init__(self, user: User, groups: tuple[str, ...]) -> None:
@@ -72,6 +77,7 @@ class Agent:
         self.state = AgentState.LOGGED_OUT
         self.reason_code: int | None = None
         self.wrapup_code: int | None = None
+        self.wrapup_owed: str | None = None  # call id a wrap-up code is owed for ("": unknown)
         self.since = 0.0
         self.pending: PendingState | None = None
         self.call_id: str | None = None
@@ -101,6 +107,7 @@ class Agent:
             call_id=self.call_id,
             wrapup_code=self.wrapup_code,
             disabled_groups=tuple(g for g in self.groups if g in self.disabled),
+            wrapup_owed=self.wrapup_owed,
         )
 
 

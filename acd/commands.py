@@ -44,6 +44,15 @@ class SetState:
 
 
 @dataclass(frozen=True, slots=True)
+class GiveWrapupCode:
+    """The wrap-up code an agent owes for a routed call it chose Work (Not) Ready on while
+    talking, given once the call has ended (guide: wrap-up data "after the call ends")."""
+
+    user_id: str
+    wrapup_code: int
+
+
+@dataclass(frozen=True, slots=True)
 class SetMembership:
     """Enable or disable the user's membership of `group` (IP Office Hunt Group Enable/Disable)."""
 
@@ -124,6 +133,7 @@ Command = (
     Login
     | Logout
     | SetState
+    | GiveWrapupCode
     | SetMembership
     | CallArrived
     | CallAnswered

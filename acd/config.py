@@ -18,6 +18,7 @@ import tomllib
 from collections.abc import Sequence
 from typing import Any
 
+from .login_names import keypad_clashes, login_name_problem
 from .pin import hash_pin, verify_pin
 from .shortcodes import (
     MatchKind,
@@ -290,6 +291,7 @@ class _SiteReader:
         # The numbering plan: every dialled number -> key path of its first use.
         self.numbers: dict[str, str] = {}
         self.user_keys: dict[str, str] = {}  # user id -> key path of the user
+        self.login_names: dict[str, str] = {}  # login name, lower case -> its key path
         self.group_keys: dict[str, str] = {}
         self.station_agents: list[tuple[str, str]] = []  # (key path, user id) to check
 
@@ -306,6 +308,8 @@ class _SiteReader:
         not_ready, not_ready_required, logout, logout_required = self.reasons()
         wrapup, wrapup_required = self.codes_section(top.table("wrapup"), "wrap-up")
         policy = self.policy(not_ready_required, logout_required, wrapup_required)
+        if policy.login_by_keypad_name:
+            self.check_keypad_names(users)
         sip = self.sip()
         http = self.http()
         reports = self.reports()
@@ -378,6 +382,17 @@ class _SiteReader:
             name = t.text("name", required=True) or ""
             pin_hash = self.pin(t)
             force_login = t.boolean("force_login")
+            login_name = t.text("login_name")
+            if login_name is not None:
+                problem = login_name_problem(login_name)
+                first = self.login_names.get(login_name.lower())
+                if problem is not None:
+                    t.problem("login_name", problem)
+                    login_name = None
+                elif first is not None:
+                    t.problem("login_name", f"{login_name!r} is already used by {first} (case does not count)")
+                else:
+                    self.login_names[login_name.lower()] = t.key("login_name")
             skills = []
             skills_table = t.table("skills")
             if skills_table is not None:
@@ -399,6 +414,7 @@ class _SiteReader:
                     skills=tuple(skills),
                     supervisor=supervisor,
                     supervised_groups=tuple(g for _, g in supervised),
+                    login_name=login_name,
                 )
             )
         return out
@@ -518,6 +534,14 @@ class _SiteReader:
                     )
                 )
 
+    def check_keypad_names(self, users: list[User]) -> None:
+        """With `policy.login_by_keypad_name`, a name's keypad digits must name one user."""
+        for user_id, other, digits in keypad_clashes((u.user_id, u.login_name) for u in users):
+            key = key_path(self.user_keys.get(user_id, "users"), "login_name")
+            what = f"user {other}'s id" if other == digits else f"the login name of user {other}"
+            self.problems.append((key, f"keys as {digits} on the keypad, like {what} "
+                                       "(policy.login_by_keypad_name is on)"))
+
     def check_supervised_groups(self, users: list[User], groups: list[Group]) -> None:
         numbers = {g.number for g in groups}
         for u in users:
@@ -584,6 +608,7 @@ class _SiteReader:
             if music is not None and not music.lower().endswith(".wav"):
                 t.problem("music_on_hold", f"{music!r} is not a .wav file (8 kHz mono 16-bit PCM)")
             values["music_on_hold"] = music
+            values["login_by_keypad_name"] = t.boolean("login_by_keypad_name")
             where = "set it as {}.required"
             t.done(
                 {
@@ -603,6 +628,7 @@ class _SiteReader:
             notice_beep=bool(_or(values.get("notice_beep"), default.notice_beep)),
             notice_beep_every_seconds=values.get("notice_beep_every_seconds") or default.notice_beep_every_seconds,
             music_on_hold=values.get("music_on_hold"),
+            login_by_keypad_name=bool(values.get("login_by_keypad_name")),
         )
 
     def sip(self) -> SipSettings:
@@ -850,6 +876,28 @@ class _SiteReader:
         if feature in (Feature.GROUP_DISABLE, Feature.GROUP_ENABLE):
             return None if any(g.number == argument for g in groups) else f"no group {argument}"
         return None if any(u.user_id == argument for u in users) else f"no user {argument}"
+
+
+def site_warnings(site: Site) -> list[Problem]:
+    """(key path, reason) of what a valid site does that works but is likely a mistake.
+
+    IP Office tip 014: call-center reporting follows only logon users ("Force Login"), so a
+    member of a monitored group that is not one is named: its calls are routed, but the
+    reports cannot follow it.
+    """
+    force = {u.user_id: u.force_login for u in site.users}
+    out: list[Problem] = []
+    for i, g in enumerate(site.groups):
+        if not g.monitored:
+            continue
+        for k, member in enumerate(g.members):
+            if not force.get(member, True):
+                out.append((
+                    f"groups[{i}].members[{k}]",
+                    f"user {member} is not a force-login user (force_login = false): the reports "
+                    f"cannot follow this member of monitored group {g.number}",
+                ))
+    return out
 
 
 def _or(value: int | None, default: int) -> int:

@@ -34,6 +34,7 @@ from acdgate.acd.events import (
     StateChanged,
     StatePending,
     UserLocked,
+    WrapupCodeGiven,
 )
 from acdgate.acd.pin import verify_pin
 from acdgate.acd.routing import (
@@ -114,6 +115,7 @@ class Acd:
             cmd.Login: self._login,
             cmd.Logout: self._logout,
             cmd.SetState: self._set_state,
+            cmd.GiveWrapupCode: self._give_wrapup_code,
             cmd.SetMembership: self._set_membership,
             cmd.CallArrived: self._call_arrived,
             cmd.CallAnswered: self._call_answered,
@@ -271,6 +273,7 @@ class Acd:
             self._start_wrapup(agent, now)
         elif new is S.LOGGED_OUT:
             agent.pending = None
+            agent.wrapup_owed = None  # the session is over: nobody is asked for it any more
 
     def _start_wrapup(self, agent: Agent, now: float) -> None:
         """Arm the wrap-up time of the agent's last group, unless it runs already (the agent
@@ -329,6 +332,8 @@ class Acd:
             )
         elif step is Rule.AFTER_CALL:
             pending, agent.pending = agent.pending, None
+            if pending is not None and pending.wrapup_owed:
+                agent.wrapup_owed = agent.call_id or ""
             if pending is not None:
                 self._enter(agent, pending.state, now, out, pending.reason_code, pending.wrapup_code)
             elif direct:
@@ -366,7 +371,10 @@ class Acd:
             return refuse(LoginRejectReason.LOCKED)
         if c.station_authenticated and self._station_agent.get(c.station) != c.user_id:
             return refuse(LoginRejectReason.WRONG_PIN)  # a station vouches only for its own user
-        if not c.station_authenticated and not verify_pin(c.pin, agent.user.pin_hash):
+        # IP Office Force Login: the PIN, unless a non-force-login user is at its own station
+        pin_free = (not c.pin and not agent.user.force_login
+                    and self._station_agent.get(c.station) == c.user_id)
+        if not c.station_authenticated and not pin_free and not verify_pin(c.pin, agent.user.pin_hash):
             refuse(LoginRejectReason.WRONG_PIN)
             until = self._pins.failure(c.user_id, now)
             if until is not None:
@@ -447,7 +455,7 @@ class Acd:
         step = next_step(agent.state, event)
         if step is None:
             return self._reject(out, now, c.user_id, c, f"{c.state} not allowed in {agent.state}")
-        reason, wrapup = None, None
+        reason, wrapup, owed = None, None, False
         if c.state is S.NOT_READY:
             reason = c.reason_code
             if reason is None and self._policy.not_ready_reason_required:
@@ -457,11 +465,14 @@ class Acd:
         elif c.state in (S.WORK_READY, S.WORK_NOT_READY):
             wrapup = c.wrapup_code
             if wrapup is None and self._policy.wrapup_code_required:
-                return self._reject(out, now, c.user_id, c, "wrap-up code required")
+                if step is not Rule.PEND or not self._on_routed_call(agent):
+                    return self._reject(out, now, c.user_id, c, "wrap-up code required")
+                # Guide: wrap-up data "after the call ends": the code is owed from then on.
+                owed = True
             if wrapup is not None and wrapup not in self._wrapup_codes:
                 return self._reject(out, now, c.user_id, c, f"unknown wrap-up code {wrapup}")
         if step is Rule.PEND:
-            agent.pending = PendingState(c.state, reason, wrapup)
+            agent.pending = PendingState(c.state, reason, wrapup, wrapup_owed=owed)
             out.append(
                 StatePending(
                     at=now,
@@ -474,6 +485,28 @@ class Acd:
             )
             return None
         self._fire(agent, event, now, out, reason_code=reason, wrapup_code=wrapup)
+        return None
+
+    def _give_wrapup_code(self, c: cmd.GiveWrapupCode, now: float, out: list[Event]) -> None:
+        agent = self._logged_on(c, c.user_id, now, out)
+        if agent is None:
+            return None
+        if agent.wrapup_owed is None:
+            return self._reject(out, now, c.user_id, c, "no wrap-up code owed")
+        if c.wrapup_code not in self._wrapup_codes:
+            return self._reject(out, now, c.user_id, c, f"unknown wrap-up code {c.wrapup_code}")
+        call_id, agent.wrapup_owed = agent.wrapup_owed, None
+        if agent.state in (S.WORK_READY, S.WORK_NOT_READY):
+            agent.wrapup_code = c.wrapup_code
+        out.append(
+            WrapupCodeGiven(
+                at=now,
+                user_id=agent.user_id,
+                station=agent.station or "",
+                wrapup_code=c.wrapup_code,
+                call_id=call_id or None,
+            )
+        )
         return None
 
     def _set_membership(self, c: cmd.SetMembership, now: float, out: list[Event]) -> None:
@@ -878,6 +911,9 @@ class Acd:
         state, reason, wrapup, agent.pending = s.resumed()
         self._change(agent, state, s.since, out, reason, wrapup)
         agent.time_in_state = dict(s.time_in_state)
+        agent.wrapup_owed = s.wrapup_owed
+        if s.state in ON_CALL and s.pending is not None and s.pending.wrapup_owed:
+            agent.wrapup_owed = ""  # the call is gone, but its wrap-up code is still owed
         if state is S.WORK_READY:
             # the saved deadline replaces the one `_change` armed (none saved: none armed)
             self._timers.cancel(TimerKind.WRAPUP_END, agent.user_id)

@@ -82,6 +82,16 @@ class StatePending(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class WrapupCodeGiven(Event):
+    """The wrap-up code the agent owed for its last routed call was given."""
+
+    user_id: str
+    station: str
+    wrapup_code: int
+    call_id: str | None = None  # the routed call it is for, when known
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CommandRejected(Event):
     """A command the ACD refused: unknown user or call, not allowed in this state, ..."""
 
@@ -209,6 +219,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         LoginRejected,
         StateChanged,
         StatePending,
+        WrapupCodeGiven,
         CommandRejected,
         CallEntered,
         CallQueued,

@@ -70,6 +70,9 @@ class User:
     skills: tuple[tuple[str, int], ...] = ()  # (skill, level 1-10)
     supervisor: bool = False
     supervised_groups: tuple[str, ...] = ()  # empty: every group (when supervisor)
+    # Guide "Logging In": the login screen takes the agent ID or name. Letters and digits,
+    # beginning with a letter, unique on the site ignoring case (acd.login_names).
+    login_name: str | None = None
 
     def skill_level(self, skill: str) -> int:
         """The user's level in `skill`, 0 when the user does not have it."""
@@ -208,6 +211,9 @@ class Policy:
     # periodic tone some jurisdictions ask of recorded or monitored calls)
     notice_beep_every_seconds: float = 0.0
     music_on_hold: str | None = None  # WAV (8 kHz mono 16-bit) relative to the site file's folder
+    # Short codes may log on by a login name's keypad digits (`*35*25427*1234#` for "alice");
+    # two names (or a name and a user id) with the same digits are then a site file error.
+    login_by_keypad_name: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +255,20 @@ class Site:
             if u.user_id == user_id:
                 return u
         return None
+
+    def pin_required(self, user_id: str, station: str) -> bool:
+        """Whether logging `user_id` on at `station` takes the PIN (IP Office "Force Login").
+
+        A force-login user (the default) always gives the PIN, at its own station too; a user
+        with `force_login = false` logs on without it only at the station it owns
+        (`[[stations]] agent`), and with it anywhere else. (A station's feature keys, whose
+        digest authentication stands in for the PIN, are `Login.station_authenticated`.)
+        """
+        user = self.user(user_id)
+        if user is None or user.force_login:
+            return True
+        owned = self.station(station)
+        return owned is None or owned.agent != user_id
 
     def group(self, number: str) -> Group | None:
         """The group with this number, if any."""

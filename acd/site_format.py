@@ -39,6 +39,8 @@ def format_site(site: Site) -> str:
         lines.append(f"notice_beep_every_seconds = {p.notice_beep_every_seconds!r}")
     if p.music_on_hold is not None:
         lines.append(f"music_on_hold = {q(p.music_on_hold)}")
+    if p.login_by_keypad_name:
+        lines.append("login_by_keypad_name = true")
     lines.append("")
     s = site.sip
     lines += ["[sip]", f"bind = {q(s.bind)}", f"port = {s.port}"]
@@ -90,6 +92,8 @@ def format_site(site: Site) -> str:
     for u in site.users:
         lines += ["[[users]]", f"id = {q(u.user_id)}", f"name = {q(u.name)}", f"pin_hash = {q(u.pin_hash)}"]
         lines.append(f"force_login = {str(u.force_login).lower()}")
+        if u.login_name is not None:
+            lines.append(f"login_name = {q(u.login_name)}")
         skills = ", ".join(f"{key_path('', k)} = {v}" for k, v in u.skills)
         lines += [f"skills = {{ {skills} }}", f"supervisor = {str(u.supervisor).lower()}"]
         if u.supervised_groups:

@@ -32,6 +32,7 @@ class SavedSession:
     last_group: str | None
     wrapup_until: float | None
     time_in_state: dict[tuple[AgentState, int | None], float]
+    wrapup_owed: str | None = None  # the call a wrap-up code is owed for (older snapshots: none)
 
     def resumed(self) -> tuple[AgentState, int | None, int | None, PendingState | None]:
         """(state, reason code, wrap-up code, pending choice still held) to come back in.
@@ -70,11 +71,12 @@ def record_session(agent: Agent, wrapup_until: float | None) -> dict[str, Any] |
         "since": agent.since,
         "pending": None
         if pending is None
-        else [pending.state.value, pending.reason_code, pending.wrapup_code],
+        else [pending.state.value, pending.reason_code, pending.wrapup_code, pending.wrapup_owed],
         "calls_handled": agent.calls_handled,
         "last_group": agent.last_group,
         "wrapup_until": wrapup_until,
         "time_in_state": [[st.value, r, t] for (st, r), t in agent.time_in_state.items()],
+        "wrapup_owed": agent.wrapup_owed,
     }
 
 
@@ -104,11 +106,12 @@ def read_session(s: Mapping[str, Any]) -> SavedSession:
         since=float(s["since"]),
         pending=None
         if pending is None
-        else PendingState(AgentState(pending[0]), pending[1], pending[2]),
+        else PendingState(AgentState(pending[0]), pending[1], pending[2], bool(pending[3:4] and pending[3])),
         calls_handled=int(s["calls_handled"]),
         last_group=s["last_group"],
         wrapup_until=None if s["wrapup_until"] is None else float(s["wrapup_until"]),
         time_in_state={(AgentState(st), r): float(t) for st, r, t in s["time_in_state"]},
+        wrapup_owed=s.get("wrapup_owed"),
     )
 
 

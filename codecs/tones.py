@@ -48,6 +48,11 @@ REORDER = Cadence((ToneSegment((480.0, 620.0), 250, 250),), level_dbm0=-24.0)
 ERROR_TONE = REORDER
 CONFIRMATION_TONE = Cadence((ToneSegment((350.0, 440.0), 100, 100),) * 3, repeat=False)
 RECORDING_BEEP = Cadence((ToneSegment((1400.0,), 500, 15000),), level_dbm0=-15.0)
+# Prompts for a code the agent still has to key (then `#`): two short 660 Hz beeps every
+# 1.5 s for a reason code (Not Ready, logout), one longer 990 Hz beep for a wrap-up code.
+# Neither frequency is in any call-progress tone above, so a phone (or a test) tells them apart.
+REASON_PROMPT = Cadence((ToneSegment((660.0,), 150, 100), ToneSegment((660.0,), 150, 1100)))
+WRAPUP_PROMPT = Cadence((ToneSegment((990.0,), 400, 1100),))
 
 
 class ToneGenerator:

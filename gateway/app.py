@@ -20,6 +20,7 @@ from acdgate.acd.engine import Acd
 from acdgate.acd.live_board import BOARD_KINDS, LiveBoard
 from acdgate.acd.reports.intervals import day_start
 from acdgate.acd.site import Site
+from acdgate.acd.states import AgentState
 from acdgate.gateway import build
 from acdgate.gateway.agents.acd_service import AcdService
 from acdgate.gateway.agents.short_code_calls import FeatureHandler
@@ -32,6 +33,7 @@ from acdgate.gateway.h323.gatekeeper import Gatekeeper, GatekeeperSettings
 from acdgate.gateway.h323.ras_events import Registration
 from acdgate.gateway.h323.ras_messages import TransportAddress
 from acdgate.gateway.h323.ras_protocol import RasProtocol
+from acdgate.gateway.h323.trace import H323Trace
 from acdgate.gateway.media.ports import RtpPortPool
 from acdgate.gateway.media.recordings import RecordingArchive
 from acdgate.gateway.presence.dialog_info import DialogStates
@@ -48,7 +50,17 @@ from acdgate.gateway.storage.journal_reader import read_journal
 from acdgate.gateway.storage.store import StateStore
 from acdgate.gateway.web.agent_actions import AgentActions
 from acdgate.gateway.web.event_stream import EventStream, LiveFeed
+from acdgate.gateway.web.health import Health, HealthResource, package_version
 from acdgate.gateway.web.http_api import LiveChildren, make_site
+from acdgate.gateway.web.metrics import (
+    CallCounters,
+    GroupSample,
+    MetricsResource,
+    MetricsSample,
+    auth_sample,
+    make_registry,
+)
+from acdgate.gateway.web.openapi import OpenApiResource
 from acdgate.gateway.web.phone_xml import (
     PhoneAgentService,
     make_phone_resource,
@@ -59,6 +71,7 @@ from acdgate.gateway.web.wallboard_page import WallboardPage
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
+from twisted.web import server
 
 log = Logger(namespace="acdgate")
 
@@ -105,10 +118,20 @@ class Gateway:
         self.calls: CallDispatcher | None = None
         self.tls_port: int | None = None
         self.http_port: IListeningPort | None = None
+        self.http_site: server.Site | None = None  # what http_port serves
         # -- the H.323 RAS gatekeeper (issue 15), when listen_h323 runs --
         self.gatekeeper: Gatekeeper | None = None
         self.ras_port: IListeningPort | None = None
         self.h323_port: int | None = None  # call signalling: given out in RCF/ACF, not served yet
+        self.h323_trace: H323Trace | None = None  # --h323-trace
+        # -- /metrics and /api/health (issue 17) --
+        self.started_at = now
+        self.stopping = False
+        self.rtp_ports: RtpPortPool | None = None  # made by listen
+        self.call_counters = CallCounters(g.number for g in site.groups)
+        self.acd_service.listeners.append(self.call_counters)
+        self.metrics = make_registry(self, self.call_counters)
+        # -- end of /metrics and /api/health --
         self.live_feed: LiveFeed | None = None  # the wallboard's event stream, with the HTTP API
 
     def listen(self, bind: str, sip_port: int, http_port: int | None, *,
@@ -119,7 +142,7 @@ class Gateway:
         self.sip_port = self.stack.listen(bind, sip_port, tls_port=self.tls_port, tls_context=tls_context)
         # -- calls: short-code features on SIP legs with RTP media, issue 5 --
         self.features = FeatureHandler(self.reactor, self.site, self.acd_service)
-        ports = RtpPortPool(self.site.sip.rtp_port_min, self.site.sip.rtp_port_max)
+        ports = self.rtp_ports = RtpPortPool(self.site.sip.rtp_port_min, self.site.sip.rtp_port_max)
         context = CallContext(self.reactor, self.site, self.acd_service, self.registrar, self.stack,
                               ports, bind, dialog_states=self.dialog_states)
         self.direct_calls = CallController(context)
@@ -144,21 +167,23 @@ class Gateway:
             # -- real time (issue 17): /wallboard, /api/events, agent-state actions --
             self.live_feed, live = _live(self.reactor, self.site, self.acd_service, db_path)
             # -- end of real time --
-            self.http_port = self.reactor.listenTCP(
-                http_port, make_site(self, extra_children={b"xml": phones}, calls=self.supervision, token=token,
-                                     reports=reports, live=live),
-                interface=bind,
-            )
+            self.http_site = make_site(
+                self, extra_children={b"xml": phones, b"metrics": MetricsResource(self.metrics)},
+                calls=self.supervision, token=token, reports=reports, live=live,
+                api_children={b"health": HealthResource(self), b"openapi.json": OpenApiResource()})
+            self.http_port = self.reactor.listenTCP(http_port, self.http_site, interface=bind)
             if token is None:
                 address: Any = self.http_port.getHost()
                 log.warn("the HTTP control API on {bind}:{port} is open: anyone who reaches it can run "
                          "supervisor actions (POST /api/agents/...); set [http] token in the site file "
                          "(docs/site-file.md)", bind=bind, port=int(address.port))
 
-    def listen_h323(self, bind: str, ras_port: int, call_port: int) -> None:
+    def listen_h323(self, bind: str, ras_port: int, call_port: int, *,
+                    trace: H323Trace | None = None) -> None:
         """Serve the H.323 RAS gatekeeper on UDP `ras_port` (0: a free one) with the stored
         registrations restored; `call_port` is the call signalling port it gives endpoints (0: a
-        free one; nothing listens there yet, docs/h323.md)."""
+        free one; nothing listens there yet, docs/h323.md); every RAS datagram goes to `trace`."""
+        self.h323_trace = trace
         host = _advertised_host(bind)
         ras_port = ras_port or _free_udp_port(bind)
         self.h323_port = call_port or _free_tcp_port(bind)
@@ -172,7 +197,7 @@ class Gateway:
         gone = [str(row[0]) for row in stored if row[0] not in kept]
         if gone:  # expired while the gateway was down, or their station left the site file
             self.store.save_h323_registrations([], gone)
-        ras = RasProtocol(self.gatekeeper, self.reactor, store=self.store)
+        ras = RasProtocol(self.gatekeeper, self.reactor, store=self.store, trace=trace)
         self.ras_port = self.reactor.listenUDP(ras_port, ras, interface=bind)
         ras.reschedule()
 
@@ -205,6 +230,7 @@ class Gateway:
 
     def stop(self) -> Any:
         """Stop timers and listeners; close the trace and the store."""
+        self.stopping = True  # /api/health answers 503 from now on
         if self.calls is not None:
             self.calls.stop()
         self.acd_service.stop()
@@ -222,6 +248,8 @@ class Gateway:
         def close(_: object) -> None:
             if self.trace is not None:
                 self.trace.close()
+            if self.h323_trace is not None:
+                self.h323_trace.close()
             self.store.close()
 
         d.addBoth(close)
@@ -274,6 +302,8 @@ class Gateway:
                 "state": a.state.name,
                 "reason_code": a.reason_code,
                 "pending_state": a.pending_state.name if a.pending_state is not None else None,
+                "wrapup_code": a.wrapup_code,
+                "wrapup_owed": a.wrapup_owed is not None,  # asked for by the next short code
                 "since": a.since,
                 "calls_handled": a.calls_handled,
             })
@@ -296,6 +326,50 @@ class Gateway:
                 "agents": {k.name: v for k, v in stats.agents.items()},
             })
         return rows
+
+
+    # -- /metrics and /api/health (issue 17) --------------------------------------------
+
+    def metrics_sample(self) -> MetricsSample:
+        """The live figures `/metrics` exposes (gateway.web.metrics)."""
+        now = self.reactor.seconds()
+        registrations = {("sip", "udp"): 0, ("sip", "tcp"): 0, ("sip", "tls"): 0}
+        for b in self.registrar.all_bindings(now):
+            key = ("sip", b.transport.lower())
+            registrations[key] = registrations.get(key, 0) + 1
+        if self.gatekeeper is not None:
+            registrations[("h323", "ras")] = len(self.gatekeeper.registrations())
+        agents: dict[AgentState, int] = {}
+        for a in self.acd.agents():
+            agents[a.state] = agents.get(a.state, 0) + 1
+        groups = []
+        for g in self.site.groups:
+            stats = self.acd.group_stats(g.number, now)
+            groups.append(GroupSample(g.number, stats.ciq, float(stats.lqt_seconds)))
+        auth = [auth_sample("sip", self.registrar.throttle, now)]
+        if self.gatekeeper is not None:
+            auth.append(auth_sample("h323", self.gatekeeper.throttle, now))
+        counts = self.stack.counts
+        ports = self.rtp_ports
+        return MetricsSample(
+            registrations=registrations, agents=agents, groups=groups,
+            sip_requests_in=dict(counts.requests_in), sip_requests_out=counts.sent_requests(),
+            sip_responses_in=dict(counts.responses_in), sip_responses_out=counts.sent_responses(),
+            auth=auth, rtp_streams=ports.streams if ports is not None else 0,
+            rtp_packets_relayed=ports.packets_forwarded() if ports is not None else 0,
+            uptime=now - self.started_at,
+        )
+
+    def health(self) -> Health:
+        """What `/api/health` tells a load balancer (gateway.web.health)."""
+        problem = self.store.write_check()
+        return Health(
+            version=package_version(), uptime=self.reactor.seconds() - self.started_at,
+            store_writable=problem is None, store_error=problem,
+            sip_listening=self.sip_port != 0 and not self.stopping,
+            h323_listening=self.ras_port is not None and not self.stopping,
+            stopping=self.stopping,
+        )
 
 
 # -- real time (issue 17) --
@@ -458,7 +532,8 @@ def run_from_args(args: argparse.Namespace) -> int:
         return 2
     if not args.no_h323:
         try:
-            gateway.listen_h323(bind, args.h323_ras_port, args.h323_port)
+            h323_trace = H323Trace(args.h323_trace) if args.h323_trace else None
+            gateway.listen_h323(bind, args.h323_ras_port, args.h323_port, trace=h323_trace)
         except (CannotListenError, OSError) as exc:
             print(f"acdgate: cannot serve H.323 RAS on {bind}:{args.h323_ras_port}: {exc} "
                   "(--h323-ras-port, or --no-h323)", file=sys.stderr)

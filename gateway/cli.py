@@ -82,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
         "free port); nothing listens there yet (docs/h323.md)",
     )
     run.add_argument("--no-h323", action="store_true", help="do not serve the H.323 gatekeeper")
+    run.add_argument(
+        "--h323-trace", metavar="FILE",
+        help="write every H.323 message sent and received (RAS) to this pcap file (docs/h323.md)",
+    )
     run.add_argument("--sip-trace", metavar="FILE", help="write every SIP message sent and received to this pcap file")
     run.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warn", "error"],
@@ -127,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check_config(path: str) -> int:
-    from acdgate.acd.config import ConfigError
+    from acdgate.acd.config import ConfigError, site_warnings
     from acdgate.gateway.site_loader import load_site, site_summary
 
     try:
@@ -135,6 +139,8 @@ def _check_config(path: str) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    for key, reason in site_warnings(site):  # usable, so not an error: exit status 0
+        print(f"{site.source}: {key}: warning: {reason}", file=sys.stderr)
     print(site_summary(site))
     return 0
 

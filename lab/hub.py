@@ -26,7 +26,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from acdgate.gateway.sip.trace import transport_checksum
+from acdgate.gateway.pcap.writer import transport_checksum
 
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4

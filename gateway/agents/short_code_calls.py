@@ -5,8 +5,11 @@ confirmation or error tone plays and the gateway hangs up. A code that needs mor
 (`#3000` then the PIN; `*35` then user and PIN) is answered with a prompt tone and the rest
 is collected from the leg's digits (RFC 4733, SIP INFO or in-band), `#` ending it, with an
 inter-digit timeout. A login refused because the user or station is in use offers the
-Forced Login menu: `1` forces, `2` cancels. Every outcome is journaled as a
-`FeatureUsed` record (PINs masked).
+Forced Login menu: `1` forces, `2` cancels. When the site requires a reason or wrap-up code
+and the code was dialled without it (`*38`), the call prompts for it instead of refusing
+(`acd.code_prompts`); a wrap-up code the agent owes for its last routed call is asked for
+before any other code runs. Every outcome is journaled as a `FeatureUsed` record (PINs
+masked).
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from acdgate.acd import commands as cmd
+from acdgate.acd.code_prompts import CodeKind, code_to_ask, parse_keyed_code, wrapup_owed
 from acdgate.acd.events import CommandRejected, Event, LoginRejected, LoginRejectReason
+from acdgate.acd.login_names import LoginDirectory
 from acdgate.acd.shortcodes import (
     DigitCollector,
     MatchKind,
@@ -27,7 +32,15 @@ from acdgate.acd.shortcodes import (
 )
 from acdgate.acd.site import Feature, ShortCode, Site
 from acdgate.acd.states import AgentState
-from acdgate.codecs.tones import CONFIRMATION_TONE, DIAL_TONE, ERROR_TONE, Cadence, ToneSegment
+from acdgate.codecs.tones import (
+    CONFIRMATION_TONE,
+    DIAL_TONE,
+    ERROR_TONE,
+    REASON_PROMPT,
+    WRAPUP_PROMPT,
+    Cadence,
+    ToneSegment,
+)
 from acdgate.gateway.agents.acd_service import AcdService
 from acdgate.gateway.agents.journal import FeatureUsed
 from acdgate.gateway.legs.leg import EndReason, Leg, Refusal
@@ -43,6 +56,12 @@ FORCED_LOGIN_PROMPT = Cadence((ToneSegment((1400.0,), 100, 100),) * 3 + (ToneSeg
 CONFIRMATION_MS = 1000
 ERROR_MS = 1500
 PROMPT_MS = 30_000  # the prompt plays until the first key (or the timeout)
+
+# The prompt for a code a command lacks, and its name in journal reasons.
+_PROMPTS = {CodeKind.NOT_READY_REASON: REASON_PROMPT, CodeKind.LOGOUT_REASON: REASON_PROMPT,
+            CodeKind.WRAPUP: WRAPUP_PROMPT}
+_NAMES = {CodeKind.NOT_READY_REASON: "reason code", CodeKind.LOGOUT_REASON: "logout reason",
+          CodeKind.WRAPUP: "wrap-up code"}
 
 # Features on a routed call (issue 6): the agent's recording, a supervisor's intervention.
 _RECORDING = {Feature.RECORD_START: True, Feature.RECORD_STOP: False}
@@ -157,6 +176,7 @@ class FeatureHandler(LegOwner):
         self.site = site
         self.acd = acd
         self.table = ShortCodeTable(site.short_codes)
+        self.logins = LoginDirectory(site)  # *35*25423*1234#: "alice" on the keypad, when enabled
         self.inter_digit = site.policy.inter_digit_seconds
         self.active: set[Leg] = set()
         self._keys: dict[Leg, _Keys] = {}
@@ -219,7 +239,10 @@ class FeatureHandler(LegOwner):
         if station is None:
             outcome = Outcome(False, "Calling station unknown", 403)
             return self._finish_refused(leg, code, outcome)
-        if match.kind is MatchKind.COMPLETE and not self._needs_pin(code, match.argument):
+        if match.kind is MatchKind.COMPLETE and not self._needs_pin(station, code, match.argument):
+            if leg.has_media and self._asks_first(station, code, match.argument):
+                await self._answer(leg)
+                return await self._finish(leg, code, await self._with_prompts(leg, station, code, match.argument))
             outcome = self._perform(station, code, match.argument)
             if not leg.has_media:
                 return self._finish_refused(leg, code, outcome)
@@ -242,10 +265,10 @@ class FeatureHandler(LegOwner):
             if final.kind is not MatchKind.COMPLETE or final.code is None:
                 return await self._finish(leg, code, Outcome(False, "Incomplete or unknown code", 404))
             code, shown = final.code, final.argument
-            if self._needs_pin(code, final.argument):
+            if self._needs_pin(station, code, final.argument):
                 pin = await self._collect(leg, DIAL_TONE)
                 shown = f"{final.argument}*{pin}"
-            outcome = self._perform(station, code, shown)
+            outcome = await self._with_prompts(leg, station, code, shown)
         if outcome.in_use:
             outcome = await self._forced_login(leg, station, code, shown)
         return await self._finish(leg, code, outcome)
@@ -259,10 +282,64 @@ class FeatureHandler(LegOwner):
             if key == "2" or key == "":
                 return Outcome(False, "Forced login cancelled", 486)
 
+    # -- prompts for a code the command lacks -----------------------------------------------
+
+    def _code_to_ask(self, station: str, code: ShortCode, argument: str) -> CodeKind | None:
+        agent = self.acd.acd.agent_at_station(station)
+        if agent is None:
+            return None
+        return code_to_ask(self.site.policy, code.feature, argument, agent)
+
+    def _asks_first(self, station: str, code: ShortCode, argument: str) -> bool:
+        """Whether the call must be answered to prompt for a code before the command runs."""
+        owed = code.feature is not Feature.LOGIN and wrapup_owed(self.acd.acd.agent_at_station(station))
+        return owed or self._code_to_ask(station, code, argument) is not None
+
+    async def _with_prompts(self, leg: Leg, station: str, code: ShortCode, argument: str) -> Outcome:
+        """The owed wrap-up code first, then the reason or wrap-up code this command lacks
+        (guide: the Reason Code menu), then the command itself."""
+        if code.feature is not Feature.LOGIN:
+            refused = await self._wrapup_first(leg, station)
+            if refused is not None:
+                return refused
+        kind = self._code_to_ask(station, code, argument)
+        if kind is None:
+            return self._perform(station, code, argument)
+        keyed = await self._collect(leg, _PROMPTS[kind])
+        if not keyed:
+            return Outcome(False, f"No {_NAMES[kind]} entered after the prompt", 404)
+        number = parse_keyed_code(self.site, kind, keyed)
+        if number is None:
+            return Outcome(False, f"Unknown {_NAMES[kind]} {keyed} entered after the prompt", 404)
+        outcome = self._perform(station, code, str(number))
+        if outcome.ok:
+            return Outcome(True, f"Done with {_NAMES[kind]} {number} entered after the prompt", 200,
+                           outcome.events)
+        return outcome
+
+    async def _wrapup_first(self, leg: Leg, station: str) -> Outcome | None:
+        """Ask for the wrap-up code the station's agent owes, if any (the leg is answered):
+        None once given (or none owed), else the refusal; the code then stays owed."""
+        agent = self.acd.acd.agent_at_station(station)
+        if agent is None or not wrapup_owed(agent):
+            return None
+        keyed = await self._collect(leg, WRAPUP_PROMPT)
+        number = parse_keyed_code(self.site, CodeKind.WRAPUP, keyed)
+        if number is None:
+            what = f"Unknown wrap-up code {keyed}" if keyed else "No wrap-up code"
+            return Outcome(False, f"{what} entered for the last call; it is still owed", 404)
+        events = tuple(self.acd.execute(cmd.GiveWrapupCode(agent.user_id, number)))
+        judged = self._judge(events)
+        return None if judged.ok else judged
+
     # -- commands --------------------------------------------------------------------------
 
-    def _needs_pin(self, code: ShortCode, argument: str) -> bool:
-        return code.feature is Feature.LOGIN and parse_login_argument(argument)[1] is None
+    def _needs_pin(self, station: str, code: ShortCode, argument: str) -> bool:
+        """A login dialled without the PIN, by a user that needs one here (Force Login)."""
+        if code.feature is not Feature.LOGIN:
+            return False
+        user_id, pin = parse_login_argument(argument)
+        return pin is None and self.site.pin_required(self.logins.by_digits(user_id), station)
 
     def _perform(self, station: str, code: ShortCode, argument: str, *, force: bool = False) -> Outcome:
         """Run the feature's ACD command for `station`; the outcome says whether it took."""
@@ -271,7 +348,7 @@ class FeatureHandler(LegOwner):
         command: cmd.Command
         if feature is Feature.LOGIN:
             user_id, pin = parse_login_argument(argument)
-            command = cmd.Login(user_id, pin or "", station, force=force)
+            command = cmd.Login(self.logins.by_digits(user_id), pin or "", station, force=force)
         elif agent is None:
             return Outcome(False, "No user logged on at this station", 403)
         elif feature is Feature.LOGOUT:

@@ -76,6 +76,9 @@ class AuthThrottle:
         self._forget = block_seconds if forget_seconds is None else forget_seconds
         self._max_sources = max_sources
         self._sources: OrderedDict[str, _Source] = OrderedDict()
+        # since start, for /metrics: failures counted, and sources blocked (each block once)
+        self.failures_total = 0
+        self.blocks_total = 0
 
     @classmethod
     def from_settings(cls, settings: SipSettings) -> AuthThrottle:
@@ -109,9 +112,11 @@ class AuthThrottle:
             return ThrottleVerdict(ThrottleAction.BLOCK, 0.0, entry.failures)
         entry.failures += 1
         entry.last_failure = now
+        self.failures_total += 1
         n = entry.failures
         if n > self._before_block:
             entry.blocked_until = now + self._block_seconds
+            self.blocks_total += 1
             return ThrottleVerdict(ThrottleAction.BLOCK, 0.0, n)
         if n > self._before_delay:
             delay = min(self._delay * 2 ** (n - self._before_delay - 1), self._max_delay)
@@ -134,6 +139,10 @@ class AuthThrottle:
         """The current failure count of `host`."""
         entry = self._sources.get(host)
         return 0 if entry is None else entry.failures
+
+    def blocked_sources(self, now: float) -> int:
+        """How many sources are blocked at `now` (a scan of the table: for /metrics, not per packet)."""
+        return sum(1 for e in self._sources.values() if e.blocked_until is not None and now < e.blocked_until)
 
     def __len__(self) -> int:
         return len(self._sources)

@@ -90,6 +90,34 @@ class CallState(IntEnum):
     OVERLAP_RECEIVING = 25
 
 
+class TransferCapability(IntEnum):
+    """Q.931 4.5.5 information transfer capability, the Bearer capability IE's octet 3."""
+
+    SPEECH = 0x00
+    UNRESTRICTED_DIGITAL = 0x08  # what H.323 endpoints send (H.225.0 7.2.2.1: 88 93 a5)
+    RESTRICTED_DIGITAL = 0x09
+    AUDIO_3_1_KHZ = 0x10
+    UNRESTRICTED_DIGITAL_WITH_TONES = 0x11
+    VIDEO = 0x18
+
+
+class Presentation(IntEnum):
+    """Q.931 4.5.10 presentation indicator of the Calling party number (octet 3a)."""
+
+    ALLOWED = 0
+    RESTRICTED = 1
+    NOT_AVAILABLE = 2
+
+
+class Screening(IntEnum):
+    """Q.931 4.5.10 screening indicator of the Calling party number (octet 3a)."""
+
+    USER_PROVIDED_NOT_SCREENED = 0
+    USER_PROVIDED_VERIFIED_PASSED = 1
+    USER_PROVIDED_VERIFIED_FAILED = 2
+    NETWORK_PROVIDED = 3
+
+
 class ReleaseCompleteReason(StrEnum):
     """H.225.0 ReleaseCompleteReason alternatives the bridge sends or maps (ASN.1 names)."""
 
@@ -172,6 +200,11 @@ class Setup:
     multiple_calls: bool = False  # multipleCalls: the sender takes several calls per connection
     maintain_connection: bool = False  # maintainConnection: it keeps the connection open with no call
     h245: H245Tunnel = NO_TUNNEL
+    # Bearer capability IE (mandatory in a Setup, H.225.0 7.3.1) and the Calling party
+    # number's octet 3a (Q.931 4.5.10; without one it means allowed, not screened)
+    bearer_capability: TransferCapability = TransferCapability.UNRESTRICTED_DIGITAL
+    calling_presentation: Presentation = Presentation.ALLOWED
+    calling_screening: Screening = Screening.USER_PROVIDED_NOT_SCREENED
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,10 +6,13 @@ with an endpointIdentifier and a timeToLive, a lightweight keep-alive RRQ refres
 registration it names; URQ -> UCF; ARQ -> ACF, gatekeeper-routed (the call signalling address
 is the gateway's own); DRQ -> DCF; BRQ -> BCF; IRR refreshes (IACK when asked); LRQ -> LRJ (we
 never resolve aliases for other zones); anything else that decodes -> XRS. A datagram that does
-not decode is dropped (`Dropped`, with the defect). Stations are found by their `h323_alias`
+not decode gets its request's reject (undefinedReason) when its first octets still name the
+request and its requestSeqNum (`RasDecodeError.seq`), and is dropped otherwise (`Dropped`,
+with the defect). Stations are found by their `h323_alias`
 (any alias kind) or by their extension as dialledDigits. A station with a password must prove
-it with an H.235 CAT (`h235`); a missing, wrong or stale token and an unknown alias all get the
-same RRJ securityDenial, so the answer never tells which aliases exist. Each such failure is
+it with an H.235 token (`h235`: CAT, cryptoEPPwdHash or H.235.1 procedure I, whose RCF we sign
+back); a missing, wrong, stale or replayed token and an unknown alias all get the same RRJ
+securityDenial, so the answer never tells which aliases exist. Each such failure is
 counted per source host (`auth.throttle`, the site's `[sip]` thresholds, as for SIP digest): the
 RRJ is then held back (`SendDatagram.delay`) and at last the source is blocked, everything from
 it dropped until the block ends. Registrations expire
@@ -25,7 +28,13 @@ from dataclasses import dataclass, replace
 
 from acdgate.acd.site import Site, Station
 from acdgate.gateway.auth.throttle import AuthThrottle, ThrottleAction
-from acdgate.gateway.h323.h235 import CatResult, CatVerifier, find_cat
+from acdgate.gateway.h323.h235 import (
+    TokenResult,
+    TokenVerifier,
+    find_cat,
+    hashed_token,
+    signature,
+)
 from acdgate.gateway.h323.ras_codec import RasCodec
 from acdgate.gateway.h323.ras_events import (
     Address,
@@ -58,6 +67,7 @@ from acdgate.gateway.h323.ras_messages import (
     GatekeeperReject,
     GatekeeperRejectReason,
     GatekeeperRequest,
+    HashedToken,
     InfoRequest,
     InfoRequestAck,
     InfoRequestResponse,
@@ -65,6 +75,7 @@ from acdgate.gateway.h323.ras_messages import (
     LocationRejectReason,
     LocationRequest,
     OtherRasMessage,
+    PwdHashToken,
     RasAnswer,
     RasDecodeError,
     RegistrationConfirm,
@@ -89,7 +100,20 @@ class GatekeeperSettings:
     gatekeeper_identifier: str = "acdgate"
     time_to_live: int = 300  # granted when the RRQ asks none, and the most we grant
     min_time_to_live: int = 30  # the least we grant: a shorter ask is raised to this
-    cat_grace_seconds: int = 600  # clock skew allowed on a CAT's timestamp
+    # clock skew allowed on a token's timestamp, every H.235 form (h235's docstring)
+    token_grace_seconds: int = 600
+
+
+@dataclass(frozen=True, slots=True)
+class _Proven:
+    """A request's credentials passed: with the procedure I token to sign the answer by, if
+    that is what it used (H.235.1 9.1: the gatekeeper answers in kind)."""
+
+    signed_by: HashedToken | None = None
+
+
+# The largest datagram an XRS echoes back (messageNotUnderstood): no reflection of big junk.
+_MAX_ECHO = 512
 
 
 def _new_identifier() -> str:
@@ -106,7 +130,9 @@ class Gatekeeper:
         self._throttle = throttle if throttle is not None else AuthThrottle.from_settings(site.sip)
         self._codec = RasCodec()
         self._new_identifier = new_identifier
-        self._cat = CatVerifier(grace_seconds=settings.cat_grace_seconds)
+        self._tokens = TokenVerifier(self._codec.encode_clear_token,
+                                     grace_seconds=settings.token_grace_seconds)
+        self._sign_random = 0
         self._by_alias: dict[str, Station] = {}
         self._by_digits: dict[str, Station] = {}
         for station in site.stations:
@@ -127,11 +153,11 @@ class Gatekeeper:
         message = self._codec.decode(datagram)
         match message:
             case RasDecodeError():
-                return [Dropped(addr, message.defect)]
+                return self._malformed(message, datagram, addr)
             case GatekeeperRequest():
                 return self._grq(message, addr)
             case RegistrationRequest():
-                return self._rrq(message, addr, now)
+                return self._rrq(message, datagram, addr, now)
             case UnregistrationRequest():
                 return self._urq(message, addr)
             case AdmissionRequest():
@@ -159,6 +185,11 @@ class Gatekeeper:
         expired = [r for r in self._registrations.values() if r.expires_at <= now]
         return [self._remove(r, RemovalReason.EXPIRED) for r in expired]
 
+    @property
+    def throttle(self) -> AuthThrottle:
+        """The authentication failure throttle (its counters are in /metrics)."""
+        return self._throttle
+
     def registrations(self) -> list[Registration]:
         """Every live registration, to store."""
         return list(self._registrations.values())
@@ -180,6 +211,34 @@ class Gatekeeper:
 
     # ------------------------------------------------------------------------------ requests
 
+    def _malformed(self, m: RasDecodeError, datagram: bytes, addr: Address) -> list[RasAction]:
+        """A request we cannot read but whose kind and requestSeqNum we can: its reject with
+        undefinedReason where H.225.0 has that reason, XRS for a DRQ (DisengageRejectReason
+        has none, and the message was not understood, 7.13) unless echoing it back would make
+        a large answer; anything else is dropped."""
+        if m.request is None or m.seq is None or not 1 <= m.seq <= 65535:
+            return [Dropped(addr, m.defect)]
+        gk = self._settings.gatekeeper_identifier
+        answers: dict[str, tuple[str, RasAnswer]] = {
+            "gatekeeperRequest": ("GRQ", GatekeeperReject(
+                m.seq, gk, GatekeeperRejectReason.UNDEFINED_REASON)),
+            "registrationRequest": ("RRQ", RegistrationReject(
+                m.seq, RegistrationRejectReason.UNDEFINED_REASON, gk)),
+            "unregistrationRequest": ("URQ", UnregistrationReject(
+                m.seq, UnregRejectReason.UNDEFINED_REASON)),
+            "admissionRequest": ("ARQ", AdmissionReject(
+                m.seq, AdmissionRejectReason.UNDEFINED_REASON)),
+            "bandwidthRequest": ("BRQ", BandwidthReject(m.seq, BandRejectReason.UNDEFINED_REASON)),
+            "locationRequest": ("LRQ", LocationReject(m.seq, LocationRejectReason.UNDEFINED_REASON)),
+        }
+        if m.request == "disengageRequest" and len(datagram) <= _MAX_ECHO:
+            answers["disengageRequest"] = ("DRQ", UnknownMessageResponse(m.seq, datagram))
+        found = answers.get(m.request)
+        if found is None:
+            return [Dropped(addr, m.defect)]
+        name, answer = found
+        return [self._send(answer, addr), Refused(addr, name, f"malformed: {m.defect}")]
+
     def _grq(self, m: GatekeeperRequest, addr: Address) -> list[RasAction]:
         gk = self._settings.gatekeeper_identifier
         if m.gatekeeper_identifier is not None and m.gatekeeper_identifier != gk:
@@ -188,9 +247,10 @@ class Gatekeeper:
                     Refused(addr, "GRQ", f"gatekeeperIdentifier {m.gatekeeper_identifier!r}")]
         return [self._send(GatekeeperConfirm(m.seq, gk, self._settings.ras_address), addr)]
 
-    def _rrq(self, m: RegistrationRequest, addr: Address, now: float) -> list[RasAction]:
+    def _rrq(self, m: RegistrationRequest, datagram: bytes, addr: Address,
+             now: float) -> list[RasAction]:
         if m.keep_alive:
-            return self._keep_alive(m, addr, now)
+            return self._keep_alive(m, datagram, addr, now)
         if not m.call_signal_addresses:
             return self._rrj(m, addr, RegistrationRejectReason.INVALID_CALL_SIGNAL_ADDRESS,
                              "no IPv4 callSignalAddress")
@@ -198,10 +258,11 @@ class Gatekeeper:
             return self._rrj(m, addr, RegistrationRejectReason.INVALID_RAS_ADDRESS,
                              "no IPv4 rasAddress")
         station, aliases = self._station_of(m.terminal_aliases)
-        refusal = self._authenticate(station, m, now)
-        if refusal is not None:
-            return self._auth_failure(m, addr, now, refusal)
-        assert station is not None  # _authenticate refuses an unknown alias
+        if station is None:
+            return self._auth_failure(m, addr, now, "no station has these aliases")
+        proof = self._authenticate(station, m, datagram, now)
+        if isinstance(proof, str):
+            return self._auth_failure(m, addr, now, proof)
         self._throttle.success(addr[0])
         actions: list[RasAction] = []
         previous = self._by_station.get(station.extension)
@@ -214,26 +275,30 @@ class Gatekeeper:
             ras_address=m.ras_addresses[0], source=addr, time_to_live=ttl,
             expires_at=now + ttl, endpoint_type=m.endpoint_type, vendor=m.vendor)
         self._add(registration)
-        actions.append(self._rcf(m.seq, registration, addr))
+        actions.append(self._rcf(m.seq, registration, addr, station, proof, now))
         actions.append(RegistrationAdded(registration))
         return actions
 
-    def _keep_alive(self, m: RegistrationRequest, addr: Address, now: float) -> list[RasAction]:
+    def _keep_alive(self, m: RegistrationRequest, datagram: bytes, addr: Address,
+                    now: float) -> list[RasAction]:
         # H.225.0 7.9.2: a lightweight RRQ names its endpointIdentifier; one we do not know
         # (expired, or from before a restart) must register again in full.
         registration = self._registrations.get(m.endpoint_identifier or "")
         if registration is None or registration.source != addr:
             return self._rrj(m, addr, RegistrationRejectReason.FULL_REGISTRATION_REQUIRED,
                              "keep-alive for no registration of this source")
-        cat = find_cat(m.tokens)
-        if cat is not None:
-            station = self._stations[registration.extension]
-            if self._cat.check(cat, station.sip_password, now) is not CatResult.OK:
-                return self._auth_failure(m, addr, now, "keep-alive with a failing CAT")
+        # A keep-alive may carry no token (the registration is bound to its source address);
+        # one that carries a token must pass it.
+        station = self._stations[registration.extension]
+        proof = (self._authenticate(station, m, datagram, now, registration.endpoint_identifier)
+                 if m.tokens or m.crypto_tokens else _Proven())
+        if isinstance(proof, str):
+            return self._auth_failure(m, addr, now, f"keep-alive: {proof}")
         ttl = self._time_to_live(m.time_to_live or registration.time_to_live)
         refreshed = replace(registration, time_to_live=ttl, expires_at=now + ttl)
         self._registrations[refreshed.endpoint_identifier] = refreshed
-        return [self._rcf(m.seq, refreshed, addr), RegistrationRefreshed(refreshed)]
+        return [self._rcf(m.seq, refreshed, addr, station, proof, now),
+                RegistrationRefreshed(refreshed)]
 
     def _urq(self, m: UnregistrationRequest, addr: Address) -> list[RasAction]:
         registration = self._registrations.get(m.endpoint_identifier or "")
@@ -294,20 +359,44 @@ class Gatekeeper:
             return None, ()
         return station, tuple(a for a in aliases if a.value in (station.h323_alias, station.extension))
 
-    def _authenticate(self, station: Station | None, m: RegistrationRequest,
-                      now: float) -> str | None:
-        """Why this RRQ is refused (securityDenial), None when it may register."""
-        if station is None:
-            return "no station has these aliases"
+    def _authenticate(self, station: Station, m: RegistrationRequest, datagram: bytes, now: float,
+                      endpoint_identifier: str | None = None) -> _Proven | str:
+        """Whether this RRQ proves the station's password: how, or why not (securityDenial).
+
+        The strongest token present is the one checked: procedure I, then cryptoEPPwdHash,
+        then the CAT; a station without a password needs none."""
         if not station.sip_password:
-            return None
+            return _Proven()
+        names = (station.h323_alias, station.extension)
+        key, password = station.extension, station.sip_password
+        hashed = next((t for t in m.crypto_tokens if isinstance(t, HashedToken)), None)
+        pwd_hash = next((t for t in m.crypto_tokens if isinstance(t, PwdHashToken)), None)
         cat = find_cat(m.tokens)
-        if cat is None:
-            return f"station {station.extension}: no CAT"
-        if cat.general_id not in (station.h323_alias, station.extension):
-            return f"station {station.extension}: CAT generalID {cat.general_id!r}"
-        result = self._cat.check(cat, station.sip_password, now)
-        return None if result is CatResult.OK else f"station {station.extension}: CAT {result.value}"
+        where = f"station {station.extension}"
+        if hashed is not None:
+            vals = hashed.hashed_vals
+            if vals.senders_id not in (*names, endpoint_identifier):
+                return f"{where}: procedure I sendersID {vals.senders_id!r}"
+            gk = self._settings.gatekeeper_identifier
+            if vals.general_id is not None and vals.general_id != gk:
+                return f"{where}: procedure I generalID {vals.general_id!r}"
+            result = self._tokens.check_hashed(hashed, password, datagram, key, now)
+            what = "procedure I"
+        elif pwd_hash is not None:
+            if pwd_hash.alias.value not in names:
+                return f"{where}: cryptoEPPwdHash alias {pwd_hash.alias.value!r}"
+            result = self._tokens.check_pwd_hash(pwd_hash, password, key, now)
+            what = "cryptoEPPwdHash"
+        elif cat is not None:
+            if cat.general_id not in names:
+                return f"{where}: CAT generalID {cat.general_id!r}"
+            result = self._tokens.check_cat(cat, password, key, now)
+            what = "CAT"
+        else:
+            return f"{where}: no token"
+        if result is not TokenResult.OK:
+            return f"{where}: {what} {result.value}"
+        return _Proven(signed_by=hashed)
 
     def _registered_from(self, endpoint_identifier: str, addr: Address) -> Registration | None:
         registration = self._registrations.get(endpoint_identifier)
@@ -328,10 +417,24 @@ class Gatekeeper:
             del self._by_station[registration.extension]
         return RegistrationRemoved(registration, reason)
 
-    def _rcf(self, seq: int, r: Registration, addr: Address) -> SendDatagram:
-        return self._send(RegistrationConfirm(
-            seq, self._settings.call_signal_address, r.aliases,
-            self._settings.gatekeeper_identifier, r.endpoint_identifier, r.time_to_live), addr)
+    def _rcf(self, seq: int, r: Registration, addr: Address, station: Station, proof: _Proven,
+             now: float) -> SendDatagram:
+        gk = self._settings.gatekeeper_identifier
+        answer = RegistrationConfirm(seq, self._settings.call_signal_address, r.aliases, gk,
+                                     r.endpoint_identifier, r.time_to_live)
+        if proof.signed_by is None:
+            return self._send(answer, addr)
+        # H.235.1 9.1, 14: signed back by procedure I, from us (sendersID) to the endpoint
+        # (generalID: the name it sent as), in the version of OIDs it used.
+        self._sign_random = self._sign_random % 0xFFFFFFFF + 1
+        token = hashed_token(senders_id=gk, general_id=proof.signed_by.hashed_vals.senders_id,
+                             timestamp=int(now), random=self._sign_random,
+                             version=proof.signed_by.token_oid[5])
+
+        def signed(digest: bytes) -> RegistrationConfirm:
+            return replace(answer, crypto_tokens=(replace(token, hash=digest),))
+        digest = signature(lambda d: self._codec.encode(signed(d)), station.sip_password)
+        return self._send(signed(digest), addr)
 
     def _rrj(self, m: RegistrationRequest, addr: Address, reason: RegistrationRejectReason,
              why: str) -> list[RasAction]:

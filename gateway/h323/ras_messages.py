@@ -49,6 +49,33 @@ class ClearToken:
     general_id: str | None = None
     challenge: bytes | None = None
     password: str | None = None
+    senders_id: str | None = None  # H.235.1 clause 14: who sends it (generalID: to whom)
+
+
+@dataclass(frozen=True, slots=True)
+class PwdHashToken:
+    """An H.225.0 CryptoH323Token `cryptoEPPwdHash`: the hash (MD5 for algorithm 1.2.840.113549.2.5)
+    of the PER-encoded ClearToken (alias, timestamp, password), H.235.0 10.3.3 / H.235.1."""
+
+    alias: Alias
+    timestamp: int
+    algorithm_oid: tuple[int, ...]
+    hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class HashedToken:
+    """A CryptoH323Token `nestedcryptoToken` carrying an H.235 `cryptoHashedToken`: H.235.1
+    procedure I, an HMAC-SHA1-96 over the whole message (`hash`, 12 octets) with its clear
+    values (`hashed_vals`: timestamp, random, sendersID, generalID)."""
+
+    token_oid: tuple[int, ...]
+    hashed_vals: ClearToken
+    algorithm_oid: tuple[int, ...]
+    hash: bytes
+
+
+CryptoToken = PwdHashToken | HashedToken
 
 
 # ---------------------------------------------------------------------------------- requests
@@ -79,6 +106,7 @@ class RegistrationRequest:
     keep_alive: bool = False
     endpoint_identifier: str | None = None
     tokens: tuple[ClearToken, ...] = ()
+    crypto_tokens: tuple[CryptoToken, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,9 +197,13 @@ RasRequest = (GatekeeperRequest | RegistrationRequest | UnregistrationRequest | 
 
 @dataclass(frozen=True, slots=True)
 class RasDecodeError:
-    """A datagram that is not a RAS message we can read: what is wrong with it, for the log."""
+    """A datagram that is not a RAS message we can read: what is wrong with it, for the log,
+    and, when its first octets still say so, which request it was and its requestSeqNum (so
+    the gatekeeper can answer it with a reject, H.225.0 7.x)."""
 
     defect: str
+    request: str | None = None  # the RasMessage alternative, as its ASN.1 identifier
+    seq: int | None = None
 
 
 # ------------------------------------------------------------------------------------ answers
@@ -200,6 +232,7 @@ class UnregRejectReason(StrEnum):
     """UnregRejectReason identifiers (H.225.0)."""
 
     NOT_CURRENTLY_REGISTERED = "notCurrentlyRegistered"
+    UNDEFINED_REASON = "undefinedReason"
     SECURITY_DENIAL = "securityDenial"
 
 
@@ -215,6 +248,7 @@ class LocationRejectReason(StrEnum):
     """LocationRejectReason identifiers (H.225.0)."""
 
     REQUEST_DENIED = "requestDenied"
+    UNDEFINED_REASON = "undefinedReason"
 
 
 class DisengageRejectReason(StrEnum):
@@ -227,6 +261,7 @@ class BandRejectReason(StrEnum):
     """BandRejectReason identifiers (H.225.0)."""
 
     NOT_BOUND = "notBound"
+    UNDEFINED_REASON = "undefinedReason"
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +292,7 @@ class RegistrationConfirm:
     gatekeeper_identifier: str
     endpoint_identifier: str
     time_to_live: int
+    crypto_tokens: tuple[HashedToken, ...] = ()  # H.235.1 procedure I: the answer signed
 
 
 @dataclass(frozen=True, slots=True)

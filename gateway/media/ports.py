@@ -6,6 +6,8 @@ given and gives them back when its socket is closed.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 
 class MediaError(RuntimeError):
     """Local misuse or resource trouble (no free port, not started, DTMF not negotiated)."""
@@ -14,6 +16,13 @@ class MediaError(RuntimeError):
 class NoRtpPort(MediaError, OSError):
     """No UDP port could be bound for RTP (pool exhausted or bind failed); an OSError so
     callers that catch socket trouble catch it too."""
+
+
+class _Forwarder(Protocol):
+    """A media session as the pool counts it for /metrics (`session.MediaSession`)."""
+
+    @property
+    def packets_forwarded(self) -> int: ...
 
 
 class RtpPortPool:
@@ -31,6 +40,10 @@ class RtpPortPool:
         # of gateway.media.receiver, made with the first socket); the pool only carries it, so
         # it does not import the edge.
         self.receiver: object | None = None
+        # RTP streams for /metrics: the session on each bound port (its relayed-packet count is
+        # read when scraped) and the packets relayed by sessions whose ports came back
+        self._streams: dict[int, _Forwarder] = {}
+        self._forwarded_before = 0
 
     def __len__(self) -> int:
         return len(self._ports)
@@ -52,6 +65,22 @@ class RtpPortPool:
 
     def release(self, port: int) -> None:
         self._in_use.discard(port)
+        session = self._streams.pop(port, None)
+        if session is not None:
+            self._forwarded_before += session.packets_forwarded
+
+    def bound(self, port: int, session: _Forwarder) -> None:
+        """The socket on `port` carries `session`'s stream (until `release`)."""
+        self._streams[port] = session
+
+    @property
+    def streams(self) -> int:
+        """RTP streams open now: sessions with a bound port."""
+        return len(self._streams)
+
+    def packets_forwarded(self) -> int:
+        """RTP packets relayed from one call leg to another since start."""
+        return self._forwarded_before + sum(s.packets_forwarded for s in self._streams.values())
 
 
 __all__ = ["MediaError", "NoRtpPort", "RtpPortPool"]

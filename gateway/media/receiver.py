@@ -208,6 +208,7 @@ class RtpSocket:
                                     f"{exc.socketError}") from exc
                 continue
             self.session.local_port = port
+            self._ports.bound(port, self.session)
             sock = getattr(self._listening, "socket", None)  # in-memory test ports have none
             self._send = sock.sendto if isinstance(sock, socket.socket) else self._listening.write
             if RtpReceiver.usable(self._reactor, self._listening):

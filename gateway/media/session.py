@@ -204,6 +204,7 @@ class MediaSession:
         self._audio_samples = 0
         self._audio_limit = int(audio_history_seconds * SAMPLE_RATE)
         self._packets_sent = 0
+        self.packets_forwarded = 0  # of those, relayed from another session (`forward_raw`)
         self._octets_sent = 0
         self._packets_received = 0
         self._invalid = 0
@@ -448,6 +449,7 @@ class MediaSession:
                                 (timestamp + self._fwd_ts_offset) & 0xFFFFFFFF, self.ssrc) + payload
         self._seq = (seq + 1) & 0xFFFF
         self._packets_sent += 1
+        self.packets_forwarded += 1
         self._octets_sent += len(payload)
         direct_send = self.direct_send
         if direct_send is not None:

@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Any, Final, Protocol
 
 from acdgate.gateway.sip.message import Request, Response, make_response, parse_via
+from acdgate.gateway.sip.message_counts import MessageCounts
 from acdgate.gateway.sip.parser import ParseError, StreamFramer, parse_message
 from acdgate.gateway.sip.register_scan import RegisterScan, scan_register
 from acdgate.gateway.sip.stateless import RecentAnswers, request_identity
@@ -131,6 +132,7 @@ class SipStack:
             "absorbed": 0,  # ... dropped on arrival: a copy was already waiting there
             "overflow": 0,  # ... dropped on arrival: the backlog was full
         }  # fmt: skip
+        self.counts = MessageCounts()  # requests and responses in and out, for /metrics
         self._take_statelessly: Callable[[Request, Incoming], bool] | None = getattr(
             handler, "take_statelessly", None
         )
@@ -272,6 +274,7 @@ class SipStack:
         identity = scan.identity
         if self._answered_before(identity, received_at):
             self.stats["received"] += 1
+            self.counts.request_received("REGISTER")
             return True
         try:
             taken = self._take_scanned(scan, Incoming(source, "UDP", None, identity))
@@ -281,6 +284,7 @@ class SipStack:
         if taken:
             self.stats["received"] += 1
             self.stats["scanned"] += 1
+            self.counts.request_received("REGISTER")
         else:
             self._stateless_sent.forget(identity)
         return taken
@@ -324,7 +328,10 @@ class SipStack:
             else:
                 log.warn("dropped message from {peer}: {reason}", peer=_fmt(source), reason=message.reason)
             return
-        if isinstance(message, Request):
+        if isinstance(message, Response):
+            self.counts.response_received(message.status)
+        else:
+            self.counts.request_received(message.method)
             message = _with_received(message, source)
             if self._take_statelessly is not None and message.method in self._stateless_methods:
                 if self._answered_statelessly(message, source, transport, received_at):
@@ -519,6 +526,7 @@ class SipStack:
             stream.transport.write(data)
             self._trace(data, self._local_for(stream), dest, stream.kind)
         self.stats["sent"] += 1
+        self.counts.sent(data)
         return True
 
     def _local_for(self, stream: _StreamProtocol | None) -> Address:

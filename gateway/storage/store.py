@@ -324,6 +324,23 @@ class StateStore:
             args = (now,)
         return list(self._db.execute(sql + " ORDER BY endpoint_identifier", args))
 
+    # -- health (GET /api/health), issue 17 --------------------------------------------
+
+    def write_check(self, wait_seconds: float = 0.25) -> str | None:
+        """None when a write transaction can start now, else why not (the database is locked
+        by another writer, read-only, its disk failing). Takes the write lock and gives it back
+        at once, waiting at most `wait_seconds` for it (not the 5 s commits wait)."""
+        try:
+            self._db.execute(f"PRAGMA busy_timeout={max(0, int(wait_seconds * 1000))}")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute("ROLLBACK")
+            finally:
+                self._db.execute("PRAGMA busy_timeout=5000")
+        except sqlite3.Error as exc:
+            return str(exc)
+        return None
+
     # -- plumbing ----------------------------------------------------------------------
 
     def _transaction(self) -> _Transaction:

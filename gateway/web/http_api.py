@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from twisted.logger import Logger
+from twisted.python.reflect import prefixedMethodNames
 from twisted.web import resource, server
 
 log = Logger(namespace="acdgate.http")
@@ -92,6 +93,16 @@ class _Agents(_Collection):
         self._calls = calls
         self._actions = actions
 
+    @property
+    def subroutes(self) -> tuple[tuple[str, str], ...]:
+        """Every route `render` serves (for `api_routes`): the rows, and the supervisor actions."""
+        routes = [("GET", "")]
+        if self._calls is not None or self._actions is not None:
+            routes.append(("POST", "/{agent}/{action}"))
+        if self._actions is not None:  # -- agent-state actions (issue 17) --
+            routes.append(("POST", "/{agent}/groups/{group}"))
+        return tuple(routes)
+
     def render(self, request: server.Request) -> bytes:
         path = [p.decode(errors="replace") for p in request.postpath or [] if p]
         # -- agent-state actions (issue 17): logout, not-ready, ready, groups/<group> --
@@ -156,7 +167,9 @@ class _NotFound(resource.Resource):
 
 class _Api(resource.Resource):
     def __init__(self, view: GatewayView, calls: CallControl | None = None,
-                 reports: resource.Resource | None = None, live: LiveChildren | None = None) -> None:
+                 reports: resource.Resource | None = None,
+                 children: Mapping[bytes, resource.Resource] | None = None,
+                 live: LiveChildren | None = None) -> None:
         super().__init__()
         self.names = ["stations", "agents", "groups"]
         for name in ("stations", "groups"):
@@ -170,6 +183,11 @@ class _Api(resource.Resource):
             self.putChild(b"reports", reports)
             self.names += ["reports/agents", "reports/groups", "reports/html"]
         # -- end of archived reports --
+        # -- more resources under /api/ (health, openapi.json: issue 17) --
+        for path, child in (children or {}).items():
+            self.putChild(path, child)
+            self.names.append(path.decode())
+        # -- end of more resources --
         # -- real time (issue 17): the wallboard's event stream --
         if live is not None:
             self.putChild(b"events", live.events)
@@ -221,10 +239,11 @@ class Root(resource.Resource):
     def __init__(
         self, view: GatewayView, extra_children: Mapping[bytes, resource.Resource] | None = None,
         calls: CallControl | None = None, *, token: str | None = None,
-        reports: resource.Resource | None = None, live: LiveChildren | None = None,
+        reports: resource.Resource | None = None,
+        api_children: Mapping[bytes, resource.Resource] | None = None, live: LiveChildren | None = None,
     ) -> None:
         super().__init__()
-        self.api = _Api(view, calls, reports, live)
+        self.api = _Api(view, calls, reports, api_children, live)
         self._token = token.encode() if token is not None else None
         self.putChild(b"api", self.api)
         if live is not None:
@@ -258,14 +277,36 @@ class Root(resource.Resource):
 def make_site(
     view: GatewayView, extra_children: Mapping[bytes, resource.Resource] | None = None, *,
     calls: CallControl | None = None, token: str | None = None,
-    reports: resource.Resource | None = None, live: LiveChildren | None = None,
+    reports: resource.Resource | None = None,
+    api_children: Mapping[bytes, resource.Resource] | None = None, live: LiveChildren | None = None,
 ) -> server.Site:
     """The twisted.web site serving the API for `view`, plus `extra_children` at the top
-    level (the gateway mounts the phone XML services as `b"xml"`) and, with `calls`,
-    `/api/recordings` and the agents' supervisor actions; with `token`, control requests
-    under `/api/` need `Authorization: Bearer <token>`; `reports` (web.report_api.Reports) is
-    served as `/api/reports/...`; `live`: `/wallboard`, `/api/events` and the agent-state actions."""
-    site = server.Site(Root(view, extra_children, calls, token=token, reports=reports, live=live))
+    level (the gateway mounts the phone XML services as `b"xml"`, the metrics as `b"metrics"`),
+    `api_children` under `/api/` and, with `calls`, `/api/recordings` and the agents'
+    supervisor actions; with `token`, control requests under `/api/` need
+    `Authorization: Bearer <token>`; `reports` (web.report_api.Reports) is served as
+    `/api/reports/...`; `live`: `/wallboard`, `/api/events` and the agent-state actions."""
+    site = server.Site(Root(view, extra_children, calls, token=token, reports=reports,
+                            api_children=api_children, live=live))
     site.displayTracebacks = False
     site.noisy = False
     return site
+
+
+# -- the routing table, read back (for the OpenAPI description and its test), issue 17 ------
+
+def api_routes(root: Root) -> list[tuple[str, str]]:
+    """Every (method, path) the JSON API serves, read from the resource tree: `/api` itself, and
+    each child of it with the methods its resource renders (`render_<METHOD>`, HEAD aside:
+    twisted answers it with GET's headers); a child that serves paths below its own (a leaf that
+    reads `postpath`) names all its routes instead, as `subroutes`: (method, path below it)."""
+    routes = {("GET", "/api")}
+    for name, child in root.api.children.items():
+        path = "/api/" + name.decode()
+        subroutes = getattr(child, "subroutes", None)
+        if subroutes is not None:
+            routes.update((method, path + sub) for method, sub in subroutes)
+        else:
+            routes.update((method, path) for method in prefixedMethodNames(type(child), "render_")
+                          if method != "HEAD")
+    return sorted(routes)

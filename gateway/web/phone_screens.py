@@ -46,6 +46,7 @@ class Page(StrEnum):
     OPTIONS = "options"
     SET = "set"  # executes `to=<MenuChoice>` with `reason=`/`wrapup=`
     RECORD = "record"  # `on=1` starts, `on=0` stops agent-initiated recording
+    OWED = "owed"  # gives `wrapup=` for the routed call that has ended (the code is owed)
 
 
 class FieldKind(StrEnum):
@@ -350,6 +351,17 @@ def code_menu(
             for c in codes
         ),
         soft_keys=_keys(links, s, ("Select", "Stats")),
+    )
+
+
+def owed_wrapup_menu(links: Links, s: AgentScreenState, codes: Sequence[Code]) -> MenuScreen:
+    """Wrap-up Data for the routed call that has ended (guide: wrap-up data "after the call
+    ends"): shown before any other agent screen until a code is chosen."""
+    return MenuScreen(
+        title=s.title("Wrap-up Data"),
+        status=s.status,
+        items=tuple(MenuItem(c.label, links.url(Page.OWED, wrapup=c.code)) for c in codes),
+        soft_keys=_keys(links, s, ("Select",)),
     )
 
 

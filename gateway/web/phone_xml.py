@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from acdgate.acd.agents import AgentView
-from acdgate.acd.commands import Command, Login, Logout, SetState
+from acdgate.acd.code_prompts import wrapup_owed
+from acdgate.acd.commands import Command, GiveWrapupCode, Login, Logout, SetState
 from acdgate.acd.events import (
     CommandRejected,
     Event,
@@ -31,6 +32,7 @@ from acdgate.acd.events import (
     StateChanged,
     UserLocked,
 )
+from acdgate.acd.login_names import LoginDirectory
 from acdgate.acd.site import Site
 from acdgate.acd.states import ON_CALL, AgentState, MenuChoice
 from acdgate.gateway.agents.acd_service import AcdService
@@ -52,6 +54,7 @@ from acdgate.gateway.web.phone_screens import (
     login_screen,
     message_screen,
     options_menu,
+    owed_wrapup_menu,
     skill_stats,
     status_line,
 )
@@ -154,6 +157,7 @@ class PhoneAgentService:
     ) -> None:
         self._service = acd_service
         self.site = acd_service.acd.site
+        self.logins = LoginDirectory(self.site)  # the login screen takes an agent ID or name
         self._flags = recording_flags
         self._recording = recording_control
         self.callers = CallerBook()
@@ -171,6 +175,7 @@ class PhoneAgentService:
             Page.OPTIONS: self._agent_page(self._options),
             Page.SET: self._agent_page(self._set),
             Page.RECORD: self._agent_page(self._record),
+            Page.OWED: self._agent_page(self._owed, asks_owed=False),
         }
 
     def is_station(self, extension: str) -> bool:
@@ -204,14 +209,18 @@ class PhoneAgentService:
         )
 
     def _agent_page(
-        self, page: Callable[[Links, AgentScreenState, Mapping[str, str]], Screen]
+        self, page: Callable[[Links, AgentScreenState, Mapping[str, str]], Screen], *,
+        asks_owed: bool = True,
     ) -> Callable[[Links, Mapping[str, str]], Screen]:
-        """Run `page` for the agent at the station; the Login screen when there is none."""
+        """Run `page` for the agent at the station; the Login screen when there is none, the
+        Wrap-up Data screen first while the agent owes the code of a routed call."""
 
         def run(links: Links, args: Mapping[str, str]) -> Screen:
             view = self._service.acd.agent_at_station(links.ext) if links.ext else None
             if view is None:
                 return login_screen(links)
+            if asks_owed and wrapup_owed(view) and self.site.wrapup_codes:
+                return owed_wrapup_menu(links, self._screen_state(view), self.site.wrapup_codes)
             return page(links, self._screen_state(view), args)
 
         return run
@@ -229,12 +238,14 @@ class PhoneAgentService:
         call = self.callers.for_agent(view)
         if call is not None and call.routed:  # guide: caller data shows throughout the call
             return caller_data(links, s, call)
+        if wrapup_owed(view) and self.site.wrapup_codes:  # guide: wrap-up data after the call
+            return owed_wrapup_menu(links, s, self.site.wrapup_codes)
         return self._stats(links, s, args)
 
     def _login_page(self, links: Links, args: Mapping[str, str]) -> Screen:
         if "id" not in args:
             return login_screen(links)
-        user_id = args["id"].strip()
+        user_id = self.logins.by_text(args["id"])
         if not links.ext:
             return message_screen(
                 "Agent Login", ["Enter your extension."], "", links.url(Page.LOGIN)
@@ -338,6 +349,18 @@ class PhoneAgentService:
         if not self.site.wrapup_codes:
             return self._set(links, s, {"to": choice.value})
         return code_menu(links, s, choice, self.site.wrapup_codes)
+
+    def _owed(self, links: Links, s: AgentScreenState, args: Mapping[str, str]) -> Screen:
+        """The code chosen on the owed Wrap-up Data screen: `GiveWrapupCode`, then Skill Stats."""
+        try:
+            code = int(args.get("wrapup", ""))
+        except ValueError:
+            return owed_wrapup_menu(links, s, self.site.wrapup_codes)
+        for e in self._execute(GiveWrapupCode(s.view.user_id, code)):
+            if isinstance(e, CommandRejected):
+                return message_screen(s.title("Wrap-up Data"), [f"Wrap-up data refused: {e.reason}."],
+                                      s.status, links.url(Page.STATS))
+        return self._agent_page(self._stats)(links, {})
 
     def _set(self, links: Links, s: AgentScreenState, args: Mapping[str, str]) -> Screen:
         try:

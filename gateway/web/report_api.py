@@ -38,6 +38,11 @@ RecordsFor = Callable[[float, tuple[str, ...]], Iterable[Mapping[str, object]]]
 _VIEWS: dict[str, Callable[[Report], dict[str, Any]]] = {"agents": agents_json, "groups": groups_json}
 
 
+# an open GET builds at most this many intervals (a year of quarter hours is 35,040): `from=0`
+# would otherwise ask for every hour since 1970 (the command line has no such bound)
+MAX_INTERVALS = 40_000
+
+
 class ReportQueryError(ValueError):
     """A query parameter a report cannot use; the message says which and why."""
 
@@ -61,6 +66,9 @@ def report_span(args: Mapping[bytes, list[bytes]], now: float) -> tuple[float, f
         raise ReportQueryError(f"interval must be 15, 30, 60 or day, not {interval!r}") from None
     if not end > start:
         raise ReportQueryError(f"'to' must be after 'from' ({end} <= {start})")
+    if (end - start) / granularity.seconds > MAX_INTERVALS:
+        raise ReportQueryError(f"the range holds more than {MAX_INTERVALS} intervals of "
+                               f"{granularity.value}: ask for a shorter range or a longer interval")
     return start, end, granularity
 
 
@@ -68,6 +76,8 @@ class Reports(resource.Resource):
     """`/api/reports/<agents|groups|html>`."""
 
     isLeaf = True
+    # every route it serves (http_api.api_routes, for the OpenAPI description): GET below it only
+    subroutes = (("GET", "/agents"), ("GET", "/groups"), ("GET", "/html"))
 
     def __init__(self, reactor: Any, site: Site, records_for: RecordsFor) -> None:
         super().__init__()

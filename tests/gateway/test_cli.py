@@ -27,7 +27,8 @@ def test_help_names_every_command_and_each_has_its_own() -> None:
         sub = acdgate(command, "--help", check=True).stdout
         assert f"usage: acdgate {command}" in sub
     run_help = acdgate("run", "--help", check=True).stdout
-    for option in ("--config", "--state-dir", "--bind", "--sip-port", "--http-port", "--sip-trace"):
+    for option in ("--config", "--state-dir", "--bind", "--sip-port", "--http-port", "--sip-trace",
+                   "--h323-trace"):
         assert option in run_help
 
 

@@ -192,7 +192,8 @@ def _sipp_register_2101(tmp: Path, target: tuple[str, int]) -> None:
 
 def test_a_malformed_datagram_is_logged_and_both_protocols_keep_serving(
         gateway: GatewayProcess, endpoint: Endpoint, tmp_path: Path) -> None:
-    for junk in (b"", b"\xff\x00\x01garbage", endpoint.rrq(1, "2201", "pw2201")[:9]):
+    # (an RRQ cut before its requestSeqNum: one cut after it gets an RRJ, test_h323_corpus)
+    for junk in (b"", b"\xff\x00\x01garbage", endpoint.rrq(1, "2201", "pw2201")[:3]):
         mark = gateway.mark()
         endpoint.send(junk, gateway)
         gateway.wait_for_output(r"RAS datagram from 127\.0\.0\.1:\d+ dropped: ", since=mark)

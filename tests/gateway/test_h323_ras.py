@@ -293,19 +293,32 @@ def test_export_and_restore() -> None:
 
 @pytest.mark.parametrize("data", [
     b"",
-    b"\x0e",  # an RRQ's first octet, then nothing
-    encode(rrq(1, digits("2201"), "pw2201"))[:40],  # truncated PER
-    b"\x0e\x80\x00\x06\x06\x00\x08\x91\x4a\x00\x04\xff\xff\xff",  # impossible lengths
+    b"\x0e",  # an RRQ's first octet, then nothing (no requestSeqNum to answer)
     b"\xff" * 20,
-    # found by fuzzing: pycrate raises NameError (a dialledDigits out of its alphabet) and
-    # AssertionError (an open type's padding) on these
-    bytes.fromhex("27820005082000652070003101018093bd"),
+    # found by fuzzing: pycrate raises AssertionError (an open type's padding) on this RRJ
     bytes.fromhex("0a804d00060008914a0007000100c000020a06b80100c000020a06b70200010180553440"),
 ])
 def test_malformed_datagrams_are_dropped_with_the_defect(data: bytes) -> None:
     gk = make_gatekeeper()
     (dropped,) = gk.receive(data, PHONE, NOW)
     assert isinstance(dropped, Dropped) and dropped.defect
+
+
+@pytest.mark.parametrize(("data", "answer"), [
+    (encode(rrq(1, digits("2201"), "pw2201"))[:40],  # truncated PER
+     RegistrationReject(1, RegistrationRejectReason.UNDEFINED_REASON, "acdgate")),
+    (b"\x0e\x80\x00\x06\x06\x00\x08\x91\x4a\x00\x04\xff\xff\xff",  # impossible lengths
+     RegistrationReject(7, RegistrationRejectReason.UNDEFINED_REASON, "acdgate")),
+    # found by fuzzing: pycrate raises NameError (a dialledDigits out of its alphabet) on this ARQ
+    (bytes.fromhex("27820005082000652070003101018093bd"),
+     AdmissionReject(6, AdmissionRejectReason.UNDEFINED_REASON)),
+])
+def test_a_malformed_request_naming_its_seq_gets_its_reject(data: bytes,
+                                                           answer: RasAnswer) -> None:
+    gk = make_gatekeeper()
+    sent, refused = gk.receive(data, PHONE, NOW)
+    assert isinstance(sent, SendDatagram) and sent.message == answer
+    assert isinstance(refused, Refused) and refused.reason.startswith("malformed: PER")
 
 
 @given(st.binary(max_size=200))

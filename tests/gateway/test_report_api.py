@@ -99,6 +99,8 @@ async def test_html_report(base: str) -> None:
         ("interval=7", 400, "interval must be 15, 30, 60 or day"),
         ("from=yesterday", 400, "not a time"),
         (f"from={int(M)}&to={int(M - 1)}", 400, "'to' must be after 'from'"),
+        # every quarter hour since 1970 on an open GET: refused before any work is done
+        (f"from=0&to={int(M)}&interval=15", 400, "more than 40000 intervals of 15"),
     ],
 )
 @pytest_twisted.ensureDeferred

@@ -1,0 +1,1 @@
+"""Writing protocol traces as pcap files Wireshark and tshark read (`writer.PcapWriter`)."""
