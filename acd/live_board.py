@@ -23,7 +23,7 @@ from typing import Any
 
 from acdgate.acd.engine import Acd
 from acdgate.acd.events import Event, event_to_record
-from acdgate.acd.reports.group import GroupFold
+from acdgate.acd.reports.group import GroupFold, GroupRow
 from acdgate.acd.reports.intervals import DAY_SECONDS, Granularity, ReportQuery, day_start
 from acdgate.acd.reports.labels import CodeLabels, family_of
 from acdgate.acd.site import Site
@@ -89,6 +89,7 @@ class LiveBoard:
         self.acd = acd
         self._labels = CodeLabels.of_site(site)
         self._names = {u.user_id: u.name for u in site.users}
+        self._groups = {g.number: g for g in site.groups}  # in site order
         self._user_groups: dict[str, list[str]] = {}
         for g in site.groups:
             for member in g.members:
@@ -126,11 +127,11 @@ class LiveBoard:
             "call": caller,
         }
 
-    def group_row(self, number: str, now: float) -> dict[str, Any]:
+    def group_row(self, number: str, now: float, totals: Mapping[str, GroupRow] | None = None) -> dict[str, Any]:
         """One group: calls waiting, the oldest waiting call's arrival, agents by state and
-        today's answered / abandoned / service level (null for groups reports leave out)."""
-        group = self.site.group(number)
-        assert group is not None, f"unknown group {number}"
+        today's answered / abandoned / service level (null for groups reports leave out);
+        `totals`: today's rows by group, when the caller has them already."""
+        group = self._groups[number]
         stats = self.acd.group_stats(number, now)
         row: dict[str, Any] = {
             "number": number,
@@ -144,7 +145,7 @@ class LiveBoard:
             "service_level_threshold_seconds": None,
         }  # fmt: skip
         if row["reported"]:
-            total = next(t for t in self._today.groups.totals() if t.number == number)
+            total = (totals or self._totals())[number]
             row.update(offered=total.offered, answered=total.answered, abandoned=total.abandoned,
                        service_level=total.service_level,
                        service_level_threshold_seconds=total.threshold_seconds)
@@ -156,7 +157,7 @@ class LiveBoard:
         return BoardEvent(self.last_id, BoardKind.SNAPSHOT, {
             "at": now,
             "day_start": self._today.start,
-            "groups": [self.group_row(g.number, now) for g in self.site.groups],
+            "groups": self._group_rows(self._groups, now),
             "agents": [self.agent_row(a.user_id, now) for a in self.acd.agents()],
         })  # fmt: skip
 
@@ -166,7 +167,7 @@ class LiveBoard:
         """The deltas one committed batch of events makes (also kept in the ring)."""
         out: list[tuple[str, dict[str, Any]]] = []
         if self._roll_day(now):
-            out += [(BoardKind.GROUP, self.group_row(g.number, now)) for g in self.site.groups]
+            out += [(BoardKind.GROUP, row) for row in self._group_rows(self._groups, now)]
         users: dict[str, None] = {}
         groups: dict[str, None] = {}
         for event in events:
@@ -179,7 +180,7 @@ class LiveBoard:
                 groups.update(dict.fromkeys(self._user_groups.get(user, ())))
             for key in ("group", "from_group", "to_group"):
                 number = record.get(key)
-                if isinstance(number, str) and self.site.group(number) is not None:
+                if isinstance(number, str) and number in self._groups:
                     groups[number] = None
             if kind == "OfferCall":
                 self._callers[str(record["user_id"])] = str(record["ani"])
@@ -195,7 +196,7 @@ class LiveBoard:
                 if AgentState(row["state"]) not in ON_CALL:
                     self._callers.pop(user, None)  # the routed call it was offered is over
                 out.append((BoardKind.AGENT, row))
-        out += [(BoardKind.GROUP, self.group_row(number, now)) for number in groups]
+        out += [(BoardKind.GROUP, row) for row in self._group_rows(groups, now)]
         deltas = []
         for kind, data in out:
             self.last_id += 1
@@ -211,6 +212,13 @@ class LiveBoard:
         if last_id > self.last_id or not self._ring or last_id < self._ring[0].id - 1:
             return None
         return [e for e in self._ring if e.id > last_id]
+
+    def _totals(self) -> dict[str, GroupRow]:
+        return {t.number: t for t in self._today.groups.totals()}
+
+    def _group_rows(self, numbers: Iterable[str], now: float) -> list[dict[str, Any]]:
+        totals = self._totals()
+        return [self.group_row(number, now, totals) for number in numbers]
 
     def _roll_day(self, now: float) -> bool:
         """Start a new day's figures when `now` is past midnight UTC; True when it did."""

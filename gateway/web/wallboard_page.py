@@ -24,7 +24,7 @@ _PAGE = """<!doctype html>
 body{font-family:system-ui,sans-serif;margin:1rem;background:#111;color:#eee}
 h1{font-size:1.4rem;margin:.2rem 0 1rem}h2{font-size:1.1rem;margin:1.2rem 0 .4rem}
 table{border-collapse:collapse;width:100%}th,td{padding:.35rem .6rem;text-align:left;border-bottom:1px solid #333}
-th{color:#aaa;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}
+th{color:#aaa;font-weight:600}.num{text-align:right;font-variant-numeric:tabular-nums}
 .amber{background:#8a6d00;color:#fff}.red{background:#a01818;color:#fff}
 .st-ready{color:#6d6}.st-not-ready{color:#e88}.st-reserved{color:#fd5}.st-talking{color:#6cf}
 .st-work-ready,.st-work-not-ready{color:#c9f}
@@ -33,12 +33,13 @@ th{color:#aaa;font-weight:600}td.num{text-align:right;font-variant-numeric:tabul
 <body>
 <h1>__SITE__ <span id="status">connecting</span></h1>
 <h2>Groups</h2>
-<table id="groups"><thead><tr><th>group</th><th>waiting</th><th>longest wait</th><th>ready</th>
-<th>not ready</th><th>reserved</th><th>talking</th><th>work</th><th>service level</th>
-<th>answered</th><th>abandoned</th></tr></thead><tbody></tbody></table>
+<table id="groups"><thead><tr><th>group</th><th class="num">waiting</th><th class="num">longest wait</th>
+<th class="num">ready</th><th class="num">not ready</th><th class="num">reserved</th><th class="num">talking</th>
+<th class="num">work</th><th class="num">service level</th><th class="num">answered today</th>
+<th class="num">abandoned today</th></tr></thead><tbody></tbody></table>
 <h2>Agents</h2>
 <table id="agents"><thead><tr><th>agent</th><th>station</th><th>state</th><th>reason</th>
-<th>time in state</th><th>calls today</th><th>caller</th></tr></thead><tbody></tbody></table>
+<th class="num">time in state</th><th class="num">calls today</th><th>caller</th></tr></thead><tbody></tbody></table>
 <script>
 "use strict";
 const LIMITS = __LIMITS__;
