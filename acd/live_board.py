@@ -97,7 +97,7 @@ class LiveBoard:
         self._today = _Today(site, now)
         for record in history:
             self._today.record(record)
-        self._callers: dict[str, str] = {}  # agent -> caller number of the routed call offered to it
+        self._callers: dict[str, str] = {}  # routed call id -> the caller's number (its ANI)
         self._ring: deque[BoardEvent] = deque(maxlen=ring_size)
         self.last_id = int(now * 1000)  # the id of the newest delta (or of the start)
 
@@ -110,11 +110,14 @@ class LiveBoard:
         code = view.wrapup_code if view.state in (AgentState.WORK_READY, AgentState.WORK_NOT_READY) \
             else view.reason_code
         caller = None
-        if view.state in ON_CALL:
-            number = self._callers.get(user_id)
+        if view.state in ON_CALL and view.call_id is not None:
+            number = self._callers.get(view.call_id)
+            direction = "routed"
+            if number is None:  # a non-routed call of the agent's station
+                part = next((p for p in self.acd.station_calls(view.station or "") if p.call_id == view.call_id), None)
+                number, direction = (part.other, part.direction.value) if part is not None else (None, "")
             if number is not None:
-                at = self.acd.agent_at_station(number)
-                caller = {"number": number, "name": self._names.get(at.user_id, "") if at else ""}
+                caller = {"number": number, "name": self._name_at(number), "direction": direction}
         return {
             "user": user_id,
             "name": self._names.get(user_id, ""),
@@ -182,8 +185,10 @@ class LiveBoard:
                 number = record.get(key)
                 if isinstance(number, str) and number in self._groups:
                     groups[number] = None
+            if kind in ("CallCompleted", "CallAbandoned"):
+                self._callers.pop(str(record["call_id"]), None)
             if kind == "OfferCall":
-                self._callers[str(record["user_id"])] = str(record["ani"])
+                self._callers[str(record["call_id"])] = str(record["ani"])
             elif kind in ("CallConnected", "CallAbandoned"):
                 out.append((BoardKind.CALL, {
                     "outcome": "answered" if kind == "CallConnected" else "abandoned",
@@ -192,10 +197,7 @@ class LiveBoard:
                 }))  # fmt: skip
         for user in users:
             if self.acd.agent(user) is not None:
-                row = self.agent_row(user, now)
-                if AgentState(row["state"]) not in ON_CALL:
-                    self._callers.pop(user, None)  # the routed call it was offered is over
-                out.append((BoardKind.AGENT, row))
+                out.append((BoardKind.AGENT, self.agent_row(user, now)))
         out += [(BoardKind.GROUP, row) for row in self._group_rows(groups, now)]
         deltas = []
         for kind, data in out:
@@ -212,6 +214,11 @@ class LiveBoard:
         if last_id > self.last_id or not self._ring or last_id < self._ring[0].id - 1:
             return None
         return [e for e in self._ring if e.id > last_id]
+
+    def _name_at(self, number: str) -> str:
+        """The name of whoever is logged on at station `number`, else "" (an outside number)."""
+        at = self.acd.agent_at_station(number)
+        return self._names.get(at.user_id, "") if at is not None else ""
 
     def _totals(self) -> dict[str, GroupRow]:
         return {t.number: t for t in self._today.groups.totals()}

@@ -81,7 +81,7 @@ function drawAgent(a){const id="agent-"+a.user;
   const st=cell(tr,"state",STATE_NAMES[a.state]||a.state);st.className="state st-"+a.state;
   cell(tr,"reason",a.reason||"");cell(tr,"time-in-state","",true);
   cell(tr,"calls-handled",String(a.calls_handled_today),true);
-  cell(tr,"caller",a.call?(a.call.number+(a.call.name?" "+a.call.name:"")):"");
+  cell(tr,"caller",a.call?((a.call.direction==="outgoing"?"to ":"")+a.call.number+(a.call.name?" "+a.call.name:"")):"");
   tick();}
 function tick(){const t=now();
   for(const g of groups.values()){const tr=document.getElementById("group-"+g.number);if(!tr)continue;

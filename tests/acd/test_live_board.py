@@ -14,6 +14,7 @@ from acdgate.acd.pin import hash_pin
 from acdgate.acd.reports.intervals import DAY_SECONDS
 from acdgate.acd.site import Code, Group, GroupMode, Site, Station, User
 from acdgate.acd.states import AgentState
+from acdgate.acd.station_calls import CallDirection
 
 ACD_TEST_PIN = "1234"
 
@@ -87,7 +88,7 @@ def test_a_queued_call_then_answered_shows_waiting_lqt_caller_and_today_figures(
     assert board.snapshot(T0 + 40).data["groups"][0]["oldest_enqueued_at"] == T0 + 10
     deltas = run(acd, board, cmd.SetState("u1", AgentState.READY), T0 + 30)  # offered at once
     agent = [d.data for d in deltas if d.kind == BoardKind.AGENT][-1]
-    assert agent["state"] == "reserved" and agent["call"] == {"number": "2105", "name": ""}
+    assert agent["state"] == "reserved" and agent["call"] == {"number": "2105", "name": "", "direction": "routed"}
     group = next(d.data for d in deltas if d.kind == BoardKind.GROUP)
     assert group["waiting"] == 0 and group["oldest_enqueued_at"] is None
     deltas = run(acd, board, cmd.CallAnswered("c1", "u1"), T0 + 35)
@@ -100,6 +101,23 @@ def test_a_queued_call_then_answered_shows_waiting_lqt_caller_and_today_figures(
     deltas = run(acd, board, cmd.CallEnded("c1"), T0 + 95)
     agent = next(d.data for d in deltas if d.kind == BoardKind.AGENT)
     assert agent["calls_handled_today"] == 1 and agent["call"] is None
+
+
+def test_a_direct_call_shows_the_other_party() -> None:
+    _, acd, board = world()
+    run(acd, board, cmd.Login("u1", ACD_TEST_PIN, "201"), T0)
+    run(acd, board, cmd.Login("u2", ACD_TEST_PIN, "202"), T0)
+    # 202 (u2) dials 201 (u1): one call id with a part at each station
+    run(acd, board, cmd.DirectCallStarted("d1", "202", ani="202", dnis="201", direction=CallDirection.OUTGOING), T0 + 1)
+    deltas = run(acd, board, cmd.DirectCallStarted("d1", "201", ani="202", dnis="201"), T0 + 1)
+    rows = {d.data["user"]: d.data for d in deltas if d.kind == BoardKind.AGENT}
+    assert rows["u1"]["state"] == "reserved"
+    assert rows["u1"]["call"] == {"number": "202", "name": "U2", "direction": "incoming"}
+    deltas = run(acd, board, cmd.DirectCallAnswered("d1"), T0 + 3)
+    rows = {d.data["user"]: d.data for d in deltas if d.kind == BoardKind.AGENT}
+    assert rows["u2"]["call"] == {"number": "201", "name": "U1", "direction": "outgoing"}
+    deltas = run(acd, board, cmd.DirectCallEnded("d1"), T0 + 30)
+    assert all(d.data["call"] is None for d in deltas if d.kind == BoardKind.AGENT)
 
 
 def test_abandoned_and_short_abandoned_calls_follow_the_report_definitions() -> None:
