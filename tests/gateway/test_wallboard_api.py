@@ -18,6 +18,7 @@ import pytest
 from acdgate.gateway.site_loader import demo_site_text
 from acdgate.gateway.storage.store import DB_NAME
 from acdgate.lab.gateway_process import GatewayProcess, StartGateway
+from sipp_agents import SippCaller, SippRunner
 from sipp_scenarios import run_feature_call
 from sse_client import Message, SseClient
 
@@ -185,3 +186,29 @@ def test_the_token_guards_the_actions_the_stream_and_the_page(guarded: GatewayPr
             client.close()
     # the other read-only views stay open
     assert request(guarded, "GET", "/api/groups")[0] == 200
+
+
+def test_a_restart_keeps_the_days_figures(start_gateway: StartGateway, tmp_path: Path) -> None:
+    gw = start_gateway()
+    runner = SippRunner([], "127.0.0.1", gw.sip, tmp_path)
+    caller = SippCaller(runner, "restart", "2105", "6000", hold_ms=1000).start()  # nobody Ready: it waits
+    try:
+        assert caller.wait(timeout=30) == "CALLER-BYE"
+    finally:
+        caller.stop()
+    gw.wait_for_output(r"CallAbandoned\(.*group='6000'")
+    client = stream(gw)
+    try:
+        before = client.next().data["groups"][0]
+    finally:
+        client.close()
+    assert (before["offered"], before["abandoned"]) == (1, 1)
+    gw.stop()
+    again = start_gateway()  # the same state directory: the day's records are read back
+    client = stream(again)
+    try:
+        after = client.next().data["groups"][0]
+    finally:
+        client.close()
+    assert {k: after[k] for k in ("offered", "answered", "abandoned", "service_level")} == {
+        "offered": 1, "answered": 0, "abandoned": 1, "service_level": None}  # a short abandon: no level
