@@ -235,7 +235,7 @@ class Gateway:
             self.calls.stop()
         self.acd_service.stop()
         if self.live_feed is not None:
-            self.live_feed.stop()
+            self.live_feed.close()
         self.feature_sync.stop()
         self.supervision.stop()
         self.sip_service.stop()

@@ -135,8 +135,16 @@ class LiveFeed:
         if not self.clients:
             self.stop()
 
+    def close(self) -> None:
+        """The gateway stops: end every stream (browsers reconnect to whoever serves next)."""
+        for client in list(self.clients):
+            client.stopProducing()
+            client.request.unregisterProducer()
+            client.request.finish()
+        self.stop()
+
     def stop(self) -> None:
-        """Stop the keep-alive timer (the gateway stops; or nobody listens)."""
+        """Stop the keep-alive timer (nobody listens any more)."""
         if self._keepalive is not None and self._keepalive.running:
             self._keepalive.stop()
         self._keepalive = None

@@ -79,6 +79,8 @@ async def test_keepalive_every_15_seconds() -> None:
         assert len(feed.clients) == 1
         clock.advance(0.1)
         await reader.seen(b": keep-alive\n\n")
+        feed.close()  # the gateway stops: the response ends (the last chunk of a chunked body)
+        await reader.seen(b"\r\n0\r\n\r\n")
         reader.transport.loseConnection()  # type: ignore[union-attr]
         await reader.closed
         await task.deferLater(reactor, 0, lambda: None)  # the server side sees it go
