@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from .languages import DEFAULT_LANGUAGE, Language, choose_language
+
 
 class GroupMode(StrEnum):
     """How a group picks the agent to offer a call to (IP Office hunt group modes)."""
@@ -53,6 +55,7 @@ class Station:
     # (as-feature-event, authenticated with the station's digest credentials) log this user
     # on without a PIN. Short codes and the phone menu still ask for one.
     agent: str | None = None
+    language: Language | None = None  # of the phone screens here (a user's own wins)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,7 @@ class User:
     # Guide "Logging In": the login screen takes the agent ID or name. Letters and digits,
     # beginning with a letter, unique on the site ignoring case (acd.login_names).
     login_name: str | None = None
+    language: Language | None = None  # of the phone screens, wherever the user logs on
 
     def skill_level(self, skill: str) -> int:
         """The user's level in `skill`, 0 when the user does not have it."""
@@ -198,6 +202,7 @@ class Policy:
     # Short codes may log on by a login name's keypad digits (`*35*25427*1234#` for "alice");
     # two names (or a name and a user id) with the same digits are then a site file error.
     login_by_keypad_name: bool = False
+    language: Language = DEFAULT_LANGUAGE  # of the phone screens, unless station or user say
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +257,17 @@ class Site:
             return True
         owned = self.station(station)
         return owned is None or owned.agent != user_id
+
+    def language_for(self, user_id: str | None, extension: str | None) -> Language:
+        """The language of the phone screens for `user_id` (None: nobody known) at the
+        station `extension`: the user's, else the station's, else the site default."""
+        user = self.user(user_id) if user_id else None
+        station = self.station(extension) if extension else None
+        return choose_language(
+            user.language if user is not None else None,
+            station.language if station is not None else None,
+            self.policy.language,
+        )
 
     def group(self, number: str) -> Group | None:
         """The group with this number, if any."""
