@@ -38,14 +38,14 @@ DEFAULT_LANGUAGE = Language.ENGLISH
 SINGLE_BYTE_CHARSETS: dict[Language, str] = {
     **{language: "iso-8859-1" for language in Language},
     Language.RUSSIAN: "windows-1251",
-    Language.JAPANESE_KATAKANA: "shift_jis",
+    Language.JAPANESE_KATAKANA: "Shift_JIS",
 }
 
 
 def parse_language(text: str) -> Language | None:
     """The language a site file names (`de`, `fr_CA`, `fr-CA`, `pt-br`); None if not one."""
-    head, _, tail = text.replace("-", "_").partition("_")
-    code = f"{head.lower()}_{tail.upper()}" if tail else head.lower()
+    head, sep, tail = text.replace("-", "_").partition("_")
+    code = f"{head.lower()}{sep}{tail.upper()}"
     try:
         return Language(code)
     except ValueError:
