@@ -18,6 +18,7 @@ import tomllib
 from collections.abc import Sequence
 from typing import Any
 
+from .feature_levels import FeatureLevel
 from .languages import Language, parse_language
 from .login_names import keypad_clashes, login_name_problem
 from .pin import hash_pin, verify_pin
@@ -404,6 +405,7 @@ class _SiteReader:
             if supervised and not supervisor:
                 t.problem("supervised_groups", "only for supervisors (supervisor = true)")
             language = _language(t)
+            feature_level = _feature_level(t)
             t.done()
             out.append(
                 User(
@@ -416,6 +418,7 @@ class _SiteReader:
                     supervised_groups=tuple(g for _, g in supervised),
                     login_name=login_name,
                     language=language,
+                    feature_level=feature_level,
                 )
             )
         return out
@@ -611,6 +614,7 @@ class _SiteReader:
             values["music_on_hold"] = music
             values["login_by_keypad_name"] = t.boolean("login_by_keypad_name")
             values["language"] = _language(t)
+            values["feature_level"] = _feature_level(t)
             where = "set it as {}.required"
             t.done(
                 {
@@ -632,6 +636,7 @@ class _SiteReader:
             music_on_hold=values.get("music_on_hold"),
             login_by_keypad_name=bool(values.get("login_by_keypad_name")),
             language=values.get("language") or default.language,
+            feature_level=values.get("feature_level") or default.feature_level,
         )
 
     def sip(self) -> SipSettings:
@@ -888,6 +893,18 @@ def _language(t: _Table) -> Language | None:
     if language is None:
         t.problem("language", f"{text!r} is not one of {', '.join(lang.value for lang in Language)}")
     return language
+
+
+def _feature_level(t: _Table) -> FeatureLevel | None:
+    """The table's `feature_level` key (guide "Feature Levels"), or None when absent."""
+    text = t.text("feature_level")
+    if text is None:
+        return None
+    try:
+        return FeatureLevel(text)
+    except ValueError:
+        t.problem("feature_level", f"must be one of {', '.join(lv.value for lv in FeatureLevel)}, not {text!r}")
+        return None
 
 
 def _or(value: int | None, default: int) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from .feature_levels import FeatureLevel
 from .languages import DEFAULT_LANGUAGE, Language, choose_language
 
 
@@ -77,6 +78,7 @@ class User:
     # beginning with a letter, unique on the site ignoring case (acd.login_names).
     login_name: str | None = None
     language: Language | None = None  # of the phone screens, wherever the user logs on
+    feature_level: FeatureLevel | None = None  # guide "Feature Levels"; None: the site's
 
     def skill_level(self, skill: str) -> int:
         """The user's level in `skill`, 0 when the user does not have it."""
@@ -203,6 +205,9 @@ class Policy:
     # two names (or a name and a user id) with the same digits are then a site file error.
     login_by_keypad_name: bool = False
     language: Language = DEFAULT_LANGUAGE  # of the phone screens, unless station or user say
+    # Guide "IP Phone Agent Feature Levels", for every user without one of their own. Premium
+    # (everything) unless the site says otherwise.
+    feature_level: FeatureLevel = FeatureLevel.PREMIUM
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,6 +273,13 @@ class Site:
             station.language if station is not None else None,
             self.policy.language,
         )
+
+    def feature_level_of(self, user_id: str) -> FeatureLevel:
+        """The user's feature level: their own, else the site's."""
+        user = self.user(user_id)
+        if user is not None and user.feature_level is not None:
+            return user.feature_level
+        return self.policy.feature_level
 
     def group(self, number: str) -> Group | None:
         """The group with this number, if any."""

@@ -35,6 +35,7 @@ def format_site(site: Site) -> str:
         f"agent_notice = {q(p.agent_notice)}",
         f"notice_beep = {'true' if p.notice_beep else 'false'}",
         f"language = {q(p.language.value)}",
+        f"feature_level = {q(p.feature_level.value)}",
     ]
     if p.notice_beep_every_seconds:
         lines.append(f"notice_beep_every_seconds = {p.notice_beep_every_seconds!r}")
@@ -92,6 +93,8 @@ def format_site(site: Site) -> str:
             lines.append(f"login_name = {q(u.login_name)}")
         if u.language is not None:
             lines.append(f"language = {q(u.language.value)}")
+        if u.feature_level is not None:
+            lines.append(f"feature_level = {q(u.feature_level.value)}")
         skills = ", ".join(f"{key_path('', k)} = {v}" for k, v in u.skills)
         lines += [f"skills = {{ {skills} }}", f"supervisor = {str(u.supervisor).lower()}"]
         if u.supervised_groups:

@@ -36,6 +36,7 @@ from acdgate.acd.events import (
     StateChanged,
     UserLocked,
 )
+from acdgate.acd.feature_levels import FeatureLevel, LevelFeature, allows
 from acdgate.acd.languages import Language
 from acdgate.acd.login_names import LoginDirectory
 from acdgate.acd.site import Site
@@ -78,6 +79,8 @@ PageHandler = Callable[[Links, Mapping[str, str], NullTranslations], Screen]
 UNREACHABLE = N_("Unable to communicate with the IP Phone Agent service.")
 FORCED_LOGIN_SECONDS = 60.0  # how long choice 1 of a Forced Login menu stays valid
 SERVICE_TITLE = N_("IP Phone Agent")
+LEVEL_NAMES = {FeatureLevel.STANDARD: N_("Standard"), FeatureLevel.ENHANCED: N_("Enhanced"),
+               FeatureLevel.PREMIUM: N_("Premium")}
 
 
 def no_recording(user_id: str) -> Set[str]:
@@ -229,8 +232,19 @@ class PhoneAgentService:
         return AgentScreenState(
             view=view,
             status=status_line(view.state, notices, tr),
-            recording=self._recording is not None,
+            recording=self._recording is not None and self._may_record(view.user_id),
             tr=tr,
+        )
+
+    def _may_record(self, user_id: str) -> bool:
+        """Guide "Feature Levels": agent-initiated recording (and its Option key) is not in
+        Standard."""
+        return allows(self.site.feature_level_of(user_id), LevelFeature.AGENT_RECORDING)
+
+    def _level_refused(self, s: AgentScreenState) -> str:
+        level = self.site.feature_level_of(s.view.user_id)
+        return s.tr.gettext("Recording is not in your feature level ({level}).").format(
+            level=s.tr.gettext(LEVEL_NAMES[level])
         )
 
     def _agent_page(
@@ -442,6 +456,8 @@ class PhoneAgentService:
     def _options(self, links: Links, s: AgentScreenState, args: Mapping[str, str]) -> Screen:
         if self._recording is None:
             lines = [s.tr.gettext("Agent-initiated recording is not enabled.")]
+        elif not self._may_record(s.view.user_id):
+            lines = [self._level_refused(s)]
         elif not s.talking:
             lines = [s.tr.gettext("Recording needs an active call.")]
         else:
@@ -451,8 +467,10 @@ class PhoneAgentService:
     def _record(self, links: Links, s: AgentScreenState, args: Mapping[str, str]) -> Screen:
         if self._recording is None or not s.talking or args.get("on") not in ("0", "1"):
             return self._options(links, s, args)
-        why_not = self._recording(s.view.user_id, args["on"] == "1")
+        why_not = self._recording(s.view.user_id, args["on"] == "1")  # checks the level, journals
         if why_not is not None:
+            if not self._may_record(s.view.user_id):
+                why_not = self._level_refused(s)  # the same refusal, in the user's language
             return self._message(links, s, N_("Options"), [why_not], Page.STATS)
         # guide "Agent-Initiated Recording": the Skill Stats screen appears
         return self._agent_page(self._stats)(links, {}, s.tr)
