@@ -39,6 +39,7 @@ from acdgate.gateway.agents.acd_service import AcdService
 from acdgate.gateway.agents.journal import FeatureLevelRefused
 from acdgate.gateway.calls.intervention import Intervention, SupervisorMode
 from acdgate.gateway.calls.routed import RoutedCall, RoutedCalls
+from acdgate.gateway.i18n.catalogs import N_
 from acdgate.gateway.legs.leg import EndReason, Leg, Refusal
 from acdgate.gateway.legs.registry import Handover, LegOwner, LegRegistry, SipLegs, leg_call_id
 from acdgate.gateway.legs.sip_uac import OutgoingSipLeg
@@ -129,10 +130,11 @@ class Supervision(LegOwner):
     # -- recording ----------------------------------------------------------------------
 
     def agent_recording(self, user_id: str, start: bool) -> str | None:
-        """The agent's own recording control (`*43`/`*44`, phone Options menu): None or why not."""
+        """The agent's own recording control (`*43`/`*44`, phone Options menu): None or why not
+        (in English; the phone shows the message's translation: the reasons are catalog ids)."""
         call = self.routed.connected_call(user_id) if self.routed is not None else None
         if self.routed is None or call is None or not call.in_acd:
-            return "Recording needs an active call."
+            return N_("Recording needs an active call.")
         if start:
             why_not = self.level_refusal(user_id, user_id, LevelFeature.AGENT_RECORDING)
             if why_not is not None:

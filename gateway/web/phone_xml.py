@@ -471,6 +471,8 @@ class PhoneAgentService:
         if why_not is not None:
             if not self._may_record(s.view.user_id):
                 why_not = self._level_refused(s)  # the same refusal, in the user's language
+            else:  # the recording service's reasons are messages of the catalogs (N_)
+                why_not = s.tr.gettext(why_not)
             return self._message(links, s, N_("Options"), [why_not], Page.STATS)
         # guide "Agent-Initiated Recording": the Skill Stats screen appears
         return self._agent_page(self._stats)(links, {}, s.tr)

@@ -15,6 +15,7 @@ from acdgate.acd.languages import Language
 from acdgate.gateway.i18n.catalogs import translations
 from acdgate.gateway.site_loader import demo_site_text
 from acdgate.lab.gateway_process import GatewayProcess, StartGateway
+from pyvoip_parties import answerer, answerer_result, caller, caller_result, wait_state
 
 DECLARATION = re.compile(r'<\?xml version="1.0" encoding="([^"]+)"\?>\n')
 USERS = {"3000": Language.GERMAN, "3001": Language.RUSSIAN, "3002": Language.JAPANESE_KATAKANA}
@@ -108,3 +109,22 @@ def test_yealink_gets_utf8_and_a_unicode_cisco_phone_its_choice(gateway: Gateway
     # a 7970-style phone that advertises UTF-8 only (Accept-Charset)
     charset, text = fetch(gateway, "/xml/login?ext=2102", accept_charset="utf-8")
     assert charset == "utf-8" and ru("Agent Login") in text
+
+
+@pytest.mark.slow
+def test_the_recording_services_refusal_in_the_users_language(gateway: GatewayProcess) -> None:
+    """German agent 3000 on a routed call stops a recording that is not running: the recording
+    service's reason, a catalog message, is shown in German."""
+    de = translations(Language.GERMAN).gettext
+    fetch(gateway, "/xml/login?ext=2101&id=3000&pin=1234")
+    fetch(gateway, "/xml/set?ext=2101&to=ready")
+    agent = answerer(gateway, "2101", 1000.0, talk_seconds=4.0)
+    call = caller(gateway, "2105", "6000", tone=600.0)
+    wait_state(gateway, "3000", "TALKING")
+    charset, text = fetch(gateway, "/xml/record?ext=2101&on=0")
+    assert charset == "iso-8859-1"
+    assert de("The call is not being recorded.") == "Der Anruf wird nicht aufgenommen."
+    assert "Der Anruf wird nicht aufgenommen." in text
+    assert f"<Prompt>{de('Talking')}</Prompt>" in text
+    answerer_result(agent)
+    caller_result(call)
