@@ -12,6 +12,7 @@ from string import Formatter
 import pytest
 from acdgate.acd.languages import SINGLE_BYTE_CHARSETS, Language
 from acdgate.gateway.i18n.catalogs import translations
+from acdgate.gateway.web.cisco_xml import MENU_NAME_MAX, PROMPT_MAX
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 
@@ -91,6 +92,24 @@ def test_translations_fit_the_single_byte_set_and_the_screen(language: Language)
             assert len(text) <= SOFT_KEY_MAX, f"{language}: soft key {text!r}"
         if message.id in SCREEN_TITLES:
             assert len(text) <= TITLE_MAX, f"{language}: title {text!r}"
+
+
+# Cisco menu items (<Name>, 64 characters) with 4-digit ids, and the <Prompt> lines (32).
+MENU_ITEMS = ("{user_id} or ext {ext} in use. Press '1' to log other agent out.",
+              "Press '2' to log in with another name or extension.", "Start recording", "Stop recording")
+STATES = ("Ready", "Not Ready", "Reserved", "Talking", "Work Ready", "Work Not Ready", "Logout")
+
+
+@pytest.mark.parametrize("language", list(Language), ids=str)
+def test_menu_items_and_prompts_fit_cisco_fields(language: Language) -> None:
+    _ = translations(language).gettext
+    for msgid in MENU_ITEMS:
+        text = _(msgid).format(user_id="3000", ext="2101")
+        assert len(text) <= MENU_NAME_MAX, f"{language}: {text!r}"
+    assert len(_("Enter agent information.")) <= PROMPT_MAX
+    for state in STATES:
+        status = f"{_(state)} : {_('Rec')}/{_('Mon')}"
+        assert len(status) <= PROMPT_MAX, f"{language}: {status!r}"
 
 
 def test_languages_really_differ() -> None:
