@@ -18,6 +18,8 @@ import tomllib
 from collections.abc import Sequence
 from typing import Any
 
+from .feature_levels import FeatureLevel
+from .languages import Language, parse_language
 from .login_names import keypad_clashes, login_name_problem
 from .pin import hash_pin, verify_pin
 from .shortcodes import (
@@ -368,8 +370,9 @@ class _SiteReader:
             agent = t.number_text("agent")
             if agent is not None:
                 self.station_agents.append((t.key("agent"), agent))
+            language = _language(t)
             t.done()
-            out.append(Station(extension, username, password, alias, label, agent))
+            out.append(Station(extension, username, password, alias, label, agent, language))
         return out
 
     def users(self) -> list[User]:
@@ -404,6 +407,8 @@ class _SiteReader:
             supervised = t.numbers("supervised_groups")
             if supervised and not supervisor:
                 t.problem("supervised_groups", "only for supervisors (supervisor = true)")
+            language = _language(t)
+            feature_level = _feature_level(t)
             t.done()
             out.append(
                 User(
@@ -415,6 +420,8 @@ class _SiteReader:
                     supervisor=supervisor,
                     supervised_groups=tuple(g for _, g in supervised),
                     login_name=login_name,
+                    language=language,
+                    feature_level=feature_level,
                 )
             )
         return out
@@ -609,6 +616,8 @@ class _SiteReader:
                 t.problem("music_on_hold", f"{music!r} is not a .wav file (8 kHz mono 16-bit PCM)")
             values["music_on_hold"] = music
             values["login_by_keypad_name"] = t.boolean("login_by_keypad_name")
+            values["language"] = _language(t)
+            values["feature_level"] = _feature_level(t)
             where = "set it as {}.required"
             t.done(
                 {
@@ -629,6 +638,8 @@ class _SiteReader:
             notice_beep_every_seconds=values.get("notice_beep_every_seconds") or default.notice_beep_every_seconds,
             music_on_hold=values.get("music_on_hold"),
             login_by_keypad_name=bool(values.get("login_by_keypad_name")),
+            language=values.get("language") or default.language,
+            feature_level=values.get("feature_level") or default.feature_level,
         )
 
     def sip(self) -> SipSettings:
@@ -898,6 +909,29 @@ def site_warnings(site: Site) -> list[Problem]:
                     f"cannot follow this member of monitored group {g.number}",
                 ))
     return out
+
+
+def _language(t: _Table) -> Language | None:
+    """The table's `language` key: one of the guide's 13 languages, or None when absent."""
+    text = t.text("language")
+    if text is None:
+        return None
+    language = parse_language(text)
+    if language is None:
+        t.problem("language", f"{text!r} is not one of {', '.join(lang.value for lang in Language)}")
+    return language
+
+
+def _feature_level(t: _Table) -> FeatureLevel | None:
+    """The table's `feature_level` key (guide "Feature Levels"), or None when absent."""
+    text = t.text("feature_level")
+    if text is None:
+        return None
+    try:
+        return FeatureLevel(text)
+    except ValueError:
+        t.problem("feature_level", f"must be one of {', '.join(lv.value for lv in FeatureLevel)}, not {text!r}")
+        return None
 
 
 def _or(value: int | None, default: int) -> int:

@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from .feature_levels import FeatureLevel
+from .languages import DEFAULT_LANGUAGE, Language, choose_language
+
 
 class GroupMode(StrEnum):
     """How a group picks the agent to offer a call to (IP Office hunt group modes)."""
@@ -53,6 +56,7 @@ class Station:
     # (as-feature-event, authenticated with the station's digest credentials) log this user
     # on without a PIN. Short codes and the phone menu still ask for one.
     agent: str | None = None
+    language: Language | None = None  # of the phone screens here (a user's own wins)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +77,8 @@ class User:
     # Guide "Logging In": the login screen takes the agent ID or name. Letters and digits,
     # beginning with a letter, unique on the site ignoring case (acd.login_names).
     login_name: str | None = None
+    language: Language | None = None  # of the phone screens, wherever the user logs on
+    feature_level: FeatureLevel | None = None  # guide "Feature Levels"; None: the site's
 
     def skill_level(self, skill: str) -> int:
         """The user's level in `skill`, 0 when the user does not have it."""
@@ -214,6 +220,10 @@ class Policy:
     # Short codes may log on by a login name's keypad digits (`*35*25427*1234#` for "alice");
     # two names (or a name and a user id) with the same digits are then a site file error.
     login_by_keypad_name: bool = False
+    language: Language = DEFAULT_LANGUAGE  # of the phone screens, unless station or user say
+    # Guide "IP Phone Agent Feature Levels", for every user without one of their own. Premium
+    # (everything) unless the site says otherwise.
+    feature_level: FeatureLevel = FeatureLevel.PREMIUM
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +279,24 @@ class Site:
             return True
         owned = self.station(station)
         return owned is None or owned.agent != user_id
+
+    def language_for(self, user_id: str | None, extension: str | None) -> Language:
+        """The language of the phone screens for `user_id` (None: nobody known) at the
+        station `extension`: the user's, else the station's, else the site default."""
+        user = self.user(user_id) if user_id else None
+        station = self.station(extension) if extension else None
+        return choose_language(
+            user.language if user is not None else None,
+            station.language if station is not None else None,
+            self.policy.language,
+        )
+
+    def feature_level_of(self, user_id: str) -> FeatureLevel:
+        """The user's feature level: their own, else the site's."""
+        user = self.user(user_id)
+        if user is not None and user.feature_level is not None:
+            return user.feature_level
+        return self.policy.feature_level
 
     def group(self, number: str) -> Group | None:
         """The group with this number, if any."""

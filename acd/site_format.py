@@ -34,6 +34,8 @@ def format_site(site: Site) -> str:
         f"inter_digit_seconds = {p.inter_digit_seconds!r}",
         f"agent_notice = {q(p.agent_notice)}",
         f"notice_beep = {'true' if p.notice_beep else 'false'}",
+        f"language = {q(p.language.value)}",
+        f"feature_level = {q(p.feature_level.value)}",
     ]
     if p.notice_beep_every_seconds:
         lines.append(f"notice_beep_every_seconds = {p.notice_beep_every_seconds!r}")
@@ -88,12 +90,18 @@ def format_site(site: Site) -> str:
             lines.append(f"h323_alias = {q(st.h323_alias)}")
         if st.agent is not None:
             lines.append(f"agent = {q(st.agent)}")
+        if st.language is not None:
+            lines.append(f"language = {q(st.language.value)}")
         lines += [f"label = {q(st.label)}", ""]
     for u in site.users:
         lines += ["[[users]]", f"id = {q(u.user_id)}", f"name = {q(u.name)}", f"pin_hash = {q(u.pin_hash)}"]
         lines.append(f"force_login = {str(u.force_login).lower()}")
         if u.login_name is not None:
             lines.append(f"login_name = {q(u.login_name)}")
+        if u.language is not None:
+            lines.append(f"language = {q(u.language.value)}")
+        if u.feature_level is not None:
+            lines.append(f"feature_level = {q(u.feature_level.value)}")
         skills = ", ".join(f"{key_path('', k)} = {v}" for k, v in u.skills)
         lines += [f"skills = {{ {skills} }}", f"supervisor = {str(u.supervisor).lower()}"]
         if u.supervised_groups:

@@ -1,8 +1,9 @@
 """What the gateway itself writes into the journal, beside the ACD's events.
 
 A short code's outcome (`FeatureUsed`), a finished call's RTP statistics per leg
-(`CallMediaStats`), a blind transfer (`CallTransferred`) and a recording's start
-(`RecordingStarted`, both read by the reports of acd/reports) are typed records here; `AcdService.journal` commits them, serialised
+(`CallMediaStats`), a blind transfer (`CallTransferred`), a recording's start
+(`RecordingStarted`, both read by the reports of acd/reports) and an action the agent's
+feature level lacks (`FeatureLevelRefused`) are typed records here; `AcdService.journal` commits them, serialised
 by `to_record` into the same flat JSON shape as the ACD's events:
 `{"type": <class name>, "at": ..., field: value, ...}`, enums as their values.
 """
@@ -13,6 +14,7 @@ from dataclasses import dataclass, fields
 from enum import Enum
 from typing import Any
 
+from acdgate.acd.feature_levels import FeatureLevel, LevelFeature
 from acdgate.acd.site import Feature
 
 
@@ -89,6 +91,18 @@ class SupervisorActed(JournalRecord):
     result: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeatureLevelRefused(JournalRecord):
+    """An action refused because the agent's feature level lacks it (guide "IP Phone Agent
+    Feature Levels": recording in Standard)."""
+
+    user_id: str  # the agent whose level it is
+    by: str  # who asked: the agent, or a supervisor's user id
+    feature: LevelFeature
+    level: FeatureLevel
+    reason: str
+
+
 def to_record(record: JournalRecord) -> dict[str, Any]:
     """The flat JSON-able dict the store keeps: `{"type": "FeatureUsed", "at": ..., ...}`."""
     flat: dict[str, Any] = {"type": type(record).__name__}
@@ -98,5 +112,5 @@ def to_record(record: JournalRecord) -> dict[str, Any]:
     return flat
 
 
-__all__ = ["CallMediaStats", "CallTransferred", "FeatureUsed", "JournalRecord", "RecordingStarted",
-           "SupervisorActed", "to_record"]
+__all__ = ["CallMediaStats", "CallTransferred", "FeatureLevelRefused", "FeatureUsed", "JournalRecord",
+           "RecordingStarted", "SupervisorActed", "to_record"]

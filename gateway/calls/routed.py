@@ -24,6 +24,7 @@ from acdgate.codecs.tones import RINGBACK
 from acdgate.gateway.agents.journal import RecordingStarted
 from acdgate.gateway.calls.context import CallContext, CallContextUser
 from acdgate.gateway.calls.intervention import Intervention
+from acdgate.gateway.i18n.catalogs import N_
 from acdgate.gateway.legs.leg import EndReason, Refusal
 from acdgate.gateway.legs.registry import Handover, LegOwner, SipLegs
 from acdgate.gateway.legs.sip_uac import OutgoingSipLeg
@@ -269,9 +270,9 @@ class RoutedCalls(CallContextUser, LegOwner):
     def start_recording(self, call: RoutedCall, by: str, *, supervisor: bool) -> str | None:
         """Record the call from now on; None, or why not."""
         if self.recordings is None:
-            return "Recording is not enabled on this gateway."
+            return N_("Recording is not enabled on this gateway.")
         if call.recording is not None:
-            return "The call is already being recorded."
+            return N_("The call is already being recorded.")
         call.recording = self.recordings.start(call.call_id, call.agent or "", call.group, by,
                                                supervisor, self.reactor.seconds())
         # the reports count recordings per agent (issue 17)
@@ -290,9 +291,9 @@ class RoutedCalls(CallContextUser, LegOwner):
         supervisor-initiated recording)."""
         recording = call.recording
         if recording is None:
-            return "The call is not being recorded."
+            return N_("The call is not being recorded.")
         if recording.info.supervisor and not supervisor:
-            return "You cannot stop a supervisor-initiated recording."
+            return N_("You cannot stop a supervisor-initiated recording.")
         call.recording = None
         if call.bridge is not None:
             call.bridge.recorder = None

@@ -17,6 +17,10 @@ Notification (site `policy.agent_notice`, `policy.notice_beep`): the agent's pho
 line shows `Rec`, `Mon` or `Rec/Mon` (agent-initiated recording always shows `Rec`), and a
 beep (codecs.tones.RECORDING_BEEP) tells the agent when a supervisor starts listening or
 recording, and again every `policy.notice_beep_every_seconds` while that goes on.
+
+Feature levels (guide "IP Phone Agent Feature Levels", `acd.feature_levels`): starting an
+agent-initiated or a supervisor-initiated recording needs the agent's level to have it (not
+Standard); a refusal says why and is journaled (`FeatureLevelRefused`).
 """
 
 from __future__ import annotations
@@ -26,13 +30,16 @@ from typing import Any
 
 from acdgate.acd import commands as cmd
 from acdgate.acd.events import CommandRejected
+from acdgate.acd.feature_levels import LevelFeature, refusal
 from acdgate.acd.site import Feature, Site
 from acdgate.acd.station_calls import CallDirection
 from acdgate.codecs.mixer import MixMode, Party
 from acdgate.codecs.tones import RECORDING_BEEP, render
 from acdgate.gateway.agents.acd_service import AcdService
+from acdgate.gateway.agents.journal import FeatureLevelRefused
 from acdgate.gateway.calls.intervention import Intervention, SupervisorMode
 from acdgate.gateway.calls.routed import RoutedCall, RoutedCalls
+from acdgate.gateway.i18n.catalogs import N_
 from acdgate.gateway.legs.leg import EndReason, Leg, Refusal
 from acdgate.gateway.legs.registry import Handover, LegOwner, LegRegistry, SipLegs, leg_call_id
 from acdgate.gateway.legs.sip_uac import OutgoingSipLeg
@@ -123,11 +130,15 @@ class Supervision(LegOwner):
     # -- recording ----------------------------------------------------------------------
 
     def agent_recording(self, user_id: str, start: bool) -> str | None:
-        """The agent's own recording control (`*43`/`*44`, phone Options menu): None or why not."""
+        """The agent's own recording control (`*43`/`*44`, phone Options menu): None or why not
+        (in English; the phone shows the message's translation: the reasons are catalog ids)."""
         call = self.routed.connected_call(user_id) if self.routed is not None else None
         if self.routed is None or call is None or not call.in_acd:
-            return "Recording needs an active call."
+            return N_("Recording needs an active call.")
         if start:
+            why_not = self.level_refusal(user_id, user_id, LevelFeature.AGENT_RECORDING)
+            if why_not is not None:
+                return why_not
             return self.routed.start_recording(call, user_id, supervisor=False)
         return self.routed.stop_recording(call, supervisor=False)
 
@@ -138,6 +149,9 @@ class Supervision(LegOwner):
             return found
         assert self.routed is not None
         if start:
+            refused = self.level_refusal(target, supervisor, LevelFeature.SUPERVISOR_RECORDING)
+            if refused is not None:
+                return Refusal(403, refused)
             why_not = self.routed.start_recording(found, supervisor, supervisor=True)
             if why_not is None and self._notifies(recording=True):
                 self._beep(found)
@@ -145,6 +159,17 @@ class Supervision(LegOwner):
             why_not = self.routed.stop_recording(found, supervisor=True)
             self._keep_beeping(found)
         return Refusal(409, why_not) if why_not is not None else None
+
+    def level_refusal(self, user_id: str, by: str, feature: LevelFeature) -> str | None:
+        """None when agent `user_id`'s feature level has `feature`; else why not, journaled
+        as asked by `by`."""
+        level = self.site.feature_level_of(user_id)
+        why_not = refusal(level, feature)
+        if why_not is not None:
+            self.acd.journal([FeatureLevelRefused(at=self.reactor.seconds(), user_id=user_id, by=by,
+                                                  feature=feature, level=level, reason=why_not)])
+            log.info("{by}: {reason} (agent {user})", by=by, reason=why_not, user=user_id)
+        return why_not
 
     def notices(self, user_id: str) -> Set[str]:
         """The agent's status line notices: {"Rec", "Mon"} (phone_xml `recording_flags`)."""
