@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from acdgate.acd.caller_data import CallerDataSettings
+
 
 class GroupMode(StrEnum):
     """How a group picks the agent to offer a call to (IP Office hunt group modes)."""
@@ -216,6 +218,7 @@ class Site:
     sip: SipSettings = field(default_factory=SipSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     reports: ReportSettings = field(default_factory=ReportSettings)
+    caller_data: CallerDataSettings = field(default_factory=CallerDataSettings)  # issue 16
     source: str = "<site>"  # file the site came from, for messages
 
     def station(self, extension: str) -> Station | None:
