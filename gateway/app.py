@@ -46,6 +46,7 @@ from acdgate.gateway.sip.transaction import TimerSettings
 from acdgate.gateway.sip.transaction_layer import TransactionLayer
 from acdgate.gateway.storage.journal_reader import read_journal
 from acdgate.gateway.storage.store import StateStore
+from acdgate.gateway.web.call_data_api import CallDataResource
 from acdgate.gateway.web.health import Health, HealthResource, package_version
 from acdgate.gateway.web.http_api import make_site
 from acdgate.gateway.web.metrics import (
@@ -144,6 +145,9 @@ class Gateway:
         self.calls = CallDispatcher(self.reactor, self.site, self.sip_service, self.stack, self.features,
                                     ports, bind, context.legs, calls=self.direct_calls, routed=self.routed_calls)
         # -- end of calls --
+        # -- caller data (issue 16): the Caller Data screen reads the routed calls' data --
+        self.phone_agent.call_data = self.routed_calls.data_of
+        # -- end of caller data --
         # -- recording and supervisor intervention (issue 6) --
         self.supervision.attach(self.routed_calls, context.legs)
         self.features.call_features = self.supervision
@@ -161,7 +165,9 @@ class Gateway:
             self.http_site = make_site(
                 self, extra_children={b"xml": phones, b"metrics": MetricsResource(self.metrics)},
                 calls=self.supervision, token=token, reports=reports,
-                api_children={b"health": HealthResource(self), b"openapi.json": OpenApiResource()})
+                api_children={b"health": HealthResource(self), b"openapi.json": OpenApiResource(),
+                              # -- caller data (issue 16): /api/calls/<id>/data --
+                              b"calls": CallDataResource(self.routed_calls)})
             self.http_port = self.reactor.listenTCP(http_port, self.http_site, interface=bind)
             if token is None:
                 address: Any = self.http_port.getHost()

@@ -1,7 +1,7 @@
 """What the gateway itself writes into the journal, beside the ACD's events.
 
 A short code's outcome (`FeatureUsed`), a finished call's RTP statistics per leg
-(`CallMediaStats`), a blind transfer (`CallTransferred`) and a recording's start
+(`CallMediaStats`), a routed call's enterprise data (`CallDataAdded`), a blind transfer (`CallTransferred`) and a recording's start
 (`RecordingStarted`, both read by the reports of acd/reports) are typed records here; `AcdService.journal` commits them, serialised
 by `to_record` into the same flat JSON shape as the ACD's events:
 `{"type": <class name>, "at": ..., field: value, ...}`, enums as their values.
@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 from enum import Enum
 from typing import Any
 
+from acdgate.acd.caller_data import DataFields, DataSource
 from acdgate.acd.site import Feature
 
 
@@ -75,6 +76,16 @@ class RecordingStarted(JournalRecord):
     supervisor: bool
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallDataAdded(JournalRecord):
+    """Enterprise data for a routed call (issue 16): from the incoming call's headers (`sip`)
+    or from `POST /api/calls/<id>/data` (`api`); later fields of the same key replace earlier."""
+
+    call_id: str
+    source: DataSource
+    fields: DataFields
+
+
 def to_record(record: JournalRecord) -> dict[str, Any]:
     """The flat JSON-able dict the store keeps: `{"type": "FeatureUsed", "at": ..., ...}`."""
     flat: dict[str, Any] = {"type": type(record).__name__}
@@ -84,4 +95,4 @@ def to_record(record: JournalRecord) -> dict[str, Any]:
     return flat
 
 
-__all__ = ["CallMediaStats", "CallTransferred", "FeatureUsed", "JournalRecord", "RecordingStarted", "to_record"]
+__all__ = ["CallDataAdded", "CallMediaStats", "CallTransferred", "FeatureUsed", "JournalRecord", "RecordingStarted", "to_record"]
