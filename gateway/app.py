@@ -64,6 +64,7 @@ from acdgate.gateway.web.phone_xml import (
     station_by_registration,
 )
 from acdgate.gateway.web.report_api import Reports
+from acdgate.gateway.web.screen_push import ScreenPush
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
@@ -112,6 +113,7 @@ class Gateway:
         # -- end of feature keys --
         self.sip_port = 0
         self.calls: CallDispatcher | None = None
+        self.screen_push: ScreenPush | None = None  # made by listen when the site pushes to phones
         self.tls_port: int | None = None
         self.http_port: IListeningPort | None = None
         self.http_site: server.Site | None = None  # what http_port serves
@@ -169,6 +171,13 @@ class Gateway:
                               # -- caller data (issue 16): /api/calls/<id>/data --
                               b"calls": CallDataResource(self.routed_calls)})
             self.http_port = self.reactor.listenTCP(http_port, self.http_site, interface=bind)
+            # -- screen push (issue 16): Caller Data on an offer, "No User" on a logoff --
+            if self.site.caller_data.push:
+                served: Any = self.http_port.getHost()
+                self.screen_push = ScreenPush(self.reactor, self.site,
+                                              f"http://{_advertised_host(bind)}:{int(served.port)}")
+                self.acd_service.listeners.append(self.screen_push.on_events)
+            # -- end of screen push --
             if token is None:
                 address: Any = self.http_port.getHost()
                 log.warn("the HTTP control API on {bind}:{port} is open: anyone who reaches it can run "
