@@ -4,7 +4,8 @@ station, the "No User" screen when its agent logs off (issue 16).
 Stations the site lists in `[[caller_data.push]]` are pushed to, over their vendor's HTTP API:
 Cisco `POST /CGI/Execute` with a CiscoIPPhoneExecute whose ExecuteItem is the screen's URL
 (Basic credentials); Polycom `POST /push` with a PolycomIPPhone `<URL>` relative to the
-phone's `apps.push.serverRootURL` (Digest credentials, RFC 7616). A push never holds up or
+phone's `apps.push.serverRootURL` (Digest credentials, RFC 7616); Yealink a GET of an Action
+URI that presses the phone's XML browser key (Basic, or Digest when challenged), on offers only. A push never holds up or
 fails a call: it runs beside it, gives up after `PUSH_TIMEOUT_SECONDS`, and a failure is
 logged once per station until a push to it works again. `push_request` is the pure part.
 """
@@ -45,6 +46,7 @@ class PushRequest:
     url: str
     content_type: str
     body: bytes
+    method: bytes = b"POST"
 
 
 def push_request(target: PushTarget, service_base: str, page: Page) -> PushRequest | None:
@@ -61,7 +63,11 @@ def push_request(target: PushTarget, service_base: str, page: Page) -> PushReque
         relative = screen_url[len(service_base):]
         body = f'<PolycomIPPhone><URL priority="Normal">{escape(relative)}</URL></PolycomIPPhone>'
         return PushRequest(target.url, POLYCOM_CONTENT_TYPE, body.encode())
-    return None  # Yealink: its Action URI takes key presses, not a screen's URL
+    if page is Page.CDATA:
+        # Yealink Action URI takes key presses, not a screen's URL: `url` presses the phone's
+        # XML browser key (`/servlet?key=L5`), whose home page shows Caller Data during the call
+        return PushRequest(target.url, "text/plain", b"", method=b"GET")
+    return None  # a Yealink key would show the Login screen, not "No User": nothing to push
 
 
 def digest_authorization(target: PushTarget, challenge: str, method: str) -> str | None:
@@ -82,7 +88,7 @@ def digest_authorization(target: PushTarget, challenge: str, method: str) -> str
     if offered and qop is None:
         return None
     split = urlsplit(target.url)
-    uri = split.path or "/"
+    uri = (split.path or "/") + (f"?{split.query}" if split.query else "")  # the request-target
     cnonce, nc = secrets.token_hex(8), "00000001"
     response = digest_response(algorithm=algorithm, username=target.username, realm=params["realm"],
                                password=target.password, method=method, uri=uri, nonce=params["nonce"],
@@ -138,18 +144,18 @@ class ScreenPush:
                            b"user-agent": [b"acdgate screen push"]})
         if authorization is not None:
             headers.addRawHeader(b"authorization", authorization.encode())
-        elif target.kind is PushKind.CISCO and target.username:
+        elif target.kind is not PushKind.POLYCOM and target.username:
             basic = base64.b64encode(f"{target.username}:{target.password}".encode()).decode()
             headers.addRawHeader(b"authorization", f"Basic {basic}".encode())
-        d: Deferred[IResponse] = self._agent.request(b"POST", target.url.encode(), headers,
-                                                     FileBodyProducer(BytesIO(request.body)))
+        body = FileBodyProducer(BytesIO(request.body)) if request.body else None
+        d: Deferred[IResponse] = self._agent.request(request.method, target.url.encode(), headers, body)
         return d.addCallback(self._answered, target, request, authorization is not None)
 
     def _answered(self, response: IResponse, target: PushTarget, request: PushRequest, retried: bool) -> Deferred[None]:
         challenge = response.headers.getRawHeaders(b"www-authenticate") or []
         if response.code == 401 and not retried:
             for offer in challenge:
-                authorization = digest_authorization(target, offer.decode("latin-1"), "POST")
+                authorization = digest_authorization(target, offer.decode("latin-1"), request.method.decode())
                 if authorization is not None:
                     return readBody(response).addCallback(self._retry, target, request, authorization)
         code = response.code

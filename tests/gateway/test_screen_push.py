@@ -1,7 +1,8 @@
 """Screens pushed to desk phones (issue 16), against a running gateway and the lab's phone twins.
 
 A routed call ringing station 2101 pushes the Caller Data screen to its Cisco phone (a
-CiscoIPPhoneExecute the twin carries out by fetching the screen); a logoff pushes "No User"
+CiscoIPPhoneExecute the twin carries out by fetching the screen), one ringing 2104 to its
+Yealink phone (an Action URI pressing the XML browser key); a logoff pushes "No User"
 and the extension, to the Cisco twin and, with Digest credentials, to a Polycom twin. A phone
 that cannot be reached costs the call nothing, and its failure is logged once.
 """
@@ -23,6 +24,7 @@ from acdgate.lab.inventory import EndpointKind, EndpointSpec
 from acdgate.lab.twins.base import PhoneTwin
 from acdgate.lab.twins.cisco import CiscoTwin
 from acdgate.lab.twins.polycom import PolycomTwin
+from acdgate.lab.twins.yealink import YealinkTwin, default_keys
 from pyvoip_parties import (
     answerer,
     answerer_result,
@@ -89,18 +91,27 @@ def test_cisco_push_is_an_execute_item_with_the_screen_url() -> None:
     assert b"http%3A%2F%2F10.0.0.1%3A8080%2Fxml%2Fcdata%3Fext%3D2101" in request.body
 
 
-def test_polycom_push_is_relative_to_the_server_root_and_yealink_has_none() -> None:
+def test_polycom_push_is_relative_to_the_server_root() -> None:
     target = PushTarget("2102", PushKind.POLYCOM, "http://10.0.0.6/push", "u", "p")
     request = push_request(target, "http://10.0.0.1:8080", Page.IDLE)
-    assert request is not None
+    assert request is not None and request.method == b"POST"
     assert request.body == b'<PolycomIPPhone><URL priority="Normal">/xml/polycom/idle?ext=2102</URL></PolycomIPPhone>'
-    assert push_request(PushTarget("2103", PushKind.YEALINK, "http://x/", "", ""), "http://h", Page.CDATA) is None
+
+
+def test_yealink_push_presses_the_xml_browser_key_on_offers_only() -> None:
+    target = PushTarget("2104", PushKind.YEALINK, "http://10.0.0.7/servlet?key=L5", "u", "p")
+    request = push_request(target, "http://h", Page.CDATA)
+    assert request is not None and (request.method, request.url, request.body) == (b"GET", target.url, b"")
+    assert push_request(target, "http://h", Page.IDLE) is None  # the key would show Login, not "No User"
 
 
 def test_digest_answers_only_what_it_can() -> None:
     target = PushTarget("2102", PushKind.POLYCOM, "http://10.0.0.6/push", "Polycom", "456")
     answer = digest_authorization(target, 'Digest realm="PUSH Authentication", nonce="abc", qop="auth"', "POST")
     assert answer is not None and 'uri="/push"' in answer and "qop=auth" in answer and 'username="Polycom"' in answer
+    yealink = PushTarget("2104", PushKind.YEALINK, "http://10.0.0.7/servlet?key=L5", "admin", "x")
+    answer = digest_authorization(yealink, 'Digest realm="Yealink", nonce="n"', "GET")
+    assert answer is not None and 'uri="/servlet?key=L5"' in answer and "qop" not in answer
     for challenge in ('Basic realm="x"', 'Digest nonce="abc"', 'Digest realm="r", nonce="n", algorithm=MD6',
                       'Digest realm="r", nonce="n", qop="auth-int"', "Digest ,,,=="):
         assert digest_authorization(target, challenge, "POST") is None, challenge
@@ -110,7 +121,8 @@ def test_offers_and_logoffs_are_pushed_to_the_phones_and_a_dead_phone_costs_noth
         start_gateway: StartGateway, twins: list[PhoneTwin], tmp_path: Path) -> None:
     cisco = CiscoTwin(IdleSoftphone("2101"), username=USER, password=PASSWORD, services_url="", connect=_loopback)
     polycom = PolycomTwin(IdleSoftphone("2102"), username=USER, password=PASSWORD)
-    twins += [cisco.start(), polycom.start()]
+    yealink = YealinkTwin(IdleSoftphone("2104"), username=USER, password=PASSWORD, menu_url="", connect=_loopback)
+    twins += [cisco.start(), polycom.start(), yealink.start()]
     closed = socket.socket()
     closed.bind(("127.0.0.1", 0))  # a port nothing listens on: the dead phone
     dead = f"http://127.0.0.1:{closed.getsockname()[1]}/CGI/Execute"
@@ -131,6 +143,13 @@ username = "{USER}"
 password = "{PASSWORD}"
 
 [[caller_data.push]]
+station = "2104"
+kind = "yealink"
+url = "{yealink.url}/servlet?key=L5"
+username = "{USER}"
+password = "{PASSWORD}"
+
+[[caller_data.push]]
 station = "2103"
 kind = "cisco"
 url = "{dead}"
@@ -139,6 +158,7 @@ url = "{dead}"
         gw = start_gateway(config=config)
         polycom.server_root_url = gw.http
         cisco.services_url = gw.http + "/xml/?ext=2101"
+        yealink.keys = default_keys(gw.http + "/xml/yealink/?ext=2104")  # L5: the XML browser key
 
         # a routed call rings 2101: its phone shows the Caller Data screen
         logon(gw, "2101", "3000")
@@ -162,6 +182,19 @@ url = "{dead}"
         screen = cisco.browser.screen if cisco.browser is not None else None
         assert screen is not None and screen.title == "No User 2101", cisco.diagnostics()
 
+        # a Yealink phone: the push presses its XML browser key, whose home page is Caller Data
+        logon(gw, "2104", "3003")
+        agent = answerer(gw, "2104", 1000.0, talk_seconds=1.0)
+        call = caller(gw, "2106", "6000", timeout=30.0)  # 3000 is gone: 6000 hunts to 3003
+        try:
+            wait_logged(gw, r"pushed cdata to station 2104", "the Caller Data push to 2104", timeout=30)
+            screen = yealink.browser.screen if yealink.browser is not None else None
+            assert screen is not None and screen.title.startswith("Caller Data - ID:3003"), yealink.diagnostics()
+            assert "ANI: 2106" in screen.text, yealink.diagnostics()
+        finally:
+            answerer_result(agent)
+            caller_result(call)
+
         # the Polycom phone takes a URL push with Digest credentials
         logon(gw, "2102", "3001", ready=False)
         gw.get_text("/xml/set?ext=2102&to=logout")
@@ -176,7 +209,8 @@ url = "{dead}"
         wait_logged(gw, r"push of idle to station 2103 .* failed", "the failed push's warning")
         logon(gw, "2103", "3002", ready=False)  # a third push, after the first one failed for sure
         gw.get_text("/xml/set?ext=2103&to=logout")
-        assert "No User" in gw.get_text("/xml/idle?ext=2103")
+        for prefix in ("/xml", "/xml/yealink", "/xml/polycom"):  # every dialect draws it
+            assert "No User" in gw.get_text(f"{prefix}/idle?ext=2103") and "2103" in gw.get_text(f"{prefix}/idle?ext=2103")
         assert gw.output().count("to station 2103") == 1, gw.output()[-3000:]  # the warning, once
     finally:
         closed.close()
