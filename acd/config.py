@@ -48,6 +48,7 @@ from .site import (
     Site,
     Station,
     User,
+    WallboardSettings,
 )
 
 Problem = tuple[str, str]  # (key path, reason)
@@ -323,6 +324,7 @@ class _SiteReader:
         http = self.http()
         reports = self.reports()
         caller_data = self.caller_data(stations, groups)
+        wallboard = self.wallboard()
         short_codes = self.short_codes(users, groups, not_ready, logout, wrapup)
         top.done()
         if self.problems:
@@ -341,6 +343,7 @@ class _SiteReader:
             http=http,
             reports=reports,
             caller_data=caller_data,
+            wallboard=wallboard,
             source=self.source,
         )
 
@@ -719,8 +722,9 @@ class _SiteReader:
                 t.problem("token", "may hold only letters, digits and - . _ ~ + / (then = padding): "
                                    "a bearer token as RFC 6750 2.1 sends it")
                 token = None
+        holder = t.text("token_holder")
         t.done()
-        return HttpSettings(token=token)
+        return HttpSettings(token=token, token_holder=holder)
 
     def reports(self) -> ReportSettings:
         """`[reports]`: the short-abandon threshold and the default service level threshold."""
@@ -834,6 +838,29 @@ class _SiteReader:
         return tuple(out)
 
     # -- end of [caller_data] --
+
+    def wallboard(self) -> WallboardSettings:
+        """`[wallboard]`: the amber and red thresholds of the wallboard's group figures."""
+        d = WallboardSettings()
+        t = self.top.table("wallboard")
+        if t is None:
+            return d
+        waiting_amber = _or(t.integer("waiting_amber", 1, 10_000), d.waiting_amber)
+        waiting_red = _or(t.integer("waiting_red", 1, 10_000), d.waiting_red)
+        lqt_amber = _or(t.integer("lqt_amber_seconds", 1, 86_400), d.lqt_amber_seconds)
+        lqt_red = _or(t.integer("lqt_red_seconds", 1, 86_400), d.lqt_red_seconds)
+        level_amber = _or(t.integer("service_level_amber", 0, 100), d.service_level_amber)
+        level_red = _or(t.integer("service_level_red", 0, 100), d.service_level_red)
+        # red is the worse end: more calls, a longer wait, a lower service level
+        if waiting_red < waiting_amber:
+            t.problem("waiting_red", f"must be at least waiting_amber ({waiting_amber}), not {waiting_red}")
+        if lqt_red < lqt_amber:
+            t.problem("lqt_red_seconds", f"must be at least lqt_amber_seconds ({lqt_amber}), not {lqt_red}")
+        if level_red > level_amber:
+            t.problem("service_level_red",
+                      f"must be at most service_level_amber ({level_amber}), not {level_red}")
+        t.done()
+        return WallboardSettings(waiting_amber, waiting_red, lqt_amber, lqt_red, level_amber, level_red)
 
     @staticmethod
     def digest_algorithms(t: _Table) -> tuple[str, ...] | None:

@@ -162,10 +162,13 @@ class HttpSettings:
     GET and HEAD needs `Authorization: Bearer <token>` (RFC 6750 2.1); `/xml/` stays open."""
 
     token: str | None = None  # None: the control API is open (the gateway warns at start-up)
+    # who holds the token: the `by` of the supervisor actions it authorises ("api" when unset)
+    token_holder: str | None = None
 
     def __repr__(self) -> str:
         # Keep the secret out of reprs, tracebacks and test failure messages.
-        return f"HttpSettings(token={'<set>' if self.token is not None else None})"
+        return (f"HttpSettings(token={'<set>' if self.token is not None else None}, "
+                f"token_holder={self.token_holder!r})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +180,19 @@ class ReportSettings:
     short_abandon_seconds: int = 5
     # a group's service level threshold unless the group sets its own
     service_level_seconds: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class WallboardSettings:
+    """When the wallboard (`GET /wallboard`) shows a group's figures amber or red (site file
+    `[wallboard]`): calls waiting and the longest wait at or above, service level at or below."""
+
+    waiting_amber: int = 3
+    waiting_red: int = 6
+    lqt_amber_seconds: int = 30
+    lqt_red_seconds: int = 60
+    service_level_amber: int = 80  # percent
+    service_level_red: int = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +235,7 @@ class Site:
     http: HttpSettings = field(default_factory=HttpSettings)
     reports: ReportSettings = field(default_factory=ReportSettings)
     caller_data: CallerDataSettings = field(default_factory=CallerDataSettings)  # issue 16
+    wallboard: WallboardSettings = field(default_factory=WallboardSettings)
     source: str = "<site>"  # file the site came from, for messages
 
     def station(self, extension: str) -> Station | None:

@@ -94,7 +94,14 @@ def format_site(site: Site) -> str:
     lines += ["[reports]", f"short_abandon_seconds = {r.short_abandon_seconds}",
               f"service_level_seconds = {r.service_level_seconds}", ""]
     if site.http.token is not None:  # no [http] table: the default, an open control API
-        lines += ["[http]", f"token = {q(site.http.token)}", ""]
+        lines += ["[http]", f"token = {q(site.http.token)}"]
+        if site.http.token_holder is not None:
+            lines.append(f"token_holder = {q(site.http.token_holder)}")
+        lines.append("")
+    w = site.wallboard
+    lines += ["[wallboard]"] + [f"{name} = {getattr(w, name)}" for name in (
+        "waiting_amber", "waiting_red", "lqt_amber_seconds", "lqt_red_seconds", "service_level_amber",
+        "service_level_red")] + [""]  # fmt: skip
     lines += _caller_data(site)
     for st in site.stations:
         lines += ["[[stations]]", f"extension = {q(st.extension)}"]

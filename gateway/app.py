@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from acdgate.acd.engine import Acd
+from acdgate.acd.live_board import BOARD_KINDS, LiveBoard
+from acdgate.acd.reports.intervals import day_start
 from acdgate.acd.site import Site
 from acdgate.acd.states import AgentState
 from acdgate.gateway import build
@@ -46,9 +48,11 @@ from acdgate.gateway.sip.transaction import TimerSettings
 from acdgate.gateway.sip.transaction_layer import TransactionLayer
 from acdgate.gateway.storage.journal_reader import read_journal
 from acdgate.gateway.storage.store import StateStore
+from acdgate.gateway.web.agent_actions import AgentActions
 from acdgate.gateway.web.call_data_api import CallDataResource
+from acdgate.gateway.web.event_stream import EventStream, LiveFeed
 from acdgate.gateway.web.health import Health, HealthResource, package_version
-from acdgate.gateway.web.http_api import make_site
+from acdgate.gateway.web.http_api import LiveChildren, make_site
 from acdgate.gateway.web.metrics import (
     CallCounters,
     GroupSample,
@@ -65,6 +69,7 @@ from acdgate.gateway.web.phone_xml import (
 )
 from acdgate.gateway.web.report_api import Reports
 from acdgate.gateway.web.screen_push import ScreenPush
+from acdgate.gateway.web.wallboard_page import WallboardPage
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
@@ -130,6 +135,7 @@ class Gateway:
         self.acd_service.listeners.append(self.call_counters)
         self.metrics = make_registry(self, self.call_counters)
         # -- end of /metrics and /api/health --
+        self.live_feed: LiveFeed | None = None  # the wallboard's event stream, with the HTTP API
 
     def listen(self, bind: str, sip_port: int, http_port: int | None, *,
                tls_port: int | None = None, tls_context: Any = None) -> None:
@@ -164,9 +170,12 @@ class Gateway:
             reports = Reports(self.reactor, self.site,
                               lambda end, kinds: read_journal(db_path, end=end, kinds=kinds))
             # -- end of archived reports --
+            # -- real time (issue 17): /wallboard, /api/events, agent-state actions --
+            self.live_feed, live = _live(self.reactor, self.site, self.acd_service, db_path)
+            # -- end of real time --
             self.http_site = make_site(
                 self, extra_children={b"xml": phones, b"metrics": MetricsResource(self.metrics)},
-                calls=self.supervision, token=token, reports=reports,
+                calls=self.supervision, token=token, reports=reports, live=live,
                 api_children={b"health": HealthResource(self), b"openapi.json": OpenApiResource(),
                               # -- caller data (issue 16): /api/calls/<id>/data --
                               b"calls": CallDataResource(self.routed_calls)})
@@ -240,6 +249,8 @@ class Gateway:
         if self.calls is not None:
             self.calls.stop()
         self.acd_service.stop()
+        if self.live_feed is not None:
+            self.live_feed.close()
         self.feature_sync.stop()
         self.supervision.stop()
         self.sip_service.stop()
@@ -374,6 +385,21 @@ class Gateway:
             h323_listening=self.ras_port is not None and not self.stopping,
             stopping=self.stopping,
         )
+
+
+# -- real time (issue 17) --
+def _live(reactor: Any, site: Site, service: AcdService, db_path: Path) -> tuple[LiveFeed, LiveChildren]:
+    """The live board (today's figures so far read from the journal once, at start-up), fed by
+    every commit of the ACD service before any other listener sees it; the page, the stream
+    and the agent-state actions on it."""
+    now = reactor.seconds()
+    today = day_start(now)
+    history = (r for r in read_journal(db_path, end=now, kinds=BOARD_KINDS) if float(r["at"]) >= today)
+    feed = LiveFeed(reactor, LiveBoard(site, service.acd, now, history))
+    service.listeners.insert(0, feed.publish)
+    by = (site.http.token_holder or "api") if site.http.token is not None else "api"
+    return feed, LiveChildren(WallboardPage(site), EventStream(feed), AgentActions(service, by))
+# -- end of real time --
 
 
 def _h323_row(r: Registration, now: float) -> dict[str, Any]:

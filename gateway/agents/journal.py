@@ -86,6 +86,20 @@ class CallDataAdded(JournalRecord):
     fields: DataFields
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SupervisorActed(JournalRecord):
+    """A supervisor action on an agent through the HTTP API (issue 17): who asked (`by`), what,
+    and the answer given (`status` 200/202, or 409 when the ACD refused it)."""
+
+    by: str  # the [http] token's holder, or "api"
+    user_id: str
+    action: str  # logout | not-ready | ready | group-enable | group-disable
+    reason_code: int | None
+    group: str | None
+    status: int
+    result: str
+
+
 def to_record(record: JournalRecord) -> dict[str, Any]:
     """The flat JSON-able dict the store keeps: `{"type": "FeatureUsed", "at": ..., ...}`."""
     flat: dict[str, Any] = {"type": type(record).__name__}
@@ -95,4 +109,5 @@ def to_record(record: JournalRecord) -> dict[str, Any]:
     return flat
 
 
-__all__ = ["CallDataAdded", "CallMediaStats", "CallTransferred", "FeatureUsed", "JournalRecord", "RecordingStarted", "to_record"]
+__all__ = ["CallDataAdded", "CallMediaStats", "CallTransferred", "FeatureUsed", "JournalRecord",
+           "RecordingStarted", "SupervisorActed", "to_record"]
