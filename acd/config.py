@@ -18,6 +18,14 @@ import tomllib
 from collections.abc import Sequence
 from typing import Any
 
+from .caller_data import (
+    MAX_KEY_CHARS,
+    CallerDataSettings,
+    Layout,
+    LayoutField,
+    PushKind,
+    PushTarget,
+)
 from .feature_levels import FeatureLevel
 from .languages import Language, parse_language
 from .login_names import keypad_clashes, login_name_problem
@@ -48,6 +56,8 @@ from .site import (
 Problem = tuple[str, str]  # (key path, reason)
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
+_HEADER_NAME = re.compile(r"[A-Za-z0-9.!%*_+`'~-]{1,64}\Z")  # RFC 3261 25.1: token
+MAX_CAPTURED_HEADERS = 16
 _TOML_POSITION = re.compile(r"\s*\((at line (\d+), column (\d+)|at end of document)\)\Z")
 _DAY = 86400
 AGENT_NOTICES = ("none", "recording", "monitoring", "both")  # Policy.agent_notice
@@ -315,6 +325,7 @@ class _SiteReader:
         sip = self.sip()
         http = self.http()
         reports = self.reports()
+        caller_data = self.caller_data(stations, groups)
         wallboard = self.wallboard()
         short_codes = self.short_codes(users, groups, not_ready, logout, wrapup)
         top.done()
@@ -333,6 +344,7 @@ class _SiteReader:
             sip=sip,
             http=http,
             reports=reports,
+            caller_data=caller_data,
             wallboard=wallboard,
             source=self.source,
         )
@@ -738,6 +750,105 @@ class _SiteReader:
             short_abandon_seconds=_or(short, d.short_abandon_seconds),
             service_level_seconds=_or(level, d.service_level_seconds),
         )
+
+    # -- [caller_data] (issue 16): captured headers, Caller Data layouts, pushed stations --
+
+    def caller_data(self, stations: list[Station], groups: list[Group]) -> CallerDataSettings:
+        """`[caller_data]`: `headers`, `default_layout`, `[[caller_data.layouts]]` (name,
+        fields = [{label, key}], groups) and `[[caller_data.push]]` (station, kind, url, ...)."""
+        t = self.top.table("caller_data")
+        if t is None:
+            return CallerDataSettings()
+        headers = self.captured_headers(t)
+        layouts = self.layouts(t, {g.number for g in groups})
+        default = t.text("default_layout")
+        if default is not None and all(layout.name != default for layout in layouts):
+            t.problem("default_layout", f"no layout named {default!r}")
+            default = None
+        push = self.push_targets(t, {s.extension for s in stations})
+        t.done()
+        return CallerDataSettings(headers=headers, layouts=layouts, default_layout=default, push=push)
+
+    @staticmethod
+    def captured_headers(t: _Table) -> tuple[str, ...]:
+        value = t.value("headers", False)
+        if value is None:
+            return ()
+        if not isinstance(value, list) or len(value) > MAX_CAPTURED_HEADERS:
+            t.problem("headers", f"must be an array of at most {MAX_CAPTURED_HEADERS} header names")
+            return ()
+        out: list[str] = []
+        for i, item in enumerate(value):
+            item_key = f"{t.key('headers')}[{i}]"
+            if not isinstance(item, str) or not _HEADER_NAME.match(item):
+                t.problems.append((item_key, f"must be a SIP header name (a token of 1-64 characters), not {item!r}"))
+            elif item.lower() in (h.lower() for h in out):
+                t.problems.append((item_key, f"{item} is listed twice"))
+            else:
+                out.append(item)
+        return tuple(out)
+
+    @staticmethod
+    def layouts(t: _Table, group_numbers: set[str]) -> tuple[Layout, ...]:
+        out: list[Layout] = []
+        group_layouts: dict[str, str] = {}  # group -> key path of the layout that has it
+        for lt in t.tables("layouts"):
+            name = lt.text("name", required=True) or ""
+            if name and any(layout.name == name for layout in out):
+                lt.problem("name", f"{name!r} is already a layout's name")
+            fields: list[LayoutField] = []
+            for ft in lt.tables("fields"):
+                label = ft.text("label", required=True)
+                key = ft.text("key", required=True)
+                if key is not None and len(key) > MAX_KEY_CHARS:
+                    ft.problem("key", f"at most {MAX_KEY_CHARS} characters")
+                    key = None
+                ft.done()
+                if label is not None and key is not None:
+                    fields.append(LayoutField(label, key))
+            if "fields" not in lt.data:
+                lt.problem("fields", "required")
+            layout_groups = []
+            for key_path, number in lt.numbers("groups"):
+                if number not in group_numbers:
+                    t.problems.append((key_path, f"no group {number}"))
+                elif number in group_layouts:
+                    t.problems.append((key_path, f"group {number} already has the layout of {group_layouts[number]}"))
+                else:
+                    group_layouts[number] = lt.path
+                    layout_groups.append(number)
+            lt.done()
+            out.append(Layout(name, tuple(fields), tuple(layout_groups)))
+        return tuple(out)
+
+    @staticmethod
+    def push_targets(t: _Table, extensions: set[str]) -> tuple[PushTarget, ...]:
+        out: list[PushTarget] = []
+        for pt in t.tables("push"):
+            station = pt.number_text("station", required=True) or ""
+            if station and station not in extensions:
+                pt.problem("station", f"no station {station}")
+            elif station and any(p.station == station for p in out):
+                pt.problem("station", f"station {station} is already pushed to")
+            kind_text = pt.text("kind", required=True)
+            kind = None
+            if kind_text is not None:
+                try:
+                    kind = PushKind(kind_text)
+                except ValueError:
+                    pt.problem("kind", "must be one of " + ", ".join(k.value for k in PushKind) + f", not {kind_text!r}")
+            url = pt.text("url", required=True)
+            if url is not None and not re.match(r"https?://[^/\s]+(/\S*)?\Z", url):
+                pt.problem("url", f"must be an http:// or https:// URL, not {url!r}")
+                url = None
+            username = pt.text("username", empty_ok=True) or ""
+            password = pt.text("password", empty_ok=True) or ""
+            pt.done()
+            if station and kind is not None and url is not None:
+                out.append(PushTarget(station, kind, url, username, password))
+        return tuple(out)
+
+    # -- end of [caller_data] --
 
     def wallboard(self) -> WallboardSettings:
         """`[wallboard]`: the amber and red thresholds of the wallboard's group figures."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from acdgate.acd.caller_data import CallerDataSettings
+
 from .feature_levels import FeatureLevel
 from .languages import DEFAULT_LANGUAGE, Language, choose_language
 
@@ -242,6 +244,7 @@ class Site:
     sip: SipSettings = field(default_factory=SipSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     reports: ReportSettings = field(default_factory=ReportSettings)
+    caller_data: CallerDataSettings = field(default_factory=CallerDataSettings)  # issue 16
     wallboard: WallboardSettings = field(default_factory=WallboardSettings)
     source: str = "<site>"  # file the site came from, for messages
 

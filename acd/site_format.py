@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from .caller_data import CallerDataSettings
 from .config import key_path
 from .site import Site
 
@@ -20,6 +21,26 @@ def _toml_string(s: str) -> str:
 
 def _toml_strings(items: Sequence[str]) -> str:
     return "[" + ", ".join(_toml_string(s) for s in items) + "]"
+
+
+def _caller_data(site: Site) -> list[str]:
+    """`[caller_data]` (issue 16), or nothing for the default (no table)."""
+    c = site.caller_data
+    if c == CallerDataSettings():
+        return []
+    q = _toml_string
+    lines = ["[caller_data]", f"headers = {_toml_strings(c.headers)}"]
+    if c.default_layout is not None:
+        lines.append(f"default_layout = {q(c.default_layout)}")
+    lines.append("")
+    for layout in c.layouts:
+        fields = ", ".join(f"{{label = {q(f.label)}, key = {q(f.key)}}}" for f in layout.fields)
+        lines += ["[[caller_data.layouts]]", f"name = {q(layout.name)}", f"fields = [{fields}]",
+                  f"groups = {_toml_strings(layout.groups)}", ""]
+    for push in c.push:
+        lines += ["[[caller_data.push]]", f"station = {q(push.station)}", f"kind = {q(push.kind.value)}",
+                  f"url = {q(push.url)}", f"username = {q(push.username)}", f"password = {q(push.password)}", ""]
+    return lines
 
 
 def format_site(site: Site) -> str:
@@ -83,6 +104,7 @@ def format_site(site: Site) -> str:
     lines += ["[wallboard]"] + [f"{name} = {getattr(w, name)}" for name in (
         "waiting_amber", "waiting_red", "lqt_amber_seconds", "lqt_red_seconds", "service_level_amber",
         "service_level_red")] + [""]  # fmt: skip
+    lines += _caller_data(site)
     for st in site.stations:
         lines += ["[[stations]]", f"extension = {q(st.extension)}"]
         lines += [f"sip_username = {q(st.sip_username)}", f"sip_password = {q(st.sip_password)}"]

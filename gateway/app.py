@@ -49,6 +49,7 @@ from acdgate.gateway.sip.transaction_layer import TransactionLayer
 from acdgate.gateway.storage.journal_reader import read_journal
 from acdgate.gateway.storage.store import StateStore
 from acdgate.gateway.web.agent_actions import AgentActions
+from acdgate.gateway.web.call_data_api import CallDataResource
 from acdgate.gateway.web.event_stream import EventStream, LiveFeed
 from acdgate.gateway.web.health import Health, HealthResource, package_version
 from acdgate.gateway.web.http_api import LiveChildren, make_site
@@ -67,6 +68,7 @@ from acdgate.gateway.web.phone_xml import (
     station_by_registration,
 )
 from acdgate.gateway.web.report_api import Reports
+from acdgate.gateway.web.screen_push import ScreenPush
 from acdgate.gateway.web.wallboard_page import WallboardPage
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort
@@ -116,6 +118,7 @@ class Gateway:
         # -- end of feature keys --
         self.sip_port = 0
         self.calls: CallDispatcher | None = None
+        self.screen_push: ScreenPush | None = None  # made by listen when the site pushes to phones
         self.tls_port: int | None = None
         self.http_port: IListeningPort | None = None
         self.http_site: server.Site | None = None  # what http_port serves
@@ -150,6 +153,9 @@ class Gateway:
         self.calls = CallDispatcher(self.reactor, self.site, self.sip_service, self.stack, self.features,
                                     ports, bind, context.legs, calls=self.direct_calls, routed=self.routed_calls)
         # -- end of calls --
+        # -- caller data (issue 16): the Caller Data screen reads the routed calls' data --
+        self.phone_agent.call_data = self.routed_calls.data_of
+        # -- end of caller data --
         # -- recording and supervisor intervention (issue 6) --
         self.supervision.attach(self.routed_calls, context.legs)
         self.features.call_features = self.supervision
@@ -170,8 +176,17 @@ class Gateway:
             self.http_site = make_site(
                 self, extra_children={b"xml": phones, b"metrics": MetricsResource(self.metrics)},
                 calls=self.supervision, token=token, reports=reports, live=live,
-                api_children={b"health": HealthResource(self), b"openapi.json": OpenApiResource()})
+                api_children={b"health": HealthResource(self), b"openapi.json": OpenApiResource(),
+                              # -- caller data (issue 16): /api/calls/<id>/data --
+                              b"calls": CallDataResource(self.routed_calls)})
             self.http_port = self.reactor.listenTCP(http_port, self.http_site, interface=bind)
+            # -- screen push (issue 16): Caller Data on an offer, "No User" on a logoff --
+            if self.site.caller_data.push:
+                served: Any = self.http_port.getHost()
+                self.screen_push = ScreenPush(self.reactor, self.site,
+                                              f"http://{_advertised_host(bind)}:{int(served.port)}")
+                self.acd_service.listeners.append(self.screen_push.on_events)
+            # -- end of screen push --
             if token is None:
                 address: Any = self.http_port.getHost()
                 log.warn("the HTTP control API on {bind}:{port} is open: anyone who reaches it can run "

@@ -1,9 +1,10 @@
 """What the gateway itself writes into the journal, beside the ACD's events.
 
 A short code's outcome (`FeatureUsed`), a finished call's RTP statistics per leg
-(`CallMediaStats`), a blind transfer (`CallTransferred`), a recording's start
-(`RecordingStarted`, both read by the reports of acd/reports) and an action the agent's
-feature level lacks (`FeatureLevelRefused`) are typed records here; `AcdService.journal` commits them, serialised
+(`CallMediaStats`), a routed call's enterprise data (`CallDataAdded`), a blind transfer
+(`CallTransferred`), a recording's start (`RecordingStarted`, both read by the reports of
+acd/reports) and an action the agent's feature level lacks (`FeatureLevelRefused`) are typed
+records here; `AcdService.journal` commits them, serialised
 by `to_record` into the same flat JSON shape as the ACD's events:
 `{"type": <class name>, "at": ..., field: value, ...}`, enums as their values.
 """
@@ -14,6 +15,7 @@ from dataclasses import dataclass, fields
 from enum import Enum
 from typing import Any
 
+from acdgate.acd.caller_data import DataFields, DataSource
 from acdgate.acd.feature_levels import FeatureLevel, LevelFeature
 from acdgate.acd.site import Feature
 
@@ -78,6 +80,16 @@ class RecordingStarted(JournalRecord):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CallDataAdded(JournalRecord):
+    """Enterprise data for a routed call (issue 16): from the incoming call's headers (`sip`)
+    or from `POST /api/calls/<id>/data` (`api`); later fields of the same key replace earlier."""
+
+    call_id: str
+    source: DataSource
+    fields: DataFields
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SupervisorActed(JournalRecord):
     """A supervisor action on an agent through the HTTP API (issue 17): who asked (`by`), what,
     and the answer given (`status` 200/202, or 409 when the ACD refused it)."""
@@ -112,5 +124,5 @@ def to_record(record: JournalRecord) -> dict[str, Any]:
     return flat
 
 
-__all__ = ["CallMediaStats", "CallTransferred", "FeatureLevelRefused", "FeatureUsed", "JournalRecord",
+__all__ = ["CallDataAdded", "CallMediaStats", "CallTransferred", "FeatureLevelRefused", "FeatureUsed", "JournalRecord",
            "RecordingStarted", "SupervisorActed", "to_record"]

@@ -11,7 +11,8 @@ Bridge to a `conference.Conference` until the supervisor hangs up (or changes mo
 HTTP); intercept moves the caller to the supervisor's leg, hangs up the agent's leg and
 ends the call in the ACD for the agent (CallEnded, wrap-up as usual). The supervisor's own
 leg is a call of the supervisor's station for the ACD (issue 16), from the ring or the join
-until it ends: a supervisor logged on as an agent is Talking meanwhile, and offered nothing.
+until it ends: a supervisor logged on as an agent is Talking meanwhile, and offered nothing;
+the station's busy lamps show it too (ringing, on the call, ended).
 
 Notification (site `policy.agent_notice`, `policy.notice_beep`): the agent's phone status
 line shows `Rec`, `Mon` or `Rec/Mon` (agent-initiated recording always shows `Rec`), and a
@@ -47,6 +48,7 @@ from acdgate.gateway.legs.sip_uas import SipLeg
 from acdgate.gateway.media.conference import Conference
 from acdgate.gateway.media.recordings import RecordingArchive
 from acdgate.gateway.media.session import MediaSession
+from acdgate.gateway.presence.dialog_info import DialogState, Direction
 from twisted.logger import Logger
 
 log = Logger(namespace="acdgate.supervision")
@@ -81,6 +83,7 @@ class Supervision(LegOwner):
         self._beeping: dict[str, Conference] = {}  # call id -> short caller+agent mix for a beep
         self._beep_again: dict[str, Any] = {}  # call id -> the DelayedCall of its next beep
         self._acd_parts: dict[str, str] = {}  # supervisor leg's Call-ID -> its station, for the ACD
+        self._blf_parts: dict[str, tuple[str, CallDirection]] = {}  # the same, for busy lamps (issue 16)
 
     def attach(self, routed: RoutedCalls, legs: LegRegistry) -> None:
         """Work on these routed calls (and record them into our archive); register the legs
@@ -243,6 +246,7 @@ class Supervision(LegOwner):
             if found.ended or found.intervention is not intervention:
                 leg.hangup()
                 return
+            self._blf(leg_call_id(leg), DialogState.CONFIRMED)
             if leg_call_id(leg) in self._acd_parts:
                 self.acd.execute(cmd.DirectCallAnswered(leg_call_id(leg)))
             self._connect(found, intervention)
@@ -435,6 +439,10 @@ class Supervision(LegOwner):
         if station is None:
             return
         call_id = leg_call_id(leg)
+        # busy lamps (RFC 4235): the supervisor's station is on this call, as it is for the ACD
+        self._blf_parts[call_id] = (station, direction)
+        self._blf(call_id, DialogState.CONFIRMED if answered else DialogState.EARLY)
+        intervention.on_closed = lambda: self._acd_part_ended(leg)
         events = self.acd.execute(cmd.DirectCallStarted(call_id, station, dnis=intervention.mode.value,
                                                         direction=direction))
         if any(isinstance(e, CommandRejected) for e in events):
@@ -442,9 +450,20 @@ class Supervision(LegOwner):
         self._acd_parts[call_id] = station
         if answered:
             self.acd.execute(cmd.DirectCallAnswered(call_id))
-        intervention.on_closed = lambda: self._acd_part_ended(leg)
+
+    def _blf(self, call_id: str, state: DialogState) -> None:
+        found = self._blf_parts.get(call_id)
+        states = self.routed.dialog_states if self.routed is not None else None
+        if found is None or states is None:
+            return
+        station, direction = found
+        states.set(station, state, call_id,
+                   Direction.INITIATOR if direction is CallDirection.OUTGOING else Direction.RECIPIENT)
+        if state is DialogState.TERMINATED:
+            del self._blf_parts[call_id]
 
     def _acd_part_ended(self, leg: SipLeg | OutgoingSipLeg) -> None:
+        self._blf(leg_call_id(leg), DialogState.TERMINATED)
         station = self._acd_parts.pop(leg_call_id(leg), None)
         if station is not None:
             self.acd.execute(cmd.DirectCallEnded(leg_call_id(leg), station=station))

@@ -34,6 +34,11 @@ def _ok(description: str, schema: dict[str, Any]) -> dict[str, Any]:
 _ERROR = {"description": "refused, with the reason", "content": _json_content(_ref("Error"))}
 
 SCHEMAS: dict[str, Any] = {
+    "CallData": {
+        "type": "object", "required": ["call_id", "data"],
+        "properties": {"call_id": {"type": "string"},
+                       "data": {"type": "object", "additionalProperties": {"type": "string"}}},
+    },
     "Error": {
         "type": "object", "required": ["error"],
         "properties": {"error": {"type": "string"}},
@@ -234,6 +239,9 @@ _REPORT_PARAMETERS = [
 _REPORT_REFUSED = {"description": "a query parameter it cannot use, saying which and why",
                    "content": _json_content(_ref("Error"))}
 
+_CALL_PARAMETER = {"name": "call", "in": "path", "required": True, "schema": {"type": "string"},
+                   "description": "the caller's SIP Call-ID, percent-encoded"}
+
 # One entry per (path, method) that http_api serves under /api.
 PATHS: dict[str, Any] = {
     "/api": {"get": {
@@ -300,6 +308,28 @@ PATHS: dict[str, Any] = {
             "503": _ok("it cannot: the state store is not writable, or it is stopping", _ref("Health")),
         },
     }},
+    # -- caller data (issue 16) --
+    "/api/calls/{call}/data": {
+        "get": {
+            "operationId": "callData", "summary": "A routed call's enterprise data (headers and API)",
+            "parameters": [_CALL_PARAMETER],
+            "responses": {"200": _ok("the call's fields", _ref("CallData")), "404": _ERROR},
+        },
+        "post": {
+            "operationId": "addCallData",
+            "summary": "Add fields to a routed call's enterprise data (needs the bearer token when the site sets one)",
+            "parameters": [_CALL_PARAMETER],
+            "requestBody": {"required": True, "content": _json_content(
+                {"type": "object", "maxProperties": 32, "additionalProperties": {"type": "string", "maxLength": 256}})},
+            "security": [{}, {"bearer": []}],
+            "responses": {
+                "200": _ok("the call's fields now", _ref("CallData")),
+                "400": _ERROR,
+                "401": {"description": "no or a wrong bearer token (RFC 6750)", "content": _json_content(_ref("Error"))},
+                "404": _ERROR,
+            },
+        },
+    },
     "/api/openapi.json": {"get": {
         "operationId": "openapi", "summary": "This description",
         "responses": {"200": _ok("OpenAPI 3.1", {"type": "object", "required": ["openapi", "paths"]})},

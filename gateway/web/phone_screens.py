@@ -52,6 +52,7 @@ class Page(StrEnum):
     SET = "set"  # executes `to=<MenuChoice>` with `reason=`/`wrapup=`
     RECORD = "record"  # `on=1` starts, `on=0` stops agent-initiated recording
     OWED = "owed"  # gives `wrapup=` for the routed call that has ended (the code is owed)
+    IDLE = "idle"  # "No User" and the extension, or the agent's home screen (issue 16)
 
 
 class FieldKind(StrEnum):
@@ -153,6 +154,7 @@ class CallerData:
     dnis: str
     data: tuple[tuple[str, str], ...] = ()
     routed: bool = True
+    group: str = ""  # the group that routed it: its Caller Data layout (issue 16)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from gettext import NullTranslations
 from typing import Any
 
 from acdgate.acd.agents import AgentView
+from acdgate.acd.caller_data import DataFields
 from acdgate.acd.code_prompts import wrapup_owed
 from acdgate.acd.commands import Command, GiveWrapupCode, Login, Logout, SetState
 from acdgate.acd.events import (
@@ -45,6 +46,7 @@ from acdgate.gateway.agents.acd_service import AcdService
 from acdgate.gateway.i18n.catalogs import N_, translations
 from acdgate.gateway.sip.registrar import Registrar
 from acdgate.gateway.web import charsets, cisco_xml, polycom_xhtml, yealink_xml
+from acdgate.gateway.web.caller_data_screen import laid_out, no_user_screen
 from acdgate.gateway.web.phone_screens import (
     CHOICE_LABELS,
     AgentScreenState,
@@ -102,7 +104,7 @@ class CallerBook:
         """An `AcdService` listener."""
         for e in events:
             if isinstance(e, OfferCall):
-                self._by_user[e.user_id] = CallerData(e.call_id, e.ani, e.dnis, e.data)
+                self._by_user[e.user_id] = CallerData(e.call_id, e.ani, e.dnis, e.data, group=e.group)
             elif isinstance(e, StateChanged) and e.new not in ON_CALL:
                 self._by_user.pop(e.user_id, None)
 
@@ -172,6 +174,8 @@ class PhoneAgentService:
         self._flags = recording_flags
         self._recording = recording_control
         self.callers = CallerBook()
+        # the enterprise data of a routed call now (RoutedCalls.data_of, set once calls are served)
+        self.call_data: Callable[[str], DataFields | None] | None = None
         self.forced = ForcedLogins()
         acd_service.listeners.append(self.callers.on_events)
         self._pages: dict[Page, PageHandler] = {
@@ -187,6 +191,7 @@ class PhoneAgentService:
             Page.SET: self._agent_page(self._set),
             Page.RECORD: self._agent_page(self._record),
             Page.OWED: self._agent_page(self._owed, asks_owed=False),
+            Page.IDLE: self._idle,
         }
 
     def is_station(self, extension: str) -> bool:
@@ -284,7 +289,7 @@ class PhoneAgentService:
         s = self._screen_state(view, tr)
         call = self.callers.for_agent(view)
         if call is not None and call.routed:  # guide: caller data shows throughout the call
-            return caller_data(links, s, call)
+            return self._caller_data(links, s, call)
         if wrapup_owed(view) and self.site.wrapup_codes:  # guide: wrap-up data after the call
             return owed_wrapup_menu(links, s, self.site.wrapup_codes)
         return self._stats(links, s, args)
@@ -372,7 +377,23 @@ class PhoneAgentService:
         return skill_stats(links, s, rows)
 
     def _cdata(self, links: Links, s: AgentScreenState, args: Mapping[str, str]) -> Screen:
-        return caller_data(links, s, self.callers.for_agent(s.view))
+        return self._caller_data(links, s, self.callers.for_agent(s.view))
+
+    # -- caller data layouts and the idle screen (issue 16) -------------------------------
+
+    def _caller_data(self, links: Links, s: AgentScreenState, call: CallerData | None) -> Screen:
+        """The Caller Data screen in the layout of the call's group, with its data now."""
+        data = self.call_data(call.call_id) if call is not None and self.call_data is not None else None
+        return laid_out(caller_data(links, s, call), call, self.site, data)
+
+    def _idle(self, links: Links, args: Mapping[str, str]) -> Screen:
+        """"No User" and the extension when nobody is logged on (what a phone is pushed after a
+        logoff, or fetches as its idle URL); else the agent's home screen."""
+        if not links.ext:
+            return login_screen(links)
+        if self._service.acd.agent_at_station(links.ext) is None:
+            return no_user_screen(links)
+        return self._home(links, args)
 
     def _state_menu(self, links: Links, s: AgentScreenState, args: Mapping[str, str]) -> Screen:
         return change_state_menu(

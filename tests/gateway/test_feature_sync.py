@@ -21,7 +21,12 @@ from acdgate.acd.commands import Login, SetState
 from acdgate.acd.site import Site
 from acdgate.acd.states import AgentState
 from acdgate.gateway.agents.acd_service import AcdService
-from acdgate.gateway.presence.dialog_info import DialogState, DialogStates, parse_dialog_info
+from acdgate.gateway.presence.dialog_info import (
+    DialogState,
+    DialogStates,
+    Direction,
+    parse_dialog_info,
+)
 from acdgate.gateway.presence.feature_event_xml import (
     AgentEvent,
     AgentEventKind,
@@ -323,7 +328,10 @@ async def test_busy_lamp_field(rig: Rig) -> None:
     assert [d.state for d in parse_dialog_info((await supervisor.notify()).body).dialogs] == [DialogState.CONFIRMED]
     rig.dialogs.set("2101", "terminated", "call-1")
     info = parse_dialog_info((await supervisor.notify()).body)
-    assert info.version == 3 and info.dialogs == ()
+    # RFC 4235 3.7.1: the watcher is told the dialog ended (as it was: a recipient), then it is gone
+    assert info.version == 3 and [(d.state, d.direction) for d in info.dialogs] == [
+        (DialogState.TERMINATED, Direction.RECIPIENT)]
+    assert rig.dialogs.dialogs("2101") == ()
     rig.dialogs.set("2102", "early", "call-2")  # another station: nothing for this BLF
     assert len(supervisor.notifies.pending) == 0
 
