@@ -9,6 +9,7 @@ the IP Office tip's "No User" with the station's extension, and a key to log on 
 from __future__ import annotations
 
 from dataclasses import replace
+from gettext import NullTranslations
 
 from acdgate.acd.caller_data import BuiltinKey, DataFields, screen_lines
 from acdgate.acd.site import Site
@@ -33,11 +34,12 @@ def laid_out(screen: TextScreen, call: CallerData | None, site: Site, data: Data
     return replace(screen, lines=screen_lines(layout, builtins, call.data if data is None else data))
 
 
-def no_user_screen(links: Links) -> TextScreen:
-    """The station with nobody logged on: "No User" and its extension; Login opens the form."""
+def no_user_screen(links: Links, tr: NullTranslations) -> TextScreen:
+    """The station with nobody logged on: "No User" (the tip's words, as the guide shows them
+    in every language) and its extension; Login opens the form."""
     return TextScreen(
         title=f"{NO_USER} {links.ext}",
         status="",
-        lines=(NO_USER, f"Extension {links.ext}"),
-        soft_keys=(SoftKey("Login", links.url(Page.LOGIN)), SoftKey("Exit", Key.EXIT)),
+        lines=(NO_USER, f"{tr.gettext('Extension')} {links.ext}"),
+        soft_keys=(SoftKey(tr.gettext("Login"), links.url(Page.LOGIN)), SoftKey(tr.gettext("Exit"), Key.EXIT)),
     )

@@ -386,14 +386,14 @@ class PhoneAgentService:
         data = self.call_data(call.call_id) if call is not None and self.call_data is not None else None
         return laid_out(caller_data(links, s, call), call, self.site, data)
 
-    def _idle(self, links: Links, args: Mapping[str, str]) -> Screen:
+    def _idle(self, links: Links, args: Mapping[str, str], tr: NullTranslations) -> Screen:
         """"No User" and the extension when nobody is logged on (what a phone is pushed after a
         logoff, or fetches as its idle URL); else the agent's home screen."""
         if not links.ext:
-            return login_screen(links)
+            return login_screen(links, tr=tr)
         if self._service.acd.agent_at_station(links.ext) is None:
-            return no_user_screen(links)
-        return self._home(links, args)
+            return no_user_screen(links, tr)
+        return self._home(links, args, tr)
 
     def _state_menu(self, links: Links, s: AgentScreenState, args: Mapping[str, str]) -> Screen:
         return change_state_menu(
