@@ -155,7 +155,7 @@ class SipService:
             self.stack.respond(request, 501, "Unknown Method", headers=[("Allow", self.allow)])
 
     # the methods `take_statelessly` may take: the stack offers it no other request
-    stateless_methods = frozenset({"REGISTER"})
+    stateless_methods = frozenset({"REGISTER", "INVITE"})
 
     def take_statelessly(self, request: Request, incoming: Incoming) -> bool:
         """Answer a REGISTER without a server transaction (RFC 3261 8.2.7), as Kamailio's
@@ -164,8 +164,10 @@ class SipService:
         A registration is two REGISTERs, and a transaction for each (with its 32 s Timer J)
         was a tenth of a registration's CPU. The challenge to a REGISTER without credentials
         goes out at once, without the registrar's bookkeeping objects; the rest goes through
-        `handle_register` and group commit like any REGISTER.
+        `handle_register` and group commit like any REGISTER. INVITEs: see `_take_invite`.
         """
+        if request.method == "INVITE":
+            return self._take_invite(request, incoming)
         if request.method != "REGISTER" or "REGISTER" in self.handlers:
             return False
         assert self.stack is not None
@@ -175,6 +177,28 @@ class SipService:
             self.stack.reply_statelessly(incoming, challenge)
             return True
         self._register(request, incoming)
+        return True
+
+    def _take_invite(self, request: Request, incoming: Incoming) -> bool:
+        """An INVITE from a blocked source is dropped (no 100 Trying, no answer at all), and a
+        new INVITE without credentials is challenged statelessly: one 401 per INVITE received,
+        never retransmitted (a stateless UAS may answer so, RFC 3261 8.2.7; the 401 is the same
+        for the same request), counted toward the source's throttle. The rest gets a server
+        transaction and goes to the INVITE handler."""
+        if "INVITE" not in self.handlers:
+            return False
+        now = self.reactor.seconds()
+        if self.registrar.throttle.blocked(incoming.source[0], now):
+            return True  # nothing at all: no amplification, no confirmation of the block
+        if "Authorization" in request.headers or "Proxy-Authorization" in request.headers:
+            return False
+        try:
+            to = request.to_addr
+        except ValueError:
+            return False  # the handler answers the malformed request
+        if to is not None and to.tag is not None:
+            return False  # in a dialog: not authenticated again here
+        self._deliver(request, incoming, self.registrar.unauthenticated(request, incoming.source, now))
         return True
 
     def take_scanned_register(self, scan: RegisterScan, incoming: Incoming) -> bool:
@@ -311,11 +335,13 @@ class SipService:
         peer = f"{incoming.source[0]}:{incoming.source[1]}"
         if result.auth_failure is not None:
             f = result.auth_failure
-            log.warn("{method} auth failure from {peer}: user {user!r}: {reason} (Call-ID {call_id})",
-                     method=request.method, peer=peer, user=f.username, reason=f.reason, call_id=request.call_id)
+            log.debug("{method} auth failure from {peer}: user {user!r}: {reason} (Call-ID {call_id})",
+                      method=request.method, peer=peer, user=f.username, reason=f.reason, call_id=request.call_id)
+            self._report_throttle()
         if result.drop:
-            log.warn("{method} from blocked source {peer} dropped (Call-ID {call_id})",
-                     method=request.method, peer=peer, call_id=request.call_id)
+            log.debug("{method} from blocked source {peer} dropped (Call-ID {call_id})",
+                      method=request.method, peer=peer, call_id=request.call_id)
+            self._report_throttle()
             return
         result.response.headers.add("Server", USER_AGENT)
         if result.delay > 0:
@@ -323,6 +349,18 @@ class SipService:
             self._delayed.add(call)
         else:
             self._answer(incoming, result.response)
+
+    def _report_throttle(self) -> None:
+        """One line per interval on authentication failures, not one per guess."""
+        report = self.registrar.throttle.report(self.reactor.seconds())
+        if report is None:
+            return
+        log.warn(
+            "SIP authentication: {failures} failure(s), {refused} attempt(s) on held accounts refused, "
+            "{blocks} source(s) blocked, from {sources} source(s) in {seconds:.0f} s; most tried: {accounts}",
+            failures=report.failures, refused=report.refused, blocks=report.blocks, sources=report.sources,
+            seconds=self.reactor.seconds() - report.since, accounts=", ".join(report.accounts) or "-",
+        )
 
     def _send_later(self, incoming: Incoming, response: Response) -> None:
         self._delayed = {c for c in self._delayed if c.active()}
