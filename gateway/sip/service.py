@@ -364,6 +364,8 @@ class SipService:
 
     def _send_later(self, incoming: Incoming, response: Response) -> None:
         self._delayed = {c for c in self._delayed if c.active()}
+        if self.registrar.throttle.blocked(incoming.source[0], self.reactor.seconds()):
+            return  # blocked meanwhile: nothing at all goes to it any more
         self._answer(incoming, response)
 
     # -- registration expiry -------------------------------------------------------------
