@@ -17,9 +17,13 @@ import uuid
 from pathlib import Path
 
 import pytest
+from acdgate.gateway.sip.stack import _StreamProtocol
 from acdgate.lab.gateway_process import GatewayProcess, StartGateway
 from acdgate.lab.lab_site import write_site
+from inprocess_gateway import World
 from sipwire import header, status_line
+from twisted.internet.address import IPv4Address
+from twisted.internet.testing import StringTransport
 
 REALM = "acdgate"
 
@@ -287,3 +291,30 @@ def test_an_oversized_message_over_tcp_gets_513_then_the_connection_closes(gatew
         assert _closed_within(s, 5.0)
     finally:
         s.close()
+
+
+def test_a_tcp_connection_a_registration_flows_over_outlives_the_idle_time(local_gateway: World) -> None:
+    stack = local_gateway.gateway.stack
+    idle = stack.limits.idle_seconds
+    registered, quiet = StringTransport(), StringTransport()
+    for transport, port in ((registered, 40002), (quiet, 40003)):
+        transport.getPeer = lambda port=port: IPv4Address("TCP", "127.0.0.1", port)  # type: ignore[method-assign]
+    phone, other = _StreamProtocol(stack, "TCP"), _StreamProtocol(stack, "TCP")
+    phone.makeConnection(registered)
+    other.makeConnection(quiet)
+    assert stack.open_streams == 2
+
+    def over_tcp(data: bytes) -> bytes:
+        return data.replace(f"SIP/2.0/UDP 127.0.0.1:{local_gateway.phone_port}".encode(), b"SIP/2.0/TCP 127.0.0.1:5060")
+
+    phone.dataReceived(over_tcp(local_gateway.request("2101", 1)))
+    challenge = registered.value().decode()
+    assert challenge.startswith("SIP/2.0 401 "), challenge
+    registered.clear()
+    phone.dataReceived(over_tcp(local_gateway.request("2101", 2, local_gateway.authorization("2101", challenge))))
+    assert registered.value().startswith(b"SIP/2.0 200 "), registered.value()
+    local_gateway.clock.advance(idle + 1)
+    assert quiet.disconnecting and not registered.disconnecting  # the binding lasts 600 s
+    local_gateway.clock.advance(600)
+    assert registered.disconnecting  # the binding is over and nothing came since
+    assert stack.idle_closed == 2
