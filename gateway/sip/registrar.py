@@ -311,6 +311,12 @@ class Registrar:
             # RFC 7616 3.3: the nonce is not valid (here) any more; retry on a fresh one
             return RegisterResult(self._challenge(request, host, now, stale=True))
         username = outcome.username
+        if reason is FailureReason.MALFORMED or reason is FailureReason.WRONG_REALM:
+            # no nonce of ours was answered: not counted (a spoofed source could send it)
+            failure = self._failure(request, source, username, reason, outcome.detail, now)
+            if reason is FailureReason.MALFORMED:
+                return RegisterResult(self._reply(request, 400, "Malformed Authorization"), auth_failure=failure)
+            return RegisterResult(self._challenge(request, host, now, stale=False), auth_failure=failure)
         if (username and self.throttle.holding(now)
                 and self.throttle.account_held(username, host, now, usual=self._usual(username, host, now))):
             # held after failures elsewhere: refused whatever the credentials are worth
@@ -319,19 +325,7 @@ class Registrar:
             self.throttle.success(host, username, now)
             return username
         reason = reason or FailureReason.BAD_RESPONSE
-        failure = AuthFailure(
-            source=source,
-            username=username,
-            reason=reason.value + (f" ({outcome.detail})" if outcome.detail else ""),
-            call_id=request.call_id or "",
-            method=request.method,
-            at=now,
-        )
-        if reason is FailureReason.MALFORMED:
-            # no nonce of ours was checked: answered, not counted (a spoofed source could send it)
-            return RegisterResult(self._reply(request, 400, "Malformed Authorization"), auth_failure=failure)
-        if reason is FailureReason.WRONG_REALM:  # nor here: credentials for someone else
-            return RegisterResult(self._challenge(request, host, now, stale=False), auth_failure=failure)
+        failure = self._failure(request, source, username, reason, outcome.detail, now)
         response = self._challenge(request, host, now, stale=False)
         # an account held is not counted again on it (the source is): the hold is not prolonged
         # by refusals, which the real phone's own retries from a new address could cause
@@ -342,6 +336,18 @@ class Registrar:
             delay=verdict.delay,
             drop=verdict.action is ThrottleAction.BLOCK,
             auth_failure=failure,
+        )
+
+    def _failure(self, request: Request, source: tuple[str, int], username: str, reason: FailureReason,
+                 detail: str, now: float) -> AuthFailure:
+        """The refused authentication, for the log (the peer never sees the reason)."""
+        return AuthFailure(
+            source=source,
+            username=username,
+            reason=reason.value + (f" ({detail})" if detail else ""),
+            call_id=request.call_id or "",
+            method=request.method,
+            at=now,
         )
 
     def _usual(self, username: str, host: str, now: float) -> bool:

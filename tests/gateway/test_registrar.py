@@ -666,3 +666,14 @@ def test_unauthenticated_invites_count_toward_the_source_throttle() -> None:
     assert results[0].response.status == 401 and results[0].auth_failure is None
     assert results[-1].drop and reg.throttle.blocked(SRC[0], NOW + 1)
     assert not reg.throttle.blocked("192.0.2.11", NOW + 1)
+
+
+def test_credentials_for_another_realm_are_challenged_and_not_counted_even_on_a_held_account() -> None:
+    reg = make_registrar()
+    for n in range(SETTINGS.auth_failures_before_delay + 1):  # hold account 201
+        _guess(reg, (f"198.51.100.{n + 1}", 5060), "wrong", NOW, 10 + 2 * n)
+    challenge = reg.handle_register(parse(register_bytes()), SRC, "UDP", NOW).response
+    foreign = authorization_for(challenge).replace('realm="acdgate"', 'realm="elsewhere"')
+    r = reg.handle_register(parse(register_bytes(cseq=2, authorization=foreign)), SRC, "UDP", NOW)
+    assert r.response.status == 401 and r.auth_failure is not None
+    assert r.auth_failure.reason == "wrong-realm" and reg.throttle.failures(SRC[0]) == 0
