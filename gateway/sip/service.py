@@ -108,6 +108,10 @@ class SipService:
         self._deliver(request, incoming, outcome)
         return None
 
+    def source_blocked(self, host: str) -> bool:
+        """Whether requests from `host` are to be dropped unanswered (the stack asks first)."""
+        return self.registrar.throttle.blocked(host, self.reactor.seconds())
+
     def reachable(self, username: str) -> bool:
         """Whether a station's registered contacts answer (qualify)."""
         return self.qualifier.reachable(username)
@@ -180,16 +184,14 @@ class SipService:
         return True
 
     def _take_invite(self, request: Request, incoming: Incoming) -> bool:
-        """An INVITE from a blocked source is dropped (no 100 Trying, no answer at all), and a
-        new INVITE without credentials is challenged statelessly: one 401 per INVITE received,
+        """A new INVITE without credentials is challenged statelessly: one 401 per INVITE received,
         never retransmitted (a stateless UAS may answer so, RFC 3261 8.2.7; the 401 is the same
         for the same request), counted toward the source's throttle. The rest gets a server
-        transaction and goes to the INVITE handler."""
+        transaction and goes to the INVITE handler. (Requests from a blocked source never get
+        here: the stack drops them, `source_blocked`.)"""
         if "INVITE" not in self.handlers:
             return False
         now = self.reactor.seconds()
-        if self.registrar.throttle.blocked(incoming.source[0], now):
-            return True  # nothing at all: no amplification, no confirmation of the block
         if "Authorization" in request.headers or "Proxy-Authorization" in request.headers:
             return False
         try:

@@ -202,6 +202,8 @@ class SipStack:
             handler, "take_scanned_register", None
         )
         self._stateless_methods: frozenset[str] = frozenset(getattr(handler, "stateless_methods", ()))
+        # the TU's authentication throttle: requests from a blocked host get nothing at all
+        self._source_blocked: Callable[[str], bool] | None = getattr(handler, "source_blocked", None)
         self._stateless_sent = RecentAnswers()
 
     # -- listening ---------------------------------------------------------------------
@@ -403,6 +405,10 @@ class SipStack:
             self.counts.response_received(message.status)
         else:
             self.counts.request_received(message.method)
+            if self._source_blocked is not None and self._source_blocked(source[0]):
+                # no transaction, no 100 Trying, no answer: nothing to amplify, no confirmation
+                self.stats["dropped"] += 1
+                return
             message = _with_received(message, source)
             if self._take_statelessly is not None and message.method in self._stateless_methods:
                 if self._answered_statelessly(message, source, transport, received_at):
