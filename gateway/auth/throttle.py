@@ -309,6 +309,10 @@ class AuthThrottle:
         if len(self._window_sources) < _REPORT_CAP:
             self._window_sources.add(host)
 
+    def next_report(self) -> float | None:
+        """When `report` will give the events not reported yet, None when there are none."""
+        return None if self._report_since is None else self._last_report + self._report_seconds
+
     def report(self, now: float) -> ThrottleReport | None:
         """A summary of what happened since the last report, at most one per `report_seconds`
         (the first event after a quiet interval is reported at once); None otherwise."""

@@ -77,6 +77,7 @@ class SipService:
         self._expiry_call: IDelayedCall | None = None
         self._qualify_call: IDelayedCall | None = None
         self._delayed: set[IDelayedCall] = set()
+        self._report_call: IDelayedCall | None = None  # the throttle's summary of an interval's tail
         self.on_bindings_changed: Callable[[str], None] | None = None
         # group commit: each changed binding's final row (None: deleted), and the answers held
         # until that is committed, in arrival order
@@ -130,11 +131,11 @@ class SipService:
     def stop(self) -> None:
         """Commit and answer what a burst left held; cancel every timer this service set."""
         self.commit_bindings()
-        for call in (self._expiry_call, self._qualify_call, *self._delayed):
+        for call in (self._expiry_call, self._qualify_call, self._report_call, *self._delayed):
             if call is not None and call.active():
                 call.cancel()
         self._delayed.clear()
-        self._expiry_call = self._qualify_call = None
+        self._expiry_call = self._qualify_call = self._report_call = None
 
     # -- requests ------------------------------------------------------------------------
 
@@ -353,8 +354,14 @@ class SipService:
             self._answer(incoming, result.response)
 
     def _report_throttle(self) -> None:
-        """One line per interval on authentication failures, not one per guess."""
-        report = self.registrar.throttle.report(self.reactor.seconds())
+        """One line per interval on authentication failures, not one per guess; what the last
+        interval of an attack saw is reported when it ends (one timer at most)."""
+        throttle = self.registrar.throttle
+        report = throttle.report(self.reactor.seconds())
+        due = throttle.next_report()
+        if due is not None and self._report_call is None:
+            self._report_call = self.reactor.callLater(max(0.0, due - self.reactor.seconds()),
+                                                       self._report_tail)
         if report is None:
             return
         log.warn(
@@ -363,6 +370,10 @@ class SipService:
             failures=report.failures, refused=report.refused, blocks=report.blocks, sources=report.sources,
             seconds=self.reactor.seconds() - report.since, accounts=", ".join(report.accounts) or "-",
         )
+
+    def _report_tail(self) -> None:
+        self._report_call = None
+        self._report_throttle()
 
     def _send_later(self, incoming: Incoming, response: Response) -> None:
         self._delayed = {c for c in self._delayed if c.active()}

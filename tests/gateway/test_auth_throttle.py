@@ -144,11 +144,12 @@ def test_one_report_per_interval_sums_up_the_attack() -> None:
         t.failure(f"198.51.100.{i}", 11.0 + i * 0.1, "2101" if i % 5 else "2102")
         t.account_held("2101", "203.0.113.1", 11.0 + i * 0.1)
         assert t.report(11.0 + i * 0.1) is None  # within the interval: nothing
+    assert t.next_report() == 70.0  # 60 s after the last report: the interval's tail is due
     later = t.report(70.0)
     assert later is not None
     # (the first attempt came as the hold from 10.0 ended: 49 refused)
     assert (later.failures, later.refused, later.sources, later.accounts) == (50, 49, 51, ("2101", "2102"))
-    assert t.report(80.0) is None
+    assert t.report(80.0) is None and t.next_report() is None
 
 
 def test_unauthenticated_requests_count_one_failure_in_ten_until_a_success() -> None:

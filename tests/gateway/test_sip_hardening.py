@@ -24,6 +24,7 @@ from inprocess_gateway import World
 from sipwire import header, status_line
 from twisted.internet.address import IPv4Address
 from twisted.internet.testing import StringTransport
+from twisted.logger import formatEvent, globalLogPublisher
 
 REALM = "acdgate"
 
@@ -328,3 +329,26 @@ def test_a_tcp_connection_a_registration_flows_over_outlives_the_idle_time(local
     local_gateway.clock.advance(600)
     assert registered.disconnecting  # the binding is over and nothing came since
     assert stack.idle_closed == 2
+
+
+def test_the_tail_of_an_attack_is_reported_when_its_interval_ends(local_gateway: World) -> None:
+    lines: list[str] = []
+
+    def observer(event: dict[str, object]) -> None:
+        if str(event.get("log_format", "")).startswith("SIP authentication:"):
+            lines.append(formatEvent(event))
+
+    globalLogPublisher.addObserver(observer)
+    try:
+        for cseq in (2, 3, 4):
+            wrong = re.sub(r'response="\w+"', 'response="' + "0" * 32 + '"', local_gateway.challenged("2101"))
+            local_gateway.send(local_gateway.request("2101", cseq, wrong))
+            local_gateway.read_one()
+            assert local_gateway.answer().startswith("SIP/2.0 401 ")
+        assert len(lines) == 1 and "1 failure(s)" in lines[0]  # the first at once, then quiet
+        local_gateway.clock.advance(60)
+        assert len(lines) == 2 and "2 failure(s)" in lines[1], lines  # the rest when the minute ends
+        local_gateway.clock.advance(600)
+        assert len(lines) == 2  # nothing more to say, no timer left running
+    finally:
+        globalLogPublisher.removeObserver(observer)
