@@ -697,6 +697,9 @@ class _SiteReader:
             ("auth_failures_before_delay", 1, 10_000),
             ("auth_failures_before_block", 1, 10_000),
             ("auth_block_seconds", 0, _DAY),
+            ("tcp_idle_seconds", 0, _DAY),
+            ("tcp_max_connections", 1, 1_000_000),
+            ("tcp_max_connections_per_source", 1, 1_000_000),
         ):
             ints[name] = _or(t.integer(name, low, high), getattr(d, name))
         if not ints["min_expires"] <= ints["default_expires"] <= ints["max_expires"]:

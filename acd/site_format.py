@@ -89,6 +89,9 @@ def format_site(site: Site) -> str:
         "auth_failures_before_delay",
         "auth_failures_before_block",
         "auth_block_seconds",
+        "tcp_idle_seconds",
+        "tcp_max_connections",
+        "tcp_max_connections_per_source",
     ):
         lines.append(f"{name} = {getattr(s, name)}")
     lines.append("")

@@ -42,7 +42,7 @@ from acdgate.gateway.sip.digest import Algorithm
 from acdgate.gateway.sip.qualify import ProbeState
 from acdgate.gateway.sip.registrar import Binding, Registrar, credentials_from_site
 from acdgate.gateway.sip.service import SipService
-from acdgate.gateway.sip.stack import SipStack
+from acdgate.gateway.sip.stack import SipStack, StreamLimits
 from acdgate.gateway.sip.trace import SipTrace
 from acdgate.gateway.sip.transaction import TimerSettings
 from acdgate.gateway.sip.transaction_layer import TransactionLayer
@@ -101,7 +101,9 @@ class Gateway:
         self.sip_service = SipService(reactor, self.registrar, store, qualify_seconds=site.sip.qualify_seconds)
         timers = TimerSettings(t1=site.sip.timer_t1_ms / 1000, t2=site.sip.timer_t2_ms / 1000,
                                t4=site.sip.timer_t4_ms / 1000)
-        self.stack = SipStack(reactor, self.sip_service, trace=trace, layer=TransactionLayer(timers))
+        limits = StreamLimits(site.sip.tcp_idle_seconds, site.sip.tcp_max_connections,
+                              site.sip.tcp_max_connections_per_source)
+        self.stack = SipStack(reactor, self.sip_service, trace=trace, layer=TransactionLayer(timers), limits=limits)
         self.sip_service.attach(self.stack)
         # -- recording and supervisor intervention (issue 6) --
         self.recordings = RecordingArchive(store.state_dir / "recordings")
@@ -373,6 +375,9 @@ class Gateway:
             auth=auth, rtp_streams=ports.streams if ports is not None else 0,
             rtp_packets_relayed=ports.packets_forwarded() if ports is not None else 0,
             uptime=now - self.started_at,
+            sip_connections_open=self.stack.open_streams,
+            sip_connections_refused=self.stack.refused_streams.total,
+            sip_connections_idle_closed=self.stack.idle_closed,
         )
 
     def health(self) -> Health:
