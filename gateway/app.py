@@ -27,6 +27,7 @@ from acdgate.gateway.agents.short_code_calls import FeatureHandler
 from acdgate.gateway.calls.context import CallContext
 from acdgate.gateway.calls.direct import CallController
 from acdgate.gateway.calls.dispatcher import CallDispatcher
+from acdgate.gateway.calls.feature_lamps import FeatureLamps
 from acdgate.gateway.calls.routed import RoutedCalls
 from acdgate.gateway.calls.supervision import Supervision
 from acdgate.gateway.h323.gatekeeper import Gatekeeper, GatekeeperSettings
@@ -145,6 +146,7 @@ class Gateway:
         self.sip_port = self.stack.listen(bind, sip_port, tls_port=self.tls_port, tls_context=tls_context)
         # -- calls: short-code features on SIP legs with RTP media, issue 5 --
         self.features = FeatureHandler(self.reactor, self.site, self.acd_service)
+        self.feature_lamps = FeatureLamps(self.features, self.dialog_states)  # *37 lights the BLF
         ports = self.rtp_ports = RtpPortPool(self.site.sip.rtp_port_min, self.site.sip.rtp_port_max)
         context = CallContext(self.reactor, self.site, self.acd_service, self.registrar, self.stack,
                               ports, bind, dialog_states=self.dialog_states)
