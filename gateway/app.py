@@ -188,6 +188,7 @@ class Gateway:
                 self.screen_push = ScreenPush(self.reactor, self.site,
                                               f"http://{_advertised_host(bind)}:{int(served.port)}")
                 self.acd_service.listeners.append(self.screen_push.on_events)
+                self.feature_sync.owed_listeners.append(self.screen_push.owed)  # keys refused: Wrap-up Data
             # -- end of screen push --
             if token is None:
                 address: Any = self.http_port.getHost()

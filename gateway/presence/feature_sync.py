@@ -142,6 +142,9 @@ class FeatureSync:
         self._stopped = False
         # told of each subscription the subscriber ended by rejecting a NOTIFY (481, timeout)
         self.gave_up_listeners: list[Callable[[Subscription], None]] = []
+        # told the station whose key was refused because its agent owes a wrap-up code (the
+        # app pushes the phone's XML home page, which shows the Wrap-up Data menu then)
+        self.owed_listeners: list[Callable[[str], None]] = []
         sip_service.add_method("SUBSCRIBE", self.subscribe_received)
         acd_service.listeners.append(self.acd_events)
         self.dialogs.listeners.append(self.station_dialogs_changed)
@@ -309,7 +312,9 @@ class FeatureSync:
         elif wrapup_owed(agent) and self.site.wrapup_codes:
             # A key cannot prompt: SetAgentState has no wrap-up code and SUBSCRIBE collects no
             # digits. Refused, as the short codes and XML screens ask for the owed code first;
-            # the phone's XML service shows the Wrap-up Data menu on its next fetch.
+            # the phone's XML service shows the Wrap-up Data menu (pushed, or on its next fetch).
+            for listener in list(self.owed_listeners):
+                listener(station)
             return ("the wrap-up code of the last call is owed: enter it on the Wrap-up Data "
                     "screen or dial the next short code")
         elif action.requested is RequestedAgentState.LOGGED_OFF:

@@ -380,6 +380,8 @@ async def test_a_key_press_while_the_wrapup_code_is_owed_is_refused(tmp_path: Pa
     demo = load_site(None)
     site = dataclasses.replace(demo, policy=dataclasses.replace(demo.policy, wrapup_code_required=True))
     async with _rig(tmp_path, site) as r:
+        pushed: list[str] = []
+        r.features.owed_listeners.append(pushed.append)
         phone = await _subscribed(r, "2101")
         await phone.event()
         r.acd.execute(Login("3000", "1234", "2101"))
@@ -402,12 +404,14 @@ async def test_a_key_press_while_the_wrapup_code_is_owed_is_refused(tmp_path: Pa
         agent = r.acd.acd.agent("3000")
         assert agent is not None and agent.state is AgentState.WORK_NOT_READY
         assert agent.wrapup_owed is not None
+        assert pushed == ["2101"] * 3  # each refusal: the phone is to show Wrap-up Data
         r.acd.execute(GiveWrapupCode("3000", 1))  # the state is unchanged: no NOTIFY
         agent = r.acd.acd.agent("3000")
         assert agent is not None and agent.wrapup_owed is None
         body = build_request(SetAgentState(RequestedAgentState.READY))
         assert (await phone.subscribe(body=body)).status == 200
         assert await phone.event() == AgentEvent(AgentEventKind.READY, "2101", "3000")
+        assert pushed == ["2101"] * 3
 
 
 # -- SIPp against a running gateway --------------------------------------------------------

@@ -103,6 +103,14 @@ def test_yealink_push_presses_the_xml_browser_key_on_offers_only() -> None:
     request = push_request(target, "http://h", Page.CDATA)
     assert request is not None and (request.method, request.url, request.body) == (b"GET", target.url, b"")
     assert push_request(target, "http://h", Page.IDLE) is None  # the key would show Login, not "No User"
+    # a feature key refused while a wrap-up code is owed: the key's home page, Wrap-up Data then
+    assert push_request(target, "http://h", Page.HOME) is not None
+
+
+def test_an_owed_wrapup_code_pushes_the_home_page() -> None:
+    target = PushTarget("2101", PushKind.CISCO, "http://10.0.0.5/CGI/Execute", "u", "p")
+    request = push_request(target, "http://10.0.0.1:8080", Page.HOME)
+    assert request is not None and b"http%3A%2F%2F10.0.0.1%3A8080%2Fxml%2F%3Fext%3D2101" in request.body
 
 
 def test_digest_answers_only_what_it_can() -> None:
