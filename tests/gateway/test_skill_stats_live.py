@@ -20,7 +20,7 @@ from acdgate.lab.twins.browser import Dialect, Screen, XmlBrowser
 from pyvoip_parties import logon
 from sipp_agents import SippCaller, SippRunner
 
-HOLD_MS = 6000  # each caller hangs up after this long in the queue
+HOLD_MS = 10000  # each caller hangs up after this long in the queue (room for a loaded machine)
 
 
 def _browser(dialect: Dialect = Dialect.CISCO) -> XmlBrowser:
