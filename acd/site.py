@@ -233,6 +233,9 @@ class Policy:
     # Guide "IP Phone Agent Feature Levels", for every user without one of their own. Premium
     # (everything) unless the site says otherwise.
     feature_level: FeatureLevel = FeatureLevel.PREMIUM
+    # Guide "Refresh Rate": the phone fetches Skill Stats again every N seconds (default 10);
+    # 0 = no automatic refresh, only the Update soft key.
+    skill_stats_refresh_seconds: int = 10
 
 
 @dataclass(frozen=True, slots=True)

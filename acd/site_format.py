@@ -57,6 +57,7 @@ def format_site(site: Site) -> str:
         f"notice_beep = {'true' if p.notice_beep else 'false'}",
         f"language = {q(p.language.value)}",
         f"feature_level = {q(p.feature_level.value)}",
+        f"skill_stats_refresh_seconds = {p.skill_stats_refresh_seconds}",
     ]
     if p.notice_beep_every_seconds:
         lines.append(f"notice_beep_every_seconds = {p.notice_beep_every_seconds!r}")

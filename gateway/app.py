@@ -27,6 +27,7 @@ from acdgate.gateway.agents.short_code_calls import FeatureHandler
 from acdgate.gateway.calls.context import CallContext
 from acdgate.gateway.calls.direct import CallController
 from acdgate.gateway.calls.dispatcher import CallDispatcher
+from acdgate.gateway.calls.feature_lamps import FeatureLamps
 from acdgate.gateway.calls.routed import RoutedCalls
 from acdgate.gateway.calls.supervision import Supervision
 from acdgate.gateway.h323.gatekeeper import Gatekeeper, GatekeeperSettings
@@ -147,6 +148,7 @@ class Gateway:
         self.sip_port = self.stack.listen(bind, sip_port, tls_port=self.tls_port, tls_context=tls_context)
         # -- calls: short-code features on SIP legs with RTP media, issue 5 --
         self.features = FeatureHandler(self.reactor, self.site, self.acd_service)
+        self.feature_lamps = FeatureLamps(self.features, self.dialog_states)  # *37 lights the BLF
         ports = self.rtp_ports = RtpPortPool(self.site.sip.rtp_port_min, self.site.sip.rtp_port_max)
         context = CallContext(self.reactor, self.site, self.acd_service, self.registrar, self.stack,
                               ports, bind, dialog_states=self.dialog_states)
@@ -188,6 +190,7 @@ class Gateway:
                 self.screen_push = ScreenPush(self.reactor, self.site,
                                               f"http://{_advertised_host(bind)}:{int(served.port)}")
                 self.acd_service.listeners.append(self.screen_push.on_events)
+                self.feature_sync.owed_listeners.append(self.screen_push.owed)  # keys refused: Wrap-up Data
             # -- end of screen push --
             if token is None:
                 address: Any = self.http_port.getHost()
