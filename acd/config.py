@@ -18,6 +18,16 @@ import tomllib
 from collections.abc import Sequence
 from typing import Any
 
+from .caller_data import (
+    MAX_KEY_CHARS,
+    CallerDataSettings,
+    Layout,
+    LayoutField,
+    PushKind,
+    PushTarget,
+)
+from .feature_levels import FeatureLevel
+from .languages import Language, parse_language
 from .login_names import keypad_clashes, login_name_problem
 from .pin import hash_pin, verify_pin
 from .shortcodes import (
@@ -40,11 +50,14 @@ from .site import (
     Site,
     Station,
     User,
+    WallboardSettings,
 )
 
 Problem = tuple[str, str]  # (key path, reason)
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
+_HEADER_NAME = re.compile(r"[A-Za-z0-9.!%*_+`'~-]{1,64}\Z")  # RFC 3261 25.1: token
+MAX_CAPTURED_HEADERS = 16
 _TOML_POSITION = re.compile(r"\s*\((at line (\d+), column (\d+)|at end of document)\)\Z")
 _DAY = 86400
 AGENT_NOTICES = ("none", "recording", "monitoring", "both")  # Policy.agent_notice
@@ -312,6 +325,8 @@ class _SiteReader:
         sip = self.sip()
         http = self.http()
         reports = self.reports()
+        caller_data = self.caller_data(stations, groups)
+        wallboard = self.wallboard()
         short_codes = self.short_codes(users, groups, not_ready, logout, wrapup)
         top.done()
         if self.problems:
@@ -329,6 +344,8 @@ class _SiteReader:
             sip=sip,
             http=http,
             reports=reports,
+            caller_data=caller_data,
+            wallboard=wallboard,
             source=self.source,
         )
 
@@ -365,8 +382,9 @@ class _SiteReader:
             agent = t.number_text("agent")
             if agent is not None:
                 self.station_agents.append((t.key("agent"), agent))
+            language = _language(t)
             t.done()
-            out.append(Station(extension, username, password, alias, label, agent))
+            out.append(Station(extension, username, password, alias, label, agent, language))
         return out
 
     def users(self) -> list[User]:
@@ -401,6 +419,8 @@ class _SiteReader:
             supervised = t.numbers("supervised_groups")
             if supervised and not supervisor:
                 t.problem("supervised_groups", "only for supervisors (supervisor = true)")
+            language = _language(t)
+            feature_level = _feature_level(t)
             t.done()
             out.append(
                 User(
@@ -412,6 +432,8 @@ class _SiteReader:
                     supervisor=supervisor,
                     supervised_groups=tuple(g for _, g in supervised),
                     login_name=login_name,
+                    language=language,
+                    feature_level=feature_level,
                 )
             )
         return out
@@ -606,6 +628,9 @@ class _SiteReader:
                 t.problem("music_on_hold", f"{music!r} is not a .wav file (8 kHz mono 16-bit PCM)")
             values["music_on_hold"] = music
             values["login_by_keypad_name"] = t.boolean("login_by_keypad_name")
+            values["language"] = _language(t)
+            values["feature_level"] = _feature_level(t)
+            values["skill_stats_refresh_seconds"] = t.integer("skill_stats_refresh_seconds", 0, 3600)
             where = "set it as {}.required"
             t.done(
                 {
@@ -626,6 +651,11 @@ class _SiteReader:
             notice_beep_every_seconds=values.get("notice_beep_every_seconds") or default.notice_beep_every_seconds,
             music_on_hold=values.get("music_on_hold"),
             login_by_keypad_name=bool(values.get("login_by_keypad_name")),
+            language=values.get("language") or default.language,
+            feature_level=values.get("feature_level") or default.feature_level,
+            skill_stats_refresh_seconds=_or(
+                values.get("skill_stats_refresh_seconds"), default.skill_stats_refresh_seconds
+            ),
         )
 
     def sip(self) -> SipSettings:
@@ -671,6 +701,9 @@ class _SiteReader:
             ("auth_failures_before_delay", 1, 10_000),
             ("auth_failures_before_block", 1, 10_000),
             ("auth_block_seconds", 0, _DAY),
+            ("tcp_idle_seconds", 0, _DAY),
+            ("tcp_max_connections", 1, 1_000_000),
+            ("tcp_max_connections_per_source", 1, 1_000_000),
         ):
             ints[name] = _or(t.integer(name, low, high), getattr(d, name))
         if not ints["min_expires"] <= ints["default_expires"] <= ints["max_expires"]:
@@ -707,8 +740,9 @@ class _SiteReader:
                 t.problem("token", "may hold only letters, digits and - . _ ~ + / (then = padding): "
                                    "a bearer token as RFC 6750 2.1 sends it")
                 token = None
+        holder = t.text("token_holder")
         t.done()
-        return HttpSettings(token=token)
+        return HttpSettings(token=token, token_holder=holder)
 
     def reports(self) -> ReportSettings:
         """`[reports]`: the short-abandon threshold and the default service level threshold."""
@@ -723,6 +757,128 @@ class _SiteReader:
             short_abandon_seconds=_or(short, d.short_abandon_seconds),
             service_level_seconds=_or(level, d.service_level_seconds),
         )
+
+    # -- [caller_data] (issue 16): captured headers, Caller Data layouts, pushed stations --
+
+    def caller_data(self, stations: list[Station], groups: list[Group]) -> CallerDataSettings:
+        """`[caller_data]`: `headers`, `default_layout`, `[[caller_data.layouts]]` (name,
+        fields = [{label, key}], groups) and `[[caller_data.push]]` (station, kind, url, ...)."""
+        t = self.top.table("caller_data")
+        if t is None:
+            return CallerDataSettings()
+        headers = self.captured_headers(t)
+        layouts = self.layouts(t, {g.number for g in groups})
+        default = t.text("default_layout")
+        if default is not None and all(layout.name != default for layout in layouts):
+            t.problem("default_layout", f"no layout named {default!r}")
+            default = None
+        push = self.push_targets(t, {s.extension for s in stations})
+        t.done()
+        return CallerDataSettings(headers=headers, layouts=layouts, default_layout=default, push=push)
+
+    @staticmethod
+    def captured_headers(t: _Table) -> tuple[str, ...]:
+        value = t.value("headers", False)
+        if value is None:
+            return ()
+        if not isinstance(value, list) or len(value) > MAX_CAPTURED_HEADERS:
+            t.problem("headers", f"must be an array of at most {MAX_CAPTURED_HEADERS} header names")
+            return ()
+        out: list[str] = []
+        for i, item in enumerate(value):
+            item_key = f"{t.key('headers')}[{i}]"
+            if not isinstance(item, str) or not _HEADER_NAME.match(item):
+                t.problems.append((item_key, f"must be a SIP header name (a token of 1-64 characters), not {item!r}"))
+            elif item.lower() in (h.lower() for h in out):
+                t.problems.append((item_key, f"{item} is listed twice"))
+            else:
+                out.append(item)
+        return tuple(out)
+
+    @staticmethod
+    def layouts(t: _Table, group_numbers: set[str]) -> tuple[Layout, ...]:
+        out: list[Layout] = []
+        group_layouts: dict[str, str] = {}  # group -> key path of the layout that has it
+        for lt in t.tables("layouts"):
+            name = lt.text("name", required=True) or ""
+            if name and any(layout.name == name for layout in out):
+                lt.problem("name", f"{name!r} is already a layout's name")
+            fields: list[LayoutField] = []
+            for ft in lt.tables("fields"):
+                label = ft.text("label", required=True)
+                key = ft.text("key", required=True)
+                if key is not None and len(key) > MAX_KEY_CHARS:
+                    ft.problem("key", f"at most {MAX_KEY_CHARS} characters")
+                    key = None
+                ft.done()
+                if label is not None and key is not None:
+                    fields.append(LayoutField(label, key))
+            if "fields" not in lt.data:
+                lt.problem("fields", "required")
+            layout_groups = []
+            for key_path, number in lt.numbers("groups"):
+                if number not in group_numbers:
+                    t.problems.append((key_path, f"no group {number}"))
+                elif number in group_layouts:
+                    t.problems.append((key_path, f"group {number} already has the layout of {group_layouts[number]}"))
+                else:
+                    group_layouts[number] = lt.path
+                    layout_groups.append(number)
+            lt.done()
+            out.append(Layout(name, tuple(fields), tuple(layout_groups)))
+        return tuple(out)
+
+    @staticmethod
+    def push_targets(t: _Table, extensions: set[str]) -> tuple[PushTarget, ...]:
+        out: list[PushTarget] = []
+        for pt in t.tables("push"):
+            station = pt.number_text("station", required=True) or ""
+            if station and station not in extensions:
+                pt.problem("station", f"no station {station}")
+            elif station and any(p.station == station for p in out):
+                pt.problem("station", f"station {station} is already pushed to")
+            kind_text = pt.text("kind", required=True)
+            kind = None
+            if kind_text is not None:
+                try:
+                    kind = PushKind(kind_text)
+                except ValueError:
+                    pt.problem("kind", "must be one of " + ", ".join(k.value for k in PushKind) + f", not {kind_text!r}")
+            url = pt.text("url", required=True)
+            if url is not None and not re.match(r"https?://[^/\s]+(/\S*)?\Z", url):
+                pt.problem("url", f"must be an http:// or https:// URL, not {url!r}")
+                url = None
+            username = pt.text("username", empty_ok=True) or ""
+            password = pt.text("password", empty_ok=True) or ""
+            pt.done()
+            if station and kind is not None and url is not None:
+                out.append(PushTarget(station, kind, url, username, password))
+        return tuple(out)
+
+    # -- end of [caller_data] --
+
+    def wallboard(self) -> WallboardSettings:
+        """`[wallboard]`: the amber and red thresholds of the wallboard's group figures."""
+        d = WallboardSettings()
+        t = self.top.table("wallboard")
+        if t is None:
+            return d
+        waiting_amber = _or(t.integer("waiting_amber", 1, 10_000), d.waiting_amber)
+        waiting_red = _or(t.integer("waiting_red", 1, 10_000), d.waiting_red)
+        lqt_amber = _or(t.integer("lqt_amber_seconds", 1, 86_400), d.lqt_amber_seconds)
+        lqt_red = _or(t.integer("lqt_red_seconds", 1, 86_400), d.lqt_red_seconds)
+        level_amber = _or(t.integer("service_level_amber", 0, 100), d.service_level_amber)
+        level_red = _or(t.integer("service_level_red", 0, 100), d.service_level_red)
+        # red is the worse end: more calls, a longer wait, a lower service level
+        if waiting_red < waiting_amber:
+            t.problem("waiting_red", f"must be at least waiting_amber ({waiting_amber}), not {waiting_red}")
+        if lqt_red < lqt_amber:
+            t.problem("lqt_red_seconds", f"must be at least lqt_amber_seconds ({lqt_amber}), not {lqt_red}")
+        if level_red > level_amber:
+            t.problem("service_level_red",
+                      f"must be at most service_level_amber ({level_amber}), not {level_red}")
+        t.done()
+        return WallboardSettings(waiting_amber, waiting_red, lqt_amber, lqt_red, level_amber, level_red)
 
     @staticmethod
     def digest_algorithms(t: _Table) -> tuple[str, ...] | None:
@@ -871,6 +1027,29 @@ def site_warnings(site: Site) -> list[Problem]:
                     f"cannot follow this member of monitored group {g.number}",
                 ))
     return out
+
+
+def _language(t: _Table) -> Language | None:
+    """The table's `language` key: one of the guide's 13 languages, or None when absent."""
+    text = t.text("language")
+    if text is None:
+        return None
+    language = parse_language(text)
+    if language is None:
+        t.problem("language", f"{text!r} is not one of {', '.join(lang.value for lang in Language)}")
+    return language
+
+
+def _feature_level(t: _Table) -> FeatureLevel | None:
+    """The table's `feature_level` key (guide "Feature Levels"), or None when absent."""
+    text = t.text("feature_level")
+    if text is None:
+        return None
+    try:
+        return FeatureLevel(text)
+    except ValueError:
+        t.problem("feature_level", f"must be one of {', '.join(lv.value for lv in FeatureLevel)}, not {text!r}")
+        return None
 
 
 def _or(value: int | None, default: int) -> int:

@@ -57,7 +57,7 @@ from acdgate.acd.states import (
     menu,
     next_step,
 )
-from acdgate.acd.station_calls import StationCalls, StationCallView
+from acdgate.acd.station_calls import CallDirection, StationCalls, StationCallView
 from acdgate.acd.stats import AgentStats, GroupStats, empty_state_counts
 from acdgate.acd.timers import TimerKind, Timers
 
@@ -798,7 +798,8 @@ class Acd:
     def _direct_started(self, c: cmd.DirectCallStarted, now: float, out: list[Event]) -> None:
         if c.station not in self._stations:
             return self._reject(out, now, None, c, f"unknown station {c.station}")
-        if not self._station_calls.start(c.call_id, c.station, c.direction):
+        other = c.ani if c.direction is CallDirection.INCOMING else c.dnis
+        if not self._station_calls.start(c.call_id, c.station, c.direction, other):
             return self._reject(out, now, None, c, f"duplicate call id {c.call_id}")
         agent = self._at_station.get(c.station)
         if agent is not None:

@@ -10,6 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from acdgate.acd.caller_data import CallerDataSettings
+
+from .feature_levels import FeatureLevel
+from .languages import DEFAULT_LANGUAGE, Language, choose_language
+
 
 class GroupMode(StrEnum):
     """How a group picks the agent to offer a call to (IP Office hunt group modes)."""
@@ -53,6 +58,7 @@ class Station:
     # (as-feature-event, authenticated with the station's digest credentials) log this user
     # on without a PIN. Short codes and the phone menu still ask for one.
     agent: str | None = None
+    language: Language | None = None  # of the phone screens here (a user's own wins)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +79,8 @@ class User:
     # Guide "Logging In": the login screen takes the agent ID or name. Letters and digits,
     # beginning with a letter, unique on the site ignoring case (acd.login_names).
     login_name: str | None = None
+    language: Language | None = None  # of the phone screens, wherever the user logs on
+    feature_level: FeatureLevel | None = None  # guide "Feature Levels"; None: the site's
 
     def skill_level(self, skill: str) -> int:
         """The user's level in `skill`, 0 when the user does not have it."""
@@ -152,6 +160,13 @@ class SipSettings:
     auth_failures_before_delay: int = 5  # per source address
     auth_failures_before_block: int = 20
     auth_block_seconds: int = 300
+    # SIP over TCP/TLS (gateway.sip.stack.StreamLimits): a connection that carries no traffic
+    # and no registration for this long is closed (0: never). 120 s: phones keep their
+    # connection open by registering over it (exempt) or with RFC 5626 CRLF keep-alives, which
+    # count as traffic; a connection that has done neither for two minutes serves nobody.
+    tcp_idle_seconds: int = 120
+    tcp_max_connections: int = 4096  # in all (each is a descriptor: keep below the process limit)
+    tcp_max_connections_per_source: int = 64  # per peer host (a NAT's phones share one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,10 +175,13 @@ class HttpSettings:
     GET and HEAD needs `Authorization: Bearer <token>` (RFC 6750 2.1); `/xml/` stays open."""
 
     token: str | None = None  # None: the control API is open (the gateway warns at start-up)
+    # who holds the token: the `by` of the supervisor actions it authorises ("api" when unset)
+    token_holder: str | None = None
 
     def __repr__(self) -> str:
         # Keep the secret out of reprs, tracebacks and test failure messages.
-        return f"HttpSettings(token={'<set>' if self.token is not None else None})"
+        return (f"HttpSettings(token={'<set>' if self.token is not None else None}, "
+                f"token_holder={self.token_holder!r})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +193,19 @@ class ReportSettings:
     short_abandon_seconds: int = 5
     # a group's service level threshold unless the group sets its own
     service_level_seconds: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class WallboardSettings:
+    """When the wallboard (`GET /wallboard`) shows a group's figures amber or red (site file
+    `[wallboard]`): calls waiting and the longest wait at or above, service level at or below."""
+
+    waiting_amber: int = 3
+    waiting_red: int = 6
+    lqt_amber_seconds: int = 30
+    lqt_red_seconds: int = 60
+    service_level_amber: int = 80  # percent
+    service_level_red: int = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +229,13 @@ class Policy:
     # Short codes may log on by a login name's keypad digits (`*35*25427*1234#` for "alice");
     # two names (or a name and a user id) with the same digits are then a site file error.
     login_by_keypad_name: bool = False
+    language: Language = DEFAULT_LANGUAGE  # of the phone screens, unless station or user say
+    # Guide "IP Phone Agent Feature Levels", for every user without one of their own. Premium
+    # (everything) unless the site says otherwise.
+    feature_level: FeatureLevel = FeatureLevel.PREMIUM
+    # Guide "Refresh Rate": the phone fetches Skill Stats again every N seconds (default 10);
+    # 0 = no automatic refresh, only the Update soft key.
+    skill_stats_refresh_seconds: int = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +254,8 @@ class Site:
     sip: SipSettings = field(default_factory=SipSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     reports: ReportSettings = field(default_factory=ReportSettings)
+    caller_data: CallerDataSettings = field(default_factory=CallerDataSettings)  # issue 16
+    wallboard: WallboardSettings = field(default_factory=WallboardSettings)
     source: str = "<site>"  # file the site came from, for messages
 
     def station(self, extension: str) -> Station | None:
@@ -252,6 +292,24 @@ class Site:
             return True
         owned = self.station(station)
         return owned is None or owned.agent != user_id
+
+    def language_for(self, user_id: str | None, extension: str | None) -> Language:
+        """The language of the phone screens for `user_id` (None: nobody known) at the
+        station `extension`: the user's, else the station's, else the site default."""
+        user = self.user(user_id) if user_id else None
+        station = self.station(extension) if extension else None
+        return choose_language(
+            user.language if user is not None else None,
+            station.language if station is not None else None,
+            self.policy.language,
+        )
+
+    def feature_level_of(self, user_id: str) -> FeatureLevel:
+        """The user's feature level: their own, else the site's."""
+        user = self.user(user_id)
+        if user is not None and user.feature_level is not None:
+            return user.feature_level
+        return self.policy.feature_level
 
     def group(self, number: str) -> Group | None:
         """The group with this number, if any."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from .caller_data import CallerDataSettings
 from .config import key_path
 from .site import Site
 
@@ -20,6 +21,26 @@ def _toml_string(s: str) -> str:
 
 def _toml_strings(items: Sequence[str]) -> str:
     return "[" + ", ".join(_toml_string(s) for s in items) + "]"
+
+
+def _caller_data(site: Site) -> list[str]:
+    """`[caller_data]` (issue 16), or nothing for the default (no table)."""
+    c = site.caller_data
+    if c == CallerDataSettings():
+        return []
+    q = _toml_string
+    lines = ["[caller_data]", f"headers = {_toml_strings(c.headers)}"]
+    if c.default_layout is not None:
+        lines.append(f"default_layout = {q(c.default_layout)}")
+    lines.append("")
+    for layout in c.layouts:
+        fields = ", ".join(f"{{label = {q(f.label)}, key = {q(f.key)}}}" for f in layout.fields)
+        lines += ["[[caller_data.layouts]]", f"name = {q(layout.name)}", f"fields = [{fields}]",
+                  f"groups = {_toml_strings(layout.groups)}", ""]
+    for push in c.push:
+        lines += ["[[caller_data.push]]", f"station = {q(push.station)}", f"kind = {q(push.kind.value)}",
+                  f"url = {q(push.url)}", f"username = {q(push.username)}", f"password = {q(push.password)}", ""]
+    return lines
 
 
 def format_site(site: Site) -> str:
@@ -34,6 +55,9 @@ def format_site(site: Site) -> str:
         f"inter_digit_seconds = {p.inter_digit_seconds!r}",
         f"agent_notice = {q(p.agent_notice)}",
         f"notice_beep = {'true' if p.notice_beep else 'false'}",
+        f"language = {q(p.language.value)}",
+        f"feature_level = {q(p.feature_level.value)}",
+        f"skill_stats_refresh_seconds = {p.skill_stats_refresh_seconds}",
     ]
     if p.notice_beep_every_seconds:
         lines.append(f"notice_beep_every_seconds = {p.notice_beep_every_seconds!r}")
@@ -66,6 +90,9 @@ def format_site(site: Site) -> str:
         "auth_failures_before_delay",
         "auth_failures_before_block",
         "auth_block_seconds",
+        "tcp_idle_seconds",
+        "tcp_max_connections",
+        "tcp_max_connections_per_source",
     ):
         lines.append(f"{name} = {getattr(s, name)}")
     lines.append("")
@@ -73,7 +100,15 @@ def format_site(site: Site) -> str:
     lines += ["[reports]", f"short_abandon_seconds = {r.short_abandon_seconds}",
               f"service_level_seconds = {r.service_level_seconds}", ""]
     if site.http.token is not None:  # no [http] table: the default, an open control API
-        lines += ["[http]", f"token = {q(site.http.token)}", ""]
+        lines += ["[http]", f"token = {q(site.http.token)}"]
+        if site.http.token_holder is not None:
+            lines.append(f"token_holder = {q(site.http.token_holder)}")
+        lines.append("")
+    w = site.wallboard
+    lines += ["[wallboard]"] + [f"{name} = {getattr(w, name)}" for name in (
+        "waiting_amber", "waiting_red", "lqt_amber_seconds", "lqt_red_seconds", "service_level_amber",
+        "service_level_red")] + [""]  # fmt: skip
+    lines += _caller_data(site)
     for st in site.stations:
         lines += ["[[stations]]", f"extension = {q(st.extension)}"]
         lines += [f"sip_username = {q(st.sip_username)}", f"sip_password = {q(st.sip_password)}"]
@@ -81,12 +116,18 @@ def format_site(site: Site) -> str:
             lines.append(f"h323_alias = {q(st.h323_alias)}")
         if st.agent is not None:
             lines.append(f"agent = {q(st.agent)}")
+        if st.language is not None:
+            lines.append(f"language = {q(st.language.value)}")
         lines += [f"label = {q(st.label)}", ""]
     for u in site.users:
         lines += ["[[users]]", f"id = {q(u.user_id)}", f"name = {q(u.name)}", f"pin_hash = {q(u.pin_hash)}"]
         lines.append(f"force_login = {str(u.force_login).lower()}")
         if u.login_name is not None:
             lines.append(f"login_name = {q(u.login_name)}")
+        if u.language is not None:
+            lines.append(f"language = {q(u.language.value)}")
+        if u.feature_level is not None:
+            lines.append(f"feature_level = {q(u.feature_level.value)}")
         skills = ", ".join(f"{key_path('', k)} = {v}" for k, v in u.skills)
         lines += [f"skills = {{ {skills} }}", f"supervisor = {str(u.supervisor).lower()}"]
         if u.supervised_groups:

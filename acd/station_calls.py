@@ -31,10 +31,11 @@ class StationCall:
     station: str
     direction: CallDirection
     answered: bool = False
+    other: str = ""  # the other party's number: the caller (incoming), the number dialled (outgoing)
 
     def view(self) -> StationCallView:
         """A frozen snapshot."""
-        return StationCallView(self.call_id, self.station, self.direction, self.answered)
+        return StationCallView(self.call_id, self.station, self.direction, self.answered, self.other)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,7 @@ class StationCallView:
     station: str
     direction: CallDirection
     answered: bool
+    other: str = ""  # the other party's number (the wallboard's caller column)
 
 
 class StationCalls:
@@ -56,12 +58,13 @@ class StationCalls:
         self._by_station: dict[str, dict[str, StationCall]] = {}
         self._by_call: dict[str, dict[str, StationCall]] = {}
 
-    def start(self, call_id: str, station: str, direction: CallDirection) -> bool:
-        """Track `station`'s part of `call_id`; False when it is tracked already."""
+    def start(self, call_id: str, station: str, direction: CallDirection, other: str = "") -> bool:
+        """Track `station`'s part of `call_id` (`other`: the other party's number); False when it
+        is tracked already."""
         parts = self._by_call.setdefault(call_id, {})
         if station in parts:
             return False
-        part = StationCall(call_id, station, direction)
+        part = StationCall(call_id, station, direction, other=other)
         parts[station] = part
         self._by_station.setdefault(station, {})[call_id] = part
         return True

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from acdgate.acd.engine import Acd
+from acdgate.acd.live_board import BOARD_KINDS, LiveBoard
+from acdgate.acd.reports.intervals import day_start
 from acdgate.acd.site import Site
 from acdgate.acd.states import AgentState
 from acdgate.gateway import build
@@ -25,6 +27,7 @@ from acdgate.gateway.agents.short_code_calls import FeatureHandler
 from acdgate.gateway.calls.context import CallContext
 from acdgate.gateway.calls.direct import CallController
 from acdgate.gateway.calls.dispatcher import CallDispatcher
+from acdgate.gateway.calls.feature_lamps import FeatureLamps
 from acdgate.gateway.calls.h323_entry import H323Entry
 from acdgate.gateway.calls.routed import RoutedCalls
 from acdgate.gateway.calls.supervision import Supervision
@@ -42,14 +45,17 @@ from acdgate.gateway.sip.digest import Algorithm
 from acdgate.gateway.sip.qualify import ProbeState
 from acdgate.gateway.sip.registrar import Binding, Registrar, credentials_from_site
 from acdgate.gateway.sip.service import SipService
-from acdgate.gateway.sip.stack import SipStack
+from acdgate.gateway.sip.stack import SipStack, StreamLimits
 from acdgate.gateway.sip.trace import SipTrace
 from acdgate.gateway.sip.transaction import TimerSettings
 from acdgate.gateway.sip.transaction_layer import TransactionLayer
 from acdgate.gateway.storage.journal_reader import read_journal
 from acdgate.gateway.storage.store import StateStore
+from acdgate.gateway.web.agent_actions import AgentActions
+from acdgate.gateway.web.call_data_api import CallDataResource
+from acdgate.gateway.web.event_stream import EventStream, LiveFeed
 from acdgate.gateway.web.health import Health, HealthResource, package_version
-from acdgate.gateway.web.http_api import make_site
+from acdgate.gateway.web.http_api import LiveChildren, make_site
 from acdgate.gateway.web.metrics import (
     CallCounters,
     GroupSample,
@@ -65,6 +71,8 @@ from acdgate.gateway.web.phone_xml import (
     station_by_registration,
 )
 from acdgate.gateway.web.report_api import Reports
+from acdgate.gateway.web.screen_push import ScreenPush
+from acdgate.gateway.web.wallboard_page import WallboardPage
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
@@ -96,7 +104,9 @@ class Gateway:
         self.sip_service = SipService(reactor, self.registrar, store, qualify_seconds=site.sip.qualify_seconds)
         timers = TimerSettings(t1=site.sip.timer_t1_ms / 1000, t2=site.sip.timer_t2_ms / 1000,
                                t4=site.sip.timer_t4_ms / 1000)
-        self.stack = SipStack(reactor, self.sip_service, trace=trace, layer=TransactionLayer(timers))
+        limits = StreamLimits(site.sip.tcp_idle_seconds, site.sip.tcp_max_connections,
+                              site.sip.tcp_max_connections_per_source)
+        self.stack = SipStack(reactor, self.sip_service, trace=trace, layer=TransactionLayer(timers), limits=limits)
         self.sip_service.attach(self.stack)
         # -- recording and supervisor intervention (issue 6) --
         self.recordings = RecordingArchive(store.state_dir / "recordings")
@@ -113,6 +123,7 @@ class Gateway:
         # -- end of feature keys --
         self.sip_port = 0
         self.calls: CallDispatcher | None = None
+        self.screen_push: ScreenPush | None = None  # made by listen when the site pushes to phones
         self.tls_port: int | None = None
         self.http_port: IListeningPort | None = None
         self.http_site: server.Site | None = None  # what http_port serves
@@ -131,6 +142,7 @@ class Gateway:
         self.acd_service.listeners.append(self.call_counters)
         self.metrics = make_registry(self, self.call_counters)
         # -- end of /metrics and /api/health --
+        self.live_feed: LiveFeed | None = None  # the wallboard's event stream, with the HTTP API
 
     def listen(self, bind: str, sip_port: int, http_port: int | None, *,
                tls_port: int | None = None, tls_context: Any = None) -> None:
@@ -140,6 +152,7 @@ class Gateway:
         self.sip_port = self.stack.listen(bind, sip_port, tls_port=self.tls_port, tls_context=tls_context)
         # -- calls: short-code features on SIP legs with RTP media, issue 5 --
         self.features = FeatureHandler(self.reactor, self.site, self.acd_service)
+        self.feature_lamps = FeatureLamps(self.features, self.dialog_states)  # *37 lights the BLF
         ports = self.rtp_ports = RtpPortPool(self.site.sip.rtp_port_min, self.site.sip.rtp_port_max)
         context = CallContext(self.reactor, self.site, self.acd_service, self.registrar, self.stack,
                               ports, bind, dialog_states=self.dialog_states)
@@ -148,6 +161,9 @@ class Gateway:
         self.calls = CallDispatcher(self.reactor, self.site, self.sip_service, self.stack, self.features,
                                     ports, bind, context.legs, calls=self.direct_calls, routed=self.routed_calls)
         # -- end of calls --
+        # -- caller data (issue 16): the Caller Data screen reads the routed calls' data --
+        self.phone_agent.call_data = self.routed_calls.data_of
+        # -- end of caller data --
         # -- recording and supervisor intervention (issue 6) --
         self.supervision.attach(self.routed_calls, context.legs)
         self.features.call_features = self.supervision
@@ -162,11 +178,24 @@ class Gateway:
             reports = Reports(self.reactor, self.site,
                               lambda end, kinds: read_journal(db_path, end=end, kinds=kinds))
             # -- end of archived reports --
+            # -- real time (issue 17): /wallboard, /api/events, agent-state actions --
+            self.live_feed, live = _live(self.reactor, self.site, self.acd_service, db_path)
+            # -- end of real time --
             self.http_site = make_site(
                 self, extra_children={b"xml": phones, b"metrics": MetricsResource(self.metrics)},
-                calls=self.supervision, token=token, reports=reports,
-                api_children={b"health": HealthResource(self), b"openapi.json": OpenApiResource()})
+                calls=self.supervision, token=token, reports=reports, live=live,
+                api_children={b"health": HealthResource(self), b"openapi.json": OpenApiResource(),
+                              # -- caller data (issue 16): /api/calls/<id>/data --
+                              b"calls": CallDataResource(self.routed_calls)})
             self.http_port = self.reactor.listenTCP(http_port, self.http_site, interface=bind)
+            # -- screen push (issue 16): Caller Data on an offer, "No User" on a logoff --
+            if self.site.caller_data.push:
+                served: Any = self.http_port.getHost()
+                self.screen_push = ScreenPush(self.reactor, self.site,
+                                              f"http://{_advertised_host(bind)}:{int(served.port)}")
+                self.acd_service.listeners.append(self.screen_push.on_events)
+                self.feature_sync.owed_listeners.append(self.screen_push.owed)  # keys refused: Wrap-up Data
+            # -- end of screen push --
             if token is None:
                 address: Any = self.http_port.getHost()
                 log.warn("the HTTP control API on {bind}:{port} is open: anyone who reaches it can run "
@@ -243,6 +272,8 @@ class Gateway:
         if self.calls is not None:
             self.calls.stop()
         self.acd_service.stop()
+        if self.live_feed is not None:
+            self.live_feed.close()
         self.feature_sync.stop()
         self.supervision.stop()
         self.sip_service.stop()
@@ -369,6 +400,9 @@ class Gateway:
             auth=auth, rtp_streams=ports.streams if ports is not None else 0,
             rtp_packets_relayed=ports.packets_forwarded() if ports is not None else 0,
             uptime=now - self.started_at,
+            sip_connections_open=self.stack.open_streams,
+            sip_connections_refused=self.stack.refused_streams.total,
+            sip_connections_idle_closed=self.stack.idle_closed,
         )
 
     def health(self) -> Health:
@@ -381,6 +415,21 @@ class Gateway:
             h323_listening=self.ras_port is not None and not self.stopping,
             stopping=self.stopping,
         )
+
+
+# -- real time (issue 17) --
+def _live(reactor: Any, site: Site, service: AcdService, db_path: Path) -> tuple[LiveFeed, LiveChildren]:
+    """The live board (today's figures so far read from the journal once, at start-up), fed by
+    every commit of the ACD service before any other listener sees it; the page, the stream
+    and the agent-state actions on it."""
+    now = reactor.seconds()
+    today = day_start(now)
+    history = (r for r in read_journal(db_path, end=now, kinds=BOARD_KINDS) if float(r["at"]) >= today)
+    feed = LiveFeed(reactor, LiveBoard(site, service.acd, now, history))
+    service.listeners.insert(0, feed.publish)
+    by = (site.http.token_holder or "api") if site.http.token is not None else "api"
+    return feed, LiveChildren(WallboardPage(site), EventStream(feed), AgentActions(service, by))
+# -- end of real time --
 
 
 def _h323_row(r: Registration, now: float) -> dict[str, Any]:

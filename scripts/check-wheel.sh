@@ -26,6 +26,10 @@ import codecs, importlib, importlib.util, pkgutil, sys
 import acdgate.acd, acdgate.codecs, acdgate.console, acdgate.gateway, acdgate.lab
 from acdgate.lab.runner import installed_scenarios
 assert codecs.lookup("utf-8").name == "utf-8", "stdlib codecs shadowed"
+from acdgate.acd.languages import Language
+from acdgate.gateway.i18n.catalogs import translations
+logins = {translations(language).gettext("Agent Login") for language in Language}
+assert len(logins) == len(Language), "the wheel lacks message catalogs (.mo)"
 scenarios = installed_scenarios()
 assert scenarios is not None and (scenarios / "test_agent_logon.py").is_file(), f"no hil_tests in the wheel: {scenarios}"
 for pkg in (acdgate.acd, acdgate.codecs, acdgate.console, acdgate.gateway, acdgate.lab):

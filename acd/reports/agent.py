@@ -164,6 +164,7 @@ class AgentFold:
         self.not_ready: list[NotReadyPeriod] = []
         self.stretches: list[StateStretch] = []
         self._wrapups: dict[tuple[str, int], list[float]] = {}
+        self._uncoded_wrapup: dict[str, float] = {}  # the last wrap-up stretch with no code yet
         self._labels: dict[tuple[AgentState, int | None], str] = {}
 
     def _cell(self, bucket: float, user_id: str) -> _Counts:
@@ -208,6 +209,8 @@ class AgentFold:
                 cell.wrapup_seconds += seconds
         if work and cur.code is not None:
             self._wrapups.setdefault((user_id, cur.code), [0.0, 0.0])[1] += hi - lo
+        elif work:
+            self._uncoded_wrapup[user_id] = hi - lo
         if cur.state is AgentState.NOT_READY:
             label = self.labels.label(CodeFamily.NOT_READY, cur.code)
             self.not_ready.append(NotReadyPeriod(user_id, lo, hi, cur.code, label))
@@ -221,6 +224,19 @@ class AgentFold:
         self._current[user_id] = _Current(new, code, at)
         if new in _WORK and wrapup is not None and self.query.contains(at):
             self._wrapups.setdefault((user_id, wrapup), [0.0, 0.0])[0] += 1
+
+    def wrapup_code_given(self, at: float, user_id: str, code: int) -> None:
+        """An owed wrap-up code, given after the call (`WrapupCodeGiven`): one use of the code,
+        and the wrap-up it was owed for is its time, whether still running or already over."""
+        if self.query.contains(at):
+            self._wrapups.setdefault((user_id, code), [0.0, 0.0])[0] += 1
+        cur = self._current.get(user_id)
+        if cur is not None and cur.state in _WORK and cur.code is None:
+            cur.code = code  # the stretch, closed later, is timed under the code
+            return
+        seconds = self._uncoded_wrapup.pop(user_id, 0.0)
+        if seconds:
+            self._wrapups.setdefault((user_id, code), [0.0, 0.0])[1] += seconds
 
     def logged_in(self, at: float, user_id: str, station: str) -> None:
         self._station_agent[station] = user_id

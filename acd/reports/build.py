@@ -34,7 +34,7 @@ from acdgate.acd.states import AgentState
 REPORT_KINDS = (
     "LoggedIn", "LoggedOut", "StateChanged", "OfferCall", "CallConnected", "RingNoAnswer",
     "CallCompleted", "CallEntered", "CallAbandoned", "CallOverflowed", "CallTransferred",
-    "RecordingStarted",
+    "RecordingStarted", "WrapupCodeGiven",
 )  # fmt: skip
 
 
@@ -132,6 +132,8 @@ def build_report(
                               bool(r.get("forced", False)))
         elif kind == "CallTransferred":
             agents.transferred(at, str(r["station"]))
+        elif kind == "WrapupCodeGiven":
+            agents.wrapup_code_given(at, str(r["user_id"]), int(r["wrapup_code"]))  # type: ignore[call-overload]
         elif kind == "RecordingStarted":
             agents.recording_started(at, str(r.get("user_id") or ""))
     agents.finish()

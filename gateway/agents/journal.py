@@ -1,8 +1,10 @@
 """What the gateway itself writes into the journal, beside the ACD's events.
 
 A short code's outcome (`FeatureUsed`), a finished call's RTP statistics per leg
-(`CallMediaStats`), a blind transfer (`CallTransferred`) and a recording's start
-(`RecordingStarted`, both read by the reports of acd/reports) are typed records here; `AcdService.journal` commits them, serialised
+(`CallMediaStats`), a routed call's enterprise data (`CallDataAdded`), a blind transfer
+(`CallTransferred`), a recording's start (`RecordingStarted`, both read by the reports of
+acd/reports) and an action the agent's feature level lacks (`FeatureLevelRefused`) are typed
+records here; `AcdService.journal` commits them, serialised
 by `to_record` into the same flat JSON shape as the ACD's events:
 `{"type": <class name>, "at": ..., field: value, ...}`, enums as their values.
 """
@@ -13,6 +15,8 @@ from dataclasses import dataclass, fields
 from enum import Enum
 from typing import Any
 
+from acdgate.acd.caller_data import DataFields, DataSource
+from acdgate.acd.feature_levels import FeatureLevel, LevelFeature
 from acdgate.acd.site import Feature
 
 
@@ -75,6 +79,42 @@ class RecordingStarted(JournalRecord):
     supervisor: bool
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallDataAdded(JournalRecord):
+    """Enterprise data for a routed call (issue 16): from the incoming call's headers (`sip`)
+    or from `POST /api/calls/<id>/data` (`api`); later fields of the same key replace earlier."""
+
+    call_id: str
+    source: DataSource
+    fields: DataFields
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SupervisorActed(JournalRecord):
+    """A supervisor action on an agent through the HTTP API (issue 17): who asked (`by`), what,
+    and the answer given (`status` 200/202, or 409 when the ACD refused it)."""
+
+    by: str  # the [http] token's holder, or "api"
+    user_id: str
+    action: str  # logout | not-ready | ready | group-enable | group-disable
+    reason_code: int | None
+    group: str | None
+    status: int
+    result: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeatureLevelRefused(JournalRecord):
+    """An action refused because the agent's feature level lacks it (guide "IP Phone Agent
+    Feature Levels": recording in Standard)."""
+
+    user_id: str  # the agent whose level it is
+    by: str  # who asked: the agent, or a supervisor's user id
+    feature: LevelFeature
+    level: FeatureLevel
+    reason: str
+
+
 def to_record(record: JournalRecord) -> dict[str, Any]:
     """The flat JSON-able dict the store keeps: `{"type": "FeatureUsed", "at": ..., ...}`."""
     flat: dict[str, Any] = {"type": type(record).__name__}
@@ -84,4 +124,5 @@ def to_record(record: JournalRecord) -> dict[str, Any]:
     return flat
 
 
-__all__ = ["CallMediaStats", "CallTransferred", "FeatureUsed", "JournalRecord", "RecordingStarted", "to_record"]
+__all__ = ["CallDataAdded", "CallMediaStats", "CallTransferred", "FeatureLevelRefused", "FeatureUsed", "JournalRecord",
+           "RecordingStarted", "SupervisorActed", "to_record"]

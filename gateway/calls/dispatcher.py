@@ -83,7 +83,8 @@ class CallDispatcher:
         if calls is not None:
             context = calls.context
             self.transfers = Transfers(reactor, stack, context.registrar, ports, bind_ip,
-                                       calls.target_station, calls.sip_username, legs, acd=context.acd)
+                                       calls.target_station, calls.sip_username, legs, acd=context.acd,
+                                       dialog_states=context.dialog_states)
         self.acd = calls.acd if calls is not None else (routed.acd if routed is not None else None)
         for method, handler in (("INVITE", self.invite), ("ACK", self.ack), ("BYE", self.bye),
                                 ("INFO", self.info), ("UPDATE", self.update), ("REFER", self.refer)):

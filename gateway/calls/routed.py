@@ -9,6 +9,8 @@ A caller who hangs up while waiting is an abandon. Everything the engine says ar
 `AcdService.listeners`, so offers made later (an agent becoming READY, overflow) work the same.
 A caller at one of our stations has the call as its own outgoing one for the ACD (an agent
 there is on a call, and is not offered one, its own included, until it hangs up).
+Enterprise data (issue 16) comes from the INVITE's headers the site names and from the HTTP
+API (`add_data`); both are journaled as `CallDataAdded` records.
 """
 
 from __future__ import annotations
@@ -19,11 +21,21 @@ from pathlib import Path
 
 from acdgate.acd import commands as cmd
 from acdgate.acd import events as ev
+from acdgate.acd.caller_data import (
+    MAX_VALUE_CHARS,
+    BuiltinKey,
+    DataFields,
+    DataSource,
+    merge,
+    printable,
+)
 from acdgate.acd.station_calls import CallDirection
 from acdgate.codecs.tones import RINGBACK
-from acdgate.gateway.agents.journal import RecordingStarted
+from acdgate.gateway.agents.journal import CallDataAdded, RecordingStarted
 from acdgate.gateway.calls.context import CallContext, CallContextUser
+from acdgate.gateway.calls.enterprise_data import from_headers
 from acdgate.gateway.calls.intervention import Intervention
+from acdgate.gateway.i18n.catalogs import N_
 from acdgate.gateway.legs.h323_uac import OutgoingH323Leg
 from acdgate.gateway.legs.leg import EndReason, Refusal
 from acdgate.gateway.legs.registry import (
@@ -63,6 +75,7 @@ class RoutedCall:
     intervention: Intervention | None = None  # while set, its Conference joins the legs, not `bridge`
     in_acd: bool = True  # False once intercepted: the ACD saw CallEnded for the agent
     caller_tracked: bool = False  # the ACD has it as the caller's station's outgoing call
+    data: DataFields = ()  # enterprise data (issue 16): from the INVITE's headers and the API
 
 
 class RoutedCalls(CallContextUser, LegOwner):
@@ -97,15 +110,18 @@ class RoutedCalls(CallContextUser, LegOwner):
             caller.refuse(Refusal(488, caller.media_problem[:100] or "No usable media"))
             return
         call_id = caller.call_id
-        call = RoutedCall(call_id, caller, group)
+        call = RoutedCall(call_id, caller, group, data=self._incoming_data(caller))
         self.calls[call_id] = call
         caller.on_ended = lambda reason: self._caller_ended(call, reason)
         ani = caller.station or "anonymous"
+        if call.data:
+            self.acd.journal([CallDataAdded(at=self.reactor.seconds(), call_id=call_id, source=DataSource.SIP,
+                                            fields=call.data)])
         if caller.station is not None:  # first: an agent calling its own group is not offered it
             started = self.acd.execute(cmd.DirectCallStarted(call_id, caller.station, ani=ani, dnis=group,
                                                              direction=CallDirection.OUTGOING))
             call.caller_tracked = not any(isinstance(e, ev.CommandRejected) for e in started)
-        events = self.acd.execute(cmd.CallArrived(call_id, group, ani=ani, dnis=group))
+        events = self.acd.execute(cmd.CallArrived(call_id, group, ani=ani, dnis=group, data=call.data))
         refused = next((e for e in events if isinstance(e, ev.CallRefused)), None)
         if refused is not None:
             # a full queue refuses before answering: the caller's phone shows why
@@ -120,6 +136,7 @@ class RoutedCalls(CallContextUser, LegOwner):
         if call.ended:
             return
         answered = caller.answer()
+        self._caller_blf(call, DialogState.CONFIRMED)  # a station calling a group is on a call
         if call.caller_tracked:
             self.acd.execute(cmd.DirectCallAnswered(call_id))
         answered.addCallbacks(lambda _: self._hold(call), lambda _: None)
@@ -127,6 +144,32 @@ class RoutedCalls(CallContextUser, LegOwner):
     def stop(self) -> None:
         for call in list(self.calls.values()):
             self._finish(call)
+
+    # -- enterprise data (issue 16) ---------------------------------------------------------
+
+    def _incoming_data(self, caller: CallerLeg) -> DataFields:
+        """The site's captured headers of the INVITE, and the caller's display name (an H.323
+        caller brings none yet: docs/h323.md)."""
+        if not isinstance(caller, SipLeg):
+            return ()
+        data = from_headers(self.site.caller_data.headers, caller.invite.headers.get)
+        sender = caller.invite.from_addr
+        name = printable(sender.display or "", MAX_VALUE_CHARS) if sender is not None else ""
+        return merge(((BuiltinKey.CALLER_NAME.value, name),) if name else (), data)
+
+    def data_of(self, call_id: str) -> DataFields | None:
+        """The enterprise data of a routed call in progress; None when there is no such call."""
+        call = self.calls.get(call_id)
+        return call.data if call is not None and not call.ended else None
+
+    def add_data(self, call_id: str, fields: DataFields) -> bool:
+        """Add (or replace) fields of a routed call in progress, journaled; False: no such call."""
+        call = self.calls.get(call_id)
+        if call is None or call.ended:
+            return False
+        call.data = merge(call.data, fields)
+        self.acd.journal([CallDataAdded(at=self.reactor.seconds(), call_id=call_id, source=DataSource.API, fields=fields)])
+        return True
 
     def _hold(self, call: RoutedCall) -> None:
         """Ringback (or the site's music on hold), one cycle at a time, while the caller waits."""
@@ -247,9 +290,15 @@ class RoutedCalls(CallContextUser, LegOwner):
 
     def _caller_free(self, call: RoutedCall) -> None:
         """The caller's station has the call no more (the ACD tracked it there)."""
+        self._caller_blf(call, DialogState.TERMINATED)
         if call.caller_tracked:
             call.caller_tracked = False
             self.acd.execute(cmd.DirectCallEnded(call.call_id, station=call.caller.station))
+
+    def _caller_blf(self, call: RoutedCall, state: DialogState) -> None:
+        """Busy lamp fields of a caller that is one of our stations (it placed the call)."""
+        if self.dialog_states is not None and call.caller.station is not None:
+            self.dialog_states.set(call.caller.station, state, call.call_id, Direction.INITIATOR, call.group)
 
     def _blf(self, station: str, state: DialogState, call: RoutedCall) -> None:
         if self.dialog_states is not None:
@@ -287,9 +336,9 @@ class RoutedCalls(CallContextUser, LegOwner):
     def start_recording(self, call: RoutedCall, by: str, *, supervisor: bool) -> str | None:
         """Record the call from now on; None, or why not."""
         if self.recordings is None:
-            return "Recording is not enabled on this gateway."
+            return N_("Recording is not enabled on this gateway.")
         if call.recording is not None:
-            return "The call is already being recorded."
+            return N_("The call is already being recorded.")
         call.recording = self.recordings.start(call.call_id, call.agent or "", call.group, by,
                                                supervisor, self.reactor.seconds())
         # the reports count recordings per agent (issue 17)
@@ -308,9 +357,9 @@ class RoutedCalls(CallContextUser, LegOwner):
         supervisor-initiated recording)."""
         recording = call.recording
         if recording is None:
-            return "The call is not being recorded."
+            return N_("The call is not being recorded.")
         if recording.info.supervisor and not supervisor:
-            return "You cannot stop a supervisor-initiated recording."
+            return N_("You cannot stop a supervisor-initiated recording.")
         call.recording = None
         if call.bridge is not None:
             call.bridge.recorder = None
@@ -332,6 +381,7 @@ class RoutedCalls(CallContextUser, LegOwner):
         bridge, call.bridge = call.bridge, None
         call.ended = True
         self.acd.execute(cmd.CallEnded(call.call_id))
+        self._caller_blf(call, DialogState.TERMINATED)  # the transfer has the caller's leg now
         return bridge
 
     def take_over(self, call: RoutedCall, user: str, leg: OutgoingSipLeg | SipLeg) -> None:

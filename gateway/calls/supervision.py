@@ -11,12 +11,17 @@ Bridge to a `conference.Conference` until the supervisor hangs up (or changes mo
 HTTP); intercept moves the caller to the supervisor's leg, hangs up the agent's leg and
 ends the call in the ACD for the agent (CallEnded, wrap-up as usual). The supervisor's own
 leg is a call of the supervisor's station for the ACD (issue 16), from the ring or the join
-until it ends: a supervisor logged on as an agent is Talking meanwhile, and offered nothing.
+until it ends: a supervisor logged on as an agent is Talking meanwhile, and offered nothing;
+the station's busy lamps show it too (ringing, on the call, ended).
 
 Notification (site `policy.agent_notice`, `policy.notice_beep`): the agent's phone status
 line shows `Rec`, `Mon` or `Rec/Mon` (agent-initiated recording always shows `Rec`), and a
 beep (codecs.tones.RECORDING_BEEP) tells the agent when a supervisor starts listening or
 recording, and again every `policy.notice_beep_every_seconds` while that goes on.
+
+Feature levels (guide "IP Phone Agent Feature Levels", `acd.feature_levels`): starting an
+agent-initiated or a supervisor-initiated recording needs the agent's level to have it (not
+Standard); a refusal says why and is journaled (`FeatureLevelRefused`).
 """
 
 from __future__ import annotations
@@ -26,13 +31,16 @@ from typing import Any
 
 from acdgate.acd import commands as cmd
 from acdgate.acd.events import CommandRejected
+from acdgate.acd.feature_levels import LevelFeature, refusal
 from acdgate.acd.site import Feature, Site
 from acdgate.acd.station_calls import CallDirection
 from acdgate.codecs.mixer import MixMode, Party
 from acdgate.codecs.tones import RECORDING_BEEP, render
 from acdgate.gateway.agents.acd_service import AcdService
+from acdgate.gateway.agents.journal import FeatureLevelRefused
 from acdgate.gateway.calls.intervention import Intervention, SupervisorMode
 from acdgate.gateway.calls.routed import RoutedCall, RoutedCalls
+from acdgate.gateway.i18n.catalogs import N_
 from acdgate.gateway.legs.leg import EndReason, Leg, Refusal
 from acdgate.gateway.legs.registry import Handover, LegOwner, LegRegistry, SipLegs, leg_call_id
 from acdgate.gateway.legs.sip_uac import OutgoingSipLeg
@@ -40,6 +48,7 @@ from acdgate.gateway.legs.sip_uas import SipLeg
 from acdgate.gateway.media.conference import Conference
 from acdgate.gateway.media.recordings import RecordingArchive
 from acdgate.gateway.media.session import MediaSession
+from acdgate.gateway.presence.dialog_info import DialogState, Direction
 from twisted.logger import Logger
 
 log = Logger(namespace="acdgate.supervision")
@@ -74,6 +83,7 @@ class Supervision(LegOwner):
         self._beeping: dict[str, Conference] = {}  # call id -> short caller+agent mix for a beep
         self._beep_again: dict[str, Any] = {}  # call id -> the DelayedCall of its next beep
         self._acd_parts: dict[str, str] = {}  # supervisor leg's Call-ID -> its station, for the ACD
+        self._blf_parts: dict[str, tuple[str, CallDirection]] = {}  # the same, for busy lamps (issue 16)
 
     def attach(self, routed: RoutedCalls, legs: LegRegistry) -> None:
         """Work on these routed calls (and record them into our archive); register the legs
@@ -123,11 +133,15 @@ class Supervision(LegOwner):
     # -- recording ----------------------------------------------------------------------
 
     def agent_recording(self, user_id: str, start: bool) -> str | None:
-        """The agent's own recording control (`*43`/`*44`, phone Options menu): None or why not."""
+        """The agent's own recording control (`*43`/`*44`, phone Options menu): None or why not
+        (in English; the phone shows the message's translation: the reasons are catalog ids)."""
         call = self.routed.connected_call(user_id) if self.routed is not None else None
         if self.routed is None or call is None or not call.in_acd:
-            return "Recording needs an active call."
+            return N_("Recording needs an active call.")
         if start:
+            why_not = self.level_refusal(user_id, user_id, LevelFeature.AGENT_RECORDING)
+            if why_not is not None:
+                return why_not
             return self.routed.start_recording(call, user_id, supervisor=False)
         return self.routed.stop_recording(call, supervisor=False)
 
@@ -138,6 +152,9 @@ class Supervision(LegOwner):
             return found
         assert self.routed is not None
         if start:
+            refused = self.level_refusal(target, supervisor, LevelFeature.SUPERVISOR_RECORDING)
+            if refused is not None:
+                return Refusal(403, refused)
             why_not = self.routed.start_recording(found, supervisor, supervisor=True)
             if why_not is None and self._notifies(recording=True):
                 self._beep(found)
@@ -145,6 +162,17 @@ class Supervision(LegOwner):
             why_not = self.routed.stop_recording(found, supervisor=True)
             self._keep_beeping(found)
         return Refusal(409, why_not) if why_not is not None else None
+
+    def level_refusal(self, user_id: str, by: str, feature: LevelFeature) -> str | None:
+        """None when agent `user_id`'s feature level has `feature`; else why not, journaled
+        as asked by `by`."""
+        level = self.site.feature_level_of(user_id)
+        why_not = refusal(level, feature)
+        if why_not is not None:
+            self.acd.journal([FeatureLevelRefused(at=self.reactor.seconds(), user_id=user_id, by=by,
+                                                  feature=feature, level=level, reason=why_not)])
+            log.info("{by}: {reason} (agent {user})", by=by, reason=why_not, user=user_id)
+        return why_not
 
     def notices(self, user_id: str) -> Set[str]:
         """The agent's status line notices: {"Rec", "Mon"} (phone_xml `recording_flags`)."""
@@ -218,6 +246,7 @@ class Supervision(LegOwner):
             if found.ended or found.intervention is not intervention:
                 leg.hangup()
                 return
+            self._blf(leg_call_id(leg), DialogState.CONFIRMED)
             if leg_call_id(leg) in self._acd_parts:
                 self.acd.execute(cmd.DirectCallAnswered(leg_call_id(leg)))
             self._connect(found, intervention)
@@ -410,6 +439,10 @@ class Supervision(LegOwner):
         if station is None:
             return
         call_id = leg_call_id(leg)
+        # busy lamps (RFC 4235): the supervisor's station is on this call, as it is for the ACD
+        self._blf_parts[call_id] = (station, direction)
+        self._blf(call_id, DialogState.CONFIRMED if answered else DialogState.EARLY)
+        intervention.on_closed = lambda: self._acd_part_ended(leg)
         events = self.acd.execute(cmd.DirectCallStarted(call_id, station, dnis=intervention.mode.value,
                                                         direction=direction))
         if any(isinstance(e, CommandRejected) for e in events):
@@ -417,9 +450,20 @@ class Supervision(LegOwner):
         self._acd_parts[call_id] = station
         if answered:
             self.acd.execute(cmd.DirectCallAnswered(call_id))
-        intervention.on_closed = lambda: self._acd_part_ended(leg)
+
+    def _blf(self, call_id: str, state: DialogState) -> None:
+        found = self._blf_parts.get(call_id)
+        states = self.routed.dialog_states if self.routed is not None else None
+        if found is None or states is None:
+            return
+        station, direction = found
+        states.set(station, state, call_id,
+                   Direction.INITIATOR if direction is CallDirection.OUTGOING else Direction.RECIPIENT)
+        if state is DialogState.TERMINATED:
+            del self._blf_parts[call_id]
 
     def _acd_part_ended(self, leg: SipLeg | OutgoingSipLeg) -> None:
+        self._blf(leg_call_id(leg), DialogState.TERMINATED)
         station = self._acd_parts.pop(leg_call_id(leg), None)
         if station is not None:
             self.acd.execute(cmd.DirectCallEnded(leg_call_id(leg), station=station))

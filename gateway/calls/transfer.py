@@ -11,7 +11,8 @@ NOTIFY with its status; the agent, if still there, keeps the call, else the othe
 released. The ACD follows the transferred call at the target station as a direct call
 (ringing, talking, ended), so an agent there is not offered a queued call meanwhile and its
 state shows the call; the transferred party's own part of the call (a station that called)
-goes on with the transfer and ends with it.
+goes on with the transfer and ends with it. The target station's busy lamps (RFC 4235) show
+the transferred call ringing, answered and ended.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from acdgate.gateway.legs.sip_uac import OutgoingSipLeg
 from acdgate.gateway.legs.sip_uas import SipLeg
 from acdgate.gateway.media.ports import RtpPortPool
 from acdgate.gateway.media.relay import Bridge
+from acdgate.gateway.presence.dialog_info import DialogState, DialogStates, Direction
 from acdgate.gateway.sip.message import Request
 from acdgate.gateway.sip.registrar import Registrar
 from acdgate.gateway.sip.stack import SipStack, TransactionFailed
@@ -92,9 +94,11 @@ class Transfers(LegOwner):
 
     def __init__(self, reactor: Any, stack: SipStack, registrar: Registrar, ports: RtpPortPool, bind_ip: str,
                  target_lookup: TargetLookup, sip_username: Callable[[str], str | None],
-                 legs: LegRegistry, acd: AcdService | None = None) -> None:
+                 legs: LegRegistry, acd: AcdService | None = None,
+                 dialog_states: DialogStates | None = None) -> None:
         self.reactor = reactor
         self.acd = acd
+        self.dialog_states = dialog_states
         self.stack = stack
         self.registrar = registrar
         self.ports = ports
@@ -148,6 +152,7 @@ class Transfers(LegOwner):
                              headers=[("Referred-By", f"<sip:{referrer.station}@{self.stack.local_address[0]}>")],
                              ports=self.ports, bind_ip=self.bind_ip)
         call.target = leg
+        self._blf(call, leg, DialogState.EARLY)
         call.legs.append(("transfer-target", leg))
         self.legs.add(leg, self)
         leg.on_answered = lambda: self._target_answered(call)
@@ -200,6 +205,12 @@ class Transfers(LegOwner):
         if any(c.call_id == call.call_id for c in self.acd.acd.station_calls(station)):
             self.acd.execute(cmd.DirectCallEnded(call.call_id, station=station))
 
+    def _blf(self, call: TransferredCall, leg: OutgoingSipLeg, state: DialogState) -> None:
+        """Busy lamp fields of the target station (RFC 4235): it received the call."""
+        if self.dialog_states is not None:
+            self.dialog_states.set(call.target_station, state, leg.call_id, Direction.RECIPIENT,
+                                   call.caller.station)
+
     # -- progress --------------------------------------------------------------------------
 
     def _notify(self, call: TransferredCall, status: int, reason: str, *, final: bool) -> Any:
@@ -224,6 +235,7 @@ class Transfers(LegOwner):
         call.connected = True
         self._cancel_timer(call)
         self._acd_answered(call)
+        self._blf(call, target, DialogState.CONFIRMED)
         if call.bridge is not None:
             call.bridge.close()
         call.caller.stop_playing()
@@ -237,6 +249,7 @@ class Transfers(LegOwner):
         target = call.target
         if target is not None:
             self.legs.remove(target)
+            self._blf(call, target, DialogState.TERMINATED)
         if call.ended:
             return
         if call.connected:

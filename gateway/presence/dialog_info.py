@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from xml.sax.saxutils import escape, quoteattr
 
@@ -132,12 +132,14 @@ StationListener = Callable[[str], None]
 class DialogStates:
     """Each station's current dialogs; the call layer sets them, BLF subscriptions read them.
 
-    A station with no dialog is idle. A dialog set to TERMINATED is removed once its
-    listeners have been told (the next document simply no longer lists it).
+    A station with no dialog is idle. A dialog set to TERMINATED is listed, in that state, in
+    the documents its listeners build while they are told (RFC 4235 3.7.1: a watcher sees the
+    dialog end), then removed: the next document no longer lists it.
     """
 
     def __init__(self) -> None:
         self._dialogs: dict[str, dict[str, Dialog]] = {}
+        self._ending: dict[str, Dialog] = {}  # station -> the dialog being reported terminated
         self.listeners: list[StationListener] = []
 
     def set(self, extension: str, state: DialogState | str, call_id: str,
@@ -151,18 +153,28 @@ class DialogStates:
             remote=remote,
         )
         per_station = self._dialogs.setdefault(extension, {})
+        ending = None
         if dialog.state is DialogState.TERMINATED:
-            if per_station.pop(call_id, None) is None:
+            gone = per_station.pop(call_id, None)
+            if gone is None:
                 return
+            ending = replace(gone, state=DialogState.TERMINATED)  # as it was, now ended
         else:
             if per_station.get(call_id) == dialog:
                 return
             per_station[call_id] = dialog
         if not per_station:
             del self._dialogs[extension]
-        for listener in list(self.listeners):
-            listener(extension)
+        if ending is not None:
+            self._ending[extension] = ending
+        try:
+            for listener in list(self.listeners):
+                listener(extension)
+        finally:
+            self._ending.pop(extension, None)
 
     def dialogs(self, extension: str) -> tuple[Dialog, ...]:
-        """The station's live dialogs (empty: idle)."""
-        return tuple(self._dialogs.get(extension, {}).values())
+        """The station's live dialogs (empty: idle), and the one ending while its end is told."""
+        live = tuple(self._dialogs.get(extension, {}).values())
+        ending = self._ending.get(extension)
+        return (*live, ending) if ending is not None else live

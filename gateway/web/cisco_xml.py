@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from acdgate.gateway.web.charsets import UTF8, encode
 from acdgate.gateway.web.phone_screens import (
     FieldKind,
     InputScreen,
@@ -21,7 +22,7 @@ from acdgate.gateway.web.phone_screens import (
     TextScreen,
 )
 
-CONTENT_TYPE = b"text/xml; charset=utf-8"
+MEDIA_TYPE = "text/xml"
 
 # Field limits of the Cisco XML objects (development notes, "XML Object Types").
 TITLE_MAX = 32
@@ -69,8 +70,9 @@ def _soft_keys(root: ET.Element, keys: tuple[SoftKey, ...]) -> None:
         _add(item, "Position", str(position))
 
 
-def render(screen: Screen) -> bytes:
-    """The Cisco XML document for `screen`, UTF-8 with an XML declaration."""
+def render(screen: Screen, charset: str = UTF8) -> bytes:
+    """The Cisco XML document for `screen`, in `charset` (characters it lacks folded,
+    `charsets.fold`) with an XML declaration naming it."""
     if isinstance(screen, InputScreen):
         root = ET.Element("CiscoIPPhoneInput")
         _header(root, screen.title, screen.prompt)
@@ -95,4 +97,10 @@ def render(screen: Screen) -> bytes:
         _add(root, "Text", "\n".join(screen.lines)[:TEXT_MAX])
     _soft_keys(root, screen.soft_keys)
     body = ET.tostring(root, encoding="unicode")
-    return ('<?xml version="1.0" encoding="utf-8"?>\n' + body + "\n").encode("utf-8")
+    declaration = f'<?xml version="1.0" encoding="{charset}"?>\n'
+    return encode(declaration + body + "\n", charset)
+
+
+def content_type(charset: str) -> bytes:
+    """The HTTP `Content-Type` of a document in `charset`."""
+    return f"{MEDIA_TYPE}; charset={charset}".encode("ascii")

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from twisted.logger import Logger
@@ -75,21 +76,40 @@ class _Collection(resource.Resource):
         return _json(request, 405, {"error": f"{request.method.decode(errors='replace')} not allowed; GET only"})
 
 
+class AgentStateActions(Protocol):
+    """Agent-state actions (web.agent_actions.AgentActions): logout, not-ready, ready, groups."""
+
+    names: tuple[str, ...]
+
+    def run(self, user_id: str, path: Sequence[str], body: Mapping[str, Any]) -> tuple[int, dict[str, Any]]: ...
+
+
 class _Agents(_Collection):
     """`/api/agents` rows; `POST /api/agents/<user>/<action>` runs a supervisor action."""
 
-    def __init__(self, view: GatewayView, calls: CallControl | None) -> None:
+    def __init__(self, view: GatewayView, calls: CallControl | None,
+                 actions: AgentStateActions | None = None) -> None:
         super().__init__(view, "agents")
         self._calls = calls
+        self._actions = actions
 
     @property
     def subroutes(self) -> tuple[tuple[str, str], ...]:
         """Every route `render` serves (for `api_routes`): the rows, and the supervisor actions."""
-        return (("GET", ""), ("POST", "/{agent}/{action}")) if self._calls is not None else (("GET", ""),)
+        routes = [("GET", "")]
+        if self._calls is not None or self._actions is not None:
+            routes.append(("POST", "/{agent}/{action}"))
+        if self._actions is not None:  # -- agent-state actions (issue 17) --
+            routes.append(("POST", "/{agent}/groups/{group}"))
+        return tuple(routes)
 
     def render(self, request: server.Request) -> bytes:
         path = [p.decode(errors="replace") for p in request.postpath or [] if p]
-        if request.method != b"POST" or self._calls is None or len(path) != 2:
+        # -- agent-state actions (issue 17): logout, not-ready, ready, groups/<group> --
+        state_action = self._actions is not None and len(path) >= 2 and path[1] in self._actions.names
+        # -- end of agent-state actions --
+        if request.method != b"POST" or (self._calls is None and not state_action) or (
+                len(path) != 2 and not state_action):
             return super().render(request)
         try:
             body = json.loads(request.content.read() or b"{}") if request.content is not None else {}
@@ -97,6 +117,11 @@ class _Agents(_Collection):
             return _json(request, 400, {"error": "the body is not JSON"})
         if not isinstance(body, dict):
             return _json(request, 400, {"error": "the body must be a JSON object"})
+        if state_action:
+            assert self._actions is not None
+            status, answer = self._actions.run(path[0], path[1:], body)
+            return _json(request, status, answer)
+        assert self._calls is not None
         status, answer = self._calls.agent_action(path[0], path[1], body)
         return _json(request, status, answer)
 
@@ -143,12 +168,13 @@ class _NotFound(resource.Resource):
 class _Api(resource.Resource):
     def __init__(self, view: GatewayView, calls: CallControl | None = None,
                  reports: resource.Resource | None = None,
-                 children: Mapping[bytes, resource.Resource] | None = None) -> None:
+                 children: Mapping[bytes, resource.Resource] | None = None,
+                 live: LiveChildren | None = None) -> None:
         super().__init__()
         self.names = ["stations", "agents", "groups"]
         for name in ("stations", "groups"):
             self.putChild(name.encode(), _Collection(view, name))
-        self.putChild(b"agents", _Agents(view, calls))
+        self.putChild(b"agents", _Agents(view, calls, live.actions if live is not None else None))
         if calls is not None:
             self.putChild(b"recordings", _Collection(calls, "recordings"))
             self.names.append("recordings")
@@ -162,12 +188,45 @@ class _Api(resource.Resource):
             self.putChild(path, child)
             self.names.append(path.decode())
         # -- end of more resources --
+        # -- real time (issue 17): the wallboard's event stream --
+        if live is not None:
+            self.putChild(b"events", live.events)
+            self.names.append("events")
+        # -- end of real time --
 
     def getChild(self, path: bytes, request: server.Request) -> resource.Resource:
         return _NotFound()
 
     def render_GET(self, request: server.Request) -> bytes:
         return _json(request, 200, {"resources": [f"/api/{name}" for name in self.names]})
+
+
+# -- real time (issue 17): the wallboard, its event stream, agent-state actions --
+@dataclass(frozen=True, slots=True)
+class LiveChildren:
+    """The real-time resources: `/wallboard`, `/api/events` and the agent-state actions.
+
+    With a token, the page and the stream (GETs) need it too, as `Authorization: Bearer` or
+    as `?token=` (EventSource cannot send headers; the page passes its own `?token=` on)."""
+
+    wallboard: resource.Resource
+    events: resource.Resource
+    actions: AgentStateActions
+
+
+def _live_defect(request: server.Request, token: bytes) -> tuple[str, bool] | None:
+    """Like `_bearer_defect`, with `?token=` accepted as well."""
+    offered = (request.args or {}).get(b"token")
+    if offered:
+        return None if hmac.compare_digest(offered[-1], token) else ("wrong token", True)
+    return _bearer_defect(request, token)
+
+
+def _is_live_read(path: bytes, request: server.Request) -> bool:
+    """`/wallboard`, or `/api/events`: GETs that need the token when the site sets one."""
+    rest = [p for p in request.postpath or [] if p]
+    return path == b"wallboard" or (path == b"api" and rest[:1] == [b"events"])
+# -- end of real time --
 
 
 class Root(resource.Resource):
@@ -181,26 +240,31 @@ class Root(resource.Resource):
         self, view: GatewayView, extra_children: Mapping[bytes, resource.Resource] | None = None,
         calls: CallControl | None = None, *, token: str | None = None,
         reports: resource.Resource | None = None,
-        api_children: Mapping[bytes, resource.Resource] | None = None,
+        api_children: Mapping[bytes, resource.Resource] | None = None, live: LiveChildren | None = None,
     ) -> None:
         super().__init__()
-        self.api = _Api(view, calls, reports, api_children)
+        self.api = _Api(view, calls, reports, api_children, live)
         self._token = token.encode() if token is not None else None
         self.putChild(b"api", self.api)
+        if live is not None:
+            self.putChild(b"wallboard", live.wallboard)
         for name, child in (extra_children or {}).items():
             self.putChild(name, child)
 
     def getChildWithDefault(self, path: bytes, request: server.Request) -> resource.Resource:
-        if path == b"api" and self._token is not None and request.method not in _OPEN_METHODS:
+        refused = None
+        if self._token is not None and _is_live_read(path, request):
+            refused = _live_defect(request, self._token)
+        elif path == b"api" and self._token is not None and request.method not in _OPEN_METHODS:
             refused = _bearer_defect(request, self._token)
-            if refused is not None:
-                defect, offered = refused
-                peer: Any = request.getClientAddress()
-                log.warn("HTTP API: refused {method} {path} from {peer}: {defect}",
-                         method=request.method.decode(errors="replace"),
-                         path=request.path.decode(errors="replace"),
-                         peer=f"{getattr(peer, 'host', peer)}:{getattr(peer, 'port', '')}", defect=defect)
-                return _Unauthorized(defect, offered)
+        if refused is not None:
+            defect, offered = refused
+            peer: Any = request.getClientAddress()
+            log.warn("HTTP API: refused {method} {path} from {peer}: {defect}",
+                     method=request.method.decode(errors="replace"),
+                     path=request.path.decode(errors="replace"),
+                     peer=f"{getattr(peer, 'host', peer)}:{getattr(peer, 'port', '')}", defect=defect)
+            return _Unauthorized(defect, offered)
         return super().getChildWithDefault(path, request)  # type: ignore[no-any-return]
 
     def getChild(self, path: bytes, request: server.Request) -> resource.Resource:
@@ -214,16 +278,16 @@ def make_site(
     view: GatewayView, extra_children: Mapping[bytes, resource.Resource] | None = None, *,
     calls: CallControl | None = None, token: str | None = None,
     reports: resource.Resource | None = None,
-    api_children: Mapping[bytes, resource.Resource] | None = None,
+    api_children: Mapping[bytes, resource.Resource] | None = None, live: LiveChildren | None = None,
 ) -> server.Site:
     """The twisted.web site serving the API for `view`, plus `extra_children` at the top
     level (the gateway mounts the phone XML services as `b"xml"`, the metrics as `b"metrics"`),
     `api_children` under `/api/` and, with `calls`, `/api/recordings` and the agents'
     supervisor actions; with `token`, control requests under `/api/` need
     `Authorization: Bearer <token>`; `reports` (web.report_api.Reports) is served as
-    `/api/reports/...`."""
+    `/api/reports/...`; `live`: `/wallboard`, `/api/events` and the agent-state actions."""
     site = server.Site(Root(view, extra_children, calls, token=token, reports=reports,
-                            api_children=api_children))
+                            api_children=api_children, live=live))
     site.displayTracebacks = False
     site.noisy = False
     return site

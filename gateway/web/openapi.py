@@ -34,6 +34,11 @@ def _ok(description: str, schema: dict[str, Any]) -> dict[str, Any]:
 _ERROR = {"description": "refused, with the reason", "content": _json_content(_ref("Error"))}
 
 SCHEMAS: dict[str, Any] = {
+    "CallData": {
+        "type": "object", "required": ["call_id", "data"],
+        "properties": {"call_id": {"type": "string"},
+                       "data": {"type": "object", "additionalProperties": {"type": "string"}}},
+    },
     "Error": {
         "type": "object", "required": ["error"],
         "properties": {"error": {"type": "string"}},
@@ -234,6 +239,9 @@ _REPORT_PARAMETERS = [
 _REPORT_REFUSED = {"description": "a query parameter it cannot use, saying which and why",
                    "content": _json_content(_ref("Error"))}
 
+_CALL_PARAMETER = {"name": "call", "in": "path", "required": True, "schema": {"type": "string"},
+                   "description": "the caller's SIP Call-ID, percent-encoded"}
+
 # One entry per (path, method) that http_api serves under /api.
 PATHS: dict[str, Any] = {
     "/api": {"get": {
@@ -300,11 +308,75 @@ PATHS: dict[str, Any] = {
             "503": _ok("it cannot: the state store is not writable, or it is stopping", _ref("Health")),
         },
     }},
+    # -- caller data (issue 16) --
+    "/api/calls/{call}/data": {
+        "get": {
+            "operationId": "callData", "summary": "A routed call's enterprise data (headers and API)",
+            "parameters": [_CALL_PARAMETER],
+            "responses": {"200": _ok("the call's fields", _ref("CallData")), "404": _ERROR},
+        },
+        "post": {
+            "operationId": "addCallData",
+            "summary": "Add fields to a routed call's enterprise data (needs the bearer token when the site sets one)",
+            "parameters": [_CALL_PARAMETER],
+            "requestBody": {"required": True, "content": _json_content(
+                {"type": "object", "maxProperties": 32, "additionalProperties": {"type": "string", "maxLength": 256}})},
+            "security": [{}, {"bearer": []}],
+            "responses": {
+                "200": _ok("the call's fields now", _ref("CallData")),
+                "400": _ERROR,
+                "401": {"description": "no or a wrong bearer token (RFC 6750)", "content": _json_content(_ref("Error"))},
+                "404": _ERROR,
+            },
+        },
+    },
     "/api/openapi.json": {"get": {
         "operationId": "openapi", "summary": "This description",
         "responses": {"200": _ok("OpenAPI 3.1", {"type": "object", "required": ["openapi", "paths"]})},
     }},
 }
+
+# -- real time (issue 17): the wallboard's stream and the agent-state actions (docs/wallboard.md) --
+PATHS["/api/agents/{agent}/{action}"]["post"]["parameters"][1]["schema"]["enum"] += ["logout", "not-ready", "ready"]
+PATHS["/api/agents/{agent}/{action}"]["post"]["summary"] = (
+    "A supervisor action on an agent's call, or on its state: logout (from Not Ready only), not-ready, ready "
+    "(needs the bearer token when the site sets one)")
+PATHS["/api/agents/{agent}/{action}"]["post"]["responses"]["202"] = _ok(
+    "a state chosen while the agent talks: taken when the call ends", _ref("ActionResult"))
+SCHEMAS["AgentAction"]["properties"]["reason"] = {
+    "type": "integer", "description": "logout, not-ready: the logout or Not Ready reason code (the site's tables)"}
+PATHS["/api/agents/{agent}/groups/{group}"] = {"post": {
+    "operationId": "agentGroup",
+    "summary": "Enable or disable an agent's membership of a group (needs the bearer token when the site sets one)",
+    "parameters": [
+        {"name": "agent", "in": "path", "required": True, "schema": {"type": "string"}},
+        {"name": "group", "in": "path", "required": True, "schema": {"type": "string"}},
+    ],
+    "requestBody": {"required": True, "content": _json_content({
+        "type": "object", "required": ["enabled"], "properties": {"enabled": {"type": "boolean"}}})},
+    "security": [{}, {"bearer": []}],
+    "responses": {
+        "200": _ok("done", _ref("ActionResult")),
+        "401": {"description": "no or a wrong bearer token (RFC 6750)", "content": _json_content(_ref("Error"))},
+        "default": _ERROR,
+    },
+}}
+PATHS["/api/events"] = {"get": {
+    "operationId": "events",
+    "summary": "The wallboard's Server-Sent Events stream: a snapshot, then deltas (docs/wallboard.md); "
+               "with a site token, as a bearer token or ?token=",
+    "parameters": [
+        {"name": "Last-Event-ID", "in": "header", "required": False, "schema": {"type": "string"},
+         "description": "resume after this event id (a snapshot when the gateway no longer holds it)"},
+        {"name": "token", "in": "query", "required": False, "schema": {"type": "string"}},
+    ],
+    "responses": {
+        "200": {"description": "an endless stream of `snapshot`, `agent`, `group` and `call` events",
+                "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        "401": {"description": "no or a wrong token", "content": _json_content(_ref("Error"))},
+    },
+}}
+# -- end of real time --
 
 DESCRIPTION: dict[str, Any] = {
     "openapi": "3.1.0",

@@ -6,21 +6,26 @@ the error messages) from frozen ACD views. Nothing here does I/O or knows a phon
 dialect: `cisco_xml` and `yealink_xml` turn a `Screen` into a document, and `phone_xml`
 serves it. Every link a screen carries is built by `Links`, which keeps the station's
 `ext=` on it, so the whole flow works whatever address the phone's requests come from.
+Every text a screen shows goes through the `gettext.NullTranslations` it is handed (the
+catalog of the user's language, `acdgate.gateway.i18n`); the default is English.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from gettext import NullTranslations
 from urllib.parse import urlencode
 
 from acdgate.acd.agents import AgentView
 from acdgate.acd.site import Code
 from acdgate.acd.states import AgentState, MenuChoice
 from acdgate.acd.stats import GroupStats, format_hms
+from acdgate.gateway.i18n.catalogs import N_
 
 SKILL_STATS_REFRESH_SECONDS = 10  # guide "Refresh Rate": the Skill Stats default is 10 s
+ENGLISH = NullTranslations()  # the messages as written: the English screens
 
 
 class Key(StrEnum):
@@ -47,6 +52,7 @@ class Page(StrEnum):
     SET = "set"  # executes `to=<MenuChoice>` with `reason=`/`wrapup=`
     RECORD = "record"  # `on=1` starts, `on=0` stops agent-initiated recording
     OWED = "owed"  # gives `wrapup=` for the routed call that has ended (the code is owed)
+    IDLE = "idle"  # "No User" and the extension, or the agent's home screen (issue 16)
 
 
 class FieldKind(StrEnum):
@@ -60,8 +66,8 @@ class FieldKind(StrEnum):
 class Notice(StrEnum):
     """Supervisor/recording notices of the status line (guide "Monitoring/Recording")."""
 
-    REC = "Rec"
-    MON = "Mon"
+    REC = N_("Rec")
+    MON = N_("Mon")
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +154,7 @@ class CallerData:
     dnis: str
     data: tuple[tuple[str, str], ...] = ()
     routed: bool = True
+    group: str = ""  # the group that routed it: its Caller Data layout (issue 16)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +164,7 @@ class AgentScreenState:
     view: AgentView
     status: str
     recording: bool  # agent-initiated recording is enabled (the Option soft key)
+    tr: NullTranslations = field(default=ENGLISH, compare=False)  # the user's language
 
     @property
     def on_call(self) -> bool:
@@ -167,101 +175,120 @@ class AgentScreenState:
         return self.view.state is AgentState.TALKING
 
     def title(self, screen: str) -> str:
-        return f"{screen} - ID:{self.view.user_id}"
+        """The guide's screen title, `Skill Stats - ID:2311`; `screen` is translated here."""
+        return self.tr.gettext("{screen} - ID:{user_id}").format(
+            screen=self.tr.gettext(screen), user_id=self.view.user_id
+        )
 
 
 STATE_LABELS: dict[AgentState, str] = {
-    AgentState.LOGGED_OUT: "Logout",
-    AgentState.NOT_READY: "Not Ready",
-    AgentState.READY: "Ready",
-    AgentState.RESERVED: "Reserved",
-    AgentState.TALKING: "Talking",
-    AgentState.WORK_READY: "Work Ready",
-    AgentState.WORK_NOT_READY: "Work Not Ready",
+    AgentState.LOGGED_OUT: N_("Logout"),
+    AgentState.NOT_READY: N_("Not Ready"),
+    AgentState.READY: N_("Ready"),
+    AgentState.RESERVED: N_("Reserved"),
+    AgentState.TALKING: N_("Talking"),
+    AgentState.WORK_READY: N_("Work Ready"),
+    AgentState.WORK_NOT_READY: N_("Work Not Ready"),
 }
 
 CHOICE_LABELS: dict[MenuChoice, str] = {
-    MenuChoice.READY: "Ready",
-    MenuChoice.NOT_READY: "Not Ready",
-    MenuChoice.WORK_READY: "Work Ready",
-    MenuChoice.WORK_NOT_READY: "Work Not Ready",
-    MenuChoice.LOGOUT: "Logout",
+    MenuChoice.READY: N_("Ready"),
+    MenuChoice.NOT_READY: N_("Not Ready"),
+    MenuChoice.WORK_READY: N_("Work Ready"),
+    MenuChoice.WORK_NOT_READY: N_("Work Not Ready"),
+    MenuChoice.LOGOUT: N_("Logout"),
 }
 
 
-def status_line(state: AgentState, notices: Set[str]) -> str:
+def status_line(state: AgentState, notices: Set[str], tr: NullTranslations = ENGLISH) -> str:
     """The guide's status line: `Not Ready`, `Talking : Rec`, `Talking : Rec/Mon`, ..."""
-    label = STATE_LABELS[state]
-    shown = [n.value for n in Notice if n.value in notices]
+    label = tr.gettext(STATE_LABELS[state])
+    shown = [tr.gettext(n.value) for n in Notice if n.value in notices]
     return f"{label} : {'/'.join(shown)}" if shown else label
 
 
 def _keys(links: Links, s: AgentScreenState, names: Iterable[str]) -> tuple[SoftKey, ...]:
     """The agent soft keys of guide Table 1, by name; Option only on a call with recording."""
     targets: dict[str, str | Key] = {
-        "Select": Key.SELECT,
-        "Update": links.url(Page.STATS),
-        "Stats": links.url(Page.STATS),
-        "CData": links.url(Page.CDATA),
-        "State": links.url(Page.STATE),
-        "Option": links.url(Page.OPTIONS),
+        N_("Select"): Key.SELECT,
+        N_("Update"): links.url(Page.STATS),
+        N_("Stats"): links.url(Page.STATS),
+        N_("CData"): links.url(Page.CDATA),
+        N_("State"): links.url(Page.STATE),
+        N_("Option"): links.url(Page.OPTIONS),
     }
     keys = []
     for name in names:
         if name == "Option" and not (s.recording and s.talking):
             continue
-        keys.append(SoftKey(name, targets[name]))
+        keys.append(SoftKey(s.tr.gettext(name), targets[name]))
     return tuple(keys)
 
 
 # -- logged-out screens -------------------------------------------------------------------
 
 
-def login_screen(links: Links, *, user_id: str = "") -> InputScreen:
+def login_screen(
+    links: Links, *, user_id: str = "", tr: NullTranslations = ENGLISH
+) -> InputScreen:
     """Agent Login (guide Figure 2): agent ID, password, extension; Submit, <<, Exit."""
+    _ = tr.gettext
     return InputScreen(
-        title="Agent Login",
-        prompt="Enter agent information.",
+        title=_("Agent Login"),
+        prompt=_("Enter agent information."),
         url=links.form(Page.LOGIN),
         fields=(
-            InputField("ID", "id", FieldKind.TEXT, user_id),
-            InputField("Password", "pin", FieldKind.PIN),
-            InputField("Extension", "ext", FieldKind.DIGITS, links.ext),
+            InputField(_("ID"), "id", FieldKind.TEXT, user_id),
+            InputField(_("Password"), "pin", FieldKind.PIN),
+            InputField(_("Extension"), "ext", FieldKind.DIGITS, links.ext),
         ),
         soft_keys=(
-            SoftKey("Submit", Key.SUBMIT),
+            SoftKey(_("Submit"), Key.SUBMIT),
             SoftKey("<<", Key.BACKSPACE),
-            SoftKey("Exit", Key.EXIT),
+            SoftKey(_("Exit"), Key.EXIT),
         ),
     )
 
 
-def forced_login_menu(links: Links, user_id: str, token: str) -> MenuScreen:
+def forced_login_menu(
+    links: Links, user_id: str, token: str, *, tr: NullTranslations = ENGLISH
+) -> MenuScreen:
     """Forced Login (guide Figure 3): 1 logs the other session out, 2 goes back to login."""
+    _ = tr.gettext
     return MenuScreen(
-        title="Forced Login",
+        title=_("Forced Login"),
         status="",
         items=(
             MenuItem(
-                f"{user_id} or ext {links.ext} in use. Press '1' to log other agent out.",
+                _("{user_id} or ext {ext} in use. Press '1' to log other agent out.").format(
+                    user_id=user_id, ext=links.ext
+                ),
                 links.url(Page.FORCED, token=token),
             ),
             MenuItem(
-                "Press '2' to log in with another name or extension.",
+                _("Press '2' to log in with another name or extension."),
                 links.url(Page.LOGIN),
             ),
         ),
-        soft_keys=(SoftKey("Select", Key.SELECT), SoftKey("Exit", Key.EXIT)),
+        soft_keys=(SoftKey(_("Select"), Key.SELECT), SoftKey(_("Exit"), Key.EXIT)),
     )
 
 
-def message_screen(title: str, lines: Sequence[str], status: str, ok_url: str) -> TextScreen:
-    """An error or notice; OK (guide Table 1: closes the screen) goes on to `ok_url`."""
+def message_screen(
+    title: str,
+    lines: Sequence[str],
+    status: str,
+    ok_url: str,
+    *,
+    tr: NullTranslations = ENGLISH,
+) -> TextScreen:
+    """An error or notice (`title` and `lines` already translated); OK (guide Table 1:
+    closes the screen) goes on to `ok_url`."""
     return TextScreen(
         title=title,
         status=status,
         lines=tuple(lines),
-        soft_keys=(SoftKey("OK", ok_url), SoftKey("Exit", Key.EXIT)),
+        soft_keys=(SoftKey(tr.gettext("OK"), ok_url), SoftKey(tr.gettext("Exit"), Key.EXIT)),
     )
 
 
@@ -269,35 +296,42 @@ def message_screen(title: str, lines: Sequence[str], status: str, ok_url: str) -
 
 
 def skill_stats(
-    links: Links, s: AgentScreenState, groups: Sequence[tuple[str, GroupStats]]
+    links: Links,
+    s: AgentScreenState,
+    groups: Sequence[tuple[str, GroupStats]],
+    refresh_seconds: int = SKILL_STATS_REFRESH_SECONDS,
 ) -> TextScreen:
-    """Skill Stats (guide Figures 4 and 11): LQT h:mm:ss, CIQ and queue name per group."""
+    """Skill Stats (guide Figures 4 and 11): LQT h:mm:ss, CIQ and queue name per group,
+    fetched again every `refresh_seconds` (guide "Refresh Rate"; 0: only on Update)."""
+    _ = s.tr.gettext
+    # the guide's column heads, kept as they are in every language (as its figures show)
     lines = ["LQT      CIQ Queue"]
     for name, stats in groups:
         lines.append(f"{format_hms(stats.lqt_seconds):>7} {stats.ciq:>4} {name}")
     if not groups:
-        lines.append("(no queues)")
+        lines.append(_("(no queues)"))
     return TextScreen(
-        title=s.title("Skill Stats"),
+        title=s.title(N_("Skill Stats")),
         status=s.status,
         lines=tuple(lines),
         soft_keys=_keys(links, s, ("Update", "CData", "State", "Option")),
-        refresh_seconds=SKILL_STATS_REFRESH_SECONDS,
-        refresh_url=links.url(Page.STATS),
+        refresh_seconds=refresh_seconds or None,
+        refresh_url=links.url(Page.STATS) if refresh_seconds else None,
     )
 
 
 def caller_data(links: Links, s: AgentScreenState, call: CallerData | None) -> TextScreen:
     """Caller Data (guide Figures 5 and 12): layout, ANI, DNIS, enterprise data."""
+    _ = s.tr.gettext
     if call is None:
-        lines: list[str] = ["No caller data: no current call."]
+        lines: list[str] = [_("No caller data: no current call.")]
     else:
-        lines = ["Layout: Default" if call.routed else "Layout: Non-routed call"]
-        lines.append(f"ANI: {call.ani}")
+        lines = [_("Layout: Default") if call.routed else _("Layout: Non-routed call")]
+        lines.append(f"ANI: {call.ani}")  # the guide's field names, in every language
         lines.append(f"DNIS: {call.dnis}")
         lines.extend(f"{key}: {value}" for key, value in call.data)
     return TextScreen(
-        title=s.title("Caller Data"),
+        title=s.title(N_("Caller Data")),
         status=s.status,
         lines=tuple(lines),
         soft_keys=_keys(links, s, ("Stats", "Option")),
@@ -328,9 +362,9 @@ def change_state_menu(
             url = links.url(Page.WRAPUP, to=choice.value)
         else:
             url = links.url(Page.SET, to=choice.value)
-        items.append(MenuItem(CHOICE_LABELS[choice], url))
+        items.append(MenuItem(s.tr.gettext(CHOICE_LABELS[choice]), url))
     return MenuScreen(
-        title=s.title("Change State"),
+        title=s.title(N_("Change State")),
         status=s.status,
         items=tuple(items),
         soft_keys=_keys(links, s, ("Select", "CData", "Stats", "Option")),
@@ -344,7 +378,7 @@ def code_menu(
     wrapup = choice in (MenuChoice.WORK_READY, MenuChoice.WORK_NOT_READY)
     param = "wrapup" if wrapup else "reason"
     return MenuScreen(
-        title=s.title("Wrap-up Data" if wrapup else "Reason Code"),
+        title=s.title(N_("Wrap-up Data") if wrapup else N_("Reason Code")),
         status=s.status,
         items=tuple(
             MenuItem(c.label, links.url(Page.SET, to=choice.value, **{param: c.code}))
@@ -358,7 +392,7 @@ def owed_wrapup_menu(links: Links, s: AgentScreenState, codes: Sequence[Code]) -
     """Wrap-up Data for the routed call that has ended (guide: wrap-up data "after the call
     ends"): shown before any other agent screen until a code is chosen."""
     return MenuScreen(
-        title=s.title("Wrap-up Data"),
+        title=s.title(N_("Wrap-up Data")),
         status=s.status,
         items=tuple(MenuItem(c.label, links.url(Page.OWED, wrapup=c.code)) for c in codes),
         soft_keys=_keys(links, s, ("Select",)),
@@ -367,13 +401,14 @@ def owed_wrapup_menu(links: Links, s: AgentScreenState, codes: Sequence[Code]) -
 
 def options_menu(links: Links, s: AgentScreenState, recording_now: bool) -> MenuScreen:
     """Options (guide Figure 10): only "Start recording" or only "Stop recording"."""
+    _ = s.tr.gettext
     item = (
-        MenuItem("Stop recording", links.url(Page.RECORD, on=0))
+        MenuItem(_("Stop recording"), links.url(Page.RECORD, on=0))
         if recording_now
-        else MenuItem("Start recording", links.url(Page.RECORD, on=1))
+        else MenuItem(_("Start recording"), links.url(Page.RECORD, on=1))
     )
     return MenuScreen(
-        title=s.title("Options"),
+        title=s.title(N_("Options")),
         status=s.status,
         items=(item,),
         soft_keys=_keys(links, s, ("Select", "CData", "Stats")),

@@ -8,7 +8,10 @@ choosing a menu item is a GET of the item's URL, which runs the ACD command thro
 text screen saying why the ACD refused. Which station a request is for: the `ext` query
 parameter (every link we hand out carries it), else the station whose SIP registration
 comes from the request's source address (when exactly one does), else the phone must enter
-its extension on the login screen. See docs/phone-services.md.
+its extension on the login screen. Screens are in the language of the user (the agent at the
+station, or the one logging on), else the station's, else the site's (`Site.language_for`),
+and go out in the character set each phone's browser expects (`charsets`). See
+docs/phone-services.md.
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass
+from gettext import NullTranslations
 from typing import Any
 
 from acdgate.acd.agents import AgentView
+from acdgate.acd.caller_data import DataFields
 from acdgate.acd.code_prompts import wrapup_owed
 from acdgate.acd.commands import Command, GiveWrapupCode, Login, Logout, SetState
 from acdgate.acd.events import (
@@ -32,12 +37,16 @@ from acdgate.acd.events import (
     StateChanged,
     UserLocked,
 )
+from acdgate.acd.feature_levels import FeatureLevel, LevelFeature, allows
+from acdgate.acd.languages import Language
 from acdgate.acd.login_names import LoginDirectory
 from acdgate.acd.site import Site
 from acdgate.acd.states import ON_CALL, AgentState, MenuChoice
 from acdgate.gateway.agents.acd_service import AcdService
+from acdgate.gateway.i18n.catalogs import N_, translations
 from acdgate.gateway.sip.registrar import Registrar
-from acdgate.gateway.web import cisco_xml, polycom_xhtml, yealink_xml
+from acdgate.gateway.web import charsets, cisco_xml, polycom_xhtml, yealink_xml
+from acdgate.gateway.web.caller_data_screen import laid_out, no_user_screen
 from acdgate.gateway.web.phone_screens import (
     CHOICE_LABELS,
     AgentScreenState,
@@ -66,10 +75,14 @@ log = Logger(namespace="acdgate.phone")
 RecordingFlags = Callable[[str], Set[str]]  # user id -> {"Rec", "Mon"} (phone_screens.Notice)
 RecordingControl = Callable[[str, bool], "str | None"]  # (user id, start?) -> None or why not
 StationLookup = Callable[[str], "str | None"]  # client IP address -> station extension
+CharsetChoice = Callable[[Language, "str | None"], str]  # (language, Accept-Charset) -> charset
+PageHandler = Callable[[Links, Mapping[str, str], NullTranslations], Screen]
 
-UNREACHABLE = "Unable to communicate with the IP Phone Agent service."
+UNREACHABLE = N_("Unable to communicate with the IP Phone Agent service.")
 FORCED_LOGIN_SECONDS = 60.0  # how long choice 1 of a Forced Login menu stays valid
-SERVICE_TITLE = "IP Phone Agent"
+SERVICE_TITLE = N_("IP Phone Agent")
+LEVEL_NAMES = {FeatureLevel.STANDARD: N_("Standard"), FeatureLevel.ENHANCED: N_("Enhanced"),
+               FeatureLevel.PREMIUM: N_("Premium")}
 
 
 def no_recording(user_id: str) -> Set[str]:
@@ -91,7 +104,7 @@ class CallerBook:
         """An `AcdService` listener."""
         for e in events:
             if isinstance(e, OfferCall):
-                self._by_user[e.user_id] = CallerData(e.call_id, e.ani, e.dnis, e.data)
+                self._by_user[e.user_id] = CallerData(e.call_id, e.ani, e.dnis, e.data, group=e.group)
             elif isinstance(e, StateChanged) and e.new not in ON_CALL:
                 self._by_user.pop(e.user_id, None)
 
@@ -161,9 +174,11 @@ class PhoneAgentService:
         self._flags = recording_flags
         self._recording = recording_control
         self.callers = CallerBook()
+        # the enterprise data of a routed call now (RoutedCalls.data_of, set once calls are served)
+        self.call_data: Callable[[str], DataFields | None] | None = None
         self.forced = ForcedLogins()
         acd_service.listeners.append(self.callers.on_events)
-        self._pages: dict[Page, Callable[[Links, Mapping[str, str]], Screen]] = {
+        self._pages: dict[Page, PageHandler] = {
             Page.HOME: self._home,
             Page.LOGIN: self._login_page,
             Page.FORCED: self._forced,
@@ -176,17 +191,34 @@ class PhoneAgentService:
             Page.SET: self._agent_page(self._set),
             Page.RECORD: self._agent_page(self._record),
             Page.OWED: self._agent_page(self._owed, asks_owed=False),
+            Page.IDLE: self._idle,
         }
 
     def is_station(self, extension: str) -> bool:
         return self.site.station(extension) is not None
 
-    def screen(self, page: Page, links: Links, args: Mapping[str, str]) -> Screen:
+    def language(self, page: Page, ext: str, args: Mapping[str, str]) -> Language:
+        """The language of the answer to `page` at `ext`: that of the user logging on (the
+        login form's `id`), else of the agent at the station, else the station's or the site's."""
+        user_id: str | None = None
+        if page is Page.LOGIN and "id" in args:
+            user_id = self.logins.by_text(args["id"])
+        elif ext:
+            view = self._service.acd.agent_at_station(ext)
+            user_id = view.user_id if view is not None else None
+        return self.site.language_for(user_id, ext or None)
+
+    def screen(
+        self, page: Page, links: Links, args: Mapping[str, str], language: Language
+    ) -> Screen:
         """The screen answering `page` for the station `links.ext` ("" when not known)."""
+        tr = translations(language)
         try:
-            return self._pages[page](links, args)
+            return self._pages[page](links, args, tr)
         except _Unavailable:
-            return message_screen(SERVICE_TITLE, [UNREACHABLE], "", links.url(Page.HOME))
+            return message_screen(
+                tr.gettext(SERVICE_TITLE), [tr.gettext(UNREACHABLE)], "", links.url(Page.HOME), tr=tr
+            )
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -200,101 +232,137 @@ class PhoneAgentService:
             log.failure("phone command {command} failed", command=command)
             raise _Unavailable from exc
 
-    def _screen_state(self, view: AgentView) -> AgentScreenState:
+    def _screen_state(self, view: AgentView, tr: NullTranslations) -> AgentScreenState:
         notices = self._flags(view.user_id)
         return AgentScreenState(
             view=view,
-            status=status_line(view.state, notices),
-            recording=self._recording is not None,
+            status=status_line(view.state, notices, tr),
+            recording=self._recording is not None and self._may_record(view.user_id),
+            tr=tr,
+        )
+
+    def _may_record(self, user_id: str) -> bool:
+        """Guide "Feature Levels": agent-initiated recording (and its Option key) is not in
+        Standard."""
+        return allows(self.site.feature_level_of(user_id), LevelFeature.AGENT_RECORDING)
+
+    def _level_refused(self, s: AgentScreenState) -> str:
+        level = self.site.feature_level_of(s.view.user_id)
+        return s.tr.gettext("Recording is not in your feature level ({level}).").format(
+            level=s.tr.gettext(LEVEL_NAMES[level])
         )
 
     def _agent_page(
         self, page: Callable[[Links, AgentScreenState, Mapping[str, str]], Screen], *,
         asks_owed: bool = True,
-    ) -> Callable[[Links, Mapping[str, str]], Screen]:
+    ) -> PageHandler:
         """Run `page` for the agent at the station; the Login screen when there is none, the
         Wrap-up Data screen first while the agent owes the code of a routed call."""
 
-        def run(links: Links, args: Mapping[str, str]) -> Screen:
+        def run(links: Links, args: Mapping[str, str], tr: NullTranslations) -> Screen:
             view = self._service.acd.agent_at_station(links.ext) if links.ext else None
             if view is None:
-                return login_screen(links)
+                return login_screen(links, tr=tr)
+            s = self._screen_state(view, tr)
             if asks_owed and wrapup_owed(view) and self.site.wrapup_codes:
-                return owed_wrapup_menu(links, self._screen_state(view), self.site.wrapup_codes)
-            return page(links, self._screen_state(view), args)
+                return owed_wrapup_menu(links, s, self.site.wrapup_codes)
+            return page(links, s, args)
 
         return run
 
+    @staticmethod
+    def _message(
+        links: Links, s: AgentScreenState, screen: str, lines: list[str], then: Page
+    ) -> TextScreen:
+        """An agent's error screen titled `screen` (a message id), OK going on to `then`."""
+        return message_screen(s.title(screen), lines, s.status, links.url(then), tr=s.tr)
+
     def _refused(self, links: Links, s: AgentScreenState, lines: list[str]) -> TextScreen:
-        return message_screen(s.title("Change State"), lines, s.status, links.url(Page.STATE))
+        return self._message(links, s, N_("Change State"), lines, Page.STATE)
 
     # -- logging in ----------------------------------------------------------------------
 
-    def _home(self, links: Links, args: Mapping[str, str]) -> Screen:
+    def _home(self, links: Links, args: Mapping[str, str], tr: NullTranslations) -> Screen:
         view = self._service.acd.agent_at_station(links.ext) if links.ext else None
         if view is None:
-            return login_screen(links)
-        s = self._screen_state(view)
+            return login_screen(links, tr=tr)
+        s = self._screen_state(view, tr)
         call = self.callers.for_agent(view)
         if call is not None and call.routed:  # guide: caller data shows throughout the call
-            return caller_data(links, s, call)
+            return self._caller_data(links, s, call)
         if wrapup_owed(view) and self.site.wrapup_codes:  # guide: wrap-up data after the call
             return owed_wrapup_menu(links, s, self.site.wrapup_codes)
         return self._stats(links, s, args)
 
-    def _login_page(self, links: Links, args: Mapping[str, str]) -> Screen:
+    def _login_page(self, links: Links, args: Mapping[str, str], tr: NullTranslations) -> Screen:
         if "id" not in args:
-            return login_screen(links)
+            return login_screen(links, tr=tr)
         user_id = self.logins.by_text(args["id"])
         if not links.ext:
             return message_screen(
-                "Agent Login", ["Enter your extension."], "", links.url(Page.LOGIN)
+                tr.gettext("Agent Login"),
+                [tr.gettext("Enter your extension.")],
+                "",
+                links.url(Page.LOGIN),
+                tr=tr,
             )
-        return self._login(links, user_id, args.get("pin", ""), force=False)
+        return self._login(links, user_id, args.get("pin", ""), tr, force=False)
 
-    def _forced(self, links: Links, args: Mapping[str, str]) -> Screen:
+    def _forced(self, links: Links, args: Mapping[str, str], tr: NullTranslations) -> Screen:
         pending = self.forced.take(args.get("token", ""), links.ext, self._now())
         if pending is None:
             return message_screen(
-                "Forced Login",
-                ["The forced login request has expired. Log in again."],
+                tr.gettext("Forced Login"),
+                [tr.gettext("The forced login request has expired. Log in again.")],
                 "",
                 links.url(Page.LOGIN),
+                tr=tr,
             )
-        return self._login(links, pending.user_id, pending.pin, force=True)
+        return self._login(links, pending.user_id, pending.pin, tr, force=True)
 
-    def _login(self, links: Links, user_id: str, pin: str, *, force: bool) -> Screen:
+    def _login(
+        self, links: Links, user_id: str, pin: str, tr: NullTranslations, *, force: bool
+    ) -> Screen:
+        _ = tr.gettext
         events = self._execute(Login(user_id, pin, links.ext, force=force))
         rejected: LoginRejected | None = None
         locked: UserLocked | None = None
         for e in events:
             if isinstance(e, LoggedIn):
-                return self._agent_page(self._stats)(links, {})
+                return self._agent_page(self._stats)(links, {}, tr)
             if isinstance(e, LoginRejected):
                 rejected = e
             elif isinstance(e, UserLocked):
                 locked = e
         if rejected is None:  # the engine always answers a login; be explicit if not
-            return message_screen("Agent Login", [UNREACHABLE], "", links.url(Page.LOGIN))
+            return message_screen(_("Agent Login"), [_(UNREACHABLE)], "", links.url(Page.LOGIN), tr=tr)
         reason = rejected.reason
         if reason is LoginRejectReason.IN_USE:
             token = self.forced.add(user_id, pin, links.ext, self._now())
-            return forced_login_menu(links, user_id, token)
+            return forced_login_menu(links, user_id, token, tr=tr)
         if reason in (LoginRejectReason.WRONG_PIN, LoginRejectReason.UNKNOWN_USER):
-            lines = ["Login failed: invalid agent ID or password."]
+            lines = [_("Login failed: invalid agent ID or password.")]
             if locked is not None:
                 seconds = round(locked.until - locked.at)
-                lines.append(f"Too many failed logins: ID {user_id} is locked for {seconds} s.")
+                lines.append(
+                    _("Too many failed logins: ID {user_id} is locked for {seconds} s.").format(
+                        user_id=user_id, seconds=seconds
+                    )
+                )
         elif reason is LoginRejectReason.LOCKED:
-            lines = [f"ID {user_id} is locked after too many failed logins. Try again later."]
+            lines = [
+                _("ID {user_id} is locked after too many failed logins. Try again later.").format(
+                    user_id=user_id
+                )
+            ]
         elif reason is LoginRejectReason.UNKNOWN_STATION:
-            lines = [f"Extension {links.ext} is not a station of this ACD."]
+            lines = [_("Extension {ext} is not a station of this ACD.").format(ext=links.ext)]
         else:
             lines = [
-                "The agent ID or extension is on a call.",
-                "A forced login is possible when the call ends.",
+                _("The agent ID or extension is on a call."),
+                _("A forced login is possible when the call ends."),
             ]
-        return message_screen("Agent Login", lines, "", links.url(Page.LOGIN))
+        return message_screen(_("Agent Login"), lines, "", links.url(Page.LOGIN), tr=tr)
 
     # -- agent screens -------------------------------------------------------------------
 
@@ -306,10 +374,26 @@ class PhoneAgentService:
             for g in self.site.groups
             if user_id in g.members and g.number not in s.view.disabled_groups
         ]
-        return skill_stats(links, s, rows)
+        return skill_stats(links, s, rows, self.site.policy.skill_stats_refresh_seconds)
 
     def _cdata(self, links: Links, s: AgentScreenState, args: Mapping[str, str]) -> Screen:
-        return caller_data(links, s, self.callers.for_agent(s.view))
+        return self._caller_data(links, s, self.callers.for_agent(s.view))
+
+    # -- caller data layouts and the idle screen (issue 16) -------------------------------
+
+    def _caller_data(self, links: Links, s: AgentScreenState, call: CallerData | None) -> Screen:
+        """The Caller Data screen in the layout of the call's group, with its data now."""
+        data = self.call_data(call.call_id) if call is not None and self.call_data is not None else None
+        return laid_out(caller_data(links, s, call), call, self.site, data)
+
+    def _idle(self, links: Links, args: Mapping[str, str], tr: NullTranslations) -> Screen:
+        """"No User" and the extension when nobody is logged on (what a phone is pushed after a
+        logoff, or fetches as its idle URL); else the agent's home screen."""
+        if not links.ext:
+            return login_screen(links, tr=tr)
+        if self._service.acd.agent_at_station(links.ext) is None:
+            return no_user_screen(links, tr)
+        return self._home(links, args, tr)
 
     def _state_menu(self, links: Links, s: AgentScreenState, args: Mapping[str, str]) -> Screen:
         return change_state_menu(
@@ -331,7 +415,7 @@ class PhoneAgentService:
         try:
             choice = self._choice(args, (MenuChoice.NOT_READY, MenuChoice.LOGOUT))
         except ValueError:
-            return self._refused(links, s, ["No reason codes for that choice."])
+            return self._refused(links, s, [s.tr.gettext("No reason codes for that choice.")])
         codes = (
             self.site.not_ready_reasons
             if choice is MenuChoice.NOT_READY
@@ -345,7 +429,7 @@ class PhoneAgentService:
         try:
             choice = self._choice(args, (MenuChoice.WORK_READY, MenuChoice.WORK_NOT_READY))
         except ValueError:
-            return self._refused(links, s, ["No wrap-up data for that choice."])
+            return self._refused(links, s, [s.tr.gettext("No wrap-up data for that choice.")])
         if not self.site.wrapup_codes:
             return self._set(links, s, {"to": choice.value})
         return code_menu(links, s, choice, self.site.wrapup_codes)
@@ -358,9 +442,9 @@ class PhoneAgentService:
             return owed_wrapup_menu(links, s, self.site.wrapup_codes)
         for e in self._execute(GiveWrapupCode(s.view.user_id, code)):
             if isinstance(e, CommandRejected):
-                return message_screen(s.title("Wrap-up Data"), [f"Wrap-up data refused: {e.reason}."],
-                                      s.status, links.url(Page.STATS))
-        return self._agent_page(self._stats)(links, {})
+                line = s.tr.gettext("Wrap-up data refused: {reason}.").format(reason=e.reason)
+                return self._message(links, s, N_("Wrap-up Data"), [line], Page.STATS)
+        return self._agent_page(self._stats)(links, {}, s.tr)
 
     def _set(self, links: Links, s: AgentScreenState, args: Mapping[str, str]) -> Screen:
         try:
@@ -368,7 +452,7 @@ class PhoneAgentService:
             reason = int(args["reason"]) if args.get("reason") else None
             wrapup = int(args["wrapup"]) if args.get("wrapup") else None
         except ValueError:
-            return self._refused(links, s, ["That choice is not on the menu."])
+            return self._refused(links, s, [s.tr.gettext("That choice is not on the menu.")])
         user_id = s.view.user_id
         command: Command = (
             Logout(user_id, reason)
@@ -377,31 +461,42 @@ class PhoneAgentService:
         )
         for e in self._execute(command):
             if isinstance(e, CommandRejected):
-                lines = [f"{CHOICE_LABELS[choice]} refused: {e.reason}."]
+                _ = s.tr.gettext
+                lines = [
+                    _("{choice} refused: {reason}.").format(
+                        choice=_(CHOICE_LABELS[choice]), reason=e.reason
+                    )
+                ]
                 if choice is MenuChoice.LOGOUT:
-                    lines.append("You can log out only when your agent state is Not Ready.")
+                    lines.append(_("You can log out only when your agent state is Not Ready."))
                 return self._refused(links, s, lines)
-            if isinstance(e, LoggedOut):
-                return login_screen(links, user_id=user_id)  # guide: back to the Login screen
-        return self._agent_page(self._stats)(links, {})
+            if isinstance(e, LoggedOut):  # guide: back to the Login screen
+                return login_screen(links, user_id=user_id, tr=s.tr)
+        return self._agent_page(self._stats)(links, {}, s.tr)
 
     def _options(self, links: Links, s: AgentScreenState, args: Mapping[str, str]) -> Screen:
         if self._recording is None:
-            lines = ["Agent-initiated recording is not enabled."]
+            lines = [s.tr.gettext("Agent-initiated recording is not enabled.")]
+        elif not self._may_record(s.view.user_id):
+            lines = [self._level_refused(s)]
         elif not s.talking:
-            lines = ["Recording needs an active call."]
+            lines = [s.tr.gettext("Recording needs an active call.")]
         else:
             return options_menu(links, s, Notice.REC in self._flags(s.view.user_id))
-        return message_screen(s.title("Options"), lines, s.status, links.url(Page.STATS))
+        return self._message(links, s, N_("Options"), lines, Page.STATS)
 
     def _record(self, links: Links, s: AgentScreenState, args: Mapping[str, str]) -> Screen:
         if self._recording is None or not s.talking or args.get("on") not in ("0", "1"):
             return self._options(links, s, args)
-        why_not = self._recording(s.view.user_id, args["on"] == "1")
+        why_not = self._recording(s.view.user_id, args["on"] == "1")  # checks the level, journals
         if why_not is not None:
-            return message_screen(s.title("Options"), [why_not], s.status, links.url(Page.STATS))
+            if not self._may_record(s.view.user_id):
+                why_not = self._level_refused(s)  # the same refusal, in the user's language
+            else:  # the recording service's reasons are messages of the catalogs (N_)
+                why_not = s.tr.gettext(why_not)
+            return self._message(links, s, N_("Options"), [why_not], Page.STATS)
         # guide "Agent-Initiated Recording": the Skill Stats screen appears
-        return self._agent_page(self._stats)(links, {})
+        return self._agent_page(self._stats)(links, {}, s.tr)
 
 
 # -- HTTP ---------------------------------------------------------------------------------
@@ -446,8 +541,12 @@ class _NoPage(resource.Resource):
     def render_GET(self, request: server.Request) -> bytes:
         request.setResponseCode(404)
         links = Links(self._pages.base_url(request), "")
-        screen = message_screen(SERVICE_TITLE, ["No such page."], "", links.url(Page.HOME))
-        return self._pages.send(request, screen)
+        language = self._pages.service.site.policy.language
+        tr = translations(language)
+        screen = message_screen(
+            tr.gettext(SERVICE_TITLE), [tr.gettext("No such page.")], "", links.url(Page.HOME), tr=tr
+        )
+        return self._pages.send(request, screen, language)
 
 
 class PhonePages(resource.Resource):
@@ -457,8 +556,9 @@ class PhonePages(resource.Resource):
     def __init__(
         self,
         service: PhoneAgentService,
-        render: Callable[[Screen], bytes],
-        content_type: bytes,
+        render: Callable[[Screen, str], bytes],
+        content_type: Callable[[str], bytes],
+        charset: CharsetChoice,
         prefix: str,
         station_lookup: StationLookup | None,
     ) -> None:
@@ -466,6 +566,7 @@ class PhonePages(resource.Resource):
         self.service = service
         self._render = render
         self._content_type = content_type
+        self._charset = charset
         self._prefix = prefix
         self._lookup = station_lookup
 
@@ -500,33 +601,41 @@ class PhonePages(resource.Resource):
             client: Any = request.getClientAddress()
             ext = self._lookup(str(getattr(client, "host", ""))) or ""
         links = Links(base, ext)
-        if ext and not self.service.is_station(ext):
+        known = not ext or self.service.is_station(ext)
+        language = self.service.language(page, ext if known else "", args)
+        tr = translations(language)
+        _ = tr.gettext
+        if not known:
             screen: Screen = message_screen(
-                SERVICE_TITLE,
-                [f"Extension {ext} is not a station of this ACD."],
+                _(SERVICE_TITLE),
+                [_("Extension {ext} is not a station of this ACD.").format(ext=ext)],
                 "",
                 f"{base}/{Page.LOGIN.value}",
+                tr=tr,
             )
         elif not ext and page not in (Page.HOME, Page.LOGIN):
             screen = message_screen(
-                SERVICE_TITLE,
-                ["This phone is not identified.", "Add ?ext=<extension> to the service URL."],
+                _(SERVICE_TITLE),
+                [_("This phone is not identified."), _("Add ?ext=<extension> to the service URL.")],
                 "",
                 f"{base}/{Page.LOGIN.value}",
+                tr=tr,
             )
         else:
-            screen = self.service.screen(page, links, args)
-        return self.send(request, screen)
+            screen = self.service.screen(page, links, args, language)
+        return self.send(request, screen, language)
 
-    def send(self, request: server.Request, screen: Screen) -> bytes:
-        request.setHeader(b"content-type", self._content_type)
+    def send(self, request: server.Request, screen: Screen, language: Language) -> bytes:
+        accept = request.getHeader(b"accept-charset")
+        charset = self._charset(language, None if accept is None else accept.decode("latin-1"))
+        request.setHeader(b"content-type", self._content_type(charset))
         request.setHeader(b"cache-control", b"no-store")
         request.setHeader(b"expires", b"-1")
         if isinstance(screen, TextScreen) and screen.refresh_seconds and screen.refresh_url:
             # Cisco and Polycom phones refresh from this header (neither has a refresh element)
             value = f"{screen.refresh_seconds}; url={screen.refresh_url}"
             request.setHeader(b"refresh", value.encode("utf-8"))
-        return self._render(screen)
+        return self._render(screen, charset)
 
 
 def make_phone_resource(
@@ -534,12 +643,17 @@ def make_phone_resource(
 ) -> resource.Resource:
     """The `/xml` tree: Cisco pages at `/xml/<page>`, Yealink pages at `/xml/yealink/<page>`,
     Polycom pages at `/xml/polycom/<page>`."""
-    cisco = PhonePages(service, cisco_xml.render, cisco_xml.CONTENT_TYPE, "/xml", station_lookup)
+    cisco = PhonePages(
+        service, cisco_xml.render, cisco_xml.content_type, charsets.cisco_charset, "/xml",
+        station_lookup,
+    )
     yealink = PhonePages(
-        service, yealink_xml.render, yealink_xml.CONTENT_TYPE, "/xml/yealink", station_lookup
+        service, yealink_xml.render, yealink_xml.content_type, charsets.utf8_charset,
+        "/xml/yealink", station_lookup,
     )
     polycom = PhonePages(
-        service, polycom_xhtml.render, polycom_xhtml.CONTENT_TYPE, "/xml/polycom", station_lookup
+        service, polycom_xhtml.render, polycom_xhtml.content_type, charsets.utf8_charset,
+        "/xml/polycom", station_lookup,
     )
     cisco.putChild(b"yealink", yealink)
     cisco.putChild(b"polycom", polycom)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 
+from acdgate.gateway.web.charsets import UTF8, encode
 from acdgate.gateway.web.phone_screens import (
     FieldKind,
     InputScreen,
@@ -40,7 +41,7 @@ from acdgate.gateway.web.phone_screens import (
 )
 
 # The XHTML media type (RFC 3236); the guides name no content type of their own.
-CONTENT_TYPE = b"application/xhtml+xml; charset=utf-8"
+MEDIA_TYPE = "application/xhtml+xml"
 XHTML_NAMESPACE = "http://www.w3.org/1999/xhtml"
 
 SOFT_KEYS_MAX = 8  # guide: an index greater than eight is ignored
@@ -142,8 +143,9 @@ def _text_body(body: ET.Element, screen: TextScreen) -> None:
     _soft_keys(body, screen.soft_keys)
 
 
-def render(screen: Screen) -> bytes:
-    """The XHTML page for `screen`, UTF-8 with an XML declaration."""
+def render(screen: Screen, charset: str = UTF8) -> bytes:
+    """The XHTML page for `screen`, in `charset` (characters it lacks folded,
+    `charsets.fold`) with an XML declaration naming it."""
     html = ET.Element("html", xmlns=XHTML_NAMESPACE)
     ET.SubElement(ET.SubElement(html, "head"), "title").text = screen.title
     body = ET.SubElement(html, "body")
@@ -155,4 +157,10 @@ def render(screen: Screen) -> bytes:
         case TextScreen():
             _text_body(body, screen)
     page = ET.tostring(html, encoding="unicode", short_empty_elements=True)
-    return ('<?xml version="1.0" encoding="utf-8"?>\n' + page + "\n").encode("utf-8")
+    declaration = f'<?xml version="1.0" encoding="{charset}"?>\n'
+    return encode(declaration + page + "\n", charset)
+
+
+def content_type(charset: str) -> bytes:
+    """The HTTP `Content-Type` of a document in `charset`."""
+    return f"{MEDIA_TYPE}; charset={charset}".encode("ascii")

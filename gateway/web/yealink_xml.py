@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from acdgate.gateway.web.charsets import UTF8, encode
 from acdgate.gateway.web.phone_screens import (
     FieldKind,
     InputScreen,
@@ -21,7 +22,7 @@ from acdgate.gateway.web.phone_screens import (
     TextScreen,
 )
 
-CONTENT_TYPE = b"text/xml; charset=utf-8"
+MEDIA_TYPE = "text/xml"
 MENU_ITEMS_MAX = 30  # the XML browser shows at most 30 menu items
 
 SOFT_KEY_URIS: dict[Key, str] = {
@@ -59,8 +60,9 @@ def _soft_keys(root: ET.Element, keys: tuple[SoftKey, ...]) -> None:
         _add(item, "URI", SOFT_KEY_URIS[target] if isinstance(target, Key) else target)
 
 
-def render(screen: Screen) -> bytes:
-    """The Yealink XML document for `screen`, UTF-8 with an XML declaration."""
+def render(screen: Screen, charset: str = UTF8) -> bytes:
+    """The Yealink XML document for `screen`, in `charset` (characters it lacks folded,
+    `charsets.fold`) with an XML declaration naming it."""
     if isinstance(screen, InputScreen):
         root = ET.Element(
             "YealinkIPPhoneInputScreen",
@@ -91,4 +93,10 @@ def render(screen: Screen) -> bytes:
         _add(root, "Text", "\n".join(lines))
     _soft_keys(root, screen.soft_keys)
     body = ET.tostring(root, encoding="unicode")
-    return ('<?xml version="1.0" encoding="utf-8"?>\n' + body + "\n").encode("utf-8")
+    declaration = f'<?xml version="1.0" encoding="{charset}"?>\n'
+    return encode(declaration + body + "\n", charset)
+
+
+def content_type(charset: str) -> bytes:
+    """The HTTP `Content-Type` of a document in `charset`."""
+    return f"{MEDIA_TYPE}; charset={charset}".encode("ascii")

@@ -287,6 +287,37 @@ def test_refer_blind_transfer_notifies_bridges_the_caller_to_the_target_and_rele
     assert [(r["station"], r["target"], r["dialled"]) for r in transfers] == [("2102", "2103", "2103")]
 
 
+def test_a_busy_lamp_on_the_transfer_target_sees_the_transferred_call_ring_answer_and_end(
+        gateway: GatewayProcess, tmp_path: Path) -> None:
+    """Issue 16: busy lamps from real calls; a blind transfer rings 2103, which a BLF key at
+    2110 watches (RFC 4235): early, confirmed, terminated (blf_real_call.xml checks each)."""
+    users = tmp_path / "watcher.csv"
+    users.write_text("SEQUENTIAL\n2110;[authentication username=2110 password=pw2110];2103\n")
+    watcher = subprocess.Popen(
+        ["sipp", "-sf", str(SIPP / "blf_real_call.xml"), "-inf", str(users), "-i", "127.0.0.1",
+         "-p", str(free_port()), "-m", "1", "-timeout", "40s", "-nostdin", "-trace_err",
+         "-error_file", str(tmp_path / "watcher_err.log"), f"{gateway.sip[0]}:{gateway.sip[1]}"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
+    target = agent = None
+    try:
+        gateway.wait_for_output(r"2110 subscribed to dialog of 2103")
+        target = Uas(gateway, tmp_path, "2103", "b2bua_target.xml", {"rtp": "4014"})
+        agent = Uas(gateway, tmp_path, "2102", "b2bua_referrer.xml",
+                    {"rtp": "4012", "refer_at": "500", "refer_to": "2103"})
+        _caller(gateway, tmp_path, "2102", "b2bua_plain_caller.xml", {"rtp": "4010", "se": "1800", "wait": "3000"})
+        agent.finish()
+        target.finish()
+        out, _ = watcher.communicate(timeout=40)
+    finally:
+        for uas in (agent, target):
+            if uas is not None:
+                uas.kill()
+        if watcher.poll() is None:
+            watcher.kill()
+            watcher.communicate()
+    assert watcher.returncode == 0, out[-3000:] + _read(tmp_path / "watcher_err.log")
+
+
 def test_a_hold_music_file_in_the_wrong_format_stops_start_up_naming_file_key_and_reason(tmp_path: Path) -> None:
     with wave.open(str(tmp_path / "stereo.wav"), "wb") as w:
         w.setnchannels(2)

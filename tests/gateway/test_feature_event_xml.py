@@ -149,6 +149,8 @@ def test_dialog_states_tell_listeners_of_changes_only() -> None:
     states = DialogStates()
     told: list[str] = []
     states.listeners.append(told.append)
+    seen: list[tuple[DialogState, ...]] = []  # what a listener's document would list
+    states.listeners.append(lambda ext: seen.append(tuple(d.state for d in states.dialogs(ext))))
     states.set("2101", "early", "c1", "recipient")
     states.set("2101", "early", "c1", "recipient")  # no change
     states.set("2101", "confirmed", "c1", "recipient")
@@ -157,3 +159,5 @@ def test_dialog_states_tell_listeners_of_changes_only() -> None:
     states.set("2101", "terminated", "c1")  # already gone
     assert states.dialogs("2101") == ()
     assert told == ["2101", "2101", "2101"]
+    # RFC 4235 3.7.1: the end is listed (terminated) while it is told, and only then
+    assert seen == [(DialogState.EARLY,), (DialogState.CONFIRMED,), (DialogState.TERMINATED,)]

@@ -27,7 +27,9 @@ from pyvoip_parties import (
     wait_logged,
     wait_state,
 )
+from sipwire import free_port
 
+SUPPORT = Path(__file__).resolve().parents[1] / "support"
 CALLER, AGENT, SUPERVISOR = 600.0, 1000.0, 1800.0
 HEARD = 30  # windows of 10 ms: at least 0.3 s of the tone
 SILENT = 10  # at most this many stray windows (clicks when the media path switches)
@@ -129,6 +131,38 @@ def test_barge_in_then_intercept_over_http(gateway: GatewayProcess) -> None:
     assert tone_windows(sup_heard, CALLER) >= 200, "the supervisor did not hear the caller"
     assert tone_windows(sup_heard, AGENT) >= HEARD, "the supervisor did not hear the agent while barging"
     assert not [r for r in gateway.get("/api/recordings")]
+
+
+def test_a_busy_lamp_on_the_supervisors_station_follows_the_monitoring_call(
+        gateway: GatewayProcess, tmp_path: Path) -> None:
+    """Issue 16: busy lamps from real calls. A BLF key at 2109 watches 2110 (RFC 4235) while
+    the gateway rings the supervisor there to monitor agent 3000's call: early, confirmed,
+    then terminated when the supervisor hangs up (blf_real_call.xml checks each)."""
+    users = tmp_path / "watcher.csv"
+    users.write_text("SEQUENTIAL\n2109;[authentication username=2109 password=pw2109];2110\n")
+    watcher = subprocess.Popen(
+        ["sipp", "-sf", str(SUPPORT / "sipp" / "blf_real_call.xml"), "-inf", str(users), "-i", "127.0.0.1",
+         "-p", str(free_port()), "-m", "1", "-timeout", "40s", "-nostdin", "-trace_err",
+         "-error_file", str(tmp_path / "watcher_err.log"), f"{gateway.sip[0]}:{gateway.sip[1]}"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
+    try:
+        wait_logged(gateway, r"2109 subscribed to dialog of 2110", "the BLF key's subscription")
+        agent = answerer(gateway, "2101", AGENT, talk_seconds=8.0)
+        call = caller(gateway, "2105", "6000", tone=CALLER, hangup_after=7.0)
+        _talking(gateway)
+        supervisor = answerer(gateway, "2110", SUPERVISOR, talk_seconds=2.0)
+        status, answer = post(gateway, "/api/agents/3000/monitor", {"user": "3900", "station": "2110"})
+        assert status == 202, answer
+        answerer_result(supervisor)
+        answerer_result(agent)
+        caller_result(call)
+        out, _ = watcher.communicate(timeout=40)
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+            watcher.communicate()
+    errors = tmp_path / "watcher_err.log"
+    assert watcher.returncode == 0, out[-3000:] + (errors.read_text()[-3000:] if errors.exists() else "")
 
 
 def test_agent_hanging_up_during_barge_in_leaves_caller_and_supervisor_talking(gateway: GatewayProcess) -> None:

@@ -1,0 +1,1 @@
+"""The phone screens' message catalogs (gettext, compiled with Babel) and their loading."""
