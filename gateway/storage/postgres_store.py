@@ -105,9 +105,9 @@ def connect(url: str, *, autocommit: bool) -> psycopg.Connection[Any]:
         params = conninfo.conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
         raise StoreError(f"{mask_url(url)}: not a usable PostgreSQL URL: {describe_error(url, exc)}") from None
-    params.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
+    timeout = params.get("connect_timeout", CONNECT_TIMEOUT_SECONDS)
     try:
-        return psycopg.connect(conninfo.make_conninfo(**params), autocommit=autocommit)
+        return psycopg.connect(url, autocommit=autocommit, connect_timeout=timeout)
     except psycopg.Error as exc:
         raise StoreError(f"{mask_url(url)}: cannot connect: {describe_error(url, exc)}") from None
 

@@ -127,9 +127,26 @@ class StateStore:
 
         `sessions` upserts (or, for None, deletes) agents' session records; `snapshots` (and
         the older single `snapshot`) replace named snapshots. Returns the journal sequence
-        numbers given to the records. When this returns, everything is committed.
+        numbers given to the records. When this returns, everything is committed; StoreError
+        when it was not.
         """
         seqs: list[int] = []
+        try:
+            self._append(records, seqs, snapshot, snapshot_name, sessions, snapshots)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: the journal was not written: {exc}") from exc
+        return seqs
+
+    def _append(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        seqs: list[int],
+        snapshot: Mapping[str, Any] | None,
+        snapshot_name: str,
+        sessions: Mapping[str, Mapping[str, Any] | None] | None,
+        snapshots: Mapping[str, Mapping[str, Any]] | None,
+    ) -> None:
+        """`append`'s transaction; the sequence numbers go to `seqs`."""
         with self._transaction():
             for record in records:
                 cur = self._db.execute(
@@ -150,7 +167,6 @@ class StateStore:
                         "ON CONFLICT(user_id) DO UPDATE SET data = excluded.data",
                         (user_id, json.dumps(session, sort_keys=True)),
                     )
-        return seqs
 
     def load_sessions(self) -> list[dict[str, Any]]:
         """Every stored agent session record, by user id."""
@@ -194,9 +210,12 @@ class StateStore:
     # -- snapshots ---------------------------------------------------------------------
 
     def save_snapshot(self, name: str, data: Mapping[str, Any]) -> None:
-        """Replace the named snapshot."""
-        with self._transaction():
-            self._put_snapshot(name, data)
+        """Replace the named snapshot; StoreError when SQLite refuses."""
+        try:
+            with self._transaction():
+                self._put_snapshot(name, data)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: snapshot {name} was not saved: {exc}") from exc
 
     def load_snapshot(self, name: str = "acd") -> dict[str, Any] | None:
         """The named snapshot, or None when there is none yet."""
