@@ -39,6 +39,10 @@ from psycopg import conninfo
 
 URL_SCHEMES = ("postgresql", "postgres")  # libpq's two URI schemes
 CONNECT_TIMEOUT_SECONDS = 5  # unless the URL sets connect_timeout: start-up must not hang
+# unless the URL sets tcp_user_timeout: a commit whose data the server stops acknowledging (a
+# network split) fails after this many milliseconds instead of blocking the reactor for the
+# kernel's ~15 minutes of retransmissions (docs/storage.md)
+TCP_USER_TIMEOUT_MS = 5000
 # pg_advisory_xact_lock key for migrations ("acdgate" as an int8), so that two nodes starting
 # against one database migrate one after the other, not into each other
 _MIGRATION_LOCK = 0x61636467617465
@@ -106,8 +110,9 @@ def connect(url: str, *, autocommit: bool) -> psycopg.Connection[Any]:
     except psycopg.ProgrammingError as exc:
         raise StoreError(f"{mask_url(url)}: not a usable PostgreSQL URL: {describe_error(url, exc)}") from None
     timeout = params.get("connect_timeout", CONNECT_TIMEOUT_SECONDS)
+    user_timeout = params.get("tcp_user_timeout", TCP_USER_TIMEOUT_MS)
     try:
-        return psycopg.connect(url, autocommit=autocommit, connect_timeout=timeout)
+        return psycopg.connect(url, autocommit=autocommit, connect_timeout=timeout, tcp_user_timeout=user_timeout)
     except psycopg.Error as exc:
         raise StoreError(f"{mask_url(url)}: cannot connect: {describe_error(url, exc)}") from None
 

@@ -20,7 +20,7 @@ from acdgate.gateway.agents.acd_service import AcdService
 from acdgate.gateway.site_loader import demo_site_text, load_site
 from acdgate.gateway.storage.contract import StoreError
 from acdgate.gateway.storage.location import choose_url, open_store
-from acdgate.gateway.storage.postgres_store import mask_url
+from acdgate.gateway.storage.postgres_store import PostgresStore, mask_url
 from acdgate.lab.postgres_cluster import PostgresCluster
 from twisted.internet import task
 
@@ -140,3 +140,18 @@ def test_report_reads_the_journal_from_postgresql(postgres_cluster: PostgresClus
     refused = acdgate("report", "--store", f"postgresql://bob:s3cret@127.0.0.1:{closed_port()}/acd")
     assert refused.returncode == 2 and "bob:***@" in refused.stderr and "s3cret" not in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_the_connection_is_bounded_in_time_unless_the_url_says_otherwise(
+        postgres_cluster: PostgresCluster, tmp_path: Path) -> None:
+    def options(url: str) -> dict[bytes, bytes | None]:
+        store = PostgresStore(url, tmp_path)
+        try:
+            return {o.keyword: o.val for o in store._db.pgconn.info}
+        finally:
+            store.close()
+
+    url = postgres_cluster.create_database()
+    assert options(url)[b"connect_timeout"] == b"5" and options(url)[b"tcp_user_timeout"] == b"5000"
+    chosen = options(url + "?connect_timeout=2&tcp_user_timeout=800")
+    assert chosen[b"connect_timeout"] == b"2" and chosen[b"tcp_user_timeout"] == b"800"
