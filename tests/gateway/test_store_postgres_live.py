@@ -6,6 +6,7 @@ both stores: test_gateway_sip.py and test_h323_gateway.py with conftest's `store
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -53,3 +54,9 @@ def test_acknowledged_logons_survive_kill_9_exactly_once(
         assert agents[user]["station"] == station
         assert agents[user]["state"] == ("READY" if station in READY_AT else "NOT_READY")
     assert list(read_journal(url))[: len(journal)] == journal  # a restart rewrites nothing
+    health = gw.get("/api/health")
+    assert health["status"] == "ok" and health["store_writable"] is True
+    # the archived report, read on a worker thread through a connection of its own to the URL
+    start = int(min(float(r["at"]) for r in journal)) - 1
+    report = gw.get(f"/api/reports/agents?from={start}&to={int(time.time()) + 60}")
+    assert {(s["agent"], s["station"]) for s in report["sessions"]} == {(u, s) for s, u in AGENTS.items()}
