@@ -337,14 +337,15 @@ class PostgresStore:
 
     def write_check(self, wait_seconds: float = 0.25) -> str | None:
         """None when a write transaction can start now, else why not (the connection is lost,
-        the server is a read-only standby). Takes a transaction id and rolls back, waiting at
-        most `wait_seconds` for the server."""
+        the server is a read-only standby). Runs a write that touches no row and rolls back,
+        waiting at most `wait_seconds` for the server."""
         if self._db.closed:
             return f"{self._display}: the connection is closed"
         try:
             with self._db.transaction(force_rollback=True), self._db.cursor() as cur:
                 cur.execute(f"SET LOCAL statement_timeout = {max(1, int(wait_seconds * 1000))}")
-                cur.execute("SELECT txid_current()")  # a read-only server refuses to give one
+                # a write that touches no row: refused by a read-only transaction or a standby
+                cur.execute("UPDATE schema_version SET version = version WHERE false")
         except psycopg.Error as exc:
             return f"{self._display}: {self._reason(exc)}"
         return None

@@ -5,6 +5,7 @@ the health check, and refusing to write what a closed store cannot keep."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from acdgate.gateway.h323.ras_events import Registration
@@ -15,6 +16,8 @@ from acdgate.gateway.sip.registrar import Binding
 from acdgate.gateway.storage.contract import Store, StoreError
 from acdgate.gateway.storage.journal_reader import read_journal
 from acdgate.gateway.storage.migrations import POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS
+from acdgate.gateway.storage.postgres_store import PostgresStore
+from acdgate.lab.postgres_cluster import PostgresCluster
 
 NOW = 1_800_000_000.0
 OpenStore = Callable[[], Store]
@@ -143,3 +146,17 @@ def test_a_failed_append_is_not_acknowledged(open_test_store: OpenStore) -> None
         store.append([{"at": NOW, "type": "LoggedIn"}])
     with pytest.raises(StoreError, match="snapshot dnd was not saved"):
         store.save_snapshot("dnd", {})
+
+
+def test_on_postgresql_the_health_check_names_a_read_only_server(
+        postgres_cluster: PostgresCluster, tmp_path: Path) -> None:
+    store = PostgresStore(postgres_cluster.create_database(), tmp_path)
+    assert store.write_check() is None
+    # what a hot standby, or a database an operator made read-only, looks like to this session
+    store._db.execute("SET default_transaction_read_only = on")
+    problem = store.write_check()
+    assert problem is not None and "read-only transaction" in problem
+    assert problem.startswith(f"postgresql://acdgate@127.0.0.1:{postgres_cluster.port}/")
+    with pytest.raises(BindingStoreError, match="read-only transaction"):
+        store.save_bindings([_binding("sip:2101@10.0.0.1", NOW).to_row()])
+    store.close()
