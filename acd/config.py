@@ -49,6 +49,7 @@ from .site import (
     SipSettings,
     Site,
     Station,
+    StoreSettings,
     User,
     WallboardSettings,
 )
@@ -64,6 +65,7 @@ AGENT_NOTICES = ("none", "recording", "monitoring", "both")  # Policy.agent_noti
 _PIN_MIN_DIGITS = 4
 # RFC 7616 3.3 / RFC 8760 2: the tokens the gateway's digest authentication knows.
 _DIGEST_ALGORITHMS = ("MD5", "MD5-sess", "SHA-256", "SHA-256-sess")
+_STORE_SCHEMES = ("postgresql://", "postgres://")  # [store] url: libpq's URI schemes
 HTTP_TOKEN_MIN_CHARS = 16  # [http] token: long enough not to be guessed over the network
 # RFC 6750 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+=*\Z")
@@ -327,6 +329,7 @@ class _SiteReader:
         reports = self.reports()
         caller_data = self.caller_data(stations, groups)
         wallboard = self.wallboard()
+        store = self.store()
         short_codes = self.short_codes(users, groups, not_ready, logout, wrapup)
         top.done()
         if self.problems:
@@ -346,6 +349,7 @@ class _SiteReader:
             reports=reports,
             caller_data=caller_data,
             wallboard=wallboard,
+            store=store,
             source=self.source,
         )
 
@@ -879,6 +883,19 @@ class _SiteReader:
                       f"must be at most service_level_amber ({level_amber}), not {level_red}")
         t.done()
         return WallboardSettings(waiting_amber, waiting_red, lqt_amber, lqt_red, level_amber, level_red)
+
+    def store(self) -> StoreSettings:
+        """`[store]`: `url`, the PostgreSQL state store (issue 18); none: SQLite in --state-dir."""
+        t = self.top.table("store")
+        if t is None:
+            return StoreSettings()
+        url = t.text("url")
+        if url is not None and not url.lower().startswith(_STORE_SCHEMES):
+            # the reason never quotes the URL: it may hold a password
+            t.problem("url", "must be a PostgreSQL URL: postgresql://user:password@host/database")
+            url = None
+        t.done()
+        return StoreSettings(url=url)
 
     @staticmethod
     def digest_algorithms(t: _Table) -> tuple[str, ...] | None:

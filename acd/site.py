@@ -185,6 +185,18 @@ class HttpSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class StoreSettings:
+    """Where the gateway keeps its state (site file `[store]`): a PostgreSQL URL, or None for the
+    embedded SQLite store under the state directory. `acdgate run --store` wins over it."""
+
+    url: str | None = None
+
+    def __repr__(self) -> str:
+        # the URL may carry a password: keep it out of reprs, tracebacks and test failures
+        return f"StoreSettings(url={'<set>' if self.url is not None else None})"
+
+
+@dataclass(frozen=True, slots=True)
 class ReportSettings:
     """How archived reports count calls (site file `[reports]`)."""
 
@@ -256,6 +268,7 @@ class Site:
     reports: ReportSettings = field(default_factory=ReportSettings)
     caller_data: CallerDataSettings = field(default_factory=CallerDataSettings)  # issue 16
     wallboard: WallboardSettings = field(default_factory=WallboardSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
     source: str = "<site>"  # file the site came from, for messages
 
     def station(self, extension: str) -> Station | None:

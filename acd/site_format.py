@@ -109,6 +109,8 @@ def format_site(site: Site) -> str:
         "waiting_amber", "waiting_red", "lqt_amber_seconds", "lqt_red_seconds", "service_level_amber",
         "service_level_red")] + [""]  # fmt: skip
     lines += _caller_data(site)
+    if site.store.url is not None:  # no [store] table: the default, SQLite in --state-dir
+        lines += ["[store]", f"url = {q(site.store.url)}", ""]
     for st in site.stations:
         lines += ["[[stations]]", f"extension = {q(st.extension)}"]
         lines += [f"sip_username = {q(st.sip_username)}", f"sip_password = {q(st.sip_password)}"]

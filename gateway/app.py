@@ -49,8 +49,8 @@ from acdgate.gateway.sip.stack import SipStack, StreamLimits
 from acdgate.gateway.sip.trace import SipTrace
 from acdgate.gateway.sip.transaction import TimerSettings
 from acdgate.gateway.sip.transaction_layer import TransactionLayer
+from acdgate.gateway.storage.contract import Store
 from acdgate.gateway.storage.journal_reader import read_journal
-from acdgate.gateway.storage.store import StateStore
 from acdgate.gateway.web.agent_actions import AgentActions
 from acdgate.gateway.web.call_data_api import CallDataResource
 from acdgate.gateway.web.event_stream import EventStream, LiveFeed
@@ -87,7 +87,7 @@ _REACHABLE = (ProbeState.IDLE_UP, ProbeState.PROBING_UP)
 class Gateway:
     """Everything `acdgate run` serves, for one site and one state directory."""
 
-    def __init__(self, reactor: Any, site: Site, store: StateStore, *, trace: SipTrace | None = None) -> None:
+    def __init__(self, reactor: Any, site: Site, store: Store, *, trace: SipTrace | None = None) -> None:
         self.reactor = reactor
         self.site = site
         self.store = store
@@ -174,12 +174,12 @@ class Gateway:
             )
             token = self.site.http.token
             # -- archived reports (issue 17): read on a worker thread, a connection of its own --
-            db_path = self.store.path
+            journal_at = self.store.location  # the SQLite file or the PostgreSQL URL
             reports = Reports(self.reactor, self.site,
-                              lambda end, kinds: read_journal(db_path, end=end, kinds=kinds))
+                              lambda end, kinds: read_journal(journal_at, end=end, kinds=kinds))
             # -- end of archived reports --
             # -- real time (issue 17): /wallboard, /api/events, agent-state actions --
-            self.live_feed, live = _live(self.reactor, self.site, self.acd_service, db_path)
+            self.live_feed, live = _live(self.reactor, self.site, self.acd_service, journal_at)
             # -- end of real time --
             self.http_site = make_site(
                 self, extra_children={b"xml": phones, b"metrics": MetricsResource(self.metrics)},
@@ -245,6 +245,7 @@ class Gateway:
             "site": self.site.name,
             "sip": {"host": host, "port": self.sip_port, "transports": ["udp", "tcp"]},
             "state_dir": str(self.store.state_dir),
+            "store": self.store.display_name,  # the SQLite file, or the URL with its password masked
             "pid": os.getpid(),
             "build": build.describe(),
         }
@@ -418,13 +419,13 @@ class Gateway:
 
 
 # -- real time (issue 17) --
-def _live(reactor: Any, site: Site, service: AcdService, db_path: Path) -> tuple[LiveFeed, LiveChildren]:
+def _live(reactor: Any, site: Site, service: AcdService, journal_at: str) -> tuple[LiveFeed, LiveChildren]:
     """The live board (today's figures so far read from the journal once, at start-up), fed by
     every commit of the ACD service before any other listener sees it; the page, the stream
     and the agent-state actions on it."""
     now = reactor.seconds()
     today = day_start(now)
-    history = (r for r in read_journal(db_path, end=now, kinds=BOARD_KINDS) if float(r["at"]) >= today)
+    history = (r for r in read_journal(journal_at, end=now, kinds=BOARD_KINDS) if float(r["at"]) >= today)
     feed = LiveFeed(reactor, LiveBoard(site, service.acd, now, history))
     service.listeners.insert(0, feed.publish)
     by = (site.http.token_holder or "api") if site.http.token is not None else "api"
@@ -533,7 +534,8 @@ def run_from_args(args: argparse.Namespace) -> int:
     """`acdgate run`: load the site, open the store, listen, and serve until SIGTERM/SIGINT."""
     from acdgate.acd.config import ConfigError
     from acdgate.gateway.site_loader import load_site, site_summary
-    from acdgate.gateway.storage.store import StoreError
+    from acdgate.gateway.storage.contract import StoreError
+    from acdgate.gateway.storage.location import choose_url, open_store
     from twisted.internet import reactor as _reactor
     from twisted.logger import globalLogBeginner, textFileLogObserver
 
@@ -545,11 +547,13 @@ def run_from_args(args: argparse.Namespace) -> int:
         return 2
     _start_logging(args.log_level, globalLogBeginner, textFileLogObserver)
     print(site_summary(site), flush=True)
+    # -- the state store (issue 18): --store, else [store] url, else SQLite in --state-dir --
     try:
-        store = StateStore(Path(args.state_dir))
-    except StoreError as exc:
-        print(f"acdgate: {exc}", file=sys.stderr)
+        store = open_store(choose_url(getattr(args, "store", None), site.store.url), Path(args.state_dir))
+    except StoreError as exc:  # the message names the store (password masked) and the reason
+        print(f"acdgate: cannot use the state store {exc}", file=sys.stderr)
         return 2
+    # -- end of the state store --
     tls_port = getattr(args, "sip_tls_port", None)
     tls_port = tls_port if tls_port is not None else site.sip.tls_port
     tls_context = None

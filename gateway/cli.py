@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--state-dir", metavar="DIR", default=DEFAULT_STATE_DIR,
         help=f"where the journal, sessions and registrations are kept (default: ./{DEFAULT_STATE_DIR})",
     )
+    # -- the state store (issue 18) --
+    run.add_argument(
+        "--store", metavar="URL",
+        help="keep the state in PostgreSQL at this URL (postgresql://user:password@host/db) instead "
+        "of SQLite in --state-dir; wins over the site file's [store] url (docs/storage.md)",
+    )
+    # -- end of the state store --
     run.add_argument("--bind", metavar="ADDR", help="address to listen on (default: the site's, else 0.0.0.0)")
     run.add_argument("--sip-port", type=_port, metavar="PORT", help="SIP UDP/TCP port (default: the site's, else 5060; 0: any free port)")
     run.add_argument(
@@ -115,6 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--state-dir", metavar="DIR", default=DEFAULT_STATE_DIR, help="state directory (default: ./state)")
     report.add_argument("--config", "-c", metavar="FILE", help="site file (default: the demo site)")
+    report.add_argument(
+        "--store", metavar="URL",
+        help="read the journal from PostgreSQL at this URL instead of --state-dir; wins over the "
+        "site file's [store] url",
+    )
     report.add_argument("--from", dest="start", type=_when, metavar="WHEN", help="start (default: today 00:00)")
     report.add_argument("--to", dest="end", type=_when, metavar="WHEN", help="end (default: now)")
     report.add_argument("--csv", action="store_true", help="write CSV instead of a table (same as --format csv)")
@@ -169,6 +181,7 @@ def _report(args: argparse.Namespace) -> int:
     )
     from acdgate.gateway.site_loader import load_site
     from acdgate.gateway.storage.journal_reader import JournalReadError, read_journal
+    from acdgate.gateway.storage.location import choose_url
     from acdgate.gateway.storage.store import DB_NAME
 
     try:
@@ -188,13 +201,17 @@ def _report(args: argparse.Namespace) -> int:
         print(f"--csv and --format {args.format} contradict each other", file=sys.stderr)
         return 2
     form = "csv" if args.csv else args.format or "table"
-    if not Path(args.state_dir).is_dir():
+    url = choose_url(args.store, site.store.url)
+    db = Path(args.state_dir) / DB_NAME
+    if url is None and not Path(args.state_dir).is_dir():
         print(f"{args.state_dir}: no such state directory", file=sys.stderr)
         return 2
-    db = Path(args.state_dir) / DB_NAME
     try:
         # read-only, on a connection of its own: a running gateway keeps appending meanwhile
-        records = read_journal(db, end=end, kinds=REPORT_KINDS) if db.is_file() else iter(())
+        if url is not None:
+            records = read_journal(url, end=end, kinds=REPORT_KINDS)
+        else:
+            records = read_journal(db, end=end, kinds=REPORT_KINDS) if db.is_file() else iter(())
         report = build_report(records, start, end, site, Granularity(args.interval), detail=False)
     except JournalReadError as exc:
         print(str(exc), file=sys.stderr)

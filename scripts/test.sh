@@ -5,10 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: real SIP peers (SIPp, baresip), tshark for captures, espeak-ng for talk-off
-# speech, kamailio as the benchmarks' baseline (the smoke test runs it), a C compiler and the
+# speech, kamailio as the benchmarks' baseline (the smoke test runs it), postgresql for the
+# PostgreSQL state store's tests (they start a throw-away cluster), a C compiler and the
 # Python headers for the wheel's mypyc-compiled modules (setup.py), and chromium for the wallboard's
 # browser test (Playwright drives the system browser; `playwright install` is never run).
-DEB_PACKAGES="sip-tester baresip-core tshark espeak-ng iproute2 kamailio python3-venv gcc python3-dev chromium"
+DEB_PACKAGES="sip-tester baresip-core tshark espeak-ng iproute2 kamailio postgresql python3-venv gcc python3-dev chromium"
 missing=""
 for p in $DEB_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

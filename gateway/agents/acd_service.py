@@ -26,7 +26,7 @@ from acdgate.acd.events import (
 )
 from acdgate.acd.site import Site
 from acdgate.gateway.agents.journal import JournalRecord, to_record
-from acdgate.gateway.storage.store import StateStore
+from acdgate.gateway.storage.contract import Store
 from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 
@@ -42,7 +42,7 @@ _PIN_EVENTS = (LoggedIn, LoginRejected, UserLocked)
 class AcdService:
     """Runs commands through the engine, journals the outcome, and fires the engine's timers."""
 
-    def __init__(self, reactor: Any, site: Site, store: StateStore) -> None:
+    def __init__(self, reactor: Any, site: Site, store: Store) -> None:
         self.reactor = reactor
         self.store = store
         now = reactor.seconds()
@@ -70,7 +70,7 @@ class AcdService:
         self._timer = None
 
     @staticmethod
-    def _stored_snapshot(store: StateStore) -> dict[str, object] | None:
+    def _stored_snapshot(store: Store) -> dict[str, object] | None:
         """The engine's state as `Acd.restore` takes it, from the per-agent session rows."""
         sessions = store.load_sessions()
         pins = store.load_snapshot(_PINS)

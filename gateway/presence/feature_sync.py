@@ -65,7 +65,7 @@ from acdgate.gateway.sip.subscription import (
     TerminationReason,
     event_type,
 )
-from acdgate.gateway.storage.store import StateStore
+from acdgate.gateway.storage.contract import Store
 from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 
@@ -115,7 +115,7 @@ class FeatureSync:
         sip_service: SipService,
         acd_service: AcdService,
         site: Site,
-        store: StateStore,
+        store: Store,
         dialogs: DialogStates | None = None,
         *,
         feature_policy: ExpiresPolicy | None = None,

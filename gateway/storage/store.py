@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,81 +19,33 @@ from typing import Any
 from acdgate.gateway.h323.ras_events import RegistrationRow
 from acdgate.gateway.h323.registration_store import RegistrationStoreError
 from acdgate.gateway.sip.binding_store import BindingStoreError
+from acdgate.gateway.storage.contract import (
+    BINDING_COLUMNS,
+    H323_REGISTRATION_COLUMNS,
+    BindingRow,
+    StoreError,
+)
+from acdgate.gateway.storage.migrations import (
+    SCHEMA_VERSION_TABLE,
+    SQLITE_MIGRATIONS,
+    Migration,
+    MigrationError,
+    pending,
+)
+
+__all__ = ["BINDING_COLUMNS", "DB_NAME", "H323_REGISTRATION_COLUMNS", "BindingRow", "StateStore", "StoreError"]
 
 DB_NAME = "acdgate.sqlite3"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS journal (
-    seq   INTEGER PRIMARY KEY AUTOINCREMENT,
-    at    REAL NOT NULL,
-    kind  TEXT NOT NULL,
-    data  TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS journal_at ON journal (at);
-CREATE TABLE IF NOT EXISTS snapshot (
-    name  TEXT PRIMARY KEY,
-    data  TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS session (
-    user_id TEXT PRIMARY KEY,
-    data    TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS registration (
-    username    TEXT NOT NULL,
-    contact     TEXT NOT NULL,
-    expires_at  REAL NOT NULL,
-    call_id     TEXT NOT NULL,
-    cseq        INTEGER NOT NULL,
-    source_host TEXT NOT NULL,
-    source_port INTEGER NOT NULL,
-    transport   TEXT NOT NULL,
-    user_agent  TEXT NOT NULL,
-    q           REAL,
-    instance_id TEXT,
-    reg_id      INTEGER,
-    PRIMARY KEY (username, contact)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS h323_registration (
-    endpoint_identifier TEXT PRIMARY KEY,
-    extension           TEXT NOT NULL,
-    aliases             TEXT NOT NULL,
-    call_signal_host    TEXT NOT NULL,
-    call_signal_port    INTEGER NOT NULL,
-    ras_host            TEXT NOT NULL,
-    ras_port            INTEGER NOT NULL,
-    source_host         TEXT NOT NULL,
-    source_port         INTEGER NOT NULL,
-    time_to_live        INTEGER NOT NULL,
-    expires_at          REAL NOT NULL,
-    endpoint_type       TEXT NOT NULL,
-    vendor              TEXT NOT NULL
-) WITHOUT ROWID;
-"""
-
-# A registrar binding as the store keeps it, one column each (the order of a row tuple). An
+# INSERT OR REPLACE: the primary key is (username, contact) and every column is written. An
 # upsert of plain columns costs a REGISTER less than JSON text did (3 % of a registration), and
 # keyed by its primary key alone (WITHOUT ROWID) a commit costs a quarter less CPU (16 -> 12 us).
-BINDING_COLUMNS = (
-    "username", "contact", "expires_at", "call_id", "cseq", "source_host", "source_port",
-    "transport", "user_agent", "q", "instance_id", "reg_id",
-)  # fmt: skip
-# one binding's values in that order (the registrar's `Binding.to_row`)
-BindingRow = Sequence[Any]
-
-# INSERT OR REPLACE: the primary key is (username, contact) and every column is written
 _UPSERT_BINDING = (
     f"INSERT OR REPLACE INTO registration ({', '.join(BINDING_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(BINDING_COLUMNS))})"
 )
 _DELETE_BINDING = "DELETE FROM registration WHERE username = ? AND contact = ?"
 
-# An H.323 gatekeeper registration, one column each in `h323.ras_events.Registration.to_row`
-# order; the aliases are a JSON list of [kind, value].
-H323_REGISTRATION_COLUMNS = (
-    "endpoint_identifier", "extension", "aliases", "call_signal_host", "call_signal_port",
-    "ras_host", "ras_port", "source_host", "source_port", "time_to_live", "expires_at",
-    "endpoint_type", "vendor",
-)  # fmt: skip
 _UPSERT_H323 = (
     f"INSERT OR REPLACE INTO h323_registration ({', '.join(H323_REGISTRATION_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(H323_REGISTRATION_COLUMNS))})"
@@ -100,14 +53,11 @@ _UPSERT_H323 = (
 _DELETE_H323 = "DELETE FROM h323_registration WHERE endpoint_identifier = ?"
 
 
-class StoreError(RuntimeError):
-    """The state directory or its database cannot be used."""
-
-
 class StateStore:
     """The gateway's durable state, in one SQLite file."""
 
-    def __init__(self, state_dir: str | Path, *, durability: str = "normal") -> None:
+    def __init__(self, state_dir: str | Path, *, durability: str = "normal",
+                 migrations: Sequence[Migration] = SQLITE_MIGRATIONS) -> None:
         if durability not in ("normal", "full"):
             raise ValueError(f"durability must be 'normal' or 'full', not {durability!r}")
         self.state_dir = Path(state_dir)
@@ -117,10 +67,41 @@ class StateStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={durability.upper()}")
             self._db.execute("PRAGMA busy_timeout=5000")
-            self._db.executescript(_SCHEMA)
+            self._migrate(migrations)
             self._migrate_json_bindings()
+        except MigrationError as exc:
+            self._db.close()
+            raise StoreError(str(exc)) from exc
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"{self.state_dir / DB_NAME}: cannot open the state store: {exc}") from exc
+
+    def _migrate(self, migrations: Sequence[Migration]) -> None:
+        """Apply the migrations the database lacks, all in one transaction (migrations.py).
+        A database from before versioning has no `schema_version` rows: it is at 0, and
+        version 1's idempotent statements keep its tables and rows."""
+        with self._transaction():
+            self._db.execute(SCHEMA_VERSION_TABLE)
+            (current,) = self._db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
+            for migration in pending(int(current), migrations, str(self.path)):
+                for statement in migration.statements:
+                    self._db.execute(statement)
+                self._db.execute("INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)",
+                                 (migration.version, migration.description, time.time()))
+
+    def schema_version(self) -> int:
+        """The schema version the database is at."""
+        (version,) = self._db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
+        return int(version)
+
+    @property
+    def location(self) -> str:
+        """The database file's path (the journal reader opens its own connection to it)."""
+        return str(self.path)
+
+    @property
+    def display_name(self) -> str:
+        """The database file's path."""
+        return str(self.path)
 
     @property
     def path(self) -> Path:
@@ -146,9 +127,26 @@ class StateStore:
 
         `sessions` upserts (or, for None, deletes) agents' session records; `snapshots` (and
         the older single `snapshot`) replace named snapshots. Returns the journal sequence
-        numbers given to the records. When this returns, everything is committed.
+        numbers given to the records. When this returns, everything is committed; StoreError
+        when it was not.
         """
         seqs: list[int] = []
+        try:
+            self._append(records, seqs, snapshot, snapshot_name, sessions, snapshots)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: the journal was not written: {exc}") from exc
+        return seqs
+
+    def _append(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        seqs: list[int],
+        snapshot: Mapping[str, Any] | None,
+        snapshot_name: str,
+        sessions: Mapping[str, Mapping[str, Any] | None] | None,
+        snapshots: Mapping[str, Mapping[str, Any]] | None,
+    ) -> None:
+        """`append`'s transaction; the sequence numbers go to `seqs`."""
         with self._transaction():
             for record in records:
                 cur = self._db.execute(
@@ -169,7 +167,6 @@ class StateStore:
                         "ON CONFLICT(user_id) DO UPDATE SET data = excluded.data",
                         (user_id, json.dumps(session, sort_keys=True)),
                     )
-        return seqs
 
     def load_sessions(self) -> list[dict[str, Any]]:
         """Every stored agent session record, by user id."""
@@ -213,9 +210,12 @@ class StateStore:
     # -- snapshots ---------------------------------------------------------------------
 
     def save_snapshot(self, name: str, data: Mapping[str, Any]) -> None:
-        """Replace the named snapshot."""
-        with self._transaction():
-            self._put_snapshot(name, data)
+        """Replace the named snapshot; StoreError when SQLite refuses."""
+        try:
+            with self._transaction():
+                self._put_snapshot(name, data)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: snapshot {name} was not saved: {exc}") from exc
 
     def load_snapshot(self, name: str = "acd") -> dict[str, Any] | None:
         """The named snapshot, or None when there is none yet."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from acdgate.acd.commands import Login, Logout, SetMembership, SetState
@@ -10,15 +11,17 @@ from acdgate.acd.states import AgentState
 from acdgate.gateway.agents.acd_service import AcdService
 from acdgate.gateway.agents.journal import CallMediaStats, FeatureUsed
 from acdgate.gateway.site_loader import load_site
+from acdgate.gateway.storage.contract import Store
 from acdgate.gateway.storage.store import StateStore
 from twisted.internet import task
 
 
-def test_restart_restores_sessions_pins_and_memberships(tmp_path: Path) -> None:
+def test_restart_restores_sessions_pins_and_memberships(open_test_store: Callable[[], Store]) -> None:
+    """On SQLite and on PostgreSQL (conftest's `store_url`)."""
     site = load_site(None)
     clock = task.Clock()
     clock.advance(1_800_000_000)
-    store = StateStore(tmp_path / "state")
+    store = open_test_store()
     service = AcdService(clock, site, store)
     service.execute(Login("3000", "1234", "2101"))
     service.execute(SetState("3000", AgentState.READY))
@@ -34,7 +37,7 @@ def test_restart_restores_sessions_pins_and_memberships(tmp_path: Path) -> None:
     assert {r["user_id"] for r in store.load_sessions()} == {"3000", "3003"}
     store.close()
 
-    store = StateStore(tmp_path / "state")
+    store = open_test_store()
     restored = AcdService(clock, site, store)
     assert restored.acd.snapshot() == before
     assert restored.acd.pin_failures("3002") == 1

@@ -1,4 +1,5 @@
-"""Registrar bindings in the state store: columns round trip, and old JSON rows migrate once."""
+"""Registrar bindings in the SQLite store: old JSON rows migrate once (the round trip through
+columns, on both stores, is in test_store_contract.py)."""
 
 from __future__ import annotations
 
@@ -20,24 +21,6 @@ def _binding(contact: str, expires_at: float, **extra: object) -> Binding:
     )
     fields.update(extra)
     return Binding(**fields)  # type: ignore[arg-type]
-
-
-def test_bindings_round_trip_through_columns_and_survive_reopening(tmp_path: Path) -> None:
-    plain = _binding("sip:2101@10.0.0.1:5062", NOW + 600)
-    outbound = _binding("sip:2101@10.0.0.9;transport=tcp", NOW + 900, q=0.5,
-                        instance_id="<urn:uuid:00000000-0000-1000-8000-000000000001>", reg_id=1,
-                        transport="TCP")
-    store = StateStore(tmp_path)
-    store.save_bindings([plain.to_row(), outbound.to_row()])
-    store.save_bindings([_binding(plain.contact, NOW + 700, cseq=8).to_row()])  # a refresh
-    store.close()
-    again = StateStore(tmp_path)
-    loaded = [Binding.from_row(r) for r in again.load_bindings(NOW)]
-    assert loaded == [_binding(plain.contact, NOW + 700, cseq=8), outbound]
-    assert [Binding.from_row(r).contact for r in again.load_bindings(NOW + 800)] == [outbound.contact]
-    again.save_bindings([], [outbound.key()])
-    assert [Binding.from_row(r).cseq for r in again.load_bindings()] == [8]
-    again.close()
 
 
 def test_json_bindings_of_an_earlier_version_move_to_columns_once(tmp_path: Path) -> None:

@@ -69,21 +69,23 @@ def test_sipp_register_over_tcp(gateway: GatewayProcess, tmp_path: Path) -> None
     assert {c["transport"] for contacts in registered.values() for c in contacts} == {"TCP"}
 
 
-def test_bindings_survive_restart_and_kill_9(start_gateway: StartGateway, tmp_path: Path) -> None:
-    gw = start_gateway()  # each start runs on the same state directory
+def test_bindings_survive_restart_and_kill_9(start_gateway: StartGateway, tmp_path: Path,
+                                             store_args: list[str]) -> None:
+    """On SQLite and on PostgreSQL (`--store URL`: conftest's `store_url`)."""
+    gw = start_gateway(extra=store_args)  # each start runs on the same state directory (or database)
     try:
         _sipp_register(tmp_path, gw.sip, calls=10, rate=50)
         before = _registered(gw)
     finally:
         gw.kill()  # as a crash would: no shutdown hooks run
     assert sorted(before) == STATIONS
-    gw = start_gateway()
+    gw = start_gateway(extra=store_args)
     after = _registered(gw)
     assert {k: [c["contact"] for c in v] for k, v in after.items()} == {
         k: [c["contact"] for c in v] for k, v in before.items()
     }
     assert gw.stop() == 0
-    gw = start_gateway()  # and after an orderly stop
+    gw = start_gateway(extra=store_args)  # and after an orderly stop
     assert sorted(_registered(gw)) == STATIONS
 
 

@@ -1,10 +1,17 @@
 """Group commit of registrar bindings: a burst of REGISTERs waiting in the SIP socket is stored
-in one SQLite transaction, and no 200 leaves before its binding is committed."""
+in one transaction (SQLite, and PostgreSQL below), and no 200 leaves before its binding is
+committed."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from pathlib import Path
 
+import psycopg
+import pytest
+from acdgate.gateway.storage.postgres_store import PostgresStore
+from acdgate.lab.postgres_cluster import PostgresCluster
 from inprocess_gateway import World
 
 STATIONS = ["2101", "2102", "2103"]
@@ -60,4 +67,39 @@ def test_a_store_that_cannot_commit_gets_500_not_200(local_gateway: World) -> No
     local_gateway.send(local_gateway.request("2101", 2, credentials))
     local_gateway.read_one()
     answer = local_gateway.answer()
+    assert answer.startswith("SIP/2.0 500 "), answer
+
+
+@pytest.fixture
+def pg_gateway(tmp_path: Path, postgres_cluster: PostgresCluster) -> Iterator[World]:
+    """The in-process gateway on a PostgreSQL store (a new database of the test server)."""
+    w = World(tmp_path / "state", PostgresStore(postgres_cluster.create_database(), tmp_path / "state"))
+    try:
+        yield w
+    finally:
+        w.close()
+
+
+def test_on_postgresql_a_burst_is_one_transaction_committed_before_any_answer(pg_gateway: World) -> None:
+    credentials = {user: pg_gateway.challenged(user) for user in STATIONS}
+    for user in STATIONS:
+        pg_gateway.send(pg_gateway.request(user, 2, credentials[user]))
+    pg_gateway.read_one()
+    pg_gateway.read_one()
+    assert pg_gateway.stored() == set() and pg_gateway.no_answer_yet()
+    pg_gateway.read_one()
+    assert pg_gateway.stored() == set(STATIONS)  # seen by another connection: committed
+    answers = [pg_gateway.answer() for _ in STATIONS]
+    assert all(a.startswith("SIP/2.0 200 ") for a in answers), answers
+    # the rows a transaction writes carry its id (xmin): one burst, one transaction
+    with psycopg.connect(pg_gateway.store.location) as pg:
+        assert len(pg.execute("SELECT DISTINCT xmin::text FROM registration").fetchall()) == 1
+
+
+def test_on_postgresql_a_lost_connection_gets_500_not_200(pg_gateway: World) -> None:
+    credentials = pg_gateway.challenged("2101")
+    pg_gateway.store.close()  # the connection is gone (server down, network cut)
+    pg_gateway.send(pg_gateway.request("2101", 2, credentials))
+    pg_gateway.read_one()
+    answer = pg_gateway.answer()
     assert answer.startswith("SIP/2.0 500 "), answer

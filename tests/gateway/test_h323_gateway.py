@@ -104,8 +104,9 @@ def test_ready_line_reports_the_ras_and_call_signalling_ports(gateway: GatewayPr
 
 
 def test_registration_shows_in_the_api_and_survives_sigkill(
-        start_gateway: StartGateway, endpoint: Endpoint) -> None:
-    gw = start_gateway()
+        start_gateway: StartGateway, endpoint: Endpoint, store_args: list[str]) -> None:
+    """On SQLite and on PostgreSQL (`--store URL`: conftest's `store_url`)."""
+    gw = start_gateway(extra=store_args)
     endpoint.send(endpoint.rrq(1, "2201", "pw2201"), gw)
     name, rcf = decoded(endpoint.answer())
     assert name == "registrationConfirm" and rcf["requestSeqNum"] == 1
@@ -122,7 +123,7 @@ def test_registration_shows_in_the_api_and_survives_sigkill(
     assert station["registered"] and station["h323_alias"] == "2201"
     assert h323_rows(gw, "2202") == []
     gw.kill()  # as a crash would: no shutdown hooks run
-    gw = start_gateway()  # the same state directory
+    gw = start_gateway(extra=store_args)  # the same state directory (or database)
     (after,) = h323_rows(gw, "2201")
     assert after["endpoint_identifier"] == row["endpoint_identifier"]
     assert after["source"] == row["source"] and 0 < after["expires"] <= row["expires"]

@@ -1,11 +1,10 @@
 """Gatekeeper registrations in the state store, and the RAS edge that commits them before it
-acknowledges; the engine's authentication throttle per source. Real store (SQLite in tmp_path),
-a fake clock, an in-memory transport."""
+acknowledges; the engine's authentication throttle per source. Real stores (SQLite in tmp_path,
+and PostgreSQL: conftest's `store_url`), a fake clock, an in-memory transport."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from pathlib import Path
+from collections.abc import Callable, Iterable
 
 from acdgate.gateway.auth.throttle import AuthThrottle
 from acdgate.gateway.h323.gatekeeper import Gatekeeper, GatekeeperSettings
@@ -26,7 +25,7 @@ from acdgate.gateway.h323.ras_messages import (
     UnregistrationRequest,
 )
 from acdgate.gateway.h323.ras_protocol import RasProtocol
-from acdgate.gateway.storage.store import StateStore
+from acdgate.gateway.storage.contract import Store
 from h323_ras_support import (
     GK_RAS,
     GK_SIGNAL,
@@ -52,18 +51,24 @@ class MemoryTransport:
         self.sent.append((data, addr))
 
 
-class WatchedStore(StateStore):
-    """The real store, noting how many datagrams were sent when each save came."""
+class WatchedStore:
+    """The real store under test, noting how many datagrams were sent when each save came."""
 
-    def __init__(self, state_dir: Path, transport: MemoryTransport) -> None:
-        super().__init__(state_dir)
+    def __init__(self, store: Store, transport: MemoryTransport) -> None:
+        self.store = store
         self.transport = transport
         self.sent_at_save: list[int] = []
 
     def save_h323_registrations(self, changed: Iterable[RegistrationRow],
                                 removed: Iterable[str] = ()) -> None:
         self.sent_at_save.append(len(self.transport.sent))
-        super().save_h323_registrations(changed, removed)
+        self.store.save_h323_registrations(changed, removed)
+
+    def load_h323_registrations(self, now: float | None = None) -> list[RegistrationRow]:
+        return self.store.load_h323_registrations(now)
+
+    def close(self) -> None:
+        self.store.close()
 
 
 def names(transport: MemoryTransport) -> list[str]:
@@ -71,18 +76,21 @@ def names(transport: MemoryTransport) -> list[str]:
             if isinstance(m, OtherRasMessage)]
 
 
-def edge(tmp_path: Path) -> tuple[task.Clock, RasProtocol, MemoryTransport, WatchedStore]:
+OpenStore = Callable[[], Store]
+
+
+def edge(open_test_store: OpenStore) -> tuple[task.Clock, RasProtocol, MemoryTransport, WatchedStore]:
     clock = task.Clock()
     clock.advance(NOW)
     transport = MemoryTransport()
-    store = WatchedStore(tmp_path, transport)
+    store = WatchedStore(open_test_store(), transport)
     protocol = RasProtocol(make_gatekeeper(), clock, store=store)
     protocol.makeConnection(transport)  # type: ignore[arg-type]
     return clock, protocol, transport, store
 
 
-def test_a_registration_row_round_trips_through_the_store(tmp_path: Path) -> None:
-    store = StateStore(tmp_path)
+def test_a_registration_row_round_trips_through_the_store(open_test_store: OpenStore) -> None:
+    store = open_test_store()
     registration = Registration(
         endpoint_identifier="ep1", extension="2202", aliases=(digits("2202"),),
         call_signal_address=PHONE_SIGNAL, ras_address=GK_RAS, source=PHONE, time_to_live=120,
@@ -96,8 +104,8 @@ def test_a_registration_row_round_trips_through_the_store(tmp_path: Path) -> Non
     store.close()
 
 
-def test_rcf_and_ucf_go_out_after_the_change_is_committed(tmp_path: Path) -> None:
-    _clock, protocol, transport, store = edge(tmp_path)
+def test_rcf_and_ucf_go_out_after_the_change_is_committed(open_test_store: OpenStore) -> None:
+    _clock, protocol, transport, store = edge(open_test_store)
     protocol.datagramReceived(encode(rrq(1, digits("2201"), "pw2201")), PHONE)
     assert names(transport) == ["registrationConfirm"] and store.sent_at_save == [0]
     (row,) = store.load_h323_registrations(NOW)
@@ -109,8 +117,8 @@ def test_rcf_and_ucf_go_out_after_the_change_is_committed(tmp_path: Path) -> Non
     store.close()
 
 
-def test_expiry_is_stored_too(tmp_path: Path) -> None:
-    clock, protocol, _transport, store = edge(tmp_path)
+def test_expiry_is_stored_too(open_test_store: OpenStore) -> None:
+    clock, protocol, _transport, store = edge(open_test_store)
     protocol.datagramReceived(encode(rrq(1, digits("2201"), "pw2201")), PHONE)
     clock.advance(120)
     assert store.load_h323_registrations() == [] and clock.getDelayedCalls() == []
@@ -118,16 +126,16 @@ def test_expiry_is_stored_too(tmp_path: Path) -> None:
     store.close()
 
 
-def test_no_rcf_when_the_store_cannot_write(tmp_path: Path) -> None:
-    _clock, protocol, transport, store = edge(tmp_path)
+def test_no_rcf_when_the_store_cannot_write(open_test_store: OpenStore) -> None:
+    _clock, protocol, transport, store = edge(open_test_store)
     store.close()  # every write now fails inside SQLite
     protocol.datagramReceived(encode(rrq(1, digits("2201"), "pw2201")), PHONE)
     assert transport.sent == []  # not durable, so not acknowledged: the endpoint retries
     protocol.doStop()
 
 
-def test_restore_brings_back_what_the_store_kept(tmp_path: Path) -> None:
-    _clock, protocol, _transport, store = edge(tmp_path)
+def test_restore_brings_back_what_the_store_kept(open_test_store: OpenStore) -> None:
+    _clock, protocol, _transport, store = edge(open_test_store)
     protocol.datagramReceived(encode(rrq(1, digits("2201"), "pw2201")), PHONE)
     protocol.doStop()
     rows = store.load_h323_registrations(NOW + 60)

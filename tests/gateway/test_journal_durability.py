@@ -1,4 +1,5 @@
-"""An acknowledged ACD event is never lost, even when the process is killed with SIGKILL."""
+"""An acknowledged ACD event is never lost, even when the process is killed with SIGKILL: on
+SQLite and on PostgreSQL (conftest's `store_url`)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,16 @@ from pathlib import Path
 from acdgate.acd.states import AgentState
 from acdgate.gateway.agents.acd_service import AcdService
 from acdgate.gateway.site_loader import load_site
-from acdgate.gateway.storage.store import StateStore
+from acdgate.gateway.storage.location import open_store
 from twisted.internet import task
 
 WRITER = Path(__file__).parent.parent / "support" / "acd_journal_writer.py"
 
 
-def test_kill_9_mid_stream_loses_no_acknowledged_event(tmp_path: Path) -> None:
+def test_kill_9_mid_stream_loses_no_acknowledged_event(tmp_path: Path, store_url: str | None) -> None:
     state = tmp_path / "state"
-    writer = subprocess.Popen([sys.executable, str(WRITER), str(state)], stdout=subprocess.PIPE, text=True)
+    writer = subprocess.Popen([sys.executable, str(WRITER), str(state), *([store_url] if store_url else [])],
+                              stdout=subprocess.PIPE, text=True)
     acked: list[dict[str, object]] = []
     try:
         assert writer.stdout is not None
@@ -39,7 +41,7 @@ def test_kill_9_mid_stream_loses_no_acknowledged_event(tmp_path: Path) -> None:
     for line in rest.split("\n")[:-1]:
         acked.extend(json.loads(line))
 
-    store = StateStore(state)
+    store = open_store(store_url, state)
     journal = [{k: v for k, v in r.items() if k != "seq"} for r in store.journal()]
     # every acknowledged event is there, in order, as one contiguous run after the logins
     first = journal.index(acked[0])

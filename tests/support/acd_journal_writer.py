@@ -2,7 +2,8 @@
 acknowledgement (the events `execute` returned, hence committed) as one JSON line.
 
 The kill -9 test reads these lines, kills this process mid-stream, and checks that every
-acknowledged event is in the journal and the restored sessions match.
+acknowledged event is in the journal and the restored sessions match. Arguments: the state
+directory, then a PostgreSQL URL when the store under test is PostgreSQL.
 """
 
 from __future__ import annotations
@@ -15,15 +16,16 @@ from acdgate.acd.events import event_to_record
 from acdgate.acd.states import AgentState
 from acdgate.gateway.agents.acd_service import AcdService
 from acdgate.gateway.site_loader import load_site
-from acdgate.gateway.storage.store import StateStore
+from acdgate.gateway.storage.location import open_store
 from twisted.internet import task
 
 
 def main() -> int:
     state_dir = sys.argv[1]
+    url = sys.argv[2] if len(sys.argv) > 2 else None
     clock = task.Clock()  # the writer's time: one second per command, so intervals differ
     clock.advance(1_800_000_000)
-    service = AcdService(clock, load_site(None), StateStore(state_dir))
+    service = AcdService(clock, load_site(None), open_store(url, state_dir))
     users = [str(u) for u in range(3000, 3010)]
     stations = [str(s) for s in range(2101, 2111)]
     for user, station in zip(users, stations, strict=True):

@@ -3,7 +3,8 @@
 The stack listens on a real loopback UDP socket (the global reactor's listenUDP; that reactor
 runs only while `close` waits for the ports to close); the test reads the datagrams waiting in
 it one at a time and hands them to the stack, so it can look between them: at the store (a
-second SQLite connection) and at the phone's socket. Timers run on a task.Clock.
+second connection: SQLite's, or PostgreSQL's for a World on a `--store` URL) and at the phone's
+socket. Timers run on a task.Clock.
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import pytest_twisted
 from acdgate.gateway.app import Gateway
 from acdgate.gateway.site_loader import load_site
+from acdgate.gateway.storage.contract import Store
+from acdgate.gateway.storage.postgres_store import is_postgres_url
 from acdgate.gateway.storage.store import DB_NAME, StateStore
 from twisted.internet import reactor as global_reactor
 from twisted.internet import task
@@ -38,10 +42,10 @@ class ClockWithPorts(task.Clock):
 class World:
     """A gateway on the demo site, its SIP socket, and a phone's UDP socket."""
 
-    def __init__(self, state: Path) -> None:
+    def __init__(self, state: Path, store: Store | None = None) -> None:
         self.clock = ClockWithPorts()
         self.clock.advance(1_000_000)
-        self.store = StateStore(state)
+        self.store: Any = store if store is not None else StateStore(state)
         self.gateway = Gateway(self.clock, load_site(None), self.store)
         self.port = self.gateway.stack.listen("127.0.0.1", 0)
         udp = self.gateway.stack._udp
@@ -115,6 +119,9 @@ class World:
 
     def stored(self) -> set[str]:
         """Usernames with a binding in the database, read through a second connection."""
+        if is_postgres_url(self.store.location):
+            with psycopg.connect(self.store.location) as pg:
+                return {str(row[0]) for row in pg.execute("SELECT username FROM registration").fetchall()}
         db = sqlite3.connect(self.store.state_dir / DB_NAME)
         try:
             return {row[0] for row in db.execute("SELECT username FROM registration")}
