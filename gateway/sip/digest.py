@@ -683,7 +683,9 @@ class DigestAuthenticator:
         expected = _response(
             algorithm, ha1, method, uri, nonce, qop, nc or "", cnonce or "", body
         )
-        matches = hmac.compare_digest(expected, response)
+        # a response with a non-ASCII character is no hex digest, so it is wrong (and
+        # hmac.compare_digest raises TypeError on such a str rather than answer False)
+        matches = response.isascii() and hmac.compare_digest(expected, response)
         if password is None:
             return AuthOutcome(AuthStatus.FAILED, user, FailureReason.UNKNOWN_USER)
         if not matches:

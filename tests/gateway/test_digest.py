@@ -311,6 +311,21 @@ def test_wrong_password_unknown_user_and_forged_nonce_fail() -> None:
     assert out.reason is FailureReason.FORGED_NONCE
 
 
+def test_a_non_ascii_response_is_a_wrong_response_not_an_exception() -> None:
+    """Found by fuzz/fuzz_digest.py (fuzz/corpus/digest/crash-non-ascii-response.txt):
+    hmac.compare_digest raised TypeError on a response with a non-ASCII character."""
+    auth = make_auth()
+    ch = auth.challenges(NOW)[0]
+    good = answer(ch)
+    response = challenge_params(good)["response"]
+    header = good.replace(response, response[:-1] + "\u00e4")
+    out = auth.check("REGISTER", "sip:gw.example", [header], NOW)
+    assert (out.status, out.reason) == (AuthStatus.FAILED, FailureReason.BAD_RESPONSE)
+    unknown = auth.check("REGISTER", "sip:gw.example", [answer(ch, username="999").replace(
+        'response="', 'response="\u00e4')], NOW)
+    assert (unknown.status, unknown.reason) == (AuthStatus.FAILED, FailureReason.UNKNOWN_USER)
+
+
 def test_stale_nonce_with_correct_response_is_stale_and_wrong_one_is_failure() -> None:
     auth = make_auth()
     ch = auth.challenges(NOW)[1]
