@@ -122,6 +122,17 @@ def test_bad_requests_say_why(body: bytes, fragment: str) -> None:
         parse_request(body)
 
 
+@pytest.mark.parametrize("encoding", ["ISO-8858-1", "Shift_JIS"])
+def test_a_declared_encoding_expat_cannot_read_is_a_feature_xml_error(encoding: str) -> None:
+    """Found by fuzz/fuzz_feature_event_xml.py (fuzz/corpus/feature_event_xml/crash-unknown-
+    encoding.xml): expat's LookupError (unknown) and ValueError (multi-byte) escaped."""
+    body = f'<?xml version="1.0" encoding="{encoding}"?><SetDoNotDisturb/>'.encode()
+    with pytest.raises(FeatureXmlError, match="encoding we cannot read"):
+        parse_request(body)
+    with pytest.raises(FeatureXmlError, match="encoding we cannot read"):
+        parse_event(body)
+
+
 def test_dialog_info_round_trip() -> None:
     info = DialogInfo("sip:2101@127.0.0.1", 4, True, (
         Dialog("c1", DialogState.EARLY, "c1", Direction.RECIPIENT, "sip:3000@x"),
