@@ -156,6 +156,14 @@ def test_dialog_info_refuses_garbage() -> None:
         parse_dialog_info(b"<x/>")
 
 
+@pytest.mark.parametrize("encoding", ["UTF-6", "EUC-JP"])
+def test_dialog_info_in_an_encoding_expat_cannot_read_is_a_dialog_info_error(encoding: str) -> None:
+    """Found by fuzz/fuzz_dialog_info.py (fuzz/corpus/dialog_info/crash-unknown-encoding.xml):
+    expat's LookupError (unknown) and ValueError (multi-byte) escaped."""
+    with pytest.raises(DialogInfoError, match="encoding we cannot read"):
+        parse_dialog_info(f'<?xml version="1.0" encoding="{encoding}"?><x/>'.encode())
+
+
 def test_dialog_states_tell_listeners_of_changes_only() -> None:
     states = DialogStates()
     told: list[str] = []
