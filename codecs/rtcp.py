@@ -163,7 +163,10 @@ def _parse_sdes(body: bytes, count: int) -> tuple[SdesChunk, ...]:
             if kind == SdesType.END:
                 # RFC 3550 6.5: the list ends with null octets up to the next 32-bit boundary.
                 offset += 1
-                offset += _pad4(offset)
+                end = offset + _pad4(offset)
+                if any(body[offset:end]):
+                    raise RtcpError("SDES chunk padding is not null octets")
+                offset = end
                 break
             if offset + 2 > len(body):
                 raise RtcpError("SDES item truncated")

@@ -121,6 +121,16 @@ def test_rtcp_rejects_malformed(bad: bytes) -> None:
         rtcp.parse_compound(bad)
 
 
+def test_rtcp_sdes_padding_must_be_null_octets() -> None:
+    """Found by fuzz/fuzz_rtp.py (fuzz/corpus/rtp/crash-sdes-padding-not-null.bin): a chunk
+    whose padding after the null item held a non-null octet parsed, and built back with null
+    padding, so the packet no longer built to the bytes it came from (RFC 3550 6.5)."""
+    good = bytes.fromhex("81ca0003" "11223344" "01026162" "00000000")
+    assert rtcp.build_compound(rtcp.parse_compound(good)) == good
+    with pytest.raises(rtcp.RtcpError, match="padding is not null"):
+        rtcp.parse_compound(bytes.fromhex("81ca0003" "11223344" "01026162" "00000200"))
+
+
 # --- statistics (RFC 3550 A.1, A.3, A.8) --------------------------------------------------
 
 
