@@ -664,7 +664,8 @@ class DigestAuthenticator:
         if issued is None:
             return AuthOutcome(AuthStatus.FAILED, user, FailureReason.FORGED_NONCE)
         # interop: opaque may be absent (pyVoIP 1.6 never echoes it); if present it must match
-        if opaque is not None and not hmac.compare_digest(opaque, self.opaque):
+        # (ours is ASCII: a non-ASCII one differs, and compare_digest would raise TypeError)
+        if opaque is not None and not (opaque.isascii() and hmac.compare_digest(opaque, self.opaque)):
             return AuthOutcome(AuthStatus.FAILED, user, FailureReason.BAD_OPAQUE)
         if uri != request_uri and not self._uri_allowed(uri, domain_hosts):
             return AuthOutcome(AuthStatus.FAILED, user, FailureReason.URI_MISMATCH, uri)

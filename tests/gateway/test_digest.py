@@ -326,6 +326,15 @@ def test_a_non_ascii_response_is_a_wrong_response_not_an_exception() -> None:
     assert (unknown.status, unknown.reason) == (AuthStatus.FAILED, FailureReason.UNKNOWN_USER)
 
 
+def test_a_non_ascii_opaque_is_a_bad_opaque_not_an_exception() -> None:
+    """Found by fuzz/fuzz_digest.py (fuzz/corpus/digest/crash-non-ascii-opaque.txt):
+    hmac.compare_digest raised TypeError on an opaque with a non-ASCII character."""
+    auth = make_auth()
+    header = answer(auth.challenges(NOW)[0]).replace('opaque="', 'opaque="\u00bb')
+    out = auth.check("REGISTER", "sip:gw.example", [header], NOW)
+    assert (out.status, out.reason) == (AuthStatus.FAILED, FailureReason.BAD_OPAQUE)
+
+
 def test_stale_nonce_with_correct_response_is_stale_and_wrong_one_is_failure() -> None:
     auth = make_auth()
     ch = auth.challenges(NOW)[1]
