@@ -33,7 +33,7 @@ from twisted.web.test.requesthelper import DummyRequest
 _DECLARATION = re.compile(r"<\?xml[^>]*\?>")
 _SITE = load_site(None)
 _PAGES = list(Page)
-_DIALECTS = ([], [b"yealink"], [b"polycom"])
+_DIALECTS: tuple[list[bytes], ...] = ([], [b"yealink"], [b"polycom"])
 _ROOT = Path(tempfile.mkdtemp(prefix="fuzz-phone-xml-"))
 atexit.register(shutil.rmtree, _ROOT, True)
 
@@ -50,7 +50,7 @@ def _request(data: bytes) -> _Request:
     lines = rest.split(b"\n")
     page = _PAGES[selector % len(_PAGES)].value.encode()
     request = _Request(_DIALECTS[selector // len(_PAGES) % 3] + [page])
-    request.args = parse_qs(lines[0], 1)  # as twisted.web.http.Request does
+    request.args = parse_qs(lines[0], 1)  # type: ignore[no-untyped-call]  # as twisted.web does
     if len(lines) > 1:
         request.requestHeaders.setRawHeaders(b"accept-charset", [lines[1]])
     if len(lines) > 2:
@@ -67,7 +67,7 @@ def check(data: bytes) -> None:
         acd.execute(Login("3000", "1234", "2101"))
         root = make_phone_resource(PhoneAgentService(acd), station_lookup=lambda host: None)
         request = _request(data)
-        resource = getChildForRequest(root, request)
+        resource = getChildForRequest(root, request)  # type: ignore[no-untyped-call]
         body = resource.render(request)
         assert isinstance(body, bytes), body
         assert request.responseCode in (None, 200, 404), request.responseCode

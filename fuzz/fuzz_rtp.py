@@ -18,10 +18,11 @@ from driver import datagrams
 
 
 def _datagram(data: bytes) -> RtpPacket | None:
+    packet: RtpPacket | None = None
     try:
         packet = RtpPacket.parse(data)
     except RtpError:
-        packet = None
+        pass
     else:
         assert packet.build() == data, packet
     try:
