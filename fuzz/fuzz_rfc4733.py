@@ -15,7 +15,7 @@ from acdgate.codecs.telephone_event import (
     TelephoneEventReceiver,
     event_to_digit,
 )
-from driver import datagrams
+from atheris_driver import datagrams
 
 
 def check(data: bytes) -> None:
@@ -41,6 +41,6 @@ def check(data: bytes) -> None:
 
 
 if __name__ == "__main__":
-    from driver import fuzz
+    from atheris_driver import fuzz
 
     fuzz(check)

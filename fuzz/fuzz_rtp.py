@@ -14,7 +14,7 @@ from acdgate.codecs.jitterbuffer import Fill, JitterBuffer
 from acdgate.codecs.rtcp import RtcpError, build_compound, parse_compound
 from acdgate.codecs.rtp import RtpError, RtpPacket
 from acdgate.codecs.rtpstats import RtpReceiveStats
-from driver import datagrams
+from atheris_driver import datagrams
 
 
 def _datagram(data: bytes) -> RtpPacket | None:
@@ -56,6 +56,6 @@ def check(data: bytes) -> None:
 
 
 if __name__ == "__main__":
-    from driver import fuzz
+    from atheris_driver import fuzz
 
     fuzz(check)

@@ -44,6 +44,6 @@ def check(data: bytes) -> None:
 
 
 if __name__ == "__main__":
-    from driver import fuzz
+    from atheris_driver import fuzz
 
     fuzz(check)
