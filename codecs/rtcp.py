@@ -163,7 +163,10 @@ def _parse_sdes(body: bytes, count: int) -> tuple[SdesChunk, ...]:
             if kind == SdesType.END:
                 # RFC 3550 6.5: the list ends with null octets up to the next 32-bit boundary.
                 offset += 1
-                offset += _pad4(offset)
+                end = offset + _pad4(offset)
+                if any(body[offset:end]):
+                    raise RtcpError("SDES chunk padding is not null octets")
+                offset = end
                 break
             if offset + 2 > len(body):
                 raise RtcpError("SDES item truncated")
@@ -193,6 +196,9 @@ def _parse_bye(body: bytes, count: int) -> tuple[tuple[int, ...], bytes | None]:
         reason = bytes(body[offset + 1 : offset + 1 + length])
         if len(reason) != length:
             raise RtcpError("BYE reason runs past the packet")
+        # RFC 3550 6.6: null octets pad the reason to the next 32-bit boundary, nothing more
+        if body[offset + 1 + length :] != bytes(_pad4(1 + length)):
+            raise RtcpError("BYE reason is followed by more than its null padding")
     return tuple(ssrcs), reason
 
 

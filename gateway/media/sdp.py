@@ -324,6 +324,8 @@ class _MediaBuilder:
         if rtp:
             for tok in self.tokens:
                 pt = _parse_int(tok, f"payload type in m={self.media}", 0, 127)
+                if any(f.payload_type == pt for f in formats):  # "0 8 0", "0 8 00"
+                    raise SdpError(f"Payload type {pt} twice in m={self.media}")
                 if pt in self.rtpmaps:
                     enc, rate, ch = self.rtpmaps.pop(pt)
                 else:

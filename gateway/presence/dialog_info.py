@@ -93,6 +93,8 @@ def parse_dialog_info(body: bytes) -> DialogInfo:
         root = ET.fromstring(body)
     except ET.ParseError as exc:
         raise DialogInfoError(f"not XML: {exc}") from None
+    except (LookupError, ValueError) as exc:  # expat: unknown or multi-byte declared encoding
+        raise DialogInfoError(f"in an encoding we cannot read: {exc}") from None
     ns = "{" + DIALOG_INFO_NS + "}"
     if root.tag != ns + "dialog-info":
         raise DialogInfoError(f"root is {root.tag}, not dialog-info")

@@ -111,6 +111,8 @@ def _root(body: bytes) -> ET.Element:
         return ET.fromstring(body)
     except ET.ParseError as exc:
         raise FeatureXmlError(f"feature body is not XML: {exc}") from None
+    except (LookupError, ValueError) as exc:  # expat: unknown or multi-byte declared encoding
+        raise FeatureXmlError(f"feature body in an encoding we cannot read: {exc}") from None
 
 
 def _local(tag: str) -> str:

@@ -680,7 +680,8 @@ class DigestAuthenticator:
             # judging the response on it would let old nonces test guesses without a count
             return AuthOutcome(AuthStatus.STALE, user)
         # interop: opaque may be absent (pyVoIP 1.6 never echoes it); if present it must match
-        if opaque is not None and not hmac.compare_digest(opaque, self.opaque):
+        # (ours is ASCII: a non-ASCII one differs, and compare_digest would raise TypeError)
+        if opaque is not None and not (opaque.isascii() and hmac.compare_digest(opaque, self.opaque)):
             return AuthOutcome(AuthStatus.FAILED, user, FailureReason.BAD_OPAQUE)
         if uri != request_uri and not self._uri_allowed(uri, domain_hosts):
             return AuthOutcome(AuthStatus.FAILED, user, FailureReason.URI_MISMATCH, uri)
@@ -699,7 +700,9 @@ class DigestAuthenticator:
         expected = _response(
             algorithm, ha1, method, uri, nonce, qop, nc or "", cnonce or "", body
         )
-        matches = hmac.compare_digest(expected, response)
+        # a response with a non-ASCII character is no hex digest, so it is wrong (and
+        # hmac.compare_digest raises TypeError on such a str rather than answer False)
+        matches = response.isascii() and hmac.compare_digest(expected, response)
         if password is None:
             return AuthOutcome(AuthStatus.FAILED, user, FailureReason.UNKNOWN_USER)
         if not matches:

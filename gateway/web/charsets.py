@@ -12,12 +12,16 @@ letter when it has one (`é` -> `e`, `ё` -> `е`), else `?`.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from acdgate.acd.languages import SINGLE_BYTE_CHARSETS, Language
 
 UTF8 = "utf-8"
 REPLACEMENT = "?"
+# XML 1.0 2.2 Char: what a document may hold; anything else (C0 controls but tab, LF and CR,
+# surrogates, U+FFFE, U+FFFF) makes the phone's parser refuse the whole screen
+_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _has(charset: str, char: str) -> bool:
@@ -51,8 +55,9 @@ def fold(text: str, charset: str) -> str:
 
 
 def encode(text: str, charset: str) -> bytes:
-    """`text` in `charset`, folded first so that it never fails."""
-    return fold(text, charset).encode(charset)
+    """`text` (an XML document) in `charset`, folded first so that it never fails; a character
+    XML does not allow (a control character a query string carried) becomes `?`."""
+    return fold(_NOT_XML_CHAR.sub(REPLACEMENT, text), charset).encode(charset)
 
 
 def accepted(accept_charset: str | None, charset: str) -> bool:

@@ -121,6 +121,27 @@ def test_rtcp_rejects_malformed(bad: bytes) -> None:
         rtcp.parse_compound(bad)
 
 
+def test_rtcp_sdes_padding_must_be_null_octets() -> None:
+    """Found by fuzz/fuzz_rtp.py (fuzz/corpus/rtp/crash-sdes-padding-not-null.bin): a chunk
+    whose padding after the null item held a non-null octet parsed, and built back with null
+    padding, so the packet no longer built to the bytes it came from (RFC 3550 6.5)."""
+    good = bytes.fromhex("81ca0003" "11223344" "01026162" "00000000")
+    assert rtcp.build_compound(rtcp.parse_compound(good)) == good
+    with pytest.raises(rtcp.RtcpError, match="padding is not null"):
+        rtcp.parse_compound(bytes.fromhex("81ca0003" "11223344" "01026162" "00000200"))
+
+
+@pytest.mark.parametrize("tail", ["00000000" "00000667", "0000000000000000", "03616263" "00000001"])
+def test_rtcp_bye_reason_is_followed_only_by_its_null_padding(tail: str) -> None:
+    """Found by fuzz/fuzz_rtp.py (fuzz/corpus/rtp/crash-bye-bytes-after-reason.bin): octets
+    after a BYE's reason were dropped, so the packet built back to other bytes (RFC 3550 6.6)."""
+    good = bytes.fromhex("81cb0002" "11223344" "03616263")
+    assert rtcp.build_compound(rtcp.parse_compound(good)) == good
+    words = len(tail) // 8
+    with pytest.raises(rtcp.RtcpError, match="more than its null padding"):
+        rtcp.parse_compound(bytes.fromhex(f"81cb{1 + words:04x}" "11223344" + tail))
+
+
 # --- statistics (RFC 3550 A.1, A.3, A.8) --------------------------------------------------
 
 

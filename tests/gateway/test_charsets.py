@@ -102,6 +102,19 @@ def test_a_name_the_set_lacks_is_folded_in_the_screen() -> None:
     assert "Name: Renée ?ukasz" in latin and "?????: ??????" in latin
 
 
+def test_a_control_character_from_the_query_is_replaced_and_the_screen_stays_xml() -> None:
+    """Found by fuzz/fuzz_phone_xml_query.py (fuzz/corpus/phone_xml_query/crash-control-
+    character-in-ext.bin): `/xml/stats?ext=%10` echoed U+0010 into "Extension ... is not a
+    station", and a document with a character XML 1.0 does not allow is refused whole."""
+    assert encode("a\x10b\x00c\x7f\td\ufffe", "utf-8") == b"a?b?c\x7f\td?"
+    screen = message_screen("ACD", ["Extension \x10\x1b[0m is not a station."], "", "http://gw/")
+    for module, charset in ((cisco_xml, "iso-8859-1"), (yealink_xml, "utf-8"),
+                            (polycom_xhtml, "utf-8")):
+        body = module.render(screen, charset)
+        ET.fromstring(body)
+        assert b"Extension ??[0m is not a station." in body
+
+
 def test_english_is_the_default_and_unchanged() -> None:
     assert login_screen(LINKS) == login_screen(LINKS, tr=translations(Language.ENGLISH))
     screen = message_screen("Agent Login", ["Login failed."], "", LINKS.url(Page.LOGIN))

@@ -311,6 +311,30 @@ def test_wrong_password_unknown_user_and_forged_nonce_fail() -> None:
     assert out.reason is FailureReason.FORGED_NONCE
 
 
+def test_a_non_ascii_response_is_a_wrong_response_not_an_exception() -> None:
+    """Found by fuzz/fuzz_digest.py (fuzz/corpus/digest/crash-non-ascii-response.txt):
+    hmac.compare_digest raised TypeError on a response with a non-ASCII character."""
+    auth = make_auth()
+    ch = auth.challenges(NOW)[0]
+    good = answer(ch)
+    response = challenge_params(good)["response"]
+    header = good.replace(response, response[:-1] + "\u00e4")
+    out = auth.check("REGISTER", "sip:gw.example", [header], NOW)
+    assert (out.status, out.reason) == (AuthStatus.FAILED, FailureReason.BAD_RESPONSE)
+    unknown = auth.check("REGISTER", "sip:gw.example", [answer(ch, username="999").replace(
+        'response="', 'response="\u00e4')], NOW)
+    assert (unknown.status, unknown.reason) == (AuthStatus.FAILED, FailureReason.UNKNOWN_USER)
+
+
+def test_a_non_ascii_opaque_is_a_bad_opaque_not_an_exception() -> None:
+    """Found by fuzz/fuzz_digest.py (fuzz/corpus/digest/crash-non-ascii-opaque.txt):
+    hmac.compare_digest raised TypeError on an opaque with a non-ASCII character."""
+    auth = make_auth()
+    header = answer(auth.challenges(NOW)[0]).replace('opaque="', 'opaque="\u00bb')
+    out = auth.check("REGISTER", "sip:gw.example", [header], NOW)
+    assert (out.status, out.reason) == (AuthStatus.FAILED, FailureReason.BAD_OPAQUE)
+
+
 def test_stale_nonce_is_stale_whatever_the_response() -> None:
     # RFC 7616 3.3: stale=true for a nonce no longer valid. Judging the response on it would
     # make old nonces an oracle for guesses that are never counted

@@ -122,6 +122,17 @@ def test_bad_requests_say_why(body: bytes, fragment: str) -> None:
         parse_request(body)
 
 
+@pytest.mark.parametrize("encoding", ["ISO-8858-1", "Shift_JIS"])
+def test_a_declared_encoding_expat_cannot_read_is_a_feature_xml_error(encoding: str) -> None:
+    """Found by fuzz/fuzz_feature_event_xml.py (fuzz/corpus/feature_event_xml/crash-unknown-
+    encoding.xml): expat's LookupError (unknown) and ValueError (multi-byte) escaped."""
+    body = f'<?xml version="1.0" encoding="{encoding}"?><SetDoNotDisturb/>'.encode()
+    with pytest.raises(FeatureXmlError, match="encoding we cannot read"):
+        parse_request(body)
+    with pytest.raises(FeatureXmlError, match="encoding we cannot read"):
+        parse_event(body)
+
+
 def test_dialog_info_round_trip() -> None:
     info = DialogInfo("sip:2101@127.0.0.1", 4, True, (
         Dialog("c1", DialogState.EARLY, "c1", Direction.RECIPIENT, "sip:3000@x"),
@@ -143,6 +154,14 @@ def test_idle_is_a_document_without_dialogs() -> None:
 def test_dialog_info_refuses_garbage() -> None:
     with pytest.raises(DialogInfoError):
         parse_dialog_info(b"<x/>")
+
+
+@pytest.mark.parametrize("encoding", ["UTF-6", "EUC-JP"])
+def test_dialog_info_in_an_encoding_expat_cannot_read_is_a_dialog_info_error(encoding: str) -> None:
+    """Found by fuzz/fuzz_dialog_info.py (fuzz/corpus/dialog_info/crash-unknown-encoding.xml):
+    expat's LookupError (unknown) and ValueError (multi-byte) escaped."""
+    with pytest.raises(DialogInfoError, match="encoding we cannot read"):
+        parse_dialog_info(f'<?xml version="1.0" encoding="{encoding}"?><x/>'.encode())
 
 
 def test_dialog_states_tell_listeners_of_changes_only() -> None:

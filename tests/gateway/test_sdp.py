@@ -331,6 +331,12 @@ def test_codec_preference_follows_the_offer() -> None:
     (b"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nm=audio 4000 RTP/AVP 0\r\n"
      b"a=rtpmap:0 PCMU/8000\r\na=rtpmap:0 PCMU/8000\r\n", "Duplicate a=rtpmap"),
     (b"v=0\r\n" + b"a=x\r\n" * 3000, "too many lines"),
+    # found by fuzz/fuzz_sdp.py (fuzz/corpus/sdp/crash-payload-type-twice.sdp): accepted, but
+    # written back with two a=rtpmap:0 lines that no longer parsed
+    (b"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nm=audio 4000 RTP/AVP 0 8 00\r\n",
+     "Payload type 0 twice in m=audio"),
+    (b"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nm=audio 4000 RTP/AVP 8 8\r\n",
+     "Payload type 8 twice in m=audio"),
 ])
 def test_malformed_sdp_names_the_defect(body: bytes, defect: str) -> None:
     with pytest.raises(SdpError, match=defect):
