@@ -23,7 +23,7 @@ fi
 .venv/bin/pip install -q -e '.[test]'
 
 echo "== ruff"
-.venv/bin/ruff check acd codecs console gateway lab tests bench hil_tests
+.venv/bin/ruff check acd codecs console gateway lab tests bench hil_tests fuzz
 echo "== mypy (strict, on the installed names)"
 # The folders install as acdgate.<name>; mypy reads them through a symlink tree.
 rm -rf build/typecheck && mkdir -p build/typecheck/acdgate
