@@ -162,10 +162,13 @@ class Gateway:
         self.features.call_features = self.supervision
         # -- end of recording and supervisor intervention --
         if http_port is not None:
+            # issue 19: a screen, or a supervisor action without the token, acts for a station only
+            # from where the station is registered (a screen also with the station's sid)
+            hosts = registered_hosts(self.site, self.registrar, self.reactor, self._h323_hosts)
+            self.supervision.station_hosts = hosts
             phones = make_phone_resource(
                 self.phone_agent, station_lookup=station_by_registration(self.site, self.registrar, self.reactor),
-                # issue 19: a screen acts for a station only from where it is registered (or with its sid)
-                station_hosts=registered_hosts(self.site, self.registrar, self.reactor, self._h323_hosts),
+                station_hosts=hosts,
             )
             token = self.site.http.token
             # -- archived reports (issue 17): read on a worker thread, a connection of its own --

@@ -58,8 +58,10 @@ class CallControl(Protocol):
 
     def recordings_view(self) -> list[dict[str, Any]]: ...
 
-    def agent_action(self, target: str, action: str, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
-        """`POST /api/agents/<target>/<action>` with a JSON object body: (status, JSON body)."""
+    def agent_action(self, target: str, action: str, body: Mapping[str, Any], *,
+                     source: str, authenticated: bool) -> tuple[int, dict[str, Any]]:
+        """`POST /api/agents/<target>/<action>` with a JSON object body: (status, JSON body);
+        `source` is the client's host, `authenticated` whether it carried the site's token."""
         ...
 
 
@@ -135,6 +137,7 @@ class _Agents(_Collection):
                  actions: AgentStateActions | None = None) -> None:
         super().__init__(view, "agents")
         self.max_json_depth = MAX_JSON_DEPTH  # Root sets the site's
+        self.token_checked = False  # Root: the site has a token, checked before this renders
         self._calls = calls
         self._actions = actions
 
@@ -164,7 +167,9 @@ class _Agents(_Collection):
             status, answer = self._actions.run(path[0], path[1:], body)
             return _json(request, status, answer)
         assert self._calls is not None
-        status, answer = self._calls.agent_action(path[0], path[1], body)
+        client: Any = request.getClientAddress()
+        status, answer = self._calls.agent_action(path[0], path[1], body, source=str(getattr(client, "host", "")),
+                                                  authenticated=self.token_checked)
         return _json(request, status, answer)
 
 
@@ -401,6 +406,8 @@ class Root(resource.Resource):
         super().__init__()
         self.api = _Api(view, calls, reports, api_children, live)
         self.token = self._token = token.encode() if token is not None else None
+        agents: Any = self.api.children[b"agents"]
+        agents.token_checked = token is not None  # a POST reaches it only with the token (below)
         self.putChild(b"api", self.api)
         if live is not None:
             self.putChild(b"wallboard", live.wallboard)

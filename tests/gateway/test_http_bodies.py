@@ -38,7 +38,9 @@ class _Actions:
     def recordings_view(self) -> list[dict[str, Any]]:
         return []
 
-    def agent_action(self, target: str, action: str, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
+    def agent_action(self, target: str, action: str, body: Mapping[str, Any], *,
+                     source: str, authenticated: bool) -> tuple[int, dict[str, Any]]:
+        assert authenticated  # the site has a token: only requests that carried it get here
         self.bodies.append(body)
         return 200, {"done": action}
 
