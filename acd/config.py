@@ -638,6 +638,7 @@ class _SiteReader:
             values["login_by_keypad_name"] = t.boolean("login_by_keypad_name")
             values["language"] = _language(t)
             values["feature_level"] = _feature_level(t)
+            values["skill_stats_refresh_seconds"] = t.integer("skill_stats_refresh_seconds", 0, 3600)
             where = "set it as {}.required"
             t.done(
                 {
@@ -662,6 +663,9 @@ class _SiteReader:
             login_by_keypad_name=bool(values.get("login_by_keypad_name")),
             language=values.get("language") or default.language,
             feature_level=values.get("feature_level") or default.feature_level,
+            skill_stats_refresh_seconds=_or(
+                values.get("skill_stats_refresh_seconds"), default.skill_stats_refresh_seconds
+            ),
         )
 
     def sip(self) -> SipSettings:
@@ -707,6 +711,9 @@ class _SiteReader:
             ("auth_failures_before_delay", 1, 10_000),
             ("auth_failures_before_block", 1, 10_000),
             ("auth_block_seconds", 0, _DAY),
+            ("tcp_idle_seconds", 0, _DAY),
+            ("tcp_max_connections", 1, 1_000_000),
+            ("tcp_max_connections_per_source", 1, 1_000_000),
         ):
             ints[name] = _or(t.integer(name, low, high), getattr(d, name))
         if not ints["min_expires"] <= ints["default_expires"] <= ints["max_expires"]:

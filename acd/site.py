@@ -160,6 +160,13 @@ class SipSettings:
     auth_failures_before_delay: int = 5  # per source address
     auth_failures_before_block: int = 20
     auth_block_seconds: int = 300
+    # SIP over TCP/TLS (gateway.sip.stack.StreamLimits): a connection that carries no traffic
+    # and no registration for this long is closed (0: never). 120 s: phones keep their
+    # connection open by registering over it (exempt) or with RFC 5626 CRLF keep-alives, which
+    # count as traffic; a connection that has done neither for two minutes serves nobody.
+    tcp_idle_seconds: int = 120
+    tcp_max_connections: int = 4096  # in all (each is a descriptor: keep below the process limit)
+    tcp_max_connections_per_source: int = 64  # per peer host (a NAT's phones share one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +240,9 @@ class Policy:
     # Guide "IP Phone Agent Feature Levels", for every user without one of their own. Premium
     # (everything) unless the site says otherwise.
     feature_level: FeatureLevel = FeatureLevel.PREMIUM
+    # Guide "Refresh Rate": the phone fetches Skill Stats again every N seconds (default 10);
+    # 0 = no automatic refresh, only the Update soft key.
+    skill_stats_refresh_seconds: int = 10
 
 
 @dataclass(frozen=True, slots=True)

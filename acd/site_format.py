@@ -57,6 +57,7 @@ def format_site(site: Site) -> str:
         f"notice_beep = {'true' if p.notice_beep else 'false'}",
         f"language = {q(p.language.value)}",
         f"feature_level = {q(p.feature_level.value)}",
+        f"skill_stats_refresh_seconds = {p.skill_stats_refresh_seconds}",
     ]
     if p.notice_beep_every_seconds:
         lines.append(f"notice_beep_every_seconds = {p.notice_beep_every_seconds!r}")
@@ -89,6 +90,9 @@ def format_site(site: Site) -> str:
         "auth_failures_before_delay",
         "auth_failures_before_block",
         "auth_block_seconds",
+        "tcp_idle_seconds",
+        "tcp_max_connections",
+        "tcp_max_connections_per_source",
     ):
         lines.append(f"{name} = {getattr(s, name)}")
     lines.append("")

@@ -27,6 +27,7 @@ from acdgate.gateway.agents.short_code_calls import FeatureHandler
 from acdgate.gateway.calls.context import CallContext
 from acdgate.gateway.calls.direct import CallController
 from acdgate.gateway.calls.dispatcher import CallDispatcher
+from acdgate.gateway.calls.feature_lamps import FeatureLamps
 from acdgate.gateway.calls.routed import RoutedCalls
 from acdgate.gateway.calls.supervision import Supervision
 from acdgate.gateway.h323.gatekeeper import Gatekeeper, GatekeeperSettings
@@ -42,7 +43,7 @@ from acdgate.gateway.sip.digest import Algorithm
 from acdgate.gateway.sip.qualify import ProbeState
 from acdgate.gateway.sip.registrar import Binding, Registrar, credentials_from_site
 from acdgate.gateway.sip.service import SipService
-from acdgate.gateway.sip.stack import SipStack
+from acdgate.gateway.sip.stack import SipStack, StreamLimits
 from acdgate.gateway.sip.trace import SipTrace
 from acdgate.gateway.sip.transaction import TimerSettings
 from acdgate.gateway.sip.transaction_layer import TransactionLayer
@@ -102,7 +103,9 @@ class Gateway:
         self.sip_service = SipService(reactor, self.registrar, store, qualify_seconds=site.sip.qualify_seconds)
         timers = TimerSettings(t1=site.sip.timer_t1_ms / 1000, t2=site.sip.timer_t2_ms / 1000,
                                t4=site.sip.timer_t4_ms / 1000)
-        self.stack = SipStack(reactor, self.sip_service, trace=trace, layer=TransactionLayer(timers))
+        limits = StreamLimits(site.sip.tcp_idle_seconds, site.sip.tcp_max_connections,
+                              site.sip.tcp_max_connections_per_source)
+        self.stack = SipStack(reactor, self.sip_service, trace=trace, layer=TransactionLayer(timers), limits=limits)
         self.sip_service.attach(self.stack)
         # -- recording and supervisor intervention (issue 6) --
         self.recordings = RecordingArchive(store.state_dir / "recordings")
@@ -146,6 +149,7 @@ class Gateway:
         self.sip_port = self.stack.listen(bind, sip_port, tls_port=self.tls_port, tls_context=tls_context)
         # -- calls: short-code features on SIP legs with RTP media, issue 5 --
         self.features = FeatureHandler(self.reactor, self.site, self.acd_service)
+        self.feature_lamps = FeatureLamps(self.features, self.dialog_states)  # *37 lights the BLF
         ports = self.rtp_ports = RtpPortPool(self.site.sip.rtp_port_min, self.site.sip.rtp_port_max)
         context = CallContext(self.reactor, self.site, self.acd_service, self.registrar, self.stack,
                               ports, bind, dialog_states=self.dialog_states)
@@ -193,6 +197,7 @@ class Gateway:
                 self.screen_push = ScreenPush(self.reactor, self.site,
                                               f"http://{_advertised_host(bind)}:{int(served.port)}")
                 self.acd_service.listeners.append(self.screen_push.on_events)
+                self.feature_sync.owed_listeners.append(self.screen_push.owed)  # keys refused: Wrap-up Data
             # -- end of screen push --
             if token is None:
                 address: Any = self.http_port.getHost()
@@ -389,6 +394,9 @@ class Gateway:
             auth=auth, rtp_streams=ports.streams if ports is not None else 0,
             rtp_packets_relayed=ports.packets_forwarded() if ports is not None else 0,
             uptime=now - self.started_at,
+            sip_connections_open=self.stack.open_streams,
+            sip_connections_refused=self.stack.refused_streams.total,
+            sip_connections_idle_closed=self.stack.idle_closed,
         )
 
     def health(self) -> Health:

@@ -15,8 +15,10 @@ masked).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from enum import StrEnum
+from typing import Any, Protocol, TypeVar
 
 from acdgate.acd import commands as cmd
 from acdgate.acd.code_prompts import CodeKind, code_to_ask, parse_keyed_code, wrapup_owed
@@ -165,6 +167,21 @@ class _Keys:
             self.leg.on_ended = None
 
 
+_R = TypeVar("_R")
+
+
+class FeatureCallPhase(StrEnum):
+    """Where a short code call is, for whoever shows the stations' calls (the busy lamps,
+    fed by the calls layer: this layer knows nothing of presence)."""
+
+    STARTED = "started"  # the INVITE is being served, not answered yet
+    ANSWERED = "answered"  # answered and confirmed (the ACK came)
+    ENDED = "ended"  # the feature is over: the leg is hung up (or handed to a joined call)
+
+
+FeatureCallListener = Callable[[Leg, FeatureCallPhase], None]
+
+
 class FeatureHandler(LegOwner):
     """Runs the short code features of one site on legs (owns them: none is handed over by
     REFER, none has partners)."""
@@ -181,6 +198,11 @@ class FeatureHandler(LegOwner):
         self.active: set[Leg] = set()
         self._keys: dict[Leg, _Keys] = {}
         self._answered: set[Leg] = set()  # active legs answered (an error tone reaches them)
+        self.call_listeners: list[FeatureCallListener] = []  # told each call's phases
+
+    def _tell(self, leg: Leg, phase: FeatureCallPhase) -> None:
+        for listener in list(self.call_listeners):
+            listener(leg, phase)
 
     def match(self, dialled: str) -> ShortCodeMatch:
         """What `dialled` is as a whole string."""
@@ -190,12 +212,17 @@ class FeatureHandler(LegOwner):
         """Serve `leg`, which dialled a code that matched (COMPLETE or NEED_MORE)."""
         self.active.add(leg)
         self._keys[leg] = _Keys(leg)
+        self._tell(leg, FeatureCallPhase.STARTED)
         d = defer.ensureDeferred(self._run(leg, match))
 
         def done(result: Outcome | None) -> Outcome | None:
             self.active.discard(leg)
             self._answered.discard(leg)
             self._release(leg)
+            return result
+
+        def ended(result: _R) -> _R:
+            self._tell(leg, FeatureCallPhase.ENDED)
             return result
 
         def failed(failure: Failure) -> defer.Deferred[Outcome | None] | None:
@@ -228,7 +255,7 @@ class FeatureHandler(LegOwner):
             leg.play_tone(ERROR_TONE, ERROR_MS).addBoth(hang_up)
             return hung_up
 
-        return d.addCallbacks(done, failed)
+        return d.addCallbacks(done, failed).addBoth(ended)
 
     # -- the flows -------------------------------------------------------------------------
 
@@ -421,6 +448,7 @@ class FeatureHandler(LegOwner):
         except (ConnectionError, TimeoutError) as exc:  # Leg.answer: it ended, or was never confirmed
             raise _Aborted() from exc
         self._answered.add(leg)
+        self._tell(leg, FeatureCallPhase.ANSWERED)
 
     def _release(self, leg: Leg) -> None:
         keys = self._keys.pop(leg, None)

@@ -259,13 +259,20 @@ class Gatekeeper:
                              "no IPv4 rasAddress")
         station, aliases = self._station_of(m.terminal_aliases)
         if station is None:
-            return self._auth_failure(m, addr, now, "no station has these aliases")
+            unknown = m.terminal_aliases[0].value if m.terminal_aliases else None
+            return self._auth_failure(m, addr, now, "no station has these aliases", unknown)
+        previous = self._by_station.get(station.extension)
+        # a station's account held after failures from elsewhere (gateway.auth.throttle): refused
+        # unchecked, unless this is where it is registered from
+        usual = previous is not None and self._registrations[previous].source[0] == addr[0]
+        if self._throttle.holding(now) and self._throttle.account_held(station.extension, addr[0], now,
+                                                                       usual=usual):
+            return self._auth_failure(m, addr, now, "account held after failures elsewhere")
         proof = self._authenticate(station, m, datagram, now)
         if isinstance(proof, str):
-            return self._auth_failure(m, addr, now, proof)
-        self._throttle.success(addr[0])
+            return self._auth_failure(m, addr, now, proof, station.extension)
+        self._throttle.success(addr[0], station.extension, now)
         actions: list[RasAction] = []
-        previous = self._by_station.get(station.extension)
         if previous is not None:
             actions.append(self._remove(self._registrations[previous], RemovalReason.REPLACED))
         ttl = self._time_to_live(m.time_to_live)
@@ -293,7 +300,7 @@ class Gatekeeper:
         proof = (self._authenticate(station, m, datagram, now, registration.endpoint_identifier)
                  if m.tokens or m.crypto_tokens else _Proven())
         if isinstance(proof, str):
-            return self._auth_failure(m, addr, now, f"keep-alive: {proof}")
+            return self._auth_failure(m, addr, now, f"keep-alive: {proof}", registration.extension)
         ttl = self._time_to_live(m.time_to_live or registration.time_to_live)
         refreshed = replace(registration, time_to_live=ttl, expires_at=now + ttl)
         self._registrations[refreshed.endpoint_identifier] = refreshed
@@ -442,10 +449,11 @@ class Gatekeeper:
         return [self._send(answer, addr), Refused(addr, "RRQ", why)]
 
     def _auth_failure(self, m: RegistrationRequest, addr: Address, now: float,
-                      why: str) -> list[RasAction]:
+                      why: str, account: str | None = None) -> list[RasAction]:
         """RRJ securityDenial for a failed authentication: now, held back, or (the source now
-        blocked) not at all, as the throttle says."""
-        verdict = self._throttle.failure(addr[0], now)
+        blocked) not at all, as the throttle says; counted on `account` (the station, or the
+        unknown alias tried) too."""
+        verdict = self._throttle.failure(addr[0], now, account)
         if verdict.action is ThrottleAction.BLOCK:
             return [Dropped(addr, f"RRQ refused ({why}); source blocked after "
                                   f"{verdict.failures} authentication failures")]

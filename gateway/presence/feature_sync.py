@@ -23,8 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from acdgate.acd.code_prompts import wrapup_owed
 from acdgate.acd.commands import Command, Login, Logout, SetState
 from acdgate.acd.events import Event, LoggedIn, LoggedOut, StateChanged, StatePending
+from acdgate.acd.login_names import LoginDirectory
 from acdgate.acd.site import Site
 from acdgate.acd.states import ON_CALL, AgentState
 from acdgate.gateway.agents.acd_service import AcdService
@@ -127,6 +129,7 @@ class FeatureSync:
         self.dialogs = dialogs if dialogs is not None else DialogStates()
         self.policies = {FEATURE: feature_policy or ExpiresPolicy(), DIALOG: dialog_policy or ExpiresPolicy()}
         self.table = SubscriptionTable()
+        self.logins = LoginDirectory(site)  # agentID: an agent ID or login name, as the XML login
         snapshot = store.load_snapshot(DND_SNAPSHOT) or {}
         self._dnd: dict[str, bool] = {str(k): bool(v) for k, v in dict(snapshot.get("stations", {})).items()}
         self._last_user: dict[str, str] = {}  # station -> user last logged on there
@@ -139,6 +142,9 @@ class FeatureSync:
         self._stopped = False
         # told of each subscription the subscriber ended by rejecting a NOTIFY (481, timeout)
         self.gave_up_listeners: list[Callable[[Subscription], None]] = []
+        # told the station whose key was refused because its agent owes a wrap-up code (the
+        # app pushes the phone's XML home page, which shows the Wrap-up Data menu then)
+        self.owed_listeners: list[Callable[[str], None]] = []
         sip_service.add_method("SUBSCRIBE", self.subscribe_received)
         acd_service.listeners.append(self.acd_events)
         self.dialogs.listeners.append(self.station_dialogs_changed)
@@ -289,7 +295,8 @@ class FeatureSync:
                 return f"{agent.user_id} is already logged on"
             found = self.site.station(station)
             owner = found.agent if found is not None else None
-            user = action.agent_id or owner or self._last_user_at(station)
+            user = self.logins.by_text(action.agent_id) if action.agent_id.strip() else None
+            user = user or owner or self._last_user_at(station)
             if not user:
                 return "nobody has logged on at this station yet: log on with a short code first"
             if action.password:
@@ -302,6 +309,14 @@ class FeatureSync:
                 return f"logon of {user} needs the PIN (<password>), none was sent"
         elif agent is None:
             return "no user is logged on at this station"
+        elif wrapup_owed(agent) and self.site.wrapup_codes:
+            # A key cannot prompt: SetAgentState has no wrap-up code and SUBSCRIBE collects no
+            # digits. Refused, as the short codes and XML screens ask for the owed code first;
+            # the phone's XML service shows the Wrap-up Data menu (pushed, or on its next fetch).
+            for listener in list(self.owed_listeners):
+                listener(station)
+            return ("the wrap-up code of the last call is owed: enter it on the Wrap-up Data "
+                    "screen or dial the next short code")
         elif action.requested is RequestedAgentState.LOGGED_OFF:
             command = Logout(agent.user_id)
         else:

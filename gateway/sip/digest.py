@@ -1,9 +1,11 @@
 """HTTP digest authentication for SIP (RFC 7616, RFC 8760, RFC 2617/2069 compatibility).
 
 Theory of operation: the server offers one challenge per algorithm (SHA-256 first, then MD5,
-RFC 8760 section 2.4) with one shared nonce. Nonces are stateless: a timestamp and random bytes
-signed with HMAC(secret), so any nonce we issued verifies without a table and expires after
-`nonce_seconds`. Only the highest nonce-count seen per nonce is kept, in a bounded table that
+RFC 8760 section 2.4) with one shared nonce. Nonces are stateless: a timestamp and a serial
+signed with a keyed MAC over them and the source host the challenge went to, so any nonce we
+issued verifies without a table, only from the host it was issued to, and expires after
+`nonce_seconds`. A nonce that does not verify for the request's source (forged, or issued to
+another host) proves nothing about the sender, so it is never counted as a guess. Only the highest nonce-count seen per nonce is kept, in a bounded table that
 evicts the nonce issued first; a nonce issued no later than an evicted one and not in the table
 is answered as stale, which makes the client re-authenticate with a fresh nonce rather than
 open a replay window. Every allowance made for old clients is listed in
@@ -353,8 +355,10 @@ _FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 
 
 class NonceSigner:
-    """Stateless nonces: base64url(time_ms | serial | MAC(time_ms | serial)), a 16-byte keyed
-    BLAKE2b MAC (RFC 7693 keyed mode: a MAC by design, a third of HMAC-SHA256's cost).
+    """Stateless nonces: base64url(time_ms | serial | MAC(time_ms | serial | source host)), a
+    16-byte keyed BLAKE2b MAC (RFC 7693 keyed mode: a MAC by design, a third of HMAC-SHA256's
+    cost). The host is not in the nonce, only in the MAC: a nonce verifies only for the host
+    it was issued to, so credentials on it come from someone who got our challenge there.
 
     The serial makes each nonce unique: a counter from a random start, not 8 fresh random bytes
     per challenge (a getrandom call was 3% of a registration). Nothing rests on it being
@@ -372,18 +376,19 @@ class NonceSigner:
             hmac.new(secret, b"acdgate opaque", hashlib.sha256).digest()[:12]
         ).decode()
 
-    def make(self, now: float) -> str:
-        """A new nonce issued at `now`."""
+    def make(self, now: float, source: str = "") -> str:
+        """A new nonce issued at `now` to the host `source`."""
         self._serial = serial = (self._serial + 1) & 0xFFFFFFFFFFFFFFFF
         body = _NONCE_BODY.pack(max(0, int(now * 1000)), serial)
         mac = self._mac.copy()
         mac.update(body)
+        mac.update(source.encode())
         # base64url without padding (RFC 4648 section 5): 32 bytes are 43 characters
         text = binascii.b2a_base64(body + mac.digest(), newline=False).translate(_TO_URLSAFE)
         return text[:43].decode()
 
-    def issued_at(self, nonce: str) -> float | None:
-        """When we issued `nonce`, None if it is not one of ours."""
+    def issued_at(self, nonce: str, source: str = "") -> float | None:
+        """When we issued `nonce` to the host `source`, None if it is not one of ours for it."""
         if len(nonce) != 43:  # 32 bytes, unpadded base64
             return None
         try:
@@ -394,14 +399,16 @@ class NonceSigner:
         body, tag = raw[: _NONCE_BODY.size], raw[_NONCE_BODY.size :]
         mac = self._mac.copy()
         mac.update(body)
+        mac.update(source.encode())
         if not hmac.compare_digest(tag, mac.digest()):
             return None
         millis, _ = _NONCE_BODY.unpack(body)
         return float(millis) / 1000.0
 
-    def state(self, nonce: str, now: float) -> NonceState:
-        """FRESH, STALE (older than the lifetime, or from the future), or FORGED."""
-        issued = self.issued_at(nonce)
+    def state(self, nonce: str, now: float, source: str = "") -> NonceState:
+        """FRESH, STALE (older than the lifetime, or from the future), or FORGED (not ours, or
+        not issued to `source`)."""
+        issued = self.issued_at(nonce, source)
         if issued is None:
             return NonceState.FORGED
         return self.freshness(issued, now)
@@ -473,13 +480,14 @@ class FailureReason(StrEnum):
 
     MALFORMED = "malformed-authorization"
     WRONG_REALM = "wrong-realm"
-    FORGED_NONCE = "forged-nonce"
+    FORGED_NONCE = "forged-nonce"  # not ours, or issued to another host: not a guess
     BAD_OPAQUE = "bad-opaque"
     URI_MISMATCH = "uri-mismatch"
     UNKNOWN_USER = "unknown-user"
     BAD_RESPONSE = "bad-response"
-    NONCE_REPLAY = "nonce-count-replay"
+    NONCE_REPLAY = "nonce-count-replay"  # a copy of a good answer: not a guess
     QOP_REQUIRED = "qop-required"
+    ACCOUNT_HELD = "account-held"  # the account is held after failures (gateway.auth.throttle)
 
 
 # A plain class, not a dataclass: compiled by mypyc (setup.py) its __init__ is native, where a
@@ -602,9 +610,10 @@ class DigestAuthenticator:
         """The opaque value every challenge carries."""
         return self._nonces.opaque
 
-    def challenges(self, now: float, *, stale: bool = False) -> list[str]:
-        """WWW-Authenticate values, strongest first (RFC 8760 2.4), sharing one fresh nonce."""
-        head = self._challenge_head + self._nonces.make(now)
+    def challenges(self, now: float, *, stale: bool = False, source: str = "") -> list[str]:
+        """WWW-Authenticate values, strongest first (RFC 8760 2.4), sharing one fresh nonce
+        bound to the host `source` the challenge goes to."""
+        head = self._challenge_head + self._nonces.make(now, source)
         tails = self._stale_challenge_tails if stale else self._challenge_tails
         return [head + tail for tail in tails]
 
@@ -617,11 +626,13 @@ class DigestAuthenticator:
         *,
         body: bytes = b"",
         domain_hosts: Iterable[str] = (),
+        source: str = "",
     ) -> AuthOutcome:
         """Check the request's Authorization header values against our realm.
 
         `domain_hosts` names the hosts the request addressed (Request-URI, To); a digest `uri`
         that differs from the Request-URI is accepted only if its host is one of these or ours.
+        `source`: the host the request came from; its nonce must have been issued there.
         """
         chosen: DigestCredentials | None = None
         first_error: AuthParseError | None = None
@@ -641,7 +652,7 @@ class DigestAuthenticator:
             if foreign is not None:
                 return AuthOutcome(AuthStatus.FAILED, foreign.username, FailureReason.WRONG_REALM)
             return AuthOutcome(AuthStatus.NO_CREDENTIALS)
-        return self._verify(chosen, method, request_uri, body, now, domain_hosts)
+        return self._verify(chosen, method, request_uri, body, now, domain_hosts, source)
 
     def _verify(
         self,
@@ -651,6 +662,7 @@ class DigestAuthenticator:
         body: bytes,
         now: float,
         domain_hosts: Iterable[str],
+        source: str,
     ) -> AuthOutcome:
         user, _realm, nonce, uri, response, algorithm, qop, nc, cnonce, opaque, userhash = creds
         if algorithm not in self._algorithms:
@@ -660,9 +672,13 @@ class DigestAuthenticator:
                 FailureReason.MALFORMED,
                 f"algorithm {algorithm.value} not offered",
             )
-        issued = self._nonces.issued_at(nonce)
+        issued = self._nonces.issued_at(nonce, source)
         if issued is None:
             return AuthOutcome(AuthStatus.FAILED, user, FailureReason.FORGED_NONCE)
+        if self._nonces.freshness(issued, now) is not NonceState.FRESH:
+            # RFC 7616 3.3: stale=true for a nonce that is no longer valid, whatever the response:
+            # judging the response on it would let old nonces test guesses without a count
+            return AuthOutcome(AuthStatus.STALE, user)
         # interop: opaque may be absent (pyVoIP 1.6 never echoes it); if present it must match
         if opaque is not None and not hmac.compare_digest(opaque, self.opaque):
             return AuthOutcome(AuthStatus.FAILED, user, FailureReason.BAD_OPAQUE)
@@ -688,8 +704,6 @@ class DigestAuthenticator:
             return AuthOutcome(AuthStatus.FAILED, user, FailureReason.UNKNOWN_USER)
         if not matches:
             return AuthOutcome(AuthStatus.FAILED, user, FailureReason.BAD_RESPONSE)
-        if self._nonces.freshness(issued, now) is not NonceState.FRESH:
-            return AuthOutcome(AuthStatus.STALE, user)
         if nc is not None:
             if issued <= self._counts.evicted_up_to and not self._counts.known(nonce):
                 # its nonce-count history was evicted: make the client take a fresh nonce

@@ -309,9 +309,24 @@ def _content_length(value: str | None) -> int | None:
     return int(value)
 
 
+def _too_large(head: bytes) -> ParseError:
+    """The error for a message over `MAX_MESSAGE_BYTES`, answerable with 513 (RFC 3261
+    21.5.14) when `head` (its start line and headers, within the limit) is a usable request."""
+    end = head.find(b"\r\n\r\n", 0, MAX_MESSAGE_BYTES)
+    if end >= 0:
+        try:
+            parsed = _parse(head[: end + 4], stream=True)
+        except (ValueError, IndexError, RecursionError, MemoryError):
+            parsed = None
+        request = parsed.request if isinstance(parsed, ParseError) else parsed
+        if isinstance(request, Request) and _answerable(request.headers):
+            return ParseError("Message Too Large", True, request, status=513)
+    return ParseError("Message too large", False, status=513)
+
+
 def _parse(data: bytes, stream: bool) -> Request | Response | ParseError:
     if len(data) > MAX_MESSAGE_BYTES:
-        return ParseError("Message too large", False, status=513)
+        return _too_large(data)
     start = 0
     while data.startswith(b"\r\n", start):  # RFC 3261 7.5: ignore CRLFs before the start line
         start += 2
@@ -504,7 +519,10 @@ class StreamFramer:
                 break
             total = end + 4 + (length or 0)
             if total > self.max_message_bytes:
-                out.append(self._fail("Message too large", 513))
+                # the head is here and within the limit: a 513 can answer it (RFC 3261 21.5.14)
+                head = bytes(buf[: end + 4])
+                self._fail("Message too large", 513)
+                out.append(_too_large(head))
                 break
             if len(buf) < total:
                 break

@@ -37,6 +37,10 @@ from acdgate.gateway.sip.message import (
 )
 from acdgate.gateway.sip.register_scan import RegisterScan
 
+# Refusals that prove nothing about the sender's password: the nonce was not one we issued to
+# that source, or the answer is a copy of a good one. A fresh challenge, never a penalty.
+_NOT_A_GUESS = frozenset((FailureReason.FORGED_NONCE, FailureReason.NONCE_REPLAY))
+
 # Option tags we implement (RFC 3261 8.2.2.3); anything else in Require gets a 420.
 SUPPORTED_OPTIONS: frozenset[str] = frozenset()
 
@@ -281,7 +285,11 @@ class Registrar:
         """The authenticated username, or the response to send instead (401, 400, or a drop).
 
         Unknown users and wrong passwords get the same fresh 401 challenge (no extension
-        enumeration); failures are counted per source host and slowed, then blocked.
+        enumeration). Failures are counted per source host and per account, and slowed, then
+        blocked; only credentials computed on a nonce issued to this source count (a forged,
+        foreign, stale or replayed nonce gets a fresh challenge and no penalty: anyone can
+        send one from a spoofed address). While the named account is held after failures,
+        attempts on it from an address that is not its usual one are refused unchecked.
         """
         host = source[0]
         if self.throttle.blocked(host, now):
@@ -293,34 +301,68 @@ class Registrar:
             now,
             body=request.body,
             domain_hosts=_uri_hosts(request.uri),
+            source=host,
         )
-        if outcome.status is AuthStatus.OK:
-            self.throttle.success(host)
-            return outcome.username
-        if outcome.status is AuthStatus.NO_CREDENTIALS:
-            return RegisterResult(self._challenge(request, now, stale=False))
-        if outcome.status is AuthStatus.STALE:
-            return RegisterResult(self._challenge(request, now, stale=True))
-        reason = outcome.reason or FailureReason.BAD_RESPONSE
-        failure = AuthFailure(
-            source=source,
-            username=outcome.username,
-            reason=reason.value + (f" ({outcome.detail})" if outcome.detail else ""),
-            call_id=request.call_id or "",
-            method=request.method,
-            at=now,
-        )
-        if reason is FailureReason.MALFORMED:
-            response = self._reply(request, 400, "Malformed Authorization")
-        else:
-            response = self._challenge(request, now, stale=False)
-        verdict = self.throttle.failure(host, now)
+        status = outcome.status
+        if status is AuthStatus.NO_CREDENTIALS:
+            return RegisterResult(self._challenge(request, host, now, stale=False))
+        reason = outcome.reason
+        if status is AuthStatus.STALE or reason in _NOT_A_GUESS:
+            # RFC 7616 3.3: the nonce is not valid (here) any more; retry on a fresh one
+            return RegisterResult(self._challenge(request, host, now, stale=True))
+        username = outcome.username
+        if reason is FailureReason.MALFORMED or reason is FailureReason.WRONG_REALM:
+            # no nonce of ours was answered: not counted (a spoofed source could send it)
+            failure = self._failure(request, source, username, reason, outcome.detail, now)
+            if reason is FailureReason.MALFORMED:
+                return RegisterResult(self._reply(request, 400, "Malformed Authorization"), auth_failure=failure)
+            return RegisterResult(self._challenge(request, host, now, stale=False), auth_failure=failure)
+        if (username and self.throttle.holding(now)
+                and self.throttle.account_held(username, host, now, usual=self._usual(username, host, now))):
+            # held after failures elsewhere: refused whatever the credentials are worth
+            reason = FailureReason.ACCOUNT_HELD
+        elif status is AuthStatus.OK:
+            self.throttle.success(host, username, now)
+            return username
+        reason = reason or FailureReason.BAD_RESPONSE
+        failure = self._failure(request, source, username, reason, outcome.detail, now)
+        response = self._challenge(request, host, now, stale=False)
+        # an account held is not counted again on it (the source is): the hold is not prolonged
+        # by refusals, which the real phone's own retries from a new address could cause
+        counted_account = None if reason is FailureReason.ACCOUNT_HELD else username or None
+        verdict = self.throttle.failure(host, now, counted_account)
         return RegisterResult(
             response,
             delay=verdict.delay,
             drop=verdict.action is ThrottleAction.BLOCK,
             auth_failure=failure,
         )
+
+    def _failure(self, request: Request, source: tuple[str, int], username: str, reason: FailureReason,
+                 detail: str, now: float) -> AuthFailure:
+        """The refused authentication, for the log (the peer never sees the reason)."""
+        return AuthFailure(
+            source=source,
+            username=username,
+            reason=reason.value + (f" ({detail})" if detail else ""),
+            call_id=request.call_id or "",
+            method=request.method,
+            at=now,
+        )
+
+    def _usual(self, username: str, host: str, now: float) -> bool:
+        """Whether `host` is where one of `username`'s live bindings registered from."""
+        return any(b.source[0] == host and b.expires_at > now
+                   for b in self._bindings.get(username, {}).values())
+
+    def unauthenticated(self, request: Request, source: tuple[str, int], now: float) -> RegisterResult:
+        """The 401 for a request other than REGISTER that carries no credentials (an INVITE),
+        counted toward the source's throttle (`AuthThrottle.unauthenticated`): dropped once
+        the source is blocked."""
+        verdict = self.throttle.unauthenticated(source[0], now)
+        if verdict.action is ThrottleAction.BLOCK:
+            return RegisterResult(self._reply(request, 403), drop=True)
+        return RegisterResult(self._challenge(request, source[0], now, stale=False), delay=verdict.delay)
 
     def first_challenge(self, request: Request, source: tuple[str, int], now: float) -> Response | None:
         """The 401 for a REGISTER that carries no credentials (what `handle_register` answers
@@ -332,11 +374,11 @@ class Registrar:
             or self.throttle.blocked(source[0], now)
         ):
             return None
-        return self._challenge(request, now, stale=False)
+        return self._challenge(request, source[0], now, stale=False)
 
-    def _challenge(self, request: Request, now: float, *, stale: bool) -> Response:
+    def _challenge(self, request: Request, host: str, now: float, *, stale: bool) -> Response:
         response = self._reply(request, 401)
-        for value in self.auth.challenges(now, stale=stale):
+        for value in self.auth.challenges(now, stale=stale, source=host):
             response.headers.add("WWW-Authenticate", value)
         return response
 
@@ -440,15 +482,17 @@ class Registrar:
         tag = None if to.tag is not None else new_tag()
         authorization = scan.authorization
         if authorization is None:
-            lines = "".join([f"WWW-Authenticate: {v}\r\n" for v in self.auth.challenges(now)])
+            lines = "".join([f"WWW-Authenticate: {v}\r\n" for v in self.auth.challenges(now, source=host)])
             return ScannedAnswer(scanned_reply(scan, "401 Unauthorized", tag, lines, server))
+        if self.throttle.holding(now):
+            return None  # an account may be held: the general way decides
         outcome = self.auth.check(
-            "REGISTER", scan.uri, (authorization,), now, domain_hosts=_uri_hosts(scan.uri)
+            "REGISTER", scan.uri, (authorization,), now, domain_hosts=_uri_hosts(scan.uri), source=host
         )
         if outcome.status is not AuthStatus.OK:
             return None
-        self.throttle.success(host)
         username = outcome.username
+        self.throttle.success(host, username, now)
         try:
             # RFC 3261 10.3 step 3: only the station itself may change its bindings
             if to.uri.scheme not in ("sip", "sips") or _unescape(to.uri.user) != username:

@@ -77,6 +77,7 @@ class SipService:
         self._expiry_call: IDelayedCall | None = None
         self._qualify_call: IDelayedCall | None = None
         self._delayed: set[IDelayedCall] = set()
+        self._report_call: IDelayedCall | None = None  # the throttle's summary of an interval's tail
         self.on_bindings_changed: Callable[[str], None] | None = None
         # group commit: each changed binding's final row (None: deleted), and the answers held
         # until that is committed, in arrival order
@@ -108,6 +109,10 @@ class SipService:
         self._deliver(request, incoming, outcome)
         return None
 
+    def source_blocked(self, host: str) -> bool:
+        """Whether requests from `host` are to be dropped unanswered (the stack asks first)."""
+        return self.registrar.throttle.blocked(host, self.reactor.seconds())
+
     def reachable(self, username: str) -> bool:
         """Whether a station's registered contacts answer (qualify)."""
         return self.qualifier.reachable(username)
@@ -126,11 +131,11 @@ class SipService:
     def stop(self) -> None:
         """Commit and answer what a burst left held; cancel every timer this service set."""
         self.commit_bindings()
-        for call in (self._expiry_call, self._qualify_call, *self._delayed):
+        for call in (self._expiry_call, self._qualify_call, self._report_call, *self._delayed):
             if call is not None and call.active():
                 call.cancel()
         self._delayed.clear()
-        self._expiry_call = self._qualify_call = None
+        self._expiry_call = self._qualify_call = self._report_call = None
 
     # -- requests ------------------------------------------------------------------------
 
@@ -155,7 +160,7 @@ class SipService:
             self.stack.respond(request, 501, "Unknown Method", headers=[("Allow", self.allow)])
 
     # the methods `take_statelessly` may take: the stack offers it no other request
-    stateless_methods = frozenset({"REGISTER"})
+    stateless_methods = frozenset({"REGISTER", "INVITE"})
 
     def take_statelessly(self, request: Request, incoming: Incoming) -> bool:
         """Answer a REGISTER without a server transaction (RFC 3261 8.2.7), as Kamailio's
@@ -164,8 +169,10 @@ class SipService:
         A registration is two REGISTERs, and a transaction for each (with its 32 s Timer J)
         was a tenth of a registration's CPU. The challenge to a REGISTER without credentials
         goes out at once, without the registrar's bookkeeping objects; the rest goes through
-        `handle_register` and group commit like any REGISTER.
+        `handle_register` and group commit like any REGISTER. INVITEs: see `_take_invite`.
         """
+        if request.method == "INVITE":
+            return self._take_invite(request, incoming)
         if request.method != "REGISTER" or "REGISTER" in self.handlers:
             return False
         assert self.stack is not None
@@ -175,6 +182,26 @@ class SipService:
             self.stack.reply_statelessly(incoming, challenge)
             return True
         self._register(request, incoming)
+        return True
+
+    def _take_invite(self, request: Request, incoming: Incoming) -> bool:
+        """A new INVITE without credentials is challenged statelessly: one 401 per INVITE received,
+        never retransmitted (a stateless UAS may answer so, RFC 3261 8.2.7; the 401 is the same
+        for the same request), counted toward the source's throttle. The rest gets a server
+        transaction and goes to the INVITE handler. (Requests from a blocked source never get
+        here: the stack drops them, `source_blocked`.)"""
+        if "INVITE" not in self.handlers:
+            return False
+        now = self.reactor.seconds()
+        if "Authorization" in request.headers or "Proxy-Authorization" in request.headers:
+            return False
+        try:
+            to = request.to_addr
+        except ValueError:
+            return False  # the handler answers the malformed request
+        if to is not None and to.tag is not None:
+            return False  # in a dialog: not authenticated again here
+        self._deliver(request, incoming, self.registrar.unauthenticated(request, incoming.source, now))
         return True
 
     def take_scanned_register(self, scan: RegisterScan, incoming: Incoming) -> bool:
@@ -311,11 +338,13 @@ class SipService:
         peer = f"{incoming.source[0]}:{incoming.source[1]}"
         if result.auth_failure is not None:
             f = result.auth_failure
-            log.warn("{method} auth failure from {peer}: user {user!r}: {reason} (Call-ID {call_id})",
-                     method=request.method, peer=peer, user=f.username, reason=f.reason, call_id=request.call_id)
+            log.debug("{method} auth failure from {peer}: user {user!r}: {reason} (Call-ID {call_id})",
+                      method=request.method, peer=peer, user=f.username, reason=f.reason, call_id=request.call_id)
+            self._report_throttle()
         if result.drop:
-            log.warn("{method} from blocked source {peer} dropped (Call-ID {call_id})",
-                     method=request.method, peer=peer, call_id=request.call_id)
+            log.debug("{method} from blocked source {peer} dropped (Call-ID {call_id})",
+                      method=request.method, peer=peer, call_id=request.call_id)
+            self._report_throttle()
             return
         result.response.headers.add("Server", USER_AGENT)
         if result.delay > 0:
@@ -324,8 +353,32 @@ class SipService:
         else:
             self._answer(incoming, result.response)
 
+    def _report_throttle(self) -> None:
+        """One line per interval on authentication failures, not one per guess; what the last
+        interval of an attack saw is reported when it ends (one timer at most)."""
+        throttle = self.registrar.throttle
+        report = throttle.report(self.reactor.seconds())
+        due = throttle.next_report()
+        if due is not None and self._report_call is None:
+            self._report_call = self.reactor.callLater(max(0.0, due - self.reactor.seconds()),
+                                                       self._report_tail)
+        if report is None:
+            return
+        log.warn(
+            "SIP authentication: {failures} failure(s), {refused} attempt(s) on held accounts refused, "
+            "{blocks} source(s) blocked, from {sources} source(s) in {seconds:.0f} s; most tried: {accounts}",
+            failures=report.failures, refused=report.refused, blocks=report.blocks, sources=report.sources,
+            seconds=self.reactor.seconds() - report.since, accounts=", ".join(report.accounts) or "-",
+        )
+
+    def _report_tail(self) -> None:
+        self._report_call = None
+        self._report_throttle()
+
     def _send_later(self, incoming: Incoming, response: Response) -> None:
         self._delayed = {c for c in self._delayed if c.active()}
+        if self.registrar.throttle.blocked(incoming.source[0], self.reactor.seconds()):
+            return  # blocked meanwhile: nothing at all goes to it any more
         self._answer(incoming, response)
 
     # -- registration expiry -------------------------------------------------------------

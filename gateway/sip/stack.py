@@ -12,19 +12,21 @@ import fcntl
 import heapq
 import ipaddress
 import itertools
+import re
 import socket
 import struct
 import termios
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final, Protocol
 
 from acdgate.gateway.sip.message import Request, Response, make_response, parse_via
 from acdgate.gateway.sip.message_counts import MessageCounts
-from acdgate.gateway.sip.parser import ParseError, StreamFramer, parse_message
+from acdgate.gateway.sip.parser import MAX_MESSAGE_BYTES, ParseError, StreamFramer, parse_message
 from acdgate.gateway.sip.register_scan import RegisterScan, scan_register
-from acdgate.gateway.sip.stateless import RecentAnswers, request_identity
+from acdgate.gateway.sip.stateless import RecentAnswers, request_identity, transaction_identity
 from acdgate.gateway.sip.trace import SipTrace
 from acdgate.gateway.sip.transaction_actions import (
     Action,
@@ -94,6 +96,59 @@ class TransactionFailed(Exception):
     """A client transaction got no final response (Timer B/F) or could not be sent."""
 
 
+@dataclass(frozen=True, slots=True)
+class StreamLimits:
+    """Bounds on SIP over TCP and TLS (the site's `[sip]` keys of the same names).
+
+    A connection with no traffic for `idle_seconds` is closed unless a registration flows over
+    it (a 2xx to a REGISTER went out on it and the binding has not expired); RFC 5626 CRLF
+    keep-alives are traffic. Connections beyond `max_connections` in all, or beyond
+    `max_per_source` from one host, are refused as they are accepted.
+    """
+
+    idle_seconds: float = 120.0  # 0: never closed for idleness
+    max_connections: int = 4096
+    max_per_source: int = 64
+
+
+class OncePerInterval:
+    """Counts an event and says when to log it: the first at once, then at most one line per
+    `seconds` with how many happened meanwhile (one warning for a flood, not a line each)."""
+
+    def __init__(self, seconds: float = 60.0) -> None:
+        self.seconds = seconds
+        self.total = 0
+        self._unlogged = 0
+        self._logged_at = float("-inf")
+
+    def note(self, now: float) -> int:
+        """Count one; the number to log now (this one and those not logged yet), 0 for none."""
+        self.total += 1
+        self._unlogged += 1
+        if now - self._logged_at < self.seconds:
+            return 0
+        count, self._unlogged, self._logged_at = self._unlogged, 0, now
+        return count
+
+
+# the expires parameter of a Contact in a 2xx to a REGISTER (RFC 3261 10.3 step 8)
+_CONTACT_EXPIRES = re.compile(r";\s*expires\s*=\s*(\d{1,10})", re.IGNORECASE)
+
+
+def _registered_for(response: Response) -> float:
+    """How long a 2xx to a REGISTER keeps a binding (the longest Contact expires), else 0."""
+    if not 200 <= response.status < 300:
+        return 0.0
+    try:
+        cseq = response.cseq
+    except ValueError:
+        return 0.0
+    if cseq is None or cseq[1] != "REGISTER":
+        return 0.0
+    found = [int(m[1]) for v in response.headers.get_all("Contact") for m in _CONTACT_EXPIRES.finditer(v)]
+    return float(max(found, default=0))
+
+
 class SipStack:
     """Listeners, parser, transaction layer and timers, wired to a reactor."""
 
@@ -104,8 +159,10 @@ class SipStack:
         *,
         trace: SipTrace | None = None,
         layer: TransactionLayer | None = None,
+        limits: StreamLimits | None = None,
     ) -> None:
         self.reactor = reactor
+        self.limits = limits if limits is not None else StreamLimits()
         self.handler = handler
         self.trace = trace
         self.layer = layer if layer is not None else TransactionLayer()
@@ -121,6 +178,11 @@ class SipStack:
         self._pending: dict[str, defer.Deferred[Response]] = {}
         self._listeners: dict[str, Callable[[Response], None]] = {}
         self._streams: dict[Address, _StreamProtocol] = {}
+        self._open_by_host: dict[str, int] = {}  # accepted TCP/TLS connections per peer host
+        self.open_streams = 0  # accepted TCP/TLS connections now, for /metrics
+        self.refused_streams = OncePerInterval()  # refused at accept (caps), for the log and /metrics
+        self.idle_closed = 0  # closed for idleness, since start
+        self.dropped_messages = OncePerInterval()  # unanswerable messages dropped, for the log
         self._udp: _UdpProtocol | None = None
         self._udp_fd = -1  # the UDP socket's descriptor, for `input_pending`
         self._ports: list[IListeningPort] = []
@@ -140,6 +202,8 @@ class SipStack:
             handler, "take_scanned_register", None
         )
         self._stateless_methods: frozenset[str] = frozenset(getattr(handler, "stateless_methods", ()))
+        # the TU's authentication throttle: requests from a blocked host get nothing at all
+        self._source_blocked: Callable[[str], bool] | None = getattr(handler, "source_blocked", None)
         self._stateless_sent = RecentAnswers()
 
     # -- listening ---------------------------------------------------------------------
@@ -150,7 +214,9 @@ class SipStack:
         # number; when that TCP port is taken, start again with another UDP port.
         for attempt in range(20 if port == 0 else 1):
             self._udp = _UdpProtocol(self)
-            udp_port = self.reactor.listenUDP(port, self._udp, interface=bind)
+            # read one byte beyond the limit: a datagram is never cut short unnoticed
+            udp_port = self.reactor.listenUDP(port, self._udp, interface=bind,
+                                              maxPacketSize=MAX_MESSAGE_BYTES + 1)
             actual = int(udp_port.getHost().port)
             try:
                 tcp_port = self.reactor.listenTCP(actual, _StreamFactory(self, "TCP"), interface=bind)
@@ -183,6 +249,7 @@ class SipStack:
         self._pending.clear()
         self._listeners.clear()
         for stream in list(self._streams.values()):
+            stream.cancel_idle_timer()
             if stream.transport is not None:
                 stream.transport.loseConnection()
         self._udp_fd = -1  # closing: the number may name another socket soon
@@ -319,23 +386,35 @@ class SipStack:
         if isinstance(message, ParseError):
             self.stats["parse_errors"] += 1
             if message.answerable and message.request is not None:
-                log.warn("400 to {peer}: {reason} (Call-ID {call_id})", peer=_fmt(source),
+                # 513 Message Too Large (RFC 3261 21.5.14); any other defect as before, 400
+                status = 513 if message.status == 513 else 400
+                log.warn("{status} to {peer}: {reason} (Call-ID {call_id})", status=status, peer=_fmt(source),
                          reason=message.reason, call_id=message.request.call_id)
                 request = _with_received(message.request, source)
                 if request.method != "ACK":
-                    response = make_response(request, 400, _phrase(message.reason))
+                    response = make_response(request, status, _phrase(message.reason))
                     self._send(response, self._response_destination(response, source) or source, transport)
             else:
-                log.warn("dropped message from {peer}: {reason}", peer=_fmt(source), reason=message.reason)
+                count = self.dropped_messages.note(self.reactor.seconds())
+                if count:
+                    log.warn("dropped {count} unanswerable message(s), the last from {peer}: {reason} "
+                             "(at most one such line a minute)", count=count, peer=_fmt(source),
+                             reason=message.reason)
             return
         if isinstance(message, Response):
             self.counts.response_received(message.status)
         else:
             self.counts.request_received(message.method)
+            if self._source_blocked is not None and self._source_blocked(source[0]):
+                # no transaction, no 100 Trying, no answer: nothing to amplify, no confirmation
+                self.stats["dropped"] += 1
+                return
             message = _with_received(message, source)
             if self._take_statelessly is not None and message.method in self._stateless_methods:
                 if self._answered_statelessly(message, source, transport, received_at):
                     return
+            elif message.method == "ACK" and self._acks_stateless_answer(message):
+                return
         self._run(self.layer.receive(message, source, transport != "UDP", self.reactor.seconds()),
                   transport_hint=transport, source=source)
 
@@ -363,6 +442,19 @@ class SipStack:
         if not taken:
             self._stateless_sent.forget(identity)
         return taken
+
+    def _acks_stateless_answer(self, ack: Request) -> bool:
+        """An ACK for a non-2xx answer we sent statelessly to an INVITE (same branch and CSeq
+        number, RFC 3261 17.1.1.3): absorbed, as the INVITE server transaction would (17.2.1)."""
+        try:
+            via = ack.top_via
+            cseq = ack.cseq
+        except ValueError:
+            return False
+        if via is None or cseq is None or not self._stateless_sent:
+            return False
+        identity = transaction_identity(via.branch, via.host, via.port, cseq[0], "INVITE", ack.call_id, False)
+        return self._stateless_sent.answer_to(identity, self.reactor.seconds()) is not None
 
     def reply_statelessly(self, incoming: Incoming, response: Response) -> None:
         """Send the answer to a request the TU took statelessly (RFC 3261 18.2.2 routing: Via
@@ -524,6 +616,10 @@ class SipStack:
                          peer=_fmt(dest), what=what if isinstance(what, str) else _describe(what))
                 return False
             stream.transport.write(data)
+            if isinstance(what, Response):
+                kept = _registered_for(what)
+                if kept:  # a registration flows over it: not closed for idleness meanwhile
+                    stream.registered_until = self.reactor.seconds() + kept
             self._trace(data, self._local_for(stream), dest, stream.kind)
         self.stats["sent"] += 1
         self.counts.sent(data)
@@ -541,12 +637,33 @@ class SipStack:
 
     # -- stream bookkeeping ------------------------------------------------------------
 
+    def stream_accepted(self, host: str, kind: str) -> bool:
+        """A TCP/TLS connection from `host` is being accepted: whether it may stay (the caps)."""
+        limits = self.limits
+        if self.open_streams >= limits.max_connections or self._open_by_host.get(host, 0) >= limits.max_per_source:
+            count = self.refused_streams.note(self.reactor.seconds())
+            if count:
+                log.warn("refused {count} {transport} connection(s), the last from {host}: {open} open "
+                         "(at most {most} in all, {per} per source); at most one such line a minute",
+                         count=count, transport=kind, host=host, open=self.open_streams,
+                         most=limits.max_connections, per=limits.max_per_source)
+            return False
+        return True
+
     def stream_opened(self, stream: _StreamProtocol, peer: Address) -> None:
         self._streams[peer] = stream
+        self.open_streams += 1
+        self._open_by_host[peer[0]] = self._open_by_host.get(peer[0], 0) + 1
 
     def stream_closed(self, peer: Address, stream: _StreamProtocol) -> None:
         if self._streams.get(peer) is stream:
             del self._streams[peer]
+        self.open_streams -= 1
+        left = self._open_by_host.get(peer[0], 0) - 1
+        if left > 0:
+            self._open_by_host[peer[0]] = left
+        else:
+            self._open_by_host.pop(peer[0], None)
 
 
 # Bursts of REGISTERs (a site's phones after a power cut) overflow the default ~208 KB buffer,
@@ -746,21 +863,47 @@ class _UdpProtocol(protocol.DatagramProtocol):
 
 
 class _StreamProtocol(protocol.Protocol):
-    """One TCP or TLS connection: Content-Length framing, then the same path as UDP."""
+    """One TCP or TLS connection: Content-Length framing, then the same path as UDP; closed
+    after `StreamLimits.idle_seconds` without traffic unless a registration flows over it."""
 
-    def __init__(self, stack: SipStack, kind: str) -> None:
+    def __init__(self, stack: SipStack, kind: str, peer: Address = ("", 0)) -> None:
         self.stack = stack
         self.kind = kind
         self.framer = StreamFramer()
-        self.peer: Address = ("", 0)
+        self.peer: Address = peer
+        self.last_traffic = 0.0
+        self.registered_until = 0.0  # a binding registered over this connection lasts till then
+        self._idle: IDelayedCall | None = None
 
     def connectionMade(self) -> None:
         assert self.transport is not None
         peer: Any = self.transport.getPeer()
         self.peer = (str(peer.host), int(peer.port))
         self.stack.stream_opened(self, self.peer)
+        self.last_traffic = self.stack.reactor.seconds()
+        if self.stack.limits.idle_seconds > 0:
+            self._idle = self.stack.reactor.callLater(self.stack.limits.idle_seconds, self._idle_check)
+
+    def _idle_check(self) -> None:
+        """Close the connection if it carried nothing for the idle time and no registration."""
+        self._idle = None
+        now = self.stack.reactor.seconds()
+        due = max(self.last_traffic + self.stack.limits.idle_seconds, self.registered_until)
+        if now < due:
+            self._idle = self.stack.reactor.callLater(due - now, self._idle_check)
+            return
+        self.stack.idle_closed += 1
+        log.debug("closing idle {transport} connection from {peer}", transport=self.kind, peer=_fmt(self.peer))
+        if self.transport is not None:
+            self.transport.loseConnection()
+
+    def cancel_idle_timer(self) -> None:
+        if self._idle is not None and self._idle.active():
+            self._idle.cancel()
+        self._idle = None
 
     def dataReceived(self, data: bytes) -> None:
+        self.last_traffic = self.stack.reactor.seconds()  # keep-alives included (RFC 5626 4.4.1)
         if data.strip(b"\r\n") == b"" and not self.framer_has_partial():
             # RFC 5626 4.4.1: CRLFCRLF ping gets a CRLF pong
             if data == b"\r\n\r\n" and self.transport is not None:
@@ -781,7 +924,16 @@ class _StreamProtocol(protocol.Protocol):
         return bool(getattr(self.framer, "buffered", 0))
 
     def connectionLost(self, reason: Any = None) -> None:
+        self.cancel_idle_timer()
         self.stack.stream_closed(self.peer, self)
+
+
+class _RefusedStream(protocol.Protocol):
+    """A connection over the caps: dropped as soon as it is made, before any TLS handshake."""
+
+    def connectionMade(self) -> None:
+        assert self.transport is not None
+        self.transport.abortConnection()  # type: ignore[attr-defined]
 
 
 class _StreamFactory(protocol.ServerFactory):
@@ -791,8 +943,11 @@ class _StreamFactory(protocol.ServerFactory):
         self.stack = stack
         self.kind = kind
 
-    def buildProtocol(self, addr: Any) -> _StreamProtocol:
-        return _StreamProtocol(self.stack, self.kind)
+    def buildProtocol(self, addr: Any) -> protocol.Protocol:
+        host = str(getattr(addr, "host", ""))
+        if not self.stack.stream_accepted(host, self.kind):
+            return _RefusedStream()
+        return _StreamProtocol(self.stack, self.kind, (host, int(getattr(addr, "port", 0))))
 
 
-__all__ = ["IReactorTime", "Incoming", "SipHandler", "SipStack", "TransactionFailed"]
+__all__ = ["IReactorTime", "Incoming", "OncePerInterval", "SipHandler", "SipStack", "StreamLimits", "TransactionFailed"]

@@ -43,6 +43,9 @@ class AuthSample:
     failures: int  # since start
     blocks: int  # sources blocked, since start
     blocked_sources: int  # blocked now
+    refused: int = 0  # attempts on accounts held after failures, refused unchecked, since start
+    held_accounts: int = 0  # accounts held now
+    refused_by_account: tuple[tuple[str, int], ...] = ()  # the most refused accounts (bounded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +63,9 @@ class MetricsSample:
     rtp_streams: int
     rtp_packets_relayed: int
     uptime: float
+    sip_connections_open: int = 0  # SIP over TCP/TLS
+    sip_connections_refused: int = 0  # at accept, over the caps, since start
+    sip_connections_idle_closed: int = 0  # since start
 
 
 class CountingThrottle(Protocol):
@@ -73,10 +79,18 @@ class CountingThrottle(Protocol):
 
     def blocked_sources(self, now: float) -> int: ...
 
+    @property
+    def refused_total(self) -> int: ...
+
+    def held_accounts(self, now: float) -> int: ...
+
+    def refused_by_account(self, limit: int = 20) -> list[tuple[str, int]]: ...
+
 
 def auth_sample(protocol: str, throttle: CountingThrottle, now: float) -> AuthSample:
     """The sample of one throttle's counters at `now`."""
-    return AuthSample(protocol, throttle.failures_total, throttle.blocks_total, throttle.blocked_sources(now))
+    return AuthSample(protocol, throttle.failures_total, throttle.blocks_total, throttle.blocked_sources(now),
+                      throttle.refused_total, throttle.held_accounts(now), tuple(throttle.refused_by_account()))
 
 
 class MetricsSource(Protocol):
@@ -149,6 +163,19 @@ class GatewayCollector(Collector):
                        ["protocol"], [((a.protocol,), a.blocks) for a in s.auth])
         yield _gauge("auth_blocked_sources", "Sources blocked now", ["protocol"],
                      [((a.protocol,), a.blocked_sources) for a in s.auth])
+        yield _counter("auth_refused_held", "Attempts on accounts held after failures elsewhere, refused unchecked",
+                       ["protocol"], [((a.protocol,), a.refused) for a in s.auth])
+        yield _gauge("auth_held_accounts", "Accounts held now after failures (guessing spread over sources)",
+                     ["protocol"], [((a.protocol,), a.held_accounts) for a in s.auth])
+        yield _counter("auth_account_refused", "Attempts refused on a held account (the 20 most refused)",
+                       ["protocol", "account"],
+                       [((a.protocol, name), n) for a in s.auth for name, n in a.refused_by_account])
+        yield _gauge("sip_connections_open", "SIP connections open (TCP and TLS)", [],
+                     [((), s.sip_connections_open)])
+        yield _counter("sip_connections_refused", "SIP connections refused at accept: over the caps", [],
+                       [((), s.sip_connections_refused)])
+        yield _counter("sip_connections_idle_closed", "SIP connections closed after the idle time", [],
+                       [((), s.sip_connections_idle_closed)])
         yield _gauge("rtp_streams", "RTP streams open (call legs' media sockets)", [],
                      [((), s.rtp_streams)])
         yield _counter("rtp_packets_relayed", "RTP packets relayed from one call leg to another", [],

@@ -309,9 +309,13 @@ def message_screen(
 
 
 def skill_stats(
-    links: Links, s: AgentScreenState, groups: Sequence[tuple[str, GroupStats]]
+    links: Links,
+    s: AgentScreenState,
+    groups: Sequence[tuple[str, GroupStats]],
+    refresh_seconds: int = SKILL_STATS_REFRESH_SECONDS,
 ) -> TextScreen:
-    """Skill Stats (guide Figures 4 and 11): LQT h:mm:ss, CIQ and queue name per group."""
+    """Skill Stats (guide Figures 4 and 11): LQT h:mm:ss, CIQ and queue name per group,
+    fetched again every `refresh_seconds` (guide "Refresh Rate"; 0: only on Update)."""
     _ = s.tr.gettext
     # the guide's column heads, kept as they are in every language (as its figures show)
     lines = ["LQT      CIQ Queue"]
@@ -324,8 +328,8 @@ def skill_stats(
         status=s.status,
         lines=tuple(lines),
         soft_keys=_keys(links, s, ("Update", "CData", "State", "Option")),
-        refresh_seconds=SKILL_STATS_REFRESH_SECONDS,
-        refresh_url=links.url(Page.STATS),
+        refresh_seconds=refresh_seconds or None,
+        refresh_url=links.url(Page.STATS) if refresh_seconds else None,
     )
 
 

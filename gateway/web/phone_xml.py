@@ -427,7 +427,7 @@ class PhoneAgentService:
             for g in self.site.groups
             if user_id in g.members and g.number not in s.view.disabled_groups
         ]
-        return skill_stats(links, s, rows)
+        return skill_stats(links, s, rows, self.site.policy.skill_stats_refresh_seconds)
 
     def _cdata(self, links: Links, s: AgentScreenState, args: Mapping[str, str]) -> Screen:
         return self._caller_data(links, s, self.callers.for_agent(s.view))

@@ -1,5 +1,6 @@
 """Pushing a screen to a desk phone: the Caller Data screen when a routed call rings its
-station, the "No User" screen when its agent logs off (issue 16).
+station, the "No User" screen when its agent logs off, the home page (the Wrap-up Data menu)
+when a feature key is refused because the agent owes a wrap-up code (issue 16).
 
 Stations the site lists in `[[caller_data.push]]` are pushed to, over their vendor's HTTP API:
 Cisco `POST /CGI/Execute` with a CiscoIPPhoneExecute whose ExecuteItem is the screen's URL
@@ -63,9 +64,10 @@ def push_request(target: PushTarget, service_base: str, page: Page) -> PushReque
         relative = screen_url[len(service_base):]
         body = f'<PolycomIPPhone><URL priority="Normal">{escape(relative)}</URL></PolycomIPPhone>'
         return PushRequest(target.url, POLYCOM_CONTENT_TYPE, body.encode())
-    if page is Page.CDATA:
+    if page in (Page.CDATA, Page.HOME):
         # Yealink Action URI takes key presses, not a screen's URL: `url` presses the phone's
-        # XML browser key (`/servlet?key=L5`), whose home page shows Caller Data during the call
+        # XML browser key (`/servlet?key=L5`), whose home page shows Caller Data during the
+        # call, and the Wrap-up Data menu while a wrap-up code is owed
         return PushRequest(target.url, "text/plain", b"", method=b"GET")
     return None  # a Yealink key would show the Login screen, not "No User": nothing to push
 
@@ -119,6 +121,11 @@ class ScreenPush:
         self._agent = Agent(reactor, connectTimeout=PUSH_TIMEOUT_SECONDS)
         self._failing: set[str] = set()  # stations whose last push failed (logged once)
         self.pending: set[Deferred[None]] = set()  # pushes in flight (stop waits for none: they time out)
+
+    def owed(self, station: str) -> None:
+        """A `FeatureSync.owed_listeners` listener: a key was refused while the agent owes a
+        wrap-up code, so the phone is pushed its home page, the Wrap-up Data menu then."""
+        self.push(station, Page.HOME)
 
     def on_events(self, events: Sequence[Event]) -> None:
         for event in events:

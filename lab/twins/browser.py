@@ -9,8 +9,10 @@ the highlighted one; an input screen takes keypad digits into the focused field 
 default value stays, digits are appended, `<<`/BackSpace deletes one), Down/Up move the
 focus, and Submit sends `URL?param=value&...` as the phone does. Soft keys are pressed by
 position (Cisco `<Position>`, Yealink `index`); their URL is either a page to fetch, a
-`SoftKey:` action or a `Dial:` URI (handed to the twin). The HTTP `Refresh` header is not
-followed (the twin does not wait on its own).
+`SoftKey:` action or a `Dial:` URI (handed to the twin). The HTTP `Refresh` header
+(`10; url=...`: Cisco development notes, "HTTP Refresh Setting") is kept on the screen and
+followed by `refresh()`, which a scenario calls when the phone's timer would fire (the twin
+does not wait on its own).
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ class Screen:
     prompt: str = ""
     soft_keys: dict[int, SoftKeyItem] = field(default_factory=dict)
     focus: int = 0
+    refresh_seconds: int | None = None  # the HTTP Refresh header: reload after this long
+    refresh_url: str = ""  # ... from this URL (the page's own when the header names none)
 
     def soft_key(self, label: str) -> int:
         """The position of the soft key labelled `label` (for tests and reports)."""
@@ -71,6 +75,21 @@ class Screen:
             if key.label == label:
                 return position
         raise KeyError(label)
+
+
+def parse_refresh(value: str | None, url: str) -> tuple[int | None, str]:
+    """The HTTP `Refresh` header `N; url=U` as (N, U): no header, or N = 0, is manual refresh
+    (Cisco development notes); no URL reloads `url`."""
+    if value is None:
+        return None, ""
+    seconds, _, rest = value.partition(";")
+    try:
+        n = int(seconds.strip())
+    except ValueError:
+        return None, ""
+    key, _, target = rest.strip().partition("=")
+    target = target.strip() if key.strip().lower() == "url" else ""
+    return (n or None), (target or url)
 
 
 class BrowserError(Exception):
@@ -168,8 +187,18 @@ class XmlBrowser:
             self.screen = parse_screen(body, url, self.dialect)
         except BrowserError as exc:
             return self._fail(str(exc))
+        self.screen.refresh_seconds, self.screen.refresh_url = parse_refresh(
+            response.getheader("Refresh"), url
+        )
         self.history.append(f"GET {url} -> 200 {self.screen.kind.value} {self.screen.title!r}")
         return self.screen
+
+    def refresh(self) -> Screen | None:
+        """The shown screen's refresh timer fires: fetch its Refresh URL again."""
+        screen = self._need()
+        if screen.refresh_seconds is None:
+            raise BrowserError(f"{screen.title!r} has no automatic refresh")
+        return self.open(screen.refresh_url)
 
     def _fail(self, why: str) -> Screen | None:
         self.errors.append(why)

@@ -429,3 +429,21 @@ def test_repeated_notice_beep_needs_a_sane_interval_and_the_beep(policy: str, re
     problems = problems_of(BASE + "\n[policy]\n" + policy)
     assert [key for key, _ in problems] == ["policy.notice_beep_every_seconds"], problems
     assert reason in problems[0][1]
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, 10), (0, 0), (30, 30)])
+def test_skill_stats_refresh_defaults_to_the_guides_10_s_and_0_turns_it_off(
+    value: int | None, expected: int
+) -> None:
+    text = BASE if value is None else BASE + f"\n[policy]\nskill_stats_refresh_seconds = {value}\n"
+    site = parse_site(text, "s.toml")
+    assert site.policy.skill_stats_refresh_seconds == expected
+    assert parse_site(format_site(site), "s.toml") == site
+
+
+@pytest.mark.parametrize(("value", "reason"), [("-1", "must be 0-3600, not -1"),
+                                                ("2.5", "must be an integer, not")])
+def test_skill_stats_refresh_must_be_whole_seconds(value: str, reason: str) -> None:
+    problems = problems_of(BASE + f"\n[policy]\nskill_stats_refresh_seconds = {value}\n")
+    assert [key for key, _ in problems] == ["policy.skill_stats_refresh_seconds"], problems
+    assert reason in problems[0][1]

@@ -311,13 +311,28 @@ def test_wrong_password_unknown_user_and_forged_nonce_fail() -> None:
     assert out.reason is FailureReason.FORGED_NONCE
 
 
-def test_stale_nonce_with_correct_response_is_stale_and_wrong_one_is_failure() -> None:
+def test_stale_nonce_is_stale_whatever_the_response() -> None:
+    # RFC 7616 3.3: stale=true for a nonce no longer valid. Judging the response on it would
+    # make old nonces an oracle for guesses that are never counted
     auth = make_auth()
     ch = auth.challenges(NOW)[1]
     late = NOW + 301
     assert auth.check("REGISTER", "sip:gw.example", [answer(ch)], late).status is AuthStatus.STALE
     bad = auth.check("REGISTER", "sip:gw.example", [answer(ch, password="no")], late)
-    assert bad.status is AuthStatus.FAILED
+    assert bad.status is AuthStatus.STALE
+
+
+def test_nonce_verifies_only_for_the_host_it_was_issued_to() -> None:
+    signer = NonceSigner(SECRET, lifetime=300)
+    nonce = signer.make(NOW, "192.0.2.1")
+    assert signer.state(nonce, NOW, "192.0.2.1") is NonceState.FRESH
+    assert signer.state(nonce, NOW, "192.0.2.2") is NonceState.FORGED
+    assert signer.state(nonce, NOW) is NonceState.FORGED
+    auth = make_auth()
+    ch = auth.challenges(NOW, source="192.0.2.1")[0]
+    assert auth.check("REGISTER", "sip:gw.example", [answer(ch)], NOW, source="192.0.2.1").status is AuthStatus.OK
+    foreign = auth.check("REGISTER", "sip:gw.example", [answer(ch, nc=2)], NOW, source="192.0.2.2")
+    assert (foreign.status, foreign.reason) == (AuthStatus.FAILED, FailureReason.FORGED_NONCE)
 
 
 def test_nonce_count_replay_rejected_and_increase_accepted() -> None:

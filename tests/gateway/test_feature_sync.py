@@ -8,6 +8,7 @@ driven by SIPp scenarios (tests/support/sipp/feature_event_*.xml).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 import subprocess
@@ -17,7 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest_twisted
-from acdgate.acd.commands import Login, SetState
+from acdgate.acd.commands import (
+    CallAnswered,
+    CallArrived,
+    CallEnded,
+    GiveWrapupCode,
+    Login,
+    SetState,
+)
 from acdgate.acd.site import Site
 from acdgate.acd.states import AgentState
 from acdgate.gateway.agents.acd_service import AcdService
@@ -165,7 +173,12 @@ class Rig:
 
 @pytest_twisted.async_yield_fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    site = load_site(None)
+    async with _rig(tmp_path, load_site(None)) as r:
+        yield r
+
+
+@contextlib.asynccontextmanager
+async def _rig(tmp_path: Path, site: Site) -> AsyncIterator[Rig]:
     store = StateStore(tmp_path / "state")
     clock = task.Clock()
     clock.advance(1000)
@@ -334,6 +347,71 @@ async def test_busy_lamp_field(rig: Rig) -> None:
     assert rig.dialogs.dialogs("2101") == ()
     rig.dialogs.set("2102", "early", "call-2")  # another station: nothing for this BLF
     assert len(supervisor.notifies.pending) == 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_agent_id_is_an_agent_id_or_a_login_name_in_any_case(tmp_path: Path) -> None:
+    """agentID resolves as the XML login screen's ID field does (acd.login_names)."""
+    demo = load_site(None)
+    names = {"3003": "Dave", "3005": "eve"}
+    site = dataclasses.replace(demo, users=tuple(
+        dataclasses.replace(u, login_name=names.get(u.user_id)) for u in demo.users))
+    async with _rig(tmp_path, site) as r:
+        # the station's owner (3003 owns 2104) by name: no PIN, the station vouches for them
+        own = await _subscribed(r, "2104")
+        await own.event()
+        body = build_request(SetAgentState(RequestedAgentState.LOGGED_ON, agent_id="DAVE"))
+        assert (await own.subscribe(body=body)).status == 200
+        assert await own.event() == AgentEvent(AgentEventKind.LOGGED_ON, "2104", "3003")
+        # another user by name, with the PIN
+        other = await _subscribed(r, "2106")
+        await other.event()
+        body = build_request(SetAgentState(RequestedAgentState.LOGGED_ON, agent_id="Eve", password="1234"))
+        assert (await other.subscribe(body=body)).status == 200
+        assert await other.event() == AgentEvent(AgentEventKind.LOGGED_ON, "2106", "3005")
+        agent = r.acd.acd.agent_at_station("2106")
+        assert agent is not None and agent.user_id == "3005"
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_key_press_while_the_wrapup_code_is_owed_is_refused(tmp_path: Path) -> None:
+    """A feature key cannot prompt (SetAgentState has no wrap-up code, SUBSCRIBE collects no
+    digits): refused, the key keeps the real state, and once the code is given the key works."""
+    demo = load_site(None)
+    site = dataclasses.replace(demo, policy=dataclasses.replace(demo.policy, wrapup_code_required=True))
+    async with _rig(tmp_path, site) as r:
+        pushed: list[str] = []
+        r.features.owed_listeners.append(pushed.append)
+        phone = await _subscribed(r, "2101")
+        await phone.event()
+        r.acd.execute(Login("3000", "1234", "2101"))
+        r.acd.execute(SetState("3000", AgentState.READY))
+        r.acd.execute(CallArrived("c1", "6000", ani="2301", dnis="6000"))
+        r.acd.execute(CallAnswered("c1", "3000"))
+        r.acd.execute(SetState("3000", AgentState.WORK_NOT_READY))  # no code during the call
+        r.acd.execute(CallEnded("c1"))
+        agent = r.acd.acd.agent("3000")
+        assert agent is not None and agent.wrapup_owed is not None
+        assert agent.state is AgentState.WORK_NOT_READY
+        for kind in (AgentEventKind.LOGGED_ON, AgentEventKind.NOT_READY, AgentEventKind.READY,
+                     AgentEventKind.WORKING_AFTER_CALL):  # Work Not Ready shows once chosen
+            assert (await phone.event()).kind is kind  # type: ignore[union-attr]
+        for requested in (RequestedAgentState.READY, RequestedAgentState.NOT_READY,
+                          RequestedAgentState.LOGGED_OFF):
+            body = build_request(SetAgentState(requested))
+            assert (await phone.subscribe(body=body)).status == 200
+            assert await phone.event() == AgentEvent(AgentEventKind.WORKING_AFTER_CALL, "2101", "3000")
+        agent = r.acd.acd.agent("3000")
+        assert agent is not None and agent.state is AgentState.WORK_NOT_READY
+        assert agent.wrapup_owed is not None
+        assert pushed == ["2101"] * 3  # each refusal: the phone is to show Wrap-up Data
+        r.acd.execute(GiveWrapupCode("3000", 1))  # the state is unchanged: no NOTIFY
+        agent = r.acd.acd.agent("3000")
+        assert agent is not None and agent.wrapup_owed is None
+        body = build_request(SetAgentState(RequestedAgentState.READY))
+        assert (await phone.subscribe(body=body)).status == 200
+        assert await phone.event() == AgentEvent(AgentEventKind.READY, "2101", "3000")
+        assert pushed == ["2101"] * 3
 
 
 # -- SIPp against a running gateway --------------------------------------------------------

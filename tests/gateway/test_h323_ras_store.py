@@ -171,3 +171,21 @@ def test_a_success_clears_the_count() -> None:
     assert isinstance(accepted, SendDatagram) and isinstance(accepted.message, RegistrationConfirm)
     again = gatekeeper.receive(encode(rrq(3, digits("2201"), "wrong")), PHONE, NOW)
     assert isinstance(again[0], SendDatagram) and again[0].delay == 0
+
+
+def test_guessing_one_alias_from_many_sources_holds_it_but_not_for_its_registered_address() -> None:
+    gatekeeper = Gatekeeper(SITE, GatekeeperSettings(ras_address=GK_RAS, call_signal_address=GK_SIGNAL),
+                            throttle=AuthThrottle(5, 20, 300))
+    ok = gatekeeper.receive(encode(rrq(1, digits("2201"), "pw2201")), PHONE, NOW)
+    assert isinstance(ok[0], SendDatagram) and isinstance(ok[0].message, RegistrationConfirm)
+    for i in range(6):  # six sources, one wrong password each: the account is held
+        gatekeeper.receive(encode(rrq(10 + i, digits("2201"), "wrong")), (f"198.51.100.{i + 1}", 1719), NOW + 1)
+    right = gatekeeper.receive(encode(rrq(20, digits("2201"), "pw2201", random=5)), ("198.51.100.9", 1719),
+                               NOW + 1.5)
+    assert isinstance(right[0], SendDatagram)
+    assert right[0].message == RegistrationReject(20, RegistrationRejectReason.SECURITY_DENIAL, "acdgate")
+    assert isinstance(right[1], Refused) and "account held" in right[1].reason
+    again = gatekeeper.receive(encode(rrq(21, digits("2201"), "pw2201", random=6)), PHONE, NOW + 1.5)
+    sent = [a for a in again if isinstance(a, SendDatagram)]  # (after the replaced registration's removal)
+    assert len(sent) == 1 and isinstance(sent[0].message, RegistrationConfirm)
+    assert gatekeeper.throttle.refused_by_account() == [("2201", 1)]

@@ -3,6 +3,7 @@ restore and expiry, and the exact REGISTER/INVITE shapes of pyVoIP 1.6.8."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from email.utils import parsedate_to_datetime
 
@@ -492,10 +493,11 @@ def test_stale_nonce_with_correct_response_gets_stale_true() -> None:
     r = reg.handle_register(parse(register_bytes(cseq=2, authorization=auth)), SRC, "UDP", NOW + 301)
     assert r.response.status == 401 and r.auth_failure is None
     assert all("stale=true" in v for v in r.response.headers.get_all("WWW-Authenticate"))
+    # a wrong response on a stale nonce is not judged (no oracle, RFC 7616 3.3) nor counted
     wrong = authorization_for(challenge, password="nope", nc=2)
     r = reg.handle_register(parse(register_bytes(cseq=3, authorization=wrong)), SRC, "UDP", NOW + 301)
-    assert not any("stale" in v for v in r.response.headers.get_all("WWW-Authenticate"))
-    assert r.auth_failure is not None
+    assert all("stale=true" in v for v in r.response.headers.get_all("WWW-Authenticate"))
+    assert r.auth_failure is None and reg.throttle.failures(SRC[0]) == 0
 
 
 def test_replayed_nonce_count_is_refused() -> None:
@@ -505,15 +507,19 @@ def test_replayed_nonce_count_is_refused() -> None:
     assert reg.handle_register(parse(data), SRC, "UDP", NOW).response.status == 200
     replay = reg.handle_register(parse(data), SRC, "UDP", NOW + 1)
     assert replay.response.status == 401
-    assert replay.auth_failure is not None and replay.auth_failure.reason.startswith("nonce-count-replay")
+    assert replay.response.status == 401 and reg.bindings("201", NOW + 1) != []
+    # a copy of a good answer proves nothing about a password: a fresh nonce, no penalty
+    assert all("stale=true" in v for v in replay.response.headers.get_all("WWW-Authenticate"))
+    assert replay.auth_failure is None and reg.throttle.failures(SRC[0]) == 0
 
 
-def test_malformed_authorization_is_400_and_counted() -> None:
+def test_malformed_authorization_is_400_and_not_counted() -> None:
+    # no nonce of ours was answered: anyone could send it from a spoofed address
     reg = make_registrar()
     r = reg.handle_register(parse(register_bytes(authorization='Digest username="201')), SRC, "UDP", NOW)
     assert r.response.status == 400
     assert r.auth_failure is not None and r.auth_failure.reason.startswith("malformed")
-    assert reg.throttle.failures(SRC[0]) == 1
+    assert reg.throttle.failures(SRC[0]) == 0
 
 
 # -- authenticate() for other methods -----------------------------------------------------
@@ -591,3 +597,83 @@ def test_pyvoip_invite_authorization_shape_verifies() -> None:
     refused = reg.authenticate(signed, SRC, NOW)
     assert isinstance(refused, RegisterResult) and refused.auth_failure is not None
     assert refused.auth_failure.reason.startswith("uri-mismatch")
+
+
+# -- guessing spread over addresses, blind lock-out (issue 19) ------------------------------
+
+
+def _guess(reg: Registrar, source: tuple[str, int], password: str, now: float, cseq: int) -> RegisterResult:
+    """One guesser's REGISTER pair from `source`: challenged there, then answered with `password`."""
+    first = reg.handle_register(parse(register_bytes(cseq=cseq)), source, "UDP", now)
+    assert first.response.status == 401
+    auth = authorization_for(first.response, password=password)
+    return reg.handle_register(parse(register_bytes(cseq=cseq + 1, authorization=auth)), source, "UDP", now)
+
+
+def test_ten_sources_by_five_guesses_do_not_find_the_password_and_the_phone_still_registers() -> None:
+    # the site defaults: no source alone is slowed or blocked by 5 guesses
+    settings = dataclasses.replace(SETTINGS, auth_failures_before_delay=5, auth_failures_before_block=20)
+    reg = Registrar(settings, credentials_from_site(SITE), SECRET)
+    phone = Phone(reg)
+    assert phone.register(now=NOW).response.status == 200  # the phone's binding is at SRC
+    guesses = [f"guess{i}" for i in range(49)] + ["pw201"]  # the right one comes last
+    outcomes = []
+    for n, password in enumerate(guesses):
+        source = (f"198.51.100.{n % 10 + 1}", 5060)  # 10 sources, 5 guesses each
+        outcomes.append(_guess(reg, source, password, NOW + 1 + n * 0.01, 10 + 2 * n))
+    assert [r.response.status for r in outcomes] == [401] * 50  # the right guess too
+    assert outcomes[-1].auth_failure is not None and outcomes[-1].auth_failure.reason == "account-held"
+    assert not any(r.drop for r in outcomes)  # no source was blocked: each made 5 guesses
+    assert reg.throttle.refused_total >= 40
+    # meanwhile the real phone, from its usual address, registers at once
+    again = phone.register(now=NOW + 2, call_id="cid-1")
+    assert again.response.status == 200 and again.delay == 0.0
+    # another station's phone is not affected
+    assert Phone(reg, "202", "pw202").register(now=NOW + 2, source=("192.0.2.20", 5060)).response.status == 200
+
+
+def test_a_held_account_from_a_new_address_registers_once_the_hold_ends() -> None:
+    reg = make_registrar()
+    for n in range(SETTINGS.auth_failures_before_delay + 1):
+        _guess(reg, (f"198.51.100.{n + 1}", 5060), "wrong", NOW, 10 + 2 * n)
+    new_place = ("192.0.2.55", 5060)
+    assert Phone(reg).register(now=NOW + 0.5, source=new_place).response.status == 401
+    assert Phone(reg).register(now=NOW + 1.0, source=new_place).response.status == 200
+
+
+def test_forged_and_foreign_nonces_from_a_victim_address_get_fresh_challenges_and_no_penalty() -> None:
+    reg = make_registrar()
+    victim = ("192.0.2.99", 5060)
+    attacker = ("198.51.100.1", 5060)
+    own = reg.handle_register(parse(register_bytes()), attacker, "UDP", NOW).response
+    for i in range(3 * SETTINGS.auth_failures_before_block):
+        if i % 2:  # a nonce the attacker got for itself, sent as if from the victim
+            auth = authorization_for(own, password="guess", nc=i + 1)
+        else:  # a made-up nonce
+            auth = authorization_for(own, password="guess").replace(
+                re.search(r'nonce="([^"]+)"', authorization_for(own))[1], "A" * 43)  # type: ignore[index]
+        r = reg.handle_register(parse(register_bytes(cseq=i + 2, authorization=auth)), victim, "UDP", NOW + i)
+        assert r.response.status == 401 and not r.drop and r.delay == 0.0 and r.auth_failure is None
+        assert all("stale=true" in v for v in r.response.headers.get_all("WWW-Authenticate"))
+    assert reg.throttle.failures(victim[0]) == 0 and reg.throttle.account_failures("201") == 0
+    assert Phone(reg).register(now=NOW + 100, source=victim).response.status == 200
+
+
+def test_unauthenticated_invites_count_toward_the_source_throttle() -> None:
+    reg = make_registrar()
+    invite = parse(register_bytes(method="INVITE", uri="sip:300@gw.example", contacts=[]))
+    results = [reg.unauthenticated(invite, SRC, NOW + i * 0.001) for i in range(60)]
+    assert results[0].response.status == 401 and results[0].auth_failure is None
+    assert results[-1].drop and reg.throttle.blocked(SRC[0], NOW + 1)
+    assert not reg.throttle.blocked("192.0.2.11", NOW + 1)
+
+
+def test_credentials_for_another_realm_are_challenged_and_not_counted_even_on_a_held_account() -> None:
+    reg = make_registrar()
+    for n in range(SETTINGS.auth_failures_before_delay + 1):  # hold account 201
+        _guess(reg, (f"198.51.100.{n + 1}", 5060), "wrong", NOW, 10 + 2 * n)
+    challenge = reg.handle_register(parse(register_bytes()), SRC, "UDP", NOW).response
+    foreign = authorization_for(challenge).replace('realm="acdgate"', 'realm="elsewhere"')
+    r = reg.handle_register(parse(register_bytes(cseq=2, authorization=foreign)), SRC, "UDP", NOW)
+    assert r.response.status == 401 and r.auth_failure is not None
+    assert r.auth_failure.reason == "wrong-realm" and reg.throttle.failures(SRC[0]) == 0

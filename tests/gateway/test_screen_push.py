@@ -10,6 +10,7 @@ that cannot be reached costs the call nothing, and its failure is logged once.
 from __future__ import annotations
 
 import socket
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from pyvoip_parties import (
     wait_logged,
     wait_state,
 )
+from sipwire import free_port
 
 USER, PASSWORD = "admin", "s3cret"
 
@@ -103,6 +105,14 @@ def test_yealink_push_presses_the_xml_browser_key_on_offers_only() -> None:
     request = push_request(target, "http://h", Page.CDATA)
     assert request is not None and (request.method, request.url, request.body) == (b"GET", target.url, b"")
     assert push_request(target, "http://h", Page.IDLE) is None  # the key would show Login, not "No User"
+    # a feature key refused while a wrap-up code is owed: the key's home page, Wrap-up Data then
+    assert push_request(target, "http://h", Page.HOME) is not None
+
+
+def test_an_owed_wrapup_code_pushes_the_home_page() -> None:
+    target = PushTarget("2101", PushKind.CISCO, "http://10.0.0.5/CGI/Execute", "u", "p")
+    request = push_request(target, "http://10.0.0.1:8080", Page.HOME)
+    assert request is not None and b"http%3A%2F%2F10.0.0.1%3A8080%2Fxml%2F%3Fext%3D2101" in request.body
 
 
 def test_digest_answers_only_what_it_can() -> None:
@@ -214,3 +224,51 @@ url = "{dead}"
         assert gw.output().count("to station 2103") == 1, gw.output()[-3000:]  # the warning, once
     finally:
         closed.close()
+
+
+def test_a_feature_key_refused_for_an_owed_wrapup_code_pushes_the_wrapup_menu(
+        start_gateway: StartGateway, twins: list[PhoneTwin], tmp_path: Path) -> None:
+    """Issue 16: a key cannot ask for the owed code, so it is refused (SIPp's as-feature-event
+    phone, tests/support/sipp/feature_event_owed.xml, sees the key stay on wrap-up) and the
+    station's Cisco phone is pushed its home page, which is the Wrap-up Data menu then."""
+    cisco = CiscoTwin(IdleSoftphone("2101"), username=USER, password=PASSWORD, services_url="", connect=_loopback)
+    twins.append(cisco.start())
+    config = tmp_path / "site.toml"
+    site = demo_site_text().replace("[wrapup]\nrequired = false", "[wrapup]\nrequired = true", 1)
+    assert "[wrapup]\nrequired = true" in site
+    config.write_text(site + f"""
+[[caller_data.push]]
+station = "2101"
+kind = "cisco"
+url = "{cisco.url}/CGI/Execute"
+username = "{USER}"
+password = "{PASSWORD}"
+""")
+    gw = start_gateway(config=config)
+    cisco.services_url = gw.http + "/xml/?ext=2101"
+    logon(gw, "2101", "3000")
+    agent = answerer(gw, "2101", 1000.0, talk_seconds=3.0)
+    call = caller(gw, "2105", "6000", timeout=30.0)
+    try:
+        wait_state(gw, "3000", "TALKING", timeout=30)
+        gw.get_text("/xml/set?ext=2101&to=work-not-ready")  # no code during the call: owed after it
+    finally:
+        answerer_result(agent)
+        caller_result(call)
+    wait_state(gw, "3000", "WORK_NOT_READY", timeout=20)
+    assert {a["user"]: a for a in gw.get("/api/agents")}["3000"]["wrapup_owed"]
+    users = tmp_path / "key.csv"
+    users.write_text("SEQUENTIAL\n2101;[authentication username=2101 password=pw2101]\n")
+    since = len(gw.output())
+    key = subprocess.run(
+        ["sipp", "-sf", str(Path(__file__).parent.parent / "support" / "sipp" / "feature_event_owed.xml"),
+         "-inf", str(users), "-i", "127.0.0.1", "-p", str(free_port()), "-m", "1", "-timeout", "30s",
+         "-nostdin", "-trace_err", "-error_file", str(tmp_path / "key_errors.log"), f"{gw.sip[0]}:{gw.sip[1]}"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    errors = tmp_path / "key_errors.log"
+    assert key.returncode == 0, key.stdout[-2000:] + (errors.read_text()[-2000:] if errors.exists() else "")
+    wait_logged(gw, r"pushed home to station 2101", "the Wrap-up Data push to 2101", since=since)
+    screen = cisco.browser.screen if cisco.browser is not None else None
+    assert screen is not None and screen.title == "Wrap-up Data - ID:3000", cisco.diagnostics()
+    view = {a["user"]: a for a in gw.get("/api/agents")}["3000"]
+    assert view["wrapup_owed"] and view["state"] == "WORK_NOT_READY"  # the key changed nothing

@@ -278,7 +278,6 @@ def test_framer_missing_content_length_is_answerable_error() -> None:
         REGISTER.replace(b"Content-Length: 0", b"Content-Length: -1"),
         REGISTER.replace(b"Content-Length: 0", b"Content-Length: zero"),
         REGISTER.replace(b"Content-Length: 0", b"Content-Length: 0\r\nl: 5"),
-        REGISTER.replace(b"Content-Length: 0", b"Content-Length: 1000000"),
     ],
 )
 def test_framer_breaks_when_framing_is_lost(data: bytes) -> None:
@@ -287,6 +286,24 @@ def test_framer_breaks_when_framing_is_lost(data: bytes) -> None:
     assert isinstance(result, ParseError) and not result.answerable
     assert framer.broken and framer.buffered == 0
     assert framer.feed(REGISTER) == []
+
+
+def test_framer_answers_an_oversized_message_with_513_then_breaks() -> None:
+    # RFC 3261 21.5.14: the head arrived within the limit, so the request can be answered
+    framer = StreamFramer()
+    (result,) = framer.feed(REGISTER.replace(b"Content-Length: 0", b"Content-Length: 1000000"))
+    assert isinstance(result, ParseError) and result.answerable and result.status == 513
+    assert result.request is not None and result.request.call_id
+    assert framer.broken and framer.buffered == 0
+    assert framer.feed(REGISTER) == []
+
+
+def test_an_oversized_datagram_whose_head_parses_is_answerable_with_513() -> None:
+    big = REGISTER.replace(b"Content-Length: 0", b"Content-Length: 70000") + b"x" * 70000
+    result = parse_message(big)
+    assert isinstance(result, ParseError) and result.answerable and result.status == 513
+    garbage = parse_message(b"x" * 70000)
+    assert isinstance(garbage, ParseError) and not garbage.answerable and garbage.status == 513
 
 
 def test_framer_bounds_an_endless_header_block() -> None:

@@ -37,7 +37,7 @@ class _Reactor:
     udp: list[_Port] = field(default_factory=list)
     tcp: list[int] = field(default_factory=list)
 
-    def listenUDP(self, port: int, protocol: Any, interface: str = "") -> _Port:
+    def listenUDP(self, port: int, protocol: Any, interface: str = "", maxPacketSize: int = 8192) -> _Port:
         p = _Port(port or self.udp_numbers.pop(0))
         self.udp.append(p)
         return p

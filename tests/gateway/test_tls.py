@@ -14,6 +14,7 @@ import ssl
 import subprocess
 from pathlib import Path
 
+import pytest
 from acdgate.lab.gateway_process import ACDGATE, GatewayProcess, StartGateway
 from acdgate.lab.lab_site import write_site
 from baresip import Baresip
@@ -134,3 +135,23 @@ def test_tls_port_option_needs_a_certificate_in_the_site(tmp_path: Path) -> None
 def test_no_tls_listener_without_tls_settings(start_gateway: StartGateway, tmp_path: Path) -> None:
     gw = start_gateway(config=write_site(tmp_path / "site.toml"))
     assert "tls" not in gw.info
+
+
+def test_tls_connections_over_the_per_source_cap_are_dropped_before_the_handshake(
+        start_gateway: StartGateway, tmp_path: Path) -> None:
+    site, cert = tls_site(tmp_path, ["127.0.0.1"], tcp_max_connections_per_source=1)
+    gw = start_gateway(config=site, extra=["--sip-tls-port", "0"])
+    tls = gw.info["tls"]
+    context = ssl.create_default_context(cafile=str(cert))
+    with socket.create_connection((tls["host"], tls["port"]), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname="127.0.0.1") as conn:
+            # the second from the same host: no handshake, the connection is dropped (a reset,
+            # seen by connect itself when it comes first, or an SSLError: all OSError)
+            with pytest.raises(OSError):
+                with socket.create_connection((tls["host"], tls["port"]), timeout=10) as second:
+                    context.wrap_socket(second, server_hostname="127.0.0.1").close()
+            port = conn.getsockname()[1]  # the first still serves
+            request = options((tls["host"], tls["port"]), port, call_id="tls-cap-1")
+            conn.sendall(request.replace(b"SIP/2.0/UDP", b"SIP/2.0/TLS", 1))
+            assert status_line(read_message(conn))[0] == 200
+    gw.wait_for_output(r"refused 1 TLS connection\(s\), the last from 127\.0\.0\.1")
