@@ -172,7 +172,9 @@ class SipSettings:
 @dataclass(frozen=True, slots=True)
 class HttpSettings:
     """The HTTP API's access control: with a token, every request under `/api/` other than
-    GET and HEAD needs `Authorization: Bearer <token>` (RFC 6750 2.1); `/xml/` stays open."""
+    GET and HEAD needs `Authorization: Bearer <token>` (RFC 6750 2.1), and so do the reads but
+    the index, health and the API description (issue 19); `/xml/` binds its actions to the
+    phones instead. Bodies are bounded in size and JSON depth."""
 
     token: str | None = None  # None: the control API is open (the gateway warns at start-up)
     # who holds the token: the `by` of the supervisor actions it authorises ("api" when unset)

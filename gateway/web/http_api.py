@@ -394,7 +394,8 @@ class Root(resource.Resource):
     """`/api/...` and any `extra_children` (`/xml/...`); other top-level paths answer 404 in JSON.
 
     With `token`, a request under `/api/` that may change something (any method but GET and
-    HEAD) is answered 401 unless it carries that bearer token.
+    HEAD) is answered 401 unless it carries that bearer token, and so are the guarded reads
+    (`_is_guarded_read`, `_is_live_read`) unless they carry it as the header or `?token=`.
     """
 
     def __init__(

@@ -232,6 +232,7 @@ def _supervisor_records(start_gateway: StartGateway, tmp_path: Path, policy: str
     agent = answerer(gw, "2101", AGENT, talk_seconds=talk_seconds)
     call = caller(gw, "2105", "6000", tone=CALLER)
     _talking(gw)
+    register(gw.sip, "2110")  # the supervisor's phone, from 127.0.0.1 (issue 19)
     status, answer = post(gw, "/api/agents/3000/record", {"user": "3900"})
     assert status == 200, answer
     _, agent_heard = answerer_result(agent)
