@@ -679,3 +679,25 @@ async def test_session_token_acts_from_elsewhere_and_rotates(served: Served) -> 
 
 def query_url_args(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+def test_registered_hosts_are_the_sip_bindings_and_h323_registrations_of_the_station() -> None:
+    """The hosts a station's screens may act from: its SIP bindings' sources (not another
+    station's), and the hosts the gatekeeper gives for its H.323 registration."""
+    from twisted.internet.task import Clock
+
+    acd_site = load_site(None)
+    registrar = Registrar(acd_site.sip, credentials_from_site(acd_site), b"k" * 32)
+    clock = Clock()
+    clock.advance(1000)
+    registrar.restore([
+        Binding("2101", "sip:2101@10.0.0.5:5060", 1300, "a", 1, ("10.0.0.5", 5060), "UDP"),
+        Binding("2102", "sip:2102@10.0.0.6:5060", 1300, "b", 1, ("10.0.0.6", 5060), "UDP"),
+    ], 1000)
+    h323 = [("2103", frozenset({"10.0.0.7", "10.0.0.8"}))]
+    hosts = registered_hosts(acd_site, registrar, clock, lambda: h323)
+    assert hosts("2101") == {"10.0.0.5"}
+    assert hosts("2103") == {"10.0.0.7", "10.0.0.8"}
+    assert hosts("9999") == frozenset()
+    clock.advance(400)  # the bindings expired
+    assert hosts("2101") == set()
