@@ -112,19 +112,30 @@ class Agent:
 
 
 class PinGuard:
-    """Counts wrong PINs per user and locks the user after `policy.pin_attempts` of them.
+    """Counts wrong PINs per user and per source, and locks either after too many of them.
 
     IP Office locks a user for 90 s after 4 wrong login codes; both numbers come from the
-    site policy. A successful login resets the count.
+    site policy. A successful login resets the count. Issue 19: each further lockout without a
+    success in between lasts longer (`policy.pin_lockout_escalation`: 4 guesses per 90 s forever
+    found a 4-digit PIN in about 31 hours), and a source (the HTTP client's host) that gives
+    `policy.pin_source_attempts` wrong PINs or unknown users, whoever they are for, is locked
+    the same way. Sources are kept under `SOURCE_PREFIX` keys in the snapshot.
     """
 
-    __slots__ = ("_attempts", "_failures", "_locked_until", "_lockout")
+    __slots__ = ("_attempts", "_escalation", "_failures", "_locked_until", "_lockout", "_locks",
+                 "_source_attempts")
+
+    SOURCE_PREFIX = "source:"
 
     def __init__(self, policy: Policy) -> None:
         self._attempts = policy.pin_attempts
+        self._source_attempts = policy.pin_source_attempts
         self._lockout = float(policy.pin_lockout_seconds)
+        self._escalation = tuple(float(s) for s in policy.pin_lockout_escalation)
+        # by user id, or SOURCE_PREFIX + source
         self._failures: dict[str, int] = {}
         self._locked_until: dict[str, float] = {}
+        self._locks: dict[str, int] = {}  # lockouts since the last success
 
     def locked_until(self, user_id: str, now: float) -> float | None:
         """When the user's lockout ends, or None when the user is not locked at `now`."""
@@ -133,23 +144,50 @@ class PinGuard:
             return None
         return until
 
-    def failure(self, user_id: str, now: float) -> float | None:
-        """Count a wrong PIN; the lockout end when this one locks the user, else None."""
-        count = self._failures.get(user_id, 0) + 1
-        if count >= self._attempts:
-            self._failures.pop(user_id, None)
-            until = now + self._lockout
-            self._locked_until[user_id] = until
+    def source_locked_until(self, source: str, now: float) -> float | None:
+        """When the source's lockout ends, or None when it is not locked at `now`."""
+        return self.locked_until(self.SOURCE_PREFIX + source, now)
+
+    def _lockout_for(self, key: str) -> float:
+        """This lockout's length: the first is `pin_lockout_seconds`, then the escalation's
+        steps (its last one repeats)."""
+        steps = (self._lockout, *self._escalation)
+        locks = self._locks.get(key, 0)
+        self._locks[key] = locks + 1
+        return steps[min(locks, len(steps) - 1)]
+
+    def _count(self, key: str, attempts: int, now: float) -> float | None:
+        count = self._failures.get(key, 0) + 1
+        if count >= attempts:
+            self._failures.pop(key, None)
+            until = now + self._lockout_for(key)
+            self._locked_until[key] = until
             return until
-        self._failures[user_id] = count
+        self._failures[key] = count
         return None
 
-    def success(self, user_id: str) -> None:
-        """A correct PIN: forget earlier failures."""
-        self._failures.pop(user_id, None)
+    def failure(self, user_id: str, now: float, source: str = "") -> float | None:
+        """Count a wrong PIN (from `source`, when known); the lockout end when this one locks
+        the user, else None."""
+        if source:
+            self.source_failure(source, now)
+        return self._count(user_id, self._attempts, now)
+
+    def source_failure(self, source: str, now: float) -> float | None:
+        """Count a wrong PIN or unknown user from `source`; the lockout end when it locks it."""
+        for key, until in list(self._locked_until.items()):  # ended source lockouts go
+            if key.startswith(self.SOURCE_PREFIX) and until <= now:
+                del self._locked_until[key]
+        return self._count(self.SOURCE_PREFIX + source, self._source_attempts, now)
+
+    def success(self, user_id: str, source: str = "") -> None:
+        """A correct PIN: forget earlier failures and lockouts of the user and the source."""
+        for key in (user_id, self.SOURCE_PREFIX + source if source else ""):
+            self._failures.pop(key, None)
+            self._locks.pop(key, None)
 
     def expire(self, user_id: str, now: float) -> None:
-        """Drop a lockout that has ended."""
+        """Drop a lockout that has ended (its count of lockouts stays until a success)."""
         until = self._locked_until.get(user_id)
         if until is not None and until <= now:
             del self._locked_until[user_id]
@@ -159,12 +197,14 @@ class PinGuard:
         return self._failures.get(user_id, 0)
 
     def snapshot(self) -> dict[str, dict[str, float]]:
-        """JSON-able counters and lockouts."""
+        """JSON-able counters, lockouts and lockout counts."""
         out: dict[str, dict[str, float]] = {}
         for user_id, count in self._failures.items():
             out.setdefault(user_id, {})["failures"] = count
         for user_id, until in self._locked_until.items():
             out.setdefault(user_id, {})["locked_until"] = until
+        for user_id, locks in self._locks.items():
+            out.setdefault(user_id, {})["locks"] = locks
         return out
 
     def restore(self, data: dict[str, dict[str, float]]) -> None:
@@ -174,7 +214,9 @@ class PinGuard:
                 self._failures[user_id] = int(entry["failures"])
             if "locked_until" in entry:
                 self._locked_until[user_id] = float(entry["locked_until"])
+            if "locks" in entry:
+                self._locks[user_id] = int(entry["locks"])
 
     def lockouts(self) -> dict[str, float]:
-        """Current lockout ends by user (some may have passed)."""
-        return dict(self._locked_until)
+        """Current lockout ends by user (some may have passed); sources' are not here."""
+        return {k: v for k, v in self._locked_until.items() if not k.startswith(self.SOURCE_PREFIX)}

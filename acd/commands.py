@@ -23,6 +23,8 @@ class Login:
     # The gateway authenticated the station this user belongs to (`Station.agent`): the
     # station's digest credentials stand in for the PIN. A locked user stays locked.
     station_authenticated: bool = False
+    # where the PIN came from (the HTTP client's host), counted and locked apart (issue 19)
+    source: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -612,6 +612,14 @@ class _SiteReader:
         if t is not None:
             values["pin_attempts"] = t.integer("pin_attempts", 1, 100)
             values["pin_lockout_seconds"] = t.integer("pin_lockout_seconds", 0, _DAY)
+            values["pin_source_attempts"] = t.integer("pin_source_attempts", 1, 1000)
+            escalation = t.value("pin_lockout_escalation", False)
+            if escalation is not None:
+                if not isinstance(escalation, list) or not all(
+                        isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= _DAY for v in escalation):
+                    t.problem("pin_lockout_escalation", f"must be an array of seconds (0 to {_DAY})")
+                else:
+                    values["pin_lockout_escalation"] = tuple(escalation)
             values["inter_digit_seconds"] = t.real("inter_digit_seconds", 0.5, 60.0)
             notice = t.text("agent_notice")
             if notice is not None and notice not in AGENT_NOTICES:
@@ -646,6 +654,8 @@ class _SiteReader:
         return Policy(
             pin_attempts=values.get("pin_attempts") or default.pin_attempts,
             pin_lockout_seconds=_or(values.get("pin_lockout_seconds"), default.pin_lockout_seconds),
+            pin_lockout_escalation=values.get("pin_lockout_escalation", default.pin_lockout_escalation),
+            pin_source_attempts=values.get("pin_source_attempts") or default.pin_source_attempts,
             not_ready_reason_required=not_ready_required,
             logout_reason_required=logout_required,
             wrapup_code_required=wrapup_required,
@@ -745,8 +755,12 @@ class _SiteReader:
                                    "a bearer token as RFC 6750 2.1 sends it")
                 token = None
         holder = t.text("token_holder")
+        d = HttpSettings()
+        body = t.integer("max_body_bytes", 1024, 64 * 1024 * 1024)
+        depth = t.integer("max_json_depth", 2, 1000)
         t.done()
-        return HttpSettings(token=token, token_holder=holder)
+        return HttpSettings(token=token, token_holder=holder, max_body_bytes=_or(body, d.max_body_bytes),
+                            max_json_depth=_or(depth, d.max_json_depth))
 
     def reports(self) -> ReportSettings:
         """`[reports]`: the short-abandon threshold and the default service level threshold."""

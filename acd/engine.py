@@ -362,8 +362,12 @@ class Acd:
         def refuse(reason: LoginRejectReason) -> None:
             out.append(LoginRejected(at=now, user_id=c.user_id, station=c.station, reason=reason))
 
+        if c.source and self._pins.source_locked_until(c.source, now) is not None:
+            return refuse(LoginRejectReason.SOURCE_LOCKED)
         agent = self._agents.get(c.user_id)
         if agent is None:
+            if c.source:  # guessing user IDs counts against the source too
+                self._pins.source_failure(c.source, now)
             return refuse(LoginRejectReason.UNKNOWN_USER)
         if c.station not in self._stations:
             return refuse(LoginRejectReason.UNKNOWN_STATION)
@@ -376,12 +380,12 @@ class Acd:
                     and self._station_agent.get(c.station) == c.user_id)
         if not c.station_authenticated and not pin_free and not verify_pin(c.pin, agent.user.pin_hash):
             refuse(LoginRejectReason.WRONG_PIN)
-            until = self._pins.failure(c.user_id, now)
+            until = self._pins.failure(c.user_id, now, c.source)
             if until is not None:
                 out.append(UserLocked(at=now, user_id=c.user_id, until=until))
                 self._timers.set(TimerKind.LOCKOUT_END, c.user_id, until)
             return None
-        self._pins.success(c.user_id)
+        self._pins.success(c.user_id, c.source)
         in_the_way = []
         if agent.state is not S.LOGGED_OUT:
             in_the_way.append(agent)

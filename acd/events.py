@@ -26,6 +26,7 @@ class LoginRejectReason(StrEnum):
     UNKNOWN_STATION = "unknown-station"
     IN_USE = "in-use"  # user or station busy: the phone offers the Forced Login menu
     FORCE_REFUSED_BUSY = "force-refused-busy"  # the session in the way is on a call
+    SOURCE_LOCKED = "source-locked"  # too many wrong PINs from where this one comes (issue 19)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -172,16 +172,22 @@ class SipSettings:
 @dataclass(frozen=True, slots=True)
 class HttpSettings:
     """The HTTP API's access control: with a token, every request under `/api/` other than
-    GET and HEAD needs `Authorization: Bearer <token>` (RFC 6750 2.1); `/xml/` stays open."""
+    GET and HEAD needs `Authorization: Bearer <token>` (RFC 6750 2.1), and so do the reads but
+    the index, health and the API description (issue 19); `/xml/` binds its actions to the
+    phones instead. Bodies are bounded in size and JSON depth."""
 
     token: str | None = None  # None: the control API is open (the gateway warns at start-up)
     # who holds the token: the `by` of the supervisor actions it authorises ("api" when unset)
     token_holder: str | None = None
+    # -- bodies (issue 19): a larger body is refused (413) unread; deeper JSON is refused (400) --
+    max_body_bytes: int = 65536
+    max_json_depth: int = 32
 
     def __repr__(self) -> str:
         # Keep the secret out of reprs, tracebacks and test failure messages.
         return (f"HttpSettings(token={'<set>' if self.token is not None else None}, "
-                f"token_holder={self.token_holder!r})")
+                f"token_holder={self.token_holder!r}, max_body_bytes={self.max_body_bytes}, "
+                f"max_json_depth={self.max_json_depth})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +232,9 @@ class Policy:
 
     pin_attempts: int = 4  # wrong PINs before the user is locked (IP Office: 4)
     pin_lockout_seconds: int = 90  # IP Office: 90 s
+    # issue 19: the next lockouts without a success in between (the last one repeats)
+    pin_lockout_escalation: tuple[int, ...] = (300, 1800)
+    pin_source_attempts: int = 10  # wrong PINs or unknown users from one HTTP client's host
     not_ready_reason_required: bool = False
     logout_reason_required: bool = False
     wrapup_code_required: bool = False

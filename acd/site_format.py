@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from .caller_data import CallerDataSettings
 from .config import key_path
-from .site import Site
+from .site import HttpSettings, Site
 
 
 def _toml_string(s: str) -> str:
@@ -52,6 +52,8 @@ def format_site(site: Site) -> str:
         "[policy]",
         f"pin_attempts = {p.pin_attempts}",
         f"pin_lockout_seconds = {p.pin_lockout_seconds}",
+        f"pin_lockout_escalation = [{', '.join(str(n) for n in p.pin_lockout_escalation)}]",
+        f"pin_source_attempts = {p.pin_source_attempts}",
         f"inter_digit_seconds = {p.inter_digit_seconds!r}",
         f"agent_notice = {q(p.agent_notice)}",
         f"notice_beep = {'true' if p.notice_beep else 'false'}",
@@ -99,11 +101,15 @@ def format_site(site: Site) -> str:
     r = site.reports
     lines += ["[reports]", f"short_abandon_seconds = {r.short_abandon_seconds}",
               f"service_level_seconds = {r.service_level_seconds}", ""]
-    if site.http.token is not None:  # no [http] table: the default, an open control API
-        lines += ["[http]", f"token = {q(site.http.token)}"]
-        if site.http.token_holder is not None:
-            lines.append(f"token_holder = {q(site.http.token_holder)}")
-        lines.append("")
+    h, default_http = site.http, HttpSettings()
+    bounds = (h.max_body_bytes, h.max_json_depth) != (default_http.max_body_bytes, default_http.max_json_depth)
+    if h.token is not None or bounds:  # no [http] table: the default, an open control API
+        lines.append("[http]")
+        if h.token is not None:
+            lines.append(f"token = {q(h.token)}")
+        if h.token_holder is not None:
+            lines.append(f"token_holder = {q(h.token_holder)}")
+        lines += [f"max_body_bytes = {h.max_body_bytes}", f"max_json_depth = {h.max_json_depth}", ""]
     w = site.wallboard
     lines += ["[wallboard]"] + [f"{name} = {getattr(w, name)}" for name in (
         "waiting_amber", "waiting_red", "lqt_amber_seconds", "lqt_red_seconds", "service_level_amber",

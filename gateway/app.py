@@ -68,6 +68,7 @@ from acdgate.gateway.web.openapi import OpenApiResource
 from acdgate.gateway.web.phone_xml import (
     PhoneAgentService,
     make_phone_resource,
+    registered_hosts,
     station_by_registration,
 )
 from acdgate.gateway.web.report_api import Reports
@@ -169,8 +170,13 @@ class Gateway:
         self.features.call_features = self.supervision
         # -- end of recording and supervisor intervention --
         if http_port is not None:
+            # issue 19: a screen, or a supervisor action without the token, acts for a station only
+            # from where the station is registered (a screen also with the station's sid)
+            hosts = registered_hosts(self.site, self.registrar, self.reactor, self._h323_hosts)
+            self.supervision.station_hosts = hosts
             phones = make_phone_resource(
-                self.phone_agent, station_lookup=station_by_registration(self.site, self.registrar, self.reactor)
+                self.phone_agent, station_lookup=station_by_registration(self.site, self.registrar, self.reactor),
+                station_hosts=hosts,
             )
             token = self.site.http.token
             # -- archived reports (issue 17): read on a worker thread, a connection of its own --
@@ -184,6 +190,7 @@ class Gateway:
             self.http_site = make_site(
                 self, extra_children={b"xml": phones, b"metrics": MetricsResource(self.metrics)},
                 calls=self.supervision, token=token, reports=reports, live=live,
+                max_body_bytes=self.site.http.max_body_bytes, max_json_depth=self.site.http.max_json_depth,
                 api_children={b"health": HealthResource(self), b"openapi.json": OpenApiResource(),
                               # -- caller data (issue 16): /api/calls/<id>/data --
                               b"calls": CallDataResource(self.routed_calls)})
@@ -201,6 +208,15 @@ class Gateway:
                 log.warn("the HTTP control API on {bind}:{port} is open: anyone who reaches it can run "
                          "supervisor actions (POST /api/agents/...); set [http] token in the site file "
                          "(docs/site-file.md)", bind=bind, port=int(address.port))
+
+    def _h323_hosts(self) -> list[tuple[str, frozenset[str]]]:
+        """(station, hosts) of each live H.323 registration: its RRQ's source, its RAS and call
+        signalling addresses (phone_xml.registered_hosts)."""
+        if self.gatekeeper is None:
+            return []
+        now = self.reactor.seconds()
+        return [(r.extension, frozenset({r.source[0], r.ras_address.host, r.call_signal_address.host}))
+                for r in self.gatekeeper.registrations() if r.expires_at > now]
 
     def listen_h323(self, bind: str, ras_port: int, call_port: int, *,
                     trace: H323Trace | None = None) -> None:

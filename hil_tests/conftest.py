@@ -115,11 +115,15 @@ class Lab:
     used: set[str] = field(default_factory=set)
     api_token: str | None = None  # the site's [http] token: control requests carry it
 
-    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, str]:
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None, *,
+                via: Endpoint | None = None) -> tuple[int, str]:
         """One request to the gateway's HTTP API from inside the lab LAN: (status, body text).
-        A JSON `body` is sent as such; with the site's token, as `Authorization: Bearer`."""
+        A JSON `body` is sent as such; with the site's token, as `Authorization: Bearer`. `via`:
+        from that endpoint's lab host (issue 19: a phone screen acts for a station only from
+        the host it registered from), else from the gateway's."""
         host, port = self.gateway.info["http"]["host"], int(self.gateway.info["http"]["port"])
-        gw = self.network.gateway_host()
+        gw = (self.network.phone_host(INVENTORY.endpoints.index(via.spec)) if via is not None
+              else self.network.gateway_host())
         sock = (gw.call_inside(lambda: socket.create_connection((host, port), 10)) if gw
                 else socket.create_connection((host, port), 10))
         conn = http.client.HTTPConnection(host, port, timeout=10)

@@ -51,7 +51,8 @@ def log_on(lab: Lab, user: str, at: Endpoint | str, *, pin: str = "1234", ready:
     phone XML service (the IP Phone Agent screens)."""
     station = at if isinstance(at, str) else at.spec.station
     for path in [f"/xml/login?ext={station}&id={user}&pin={pin}", *([f"/xml/set?ext={station}&to=ready"] * ready)]:
-        status, text = lab.request("GET", path)
+        # from the phone's lab host (issue 19: the screens act only from where it registered)
+        status, text = lab.request("GET", path, via=None if isinstance(at, str) else at)
         assert status == 200, (path, status, text[:300])
     agent = lab.agent(user)
     assert agent is not None and agent["station"] == station, lab.api("/api/agents")

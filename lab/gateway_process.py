@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from acdgate.gateway.site_loader import load_site
+
 ACDGATE = [sys.executable, "-m", "acdgate.gateway.cli"]
 READY_PREFIX = "acdgate ready "
 
@@ -135,9 +137,20 @@ class GatewayProcess:
         return f"http://{self.info['http']['host']}:{self.info['http']['port']}"
 
     def get(self, path: str) -> Any:
-        """GET a JSON resource of the HTTP API."""
-        with urllib.request.urlopen(self.http + path, timeout=10) as response:
+        """GET a JSON resource of the HTTP API (with the site's `[http] token`, when it sets one:
+        the views need it then, issue 19)."""
+        request = urllib.request.Request(self.http + path)
+        token = self.api_token()
+        if token is not None:
+            request.add_header("Authorization", f"Bearer {token}")
+        with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
+
+    def api_token(self) -> str | None:
+        """The `[http] token` of the site file the gateway runs (None: none, or the demo site)."""
+        if self.config is None:
+            return None
+        return load_site(self.config).http.token
 
     def get_text(self, path: str) -> str:
         """GET any resource (the phone XML services) as text."""

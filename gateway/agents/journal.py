@@ -3,7 +3,8 @@
 A short code's outcome (`FeatureUsed`), a finished call's RTP statistics per leg
 (`CallMediaStats`), a routed call's enterprise data (`CallDataAdded`), a blind transfer
 (`CallTransferred`), a recording's start (`RecordingStarted`, both read by the reports of
-acd/reports) and an action the agent's feature level lacks (`FeatureLevelRefused`) are typed
+acd/reports) an action the agent's feature level lacks (`FeatureLevelRefused`) and a phone-service request
+refused for coming from elsewhere (`PhoneRequestRefused`) are typed
 records here; `AcdService.journal` commits them, serialised
 by `to_record` into the same flat JSON shape as the ACD's events:
 `{"type": <class name>, "at": ..., field: value, ...}`, enums as their values.
@@ -112,6 +113,18 @@ class FeatureLevelRefused(JournalRecord):
     by: str  # who asked: the agent, or a supervisor's user id
     feature: LevelFeature
     level: FeatureLevel
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PhoneRequestRefused(JournalRecord):
+    """An `/xml/` request that would have acted for `station` (logged on or off, recorded,
+    changed state) refused: it came from `source`, not the station's registered address, and
+    carried no valid session token (issue 19)."""
+
+    station: str
+    source: str  # the HTTP client's host
+    page: str
     reason: str
 
 

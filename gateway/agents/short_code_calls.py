@@ -426,6 +426,7 @@ class FeatureHandler(LegOwner):
                 status = {
                     LoginRejectReason.WRONG_PIN: 403,
                     LoginRejectReason.LOCKED: 403,
+                    LoginRejectReason.SOURCE_LOCKED: 403,
                     LoginRejectReason.UNKNOWN_USER: 404,
                     LoginRejectReason.UNKNOWN_STATION: 404,
                     LoginRejectReason.IN_USE: 486,

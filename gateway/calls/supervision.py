@@ -26,7 +26,7 @@ Standard); a refusal says why and is journaled (`FeatureLevelRefused`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Set
+from collections.abc import Callable, Mapping, Set
 from typing import Any
 
 from acdgate.acd import commands as cmd
@@ -84,6 +84,9 @@ class Supervision(LegOwner):
         self._beep_again: dict[str, Any] = {}  # call id -> the DelayedCall of its next beep
         self._acd_parts: dict[str, str] = {}  # supervisor leg's Call-ID -> its station, for the ACD
         self._blf_parts: dict[str, tuple[str, CallDirection]] = {}  # the same, for busy lamps (issue 16)
+        # issue 19: where each station is registered from (the app sets the registrar's and the
+        # gatekeeper's view); without the site's token an action must come from there
+        self.station_hosts: Callable[[str], Set[str]] = lambda extension: frozenset()
 
     def attach(self, routed: RoutedCalls, legs: LegRegistry) -> None:
         """Work on these routed calls (and record them into our archive); register the legs
@@ -102,15 +105,24 @@ class Supervision(LegOwner):
         """`GET /api/recordings`: finished recordings, then those running."""
         return self.recordings.rows() if self.recordings is not None else []
 
-    def agent_action(self, target: str, action: str, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
+    def agent_action(self, target: str, action: str, body: Mapping[str, Any], *,
+                     source: str, authenticated: bool) -> tuple[int, dict[str, Any]]:
         """`POST /api/agents/<target>/<action>`: monitor | whisper | barge | intercept
-        (body: the supervisor's `user` and `station`), leave (`user`), record (`user`, `on`)."""
+        (body: the supervisor's `user` and `station`), leave (`user`), record (`user`, `on`).
+        Unless the request carried the site's token (`authenticated`), it must come from
+        (`source`) the host the supervisor's station is registered from (issue 19)."""
         supervisor = body.get("user")
         if not isinstance(supervisor, str) or not supervisor:
             return 400, {"error": "the body needs the supervisor's \"user\""}
         at = self.acd.acd.agent(supervisor)
         if at is None or at.station is None:
             return 403, {"error": f"User {supervisor} is not logged on"}
+        if not authenticated and source not in self.station_hosts(at.station):
+            log.warn("supervisor action {action} on {target} for {supervisor} refused: from {source}, "
+                     "not from station {station}", action=action, target=target, supervisor=supervisor,
+                     source=source, station=at.station)
+            return 403, {"error": f"Without the API token, a supervisor action is taken only from the phone "
+                                  f"registered as station {at.station}, where user {supervisor} is logged on"}
         if action == "record":
             on = body.get("on", True)
             if not isinstance(on, bool):

@@ -5,27 +5,42 @@ The resources only format what a `GatewayView` returns, so the same view serves 
 the tests and (later) the phone XML services.
 
 With a token (site file `[http] token`), every request under `/api/` other than GET and HEAD
-must carry `Authorization: Bearer <token>` (RFC 6750 2.1) or is answered 401; the read-only
-views and the extra children (`/xml/`, which desk phones' XML browsers fetch with no
-credentials) stay open.
+must carry `Authorization: Bearer <token>` (RFC 6750 2.1) or is answered 401, and so must the
+reads that show who is where (`/api/stations`, `/api/agents`, `/api/groups`, `/api/recordings`,
+`/api/calls/...`, `/api/reports/...`, `/metrics`, `/wallboard`, `/api/events`; `?token=` is
+taken too): only `/api`, `/api/health`, `/api/openapi.json` and `/xml/` (which desk phones'
+XML browsers fetch with no credentials; phone_xml binds its actions to the phone) stay open.
+
+Bodies (issue 19): the site refuses a request whose Content-Length (or chunked body) is over
+`[http] max_body_bytes` with 413 and closes the connection without reading it, refuses a
+control request with a body and without the token before reading the body, and JSON bodies
+nested deeper than `[http] max_json_depth` are answered 400 before the parser sees them.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from twisted.logger import Logger
 from twisted.python.reflect import prefixedMethodNames
-from twisted.web import resource, server
+from twisted.web import http, resource, server
+from twisted.web.http_headers import Headers
 
 log = Logger(namespace="acdgate.http")
 
 REALM = "acdgate"
-_OPEN_METHODS = (b"GET", b"HEAD")  # read-only: never need the token
+_OPEN_METHODS = (b"GET", b"HEAD")  # read-only: need the token only for the guarded reads
+# reads open with a token: the API index, the health probe, the API's own description
+_OPEN_API_READS = frozenset({b"", b"health", b"openapi.json"})
+MAX_BODY_BYTES = 65536  # [http] max_body_bytes: a larger body is refused (413) unread
+MAX_JSON_DEPTH = 32  # [http] max_json_depth: deeper JSON is refused (400) before parsing
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_JSON_NESTING = re.compile(rb"[\[\]{}]")
 
 
 class GatewayView(Protocol):
@@ -43,8 +58,10 @@ class CallControl(Protocol):
 
     def recordings_view(self) -> list[dict[str, Any]]: ...
 
-    def agent_action(self, target: str, action: str, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
-        """`POST /api/agents/<target>/<action>` with a JSON object body: (status, JSON body)."""
+    def agent_action(self, target: str, action: str, body: Mapping[str, Any], *,
+                     source: str, authenticated: bool) -> tuple[int, dict[str, Any]]:
+        """`POST /api/agents/<target>/<action>` with a JSON object body: (status, JSON body);
+        `source` is the client's host, `authenticated` whether it carried the site's token."""
         ...
 
 
@@ -53,6 +70,35 @@ def _json(request: server.Request, status: int, body: object) -> bytes:
     request.setHeader(b"content-type", b"application/json; charset=utf-8")
     request.setHeader(b"cache-control", b"no-store")
     return json.dumps(body, indent=2, sort_keys=True).encode() + b"\n"
+
+
+def json_defect(raw: bytes, max_depth: int = MAX_JSON_DEPTH) -> str | None:
+    """What keeps `raw` from being parsed safely (nesting deeper than `max_depth`), or None.
+
+    Runs in linear time before `json.loads`, whose recursion a deep body would exhaust (a
+    100,000-deep array raised RecursionError: a 500 with a traceback)."""
+    depth = 0
+    for bracket in _JSON_NESTING.findall(_JSON_STRING.sub(b'""', raw)):
+        depth += 1 if bracket in (b"[", b"{") else -1
+        if depth > max_depth:
+            return f"the body nests deeper than {max_depth} levels"
+    return None
+
+
+def read_json_object(request: server.Request, max_depth: int = MAX_JSON_DEPTH) -> dict[str, Any] | str:
+    """The request's body as a JSON object ("" reads as {}), or the defect to answer 400 with.
+    The site bounded its size before it was read (GuardedSite)."""
+    raw = request.content.read() if request.content is not None else b""
+    defect = json_defect(raw, max_depth)
+    if defect is not None:
+        return defect
+    try:
+        body = json.loads(raw or b"{}")
+    except (ValueError, RecursionError):
+        return "the body is not JSON"
+    if not isinstance(body, dict):
+        return "the body must be a JSON object"
+    return body
 
 
 class _Collection(resource.Resource):
@@ -90,6 +136,8 @@ class _Agents(_Collection):
     def __init__(self, view: GatewayView, calls: CallControl | None,
                  actions: AgentStateActions | None = None) -> None:
         super().__init__(view, "agents")
+        self.max_json_depth = MAX_JSON_DEPTH  # Root sets the site's
+        self.token_checked = False  # Root: the site has a token, checked before this renders
         self._calls = calls
         self._actions = actions
 
@@ -111,18 +159,17 @@ class _Agents(_Collection):
         if request.method != b"POST" or (self._calls is None and not state_action) or (
                 len(path) != 2 and not state_action):
             return super().render(request)
-        try:
-            body = json.loads(request.content.read() or b"{}") if request.content is not None else {}
-        except ValueError:
-            return _json(request, 400, {"error": "the body is not JSON"})
-        if not isinstance(body, dict):
-            return _json(request, 400, {"error": "the body must be a JSON object"})
+        body = read_json_object(request, self.max_json_depth)
+        if isinstance(body, str):
+            return _json(request, 400, {"error": body})
         if state_action:
             assert self._actions is not None
             status, answer = self._actions.run(path[0], path[1:], body)
             return _json(request, status, answer)
         assert self._calls is not None
-        status, answer = self._calls.agent_action(path[0], path[1], body)
+        client: Any = request.getClientAddress()
+        status, answer = self._calls.agent_action(path[0], path[1], body, source=str(getattr(client, "host", "")),
+                                                  authenticated=self.token_checked)
         return _json(request, status, answer)
 
 
@@ -137,18 +184,23 @@ class _Unauthorized(resource.Resource):
         self._invalid = invalid
 
     def render(self, request: server.Request) -> bytes:
-        # RFC 6750 3.1: no error code when the request carried no token, invalid_token when it did.
-        challenge = f'Bearer realm="{REALM}"'
-        if self._invalid:
-            challenge += ', error="invalid_token"'
-        request.setHeader(b"www-authenticate", challenge.encode())
+        request.setHeader(b"www-authenticate", _challenge(self._invalid).encode())
         return _json(request, 401, {"error": self._defect})
+
+
+def _challenge(invalid: bool) -> str:
+    # RFC 6750 3.1: no error code when the request carried no token, invalid_token when it did.
+    return f'Bearer realm="{REALM}"' + (', error="invalid_token"' if invalid else "")
 
 
 def _bearer_defect(request: server.Request, token: bytes) -> tuple[str, bool] | None:
     """None when `request` carries `Authorization: Bearer <token>`, else (what is wrong,
     whether a token was offered)."""
-    header = request.getHeader(b"authorization")
+    return _defect_of(request.getHeader(b"authorization"), token)
+
+
+def _defect_of(header: bytes | None, token: bytes) -> tuple[str, bool] | None:
+    """`_bearer_defect` for the `Authorization` header's value."""
     scheme, _, credentials = (header or b"").strip().partition(b" ")
     # RFC 7235 2.1: the auth-scheme is case-insensitive.
     if scheme.lower() != b"bearer" or not credentials.strip():
@@ -229,11 +281,121 @@ def _is_live_read(path: bytes, request: server.Request) -> bool:
 # -- end of real time --
 
 
+# -- guarded reads and bodies (issue 19) -------------------------------------------------
+
+def _is_guarded_read(path: bytes, request: server.Request) -> bool:
+    """A read that shows extensions, names, addresses or figures: it needs the token when the
+    site sets one (`/metrics`, and every `/api/...` but the index, health and openapi.json)."""
+    rest = [p for p in request.postpath or [] if p]
+    return path == b"metrics" or (path == b"api" and (rest[:1] or [b""])[0] not in _OPEN_API_READS)
+
+
+def _refusal(status: int, body: object, headers: Mapping[bytes, bytes] = {}) -> bytes:
+    """A whole HTTP/1.1 response that closes the connection, for refusals made before a request
+    resource exists (the body is not read)."""
+    payload = json.dumps(body, sort_keys=True).encode() + b"\n"
+    lines = [b"HTTP/1.1 %d %s" % (status, http.RESPONSES.get(status, b"Refused")),
+             b"content-type: application/json; charset=utf-8", b"cache-control: no-store",
+             b"connection: close", b"content-length: %d" % len(payload)]
+    lines += [name + b": " + value for name, value in headers.items()]
+    return b"\r\n".join(lines) + b"\r\n\r\n" + payload
+
+
+class _GuardedChannel(http.HTTPChannel):
+    """An HTTP/1.1 channel that can refuse a request once its headers are in, answering and
+    closing the connection without reading the body (RFC 9110 15.5.14: 413 Content Too Large)."""
+
+    _refused = False
+
+    def allHeadersReceived(self) -> None:
+        site: Any = self.factory
+        request = self.requests[-1]
+        refusal = site.refusal_before_body(self._command, self._path, request.requestHeaders,
+                                           self.length, request.getClientAddress())
+        if refusal is None:
+            super().allHeadersReceived()
+            return
+        self.refuse(refusal)
+
+    def refuse(self, response: bytes) -> None:
+        """Answer `response` and close; whatever else arrives on the connection is dropped."""
+        if self._refused:
+            return
+        self._refused = True
+        self.length = None  # not 0: the channel must not go on to render the request
+        transport: Any = self.transport
+        transport.write(response)
+        self.loseConnection()
+
+    def lineReceived(self, line: bytes) -> None:
+        if not self._refused:
+            super().lineReceived(line)
+
+    def rawDataReceived(self, data: bytes) -> None:
+        if not self._refused:
+            super().rawDataReceived(data)
+
+
+class _GuardedRequest(server.Request):
+    """Counts a body without Content-Length (chunked) as it comes, refusing it once too large."""
+
+    _received = 0
+
+    def handleContentChunk(self, data: bytes) -> None:
+        self._received += len(data)
+        channel: Any = self.channel
+        site: Any = channel.site if channel is not None else None
+        limit = site.max_body_bytes if site is not None else MAX_BODY_BYTES
+        if self._received > limit:
+            channel.refuse(_refusal(413, {"error": f"the body is larger than {limit} bytes"}))
+            return
+        super().handleContentChunk(data)
+
+
+class GuardedSite(server.Site):
+    """The API's site: bodies are bounded, and control requests are authorized, before a body
+    is read (issue 19: a 1 GiB POST was read into memory before its token was checked)."""
+
+    protocol = _GuardedChannel  # type: ignore[assignment]  # HTTP/1.1 only: no h2 negotiation
+    requestFactory = _GuardedRequest
+
+    def __init__(self, root: Root, *, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+        super().__init__(root)
+        self.root = root
+        self.max_body_bytes = max_body_bytes
+
+    def refusal_before_body(self, method: bytes, target: bytes, headers: Headers, length: int | None,
+                            peer: Any) -> bytes | None:
+        """The response refusing the request whose headers are `headers`, or None to go on.
+        `length` is the Content-Length (None: chunked or none)."""
+        if length is not None and length > self.max_body_bytes:
+            log.warn("HTTP: refused {method} with a body of {length} bytes from {peer}",
+                     method=method.decode(errors="replace"), length=length,
+                     peer=getattr(peer, "host", peer))
+            return _refusal(413, {"error": f"the body is larger than {self.max_body_bytes} bytes"})
+        announced = length != 0 or headers.hasHeader(b"transfer-encoding")
+        path = target.split(b"?", 1)[0]
+        if not announced or self.root.token is None or method in _OPEN_METHODS or not (
+                path == b"/api" or path.startswith(b"/api/")):
+            return None
+        header = headers.getRawHeaders(b"authorization")
+        defect = _defect_of(header[-1] if header else None, self.root.token)
+        if defect is None:
+            return None
+        reason, offered = defect
+        log.warn("HTTP API: refused {method} {path} from {peer}: {defect}",
+                 method=method.decode(errors="replace"), path=path.decode(errors="replace"),
+                 peer=f"{getattr(peer, 'host', peer)}:{getattr(peer, 'port', '')}", defect=reason)
+        return _refusal(401, {"error": reason}, {b"www-authenticate": _challenge(offered).encode()})
+# -- end of guarded reads and bodies --
+
+
 class Root(resource.Resource):
     """`/api/...` and any `extra_children` (`/xml/...`); other top-level paths answer 404 in JSON.
 
     With `token`, a request under `/api/` that may change something (any method but GET and
-    HEAD) is answered 401 unless it carries that bearer token.
+    HEAD) is answered 401 unless it carries that bearer token, and so are the guarded reads
+    (`_is_guarded_read`, `_is_live_read`) unless they carry it as the header or `?token=`.
     """
 
     def __init__(
@@ -244,7 +406,9 @@ class Root(resource.Resource):
     ) -> None:
         super().__init__()
         self.api = _Api(view, calls, reports, api_children, live)
-        self._token = token.encode() if token is not None else None
+        self.token = self._token = token.encode() if token is not None else None
+        agents: Any = self.api.children[b"agents"]
+        agents.token_checked = token is not None  # a POST reaches it only with the token (below)
         self.putChild(b"api", self.api)
         if live is not None:
             self.putChild(b"wallboard", live.wallboard)
@@ -253,7 +417,8 @@ class Root(resource.Resource):
 
     def getChildWithDefault(self, path: bytes, request: server.Request) -> resource.Resource:
         refused = None
-        if self._token is not None and _is_live_read(path, request):
+        if self._token is not None and (_is_live_read(path, request) or (
+                request.method in _OPEN_METHODS and _is_guarded_read(path, request))):
             refused = _live_defect(request, self._token)
         elif path == b"api" and self._token is not None and request.method not in _OPEN_METHODS:
             refused = _bearer_defect(request, self._token)
@@ -279,15 +444,19 @@ def make_site(
     calls: CallControl | None = None, token: str | None = None,
     reports: resource.Resource | None = None,
     api_children: Mapping[bytes, resource.Resource] | None = None, live: LiveChildren | None = None,
-) -> server.Site:
+    max_body_bytes: int = MAX_BODY_BYTES, max_json_depth: int = MAX_JSON_DEPTH,
+) -> GuardedSite:
     """The twisted.web site serving the API for `view`, plus `extra_children` at the top
     level (the gateway mounts the phone XML services as `b"xml"`, the metrics as `b"metrics"`),
     `api_children` under `/api/` and, with `calls`, `/api/recordings` and the agents'
     supervisor actions; with `token`, control requests under `/api/` need
     `Authorization: Bearer <token>`; `reports` (web.report_api.Reports) is served as
     `/api/reports/...`; `live`: `/wallboard`, `/api/events` and the agent-state actions."""
-    site = server.Site(Root(view, extra_children, calls, token=token, reports=reports,
-                            api_children=api_children, live=live))
+    root = Root(view, extra_children, calls, token=token, reports=reports,
+                api_children=api_children, live=live)
+    agents: Any = root.api.children[b"agents"]
+    agents.max_json_depth = max_json_depth
+    site = GuardedSite(root, max_body_bytes=max_body_bytes)
     site.displayTracebacks = False
     site.noisy = False
     return site

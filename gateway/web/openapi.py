@@ -378,6 +378,26 @@ PATHS["/api/events"] = {"get": {
 }}
 # -- end of real time --
 
+# -- hardening (issue 19): guarded reads, bounded bodies --
+_UNAUTHORIZED = {"description": "no or a wrong bearer token (RFC 6750)", "content": _json_content(_ref("Error"))}
+_OPEN_READS = ("/api", "/api/health", "/api/openapi.json")
+for _path, _item in PATHS.items():
+    for _method, _operation in _item.items():
+        if _method == "get" and _path not in _OPEN_READS:  # with a site token, reads need it too
+            _operation.setdefault("security", [{}, {"bearer": []}])
+            _operation["responses"].setdefault("401", _UNAUTHORIZED)
+            if _path != "/api/events":
+                _operation.setdefault("parameters", [])
+                _operation["parameters"] = [*_operation["parameters"], {
+                    "name": "token", "in": "query", "required": False, "schema": {"type": "string"},
+                    "description": "the site token, for clients that cannot send a header"}]
+        if _method == "post":
+            _operation["responses"].setdefault("400", _ERROR)  # not JSON, or nested too deep
+            _operation["responses"]["413"] = {
+                "description": "the body is larger than [http] max_body_bytes: refused unread, connection closed",
+                "content": _json_content(_ref("Error"))}
+# -- end of hardening --
+
 DESCRIPTION: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass, field
 from enum import StrEnum
 from gettext import NullTranslations
+from typing import Protocol
 from urllib.parse import urlencode
 
 from acdgate.acd.agents import AgentView
@@ -128,16 +129,28 @@ class TextScreen:
 Screen = InputScreen | MenuScreen | TextScreen
 
 
+class SessionTokens(Protocol):
+    """The per-station session tokens the screens' URLs carry (phone_xml.StationSessions)."""
+
+    def token(self, ext: str) -> str: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Links:
-    """Absolute URLs of the service's pages for one station (`base` has no trailing /)."""
+    """Absolute URLs of the service's pages for one station (`base` has no trailing /); with
+    `sessions`, every URL carries the station's current session token as `sid` (issue 19)."""
 
     base: str
     ext: str
+    sessions: SessionTokens | None = field(default=None, compare=False)
 
     def url(self, page: Page, **params: str | int) -> str:
-        """`page` with the station and `params` in the query."""
-        query = urlencode({"ext": self.ext, **{k: str(v) for k, v in params.items()}})
+        """`page` with the station, `params` and the session token in the query."""
+        values = {"ext": self.ext, **{k: str(v) for k, v in params.items()}}
+        if self.sessions is not None and self.ext:
+            # read when the URL is made: a logon or logoff on the way has rotated it
+            values["sid"] = self.sessions.token(self.ext)
+        query = urlencode(values)
         return f"{self.base}/{page.value}?{query}"
 
     def form(self, page: Page) -> str:

@@ -8,7 +8,11 @@ choosing a menu item is a GET of the item's URL, which runs the ACD command thro
 text screen saying why the ACD refused. Which station a request is for: the `ext` query
 parameter (every link we hand out carries it), else the station whose SIP registration
 comes from the request's source address (when exactly one does), else the phone must enter
-its extension on the login screen. Screens are in the language of the user (the agent at the
+its extension on the login screen. A request that acts for a station (logs on or off, forces a
+login, changes state, gives a code, records) is taken only from the host the station is
+registered from (its SIP bindings' sources, its H.323 registration's addresses) or with the
+station's session token (`sid`, in every URL the screens hand out to the phone, rotated at each
+logon and logoff); a PIN only from the registered host (issue 19). Screens are in the language of the user (the agent at the
 station, or the one logging on), else the station's, else the site's (`Site.language_for`),
 and go out in the character set each phone's browser expects (`charsets`). See
 docs/phone-services.md.
@@ -16,8 +20,9 @@ docs/phone-services.md.
 
 from __future__ import annotations
 
+import hmac
 import secrets
-from collections.abc import Callable, Mapping, Set
+from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass
 from gettext import NullTranslations
 from typing import Any
@@ -43,6 +48,7 @@ from acdgate.acd.login_names import LoginDirectory
 from acdgate.acd.site import Site
 from acdgate.acd.states import ON_CALL, AgentState, MenuChoice
 from acdgate.gateway.agents.acd_service import AcdService
+from acdgate.gateway.agents.journal import PhoneRequestRefused
 from acdgate.gateway.i18n.catalogs import N_, translations
 from acdgate.gateway.sip.registrar import Registrar
 from acdgate.gateway.web import charsets, cisco_xml, polycom_xhtml, yealink_xml
@@ -75,9 +81,11 @@ log = Logger(namespace="acdgate.phone")
 RecordingFlags = Callable[[str], Set[str]]  # user id -> {"Rec", "Mon"} (phone_screens.Notice)
 RecordingControl = Callable[[str, bool], "str | None"]  # (user id, start?) -> None or why not
 StationLookup = Callable[[str], "str | None"]  # client IP address -> station extension
+StationHosts = Callable[[str], Set[str]]  # station extension -> hosts it is registered from
 CharsetChoice = Callable[[Language, "str | None"], str]  # (language, Accept-Charset) -> charset
 PageHandler = Callable[[Links, Mapping[str, str], NullTranslations], Screen]
 
+SOURCE_ARG = "\0source"  # the HTTP client's host, added to the page's args by PhonePages (not a query key)
 UNREACHABLE = N_("Unable to communicate with the IP Phone Agent service.")
 FORCED_LOGIN_SECONDS = 60.0  # how long choice 1 of a Forced Login menu stays valid
 SERVICE_TITLE = N_("IP Phone Agent")
@@ -154,6 +162,40 @@ class ForcedLogins:
         return pending
 
 
+class StationSessions:
+    """A random token per station session, for phones whose HTTP requests do not come from the
+    address they register from: the screens' URLs carry it (`Links.sessions`), a logon or
+    logoff at the station replaces it, and it is compared in constant time."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, str] = {}
+
+    def token(self, ext: str) -> str:
+        """The station's current token (made on first use)."""
+        return self._tokens.setdefault(ext, secrets.token_urlsafe(16))
+
+    def valid(self, ext: str, offered: str) -> bool:
+        """True when `offered` is the station's current token."""
+        current = self._tokens.get(ext)
+        return current is not None and hmac.compare_digest(current.encode(), offered.encode())
+
+    def on_events(self, events: list[Event]) -> None:
+        """An `AcdService` listener: a new session at each logon and logoff."""
+        for e in events:
+            if isinstance(e, (LoggedIn, LoggedOut)):
+                self._tokens[e.station] = secrets.token_urlsafe(16)
+
+
+# pages that change something for the station (the login page too, with `id`: a login attempt)
+_ACTING_PAGES = frozenset({Page.FORCED, Page.SET, Page.RECORD, Page.OWED, Page.REASON, Page.WRAPUP})
+
+
+def acts(page: Page, args: Mapping[str, str]) -> bool:
+    """True when a GET of `page` with `args` may change the station's or agent's state (the
+    Reason Code and Wrap-up Data menus set the state at once when the site has no codes)."""
+    return page in _ACTING_PAGES or (page is Page.LOGIN and "id" in args)
+
+
 class _Unavailable(Exception):
     """The ACD service failed to run a command (logged where it happened)."""
 
@@ -177,7 +219,9 @@ class PhoneAgentService:
         # the enterprise data of a routed call now (RoutedCalls.data_of, set once calls are served)
         self.call_data: Callable[[str], DataFields | None] | None = None
         self.forced = ForcedLogins()
+        self.sessions = StationSessions()
         acd_service.listeners.append(self.callers.on_events)
+        acd_service.listeners.append(self.sessions.on_events)
         self._pages: dict[Page, PageHandler] = {
             Page.HOME: self._home,
             Page.LOGIN: self._login_page,
@@ -224,6 +268,13 @@ class PhoneAgentService:
 
     def _now(self) -> float:
         return float(self._service.reactor.seconds())
+
+    def refused(self, page: Page, ext: str, source: str, reason: str) -> None:
+        """Journal and log an acting request refused for coming from elsewhere."""
+        log.warn("phone service: refused /{page} for station {ext} from {source}: {reason}",
+                 page=page.value, ext=ext, source=source, reason=reason)
+        self._service.journal([PhoneRequestRefused(at=self._now(), station=ext, source=source,
+                                                   page=page.value, reason=reason)])
 
     def _execute(self, command: Command) -> list[Event]:
         try:
@@ -306,7 +357,7 @@ class PhoneAgentService:
                 links.url(Page.LOGIN),
                 tr=tr,
             )
-        return self._login(links, user_id, args.get("pin", ""), tr, force=False)
+        return self._login(links, user_id, args.get("pin", ""), tr, force=False, source=args.get(SOURCE_ARG, ""))
 
     def _forced(self, links: Links, args: Mapping[str, str], tr: NullTranslations) -> Screen:
         pending = self.forced.take(args.get("token", ""), links.ext, self._now())
@@ -318,13 +369,13 @@ class PhoneAgentService:
                 links.url(Page.LOGIN),
                 tr=tr,
             )
-        return self._login(links, pending.user_id, pending.pin, tr, force=True)
+        return self._login(links, pending.user_id, pending.pin, tr, force=True, source=args.get(SOURCE_ARG, ""))
 
     def _login(
-        self, links: Links, user_id: str, pin: str, tr: NullTranslations, *, force: bool
+        self, links: Links, user_id: str, pin: str, tr: NullTranslations, *, force: bool, source: str
     ) -> Screen:
         _ = tr.gettext
-        events = self._execute(Login(user_id, pin, links.ext, force=force))
+        events = self._execute(Login(user_id, pin, links.ext, force=force, source=source))
         rejected: LoginRejected | None = None
         locked: UserLocked | None = None
         for e in events:
@@ -355,6 +406,8 @@ class PhoneAgentService:
                     user_id=user_id
                 )
             ]
+        elif reason is LoginRejectReason.SOURCE_LOCKED:
+            lines = [_("Too many failed logins from this phone. Try again later.")]
         elif reason is LoginRejectReason.UNKNOWN_STATION:
             lines = [_("Extension {ext} is not a station of this ACD.").format(ext=links.ext)]
         else:
@@ -517,6 +570,27 @@ def station_by_registration(site: Site, registrar: Registrar, clock: Any) -> Sta
     return lookup
 
 
+def registered_hosts(site: Site, registrar: Registrar, clock: Any,
+                     h323: Callable[[], Iterable[tuple[str, Set[str]]]] = lambda: ()) -> StationHosts:
+    """A `StationHosts`: the source hosts of the station's unexpired SIP bindings, and the hosts
+    `h323` gives for it ((extension, hosts) per live H.323 registration)."""
+
+    def hosts(ext: str) -> Set[str]:
+        if site.station(ext) is None:
+            return frozenset()
+        found = set()
+        for b in registrar.all_bindings(clock.seconds()):
+            station = site.station_by_username(b.username)
+            if station is not None and station.extension == ext:
+                found.add(b.source[0])
+        for extension, more in h323():
+            if extension == ext:
+                found |= more
+        return found
+
+    return hosts
+
+
 class _PageResource(resource.Resource):
     """One page of one dialect: GET answers the screen as that dialect's document."""
 
@@ -561,6 +635,7 @@ class PhonePages(resource.Resource):
         charset: CharsetChoice,
         prefix: str,
         station_lookup: StationLookup | None,
+        station_hosts: StationHosts,
     ) -> None:
         super().__init__()
         self.service = service
@@ -569,6 +644,7 @@ class PhonePages(resource.Resource):
         self._charset = charset
         self._prefix = prefix
         self._lookup = station_lookup
+        self._hosts = station_hosts
 
     def getChild(self, path: bytes, request: server.Request) -> resource.Resource:
         try:
@@ -597,11 +673,15 @@ class PhonePages(resource.Resource):
         }
         base = self.base_url(request)
         ext = args.get("ext", "").strip()
+        client: Any = request.getClientAddress()
+        source = str(getattr(client, "host", ""))
         if not ext and self._lookup is not None:
-            client: Any = request.getClientAddress()
-            ext = self._lookup(str(getattr(client, "host", ""))) or ""
-        links = Links(base, ext)
+            ext = self._lookup(source) or ""
         known = not ext or self.service.is_station(ext)
+        from_station = bool(ext) and known and source in self._hosts(ext)
+        trusted = from_station or (bool(ext) and known and self.service.sessions.valid(ext, args.get("sid", "")))
+        # the session token goes only to the phone itself (or whoever already holds it)
+        links = Links(base, ext, self.service.sessions if trusted else None)
         language = self.service.language(page, ext if known else "", args)
         tr = translations(language)
         _ = tr.gettext
@@ -621,8 +701,18 @@ class PhonePages(resource.Resource):
                 f"{base}/{Page.LOGIN.value}",
                 tr=tr,
             )
+        elif acts(page, args) and not (from_station if page is Page.LOGIN else trusted):
+            # issue 19: a GET from another host (a web page a browser was lured to) must not act
+            # for the station; a PIN is taken only from the phone, so nobody elsewhere can guess
+            # it or lock the user out by guessing
+            if page is Page.LOGIN:
+                why = _("A login is taken only from the phone registered as extension {ext}.")
+            else:
+                why = _("This request did not come from the phone registered as extension {ext}.")
+            self.service.refused(page, ext, source, why.format(ext=ext))
+            screen = message_screen(_(SERVICE_TITLE), [why.format(ext=ext)], "", links.url(Page.HOME), tr=tr)
         else:
-            screen = self.service.screen(page, links, args, language)
+            screen = self.service.screen(page, links, {**args, SOURCE_ARG: source}, language)
         return self.send(request, screen, language)
 
     def send(self, request: server.Request, screen: Screen, language: Language) -> bytes:
@@ -639,21 +729,23 @@ class PhonePages(resource.Resource):
 
 
 def make_phone_resource(
-    service: PhoneAgentService, *, station_lookup: StationLookup | None = None
+    service: PhoneAgentService, *, station_hosts: StationHosts,
+    station_lookup: StationLookup | None = None,
 ) -> resource.Resource:
     """The `/xml` tree: Cisco pages at `/xml/<page>`, Yealink pages at `/xml/yealink/<page>`,
-    Polycom pages at `/xml/polycom/<page>`."""
+    Polycom pages at `/xml/polycom/<page>`; `station_hosts` says where each station is
+    registered from (a request acting for it must come from there, or carry its `sid`)."""
     cisco = PhonePages(
         service, cisco_xml.render, cisco_xml.content_type, charsets.cisco_charset, "/xml",
-        station_lookup,
+        station_lookup, station_hosts,
     )
     yealink = PhonePages(
         service, yealink_xml.render, yealink_xml.content_type, charsets.utf8_charset,
-        "/xml/yealink", station_lookup,
+        "/xml/yealink", station_lookup, station_hosts,
     )
     polycom = PhonePages(
         service, polycom_xhtml.render, polycom_xhtml.content_type, charsets.utf8_charset,
-        "/xml/polycom", station_lookup,
+        "/xml/polycom", station_lookup, station_hosts,
     )
     cisco.putChild(b"yealink", yealink)
     cisco.putChild(b"polycom", polycom)

@@ -16,6 +16,7 @@ from acdgate.acd.commands import (
     SetMembership,
     SetState,
 )
+from acdgate.acd.engine import Acd
 from acdgate.acd.events import (
     CommandRejected,
     Event,
@@ -341,3 +342,45 @@ def test_a_station_vouches_for_its_own_agent_only() -> None:
     events = acd.handle(Login("3000", "", "2101", station_authenticated=True), 3.0)
     assert any(isinstance(e, LoggedIn) for e in events)
     assert acd.pin_failures("3000") == 0 and dataclasses.is_dataclass(events[0])
+
+
+def test_repeated_lockouts_escalate_and_survive_a_restart(acd_kit: Any) -> None:
+    """Issue 19: 90 s, then 300 s, then 1800 s (the last step repeats) until a right PIN."""
+    policy = Policy(pin_attempts=2, pin_lockout_seconds=90, pin_lockout_escalation=(300, 1800))
+    acd = acd_kit.acd([], policy=policy)
+    now = 0.0
+    lengths = []
+    for _ in range(4):
+        acd.handle(Login("u1", "9999", "201"), now)
+        [_, locked] = acd.handle(Login("u1", "9999", "201"), now)
+        assert isinstance(locked, UserLocked)
+        lengths.append(locked.until - now)
+        now = locked.until
+        acd.advance(now)
+        if len(lengths) == 2:  # the count of lockouts is kept across a restart
+            acd = Acd.restore(acd.site, acd.snapshot(), now)
+    assert lengths == [90.0, 300.0, 1800.0, 1800.0]
+    assert kinds(acd.handle(Login("u1", "1234", "201"), now)) == ["LoggedIn", "StateChanged"]
+    acd.handle(Logout("u1"), now)
+    acd.handle(Login("u1", "9999", "201"), now)
+    [_, locked] = acd.handle(Login("u1", "9999", "201"), now)
+    assert locked.until - now == 90.0  # a right PIN started the scale again
+
+
+def test_wrong_pins_from_one_source_lock_that_source_not_the_users(acd_kit: Any) -> None:
+    """Issue 19: guesses spread over users from one HTTP client lock the client; the users
+    and other sources are not locked by them."""
+    acd = acd_kit.acd([], policy=Policy(pin_attempts=4, pin_source_attempts=5, pin_lockout_seconds=90))
+    for n, user in enumerate(["u1", "u2", "u3", "nobody", "u4"]):
+        [e] = acd.handle(Login(user, "9999", "201", source="10.0.0.9"), float(n))
+        assert isinstance(e, LoginRejected)
+    [e] = acd.handle(Login("u1", "1234", "201", source="10.0.0.9"), 10.0)
+    assert isinstance(e, LoginRejected) and e.reason is LoginRejectReason.SOURCE_LOCKED
+    assert kinds(acd.handle(Login("u1", "1234", "201", source="10.0.0.1"), 10.0)) == [
+        "LoggedIn", "StateChanged"]
+    assert acd.pin_failures("u2") == 1  # one wrong PIN each, nobody locked
+    restored = Acd.restore(acd.site, acd.snapshot(), 11.0)  # kept across a restart
+    [e] = restored.handle(Login("u2", "1234", "202", source="10.0.0.9"), 11.0)
+    assert isinstance(e, LoginRejected) and e.reason is LoginRejectReason.SOURCE_LOCKED
+    assert kinds(restored.handle(Login("u2", "1234", "202", source="10.0.0.9"), 4.0 + 90.0)) == [
+        "LoggedIn", "StateChanged"]

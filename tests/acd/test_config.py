@@ -447,3 +447,19 @@ def test_skill_stats_refresh_must_be_whole_seconds(value: str, reason: str) -> N
     problems = problems_of(BASE + f"\n[policy]\nskill_stats_refresh_seconds = {value}\n")
     assert [key for key, _ in problems] == ["policy.skill_stats_refresh_seconds"], problems
     assert reason in problems[0][1]
+
+
+def test_hardening_keys_are_read_checked_and_written_back() -> None:
+    """Issue 19: [policy] pin_lockout_escalation and pin_source_attempts, [http] max_body_bytes
+    and max_json_depth."""
+    site = parse_site(BASE, "s.toml")
+    assert (site.policy.pin_lockout_escalation, site.policy.pin_source_attempts) == ((300, 1800), 10)
+    assert (site.http.max_body_bytes, site.http.max_json_depth) == (65536, 32)
+    text = (BASE + "\n[policy]\npin_lockout_escalation = [600, 3600, 86400]\npin_source_attempts = 20\n"
+            + "[http]\nmax_body_bytes = 4096\nmax_json_depth = 8\n")
+    site = parse_site(text, "s.toml")
+    assert (site.policy.pin_lockout_escalation, site.policy.pin_source_attempts) == ((600, 3600, 86400), 20)
+    assert (site.http.max_body_bytes, site.http.max_json_depth, site.http.token) == (4096, 8, None)
+    assert dataclasses.replace(parse_site(format_site(site)), source="s.toml") == site
+    problems = problems_of(BASE + "\n[policy]\npin_lockout_escalation = [90, -1]\n[http]\nmax_body_bytes = 10\n")
+    assert [key for key, _ in problems] == ["policy.pin_lockout_escalation", "http.max_body_bytes"], problems

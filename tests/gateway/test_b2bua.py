@@ -27,6 +27,7 @@ from acdgate.gateway.legs.session_timer import (
 from acdgate.gateway.site_loader import demo_site_text
 from acdgate.gateway.storage.store import StateStore
 from acdgate.lab.gateway_process import GatewayProcess, StartGateway
+from loopback_phone import registered
 from sipwire import free_port
 
 SIPP = Path(__file__).parent.parent / "support" / "sipp"
@@ -337,8 +338,9 @@ def test_a_call_transferred_to_an_agent_is_followed_by_the_acd(gateway: GatewayP
     """The ACD tracks a blind transfer to a station where an agent is logged on as a direct
     call there: the agent is reserved while it rings, talking once answered, and after the call
     wraps up as usual; no queued call is offered to it meanwhile."""
-    gateway.get_text("/xml/login?ext=2103&id=3001&pin=1234")
-    gateway.get_text("/xml/set?ext=2103&to=ready")
+    with registered(gateway.sip, "2103"):  # from 127.0.0.1 as 2103's phone (issue 19); SIPp's rings
+        gateway.get_text("/xml/login?ext=2103&id=3001&pin=1234")
+        gateway.get_text("/xml/set?ext=2103&to=ready")
     target = Uas(gateway, tmp_path, "2103", "b2bua_target.xml", {"rtp": "4004"})
     agent = Uas(gateway, tmp_path, "2102", "b2bua_referrer.xml",
                 {"rtp": "4002", "refer_at": "500", "refer_to": "2103"})

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 from acdgate.lab.gateway_process import StartGateway
+from loopback_phone import registered
 from sipp_scenarios import run_feature_call
 from sipwire import free_port
 
@@ -20,7 +21,8 @@ def test_short_code_from_another_device_is_notified_to_the_feature_keys(
     gw = start_gateway()
     watcher: subprocess.Popen[str] | None = None
     try:
-        assert "Not Ready" in gw.get_text("/xml/login?ext=2101&id=3000&pin=1234")
+        with registered(gw.sip, "2101"):  # the phone, from 127.0.0.1 (issue 19)
+            assert "Not Ready" in gw.get_text("/xml/login?ext=2101&id=3000&pin=1234")
         users = tmp_path / "watch.csv"
         users.write_text("SEQUENTIAL\n2101;[authentication username=2101 password=pw2101];3000;1234\n")
         watcher = subprocess.Popen(

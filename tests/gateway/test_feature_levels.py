@@ -17,6 +17,7 @@ from acdgate.codecs.tone_detector import detect_tone
 from acdgate.gateway.site_loader import demo_site_text
 from acdgate.gateway.storage.journal_reader import read_journal
 from acdgate.lab.gateway_process import GatewayProcess, StartGateway
+from loopback_phone import register
 from pyvoip_parties import (
     answerer,
     answerer_result,
@@ -84,6 +85,7 @@ def test_a_standard_agent_may_not_record(gateway: GatewayProcess, tmp_path: Path
     assert detect_tone(audio, ERROR) and not detect_tone(audio, CONFIRM)
     assert feature_journal(gateway)[-1] == ("*43", REFUSAL, 409)
     # a supervisor's recording of a Standard agent's call
+    register(gateway.sip, "2110")  # the supervisor's phone, from 127.0.0.1 (issue 19)
     status, answer = post(gateway, "/api/agents/3000/record", {"user": "3900"})
     assert status == 403 and answer["error"] == "Supervisor-initiated recording is not in the Standard feature level"
     answerer_result(agent)
@@ -132,6 +134,7 @@ def test_the_notification_setting(start_gateway: StartGateway, tmp_path: Path,
     call = caller(gw, "2105", "6000", tone=CALLER)
     wait_state(gw, "3000", "TALKING")
     assert prompt(gw, "2101") == "Talking"
+    register(gw.sip, "2110")  # the supervisor's phone, from 127.0.0.1 (issue 19)
     status, answer = post(gw, "/api/agents/3000/record", {"user": "3900"})  # the demo site: Premium
     assert status == 200, answer
     assert prompt(gw, "2101") == recorded

@@ -15,6 +15,7 @@ import pytest
 from acdgate.codecs.tone_detector import detect_tone
 from acdgate.gateway.site_loader import demo_site_text
 from acdgate.lab.gateway_process import GatewayProcess, StartGateway
+from loopback_phone import register
 from test_feature_calls import CONFIRM, ERROR, RtpSink, agents, dial, feature_journal
 
 
@@ -59,6 +60,7 @@ def test_a_force_login_user_still_needs_the_pin_at_its_own_station(
 
 
 def test_xml_login_screen_with_an_empty_password(gateway: GatewayProcess) -> None:
+    register(gateway.sip, "2101", "2102", "2103")  # the phone, from 127.0.0.1 (issue 19)
     screen = gateway.get_text("/xml/login?ext=2101&id=3000&pin=")
     assert "Login failed" in screen and "3000" not in agents(gateway)
     gateway.get_text("/xml/login?ext=2103&id=3001&pin=")  # not its station: the PIN is needed

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from acdgate.gateway.site_loader import demo_site_text
 from acdgate.lab.gateway_process import ACDGATE, GatewayProcess, StartGateway
+from loopback_phone import register
 
 # agent 3000's supervisor action, asked for by supervisor 3900 who is not logged on: with the
 # token accepted, the action itself answers (403, "not logged on"), never 401
@@ -110,18 +111,35 @@ def test_every_control_method_under_api_needs_the_token(guarded: GatewayProcess)
         assert (status, answer) == (401, {"error": "missing bearer token"}), (method, path)
 
 
-def test_views_and_phone_services_stay_open(guarded: GatewayProcess) -> None:
-    for path in ("/api", "/api/stations", "/api/agents", "/api/groups", "/api/recordings"):
+def test_reads_need_the_token_and_phone_services_stay_open(guarded: GatewayProcess, token: str) -> None:
+    """Issue 19: with a token, the reads that list extensions, names, addresses and figures need
+    it too (as a bearer token, or `?token=`); the index, health, the API description and the
+    phones' screens stay open."""
+    for path in ("/api", "/api/health", "/api/openapi.json"):
         status, _, answer = request(guarded, "GET", path)
         assert status == 200, (path, answer)
-    status, _, stations = request(guarded, "GET", "/api/stations")
+    for path in ("/api/stations", "/api/agents", "/api/groups", "/api/recordings", "/api/calls/c1/data",
+                 "/api/reports/agents", "/metrics", "/wallboard", "/api/events"):
+        status, headers, answer = request(guarded, "GET", path)
+        assert (status, answer) == (401, {"error": "missing bearer token"}), path
+        assert headers["www-authenticate"] == 'Bearer realm="acdgate"'
+        status, _, answer = request(guarded, "GET", path, headers={"Authorization": "Bearer wrong-token-1234567"})
+        assert status == 401, path
+    for path in ("/api/stations", "/api/agents", "/api/groups", "/api/recordings", "/metrics"):
+        status, _, answer = request(guarded, "GET", path, headers=bearer(token))
+        assert status == 200, (path, answer)
+    status, _, stations = request(guarded, "GET", f"/api/stations?token={token}")
     assert {s["extension"] for s in stations} >= {"2101", "2110"}
+    status, _, answer = request(guarded, "GET", "/api/calls/c1/data", headers=bearer(token))
+    assert status == 404  # no such call: past the token
     status, headers, page = request(guarded, "GET", "/xml/?ext=2102")
     assert status == 200 and "xml" in headers["content-type"], page[:300]
-    # a desk phone logs on through /xml/ with no credentials, as its XML browser does
+    # a desk phone logs on through /xml/ with no credentials, as its XML browser does, from the
+    # address it registered from
+    register(guarded.sip, "2102")
     status, _, page = request(guarded, "GET", "/xml/login?ext=2102&id=3002&pin=1234")
     assert status == 200, page[:300]
-    status, _, agents = request(guarded, "GET", "/api/agents")
+    status, _, agents = request(guarded, "GET", "/api/agents", headers=bearer(token))
     assert {a["user"]: a for a in agents}["3002"]["station"] == "2102"
 
 

@@ -11,6 +11,7 @@ import pytest
 from acdgate.codecs.tone_detector import detect_tone
 from acdgate.gateway.site_loader import demo_site_text
 from acdgate.lab.gateway_process import GatewayProcess, StartGateway
+from loopback_phone import register
 from test_feature_calls import CONFIRM, ERROR, RtpSink, agents, dial, feature_journal
 
 
@@ -55,6 +56,7 @@ def test_short_code_logs_on_by_the_names_keypad_digits(
 
 
 def test_xml_login_screen_takes_the_name_in_any_case(gateway: GatewayProcess) -> None:
+    register(gateway.sip, "2102", "2103")  # the phone, from 127.0.0.1 (issue 19)
     gateway.get_text("/xml/login?ext=2102&id=BOB&pin=1234")
     assert agents(gateway)["3001"]["station"] == "2102"
     screen = gateway.get_text("/xml/login?ext=2103&id=carol&pin=1234")
@@ -67,5 +69,6 @@ def test_keypad_login_needs_the_site_option(start_gateway: StartGateway, tmp_pat
     assert detect_tone(sink.audio(), ERROR)
     assert "3000" not in agents(gw)
     assert feature_journal(gw)[-1] == ("*35*25423*xxxx#", "Unknown user", 404)
+    register(gw.sip, "2101")  # the phone, from 127.0.0.1 (issue 19)
     gw.get_text("/xml/login?ext=2101&id=Alice&pin=1234")  # the screens take names regardless
     assert agents(gw)["3000"]["station"] == "2101"

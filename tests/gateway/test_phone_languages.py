@@ -15,6 +15,7 @@ from acdgate.acd.languages import Language
 from acdgate.gateway.i18n.catalogs import translations
 from acdgate.gateway.site_loader import demo_site_text
 from acdgate.lab.gateway_process import GatewayProcess, StartGateway
+from loopback_phone import DESKS, register, registered
 from pyvoip_parties import answerer, answerer_result, caller, caller_result, wait_state
 
 DECLARATION = re.compile(r'<\?xml version="1.0" encoding="([^"]+)"\?>\n')
@@ -65,6 +66,7 @@ def fetch(gw: GatewayProcess, path: str, accept_charset: str | None = None) -> t
 
 @pytest.mark.slow
 def test_login_and_error_screens_in_each_users_language(gateway: GatewayProcess) -> None:
+    register(gateway.sip, *DESKS)  # the phones, from 127.0.0.1 (issue 19: logins only from them)
     for (user, language), ext in zip(USERS.items(), STATIONS, strict=True):
         _ = translations(language).gettext
         # nobody is logged on: the station's language
@@ -86,6 +88,7 @@ def test_login_and_error_screens_in_each_users_language(gateway: GatewayProcess)
 def test_the_users_language_wins_over_the_stations(gateway: GatewayProcess) -> None:
     """A Russian user with a wrong PIN at the German station: the refusal is Russian; a
     Japanese user at a station of no language logs on into Japanese Skill Stats."""
+    register(gateway.sip, *DESKS)  # the phones, from 127.0.0.1 (issue 19: logins only from them)
     ru = translations(Language.RUSSIAN).gettext
     charset, text = fetch(gateway, "/xml/login?ext=2101&id=3001&pin=9999")
     assert charset == "windows-1251"
@@ -116,8 +119,9 @@ def test_the_recording_services_refusal_in_the_users_language(gateway: GatewayPr
     """German agent 3000 on a routed call stops a recording that is not running: the recording
     service's reason, a catalog message, is shown in German."""
     de = translations(Language.GERMAN).gettext
-    fetch(gateway, "/xml/login?ext=2101&id=3000&pin=1234")
-    fetch(gateway, "/xml/set?ext=2101&to=ready")
+    with registered(gateway.sip, "2101"):  # the phone, from 127.0.0.1 (issue 19); its calls go to pyVoIP's
+        fetch(gateway, "/xml/login?ext=2101&id=3000&pin=1234")
+        fetch(gateway, "/xml/set?ext=2101&to=ready")
     agent = answerer(gateway, "2101", 1000.0, talk_seconds=4.0)
     call = caller(gateway, "2105", "6000", tone=600.0)
     wait_state(gateway, "3000", "TALKING")

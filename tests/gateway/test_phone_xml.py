@@ -27,9 +27,11 @@ from acdgate.gateway.web.http_api import make_site
 from acdgate.gateway.web.phone_xml import (
     PhoneAgentService,
     make_phone_resource,
+    registered_hosts,
     station_by_registration,
 )
 from acdgate.lab.gateway_process import StartGateway
+from loopback_phone import register
 from twisted.internet import reactor
 from twisted.web.client import Agent, readBody
 
@@ -232,15 +234,17 @@ class Served:
     recorder: Recorder
     agent: Agent
     registrar: Registrar
+    # a browser on another host of the LAN (issue 19): the phones register from 127.0.0.1
+    elsewhere: Agent = field(default_factory=lambda: Agent(reactor, bindAddress=("127.0.0.2", 0)))
 
     @property
     def acd(self) -> Any:
         return self.service.acd
 
-    async def get(self, url: str) -> Doc:
+    async def get(self, url: str, *, agent: Agent | None = None) -> Doc:
         if not url.startswith("http"):
             url = self.base + url
-        response = await self.agent.request(b"GET", url.encode())
+        response = await (agent or self.agent).request(b"GET", url.encode())
         body = await readBody(response)
         headers = {k.decode().lower(): v[0].decode() for k, v in response.headers.getAllRawHeaders()}
         doc = Doc(response.code, headers, ET.fromstring(body))
@@ -267,7 +271,15 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
     )
     registrar = Registrar(acd_site.sip, credentials_from_site(acd_site), b"k" * 32)
     lookup = station_by_registration(acd_site, registrar, reactor)
-    xml = make_phone_resource(phones, station_lookup=lookup)
+    # every station's phone registered from 127.0.0.1 (a registrar of their own, so that the
+    # lookup by source address above stays for the test that binds stations to it)
+    phones_registrar = Registrar(acd_site.sip, credentials_from_site(acd_site), b"k" * 32)
+    now = float(reactor.seconds())  # type: ignore[attr-defined]
+    phones_registrar.restore([
+        Binding(s.sip_username, f"sip:{s.sip_username}@127.0.0.1:{6000 + n}", now + 3600, f"p{n}", 1,
+                ("127.0.0.1", 6000 + n), "UDP") for n, s in enumerate(acd_site.stations)], now)
+    xml = make_phone_resource(phones, station_lookup=lookup,
+                              station_hosts=registered_hosts(acd_site, phones_registrar, reactor))
     site = make_site(_EmptyView(), extra_children={b"xml": xml})
     port = reactor.listenTCP(0, site, interface="127.0.0.1")  # type: ignore[attr-defined]
     base = f"http://127.0.0.1:{port.getHost().port}"
@@ -280,8 +292,9 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
 
 
 def query(url: str) -> dict[str, str]:
+    """The URL's path and query, without the session token (`sid`: its own tests below)."""
     parts = urlsplit(url)
-    return {k: v[0] for k, v in parse_qs(parts.query).items()} | {"path": parts.path}
+    return {k: v[0] for k, v in parse_qs(parts.query).items() if k != "sid"} | {"path": parts.path}
 
 
 # -- tests --------------------------------------------------------------------------------
@@ -311,7 +324,9 @@ async def test_login_screen_then_skill_stats_in_not_ready(served: Served) -> Non
     assert {m.group(3): int(m.group(2)) for m in parsed if m} == {"6000": 1, "6001": 0, "6002": 0}
     assert set(stats.keys) == {"Update", "CData", "State"}  # no Option: not on a call
     assert query(stats.keys["Update"]) == {"ext": "2101", "path": "/xml/stats"}
-    assert stats.headers["refresh"] == f"10; url={served.base}/xml/stats?ext=2101"
+    # the Update key's URL, with the station's session token (issue 19)
+    assert stats.headers["refresh"] == f"10; url={stats.keys['Update']}"
+    assert stats.keys["Update"].startswith(f"{served.base}/xml/stats?ext=2101&sid=")
     served.service.execute(CallEnded("q1"))
 
 
@@ -565,6 +580,7 @@ def test_running_gateway_serves_phone_xml(start_gateway: StartGateway) -> None:
             doc = Doc(response.status, headers, ET.fromstring(response.read()))
         return CHECKERS[doc.tag](doc)
 
+    register(gateway.sip, "2106")  # the phone of 2106, from 127.0.0.1 (issue 19)
     form = fetch(gateway.http + "/xml/?ext=2106")
     assert form.tag == "CiscoIPPhoneInput" and form.url == gateway.http + "/xml/login"
     stats = fetch(f"{form.url}?id=3006&pin=1234&ext=2106")
@@ -576,3 +592,112 @@ def test_running_gateway_serves_phone_xml(start_gateway: StartGateway) -> None:
         ("3006", "2106", "NOT_READY")
     ]
     assert gateway.stop() == 0
+
+
+# -- issue 19: a screen acts for a station only from its phone (or with its session token) --
+
+
+def refusals(served: Served) -> list[tuple[str, str, str]]:
+    """The journaled `PhoneRequestRefused` records: (station, source, page)."""
+    return [(r["station"], r["source"], r["page"])
+            for r in served.store.journal(kinds=["PhoneRequestRefused"])]
+
+
+@pytest_twisted.ensureDeferred
+async def test_another_host_cannot_log_on_log_off_force_or_record(served: Served) -> None:
+    other = served.elsewhere
+    # a login with the right PIN, from a browser on another host: refused, nobody logged on
+    page = await served.get(query_url(served, "/xml/login", id="3000", pin="1234", ext="2101"), agent=other)
+    assert page.tag == "CiscoIPPhoneText"
+    assert "only from the phone registered as extension 2101" in page.text
+    assert served.acd.agent_at_station("2101") is None
+    # its wrong PINs do not count either: no lock-out of 3000 from elsewhere
+    for _ in range(6):
+        await served.get(query_url(served, "/xml/login", id="3000", pin="0000", ext="2101"), agent=other)
+    assert served.acd.pin_failures("3000") == 0
+
+    # the phone itself (registered from 127.0.0.1) logs on, goes Ready and onto a call
+    stats = await served.login("3000", "2101")
+    assert stats.title == "Skill Stats - ID:3000"
+    await served.get(query_url(served, "/xml/set", ext="2101", to="ready"))
+    served.service.execute(CallArrived("c9", "6000", ani="2301", dnis="6000"))
+    served.service.execute(CallAnswered("c9", "3000"))
+    for path, params in (("/xml/set", {"to": "not-ready"}), ("/xml/record", {"on": "1"}),
+                         ("/xml/yealink/set", {"to": "not-ready"}),
+                         ("/xml/yealink/record", {"on": "1"})):
+        refused = await served.get(query_url(served, path, ext="2101", **params), agent=other)
+        assert "did not come from the phone registered as extension 2101" in (
+            refused.text or ET.tostring(refused.root, encoding="unicode")), path
+    assert served.acd.agent("3000").pending_state is None
+    assert served.recorder.flags.get("3000", set()) == set()
+    served.service.execute(CallEnded("c9"))
+
+    # a forced login from elsewhere: refused even with the pending login's token
+    forced = await served.login("3001", "2101")
+    assert forced.title == "Forced Login"
+    one = forced.items[0][1]
+    stolen = await served.get(one.split("&sid=")[0] if "&sid=" in one else one, agent=other)
+    assert "did not come from the phone" in stolen.text
+    assert served.acd.agent_at_station("2101").user_id == "3000"
+    # logout from elsewhere: refused; the phone logs out
+    await served.get(query_url(served, "/xml/set", ext="2101", to="not-ready"))
+    out = await served.get(query_url(served, "/xml/set", ext="2101", to="logout"), agent=other)
+    assert "did not come from the phone" in out.text
+    assert served.acd.agent_at_station("2101") is not None
+    await served.get(query_url(served, "/xml/set", ext="2101", to="logout"))
+    assert served.acd.agent_at_station("2101") is None
+
+    journaled = refusals(served)
+    assert ("2101", "127.0.0.2", "login") in journaled and ("2101", "127.0.0.2", "record") in journaled
+    assert ("2101", "127.0.0.2", "forced") in journaled and ("2101", "127.0.0.2", "set") in journaled
+    assert all(source == "127.0.0.2" for _, source, _ in journaled)
+    # browsing (nothing changes) stays open
+    assert (await served.get("/xml/stats?ext=2101", agent=other)).tag == "CiscoIPPhoneInput"
+
+
+@pytest_twisted.ensureDeferred
+async def test_session_token_acts_from_elsewhere_and_rotates(served: Served) -> None:
+    stats = await served.login("3000", "2101")
+    state_url = stats.keys["State"]
+    sid = query_url_args(state_url)["sid"]
+    # the phone's own screens carry the token; a browser elsewhere is given none
+    assert "sid=" not in (await served.get("/xml/stats?ext=2101", agent=served.elsewhere)).url + "".join(
+        u for _, u in (await served.get("/xml/state?ext=2101", agent=served.elsewhere)).items)
+    menu = await served.get(state_url, agent=served.elsewhere)  # with the token: the phone's URLs work
+    ready = await served.get(menu.item("Ready"), agent=served.elsewhere)
+    assert ready.prompt == "Ready"
+    assert served.acd.agent("3000").state is AgentState.READY
+    await served.get(query_url(served, "/xml/set", ext="2101", to="not-ready", sid=sid), agent=served.elsewhere)
+    await served.get(query_url(served, "/xml/set", ext="2101", to="logout"))  # a new session: new token
+    assert served.acd.agent_at_station("2101") is None
+    await served.login("3000", "2101")
+    stale = await served.get(query_url(served, "/xml/set", ext="2101", to="ready", sid=sid),
+                             agent=served.elsewhere)
+    assert "did not come from the phone" in stale.text
+    assert served.acd.agent("3000").state is AgentState.NOT_READY
+
+
+def query_url_args(url: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+def test_registered_hosts_are_the_sip_bindings_and_h323_registrations_of_the_station() -> None:
+    """The hosts a station's screens may act from: its SIP bindings' sources (not another
+    station's), and the hosts the gatekeeper gives for its H.323 registration."""
+    from twisted.internet.task import Clock
+
+    acd_site = load_site(None)
+    registrar = Registrar(acd_site.sip, credentials_from_site(acd_site), b"k" * 32)
+    clock = Clock()
+    clock.advance(1000)
+    registrar.restore([
+        Binding("2101", "sip:2101@10.0.0.5:5060", 1300, "a", 1, ("10.0.0.5", 5060), "UDP"),
+        Binding("2102", "sip:2102@10.0.0.6:5060", 1300, "b", 1, ("10.0.0.6", 5060), "UDP"),
+    ], 1000)
+    h323 = [("2103", frozenset({"10.0.0.7", "10.0.0.8"}))]
+    hosts = registered_hosts(acd_site, registrar, clock, lambda: h323)
+    assert hosts("2101") == {"10.0.0.5"}
+    assert hosts("2103") == {"10.0.0.7", "10.0.0.8"}
+    assert hosts("9999") == frozenset()
+    clock.advance(400)  # the bindings expired
+    assert hosts("2101") == set()

@@ -16,6 +16,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 from acdgate.gateway.web.polycom_xhtml import XHTML_NAMESPACE
 from acdgate.lab.gateway_process import GatewayProcess, StartGateway
+from loopback_phone import register
 
 NS = {"x": XHTML_NAMESPACE}
 
@@ -83,6 +84,7 @@ def agents(gateway: GatewayProcess) -> list[tuple[str, str, str, int | None]]:
 @pytest.mark.slow
 def test_polycom_login_state_changes_and_logout(start_gateway: StartGateway) -> None:
     gateway = start_gateway()
+    register(gateway.sip, "2106")  # the phone, from 127.0.0.1 (issue 19)
     home = fetch(gateway.http + "/xml/polycom/?ext=2106")
     assert home.title == "Agent Login"
     login_url = home.submit(id="3006", pin="1234")

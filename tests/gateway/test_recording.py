@@ -13,6 +13,7 @@ import numpy as np
 from acdgate.codecs.tone_detector import detect_tone
 from acdgate.gateway.storage.journal_reader import read_journal
 from acdgate.lab.gateway_process import GatewayProcess
+from loopback_phone import register
 from pyvoip_parties import (
     answerer,
     answerer_result,
@@ -79,6 +80,7 @@ def test_supervisor_recording_cannot_be_stopped_by_the_agent(gateway: GatewayPro
     wait_state(gateway, "3000", "TALKING")
     status, answer = post(gateway, "/api/agents/3000/record", {"user": "3000"})
     assert status == 403, answer  # an agent without supervisor rights
+    register(gateway.sip, "2110")  # the supervisor's phone, from 127.0.0.1 (issue 19)
     status, answer = post(gateway, "/api/agents/3000/record", {"user": "3900"})
     assert status == 200, answer
     # guide "Monitoring/Recording Notification": the agent's status line says so

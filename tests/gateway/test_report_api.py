@@ -19,6 +19,7 @@ from acdgate.gateway.storage.store import StateStore
 from acdgate.gateway.web.http_api import make_site
 from acdgate.gateway.web.report_api import Reports
 from acdgate.lab.gateway_process import GatewayProcess
+from loopback_phone import register
 from report_journal import M, golden_journal
 from twisted.internet import reactor
 from twisted.web.client import Agent, readBody
@@ -56,8 +57,10 @@ async def base(tmp_path: Path) -> AsyncIterator[str]:
         store.close()
 
 
-async def fetch(url: str, method: bytes = b"GET") -> tuple[int, str, bytes]:
-    response = await Agent(reactor).request(method, url.encode(), Headers({}))
+async def fetch(url: str, method: bytes = b"GET", *, token: str | None = TOKEN) -> tuple[int, str, bytes]:
+    """With the site's token unless told otherwise (issue 19: reports need it when it is set)."""
+    headers = Headers({b"authorization": [f"Bearer {token}".encode()]} if token else {})
+    response = await Agent(reactor).request(method, url.encode(), headers)
     body = await readBody(response)
     [kind] = response.headers.getRawHeaders(b"content-type")
     return response.code, kind.decode(), body
@@ -114,14 +117,18 @@ async def test_unknown_report_and_other_methods(base: str) -> None:
     status, _, body = await fetch(f"{base}/api/reports/queues")
     assert status == 404 and "/api/reports/agents" in json.loads(body)["error"]
     # a POST needs the token first (the API's rule for anything but GET); reports are GETs
-    status, _, _ = await fetch(f"{base}/api/reports/groups", b"POST")
+    status, _, _ = await fetch(f"{base}/api/reports/groups", b"POST", token=None)
     assert status == 401
+    # issue 19: with a token set, reading a report needs it too
+    status, _, body = await fetch(f"{base}/api/reports/groups?{SPAN}", token=None)
+    assert (status, json.loads(body)) == (401, {"error": "missing bearer token"})
     status, _, body = await fetch(f"{base}/api")
     assert "/api/reports/groups" in json.loads(body)["resources"]
 
 
 def test_a_running_gateway_reports_a_logon_made_on_its_phone_service(gateway: GatewayProcess) -> None:
     # the IP Phone Agent login screen logs 3000 on at 2101, Not Ready; then Logout
+    register(gateway.sip, "2101")  # from the phone registered as 2101 (issue 19)
     gateway.get_text("/xml/login?id=3000&pin=1234&ext=2101")
     gateway.get_text("/xml/set?ext=2101&to=logout")
     agents = gateway.get("/api/reports/agents?interval=15")

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from acdgate.lab.gateway_process import GatewayProcess
@@ -126,13 +127,17 @@ class Lab:
     folder: Path
     phones: list[Any] = field(default_factory=list)
     callers: int = 0
+    sources: dict[str, str] = field(default_factory=dict)  # station -> the host its phone registers from
 
     # -- HTTP (inside the namespace) ------------------------------------------------------
 
     def get_text(self, path: str) -> str:
         host, port = self.gw.info["http"]["host"], int(self.gw.info["http"]["port"])
         conn = http.client.HTTPConnection(host, port, timeout=10)
-        conn.sock = self.ns.connect((host, port))
+        # from the address the station's phone registers from (issue 19: the screens act only
+        # from there): SIPp and baresip bind the phones' address, pyVoIP 127.0.0.1
+        ext = parse_qs(urlsplit(path).query).get("ext", [""])[0]
+        conn.sock = self.ns.connect((host, port), source=self.sources.get(ext, PHONES_IP))
         try:
             conn.request("GET", path)
             response = conn.getresponse()
@@ -227,6 +232,7 @@ class Lab:
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         phone = PyVoipAgent(proc)
         self.phones.append(phone)
+        self.sources[station] = "127.0.0.1"  # pyvoip_answerer.py: myIP
         first = phone.event()
         assert first.get("ok") is True, first
         self.log_on(user, ready=ready)

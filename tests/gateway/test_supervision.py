@@ -15,6 +15,7 @@ from acdgate.codecs.tone_detector import tone_present
 from acdgate.codecs.tones import RECORDING_BEEP
 from acdgate.gateway.site_loader import demo_site_text
 from acdgate.lab.gateway_process import GatewayProcess, StartGateway
+from loopback_phone import register, registered
 from pyvoip_parties import (
     answerer,
     answerer_result,
@@ -91,7 +92,27 @@ def test_monitor_and_whisper_by_short_code(gateway: GatewayProcess, code: str) -
     assert "Mon" not in gateway.get_text("/xml/stats?ext=2101")
 
 
+def test_without_the_token_only_the_supervisors_phone_may_act(gateway: GatewayProcess) -> None:
+    """Issue 19: with no [http] token (the demo site), a supervisor action is taken only from the
+    host the supervisor's station is registered from, not from anyone who names a supervisor."""
+    body = {"user": "3900", "station": "2110"}
+    status, answer = post(gateway, "/api/agents/3000/monitor", body)  # 2110 is not registered now
+    assert status == 403 and "only from the phone registered as station 2110" in answer["error"], answer
+    with registered(gateway.sip, "2110"):
+        for action in ("monitor", "whisper", "barge", "intercept", "record", "leave"):
+            status, answer = post(gateway, f"/api/agents/3000/{action}", body, source="127.0.0.2")
+            assert status == 403 and "where user 3900 is logged on" in answer["error"], (action, answer)
+        # from the supervisor's phone's host the action goes on (to what the call allows)
+        status, answer = post(gateway, "/api/agents/3000/monitor", body)
+        assert status == 404 and "not on a routed call" in answer["error"], answer
+        # and it still rings only the station the supervisor is logged on at
+        status, answer = post(gateway, "/api/agents/3000/monitor", {"user": "3900", "station": "2105"})
+        assert status in (403, 404), answer
+    wait_logged(gateway, r"supervisor action monitor on 3000 for 3900 refused: from 127\.0\.0\.2", "the refusal")
+
+
 def test_refused_without_supervisor_rights_or_without_a_call(gateway: GatewayProcess) -> None:
+    register(gateway.sip, "2101", "2110")  # the phones, from 127.0.0.1: past the issue-19 check
     status, answer = post(gateway, "/api/agents/3000/monitor", {"user": "3000", "station": "2101"})
     assert status == 403 and "supervisor rights" in answer["error"]
     status, answer = post(gateway, "/api/agents/3000/monitor", {"user": "3900", "station": "2110"})
@@ -211,6 +232,7 @@ def _supervisor_records(start_gateway: StartGateway, tmp_path: Path, policy: str
     agent = answerer(gw, "2101", AGENT, talk_seconds=talk_seconds)
     call = caller(gw, "2105", "6000", tone=CALLER)
     _talking(gw)
+    register(gw.sip, "2110")  # the supervisor's phone, from 127.0.0.1 (issue 19)
     status, answer = post(gw, "/api/agents/3000/record", {"user": "3900"})
     assert status == 200, answer
     _, agent_heard = answerer_result(agent)

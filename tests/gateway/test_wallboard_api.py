@@ -18,6 +18,7 @@ import pytest
 from acdgate.gateway.site_loader import demo_site_text
 from acdgate.gateway.storage.store import DB_NAME
 from acdgate.lab.gateway_process import GatewayProcess, StartGateway
+from loopback_phone import register
 from sipp_agents import SippCaller, SippRunner
 from sipp_scenarios import run_feature_call
 from sse_client import Message, SseClient
@@ -57,6 +58,7 @@ def journal(gw: GatewayProcess, kind: str) -> list[dict[str, Any]]:
 
 def test_snapshot_then_deltas_as_agents_log_on_by_xml_and_short_code(gateway: GatewayProcess,
                                                                      tmp_path: Path) -> None:
+    register(gateway.sip, "2101")  # the phone of 2101, from 127.0.0.1: its screens may log on (issue 19)
     client = stream(gateway)
     try:
         assert client.status == 200
@@ -90,6 +92,7 @@ def test_snapshot_then_deltas_as_agents_log_on_by_xml_and_short_code(gateway: Ga
 
 
 def test_resume_with_last_event_id(gateway: GatewayProcess) -> None:
+    register(gateway.sip, "2101")  # the phone of 2101, from 127.0.0.1: its screens may log on (issue 19)
     first = stream(gateway)
     try:
         first.next()  # snapshot
@@ -121,6 +124,7 @@ def test_resume_with_last_event_id(gateway: GatewayProcess) -> None:
 
 
 def test_actions_and_their_refusals(gateway: GatewayProcess) -> None:
+    register(gateway.sip, "2101")  # the phone of 2101, from 127.0.0.1: its screens may log on (issue 19)
     assert request(gateway, "POST", "/api/agents/3000/ready", {}) == (409, {"error": "not logged in", "by": "api"})
     gateway.get_text("/xml/login?ext=2101&id=3000&pin=1234")
     assert request(gateway, "POST", "/api/agents/3000/ready", {}) == (
@@ -165,6 +169,7 @@ def guarded(start_gateway: StartGateway, tmp_path: Path, token: str) -> Iterator
 
 
 def test_the_token_guards_the_actions_the_stream_and_the_page(guarded: GatewayProcess, token: str) -> None:
+    register(guarded.sip, "2101")  # the phone of 2101, from 127.0.0.1: its screens may log on (issue 19)
     guarded.get_text("/xml/login?ext=2101&id=3000&pin=1234")
     assert request(guarded, "POST", "/api/agents/3000/ready", {}) == (401, {"error": "missing bearer token"})
     auth = {"Authorization": f"Bearer {token}"}
@@ -184,8 +189,10 @@ def test_the_token_guards_the_actions_the_stream_and_the_page(guarded: GatewayPr
             assert first.event == "snapshot" and first.data["agents"][0]["state"] == "ready"
         finally:
             client.close()
-    # the other read-only views stay open
-    assert request(guarded, "GET", "/api/groups")[0] == 200
+    # issue 19: so do the other views that list who is where; the API's index stays open
+    assert request(guarded, "GET", "/api/groups")[0] == 401
+    assert request(guarded, "GET", "/api/groups", headers=auth)[0] == 200
+    assert request(guarded, "GET", "/api")[0] == 200
 
 
 def test_a_restart_keeps_the_days_figures(start_gateway: StartGateway, tmp_path: Path) -> None:

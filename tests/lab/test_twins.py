@@ -36,6 +36,7 @@ from acdgate.lab.twins.cisco import CiscoTwin
 from acdgate.lab.twins.phones import TWIN_PASSWORD, TWIN_USER, phone_endpoint
 from acdgate.lab.twins.polycom import PolycomTwin
 from acdgate.lab.twins.yealink import YealinkTwin, default_keys
+from loopback_phone import register
 
 USER, PASSWORD = "admin", "s3cret"
 
@@ -240,6 +241,7 @@ LOGOUT = "services soft:3 item:3 item:1"  # Skill Stats > State > Logout > reaso
 
 
 def test_cisco_twin_logs_on_and_off_through_the_services_menu(twins: list[PhoneTwin], gateway: GatewayProcess) -> None:
+    register(gateway.sip, "2101")  # the phone's line, from the twin's host (issue 19: the fake softphone registers nothing)
     soft = RecordingSoftphone()
     twin = _cisco(twins, soft, services=f"{gateway.http}/xml/?ext=2101")
     phone = CiscoPhone(_spec(EndpointKind.CISCO), twin.url, USER, PASSWORD, mirror=soft)
@@ -256,6 +258,7 @@ def test_cisco_twin_logs_on_and_off_through_the_services_menu(twins: list[PhoneT
 
 def test_yealink_twin_logs_on_and_off_through_its_xml_browser_key(twins: list[PhoneTwin],
                                                                    gateway: GatewayProcess) -> None:
+    register(gateway.sip, "2102")  # the phone's line, from the twin's host (issue 19: the fake softphone registers nothing)
     soft = RecordingSoftphone()
     twin = _yealink(twins, soft, menu=f"{gateway.http}/xml/yealink/?ext=2102")
     assert default_keys("u")["L5"] == ("xml", "u")
@@ -268,6 +271,7 @@ def test_yealink_twin_logs_on_and_off_through_its_xml_browser_key(twins: list[Ph
 
 
 def test_a_wrong_pin_on_the_menu_shows_the_gateway_error(twins: list[PhoneTwin], gateway: GatewayProcess) -> None:
+    register(gateway.sip, "2103")  # the phone's line, from the twin's host (issue 19: the fake softphone registers nothing)
     twin = _cisco(twins, RecordingSoftphone(), services=f"{gateway.http}/xml/?ext=2103")
     phone = CiscoPhone(_spec(EndpointKind.CISCO), twin.url, USER, PASSWORD)
     phone.press_key(FeatureKey(KeyKind.MENU, "services type:3002 down type:9999 soft:1"))

@@ -169,9 +169,12 @@ class NetworkNamespace:
             raise failure[0]
         return result[0]
 
-    def connect(self, address: tuple[str, int], timeout: float = 10.0) -> socket.socket:
-        """A TCP connection to `address` made from inside the namespace."""
-        return self.call_inside(lambda: socket.create_connection(address, timeout=timeout))
+    def connect(self, address: tuple[str, int], timeout: float = 10.0, *,
+                source: str | None = None) -> socket.socket:
+        """A TCP connection to `address` made from inside the namespace (from `source`'s
+        address, when given)."""
+        bind = (source, 0) if source is not None else None
+        return self.call_inside(lambda: socket.create_connection(address, timeout=timeout, source_address=bind))
 
     def get_json(self, url: str, timeout: float = 10.0) -> Any:
         """GET an http:// URL from inside the namespace and decode its JSON body."""

@@ -4,6 +4,7 @@ logged on and Ready (answers one call), a caller, a supervisor; tone checks on w
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
 import select
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 from acdgate.codecs.tone_detector import tone_present
 from acdgate.lab.gateway_process import GatewayProcess
+from loopback_phone import registered
 from sipwire import free_port
 
 SUPPORT = Path(__file__).parent
@@ -34,8 +36,18 @@ def tone_windows(samples: np.ndarray, freq: float) -> int:
     return int(tone_present(samples, (freq,), min_ratio=0.0).sum())
 
 
-def post(gw: GatewayProcess, path: str, body: dict[str, Any]) -> tuple[int, Any]:
-    """POST JSON to the gateway's HTTP API: (status, JSON answer)."""
+def post(gw: GatewayProcess, path: str, body: dict[str, Any], *, source: str | None = None) -> tuple[int, Any]:
+    """POST JSON to the gateway's HTTP API: (status, JSON answer); from the host `source`, when
+    given (127.0.0.2: another host of the LAN)."""
+    if source is not None:
+        conn = http.client.HTTPConnection(gw.info["http"]["host"], int(gw.info["http"]["port"]), timeout=10,
+                                          source_address=(source, 0))
+        try:
+            conn.request("POST", path, body=json.dumps(body).encode(), headers={"content-type": "application/json"})
+            response = conn.getresponse()
+            return response.status, json.loads(response.read())
+        finally:
+            conn.close()
     request = urllib.request.Request(gw.http + path, data=json.dumps(body).encode(), method="POST",
                                      headers={"content-type": "application/json"})
     try:
@@ -46,10 +58,13 @@ def post(gw: GatewayProcess, path: str, body: dict[str, Any]) -> tuple[int, Any]
 
 
 def logon(gw: GatewayProcess, station: str, user: str, pin: str = "1234", ready: bool = True) -> None:
-    """Log `user` on at `station` through the phone XML service (and make the agent Ready)."""
-    gw.get_text(f"/xml/login?ext={station}&id={user}&pin={pin}")
-    if ready:
-        gw.get_text(f"/xml/set?ext={station}&to=ready")
+    """Log `user` on at `station` through the phone XML service (and make the agent Ready), from
+    127.0.0.1 registered as the station meanwhile (issue 19: screens act only from the phone);
+    unregistered after, so that calls ring only the pyVoIP phone the test registers later."""
+    with registered(gw.sip, station):
+        gw.get_text(f"/xml/login?ext={station}&id={user}&pin={pin}")
+        if ready:
+            gw.get_text(f"/xml/set?ext={station}&to=ready")
 
 
 def answerer(gw: GatewayProcess, station: str, tone: float, talk_seconds: float = 2.5,
