@@ -136,7 +136,8 @@ def sipp(workdir: Path, target: tuple[str, int], scenario: Path, rows: list[tupl
     args = ["sipp", "-sf", str(scenario), "-inf", str(inf), "-i", LEGIT, "-p", str(port or free_port()),
             "-t", "u1", "-m", str(calls), "-r", f"{rate:g}", "-l", str(max(50, int(rate * 4))),
             "-recv_timeout", "10000", "-timeout", f"{limit:.0f}s", "-timeout_error", "-nostdin",
-            "-trace_stat", "-stf", str(stat), "-fd", "1", *extra]
+            "-trace_stat", "-stf", str(stat), "-fd", "1",
+            "-trace_err", "-error_file", str(workdir / "errors.log"), *extra]
     if service:
         args += ["-s", service.replace("#", "%23")]
     args.append(f"{target[0]}:{target[1]}")
