@@ -3,47 +3,15 @@ gateway."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from acdgate.gateway.storage.contract import Store
 from acdgate.gateway.storage.location import open_store
-from acdgate.lab.gateway_process import GatewayProcess, StartGateway
 from acdgate.lab.postgres_cluster import PostgresCluster, PostgresUnavailable
+from gateway_fixtures import gateway, start_gateway  # noqa: F401  (`acdgate run` in a child process)
 from inprocess_gateway import local_gateway  # noqa: F401  (the in-process gateway fixture)
-
-
-@pytest.fixture
-def start_gateway(tmp_path: Path) -> Iterator[StartGateway]:
-    """Starts `acdgate run` on loopback with its state in ``tmp_path / "state"`` (the demo site
-    unless `config` names a site file; `extra`: more command-line options) and stops every
-    gateway it started when the test ends. Starting again runs on the same state, as a
-    restart does."""
-    started: list[GatewayProcess] = []
-
-    def start(*, config: Path | None = None, extra: Sequence[str] = ()) -> GatewayProcess:
-        gw = GatewayProcess(tmp_path / "state", config=config, extra=list(extra))
-        started.append(gw)
-        return gw.start()
-
-    yield start
-    failures: list[AssertionError] = []
-    for gw in reversed(started):
-        try:
-            gw.stop()
-        except AssertionError as failure:  # it did not stop on SIGTERM: stop the others first
-            failures.append(failure)
-    if failures:
-        raise failures[0]
-
-
-@pytest.fixture
-def gateway(start_gateway: StartGateway) -> GatewayProcess:
-    """The gateway on the demo site. A module whose tests need another gateway overrides this
-    fixture with `start_gateway`, and says why."""
-    return start_gateway()
-
 
 # -- the state store on both engines (issue 18) ----------------------------------------------
 

@@ -32,15 +32,17 @@ def users_csv(path: Path, stations: list[str]) -> Path:
 
 def run_feature_call(tmp: Path, target: tuple[str, int], station: str, dialled: str, *,
                      answered: bool, info_digits: str = "", formats: str = "0 8 101",
-                     rtp_port: int = 4000, local_port: int = 0, timeout: float = 60) -> FeatureCallResult:
-    """Dial `dialled` from `station` with SIPp (`#` sent as %23) and return the final status."""
+                     rtp_port: int = 4000, local_port: int = 0, timeout: float = 60,
+                     ip: str = "127.0.0.1") -> FeatureCallResult:
+    """Dial `dialled` from `station` with SIPp (`#` sent as %23) from the address `ip` and return
+    the final status."""
     scenario = tmp / f"call_{abs(hash((station, dialled, info_digits)))}.xml"
     scenario.write_text(feature_call_scenario(answered=answered, info_digits=info_digits,
                                               formats=formats, rtp_port=rtp_port))
     users = tmp / f"user_{station}.csv"
     users.write_text(injection([(station, f"pw{station}")]))
     errors = tmp / "sipp_feature_errors.log"
-    args = ["sipp", "-sf", str(scenario), "-inf", str(users), "-i", "127.0.0.1", "-p", str(local_port),
+    args = ["sipp", "-sf", str(scenario), "-inf", str(users), "-i", ip, "-p", str(local_port),
             "-s", dialled.replace("#", "%23"), "-m", "1", "-timeout", f"{int(timeout)}s", "-nostdin",
             "-trace_err", "-error_file", str(errors), "-trace_msg", "-message_file", str(tmp / "sipp_msgs.log"),
             f"{target[0]}:{target[1]}"]
