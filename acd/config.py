@@ -631,6 +631,11 @@ class _SiteReader:
             if music is not None and not music.lower().endswith(".wav"):
                 t.problem("music_on_hold", f"{music!r} is not a .wav file (8 kHz mono 16-bit PCM)")
             values["music_on_hold"] = music
+            for prompt_key in ("reason_prompt_audio", "wrapup_prompt_audio"):
+                audio = t.text(prompt_key)
+                if audio is not None and not audio.lower().endswith(".wav"):
+                    t.problem(prompt_key, f"{audio!r} is not a .wav file (8 kHz mono 16-bit PCM)")
+                values[prompt_key] = audio
             values["login_by_keypad_name"] = t.boolean("login_by_keypad_name")
             values["language"] = _language(t)
             values["feature_level"] = _feature_level(t)
@@ -654,6 +659,8 @@ class _SiteReader:
             notice_beep=bool(_or(values.get("notice_beep"), default.notice_beep)),
             notice_beep_every_seconds=values.get("notice_beep_every_seconds") or default.notice_beep_every_seconds,
             music_on_hold=values.get("music_on_hold"),
+            reason_prompt_audio=values.get("reason_prompt_audio"),
+            wrapup_prompt_audio=values.get("wrapup_prompt_audio"),
             login_by_keypad_name=bool(values.get("login_by_keypad_name")),
             language=values.get("language") or default.language,
             feature_level=values.get("feature_level") or default.feature_level,

@@ -8,7 +8,8 @@ inter-digit timeout. A login refused because the user or station is in use offer
 Forced Login menu: `1` forces, `2` cancels. When the site requires a reason or wrap-up code
 and the code was dialled without it (`*38`), the call prompts for it instead of refusing
 (`acd.code_prompts`); a wrap-up code the agent owes for its last routed call is asked for
-before any other code runs. Every outcome is journaled as a `FeatureUsed` record (PINs
+before any other code runs. Where the site has audio for a prompt (`reason_prompt_audio`,
+`wrapup_prompt_audio`) it is spoken instead of the tone, and a key stops it. Every outcome is journaled as a `FeatureUsed` record (PINs
 masked).
 """
 
@@ -45,7 +46,7 @@ from acdgate.codecs.tones import (
 )
 from acdgate.gateway.agents.acd_service import AcdService
 from acdgate.gateway.agents.journal import FeatureUsed
-from acdgate.gateway.legs.leg import EndReason, Leg, Refusal
+from acdgate.gateway.legs.leg import EndReason, Leg, Refusal, Samples
 from acdgate.gateway.legs.registry import LegOwner
 from twisted.internet import defer
 from twisted.logger import Logger
@@ -187,8 +188,13 @@ class FeatureHandler(LegOwner):
     REFER, none has partners)."""
 
     def __init__(self, reactor: Any, site: Site, acd: AcdService, *,
-                 call_features: CallFeatures | None = None) -> None:
+                 call_features: CallFeatures | None = None, reason_prompt: Samples | None = None,
+                 wrapup_prompt: Samples | None = None) -> None:
         self.reactor = reactor
+        # the site's spoken prompts (gateway.media.prompt_audio, loaded by the app), where it
+        # has audio for them: played instead of the prompt tones
+        self.reason_prompt = reason_prompt
+        self.wrapup_prompt = wrapup_prompt
         self.call_features = call_features
         self.site = site
         self.acd = acd
@@ -332,7 +338,7 @@ class FeatureHandler(LegOwner):
         kind = self._code_to_ask(station, code, argument)
         if kind is None:
             return self._perform(station, code, argument)
-        keyed = await self._collect(leg, _PROMPTS[kind])
+        keyed = await self._collect(leg, self._prompt(kind))
         if not keyed:
             return Outcome(False, f"No {_NAMES[kind]} entered after the prompt", 404)
         number = parse_keyed_code(self.site, kind, keyed)
@@ -350,7 +356,7 @@ class FeatureHandler(LegOwner):
         agent = self.acd.acd.agent_at_station(station)
         if agent is None or not wrapup_owed(agent):
             return None
-        keyed = await self._collect(leg, WRAPUP_PROMPT)
+        keyed = await self._collect(leg, self._prompt(CodeKind.WRAPUP))
         number = parse_keyed_code(self.site, CodeKind.WRAPUP, keyed)
         if number is None:
             what = f"Unknown wrap-up code {keyed}" if keyed else "No wrap-up code"
@@ -510,7 +516,12 @@ class FeatureHandler(LegOwner):
                  dialled=record.dialled, feature=code.feature.value,
                  result="done" if outcome.ok else "refused", reason=outcome.reason)
 
-    async def _collect(self, leg: Leg, prompt: Cadence) -> str:
+    def _prompt(self, kind: CodeKind) -> Cadence | Samples:
+        """The site's spoken prompt for `kind` where it has one, else the prompt tone."""
+        spoken = self.wrapup_prompt if kind is CodeKind.WRAPUP else self.reason_prompt
+        return spoken if spoken is not None else _PROMPTS[kind]
+
+    async def _collect(self, leg: Leg, prompt: Cadence | Samples) -> str:
         """Digits until `#` or the inter-digit timeout (the prompt stops at the first key)."""
         keys: list[str] = []
         while True:
@@ -535,23 +546,35 @@ class FeatureHandler(LegOwner):
             if result.kind is MatchKind.COMPLETE and not result.more_possible:
                 return result
 
-    def _one_key(self, leg: Leg, prompt: Cadence | None) -> defer.Deferred[str]:
+    def _one_key(self, leg: Leg, prompt: Cadence | Samples | None) -> defer.Deferred[str]:
         """The next key press, or "" after the inter-digit timeout; fails if the leg ends.
 
         A key pressed already (before the ACK, or while the last one was handled) is taken
-        at once, without the prompt: the prompt stops at the first key anyway.
+        at once, without the prompt: the prompt stops at the first key anyway. A spoken
+        prompt is heard to its end before the inter-digit timeout starts.
         """
         keys = self._keys[leg]
         if keys.queued or keys.ended is not None:
             return keys.wait()
         d = keys.wait()
-        if prompt is not None:
+        timers: list[Any] = []
+
+        def start_timer(_: object = None) -> None:
+            if not d.called:
+                timers.append(self.reactor.callLater(self.inter_digit, keys.give_up))
+
+        if isinstance(prompt, Cadence):
             leg.play_tone(prompt, PROMPT_MS)
-        timer = self.reactor.callLater(self.inter_digit, keys.give_up)
+            start_timer()
+        elif prompt is not None:
+            leg.play_samples(prompt).addCallback(start_timer)
+        else:
+            start_timer()
 
         def settled(result: object) -> object:
-            if timer.active():
-                timer.cancel()
+            for timer in timers:
+                if timer.active():
+                    timer.cancel()
             return result
 
         return d.addBoth(settled)
