@@ -37,6 +37,7 @@ from acdgate.gateway.h323.ras_events import Registration
 from acdgate.gateway.h323.ras_messages import TransportAddress
 from acdgate.gateway.h323.ras_protocol import RasProtocol
 from acdgate.gateway.h323.trace import H323Trace
+from acdgate.gateway.i18n.catalogs import rejection_text, translations
 from acdgate.gateway.media.ports import RtpPortPool
 from acdgate.gateway.media.prompt_audio import load_prompt_audio
 from acdgate.gateway.media.recordings import RecordingArchive
@@ -154,7 +155,9 @@ class Gateway:
         # -- calls: short-code features on SIP legs with RTP media, issue 5 --
         prompts = load_prompt_audio(self.site)  # ConfigError (bad WAV): the gateway does not start
         self.features = FeatureHandler(self.reactor, self.site, self.acd_service,
-                                       reason_prompt=prompts.reason, wrapup_prompt=prompts.wrapup)
+                                       reason_prompt=prompts.reason, wrapup_prompt=prompts.wrapup,
+                                       translate=lambda language, rejected: rejection_text(
+                                           translations(language), rejected))
         self.feature_lamps = FeatureLamps(self.features, self.dialog_states)  # *37 lights the BLF
         ports = self.rtp_ports = RtpPortPool(self.site.sip.rtp_port_min, self.site.sip.rtp_port_max)
         context = CallContext(self.reactor, self.site, self.acd_service, self.registrar, self.stack,

@@ -24,6 +24,7 @@ from typing import Any, Protocol, TypeVar
 from acdgate.acd import commands as cmd
 from acdgate.acd.code_prompts import CodeKind, code_to_ask, parse_keyed_code, wrapup_owed
 from acdgate.acd.events import CommandRejected, Event, LoginRejected, LoginRejectReason
+from acdgate.acd.languages import Language
 from acdgate.acd.login_names import LoginDirectory
 from acdgate.acd.shortcodes import (
     DigitCollector,
@@ -105,6 +106,7 @@ class Outcome:
     events: tuple[Event, ...] = ()
     in_use: bool = False  # a login refused because user or station is in use (Forced Login)
     target: str = ""  # the agent a permitted supervisor intervention is for
+    rejected: CommandRejected | None = None  # the ACD's rejection: its reason, translatable
 
 
 class _Aborted(Exception):
@@ -189,12 +191,16 @@ class FeatureHandler(LegOwner):
 
     def __init__(self, reactor: Any, site: Site, acd: AcdService, *,
                  call_features: CallFeatures | None = None, reason_prompt: Samples | None = None,
-                 wrapup_prompt: Samples | None = None) -> None:
+                 wrapup_prompt: Samples | None = None,
+                 translate: Callable[[Language, CommandRejected], str] | None = None) -> None:
         self.reactor = reactor
         # the site's spoken prompts (gateway.media.prompt_audio, loaded by the app), where it
         # has audio for them: played instead of the prompt tones
         self.reason_prompt = reason_prompt
         self.wrapup_prompt = wrapup_prompt
+        # an ACD rejection's reason in a language (the phone catalogs, gateway.i18n, given by
+        # the app), for the reason phrases a phone shows; None: English
+        self.translate = translate
         self.call_features = call_features
         self.site = site
         self.acd = acd
@@ -441,7 +447,7 @@ class FeatureHandler(LegOwner):
                 return Outcome(False, text, status, events, in_use=event.reason is LoginRejectReason.IN_USE)
             if isinstance(event, CommandRejected):
                 status = 404 if event.reason.startswith("unknown") else 403
-                return Outcome(False, event.reason[:1].upper() + event.reason[1:], status, events)
+                return Outcome(False, _capital(event.reason), status, events, rejected=event)
         return Outcome(True, "Done", 200, events)
 
     # -- leg plumbing ----------------------------------------------------------------------
@@ -503,9 +509,20 @@ class FeatureHandler(LegOwner):
         if outcome.ok:
             outcome = Outcome(True, f"{outcome.reason}, but no usable media: {leg.media_problem}", 488,
                               outcome.events)
-        self._journal(leg, code, outcome)
-        leg.refuse(Refusal(outcome.status, outcome.reason[:100]))
+        self._journal(leg, code, outcome)  # in English: the journal and the API are
+        leg.refuse(Refusal(outcome.status, self._phrase(leg, outcome)))
         return outcome
+
+    def _phrase(self, leg: Leg, outcome: Outcome) -> str:
+        """The reason phrase of a refusal, which some phones show beside the error tone: the
+        ACD's reason in the language of the station's user (RFC 3261 25.1: reason-phrase is
+        UTF-8 text without CR or LF; kept short)."""
+        text = outcome.reason
+        if outcome.rejected is not None and self.translate is not None:
+            agent = self.acd.acd.agent_at_station(leg.station) if leg.station else None
+            language = self.site.language_for(agent.user_id if agent else None, leg.station)
+            text = _capital(self.translate(language, outcome.rejected))
+        return " ".join(text.split())[:100]
 
     def _journal(self, leg: Leg, code: ShortCode, outcome: Outcome) -> None:
         record = FeatureUsed(at=self.reactor.seconds(), station=leg.station,
@@ -578,6 +595,10 @@ class FeatureHandler(LegOwner):
             return result
 
         return d.addBoth(settled)
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _mask_pin(dialled: str, code: ShortCode) -> str:
