@@ -16,7 +16,7 @@ masked).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
@@ -190,14 +190,15 @@ class FeatureHandler(LegOwner):
     REFER, none has partners)."""
 
     def __init__(self, reactor: Any, site: Site, acd: AcdService, *,
-                 call_features: CallFeatures | None = None, reason_prompt: Samples | None = None,
-                 wrapup_prompt: Samples | None = None,
+                 call_features: CallFeatures | None = None,
+                 reason_prompt: Mapping[Language | None, Samples] | None = None,
+                 wrapup_prompt: Mapping[Language | None, Samples] | None = None,
                  translate: Callable[[Language, CommandRejected], str] | None = None) -> None:
         self.reactor = reactor
-        # the site's spoken prompts (gateway.media.prompt_audio, loaded by the app), where it
-        # has audio for them: played instead of the prompt tones
-        self.reason_prompt = reason_prompt
-        self.wrapup_prompt = wrapup_prompt
+        # the site's spoken prompts by language (None: every language; gateway.media.
+        # prompt_audio, loaded by the app), where it has audio: played instead of the tones
+        self.reason_prompt = reason_prompt or {}
+        self.wrapup_prompt = wrapup_prompt or {}
         # an ACD rejection's reason in a language (the phone catalogs, gateway.i18n, given by
         # the app), for the reason phrases a phone shows; None: English
         self.translate = translate
@@ -344,7 +345,7 @@ class FeatureHandler(LegOwner):
         kind = self._code_to_ask(station, code, argument)
         if kind is None:
             return self._perform(station, code, argument)
-        keyed = await self._collect(leg, self._prompt(kind))
+        keyed = await self._collect(leg, self._prompt(kind, leg))
         if not keyed:
             return Outcome(False, f"No {_NAMES[kind]} entered after the prompt", 404)
         number = parse_keyed_code(self.site, kind, keyed)
@@ -362,7 +363,7 @@ class FeatureHandler(LegOwner):
         agent = self.acd.acd.agent_at_station(station)
         if agent is None or not wrapup_owed(agent):
             return None
-        keyed = await self._collect(leg, self._prompt(CodeKind.WRAPUP))
+        keyed = await self._collect(leg, self._prompt(CodeKind.WRAPUP, leg))
         number = parse_keyed_code(self.site, CodeKind.WRAPUP, keyed)
         if number is None:
             what = f"Unknown wrap-up code {keyed}" if keyed else "No wrap-up code"
@@ -533,10 +534,18 @@ class FeatureHandler(LegOwner):
                  dialled=record.dialled, feature=code.feature.value,
                  result="done" if outcome.ok else "refused", reason=outcome.reason)
 
-    def _prompt(self, kind: CodeKind) -> Cadence | Samples:
-        """The site's spoken prompt for `kind` where it has one, else the prompt tone."""
-        spoken = self.wrapup_prompt if kind is CodeKind.WRAPUP else self.reason_prompt
-        return spoken if spoken is not None else _PROMPTS[kind]
+    def _prompt(self, kind: CodeKind, leg: Leg) -> Cadence | Samples:
+        """The site's spoken prompt for `kind` where it has one, else the prompt tone: the file
+        of the station user's language, else the one for every language, else the site's
+        language's."""
+        files = self.wrapup_prompt if kind is CodeKind.WRAPUP else self.reason_prompt
+        if files:
+            agent = self.acd.acd.agent_at_station(leg.station) if leg.station else None
+            language = self.site.language_for(agent.user_id if agent else None, leg.station)
+            for key in (language, None, self.site.policy.language):
+                if key in files:
+                    return files[key]
+        return _PROMPTS[kind]
 
     async def _collect(self, leg: Leg, prompt: Cadence | Samples) -> str:
         """Digits until `#` or the inter-digit timeout (the prompt stops at the first key)."""

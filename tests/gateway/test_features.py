@@ -371,7 +371,7 @@ def test_a_spoken_prompt_replaces_the_tone_and_the_timeout_starts_when_it_ends(t
     service = AcdService(clock, site, StateStore(tmp_path / "state"))
     try:
         spoken = np.zeros(8000 * 10, dtype=np.int16)  # ten seconds: longer than the timeout
-        handler = FeatureHandler(clock, site, service, reason_prompt=spoken)
+        handler = FeatureHandler(clock, site, service, reason_prompt={None: spoken})
         assert result_of(dial(handler, MemoryLeg("2101", "*35*3000*1234#"))).ok
         assert result_of(dial(handler, MemoryLeg("2101", "*37"))).ok
         # the prompt is still speaking after the inter-digit time: no timeout yet

@@ -42,9 +42,11 @@ def write_wav(path: Path, samples: np.ndarray, rate: int = 8000) -> None:
         w.writeframes(samples.astype("<i2").tobytes())
 
 
-def spoken_site(tmp: Path, audio: str = "prompts/reason.wav") -> Path:
+def spoken_site(tmp: Path, audio: str = "prompts/reason.wav", *, value: str = "") -> Path:
+    """The required-codes site with a spoken reason prompt (`value`: the key's TOML value)."""
     site = required_site(tmp / "site.toml")
-    text = site.read_text().replace("[policy]\n", f'[policy]\nreason_prompt_audio = "{audio}"\n', 1)
+    value = value or f'"{audio}"'
+    text = site.read_text().replace("[policy]\n", f"[policy]\nreason_prompt_audio = {value}\n", 1)
     site.write_text(text)
     return site
 
@@ -122,4 +124,42 @@ def test_the_prompt_audio_is_read_relative_to_the_site_file(tmp_path: Path) -> N
     samples = prompt_samples()
     write_wav(tmp_path / "prompts" / "reason.wav", samples)
     audio = load_prompt_audio(_site_with(tmp_path, "prompts/reason.wav"))
-    assert audio.reason is not None and np.array_equal(audio.reason, samples) and audio.wrapup is None
+    assert list(audio.reason) == [None] and np.array_equal(audio.reason[None], samples) and not audio.wrapup
+
+
+def test_a_prompt_per_language_plays_the_phone_user_s(
+        start_gateway: StartGateway, tmp_path: Path, sink: RtpSink) -> None:
+    """`reason_prompt_audio = { en = ..., de = ... }`: user 3000 is German, 3001 has none (the
+    site's English): each hears their own file."""
+    english, german = prompt_samples(), -prompt_samples()[::-1]
+    write_wav(tmp_path / "prompts" / "en.wav", english)
+    write_wav(tmp_path / "prompts" / "de.wav", german)
+    site = spoken_site(tmp_path, value='{ en = "prompts/en.wav", de = "prompts/de.wav" }')
+    text = site.read_text().replace('[[users]]\nid = "3000"\n', '[[users]]\nid = "3000"\nlanguage = "de"\n', 1)
+    site.write_text(text)
+    gateway: GatewayProcess = start_gateway(config=site)
+    for station, user, mine, other in (("2101", "3000", german, english), ("2102", "3001", english, german)):
+        assert dial(gateway, tmp_path, sink, station, f"*35*{user}*1234#") == 200
+        assert dial(gateway, tmp_path, sink, station, "*37") == 200
+        sink.audio()
+        assert dial(gateway, tmp_path, sink, station, "*38", info="2#") == 200
+        audio = sink.audio()
+        assert best_correlation(audio, mine[:1600]) > 0.9, user
+        assert best_correlation(audio, other[:1600]) < 0.5, user
+        assert agents(gateway)[user]["reason_code"] == 2
+
+
+def test_a_prompt_for_an_unknown_language_is_a_site_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_site(spoken_site(tmp_path, value='{ en = "prompts/en.wav", xx = "prompts/xx.wav" }'))
+    assert "reason_prompt_audio.xx" in str(error.value)
+
+
+def test_per_language_prompts_are_written_back(tmp_path: Path) -> None:
+    from acdgate.acd.config import parse_site
+    from acdgate.acd.site_format import format_site
+
+    site = load_site(spoken_site(tmp_path, value='{ en = "prompts/en.wav", de = "prompts/de.wav" }'))
+    again = parse_site(format_site(site))
+    assert again.policy.reason_prompt_audio == site.policy.reason_prompt_audio
+    assert [lang.value for lang, _ in site.policy.reason_prompt_audio if lang] == ["en", "de"]
