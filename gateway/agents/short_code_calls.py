@@ -9,8 +9,9 @@ Forced Login menu: `1` forces, `2` cancels. When the site requires a reason or w
 and the code was dialled without it (`*38`), the call prompts for it instead of refusing
 (`acd.code_prompts`); a wrap-up code the agent owes for its last routed call is asked for
 before any other code runs. Where the site has audio for a prompt (`reason_prompt_audio`,
-`wrapup_prompt_audio`) it is spoken instead of the tone, and a key stops it. Every outcome is journaled as a `FeatureUsed` record (PINs
-masked).
+`wrapup_prompt_audio`) it is spoken instead of the tone, and a key stops it. Every outcome
+is journaled as a `FeatureUsed` record (PINs masked), in English; the reason phrase of a
+refusal is in the phone user's language.
 """
 
 from __future__ import annotations
@@ -510,7 +511,7 @@ class FeatureHandler(LegOwner):
         if outcome.ok:
             outcome = Outcome(True, f"{outcome.reason}, but no usable media: {leg.media_problem}", 488,
                               outcome.events)
-        self._journal(leg, code, outcome)  # in English: the journal and the API are
+        self._journal(leg, code, outcome)  # the journal keeps the English reason
         leg.refuse(Refusal(outcome.status, self._phrase(leg, outcome)))
         return outcome
 
@@ -520,10 +521,13 @@ class FeatureHandler(LegOwner):
         UTF-8 text without CR or LF; kept short)."""
         text = outcome.reason
         if outcome.rejected is not None and self.translate is not None:
-            agent = self.acd.acd.agent_at_station(leg.station) if leg.station else None
-            language = self.site.language_for(agent.user_id if agent else None, leg.station)
-            text = _capital(self.translate(language, outcome.rejected))
+            text = _capital(self.translate(self._language(leg), outcome.rejected))
         return " ".join(text.split())[:100]
+
+    def _language(self, leg: Leg) -> Language:
+        """The language of the leg's station and the user logged on there (as its screens)."""
+        agent = self.acd.acd.agent_at_station(leg.station) if leg.station else None
+        return self.site.language_for(agent.user_id if agent else None, leg.station)
 
     def _journal(self, leg: Leg, code: ShortCode, outcome: Outcome) -> None:
         record = FeatureUsed(at=self.reactor.seconds(), station=leg.station,
@@ -540,9 +544,7 @@ class FeatureHandler(LegOwner):
         language's."""
         files = self.wrapup_prompt if kind is CodeKind.WRAPUP else self.reason_prompt
         if files:
-            agent = self.acd.acd.agent_at_station(leg.station) if leg.station else None
-            language = self.site.language_for(agent.user_id if agent else None, leg.station)
-            for key in (language, None, self.site.policy.language):
+            for key in (self._language(leg), None, self.site.policy.language):
                 if key in files:
                     return files[key]
         return _PROMPTS[kind]
@@ -607,6 +609,7 @@ class FeatureHandler(LegOwner):
 
 
 def _capital(text: str) -> str:
+    """The ACD's lower-case reasons as a phrase: "Reason code required"."""
     return text[:1].upper() + text[1:]
 
 
