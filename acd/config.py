@@ -1064,7 +1064,8 @@ def _prompt_audio(t: _Table, key: str) -> tuple[tuple[Language | None, str], ...
         for name, path in raw.items():
             language = parse_language(str(name))
             if language is None:
-                t.problem(f"{key}.{name}", f"{name!r} is not one of {', '.join(lang.value for lang in Language)}")
+                known = ", ".join(lang.value for lang in Language)
+                t.problem(f"{key}.{name}", f"{name!r} is not one of {known}")
                 continue
             items.append((language, path))
         if not items and not raw:

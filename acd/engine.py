@@ -65,11 +65,11 @@ S = AgentState
 I = AgentInput  # noqa: E741 - table shorthand
 
 
-
 def N_(message: str) -> str:
     """Marks a rejection reason as a message id of the phone catalogs (`pybabel extract -k
     N_`, babel.cfg): the ACD keeps it in English, a phone shows it translated."""
     return message
+
 
 class Acd:
     """The ACD: agents, groups, queues and routing for one `Site`."""
@@ -456,11 +456,13 @@ class Acd:
         if agent is None:
             return
         if next_step(agent.state, I.LOGOUT) is None:
-            return self._refuse_agent(out, now, c.user_id, c, N_("logout not allowed in {state}"), state=agent.state)
+            return self._refuse_agent(out, now, c.user_id, c, N_("logout not allowed in {state}"),
+                                      state=agent.state)
         if c.reason_code is None and self._policy.logout_reason_required:
             return self._refuse_agent(out, now, c.user_id, c, N_("logout reason required"))
         if c.reason_code is not None and c.reason_code not in self._logout_codes:
-            return self._refuse_agent(out, now, c.user_id, c, N_("unknown logout reason {code}"), code=c.reason_code)
+            return self._refuse_agent(out, now, c.user_id, c, N_("unknown logout reason {code}"),
+                                      code=c.reason_code)
         self._end_session(agent, I.LOGOUT, c.reason_code, now, out)
 
     def _set_state(self, c: cmd.SetState, now: float, out: list[Event]) -> None:
@@ -469,18 +471,20 @@ class Acd:
             return
         event = CHOICE_INPUTS.get(c.state)
         if event is None:
-            return self._refuse_agent(out, now, c.user_id, c, N_("{state} cannot be chosen"), state=c.state)
+            return self._refuse_agent(out, now, c.user_id, c, N_("{state} cannot be chosen"),
+                                      state=c.state)
         step = next_step(agent.state, event)
         if step is None:
-            return self._refuse_agent(out, now, c.user_id, c, N_("{state} not allowed in {current}"), state=c.state,
-                                          current=agent.state)
+            return self._refuse_agent(out, now, c.user_id, c, N_("{state} not allowed in {current}"),
+                                      state=c.state, current=agent.state)
         reason, wrapup, owed = None, None, False
         if c.state is S.NOT_READY:
             reason = c.reason_code
             if reason is None and self._policy.not_ready_reason_required:
                 return self._refuse_agent(out, now, c.user_id, c, N_("reason code required"))
             if reason is not None and reason not in self._not_ready_codes:
-                return self._refuse_agent(out, now, c.user_id, c, N_("unknown reason code {code}"), code=reason)
+                return self._refuse_agent(out, now, c.user_id, c, N_("unknown reason code {code}"),
+                                          code=reason)
         elif c.state in (S.WORK_READY, S.WORK_NOT_READY):
             wrapup = c.wrapup_code
             if wrapup is None and self._policy.wrapup_code_required:
@@ -489,7 +493,8 @@ class Acd:
                 # Guide: wrap-up data "after the call ends": the code is owed from then on.
                 owed = True
             if wrapup is not None and wrapup not in self._wrapup_codes:
-                return self._refuse_agent(out, now, c.user_id, c, N_("unknown wrap-up code {code}"), code=wrapup)
+                return self._refuse_agent(out, now, c.user_id, c, N_("unknown wrap-up code {code}"),
+                                          code=wrapup)
         if step is Rule.PEND:
             agent.pending = PendingState(c.state, reason, wrapup, wrapup_owed=owed)
             out.append(
@@ -513,7 +518,8 @@ class Acd:
         if agent.wrapup_owed is None:
             return self._refuse_agent(out, now, c.user_id, c, N_("no wrap-up code owed"))
         if c.wrapup_code not in self._wrapup_codes:
-            return self._refuse_agent(out, now, c.user_id, c, N_("unknown wrap-up code {code}"), code=c.wrapup_code)
+            return self._refuse_agent(out, now, c.user_id, c, N_("unknown wrap-up code {code}"),
+                                      code=c.wrapup_code)
         call_id, agent.wrapup_owed = agent.wrapup_owed, None
         if agent.state in (S.WORK_READY, S.WORK_NOT_READY):
             agent.wrapup_code = c.wrapup_code
@@ -533,7 +539,8 @@ class Acd:
         if agent is None:
             return self._refuse_agent(out, now, c.user_id, c, N_("unknown user"))
         if c.group not in agent.groups:
-            return self._refuse_agent(out, now, c.user_id, c, N_("not a member of {group}"), group=c.group)
+            return self._refuse_agent(out, now, c.user_id, c, N_("not a member of {group}"),
+                                      group=c.group)
         was_enabled = c.group not in agent.disabled
         out.append(MembershipChanged(at=now, user_id=c.user_id, group=c.group, enabled=c.enabled))
         if c.enabled and not was_enabled:
