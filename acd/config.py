@@ -639,6 +639,8 @@ class _SiteReader:
             if music is not None and not music.lower().endswith(".wav"):
                 t.problem("music_on_hold", f"{music!r} is not a .wav file (8 kHz mono 16-bit PCM)")
             values["music_on_hold"] = music
+            for prompt_key in ("reason_prompt_audio", "wrapup_prompt_audio"):
+                values[prompt_key] = _prompt_audio(t, prompt_key)
             values["login_by_keypad_name"] = t.boolean("login_by_keypad_name")
             values["language"] = _language(t)
             values["feature_level"] = _feature_level(t)
@@ -664,6 +666,8 @@ class _SiteReader:
             notice_beep=bool(_or(values.get("notice_beep"), default.notice_beep)),
             notice_beep_every_seconds=values.get("notice_beep_every_seconds") or default.notice_beep_every_seconds,
             music_on_hold=values.get("music_on_hold"),
+            reason_prompt_audio=values.get("reason_prompt_audio") or (),
+            wrapup_prompt_audio=values.get("wrapup_prompt_audio") or (),
             login_by_keypad_name=bool(values.get("login_by_keypad_name")),
             language=values.get("language") or default.language,
             feature_level=values.get("feature_level") or default.feature_level,
@@ -1058,6 +1062,39 @@ def site_warnings(site: Site) -> list[Problem]:
                     f"cannot follow this member of monitored group {g.number}",
                 ))
     return out
+
+
+def _prompt_audio(t: _Table, key: str) -> tuple[tuple[Language | None, str], ...]:
+    """A spoken prompt key: one `.wav` path for every language, or a table of them by
+    language (`{ en = "reason-en.wav", de = "reason-de.wav" }`)."""
+    raw = t.value(key, False)
+    if raw is None:
+        return ()
+    items: list[tuple[Language | None, object]]
+    if isinstance(raw, str):
+        items = [(None, raw)]
+    elif isinstance(raw, dict):
+        items = []
+        for name, path in raw.items():
+            language = parse_language(str(name))
+            if language is None:
+                known = ", ".join(lang.value for lang in Language)
+                t.problem(f"{key}.{name}", f"{name!r} is not one of {known}")
+                continue
+            items.append((language, path))
+        if not items and not raw:
+            t.problem(key, "must name at least one language's file")
+    else:
+        t.problem(key, f"must be a string or a table of them by language, not {_type_name(raw)}")
+        return ()
+    found: list[tuple[Language | None, str]] = []
+    for language, path in items:
+        where = key if language is None else f"{key}.{language.value}"
+        if not isinstance(path, str) or not path.lower().endswith(".wav"):
+            t.problem(where, f"{path!r} is not a .wav file (8 kHz mono 16-bit PCM)")
+            continue
+        found.append((language, path))
+    return tuple(found)
 
 
 def _language(t: _Table) -> Language | None:

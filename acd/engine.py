@@ -65,6 +65,12 @@ S = AgentState
 I = AgentInput  # noqa: E741 - table shorthand
 
 
+def N_(message: str) -> str:
+    """Marks a rejection reason as a message id of the phone catalogs (`pybabel extract -k
+    N_`, babel.cfg): the ACD keeps it in English, a phone shows it translated."""
+    return message
+
+
 class Acd:
     """The ACD: agents, groups, queues and routing for one `Site`."""
 
@@ -358,6 +364,18 @@ class Acd:
             CommandRejected(at=now, user_id=user_id, command=type(command).__name__, reason=reason)
         )
 
+    def _refuse_agent(
+        self, out: list[Event], now: float, user_id: str | None, command: object, message: str,
+        **params: object,
+    ) -> None:
+        """A rejection a phone shows its agent: `message` is a catalog message id (N_), the
+        English reason is it with `params` filled in."""
+        texts = tuple((name, str(value)) for name, value in params.items())
+        out.append(
+            CommandRejected(at=now, user_id=user_id, command=type(command).__name__,
+                            reason=message.format(**dict(texts)), message=message, params=texts)
+        )
+
     def _login(self, c: cmd.Login, now: float, out: list[Event]) -> None:
         def refuse(reason: LoginRejectReason) -> None:
             out.append(LoginRejected(at=now, user_id=c.user_id, station=c.station, reason=reason))
@@ -430,10 +448,10 @@ class Acd:
     def _logged_on(self, c: object, user_id: str, now: float, out: list[Event]) -> Agent | None:
         agent = self._agents.get(user_id)
         if agent is None:
-            self._reject(out, now, user_id, c, "unknown user")
+            self._refuse_agent(out, now, user_id, c, N_("unknown user"))
             return None
         if agent.state is S.LOGGED_OUT:
-            self._reject(out, now, user_id, c, "not logged in")
+            self._refuse_agent(out, now, user_id, c, N_("not logged in"))
             return None
         return agent
 
@@ -442,11 +460,13 @@ class Acd:
         if agent is None:
             return
         if next_step(agent.state, I.LOGOUT) is None:
-            return self._reject(out, now, c.user_id, c, f"logout not allowed in {agent.state}")
+            return self._refuse_agent(out, now, c.user_id, c, N_("logout not allowed in {state}"),
+                                      state=agent.state)
         if c.reason_code is None and self._policy.logout_reason_required:
-            return self._reject(out, now, c.user_id, c, "logout reason required")
+            return self._refuse_agent(out, now, c.user_id, c, N_("logout reason required"))
         if c.reason_code is not None and c.reason_code not in self._logout_codes:
-            return self._reject(out, now, c.user_id, c, f"unknown logout reason {c.reason_code}")
+            return self._refuse_agent(out, now, c.user_id, c, N_("unknown logout reason {code}"),
+                                      code=c.reason_code)
         self._end_session(agent, I.LOGOUT, c.reason_code, now, out)
 
     def _set_state(self, c: cmd.SetState, now: float, out: list[Event]) -> None:
@@ -455,26 +475,30 @@ class Acd:
             return
         event = CHOICE_INPUTS.get(c.state)
         if event is None:
-            return self._reject(out, now, c.user_id, c, f"{c.state} cannot be chosen")
+            return self._refuse_agent(out, now, c.user_id, c, N_("{state} cannot be chosen"),
+                                      state=c.state)
         step = next_step(agent.state, event)
         if step is None:
-            return self._reject(out, now, c.user_id, c, f"{c.state} not allowed in {agent.state}")
+            return self._refuse_agent(out, now, c.user_id, c, N_("{state} not allowed in {current}"),
+                                      state=c.state, current=agent.state)
         reason, wrapup, owed = None, None, False
         if c.state is S.NOT_READY:
             reason = c.reason_code
             if reason is None and self._policy.not_ready_reason_required:
-                return self._reject(out, now, c.user_id, c, "reason code required")
+                return self._refuse_agent(out, now, c.user_id, c, N_("reason code required"))
             if reason is not None and reason not in self._not_ready_codes:
-                return self._reject(out, now, c.user_id, c, f"unknown reason code {reason}")
+                return self._refuse_agent(out, now, c.user_id, c, N_("unknown reason code {code}"),
+                                          code=reason)
         elif c.state in (S.WORK_READY, S.WORK_NOT_READY):
             wrapup = c.wrapup_code
             if wrapup is None and self._policy.wrapup_code_required:
                 if step is not Rule.PEND or not self._on_routed_call(agent):
-                    return self._reject(out, now, c.user_id, c, "wrap-up code required")
+                    return self._refuse_agent(out, now, c.user_id, c, N_("wrap-up code required"))
                 # Guide: wrap-up data "after the call ends": the code is owed from then on.
                 owed = True
             if wrapup is not None and wrapup not in self._wrapup_codes:
-                return self._reject(out, now, c.user_id, c, f"unknown wrap-up code {wrapup}")
+                return self._refuse_agent(out, now, c.user_id, c, N_("unknown wrap-up code {code}"),
+                                          code=wrapup)
         if step is Rule.PEND:
             agent.pending = PendingState(c.state, reason, wrapup, wrapup_owed=owed)
             out.append(
@@ -496,9 +520,10 @@ class Acd:
         if agent is None:
             return None
         if agent.wrapup_owed is None:
-            return self._reject(out, now, c.user_id, c, "no wrap-up code owed")
+            return self._refuse_agent(out, now, c.user_id, c, N_("no wrap-up code owed"))
         if c.wrapup_code not in self._wrapup_codes:
-            return self._reject(out, now, c.user_id, c, f"unknown wrap-up code {c.wrapup_code}")
+            return self._refuse_agent(out, now, c.user_id, c, N_("unknown wrap-up code {code}"),
+                                      code=c.wrapup_code)
         call_id, agent.wrapup_owed = agent.wrapup_owed, None
         if agent.state in (S.WORK_READY, S.WORK_NOT_READY):
             agent.wrapup_code = c.wrapup_code
@@ -516,9 +541,10 @@ class Acd:
     def _set_membership(self, c: cmd.SetMembership, now: float, out: list[Event]) -> None:
         agent = self._agents.get(c.user_id)
         if agent is None:
-            return self._reject(out, now, c.user_id, c, "unknown user")
+            return self._refuse_agent(out, now, c.user_id, c, N_("unknown user"))
         if c.group not in agent.groups:
-            return self._reject(out, now, c.user_id, c, f"not a member of {c.group}")
+            return self._refuse_agent(out, now, c.user_id, c, N_("not a member of {group}"),
+                                      group=c.group)
         was_enabled = c.group not in agent.disabled
         out.append(MembershipChanged(at=now, user_id=c.user_id, group=c.group, enabled=c.enabled))
         if c.enabled and not was_enabled:

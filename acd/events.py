@@ -98,7 +98,11 @@ class CommandRejected(Event):
 
     user_id: str | None
     command: str
-    reason: str
+    reason: str  # in English, for the journal and the API: `message` with `params` filled in
+    # The reason as a message id of the phone catalogs (gateway.i18n) and its parameters, so
+    # a phone can show it in its user's language; "" for reasons no phone shows.
+    message: str = ""
+    params: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -247,6 +247,11 @@ class Policy:
     # periodic tone some jurisdictions ask of recorded or monitored calls)
     notice_beep_every_seconds: float = 0.0
     music_on_hold: str | None = None  # WAV (8 kHz mono 16-bit) relative to the site file's folder
+    # Spoken prompts (issue 16): played instead of the reason / wrap-up prompt tone when set
+    # (WAV like the hold music, relative to the site file's folder); one file for every
+    # language (`None` key) or one per language (the phone user's, else the site's language).
+    reason_prompt_audio: tuple[tuple[Language | None, str], ...] = ()
+    wrapup_prompt_audio: tuple[tuple[Language | None, str], ...] = ()
     # Short codes may log on by a login name's keypad digits (`*35*25427*1234#` for "alice");
     # two names (or a name and a user id) with the same digits are then a site file error.
     login_by_keypad_name: bool = False

@@ -65,6 +65,13 @@ def format_site(site: Site) -> str:
         lines.append(f"notice_beep_every_seconds = {p.notice_beep_every_seconds!r}")
     if p.music_on_hold is not None:
         lines.append(f"music_on_hold = {q(p.music_on_hold)}")
+    for key, files in (("reason_prompt_audio", p.reason_prompt_audio),
+                       ("wrapup_prompt_audio", p.wrapup_prompt_audio)):
+        if len(files) == 1 and files[0][0] is None:
+            lines.append(f"{key} = {q(files[0][1])}")
+        elif files:
+            table = ", ".join(f"{lang.value} = {q(path)}" for lang, path in files if lang is not None)
+            lines.append(f"{key} = {{ {table} }}")
     if p.login_by_keypad_name:
         lines.append("login_by_keypad_name = true")
     lines.append("")

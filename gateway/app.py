@@ -37,7 +37,9 @@ from acdgate.gateway.h323.ras_events import Registration
 from acdgate.gateway.h323.ras_messages import TransportAddress
 from acdgate.gateway.h323.ras_protocol import RasProtocol
 from acdgate.gateway.h323.trace import H323Trace
+from acdgate.gateway.i18n.catalogs import rejection_text, translations
 from acdgate.gateway.media.ports import RtpPortPool
+from acdgate.gateway.media.prompt_audio import load_prompt_audio
 from acdgate.gateway.media.recordings import RecordingArchive
 from acdgate.gateway.presence.dialog_info import DialogStates
 from acdgate.gateway.presence.feature_sync import FeatureSync
@@ -152,7 +154,11 @@ class Gateway:
             self.tls_port = tls_port or _free_tcp_port(bind)
         self.sip_port = self.stack.listen(bind, sip_port, tls_port=self.tls_port, tls_context=tls_context)
         # -- calls: short-code features on SIP legs with RTP media, issue 5 --
-        self.features = FeatureHandler(self.reactor, self.site, self.acd_service)
+        prompts = load_prompt_audio(self.site)  # ConfigError (bad WAV): the gateway does not start
+        self.features = FeatureHandler(self.reactor, self.site, self.acd_service,
+                                       reason_prompt=prompts.reason, wrapup_prompt=prompts.wrapup,
+                                       translate=lambda language, rejected: rejection_text(
+                                           translations(language), rejected))
         self.feature_lamps = FeatureLamps(self.features, self.dialog_states)  # *37 lights the BLF
         ports = self.rtp_ports = RtpPortPool(self.site.sip.rtp_port_min, self.site.sip.rtp_port_max)
         context = CallContext(self.reactor, self.site, self.acd_service, self.registrar, self.stack,

@@ -8,14 +8,16 @@ inter-digit timeout. A login refused because the user or station is in use offer
 Forced Login menu: `1` forces, `2` cancels. When the site requires a reason or wrap-up code
 and the code was dialled without it (`*38`), the call prompts for it instead of refusing
 (`acd.code_prompts`); a wrap-up code the agent owes for its last routed call is asked for
-before any other code runs. Every outcome is journaled as a `FeatureUsed` record (PINs
-masked).
+before any other code runs. Where the site has audio for a prompt (`reason_prompt_audio`,
+`wrapup_prompt_audio`) it is spoken instead of the tone, and a key stops it. Every outcome
+is journaled as a `FeatureUsed` record (PINs masked), in English; the reason phrase of a
+refusal is in the phone user's language.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
@@ -23,6 +25,7 @@ from typing import Any, Protocol, TypeVar
 from acdgate.acd import commands as cmd
 from acdgate.acd.code_prompts import CodeKind, code_to_ask, parse_keyed_code, wrapup_owed
 from acdgate.acd.events import CommandRejected, Event, LoginRejected, LoginRejectReason
+from acdgate.acd.languages import Language
 from acdgate.acd.login_names import LoginDirectory
 from acdgate.acd.shortcodes import (
     DigitCollector,
@@ -45,7 +48,7 @@ from acdgate.codecs.tones import (
 )
 from acdgate.gateway.agents.acd_service import AcdService
 from acdgate.gateway.agents.journal import FeatureUsed
-from acdgate.gateway.legs.leg import EndReason, Leg, Refusal
+from acdgate.gateway.legs.leg import EndReason, Leg, Refusal, Samples
 from acdgate.gateway.legs.registry import LegOwner
 from twisted.internet import defer
 from twisted.logger import Logger
@@ -104,6 +107,7 @@ class Outcome:
     events: tuple[Event, ...] = ()
     in_use: bool = False  # a login refused because user or station is in use (Forced Login)
     target: str = ""  # the agent a permitted supervisor intervention is for
+    rejected: CommandRejected | None = None  # the ACD's rejection: its reason, translatable
 
 
 class _Aborted(Exception):
@@ -187,8 +191,18 @@ class FeatureHandler(LegOwner):
     REFER, none has partners)."""
 
     def __init__(self, reactor: Any, site: Site, acd: AcdService, *,
-                 call_features: CallFeatures | None = None) -> None:
+                 call_features: CallFeatures | None = None,
+                 reason_prompt: Mapping[Language | None, Samples] | None = None,
+                 wrapup_prompt: Mapping[Language | None, Samples] | None = None,
+                 translate: Callable[[Language, CommandRejected], str] | None = None) -> None:
         self.reactor = reactor
+        # the site's spoken prompts by language (None: every language; gateway.media.
+        # prompt_audio, loaded by the app), where it has audio: played instead of the tones
+        self.reason_prompt = reason_prompt or {}
+        self.wrapup_prompt = wrapup_prompt or {}
+        # an ACD rejection's reason in a language (the phone catalogs, gateway.i18n, given by
+        # the app), for the reason phrases a phone shows; None: English
+        self.translate = translate
         self.call_features = call_features
         self.site = site
         self.acd = acd
@@ -332,7 +346,7 @@ class FeatureHandler(LegOwner):
         kind = self._code_to_ask(station, code, argument)
         if kind is None:
             return self._perform(station, code, argument)
-        keyed = await self._collect(leg, _PROMPTS[kind])
+        keyed = await self._collect(leg, self._prompt(kind, leg))
         if not keyed:
             return Outcome(False, f"No {_NAMES[kind]} entered after the prompt", 404)
         number = parse_keyed_code(self.site, kind, keyed)
@@ -350,7 +364,7 @@ class FeatureHandler(LegOwner):
         agent = self.acd.acd.agent_at_station(station)
         if agent is None or not wrapup_owed(agent):
             return None
-        keyed = await self._collect(leg, WRAPUP_PROMPT)
+        keyed = await self._collect(leg, self._prompt(CodeKind.WRAPUP, leg))
         number = parse_keyed_code(self.site, CodeKind.WRAPUP, keyed)
         if number is None:
             what = f"Unknown wrap-up code {keyed}" if keyed else "No wrap-up code"
@@ -436,7 +450,7 @@ class FeatureHandler(LegOwner):
                 return Outcome(False, text, status, events, in_use=event.reason is LoginRejectReason.IN_USE)
             if isinstance(event, CommandRejected):
                 status = 404 if event.reason.startswith("unknown") else 403
-                return Outcome(False, event.reason[:1].upper() + event.reason[1:], status, events)
+                return Outcome(False, _capital(event.reason), status, events, rejected=event)
         return Outcome(True, "Done", 200, events)
 
     # -- leg plumbing ----------------------------------------------------------------------
@@ -498,9 +512,23 @@ class FeatureHandler(LegOwner):
         if outcome.ok:
             outcome = Outcome(True, f"{outcome.reason}, but no usable media: {leg.media_problem}", 488,
                               outcome.events)
-        self._journal(leg, code, outcome)
-        leg.refuse(Refusal(outcome.status, outcome.reason[:100]))
+        self._journal(leg, code, outcome)  # the journal keeps the English reason
+        leg.refuse(Refusal(outcome.status, self._phrase(leg, outcome)))
         return outcome
+
+    def _phrase(self, leg: Leg, outcome: Outcome) -> str:
+        """The reason phrase of a refusal, which some phones show beside the error tone: the
+        ACD's reason in the language of the station's user (RFC 3261 25.1: reason-phrase is
+        UTF-8 text without CR or LF; kept short)."""
+        text = outcome.reason
+        if outcome.rejected is not None and self.translate is not None:
+            text = _capital(self.translate(self._language(leg), outcome.rejected))
+        return " ".join(text.split())[:100]
+
+    def _language(self, leg: Leg) -> Language:
+        """The language of the leg's station and the user logged on there (as its screens)."""
+        agent = self.acd.acd.agent_at_station(leg.station) if leg.station else None
+        return self.site.language_for(agent.user_id if agent else None, leg.station)
 
     def _journal(self, leg: Leg, code: ShortCode, outcome: Outcome) -> None:
         record = FeatureUsed(at=self.reactor.seconds(), station=leg.station,
@@ -511,7 +539,18 @@ class FeatureHandler(LegOwner):
                  dialled=record.dialled, feature=code.feature.value,
                  result="done" if outcome.ok else "refused", reason=outcome.reason)
 
-    async def _collect(self, leg: Leg, prompt: Cadence) -> str:
+    def _prompt(self, kind: CodeKind, leg: Leg) -> Cadence | Samples:
+        """The site's spoken prompt for `kind` where it has one, else the prompt tone: the file
+        of the station user's language, else the one for every language, else the site's
+        language's."""
+        files = self.wrapup_prompt if kind is CodeKind.WRAPUP else self.reason_prompt
+        if files:
+            for key in (self._language(leg), None, self.site.policy.language):
+                if key in files:
+                    return files[key]
+        return _PROMPTS[kind]
+
+    async def _collect(self, leg: Leg, prompt: Cadence | Samples) -> str:
         """Digits until `#` or the inter-digit timeout (the prompt stops at the first key)."""
         keys: list[str] = []
         while True:
@@ -536,26 +575,43 @@ class FeatureHandler(LegOwner):
             if result.kind is MatchKind.COMPLETE and not result.more_possible:
                 return result
 
-    def _one_key(self, leg: Leg, prompt: Cadence | None) -> defer.Deferred[str]:
+    def _one_key(self, leg: Leg, prompt: Cadence | Samples | None) -> defer.Deferred[str]:
         """The next key press, or "" after the inter-digit timeout; fails if the leg ends.
 
         A key pressed already (before the ACK, or while the last one was handled) is taken
-        at once, without the prompt: the prompt stops at the first key anyway.
+        at once, without the prompt: the prompt stops at the first key anyway. A spoken
+        prompt is heard to its end before the inter-digit timeout starts.
         """
         keys = self._keys[leg]
         if keys.queued or keys.ended is not None:
             return keys.wait()
         d = keys.wait()
-        if prompt is not None:
+        timers: list[Any] = []
+
+        def start_timer(_: object = None) -> None:
+            if not d.called:
+                timers.append(self.reactor.callLater(self.inter_digit, keys.give_up))
+
+        if isinstance(prompt, Cadence):
             leg.play_tone(prompt, PROMPT_MS)
-        timer = self.reactor.callLater(self.inter_digit, keys.give_up)
+            start_timer()
+        elif prompt is not None:
+            leg.play_samples(prompt).addCallback(start_timer)
+        else:
+            start_timer()
 
         def settled(result: object) -> object:
-            if timer.active():
-                timer.cancel()
+            for timer in timers:
+                if timer.active():
+                    timer.cancel()
             return result
 
         return d.addBoth(settled)
+
+
+def _capital(text: str) -> str:
+    """The ACD's lower-case reasons as a phrase: "Reason code required"."""
+    return text[:1].upper() + text[1:]
 
 
 def _mask_pin(dialled: str, code: ShortCode) -> str:

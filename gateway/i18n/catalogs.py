@@ -13,6 +13,7 @@ import gettext
 from functools import cache
 from importlib.resources import files
 
+from acdgate.acd.events import CommandRejected
 from acdgate.acd.languages import Language
 
 DOMAIN = "acdgate"
@@ -29,3 +30,11 @@ def translations(language: Language) -> gettext.GNUTranslations:
     mo = files("acdgate.gateway.i18n") / "locale" / language.value / "LC_MESSAGES" / f"{DOMAIN}.mo"
     with mo.open("rb") as f:
         return gettext.GNUTranslations(f)
+
+
+def rejection_text(tr: gettext.NullTranslations, rejected: CommandRejected) -> str:
+    """The ACD's reason for `rejected` in `tr`'s language (its English reason when it carries
+    no message id: one no phone was meant to show)."""
+    if not rejected.message:
+        return rejected.reason
+    return tr.gettext(rejected.message).format(**dict(rejected.params))

@@ -49,7 +49,7 @@ from acdgate.gateway.media.sdp import (
     Negotiated,
     build_offer,
 )
-from acdgate.gateway.media.session import MediaSession
+from acdgate.gateway.media.session import MediaSession, Samples
 from twisted.internet import defer
 from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
@@ -205,6 +205,11 @@ class H323Leg:
         if self.ended or self.negotiated is None:
             return defer.succeed(None)
         return self.media.play_tone(cadence, duration_ms)
+
+    def play_samples(self, samples: Samples) -> defer.Deferred[None]:
+        if self.ended or self.negotiated is None:
+            return defer.succeed(None)
+        return self.media.play(samples)
 
     def stop_playing(self) -> None:
         if not self.ended:

@@ -47,7 +47,7 @@ from acdgate.gateway.legs.sip_uas import local_ip_towards
 from acdgate.gateway.media.ports import RtpPortPool
 from acdgate.gateway.media.receiver import RtpSocket
 from acdgate.gateway.media.sdp import Negotiated
-from acdgate.gateway.media.session import MediaSession
+from acdgate.gateway.media.session import MediaSession, Samples
 from twisted.internet import defer
 from twisted.logger import Logger
 
@@ -157,6 +157,11 @@ class OutgoingH323Leg:
         if self.ended or self.negotiated is None:
             return defer.succeed(None)
         return self.media.play_tone(cadence, duration_ms)
+
+    def play_samples(self, samples: Samples) -> defer.Deferred[None]:
+        if self.ended or self.negotiated is None:
+            return defer.succeed(None)
+        return self.media.play(samples)
 
     def stop_playing(self) -> None:
         if not self.ended:

@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Protocol
 
 from acdgate.codecs.tones import Cadence
+from acdgate.gateway.media.session import Samples as Samples  # what play_samples takes
 from twisted.internet import defer
 
 
@@ -73,8 +74,12 @@ class Leg(Protocol):
         """Play a tone; fires when it has been sent."""
         ...
 
+    def play_samples(self, samples: Samples) -> defer.Deferred[None]:
+        """Play 8 kHz audio (a spoken prompt); fires when it has been sent or was cut short."""
+        ...
+
     def stop_playing(self) -> None:
-        """Stop the tone now playing, if any."""
+        """Stop the tone or audio now playing, if any."""
         ...
 
     def hangup(self) -> None:

@@ -29,7 +29,7 @@ from acdgate.gateway.media.sdp import (
     build_offer,
     parse_answer,
 )
-from acdgate.gateway.media.session import MediaSession
+from acdgate.gateway.media.session import MediaSession, Samples
 from acdgate.gateway.sip.message import (
     Headers,
     Request,
@@ -165,6 +165,11 @@ class OutgoingSipLeg(DialogLeg):
         if self.ended or self.negotiated is None:
             return defer.succeed(None)
         return self.media.play_tone(cadence, duration_ms)
+
+    def play_samples(self, samples: Samples) -> defer.Deferred[None]:
+        if self.ended or self.negotiated is None:
+            return defer.succeed(None)
+        return self.media.play(samples)
 
     def stop_playing(self) -> None:
         if not self.ended:

@@ -23,7 +23,7 @@ from acdgate.gateway.legs.session_timer import SessionExpires
 from acdgate.gateway.media.ports import RtpPortPool
 from acdgate.gateway.media.receiver import RtpSocket
 from acdgate.gateway.media.sdp import Negotiated, SdpError, negotiate_answer
-from acdgate.gateway.media.session import MediaSession
+from acdgate.gateway.media.session import MediaSession, Samples
 from acdgate.gateway.sip.message import Request, new_tag
 from acdgate.gateway.sip.stack import Incoming, SipStack
 from twisted.internet import defer
@@ -154,6 +154,11 @@ class SipLeg(DialogLeg):
         if self.ended:
             return defer.succeed(None)
         return self.media.play_tone(cadence, duration_ms)
+
+    def play_samples(self, samples: Samples) -> defer.Deferred[None]:
+        if self.ended:
+            return defer.succeed(None)
+        return self.media.play(samples)
 
     def stop_playing(self) -> None:
         if not self.ended:

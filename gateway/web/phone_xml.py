@@ -49,7 +49,7 @@ from acdgate.acd.site import Site
 from acdgate.acd.states import ON_CALL, AgentState, MenuChoice
 from acdgate.gateway.agents.acd_service import AcdService
 from acdgate.gateway.agents.journal import PhoneRequestRefused
-from acdgate.gateway.i18n.catalogs import N_, translations
+from acdgate.gateway.i18n.catalogs import N_, rejection_text, translations
 from acdgate.gateway.sip.registrar import Registrar
 from acdgate.gateway.web import charsets, cisco_xml, polycom_xhtml, yealink_xml
 from acdgate.gateway.web.caller_data_screen import laid_out, no_user_screen
@@ -495,7 +495,8 @@ class PhoneAgentService:
             return owed_wrapup_menu(links, s, self.site.wrapup_codes)
         for e in self._execute(GiveWrapupCode(s.view.user_id, code)):
             if isinstance(e, CommandRejected):
-                line = s.tr.gettext("Wrap-up data refused: {reason}.").format(reason=e.reason)
+                line = s.tr.gettext("Wrap-up data refused: {reason}.").format(
+                    reason=rejection_text(s.tr, e))
                 return self._message(links, s, N_("Wrap-up Data"), [line], Page.STATS)
         return self._agent_page(self._stats)(links, {}, s.tr)
 
@@ -517,7 +518,7 @@ class PhoneAgentService:
                 _ = s.tr.gettext
                 lines = [
                     _("{choice} refused: {reason}.").format(
-                        choice=_(CHOICE_LABELS[choice]), reason=e.reason
+                        choice=_(CHOICE_LABELS[choice]), reason=rejection_text(s.tr, e)
                     )
                 ]
                 if choice is MenuChoice.LOGOUT:

@@ -43,6 +43,9 @@ class SlowAckLeg:
         self.tones.append(cadence)
         return defer.succeed(None)
 
+    def play_samples(self, samples: object) -> defer.Deferred[None]:
+        raise AssertionError("no spoken prompt on this site")
+
     def stop_playing(self) -> None:
         pass
 

@@ -17,6 +17,7 @@ from acdgate.codecs.tones import CONFIRMATION_TONE, ERROR_TONE, Cadence
 from acdgate.gateway.agents.acd_service import AcdService
 from acdgate.gateway.agents.short_code_calls import FORCED_LOGIN_PROMPT, FeatureHandler, Outcome
 from acdgate.gateway.legs.leg import EndReason, Refusal
+from acdgate.gateway.media.session import Samples
 from acdgate.gateway.site_loader import load_site
 from acdgate.gateway.storage.store import StateStore
 from twisted.internet import defer, task
@@ -35,6 +36,8 @@ class MemoryLeg:
         self._media = media
         self.log: list[str] = []
         self.tones: list[Cadence] = []
+        self.spoken: list[int] = []  # lengths of the spoken prompts played
+        self.playing: defer.Deferred[None] | None = None  # the spoken prompt until it ends
         self.refusal: Refusal | None = None
         self.hung_up = False
 
@@ -59,8 +62,17 @@ class MemoryLeg:
         self.log.append("tone")
         return defer.succeed(None)
 
+    def play_samples(self, samples: Samples) -> defer.Deferred[None]:
+        self.spoken.append(len(samples))
+        self.log.append("spoken")
+        self.playing = defer.Deferred()
+        return self.playing
+
     def stop_playing(self) -> None:
         self.log.append("stop")
+        playing, self.playing = self.playing, None
+        if playing is not None:
+            playing.callback(None)
 
     def hangup(self) -> None:
         self.log.append("hangup")
@@ -343,3 +355,49 @@ def test_a_caller_gone_before_the_ack_is_a_hang_up_not_a_bug(world, logged) -> N
     assert _failures(logged) == []
     last = list(service.store.journal(kinds=["FeatureUsed"]))[-1]
     assert (last["ok"], last["reason"], last["status"]) == (False, "Caller hung up", 487)
+
+
+def test_a_spoken_prompt_replaces_the_tone_and_the_timeout_starts_when_it_ends(tmp_path: Path) -> None:
+    """Issue 16: where the site has audio for the reason prompt it is spoken instead of the
+    tone; the inter-digit timeout counts from its end, and a key stops it."""
+    import dataclasses
+
+    import numpy as np
+
+    clock = task.Clock()
+    clock.advance(1_800_000_000)
+    demo = load_site(None)
+    site = dataclasses.replace(demo, policy=dataclasses.replace(demo.policy, not_ready_reason_required=True))
+    service = AcdService(clock, site, StateStore(tmp_path / "state"))
+    try:
+        spoken = np.zeros(8000 * 10, dtype=np.int16)  # ten seconds: longer than the timeout
+        handler = FeatureHandler(clock, site, service, reason_prompt={None: spoken})
+        assert result_of(dial(handler, MemoryLeg("2101", "*35*3000*1234#"))).ok
+        assert result_of(dial(handler, MemoryLeg("2101", "*37"))).ok
+        # the prompt is still speaking after the inter-digit time: no timeout yet
+        leg = MemoryLeg("2101", "*38")
+        d = dial(handler, leg)
+        assert leg.log == ["answer", "spoken"] and leg.spoken == [len(spoken)] and leg.tones == []
+        clock.advance(site.policy.inter_digit_seconds + 1)
+        assert not d.called
+        # it ends: now the timeout runs, and no code is a refusal
+        assert leg.playing is not None
+        leg.playing.callback(None)
+        clock.advance(site.policy.inter_digit_seconds + 0.1)
+        outcome = result_of(d)
+        assert not outcome.ok and outcome.reason == "No reason code entered after the prompt"
+        assert leg.tones == [ERROR_TONE] and state_of(service, "3000") is AgentState.READY
+        # a key while it speaks stops it, and the code is taken
+        leg = MemoryLeg("2101", "*38")
+        d = dial(handler, leg)
+        leg.press("2")
+        assert leg.log[-1] == "stop" and leg.playing is None
+        leg.press("#")
+        assert result_of(d).ok and leg.tones == [CONFIRMATION_TONE]
+        agent = service.acd.agent("3000")
+        assert agent is not None and agent.state is AgentState.NOT_READY and agent.reason_code == 2
+        assert not clock.getDelayedCalls() or all(c.getTime() > clock.seconds() + 60
+                                                  for c in clock.getDelayedCalls())
+    finally:
+        service.stop()
+        service.store.close()
