@@ -15,6 +15,7 @@ from acdgate.acd.events import CommandRejected, record_to_event
 from acdgate.acd.languages import Language
 from acdgate.gateway.i18n.catalogs import rejection_text, translations
 from acdgate.lab.gateway_process import GatewayProcess, StartGateway
+from loopback_phone import register
 from sipp_scenarios import run_feature_call
 from sipwire import free_port
 from test_code_prompts_calls import required_site
@@ -52,6 +53,7 @@ def test_a_short_code_refusal_s_reason_phrase_is_in_the_users_language(
         gateway: GatewayProcess, tmp_path: Path) -> None:
     """*38 without a reason from a phone offering no usable codec: no prompt can be played,
     the INVITE is refused 403 with the ACD's reason, in German for a German user."""
+    register(gateway.sip, "2101")  # the screens act only from the registered phone (issue 19)
     fetch(gateway, "/xml/login?ext=2101&id=3000&pin=1234")
     fetch(gateway, "/xml/set?ext=2101&to=ready")
     result = run_feature_call(tmp_path, gateway.sip, "2101", "*38", answered=False, formats="3",
@@ -69,6 +71,7 @@ def test_a_short_code_refusal_s_reason_phrase_is_in_the_users_language(
 
 
 def test_the_error_screen_shows_the_acd_s_reason_in_the_users_language(gateway: GatewayProcess) -> None:
+    register(gateway.sip, "2102")
     fetch(gateway, "/xml/login?ext=2102&id=3001&pin=1234")
     fetch(gateway, "/xml/set?ext=2102&to=ready")
     charset, text = fetch(gateway, "/xml/set?ext=2102&to=not-ready&reason=9")
