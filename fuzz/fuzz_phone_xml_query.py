@@ -25,6 +25,7 @@ from acdgate.gateway.site_loader import load_site
 from acdgate.gateway.storage.store import StateStore
 from acdgate.gateway.web.phone_screens import Page
 from acdgate.gateway.web.phone_xml import PhoneAgentService, make_phone_resource
+from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.web.http import parse_qs
 from twisted.web.resource import getChildForRequest
@@ -65,8 +66,12 @@ def check(data: bytes) -> None:
     acd = AcdService(Clock(), _SITE, store)
     try:
         acd.execute(Login("3000", "1234", "2101"))
-        root = make_phone_resource(PhoneAgentService(acd), station_lookup=lambda host: None)
         request = _request(data)
+        request.client = IPv4Address("TCP", "127.0.0.1", 5060)  # the phone, registered there
+        client = "127.0.0.1"
+        # every station registered from the request's host: the actions run, not only refusals
+        root = make_phone_resource(PhoneAgentService(acd), station_hosts=lambda ext: {client},
+                                   station_lookup=lambda host: None)
         resource = getChildForRequest(root, request)  # type: ignore[no-untyped-call]
         body = resource.render(request)
         assert isinstance(body, bytes), body
